@@ -1,0 +1,1 @@
+"""chat2responses: let Chat Completions clients use Responses-only models through mitmproxy."""

@@ -1,0 +1,78 @@
+"""The addon's options, parsed once into a frozen value.
+
+`proxy.py` declares the mitmproxy options and calls `Settings.parse` in `configure`; everything
+else receives a `Settings` and never reads mitmproxy options. A bad value raises `ValueError`,
+which the glue turns into mitmproxy's `OptionsError` (the previous value then stays).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from .wire import ReasoningMode
+
+
+class AuthMode(StrEnum):
+    CLIENT = "client"
+    CODEX = "codex"
+
+
+class RewriteMode(StrEnum):
+    CATALOG = "catalog"
+    ALL = "all"
+
+
+class TransportMode(StrEnum):
+    AUTO = "auto"
+    HTTP = "http"
+    WEBSOCKET = "websocket"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    responses_url: str = ""
+    auth: AuthMode = AuthMode.CLIENT
+    codex_auth_file: str = "~/.codex/auth.json"
+    catalog_path: str = ""
+    rewrite: RewriteMode = RewriteMode.CATALOG
+    transport: TransportMode = TransportMode.AUTO
+    reasoning: ReasoningMode = ReasoningMode.REASONING_CONTENT
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        responses_url: str,
+        responses_auth: str,
+        responses_codex_auth_file: str,
+        responses_catalog: str,
+        responses_rewrite: str,
+        responses_transport: str,
+        responses_reasoning: str,
+    ) -> Settings:
+        url = responses_url.strip().rstrip("/")
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    f"responses_url must be an http:// or https:// URL, not {responses_url!r}"
+                )
+        return cls(
+            responses_url=url,
+            auth=_choice(AuthMode, "responses_auth", responses_auth),
+            codex_auth_file=responses_codex_auth_file,
+            catalog_path=responses_catalog.strip(),
+            rewrite=_choice(RewriteMode, "responses_rewrite", responses_rewrite),
+            transport=_choice(TransportMode, "responses_transport", responses_transport),
+            reasoning=_choice(ReasoningMode, "responses_reasoning", responses_reasoning),
+        )
+
+
+def _choice[E: StrEnum](enum: type[E], name: str, value: str) -> E:
+    try:
+        return enum(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in enum)
+        raise ValueError(f"{name} must be one of {allowed}, not {value!r}") from None

@@ -1,0 +1,75 @@
+"""Wire shapes, typed: the JSON this project reads and writes, as TypedDicts and enums.
+
+Parsing happens at the boundary (translate_request for the client's body, events for upstream
+events); past it, code uses these names instead of ad-hoc dict literals. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal, NotRequired, TypedDict
+
+
+class ReasoningMode(StrEnum):
+    """How reasoning summaries reach the client (option `responses_reasoning`)."""
+
+    REASONING_CONTENT = "reasoning_content"  # DeepSeek-style `delta.reasoning_content`
+    THINK = "think"  # inside `<think>…</think>` in `content`
+    NONE = "none"
+
+
+class FinishReason(StrEnum):
+    STOP = "stop"
+    LENGTH = "length"
+    TOOL_CALLS = "tool_calls"
+    CONTENT_FILTER = "content_filter"
+    FUNCTION_CALL = "function_call"
+
+
+class FunctionDelta(TypedDict, total=False):
+    name: str
+    arguments: str
+
+
+class ToolCallDelta(TypedDict):
+    index: int
+    id: NotRequired[str]
+    type: NotRequired[Literal["function"]]
+    function: NotRequired[FunctionDelta]
+
+
+class ChunkDelta(TypedDict, total=False):
+    role: Literal["assistant"]
+    content: str | None
+    refusal: str | None
+    reasoning_content: str
+    tool_calls: list[ToolCallDelta]
+
+
+class ChunkChoice(TypedDict):
+    index: int
+    delta: ChunkDelta
+    logprobs: None
+    finish_reason: str | None
+
+
+class ChatChunk(TypedDict):
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: NotRequired[dict[str, Any] | None]
+
+
+class ChatUsage(TypedDict):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    prompt_tokens_details: NotRequired[dict[str, int]]
+    completion_tokens_details: NotRequired[dict[str, int]]
+
+
+# The Responses request body is built key by key from a table in translate_request; it is a
+# plain JSON object on the wire.
+ResponsesBody = dict[str, Any]
