@@ -1,0 +1,50 @@
+"""The architecture's import rules, checked on the source: the core stays sans-I/O."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ADDON = Path(__file__).resolve().parent.parent / "addon"
+
+# module (relative to addon/) → third-party/stdlib top-level modules it may import from this list
+GUARDED = {"mitmproxy", "websockets", "asyncio", "aiohttp", "socket", "threading"}
+ALLOWED = {
+    "proxy.py": {"mitmproxy"},
+    "chat2responses.py": {"mitmproxy"},
+    "transports/websocket.py": {"websockets", "asyncio", "aiohttp", "socket"},
+    "transports/bridge.py": {"asyncio", "aiohttp", "socket"},
+    "emulator/server.py": {"asyncio", "aiohttp", "socket"},
+    "emulator/__main__.py": {"asyncio", "aiohttp", "socket"},
+    "emulator/websocket.py": {"asyncio", "aiohttp", "socket"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+MODULES = sorted(p for p in ADDON.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ADDON)))
+def test_module_imports_only_what_its_layer_allows(path: Path) -> None:
+    rel = str(path.relative_to(ADDON))
+    guarded = _imports(path) & GUARDED
+    assert guarded <= ALLOWED.get(rel, set()), f"{rel} imports {sorted(guarded)}"
+
+
+def test_the_core_modules_exist_and_are_checked() -> None:
+    names = {str(p.relative_to(ADDON)) for p in MODULES}
+    core = {"translate_request.py", "translate_stream.py", "sse.py", "events.py", "catalog.py"}
+    assert core <= names
+    assert all(name not in ALLOWED for name in core)
