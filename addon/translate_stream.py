@@ -1,0 +1,600 @@
+"""Responses events → Chat Completions chunks: the one translator both transports and the
+non-streaming aggregator use.
+
+Owns the mapping of reference/openai-protocols.md §3.7 and the client rules of §5. It takes parsed
+event dicts (events.parse_event) and returns chunk dicts; it must not do I/O, encode JSON, emit
+`[DONE]` or render errors: a failed upstream is raised as `UpstreamError` and the caller renders it
+(a status before the first byte, an error chunk after).
+
+Rules, each enforced in one place below:
+1. `role` is sent once, in the first chunk (§5.1): OpenAI's own role chunk for text and refusals,
+   merged into the first tool call (with `content: null`) or the first `reasoning_content`.
+2. Tool calls get a 0-based counter as `index`, never `output_index` (§5.2), and the Responses
+   `call_id` as `id` (§5.3). `id`, `type` and `name` appear only in a call's first delta.
+3. `output_item.done` is authoritative: whatever an item's deltas did not carry (or an item that
+   was never announced) is sent from it. `response.completed.output` is used only when no item
+   event came at all, because the Codex backend completes with an empty `output`.
+4. `reasoning_content` chunks never carry a `content` key (§5.9).
+5. The finish chunk has `delta: {}`; the usage chunk (`choices: []`) follows it only under
+   `include_usage` (§5.4), when every other chunk carries `usage: null` as OpenAI's do.
+6. Nothing is emitted after a terminal event; a stream that ends without one is an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from .errors import UpstreamError, UpstreamProtocolError, upstream_error_from_body
+from .events import Event, EventType, ItemType
+from .wire import ChatChunk, ChatUsage, ChunkDelta, FinishReason, ReasoningMode, ToolCallDelta
+
+Handler = Callable[[Event], list[ChatChunk]]
+
+# Known event types that carry nothing a chat client needs: their data is either in the deltas
+# (the `.done` texts repeat them) or in `output_item.done`, which rule 3 reads instead.
+IGNORED = frozenset(
+    {
+        EventType.CREATED,
+        EventType.QUEUED,
+        EventType.IN_PROGRESS,
+        EventType.CONTENT_PART_ADDED,
+        EventType.CONTENT_PART_DONE,
+        EventType.OUTPUT_TEXT_DONE,
+        EventType.OUTPUT_TEXT_ANNOTATION_ADDED,
+        EventType.REFUSAL_DONE,
+        EventType.REASONING_SUMMARY_PART_ADDED,
+        EventType.REASONING_SUMMARY_PART_DONE,
+        EventType.REASONING_SUMMARY_TEXT_DONE,
+        EventType.REASONING_TEXT_DONE,
+    }
+)
+
+_INCOMPLETE_REASONS = {
+    "max_output_tokens": FinishReason.LENGTH,
+    "content_filter": FinishReason.CONTENT_FILTER,
+}
+
+# HTTP status for an upstream error that names only a code (response.failed, status-less `error`).
+_STATUS_BY_CODE = {
+    "server_error": 500,
+    "vector_store_timeout": 504,
+    "server_is_overloaded": 503,
+    "slow_down": 503,
+    "rate_limit_exceeded": 429,
+    "insufficient_quota": 429,
+    "quota_exceeded": 429,
+    "usage_limit_reached": 429,
+    "billing_hard_limit_reached": 429,
+    "usage_not_included": 403,
+    "context_length_exceeded": 400,
+    "invalid_prompt": 400,
+    "invalid_request_error": 400,
+    "content_policy_violation": 400,
+    "cyber_policy": 400,
+    "bio_policy": 400,
+    "misalignment_policy_violation": 400,
+    "data_residency_mismatch": 400,
+}
+# The image codes of ResponseError are all about the client's input.
+_IMAGE_CODE_MARK = "image"
+
+
+class Phase(StrEnum):
+    """Where the chat stream stands; decides what must precede the next piece of output."""
+
+    IDLE = "idle"  # nothing returned yet: the next chunk carries the role
+    ANSWER = "answer"  # role sent; no `<think>` block open
+    THINKING = "thinking"  # ReasoningMode.THINK: `<think>` sent, `</think>` not yet
+
+
+class ItemPhase(StrEnum):
+    OPEN = "open"  # seen through `output_item.added` or a delta
+    DONE = "done"  # `output_item.done` handled; later events for the item are ignored
+
+
+@dataclass(slots=True)
+class _Item:
+    """What has been sent for one Responses output item (keyed by `output_index`)."""
+
+    phase: ItemPhase = ItemPhase.OPEN
+    tool_index: int = -1  # chat tool-call index once announced; -1 for anything else
+    # Characters forwarded of the item's main text: output_text of a message, arguments (or
+    # custom input) of a tool call, reasoning of a reasoning item. Rule 3 sends the rest.
+    sent: int = 0
+    refusal_sent: int = 0
+
+
+class StreamTranslator:
+    """Feed every upstream event to `feed` and send what it returns; call `finish` at end of
+    stream. Either may raise `UpstreamError`: render it, send nothing more."""
+
+    def __init__(
+        self,
+        *,
+        chunk_id: str,
+        created: int,
+        model: str,
+        include_usage: bool,
+        reasoning: ReasoningMode,
+    ) -> None:
+        self._include_usage = include_usage
+        self._reasoning = reasoning
+        self._template: ChatChunk = {
+            "id": chunk_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [],
+        }
+        if include_usage:
+            self._template["usage"] = None
+        self._phase = Phase.IDLE
+        self._terminal: str | None = None
+        self._items: dict[object, _Item] = {}
+        self._tool_count = 0
+        # (output_index, event type, part index) of the last reasoning delta: a new part gets a
+        # "\n\n" separator.
+        self._reasoning_part: tuple[object, str, object] | None = None
+        self._handlers: dict[str, Handler] = {
+            EventType.OUTPUT_TEXT_DELTA.value: self._on_text_delta,
+            EventType.REFUSAL_DELTA.value: self._on_refusal_delta,
+            EventType.OUTPUT_ITEM_ADDED.value: self._on_item_added,
+            EventType.OUTPUT_ITEM_DONE.value: self._on_item_done,
+            EventType.FUNCTION_CALL_ARGUMENTS_DELTA.value: self._on_arguments_delta,
+            EventType.CUSTOM_TOOL_CALL_INPUT_DELTA.value: self._on_arguments_delta,
+            EventType.FUNCTION_CALL_ARGUMENTS_DONE.value: self._on_arguments_done,
+            EventType.CUSTOM_TOOL_CALL_INPUT_DONE.value: self._on_arguments_done,
+            EventType.REASONING_SUMMARY_TEXT_DELTA.value: self._on_reasoning_delta,
+            EventType.REASONING_TEXT_DELTA.value: self._on_reasoning_delta,
+            EventType.COMPLETED.value: self._on_completed,
+            EventType.INCOMPLETE.value: self._on_incomplete,
+            EventType.FAILED.value: self._on_failed,
+            EventType.DONE.value: self._on_done,
+            EventType.ERROR.value: self._on_error,
+        }
+
+    @property
+    def started(self) -> bool:
+        """Whether any chunk has been returned (an error must then be an error chunk)."""
+        return self._phase is not Phase.IDLE
+
+    @property
+    def done(self) -> bool:
+        """Whether a terminal event was seen."""
+        return self._terminal is not None
+
+    def feed(self, event: Event) -> list[ChatChunk]:
+        """The chunks this event produces, in order (often one, possibly none)."""
+        if self._terminal is not None:
+            return []  # rule 6
+        handler = self._handlers.get(event["type"])
+        if handler is None:
+            return []  # IGNORED, or a type newer than this code
+        try:
+            return handler(event)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise UpstreamProtocolError(
+                f"upstream sent a malformed {event['type']} event ({type(exc).__name__}: {exc})"
+            ) from None
+
+    def finish(self) -> list[ChatChunk]:
+        """End of the upstream stream: nothing to add after a terminal event, else an error."""
+        if self._terminal is None:
+            raise UpstreamProtocolError("upstream closed the stream before response.completed")
+        return []
+
+    # -- deltas ------------------------------------------------------------------------------
+
+    def _on_text_delta(self, event: Event) -> list[ChatChunk]:
+        # The hot path (most events of a long answer): one lookup, one chunk.
+        text: str = event["delta"]
+        item = self._items.get(event["output_index"]) or self._open_item(event)
+        if item.phase is ItemPhase.DONE or not text:
+            return []
+        item.sent += len(text)
+        if self._phase is Phase.ANSWER:
+            return [self._chunk({"content": text})]
+        return self._content(text)
+
+    def _on_refusal_delta(self, event: Event) -> list[ChatChunk]:
+        text: str = event["delta"]
+        item = self._open_item(event)
+        if item.phase is ItemPhase.DONE or not text:
+            return []
+        item.refusal_sent += len(text)
+        return self._refusal(text)
+
+    def _on_arguments_delta(self, event: Event) -> list[ChatChunk]:
+        text: str = event["delta"]
+        item = self._items.get(event["output_index"])
+        # A delta for a call never announced is left to output_item.done (rule 3).
+        if item is None or item.tool_index < 0 or item.phase is ItemPhase.DONE or not text:
+            return []
+        item.sent += len(text)
+        return [self._chunk({"tool_calls": [_arguments(item.tool_index, text)]})]
+
+    def _on_arguments_done(self, event: Event) -> list[ChatChunk]:
+        item = self._items.get(event["output_index"])
+        if item is None or item.tool_index < 0 or item.phase is ItemPhase.DONE:
+            return []
+        full = event.get("arguments", event.get("input", ""))
+        return self._missing_arguments(item, full if isinstance(full, str) else "")
+
+    def _on_reasoning_delta(self, event: Event) -> list[ChatChunk]:
+        text: str = event["delta"]
+        item = self._open_item(event)
+        if item.phase is ItemPhase.DONE or not text or self._reasoning is ReasoningMode.NONE:
+            return []
+        item.sent += len(text)
+        index = event.get("summary_index", event.get("content_index"))
+        part = (event["output_index"], event["type"], index)
+        new_part = self._reasoning_part is not None and part != self._reasoning_part
+        self._reasoning_part = part
+        return self._reasoning_text(text, separate=new_part)
+
+    # -- output items ------------------------------------------------------------------------
+
+    def _on_item_added(self, event: Event) -> list[ChatChunk]:
+        payload: dict[str, Any] = event["item"]
+        item = self._open_item(event)
+        if payload.get("type") in _TOOL_CALL_TYPES and item.tool_index < 0:
+            return self._announce(item, payload)
+        return []
+
+    def _on_item_done(self, event: Event) -> list[ChatChunk]:
+        return self._item_done(event["output_index"], event["item"])
+
+    def _item_done(self, key: object, payload: dict[str, Any]) -> list[ChatChunk]:
+        item = self._items.get(key)
+        if item is None:
+            item = self._items[key] = _Item()
+        if item.phase is ItemPhase.DONE:
+            return []
+        item.phase = ItemPhase.DONE
+        kind = payload.get("type")
+        if kind == ItemType.MESSAGE:
+            return self._message_rest(item, payload)
+        if kind in _TOOL_CALL_TYPES:
+            if item.tool_index < 0:
+                return self._announce(item, payload)
+            return self._missing_arguments(item, _call_arguments(payload))
+        if kind == ItemType.REASONING and item.sent == 0:
+            return self._reasoning_rest(key, item, payload)
+        return []
+
+    def _message_rest(self, item: _Item, payload: dict[str, Any]) -> list[ChatChunk]:
+        text: list[str] = []
+        refusal: list[str] = []
+        for part in payload.get("content") or ():
+            if part.get("type") == "output_text":
+                text.append(part.get("text") or "")
+            elif part.get("type") == "refusal":
+                refusal.append(part.get("refusal") or "")
+        out: list[ChatChunk] = []
+        rest = "".join(text)[item.sent :]
+        if rest:
+            item.sent += len(rest)
+            out += self._content(rest)
+        rest = "".join(refusal)[item.refusal_sent :]
+        if rest:
+            item.refusal_sent += len(rest)
+            out += self._refusal(rest)
+        return out
+
+    def _reasoning_rest(self, key: object, item: _Item, payload: dict[str, Any]) -> list[ChatChunk]:
+        # Only for a reasoning item none of whose text streamed: a partly streamed one cannot
+        # be completed without guessing where its part separators went.
+        if self._reasoning is ReasoningMode.NONE:
+            return []
+        parts = payload.get("summary") or payload.get("content") or ()
+        text = "\n\n".join(part.get("text") or "" for part in parts)
+        if not text:
+            return []
+        item.sent = len(text)
+        separate = self._reasoning_part is not None
+        self._reasoning_part = (key, "done", None)
+        return self._reasoning_text(text, separate=separate)
+
+    def _announce(self, item: _Item, payload: dict[str, Any]) -> list[ChatChunk]:
+        """The first delta of a tool call: index, id, type and name, sent once (rule 2)."""
+        item.tool_index = self._tool_count
+        self._tool_count += 1
+        arguments = _call_arguments(payload)
+        item.sent = len(arguments)
+        call: ToolCallDelta = {
+            "index": item.tool_index,
+            "id": payload.get("call_id") or payload.get("id") or f"call_{item.tool_index}",
+            "type": "function",
+            "function": {"name": payload.get("name") or "", "arguments": arguments},
+        }
+        if self._phase is Phase.IDLE:
+            self._phase = Phase.ANSWER
+            # OpenAI's key order: role, content, tool_calls, refusal.
+            delta: ChunkDelta = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [call],
+                "refusal": None,
+            }
+            return [self._chunk(delta)]
+        return [*self._enter_answer(), self._chunk({"tool_calls": [call]})]
+
+    def _missing_arguments(self, item: _Item, full: str) -> list[ChatChunk]:
+        rest = full[item.sent :]
+        if not rest:
+            return []
+        item.sent += len(rest)
+        return [self._chunk({"tool_calls": [_arguments(item.tool_index, rest)]})]
+
+    def _open_item(self, event: Event) -> _Item:
+        key = event["output_index"]
+        item = self._items.get(key)
+        if item is None:
+            item = self._items[key] = _Item()
+        return item
+
+    # -- emission ----------------------------------------------------------------------------
+
+    def _content(self, text: str) -> list[ChatChunk]:
+        if self._phase is Phase.ANSWER:
+            return [self._chunk({"content": text})]
+        return [*self._enter_answer(), self._chunk({"content": text})]
+
+    def _refusal(self, text: str) -> list[ChatChunk]:
+        if self._phase is Phase.ANSWER:
+            return [self._chunk({"refusal": text})]
+        return [*self._enter_answer(refusal=True), self._chunk({"refusal": text})]
+
+    def _enter_answer(self, *, refusal: bool = False) -> list[ChatChunk]:
+        """What must precede answer output: the role chunk (rule 1) or the `</think>`."""
+        phase, self._phase = self._phase, Phase.ANSWER
+        if phase is Phase.IDLE:
+            # OpenAI's own first chunks: `content: ""` before text, `content: null` before a
+            # refusal, so an accumulating client ends with the same message OpenAI gives.
+            if refusal:
+                return [self._chunk({"role": "assistant", "content": None, "refusal": ""})]
+            return [self._chunk({"role": "assistant", "content": "", "refusal": None})]
+        if phase is Phase.THINKING:
+            return [self._chunk({"content": "</think>"})]
+        return []
+
+    def _reasoning_text(self, text: str, *, separate: bool) -> list[ChatChunk]:
+        if self._reasoning is ReasoningMode.REASONING_CONTENT:
+            if separate:
+                text = "\n\n" + text
+            if self._phase is Phase.IDLE:
+                self._phase = Phase.ANSWER
+                return [self._chunk({"role": "assistant", "reasoning_content": text})]
+            return [self._chunk({"reasoning_content": text})]
+        # ReasoningMode.THINK: reasoning is content inside one `<think>` block per reasoning run.
+        if self._phase is Phase.THINKING:
+            return [self._chunk({"content": "\n\n" + text if separate else text})]
+        out = self._enter_answer() if self._phase is Phase.IDLE else []
+        self._phase = Phase.THINKING
+        out.append(self._chunk({"content": "<think>" + text}))
+        return out
+
+    def _chunk(self, delta: ChunkDelta, finish: str | None = None) -> ChatChunk:
+        chunk = self._template.copy()
+        chunk["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        return chunk
+
+    # -- terminal events ---------------------------------------------------------------------
+
+    def _on_completed(self, event: Event) -> list[ChatChunk]:
+        response = _response(event)
+        self._terminal = event["type"]
+        out = self._backfill(response)
+        reason = FinishReason.TOOL_CALLS if self._tool_count else FinishReason.STOP
+        return out + self._finish_chunks(reason, response)
+
+    def _on_incomplete(self, event: Event) -> list[ChatChunk]:
+        response = _response(event)
+        self._terminal = event["type"]
+        out = self._backfill(response)
+        details = response.get("incomplete_details")
+        cause = details.get("reason") if isinstance(details, dict) else None
+        # An unknown cause still means the answer was cut short.
+        reason = _INCOMPLETE_REASONS.get(str(cause), FinishReason.LENGTH)
+        return out + self._finish_chunks(reason, response)
+
+    def _on_done(self, event: Event) -> list[ChatChunk]:
+        # `response.done` (some relays) is whichever terminal its response's status says.
+        status = _response(event).get("status")
+        if status == "incomplete":
+            return self._on_incomplete(event)
+        if status in ("failed", "cancelled"):
+            return self._on_failed(event)
+        return self._on_completed(event)
+
+    def _on_failed(self, event: Event) -> list[ChatChunk]:
+        self._terminal = event["type"]
+        response = _response(event)
+        error = response.get("error")
+        fields = error if isinstance(error, dict) else {}
+        status = response.get("status") or "failed"
+        raise _upstream_error(fields, None, f"upstream response {status}")
+
+    def _on_error(self, event: Event) -> list[ChatChunk]:
+        self._terminal = event["type"]
+        # HTTP SSE puts message/code/param at the top level; a WebSocket error frame nests them
+        # in `error` next to an HTTP `status` (§4.6; codex also accepts `status_code`).
+        nested = event.get("error")
+        fields = nested if isinstance(nested, dict) else event
+        status = event.get("status", event.get("status_code"))
+        headers = event.get("headers")
+        raise _upstream_error(
+            fields,
+            status if isinstance(status, int) and status >= 400 else None,
+            "upstream reported an error",
+            headers if isinstance(headers, dict) else None,
+        )
+
+    def _backfill(self, response: dict[str, Any]) -> list[ChatChunk]:
+        """Rule 3: the terminal response's `output`, only when no item event came at all."""
+        output = response.get("output")
+        if self._items or not isinstance(output, list):
+            return []
+        out: list[ChatChunk] = []
+        for index, payload in enumerate(output):
+            if isinstance(payload, dict):
+                out += self._item_done(index, payload)
+        return out
+
+    def _finish_chunks(self, reason: FinishReason, response: dict[str, Any]) -> list[ChatChunk]:
+        out = self._enter_answer()
+        out.append(self._chunk({}, reason.value))
+        usage = response.get("usage")
+        if self._include_usage and isinstance(usage, dict):
+            chunk = self._template.copy()
+            chunk["usage"] = dict(chat_usage(usage))
+            out.append(chunk)
+        return out
+
+
+_TOOL_CALL_TYPES = frozenset({ItemType.FUNCTION_CALL.value, ItemType.CUSTOM_TOOL_CALL.value})
+
+
+def _response(event: Event) -> dict[str, Any]:
+    response = event.get("response")
+    return response if isinstance(response, dict) else {}
+
+
+def _call_arguments(payload: dict[str, Any]) -> str:
+    # function_call items carry `arguments`; custom_tool_call items carry free-form `input`.
+    value = payload.get("arguments", payload.get("input"))
+    return value if isinstance(value, str) else ""
+
+
+def _arguments(index: int, text: str) -> ToolCallDelta:
+    return {"index": index, "function": {"arguments": text}}
+
+
+def chat_usage(usage: dict[str, Any]) -> ChatUsage:
+    """Responses `usage` → chat `usage` (§3.7); details only where the upstream gave them."""
+    prompt = usage.get("input_tokens") or 0
+    completion = usage.get("output_tokens") or 0
+    out: ChatUsage = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": usage.get("total_tokens") or prompt + completion,
+    }
+    inputs = usage.get("input_tokens_details")
+    if isinstance(inputs, dict):
+        kept = {k: inputs[k] for k in ("cached_tokens", "cache_write_tokens") if k in inputs}
+        out["prompt_tokens_details"] = kept
+    outputs = usage.get("output_tokens_details")
+    if isinstance(outputs, dict) and "reasoning_tokens" in outputs:
+        out["completion_tokens_details"] = {"reasoning_tokens": outputs["reasoning_tokens"]}
+    return out
+
+
+def status_for_code(code: str | None) -> int:
+    """The HTTP status for an upstream error known only by its code."""
+    if code is None:
+        return 500
+    if code in _STATUS_BY_CODE:
+        return _STATUS_BY_CODE[code]
+    return 400 if _IMAGE_CODE_MARK in code else 500
+
+
+def _upstream_error(
+    fields: dict[str, Any],
+    status: int | None,
+    fallback: str,
+    headers: dict[str, Any] | None = None,
+) -> UpstreamError:
+    code = _str(fields.get("code"))
+    err_type = _str(fields.get("type"))
+    if err_type == "error":  # the HTTP SSE event's own `type`, not an error type
+        err_type = None
+    message = _str(fields.get("message")) or (f"{fallback}: {code}" if code else fallback)
+    body = {
+        "error": {"message": message, "type": err_type, "code": code, "param": fields.get("param")}
+    }
+    kept = {str(k): str(v) for k, v in (headers or {}).items()}
+    # errors.upstream_error_from_body is the one constructor for upstream errors: it fills the
+    # type from the status and keeps only the headers worth passing on (retry-after, …).
+    return upstream_error_from_body(
+        status or status_for_code(code or err_type), json.dumps(body).encode(), kept
+    )
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+class ChatAggregator:
+    """A non-streaming reply: the same StreamTranslator's chunks folded into one
+    `chat.completion` (§3.4). `feed` every event, then `finish` (which may raise like the
+    translator's)."""
+
+    def __init__(
+        self, *, chunk_id: str, created: int, model: str, reasoning: ReasoningMode
+    ) -> None:
+        self._translator = StreamTranslator(
+            chunk_id=chunk_id, created=created, model=model, include_usage=True, reasoning=reasoning
+        )
+        self._head = {
+            "id": chunk_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+        }
+        self._content: list[str] = []
+        self._refusal: list[str] = []
+        self._reasoning: list[str] = []
+        self._calls: list[dict[str, Any]] = []
+        self._finish_reason: str | None = None
+        self._usage: dict[str, Any] | None = None
+
+    def feed(self, event: Event) -> None:
+        for chunk in self._translator.feed(event):
+            self._add(chunk)
+
+    def finish(self) -> dict[str, Any]:
+        for chunk in self._translator.finish():
+            self._add(chunk)
+        message: dict[str, Any] = {
+            "role": "assistant",
+            # OpenAI: `null`, not "", when the reply is tool calls (or a refusal) only (§5.8).
+            "content": "".join(self._content) if self._content else None,
+            "refusal": "".join(self._refusal) if self._refusal else None,
+        }
+        if self._calls:
+            message["tool_calls"] = self._calls
+        if self._reasoning:
+            message["reasoning_content"] = "".join(self._reasoning)
+        choice = {"index": 0, "message": message, "logprobs": None}
+        choice["finish_reason"] = self._finish_reason
+        return {**self._head, "choices": [choice], "usage": self._usage}
+
+    def _add(self, chunk: ChatChunk) -> None:
+        if not chunk["choices"]:
+            self._usage = chunk.get("usage")
+            return
+        choice = chunk["choices"][0]
+        if choice["finish_reason"] is not None:
+            self._finish_reason = choice["finish_reason"]
+        delta = choice["delta"]
+        if delta.get("content") is not None:
+            self._content.append(delta["content"] or "")
+        if delta.get("refusal"):
+            self._refusal.append(delta["refusal"] or "")
+        if "reasoning_content" in delta:
+            self._reasoning.append(delta["reasoning_content"])
+        for call in delta.get("tool_calls", ()):
+            function = call.get("function", {})
+            if call["index"] == len(self._calls):
+                self._calls.append(
+                    {
+                        "id": call.get("id", ""),
+                        "type": "function",
+                        "function": {"name": function.get("name", ""), "arguments": ""},
+                    }
+                )
+            self._calls[call["index"]]["function"]["arguments"] += function.get("arguments", "")

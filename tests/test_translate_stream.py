@@ -1,0 +1,971 @@
+"""addon/translate_stream.py: recorded transcripts through the translator, checked against the
+openai SDK (chunk types, and its own stream accumulator), plus tables of edge cases."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import typing
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openai import ContentFilterFinishReasonError, LengthFinishReasonError
+from openai._streaming import SSEDecoder as SDKDecoder
+from openai.lib.streaming.chat import ChatCompletionStreamState
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.responses import ResponseStreamEvent
+
+from addon.errors import UpstreamError, UpstreamProtocolError, type_for_status
+from addon.events import Event, EventType, parse_event
+from addon.sse import DONE, SSEDecoder, encode_data
+from addon.translate_stream import IGNORED, ChatAggregator, StreamTranslator
+from addon.wire import ReasoningMode
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MODES = list(ReasoningMode)
+ID, CREATED, MODEL = "chatcmpl-test1", 1767225600, "gpt-5.5"
+
+EVENT_ADAPTER: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ResponseStreamEvent)
+_EVENT_CLASSES = {
+    typing.get_args(cls.model_fields["type"].annotation)[0]: cls
+    for cls in typing.get_args(typing.get_args(ResponseStreamEvent)[0])
+}
+
+
+def load(name: str) -> list[Event]:
+    decoder = SSEDecoder()
+    raw = (FIXTURES / f"{name}.sse").read_bytes()
+    return [parse_event(m.data) for m in decoder.feed(raw) + decoder.finish()]
+
+
+def translator(
+    *, include_usage: bool = False, reasoning: ReasoningMode = ReasoningMode.REASONING_CONTENT
+) -> StreamTranslator:
+    return StreamTranslator(
+        chunk_id=ID, created=CREATED, model=MODEL, include_usage=include_usage, reasoning=reasoning
+    )
+
+
+def run(events: list[Event], **kwargs: Any) -> list[dict[str, Any]]:
+    t = translator(**kwargs)
+    out: list[dict[str, Any]] = []
+    for event in events:
+        out += t.feed(event)
+    out += t.finish()
+    return [dict(c) for c in out]
+
+
+def deltas(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+
+
+def sdk_accumulate(chunks: list[dict[str, Any]]) -> Any:
+    """What an openai-python client ends with: our chunks on the wire, parsed by the SDK's SSE
+    decoder, validated as ChatCompletionChunk, accumulated by ChatCompletionStreamState."""
+    wire = b"".join(encode_data(json.dumps(c)) for c in chunks) + DONE
+    state: ChatCompletionStreamState[Any] = ChatCompletionStreamState()
+    for sse in SDKDecoder().iter_bytes(iter([wire])):
+        if sse.data == "[DONE]":
+            break
+        state.handle_chunk(ChatCompletionChunk.model_validate(json.loads(sse.data)))
+    try:
+        return state.get_final_completion()
+    except (LengthFinishReasonError, ContentFilterFinishReasonError) as exc:
+        # The SDK refuses to "parse" a cut-short answer but keeps what it accumulated.
+        return exc.completion
+
+
+FIXTURE_NAMES = sorted(p.stem for p in FIXTURES.glob("*.sse"))
+SUCCEEDING = ["codex_empty_output", "incomplete", "parallel_tools", "refusal", "text_reasoning"]
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_fixture_events_are_valid_sdk_events(name: str) -> None:
+    for event in load(name):
+        _EVENT_CLASSES[event["type"]].model_validate(event)  # readable errors
+        EVENT_ADAPTER.validate_python(event)
+
+
+# -- invariants every successful stream keeps ------------------------------------------------
+
+
+def check_invariants(chunks: list[dict[str, Any]], *, include_usage: bool) -> None:
+    for chunk in chunks:
+        ChatCompletionChunk.model_validate(chunk)
+        assert (chunk["id"], chunk["created"], chunk["model"]) == (ID, CREATED, MODEL)
+        assert chunk["object"] == "chat.completion.chunk"
+        if include_usage and chunk["choices"]:
+            assert chunk["usage"] is None
+        if not include_usage:
+            assert "usage" not in chunk
+        for choice in chunk["choices"]:
+            assert (choice["index"], choice["logprobs"]) == (0, None)
+    choice_chunks = [c for c in chunks if c["choices"]]
+    roles = [i for i, d in enumerate(deltas(chunks)) if "role" in d]
+    assert roles == [0], "role exactly once, in the first chunk"
+    finishes = [c for c in choice_chunks if c["choices"][0]["finish_reason"] is not None]
+    assert finishes == [choice_chunks[-1]] and finishes[0]["choices"][0]["delta"] == {}
+    usage = [c for c in chunks if not c["choices"]]
+    assert len(usage) == (1 if include_usage else 0)
+    if include_usage:
+        assert chunks[-1] is usage[0] and usage[0]["usage"]["total_tokens"] > 0
+    for delta in deltas(chunks):
+        assert not ("reasoning_content" in delta and "content" in delta)
+    seen: set[int] = set()
+    for delta in deltas(chunks):
+        for call in delta.get("tool_calls", ()):
+            first = call["index"] not in seen
+            assert call["index"] == len(seen) if first else call["index"] in seen
+            assert ("id" in call, "type" in call, "name" in call.get("function", {})) == (
+                (first,) * 3
+            ), "id, type and name only in a call's first delta"
+            seen.add(call["index"])
+
+
+@pytest.mark.parametrize("include_usage", [False, True])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", SUCCEEDING)
+def test_invariants(name: str, mode: ReasoningMode, include_usage: bool) -> None:
+    chunks = run(load(name), include_usage=include_usage, reasoning=mode)
+    check_invariants(chunks, include_usage=include_usage)
+
+
+# -- what the SDK's accumulator ends with ------------------------------------------------------
+
+ANSWER = "The capital of France is Paris 🗼 — «ville lumière»."
+SUMMARY = (
+    "**Recalling the capital**\n\nThe user wants France's capital."
+    "\n\n**Answering** — Paris, with a café ☕."
+)
+PATCH = "*** Begin Patch\n*** Add File: notes.txt\n+weather for Paris and Tōkyō\n*** End Patch"
+
+
+def calls_of(message: Any) -> list[tuple[str, str, str]]:
+    return [(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or ()]
+
+
+def test_text_with_reasoning_content() -> None:
+    chunks = run(load("text_reasoning"), include_usage=True)
+    final = sdk_accumulate(chunks)
+    message = final.choices[0].message
+    assert message.content == ANSWER
+    assert message.model_extra["reasoning_content"] == SUMMARY
+    assert message.tool_calls is None and message.refusal is None
+    assert final.choices[0].finish_reason == "stop"
+    assert final.usage.model_dump(exclude_none=True) == {
+        "prompt_tokens": 31,
+        "completion_tokens": 96,
+        "total_tokens": 127,
+        "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 64},
+    }
+    assert deltas(chunks)[0] == {"role": "assistant", "reasoning_content": SUMMARY[:42]}
+
+
+def test_text_with_think_tags() -> None:
+    final = sdk_accumulate(run(load("text_reasoning"), reasoning=ReasoningMode.THINK))
+    message = final.choices[0].message
+    assert message.content == f"<think>{SUMMARY}</think>{ANSWER}"
+    assert "reasoning_content" not in (message.model_extra or {})
+
+
+def test_text_with_reasoning_dropped() -> None:
+    chunks = run(load("text_reasoning"), reasoning=ReasoningMode.NONE)
+    assert sdk_accumulate(chunks).choices[0].message.content == ANSWER
+    assert deltas(chunks)[0] == {"role": "assistant", "content": "", "refusal": None}
+    assert not any("reasoning_content" in d for d in deltas(chunks))
+
+
+def test_parallel_tool_calls() -> None:
+    chunks = run(load("parallel_tools"))
+    final = sdk_accumulate(chunks)
+    message = final.choices[0].message
+    assert calls_of(message) == [
+        ("call_Wx1ParisAbc", "get_weather", '{"city":"Paris"}'),
+        ("call_Yz2TokyoDef", "get_weather", '{"city":"Tōkyō"}'),
+        ("call_Pq3PatchGhi", "apply_patch", PATCH),
+    ]
+    assert message.content is None
+    assert final.choices[0].finish_reason == "tool_calls"
+    assert deltas(chunks)[0] == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "index": 0,
+                "id": "call_Wx1ParisAbc",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": ""},
+            }
+        ],
+        "refusal": None,
+    }
+    assert deltas(chunks)[1] == {
+        "tool_calls": [{"index": 0, "function": {"arguments": '{"city":'}}]
+    }
+
+
+def test_refusal() -> None:
+    chunks = run(load("refusal"))
+    final = sdk_accumulate(chunks)
+    message = final.choices[0].message
+    assert message.refusal == "I'm sorry, I can't help with that."
+    assert message.content is None
+    assert final.choices[0].finish_reason == "stop"
+    assert deltas(chunks)[0] == {"role": "assistant", "content": None, "refusal": ""}
+
+
+def test_incomplete_is_length() -> None:
+    final = sdk_accumulate(run(load("incomplete"), include_usage=True))
+    assert final.choices[0].message.content == "Once upon a time, in a land far away, there lived"
+    assert final.choices[0].finish_reason == "length"
+
+
+def test_codex_items_only_in_output_item_done() -> None:
+    chunks = run(load("codex_empty_output"), include_usage=True)
+    final = sdk_accumulate(chunks)
+    message = final.choices[0].message
+    assert message.content == "Let me look at the files first."
+    assert message.model_extra["reasoning_content"] == "**Listing files**\n\nThen patching notes."
+    assert calls_of(message) == [
+        ("call_Cx4ShellJkl", "shell", '{"command":["ls","-la"]}'),
+        (
+            "call_Cx5PatchMno",
+            "apply_patch",
+            "*** Begin Patch\n*** Delete File: old.txt\n*** End Patch",
+        ),
+    ]
+    assert final.choices[0].finish_reason == "tool_calls"
+    assert final.usage.prompt_tokens_details.cached_tokens == 1536
+
+
+def test_failed_raises_before_any_chunk() -> None:
+    t = translator()
+    events = load("failed")
+    assert [t.feed(e) for e in events[:-1]] == [[], []]
+    with pytest.raises(UpstreamError) as info:
+        t.feed(events[-1])
+    err = info.value
+    assert (err.status, err.code, err.type) == (500, "server_error", "server_error")
+    assert err.message.startswith("The server had an error")
+    assert not t.started and t.done
+    assert t.feed(events[-1]) == [] and t.finish() == []
+
+
+def test_error_event_after_text_raises_with_its_status() -> None:
+    t = translator()
+    events = load("error_event")
+    sent = [c for e in events[:-1] for c in t.feed(e)]
+    assert [c["choices"][0]["delta"] for c in sent][1:] == [{"content": "Partial answer"}]
+    with pytest.raises(UpstreamError) as info:
+        t.feed(events[-1])
+    assert (info.value.status, info.value.code) == (503, "server_is_overloaded")
+    assert t.started and t.done
+
+
+# -- any split of the upstream bytes gives the same chat output --------------------------------
+
+
+def chat_output(pieces: list[bytes], mode: ReasoningMode) -> list[dict[str, Any]]:
+    decoder, t = SSEDecoder(), translator(include_usage=True, reasoning=mode)
+    out: list[dict[str, Any]] = []
+    for piece in pieces:
+        for message in decoder.feed(piece):
+            out += t.feed(parse_event(message.data))
+    for message in decoder.finish():
+        out += t.feed(parse_event(message.data))
+    return out + list(t.finish())
+
+
+@st.composite
+def split_stream(draw: st.DrawFn) -> tuple[str, bytes, list[bytes]]:
+    name = draw(st.sampled_from(SUCCEEDING))
+    raw = (FIXTURES / f"{name}.sse").read_bytes()
+    raw = raw.replace(b"\n", draw(st.sampled_from([b"\n", b"\r\n", b"\r"])))
+    cuts = sorted(draw(st.sets(st.integers(0, len(raw)), max_size=30)))
+    bounds = [0, *cuts, len(raw)]
+    return name, raw, [raw[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(split_stream(), st.sampled_from(MODES))
+def test_any_split_gives_the_same_chat_output(
+    case: tuple[str, bytes, list[bytes]], mode: ReasoningMode
+) -> None:
+    name, _, pieces = case
+    assert chat_output(pieces, mode) == run(load(name), include_usage=True, reasoning=mode)
+
+
+# -- tables of small literal streams ---------------------------------------------------------
+
+
+def ev(kind: str, **fields: Any) -> Event:
+    return {"type": kind, **fields}
+
+
+def added(index: int, item: dict[str, Any]) -> Event:
+    return ev("response.output_item.added", output_index=index, item=item)
+
+
+def done(index: int, item: dict[str, Any]) -> Event:
+    return ev("response.output_item.done", output_index=index, item=item)
+
+
+def text(index: int, delta: str) -> Event:
+    return ev("response.output_text.delta", output_index=index, content_index=0, delta=delta)
+
+
+def args(index: int, delta: str) -> Event:
+    return ev("response.function_call_arguments.delta", output_index=index, delta=delta)
+
+
+def message(*texts: str) -> dict[str, Any]:
+    parts = [{"type": "output_text", "text": t, "annotations": []} for t in texts]
+    return {"type": "message", "id": "msg_1", "role": "assistant", "content": parts}
+
+
+def call(call_id: str, name: str, arguments: str = "") -> dict[str, Any]:
+    return {
+        "type": "function_call",
+        "id": "fc_" + call_id,
+        "call_id": call_id,
+        "name": name,
+        "arguments": arguments,
+    }
+
+
+def reasoning(*summaries: str) -> dict[str, Any]:
+    summary = [{"type": "summary_text", "text": s} for s in summaries]
+    return {"type": "reasoning", "id": "rs_1", "summary": summary}
+
+
+def summary(index: int, part: int, delta: str) -> Event:
+    return ev(
+        "response.reasoning_summary_text.delta",
+        output_index=index,
+        summary_index=part,
+        delta=delta,
+    )
+
+
+def completed(output: list[dict[str, Any]] | None = None, **response: Any) -> Event:
+    return ev(
+        "response.completed", response={"status": "completed", "output": output or [], **response}
+    )
+
+
+def incomplete(reason: str | None) -> Event:
+    details = {"reason": reason} if reason else None
+    response = {"status": "incomplete", "output": [], "incomplete_details": details}
+    return ev("response.incomplete", response=response)
+
+
+ROLE_TEXT = {"role": "assistant", "content": "", "refusal": None}
+CREATED_EVENT = ev("response.created", response={"id": "resp_1", "status": "in_progress"})
+
+
+def tool_head(index: int, call_id: str, name: str, arguments: str = "") -> dict[str, Any]:
+    return {
+        "index": index,
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }
+
+
+def first_call(call_id: str, name: str, arguments: str = "") -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [tool_head(0, call_id, name, arguments)],
+        "refusal": None,
+    }
+
+
+def arguments(index: int, text: str) -> dict[str, Any]:
+    return {"tool_calls": [{"index": index, "function": {"arguments": text}}]}
+
+
+def fin(reason: str) -> tuple[dict[str, Any], str]:
+    return {}, reason
+
+
+STREAM_CASES: list[tuple[str, ReasoningMode, list[Event], list[Any]]] = [
+    (
+        "created alone emits nothing; empty completion still has role and finish",
+        ReasoningMode.REASONING_CONTENT,
+        [CREATED_EVENT, completed()],
+        [ROLE_TEXT, fin("stop")],
+    ),
+    (
+        "text deltas",
+        ReasoningMode.REASONING_CONTENT,
+        [
+            added(0, message()),
+            text(0, "Hel"),
+            text(0, "lo"),
+            done(0, message("Hello")),
+            completed(),
+        ],
+        [ROLE_TEXT, {"content": "Hel"}, {"content": "lo"}, fin("stop")],
+    ),
+    (
+        "text only in output_item.done",
+        ReasoningMode.REASONING_CONTENT,
+        [added(0, message()), done(0, message("Hi ", "there")), completed()],
+        [ROLE_TEXT, {"content": "Hi there"}, fin("stop")],
+    ),
+    (
+        "message never added, only done",
+        ReasoningMode.REASONING_CONTENT,
+        [done(0, message("Hi")), completed()],
+        [ROLE_TEXT, {"content": "Hi"}, fin("stop")],
+    ),
+    (
+        "only the part of the text that did not stream is sent from done",
+        ReasoningMode.REASONING_CONTENT,
+        [text(0, "Hel"), done(0, message("Hello")), completed()],
+        [ROLE_TEXT, {"content": "Hel"}, {"content": "lo"}, fin("stop")],
+    ),
+    (
+        "empty deltas are not chunks",
+        ReasoningMode.REASONING_CONTENT,
+        [text(0, ""), text(0, "a"), completed()],
+        [ROLE_TEXT, {"content": "a"}, fin("stop")],
+    ),
+    (
+        "arguments only in function_call_arguments.done",
+        ReasoningMode.REASONING_CONTENT,
+        [
+            added(0, call("call_1", "f")),
+            ev("response.function_call_arguments.done", output_index=0, arguments='{"x":1}'),
+            done(0, call("call_1", "f", '{"x":1}')),
+            completed(),
+        ],
+        [first_call("call_1", "f"), arguments(0, '{"x":1}'), fin("tool_calls")],
+    ),
+    (
+        "arguments only in output_item.done",
+        ReasoningMode.REASONING_CONTENT,
+        [added(0, call("call_1", "f")), done(0, call("call_1", "f", "{}")), completed()],
+        [first_call("call_1", "f"), arguments(0, "{}"), fin("tool_calls")],
+    ),
+    (
+        "missing tail of streamed arguments",
+        ReasoningMode.REASONING_CONTENT,
+        [
+            added(0, call("call_1", "f")),
+            args(0, '{"a"'),
+            done(0, call("call_1", "f", '{"a":2}')),
+            completed(),
+        ],
+        [first_call("call_1", "f"), arguments(0, '{"a"'), arguments(0, ":2}"), fin("tool_calls")],
+    ),
+    (
+        "a call never added is announced whole from output_item.done",
+        ReasoningMode.REASONING_CONTENT,
+        [args(0, "ignored"), done(0, call("call_1", "f", "{}")), completed()],
+        [first_call("call_1", "f", "{}"), fin("tool_calls")],
+    ),
+    (
+        "tool index counts calls, not output items",
+        ReasoningMode.REASONING_CONTENT,
+        [
+            text(0, "Let me check."),
+            added(3, call("call_a", "f")),
+            added(5, call("call_b", "g")),
+            args(5, "{}"),
+            args(3, "[]"),
+            completed(),
+        ],
+        [
+            ROLE_TEXT,
+            {"content": "Let me check."},
+            {"tool_calls": [tool_head(0, "call_a", "f")]},
+            {"tool_calls": [tool_head(1, "call_b", "g")]},
+            arguments(1, "{}"),
+            arguments(0, "[]"),
+            fin("tool_calls"),
+        ],
+    ),
+    (
+        "custom tool call input streams as arguments",
+        ReasoningMode.REASONING_CONTENT,
+        [
+            added(
+                0, {"type": "custom_tool_call", "call_id": "call_c", "name": "patch", "input": ""}
+            ),
+            ev("response.custom_tool_call_input.delta", output_index=0, delta="*** Begin"),
+            ev("response.custom_tool_call_input.done", output_index=0, input="*** Begin Patch"),
+            completed(),
+        ],
+        [
+            first_call("call_c", "patch"),
+            arguments(0, "*** Begin"),
+            arguments(0, " Patch"),
+            fin("tool_calls"),
+        ],
+    ),
+    (
+        "reasoning_content first chunk carries the role and no content key",
+        ReasoningMode.REASONING_CONTENT,
+        [summary(0, 0, "a"), summary(0, 0, "b"), summary(0, 1, "c"), text(1, "x"), completed()],
+        [
+            {"role": "assistant", "reasoning_content": "a"},
+            {"reasoning_content": "b"},
+            {"reasoning_content": "\n\nc"},
+            {"content": "x"},
+            fin("stop"),
+        ],
+    ),
+    (
+        "raw reasoning text deltas count as reasoning",
+        ReasoningMode.REASONING_CONTENT,
+        [
+            ev("response.reasoning_text.delta", output_index=0, content_index=0, delta="r"),
+            completed(),
+        ],
+        [{"role": "assistant", "reasoning_content": "r"}, fin("stop")],
+    ),
+    (
+        "reasoning only in output_item.done",
+        ReasoningMode.REASONING_CONTENT,
+        [added(0, reasoning()), done(0, reasoning("one", "two")), completed()],
+        [{"role": "assistant", "reasoning_content": "one\n\ntwo"}, fin("stop")],
+    ),
+    (
+        "streamed reasoning is not repeated from done",
+        ReasoningMode.REASONING_CONTENT,
+        [summary(0, 0, "one"), done(0, reasoning("one")), completed()],
+        [{"role": "assistant", "reasoning_content": "one"}, fin("stop")],
+    ),
+    (
+        "think: closed before the answer",
+        ReasoningMode.THINK,
+        [summary(0, 0, "a"), summary(0, 1, "b"), text(1, "x"), completed()],
+        [
+            ROLE_TEXT,
+            {"content": "<think>a"},
+            {"content": "\n\nb"},
+            {"content": "</think>"},
+            {"content": "x"},
+            fin("stop"),
+        ],
+    ),
+    (
+        "think: closed before a tool call",
+        ReasoningMode.THINK,
+        [summary(0, 0, "a"), added(1, call("call_1", "f")), completed()],
+        [
+            ROLE_TEXT,
+            {"content": "<think>a"},
+            {"content": "</think>"},
+            {"tool_calls": [tool_head(0, "call_1", "f")]},
+            fin("tool_calls"),
+        ],
+    ),
+    (
+        "think: closed at the end of a reasoning-only answer",
+        ReasoningMode.THINK,
+        [summary(0, 0, "a"), completed()],
+        [ROLE_TEXT, {"content": "<think>a"}, {"content": "</think>"}, fin("stop")],
+    ),
+    (
+        "think: a later reasoning run opens a new block",
+        ReasoningMode.THINK,
+        [summary(0, 0, "a"), text(1, "x"), summary(2, 0, "b"), text(3, "y"), completed()],
+        [
+            ROLE_TEXT,
+            {"content": "<think>a"},
+            {"content": "</think>"},
+            {"content": "x"},
+            {"content": "<think>b"},
+            {"content": "</think>"},
+            {"content": "y"},
+            fin("stop"),
+        ],
+    ),
+    (
+        "reasoning_content: a later reasoning run is separated",
+        ReasoningMode.REASONING_CONTENT,
+        [summary(0, 0, "a"), text(1, "x"), summary(2, 0, "b"), completed()],
+        [
+            {"role": "assistant", "reasoning_content": "a"},
+            {"content": "x"},
+            {"reasoning_content": "\n\nb"},
+            fin("stop"),
+        ],
+    ),
+    (
+        "none: reasoning dropped",
+        ReasoningMode.NONE,
+        [summary(0, 0, "a"), done(0, reasoning("a")), text(1, "x"), completed()],
+        [ROLE_TEXT, {"content": "x"}, fin("stop")],
+    ),
+    (
+        "refusal after text",
+        ReasoningMode.REASONING_CONTENT,
+        [
+            text(0, "x"),
+            ev("response.refusal.delta", output_index=0, content_index=1, delta="no"),
+            completed(),
+        ],
+        [ROLE_TEXT, {"content": "x"}, {"refusal": "no"}, fin("stop")],
+    ),
+    (
+        "refusal only in output_item.done",
+        ReasoningMode.REASONING_CONTENT,
+        [
+            done(0, {"type": "message", "content": [{"type": "refusal", "refusal": "no"}]}),
+            completed(),
+        ],
+        [{"role": "assistant", "content": None, "refusal": ""}, {"refusal": "no"}, fin("stop")],
+    ),
+    (
+        "completed.output is used when no item event came",
+        ReasoningMode.REASONING_CONTENT,
+        [CREATED_EVENT, completed([reasoning("r"), message("Hi"), call("call_1", "f", "{}")])],
+        [
+            {"role": "assistant", "reasoning_content": "r"},
+            {"content": "Hi"},
+            {"tool_calls": [tool_head(0, "call_1", "f", "{}")]},
+            fin("tool_calls"),
+        ],
+    ),
+    (
+        "completed.output is ignored once items came",
+        ReasoningMode.REASONING_CONTENT,
+        [text(0, "Hi"), completed([message("Different")])],
+        [ROLE_TEXT, {"content": "Hi"}, fin("stop")],
+    ),
+    (
+        "unknown events are ignored",
+        ReasoningMode.REASONING_CONTENT,
+        [
+            ev("codex.rate_limits", primary={"used_percent": 3}),
+            text(0, "a"),
+            ev("response.web_search_call.searching", output_index=1, item_id="ws_1"),
+            completed(),
+        ],
+        [ROLE_TEXT, {"content": "a"}, fin("stop")],
+    ),
+    (
+        "events after the terminal one are ignored",
+        ReasoningMode.REASONING_CONTENT,
+        [text(0, "a"), completed(), text(0, "late"), completed()],
+        [ROLE_TEXT, {"content": "a"}, fin("stop")],
+    ),
+    (
+        "incomplete: content_filter",
+        ReasoningMode.REASONING_CONTENT,
+        [text(0, "a"), incomplete("content_filter")],
+        [ROLE_TEXT, {"content": "a"}, fin("content_filter")],
+    ),
+    (
+        "incomplete: max_output_tokens",
+        ReasoningMode.REASONING_CONTENT,
+        [text(0, "a"), incomplete("max_output_tokens")],
+        [ROLE_TEXT, {"content": "a"}, fin("length")],
+    ),
+    (
+        "incomplete: an unknown reason is still cut short",
+        ReasoningMode.REASONING_CONTENT,
+        [incomplete(None)],
+        [ROLE_TEXT, fin("length")],
+    ),
+    (
+        "incomplete with tool calls is still length",
+        ReasoningMode.REASONING_CONTENT,
+        [added(0, call("call_1", "f")), incomplete("max_output_tokens")],
+        [first_call("call_1", "f"), fin("length")],
+    ),
+    (
+        "response.done with status completed",
+        ReasoningMode.REASONING_CONTENT,
+        [text(0, "a"), ev("response.done", response={"status": "completed", "output": []})],
+        [ROLE_TEXT, {"content": "a"}, fin("stop")],
+    ),
+    (
+        "response.done with status incomplete",
+        ReasoningMode.REASONING_CONTENT,
+        [
+            ev(
+                "response.done",
+                response={
+                    "status": "incomplete",
+                    "output": [],
+                    "incomplete_details": {"reason": "max_output_tokens"},
+                },
+            )
+        ],
+        [ROLE_TEXT, fin("length")],
+    ),
+]
+
+
+def expected_chunk(spec: Any) -> tuple[dict[str, Any], str | None]:
+    return spec if isinstance(spec, tuple) else (spec, None)
+
+
+@pytest.mark.parametrize(
+    ("mode", "events", "expected"),
+    [c[1:] for c in STREAM_CASES],
+    ids=[c[0] for c in STREAM_CASES],
+)
+def test_stream_cases(mode: ReasoningMode, events: list[Event], expected: list[Any]) -> None:
+    chunks = run(events, reasoning=mode)
+    got = [(c["choices"][0]["delta"], c["choices"][0]["finish_reason"]) for c in chunks]
+    assert got == [expected_chunk(spec) for spec in expected]
+    check_invariants(chunks, include_usage=False)
+    sdk_accumulate(chunks)
+
+
+def test_usage_chunk_only_when_asked_and_after_the_finish() -> None:
+    usage = {
+        "input_tokens": 5,
+        "output_tokens": 7,
+        "total_tokens": 12,
+        "input_tokens_details": {"cached_tokens": 2},
+        "output_tokens_details": {"reasoning_tokens": 3},
+    }
+    events = [text(0, "a"), completed(usage=usage)]
+    with_usage = run(events, include_usage=True)
+    assert [c["usage"] for c in with_usage[:-1]] == [None, None, None]
+    assert with_usage[-1]["choices"] == []
+    assert with_usage[-1]["usage"] == {
+        "prompt_tokens": 5,
+        "completion_tokens": 7,
+        "total_tokens": 12,
+        "prompt_tokens_details": {"cached_tokens": 2},
+        "completion_tokens_details": {"reasoning_tokens": 3},
+    }
+    without = run(events, include_usage=False)
+    assert len(without) == 3 and all(c["choices"] and "usage" not in c for c in without)
+
+
+def test_no_usage_chunk_when_the_upstream_gave_no_usage() -> None:
+    chunks = run([text(0, "a"), completed()], include_usage=True)
+    assert all(c["choices"] for c in chunks)
+
+
+def test_state_properties() -> None:
+    t = translator()
+    assert (t.started, t.done) == (False, False)
+    assert t.feed(CREATED_EVENT) == []
+    assert (t.started, t.done) == (False, False)
+    t.feed(text(0, "a"))
+    assert (t.started, t.done) == (True, False)
+    t.feed(completed())
+    assert (t.started, t.done) == (True, True)
+    assert t.finish() == []
+
+
+@pytest.mark.parametrize(
+    "events", [[], [CREATED_EVENT], [CREATED_EVENT, text(0, "half an ans")]], ids=len
+)
+def test_a_stream_without_a_terminal_event_is_an_error(events: list[Event]) -> None:
+    t = translator()
+    for event in events:
+        t.feed(event)
+    with pytest.raises(UpstreamProtocolError, match=r"before response\.completed"):
+        t.finish()
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        ev("response.output_text.delta", output_index=0),
+        ev("response.output_text.delta", delta="x"),
+        ev("response.output_item.added", output_index=0),
+        ev("response.output_text.delta", output_index=0, delta=5),
+    ],
+    ids=["no delta", "no output_index", "no item", "delta not a string"],
+)
+def test_malformed_events_are_protocol_errors(event: Event) -> None:
+    with pytest.raises(UpstreamProtocolError, match="malformed"):
+        translator().feed(event)
+
+
+def test_every_event_type_is_handled_or_deliberately_ignored() -> None:
+    handled = set(translator()._handlers)
+    assert handled.isdisjoint(IGNORED)
+    assert handled | set(IGNORED) == {t.value for t in EventType}
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def failed(code: str | None, message: str = "boom") -> Event:
+    error = {"code": code, "message": message} if code else None
+    return ev("response.failed", response={"status": "failed", "error": error})
+
+
+def raised(event: Event) -> UpstreamError:
+    t = translator()
+    with pytest.raises(UpstreamError) as info:
+        t.feed(event)
+    assert t.done and t.feed(text(0, "late")) == [] and t.finish() == []
+    return info.value
+
+
+STATUS_BY_CODE = [
+    ("server_error", 500),
+    ("rate_limit_exceeded", 429),
+    ("invalid_prompt", 400),
+    ("invalid_image_url", 400),
+    ("context_length_exceeded", 400),
+    ("insufficient_quota", 429),
+    ("server_is_overloaded", 503),
+    ("slow_down", 503),
+    ("something_new", 500),
+]
+
+
+@pytest.mark.parametrize(("code", "status"), STATUS_BY_CODE)
+@pytest.mark.parametrize("kind", ["response.failed", "error"])
+def test_error_status_by_code(kind: str, code: str, status: int) -> None:
+    event = failed(code) if kind == "response.failed" else ev("error", code=code, message="boom")
+    err = raised(event)
+    assert (err.status, err.code, err.type, err.message) == (
+        status,
+        code,
+        type_for_status(status),
+        "boom",
+    )
+
+
+def test_error_messages_when_the_upstream_gave_none() -> None:
+    assert raised(failed(None)).message == "upstream response failed"
+    err = raised(ev("error", code="rate_limit_exceeded"))
+    assert (err.status, err.message) == (429, "upstream reported an error: rate_limit_exceeded")
+
+
+def test_response_done_with_status_failed_is_a_failure() -> None:
+    error = {"code": "rate_limit_exceeded", "message": "m"}
+    err = raised(ev("response.done", response={"status": "failed", "error": error}))
+    assert (err.status, err.message) == (429, "m")
+
+
+def test_http_error_event_keeps_its_param() -> None:
+    err = raised(ev("error", code="context_length_exceeded", message="long", param="input"))
+    assert (err.status, err.type, err.param) == (400, "invalid_request_error", "input")
+
+
+def test_websocket_error_frame_uses_its_status_and_nested_error() -> None:
+    error = {
+        "type": "invalid_request_error",
+        "code": "previous_response_not_found",
+        "message": "Previous response with id 'resp_1' not found.",
+        "param": "previous_response_id",
+    }
+    err = raised(ev("error", status=400, error=error))
+    assert (err.status, err.type, err.code, err.param) == (
+        400,
+        "invalid_request_error",
+        "previous_response_not_found",
+        "previous_response_id",
+    )
+    assert err.message == error["message"]
+
+
+def test_websocket_error_frame_status_code_alias_and_type_only_errors() -> None:
+    err = raised(ev("error", status_code=404, error={"message": "nope"}))
+    assert (err.status, err.type, err.code, err.message) == (404, "not_found_error", None, "nope")
+    quota = {"type": "usage_limit_reached", "message": "The usage limit has been reached"}
+    err = raised(ev("error", error=quota))
+    assert (err.status, err.type) == (429, "usage_limit_reached")
+
+
+def test_websocket_error_frame_keeps_only_the_retry_headers() -> None:
+    error = {"type": "rate_limit_error", "code": "rate_limit_exceeded", "message": "slow"}
+    headers = {"retry-after": "7", "x-codex-primary-used-percent": "100.0"}
+    err = raised(ev("error", status=429, error=error, headers=headers))
+    assert (err.status, err.headers) == (429, {"retry-after": "7"})
+
+
+# -- the non-streaming aggregator --------------------------------------------------------------
+
+
+def aggregate(events: list[Event], mode: ReasoningMode = ReasoningMode.REASONING_CONTENT) -> Any:
+    aggregator = ChatAggregator(chunk_id=ID, created=CREATED, model=MODEL, reasoning=mode)
+    for event in events:
+        aggregator.feed(event)
+    body = aggregator.finish()
+    ChatCompletion.model_validate(body)
+    return body
+
+
+def test_aggregator_text_with_reasoning() -> None:
+    body = aggregate(load("text_reasoning"))
+    assert list(body) == ["id", "object", "created", "model", "choices", "usage"]
+    assert (body["id"], body["object"], body["created"], body["model"]) == (
+        ID,
+        "chat.completion",
+        CREATED,
+        MODEL,
+    )
+    assert body["choices"] == [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": ANSWER,
+                "refusal": None,
+                "reasoning_content": SUMMARY,
+            },
+            "logprobs": None,
+            "finish_reason": "stop",
+        }
+    ]
+    assert body["usage"]["total_tokens"] == 127
+
+
+def test_aggregator_tool_only_reply_has_null_content() -> None:
+    message = aggregate(load("parallel_tools"))["choices"][0]["message"]
+    assert message["content"] is None and message["refusal"] is None
+    assert [
+        (c["id"], c["type"], c["function"]["name"], c["function"]["arguments"])
+        for c in message["tool_calls"]
+    ] == [
+        ("call_Wx1ParisAbc", "function", "get_weather", '{"city":"Paris"}'),
+        ("call_Yz2TokyoDef", "function", "get_weather", '{"city":"Tōkyō"}'),
+        ("call_Pq3PatchGhi", "function", "apply_patch", PATCH),
+    ]
+    assert "reasoning_content" not in message
+
+
+def test_aggregator_codex_empty_output() -> None:
+    body = aggregate(load("codex_empty_output"))
+    message = body["choices"][0]["message"]
+    assert message["content"] == "Let me look at the files first."
+    assert [c["function"]["name"] for c in message["tool_calls"]] == ["shell", "apply_patch"]
+    assert body["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_aggregator_refusal_and_incomplete() -> None:
+    message = aggregate(load("refusal"))["choices"][0]["message"]
+    assert (message["content"], message["refusal"]) == (None, "I'm sorry, I can't help with that.")
+    assert aggregate(load("incomplete"))["choices"][0]["finish_reason"] == "length"
+
+
+def test_aggregator_think_mode_and_empty_reply() -> None:
+    body = aggregate(load("text_reasoning"), ReasoningMode.THINK)
+    assert body["choices"][0]["message"]["content"] == f"<think>{SUMMARY}</think>{ANSWER}"
+    empty = aggregate([CREATED_EVENT, completed()])
+    assert empty["choices"][0]["message"]["content"] == ""
+    assert empty["usage"] is None
+
+
+@pytest.mark.parametrize("name", ["failed", "error_event"])
+def test_aggregator_raises_upstream_errors(name: str) -> None:
+    with pytest.raises(UpstreamError):
+        aggregate(load(name))
+
+
+def test_aggregator_without_terminal_raises() -> None:
+    with pytest.raises(UpstreamProtocolError):
+        aggregate([CREATED_EVENT, text(0, "a")])
