@@ -1,0 +1,408 @@
+"""Chat `messages` → Responses `instructions` + `input` items, and the shape checks both use.
+
+Owns: one walk over the client's message list (reference/openai-protocols.md §3.2, §3.6), and the
+small helpers that turn a wrong shape into a 400 naming the exact parameter (`messages[2].content`),
+worded and coded like OpenAI's own errors (`invalid_type`, `missing_required_parameter`,
+`invalid_value`).
+
+Must not: look at anything but `messages` (models, tools and options are translate_request's), or
+copy client objects it does not change.
+
+Rule 1: system and developer text goes to `instructions`, in order, joined by a blank line.
+Rule 2: an assistant message becomes an output message only when it has text (an empty one
+        before `function_call` items breaks tool replay, CLIProxyAPI #2132), then one item per call.
+Rule 3: a tool result answers a custom tool call with `custom_tool_call_output`, anything else
+        with `function_call_output`; a legacy `function` result answers the latest legacy call
+        of the same name, whose `call_id` was synthesised from its message index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .errors import ClientError, UnsupportedParameter
+
+Item = dict[str, Any]
+
+# --- shape checks ------------------------------------------------------------------------------
+
+_JSON_KIND = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+def invalid_type(param: str, expected: str, value: object) -> ClientError:
+    got = _JSON_KIND.get(type(value), type(value).__name__)
+    return ClientError(
+        f"Invalid type for '{param}': expected {expected}, but got {got} instead.",
+        param=param,
+        code="invalid_type",
+    )
+
+
+def missing(param: str) -> ClientError:
+    return ClientError(
+        f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
+    )
+
+
+def invalid_value(param: str, value: object, allowed: Iterable[str]) -> ClientError:
+    supported = ", ".join(f"'{a}'" for a in allowed)
+    return ClientError(
+        f"Invalid value for '{param}': {value!r}. Supported values are: {supported}.",
+        param=param,
+        code="invalid_value",
+    )
+
+
+def as_object(value: object, param: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise invalid_type(param, "an object", value)
+    return value
+
+
+def as_list(value: object, param: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise invalid_type(param, "an array", value)
+    return value
+
+
+def as_bool(value: object, param: str) -> bool:
+    if not isinstance(value, bool):
+        raise invalid_type(param, "a boolean", value)
+    return value
+
+
+def as_number(value: object, param: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid_type(param, "a number", value)
+    return value
+
+
+def as_str(value: object, param: str) -> str:
+    if not isinstance(value, str):
+        raise invalid_type(param, "a string", value)
+    return value
+
+
+def as_token_limit(value: object, param: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid_type(param, "an integer", value)
+    if value < 1:
+        raise ClientError(f"'{param}' must be at least 1.", param=param, code="invalid_value")
+    return value
+
+
+def need_object(obj: dict[str, Any], key: str, param: str) -> dict[str, Any]:
+    value = obj.get(key)
+    if value is None:
+        raise missing(f"{param}.{key}")
+    return as_object(value, f"{param}.{key}")
+
+
+def need_str(obj: dict[str, Any], key: str, param: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        if value is None:
+            raise missing(f"{param}.{key}")
+        raise invalid_type(f"{param}.{key}", "a string", value)
+    return value
+
+
+def opt_str(obj: dict[str, Any], key: str, param: str) -> str | None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        raise invalid_type(f"{param}.{key}", "a string", value)
+    return value
+
+
+# --- the walk ----------------------------------------------------------------------------------
+
+
+class ChatRole(StrEnum):
+    SYSTEM = "system"
+    DEVELOPER = "developer"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+    FUNCTION = "function"
+
+
+@dataclass(slots=True)
+class _Walk:
+    instructions: list[str] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
+    custom_call_ids: set[str] = field(default_factory=set)
+    legacy_calls: list[tuple[str, str]] = field(default_factory=list)  # (name, call_id), unanswered
+    index: int = 0  # of the message being translated
+
+    @property
+    def param(self) -> str:
+        """The message's parameter name; built only when needed (errors are the rare path)."""
+        return f"messages[{self.index}]"
+
+
+def translate_messages(messages: object) -> tuple[str | None, list[Item]]:
+    """`instructions` (None when there is no system/developer text) and the `input` items."""
+    if not isinstance(messages, list):
+        if messages is None:
+            raise missing("messages")
+        raise invalid_type("messages", "an array", messages)
+    if not messages:
+        raise ClientError(
+            "'messages' must contain at least one message.", param="messages", code="invalid_value"
+        )
+    walk = _Walk()
+    for index, message in enumerate(messages):
+        walk.index = index
+        msg = as_object(message, walk.param) if type(message) is not dict else message
+        role = msg.get("role")
+        handler = _BY_ROLE.get(role) if type(role) is str else None
+        if handler is None:
+            raise _bad_role(role, f"{walk.param}.role")
+        handler(walk, msg)
+    instructions = "\n\n".join(walk.instructions) if walk.instructions else None
+    return instructions, walk.items
+
+
+def _bad_role(role: object, param: str) -> ClientError:
+    if role is None:
+        return missing(param)
+    if not isinstance(role, str):
+        return invalid_type(param, "a string", role)
+    return invalid_value(param, role, ChatRole)
+
+
+def _system(walk: _Walk, msg: dict[str, Any]) -> None:
+    text = _joined_text(msg, walk, allow_null=False)
+    if text:
+        walk.instructions.append(text)
+
+
+def _user(walk: _Walk, msg: dict[str, Any]) -> None:
+    content = msg.get("content")
+    if type(content) is str:
+        parts = [{"type": "input_text", "text": content}]
+    elif type(content) is list:
+        parts = [_user_part(walk, part, j) for j, part in enumerate(content)]
+    elif content is None:
+        raise missing(f"{walk.param}.content")
+    else:
+        raise invalid_type(f"{walk.param}.content", "a string or an array", content)
+    walk.items.append({"type": "message", "role": "user", "content": parts})
+
+
+def _assistant(walk: _Walk, msg: dict[str, Any]) -> None:
+    texts = _assistant_texts(walk, msg.get("content"))
+    if not texts and (refusal := opt_str(msg, "refusal", walk.param)):
+        texts = [refusal]
+    if texts:
+        content = [{"type": "output_text", "text": t, "annotations": []} for t in texts]
+        walk.items.append({"type": "message", "role": "assistant", "content": content})
+    calls = msg.get("tool_calls")
+    if calls is not None:
+        if type(calls) is not list:
+            raise invalid_type(f"{walk.param}.tool_calls", "an array", calls)
+        walk.items.extend(_tool_call(walk, call, j) for j, call in enumerate(calls))
+    legacy = msg.get("function_call")
+    if legacy is not None:
+        where = f"{walk.param}.function_call"
+        call = as_object(legacy, where)
+        name = need_str(call, "name", where)
+        arguments = need_str(call, "arguments", where)
+        # Legacy calls carry no id: synthesise one from the message's position (deterministic,
+        # unique), and remember it for the `function` message that answers it.
+        call_id = f"call_legacy_{walk.index}"
+        walk.legacy_calls.append((name, call_id))
+        walk.items.append(_function_call(call_id, name, arguments))
+
+
+def _tool(walk: _Walk, msg: dict[str, Any]) -> None:
+    call_id = msg.get("tool_call_id")
+    if type(call_id) is not str:
+        call_id = need_str(msg, "tool_call_id", walk.param)
+    output = _joined_text(msg, walk, allow_null=False)
+    kind = "custom_tool_call_output" if call_id in walk.custom_call_ids else "function_call_output"
+    walk.items.append({"type": kind, "call_id": call_id, "output": output})
+
+
+def _function(walk: _Walk, msg: dict[str, Any]) -> None:
+    name = need_str(msg, "name", walk.param)
+    output = _joined_text(msg, walk, allow_null=True)
+    for k in range(len(walk.legacy_calls) - 1, -1, -1):
+        if walk.legacy_calls[k][0] == name:
+            call_id = walk.legacy_calls.pop(k)[1]
+            break
+    else:
+        raise ClientError(
+            f"'{walk.param}.name' is {name!r}, but no earlier assistant message has a "
+            "function_call to it.",
+            param=f"{walk.param}.name",
+            code="invalid_value",
+        )
+    walk.items.append({"type": "function_call_output", "call_id": call_id, "output": output})
+
+
+_BY_ROLE: dict[str, Callable[[_Walk, dict[str, Any]], None]] = {
+    ChatRole.SYSTEM: _system,
+    ChatRole.DEVELOPER: _system,
+    ChatRole.USER: _user,
+    ChatRole.ASSISTANT: _assistant,
+    ChatRole.TOOL: _tool,
+    ChatRole.FUNCTION: _function,
+}
+
+
+# --- content -----------------------------------------------------------------------------------
+
+
+def _joined_text(msg: dict[str, Any], walk: _Walk, *, allow_null: bool) -> str:
+    """A string content, or an array of text parts joined by newlines."""
+    content = msg.get("content")
+    if type(content) is str:
+        return content
+    if content is None:
+        if allow_null:
+            return ""
+        raise missing(f"{walk.param}.content")
+    if type(content) is not list:
+        raise invalid_type(f"{walk.param}.content", "a string or an array of text parts", content)
+    return "\n".join([_text_of(walk, part, j, _TEXT_ONLY) for j, part in enumerate(content)])
+
+
+def _assistant_texts(walk: _Walk, content: object) -> list[str]:
+    """The non-empty texts of an assistant's content (refusal parts count as text)."""
+    if content is None or content == "":
+        return []
+    if type(content) is str:
+        return [content]
+    if type(content) is not list:
+        raise invalid_type(f"{walk.param}.content", "a string, an array or null", content)
+    texts = [_text_of(walk, part, j, _ASSISTANT_PARTS) for j, part in enumerate(content)]
+    return [text for text in texts if text]
+
+
+# Part type → the key holding its text.
+_TEXT_ONLY = {"text": "text"}
+_ASSISTANT_PARTS = {"text": "text", "refusal": "refusal"}
+
+
+def _text_of(walk: _Walk, part: object, j: int, kinds: dict[str, str]) -> str:
+    if type(part) is dict and type(kind := part.get("type")) is str and (key := kinds.get(kind)):
+        text = part.get(key)
+        if type(text) is str:
+            return text
+    where = f"{walk.param}.content[{j}]"
+    obj = as_object(part, where)
+    kind = obj.get("type")
+    if not isinstance(kind, str) or kind not in kinds:
+        raise invalid_value(f"{where}.type", kind, kinds)
+    return need_str(obj, kinds[kind], where)
+
+
+def _user_part(walk: _Walk, part: object, j: int) -> Item:
+    if type(part) is dict and part.get("type") == "text" and type(text := part.get("text")) is str:
+        return {"type": "input_text", "text": text}
+    param = f"{walk.param}.content[{j}]"
+    obj = as_object(part, param)
+    kind = obj.get("type")
+    convert = _USER_PARTS.get(kind) if isinstance(kind, str) else None
+    if convert is None:
+        raise invalid_value(f"{param}.type", kind, _USER_PARTS)
+    return convert(obj, param)
+
+
+def _text_part(obj: dict[str, Any], param: str) -> Item:
+    return {"type": "input_text", "text": need_str(obj, "text", param)}
+
+
+_IMAGE_DETAILS = ("auto", "low", "high", "original")
+
+
+def _image_part(obj: dict[str, Any], param: str) -> Item:
+    image = obj.get("image_url")
+    if isinstance(image, str):  # some clients send the URL bare
+        return {"type": "input_image", "image_url": image, "detail": "auto"}
+    image = need_object(obj, "image_url", param)
+    url = need_str(image, "url", f"{param}.image_url")
+    detail = opt_str(image, "detail", f"{param}.image_url") or "auto"
+    if detail not in _IMAGE_DETAILS:
+        raise invalid_value(f"{param}.image_url.detail", detail, _IMAGE_DETAILS)
+    return {"type": "input_image", "image_url": url, "detail": detail}
+
+
+def _file_part(obj: dict[str, Any], param: str) -> Item:
+    file = need_object(obj, "file", param)
+    out: Item = {"type": "input_file"}
+    for key in ("file_data", "file_id", "filename"):
+        value = opt_str(file, key, f"{param}.file")
+        if value is not None:
+            out[key] = value
+    if "file_data" not in out and "file_id" not in out:
+        raise missing(f"{param}.file.file_data")
+    return out
+
+
+def _audio_part(obj: dict[str, Any], param: str) -> Item:
+    raise UnsupportedParameter(
+        param, f"{param}: audio input (input_audio) has no Responses API counterpart."
+    )
+
+
+_USER_PARTS: dict[str, Callable[[dict[str, Any], str], Item]] = {
+    "text": _text_part,
+    "image_url": _image_part,
+    "file": _file_part,
+    "input_audio": _audio_part,
+}
+
+
+# --- tool calls --------------------------------------------------------------------------------
+
+
+def _function_call(call_id: str, name: str, arguments: str) -> Item:
+    return {"type": "function_call", "call_id": call_id, "name": name, "arguments": arguments}
+
+
+def _tool_call(walk: _Walk, call: object, j: int) -> Item:
+    if type(call) is dict:
+        fn = call.get("function")
+        if (
+            type(fn) is dict
+            and call.get("type", "function") == "function"
+            and type(call_id := call.get("id")) is str
+            and type(name := fn.get("name")) is str
+            and type(arguments := fn.get("arguments")) is str
+        ):
+            return _function_call(call_id, name, arguments)
+    return _checked_tool_call(walk, call, f"{walk.param}.tool_calls[{j}]")
+
+
+def _checked_tool_call(walk: _Walk, call: object, param: str) -> Item:
+    """The slow path: any tool call, with a precise error for a malformed one."""
+    obj = as_object(call, param)
+    call_id = need_str(obj, "id", param)
+    kind = obj.get("type", "function")
+    if kind == "function":
+        fn = need_object(obj, "function", param)
+        name = need_str(fn, "name", f"{param}.function")
+        return _function_call(call_id, name, need_str(fn, "arguments", f"{param}.function"))
+    if kind == "custom":
+        custom = need_object(obj, "custom", param)
+        walk.custom_call_ids.add(call_id)
+        return {
+            "type": "custom_tool_call",
+            "call_id": call_id,
+            "name": need_str(custom, "name", f"{param}.custom"),
+            "input": need_str(custom, "input", f"{param}.custom"),
+        }
+    raise invalid_value(f"{param}.type", kind, ("function", "custom"))

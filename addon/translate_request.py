@@ -1,0 +1,514 @@
+"""Chat Completions request → Responses request: the body parser and one pure translation.
+
+Owns: turning the client's bytes into a JSON object (`parse_chat_body`), and `translate_request`,
+which validates every chat parameter, maps it per reference/openai-protocols.md §3.6, rejects what
+has no Responses counterpart (400 naming the parameter), drops what is harmless (listed in
+`Translation.dropped`) and applies the upstream profile. A body that is already Responses-shaped
+(`input` instead of `messages`, as Cursor's agent sends to /chat/completions) is accepted as such.
+
+Must not: do I/O, know the transport (the WebSocket route adds `"type": "response.create"`), or
+hold a backend quirk (those are fields of `profiles.UpstreamProfile`).
+
+Rule 1: upstream is always streamed (`stream: true`), whatever the client asked; `stream` and
+        `include_usage` report what the client asked, for the response side.
+Rule 2: reasoning effort: the explicit field beats the model-name suffix beats the catalog default,
+        clamped to the model's levels when the catalog knows it; summaries are asked for unless the
+        catalog says the model has none, or effort is "none".
+Rule 3: `logprobs`/`top_logprobs` are dropped, not mapped: the chunks we emit carry
+        `logprobs: null`, so asking upstream for them would cost tokens for nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .catalog import EFFORTS, Catalog, Effort, ModelMatch, clamp_effort
+from .errors import ClientError, UnsupportedParameter
+from .profiles import UpstreamProfile
+from .translate_messages import (
+    Item,
+    as_bool,
+    as_list,
+    as_number,
+    as_object,
+    as_str,
+    as_token_limit,
+    invalid_type,
+    invalid_value,
+    missing,
+    need_object,
+    need_str,
+    opt_str,
+    translate_messages,
+)
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
+
+
+def parse_chat_body(raw: bytes | None) -> dict[str, Any]:
+    """The client's JSON object, or a ClientError (400; 413 when larger than MAX_BODY_BYTES)."""
+    if raw is None:
+        raise ClientError("The request body is not available to the proxy (it was streamed).")
+    if len(raw) > MAX_BODY_BYTES:
+        raise ClientError(
+            f"The request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.",
+            status=413,
+            code="request_too_large",
+        )
+    if not raw.strip():
+        raise ClientError("The request body is empty; expected a JSON object.")
+    try:
+        data = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise ClientError(f"The request body is not valid UTF-8 ({exc.reason}).") from None
+    except ValueError as exc:
+        raise ClientError(f"The request body is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise ClientError("The request body is not valid JSON (nested too deeply).") from None
+    if not isinstance(data, dict):
+        raise invalid_type("body", "a JSON object", data)
+    return data
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    body: dict[str, Any]  # the Responses request body (no "type": the WebSocket route adds it)
+    stream: bool  # did the client ask for streaming
+    include_usage: bool  # stream_options.include_usage
+    model: str  # the model name to report back on chunks (the client's requested name)
+    match: ModelMatch
+    dropped: tuple[str, ...]  # harmless client parameters not sent upstream
+
+
+def translate_request(
+    body: dict[str, Any], *, catalog: Catalog, profile: UpstreamProfile
+) -> Translation:
+    model = body.get("model")
+    if not isinstance(model, str):
+        raise missing("model") if model is None else invalid_type("model", "a string", model)
+    if not model.strip():
+        raise ClientError("'model' must not be empty.", param="model", code="invalid_value")
+    match = catalog.match(model)
+    stream, include_usage = _stream_flags(body)
+    if "messages" not in body and "input" in body:
+        out, dropped, renamed = _from_responses_shape(body, match, profile)
+    else:
+        if "input" in body:
+            raise ClientError(
+                "Send either 'messages' (Chat Completions) or 'input' (Responses), not both.",
+                param="input",
+                code="invalid_value",
+            )
+        out, dropped, renamed = _from_chat(body, match, profile)
+    dropped.extend(_apply_profile(out, profile, renamed))
+    return Translation(
+        body=out,
+        stream=stream,
+        include_usage=include_usage,
+        model=model,
+        match=match,
+        dropped=tuple(dict.fromkeys(dropped)),
+    )
+
+
+def _stream_flags(body: dict[str, Any]) -> tuple[bool, bool]:
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise invalid_type("stream", "a boolean", stream)
+    options = body.get("stream_options")
+    if options is None:
+        return bool(stream), False
+    usage = as_object(options, "stream_options").get("include_usage")
+    if usage is not None and not isinstance(usage, bool):
+        raise invalid_type("stream_options.include_usage", "a boolean", usage)
+    return bool(stream), bool(usage)
+
+
+# --- chat-shaped bodies ------------------------------------------------------------------------
+
+Check = Callable[[object, str], object]
+
+# Chat parameters copied under a Responses name (in this order; the later of two wins).
+_COPIED: dict[str, tuple[str, Check]] = {
+    "parallel_tool_calls": ("parallel_tool_calls", as_bool),
+    "max_tokens": ("max_output_tokens", as_token_limit),
+    "max_completion_tokens": ("max_output_tokens", as_token_limit),
+    "temperature": ("temperature", as_number),
+    "top_p": ("top_p", as_number),
+    "metadata": ("metadata", as_object),
+    "service_tier": ("service_tier", as_str),
+    "prompt_cache_key": ("prompt_cache_key", as_str),
+    "prompt_cache_retention": ("prompt_cache_retention", as_str),
+    "prompt_cache_options": ("prompt_cache_options", as_object),
+    "user": ("user", as_str),
+    "safety_identifier": ("safety_identifier", as_str),
+    "moderation": ("moderation", as_object),
+}
+
+# Chat parameters translated by their own function below.
+# fmt: off
+_TRANSLATED = frozenset({
+    "model", "messages", "stream", "tools", "functions", "tool_choice", "function_call",
+    "response_format", "verbosity", "reasoning_effort", "web_search_options"
+})
+# fmt: on
+
+
+def _n_unservable(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid_type("n", "an integer", value)
+    if value < 1:
+        raise ClientError("'n' must be at least 1.", param="n", code="invalid_value")
+    return (
+        None if value == 1 else f"n={value} is not supported: the Responses API makes one choice."
+    )
+
+
+def _audio_modality(value: object) -> str | None:
+    if isinstance(value, list) and "audio" in value:
+        return "modalities containing 'audio' is not supported: the Responses API has no audio."
+    return None
+
+
+# Parameters with no Responses counterpart: a value that asks for the feature is refused (the
+# message), one that does not (n=1, an empty logit_bias) is dropped like any other leftover.
+_REFUSED: dict[str, Callable[[object], str | None]] = {
+    "n": _n_unservable,
+    "logit_bias": lambda v: "logit_bias has no Responses API counterpart." if v else None,
+    "audio": lambda v: "Audio output (audio) is not supported: the Responses API has no audio.",
+    "modalities": _audio_modality,
+    "prediction": lambda v: "Predicted outputs (prediction) have no Responses API counterpart.",
+}
+
+
+def _from_chat(
+    body: dict[str, Any], match: ModelMatch, profile: UpstreamProfile
+) -> tuple[dict[str, Any], list[str], dict[str, str]]:
+    dropped = _leftovers(body)
+    instructions, items = translate_messages(body.get("messages"))
+    out: dict[str, Any] = {"model": match.upstream_name}
+    if instructions is not None:
+        out["instructions"] = instructions
+    out["input"] = items
+    if tools := _tools(body):
+        out["tools"] = tools
+    choice = _tool_choice(body, dropped)
+    if choice is not None:
+        out["tool_choice"] = choice
+    renamed: dict[str, str] = {}
+    for key, (name, check) in _COPIED.items():
+        if (value := body.get(key)) is not None:
+            out[name] = check(value, key)
+            renamed[name] = key
+    effort = body.get("reasoning_effort")
+    reasoning = _reasoning(effort, "reasoning_effort", match, {})
+    if reasoning is not None:
+        out["reasoning"] = reasoning
+    if text := _text(body):
+        out["text"] = text
+    if reasoning is not None or profile.always_include_reasoning:
+        out["include"] = [ENCRYPTED_REASONING]
+    return out, dropped, renamed
+
+
+def _leftovers(body: dict[str, Any]) -> list[str]:
+    """Refuse what cannot be served; list what is dropped (harmless and unknown keys)."""
+    dropped = []
+    for key, value in body.items():
+        if value is None or key in _TRANSLATED or key in _COPIED:
+            continue
+        refuse = _REFUSED.get(key)
+        if refuse is not None and (message := refuse(value)) is not None:
+            raise UnsupportedParameter(key, message)
+        if key == "store" and value is False:
+            continue  # what we send anyway
+        dropped.append(key)
+    return dropped
+
+
+# --- reasoning and text ------------------------------------------------------------------------
+
+
+def _reasoning(
+    explicit: object, param: str, match: ModelMatch, base: dict[str, Any]
+) -> dict[str, Any] | None:
+    """`reasoning` for the body: `base` (a Responses body's own object) with effort settled."""
+    if explicit is not None and (not isinstance(explicit, str) or explicit not in EFFORTS):
+        raise invalid_value(param, explicit, Effort)
+    info = match.info
+    effort = explicit or match.effort or (info.default_reasoning_level if info else None)
+    if effort is not None and info is not None:
+        effort = clamp_effort(effort, info.reasoning_levels)
+    if effort is None:
+        return base or None
+    out = {**base, "effort": effort}
+    if effort != Effort.NONE and (info is None or info.supports_reasoning_summaries):
+        out.setdefault("summary", "auto")
+    return out
+
+
+_VERBOSITY = ("low", "medium", "high")
+
+
+def _text(body: dict[str, Any]) -> dict[str, Any]:
+    text: dict[str, Any] = {}
+    if (fmt := body.get("response_format")) is not None:
+        text["format"] = _text_format(as_object(fmt, "response_format"))
+    if (verbosity := body.get("verbosity")) is not None:
+        if verbosity not in _VERBOSITY:
+            raise invalid_value("verbosity", verbosity, _VERBOSITY)
+        text["verbosity"] = verbosity
+    return text
+
+
+def _text_format(fmt: dict[str, Any]) -> Item:
+    kind = fmt.get("type")
+    if kind in ("text", "json_object"):
+        return {"type": kind}
+    if kind != "json_schema":
+        raise invalid_value("response_format.type", kind, ("text", "json_object", "json_schema"))
+    where = "response_format.json_schema"
+    spec = need_object(fmt, "json_schema", "response_format")
+    out: Item = {"type": "json_schema", "name": need_str(spec, "name", where)}
+    if (description := opt_str(spec, "description", where)) is not None:
+        out["description"] = description
+    # Chat lets `schema` be omitted; Responses requires it, so say so here rather than upstream.
+    out["schema"] = need_object(spec, "schema", where)
+    if (strict := spec.get("strict")) is not None:
+        out["strict"] = as_bool(strict, f"{where}.strict")
+    return out
+
+
+# --- tools -------------------------------------------------------------------------------------
+
+
+def _tools(body: dict[str, Any]) -> list[Item]:
+    tools: list[Item] = []
+    if (chat_tools := body.get("tools")) is not None:
+        for i, tool in enumerate(as_list(chat_tools, "tools")):
+            tools.append(_tool(as_object(tool, f"tools[{i}]"), f"tools[{i}]"))
+    if (functions := body.get("functions")) is not None:
+        for i, fn in enumerate(as_list(functions, "functions")):
+            tools.append(_function_tool(as_object(fn, f"functions[{i}]"), f"functions[{i}]"))
+    if (options := body.get("web_search_options")) is not None:
+        tools.append(_web_search_tool(as_object(options, "web_search_options")))
+    return tools
+
+
+def _tool(tool: dict[str, Any], param: str) -> Item:
+    kind = tool.get("type", "function")
+    if kind == "function":
+        return _function_tool(need_object(tool, "function", param), f"{param}.function")
+    if kind == "custom":
+        return _custom_tool(need_object(tool, "custom", param), f"{param}.custom")
+    raise invalid_value(f"{param}.type", kind, ("function", "custom"))
+
+
+def _function_tool(fn: dict[str, Any], param: str) -> Item:
+    out: Item = {"type": "function", "name": need_str(fn, "name", param)}
+    if (description := opt_str(fn, "description", param)) is not None:
+        out["description"] = description
+    parameters = fn.get("parameters")
+    # Chat: omitted parameters mean "takes no arguments"; Responses wants a schema (or null).
+    out["parameters"] = (
+        {"type": "object", "properties": {}}
+        if parameters is None
+        else as_object(parameters, f"{param}.parameters")
+    )
+    # Sent explicitly: Chat defaults to non-strict, and Responses' default is not documented.
+    strict = fn.get("strict")
+    out["strict"] = False if strict is None else as_bool(strict, f"{param}.strict")
+    return out
+
+
+def _custom_tool(custom: dict[str, Any], param: str) -> Item:
+    out: Item = {"type": "custom", "name": need_str(custom, "name", param)}
+    if (description := opt_str(custom, "description", param)) is not None:
+        out["description"] = description
+    if (fmt := custom.get("format")) is not None:
+        fmt = as_object(fmt, f"{param}.format")
+        kind = fmt.get("type")
+        if kind == "text":
+            out["format"] = {"type": "text"}
+        elif kind == "grammar":
+            grammar = need_object(fmt, "grammar", f"{param}.format")
+            where = f"{param}.format.grammar"
+            out["format"] = {
+                "type": "grammar",
+                "syntax": need_str(grammar, "syntax", where),
+                "definition": need_str(grammar, "definition", where),
+            }
+        else:
+            raise invalid_value(f"{param}.format.type", kind, ("text", "grammar"))
+    return out
+
+
+_LOCATION_KEYS = ("city", "country", "region", "timezone")
+
+
+def _web_search_tool(options: dict[str, Any]) -> Item:
+    out: Item = {"type": "web_search"}
+    param = "web_search_options"
+    if (size := opt_str(options, "search_context_size", param)) is not None:
+        out["search_context_size"] = size
+    if (location := options.get("user_location")) is not None:
+        location = as_object(location, f"{param}.user_location")
+        approximate = need_object(location, "approximate", f"{param}.user_location")
+        where = f"{param}.user_location.approximate"
+        flat: Item = {"type": "approximate"}
+        for key in _LOCATION_KEYS:
+            if (value := opt_str(approximate, key, where)) is not None:
+                flat[key] = value
+        out["user_location"] = flat
+    return out
+
+
+_CHOICE_MODES = ("none", "auto", "required")
+
+
+def _tool_choice(body: dict[str, Any], dropped: list[str]) -> str | Item | None:
+    choice = body.get("tool_choice")
+    legacy = body.get("function_call")
+    if choice is None:
+        return None if legacy is None else _legacy_choice(legacy)
+    if legacy is not None:
+        dropped.append("function_call")  # tool_choice wins
+    if isinstance(choice, str):
+        if choice not in _CHOICE_MODES:
+            raise invalid_value("tool_choice", choice, _CHOICE_MODES)
+        return choice
+    choice = as_object(choice, "tool_choice")
+    if choice.get("type") == "allowed_tools":
+        allowed = need_object(choice, "allowed_tools", "tool_choice")
+        where = "tool_choice.allowed_tools"
+        tools = as_list(allowed.get("tools"), f"{where}.tools")
+        return {
+            "type": "allowed_tools",
+            "mode": _allowed_mode(need_str(allowed, "mode", where)),
+            "tools": [_named_tool(t, f"{where}.tools[{i}]") for i, t in enumerate(tools)],
+        }
+    return _named_tool(choice, "tool_choice")
+
+
+def _allowed_mode(mode: str) -> str:
+    if mode not in ("auto", "required"):
+        raise invalid_value("tool_choice.allowed_tools.mode", mode, ("auto", "required"))
+    return mode
+
+
+def _named_tool(tool: object, param: str) -> Item:
+    """`{"type": "function", "function": {"name"}}` → `{"type": "function", "name"}` (or custom)."""
+    obj = as_object(tool, param)
+    kind = obj.get("type")
+    if kind not in ("function", "custom"):
+        raise invalid_value(f"{param}.type", kind, ("function", "custom", "allowed_tools"))
+    inner = need_object(obj, kind, param)
+    return {"type": kind, "name": need_str(inner, "name", f"{param}.{kind}")}
+
+
+def _legacy_choice(legacy: object) -> str | Item:
+    if isinstance(legacy, str):
+        if legacy not in ("none", "auto"):
+            raise invalid_value("function_call", legacy, ("none", "auto"))
+        return legacy
+    call = as_object(legacy, "function_call")
+    return {"type": "function", "name": need_str(call, "name", "function_call")}
+
+
+# --- Responses-shaped bodies -------------------------------------------------------------------
+
+# Top-level keys of a Responses create request (openai-python ResponseCreateParams).
+# fmt: off
+_RESPONSES_KEYS = frozenset({
+    "background", "context_management", "conversation", "include", "input", "instructions",
+    "max_output_tokens", "max_tool_calls", "metadata", "moderation", "parallel_tool_calls",
+    "previous_response_id", "prompt", "prompt_cache_key", "prompt_cache_options",
+    "prompt_cache_retention", "reasoning", "safety_identifier", "service_tier", "store",
+    "temperature", "text", "tool_choice", "tools", "top_logprobs", "top_p", "truncation", "user"
+})
+# fmt: on
+
+
+def _from_responses_shape(
+    body: dict[str, Any], match: ModelMatch, profile: UpstreamProfile
+) -> tuple[dict[str, Any], list[str], dict[str, str]]:
+    """Keep the Responses fields as sent; settle model, reasoning and include like a chat body."""
+    out: dict[str, Any] = {"model": match.upstream_name}
+    dropped = []
+    for key, value in body.items():
+        if value is None or key in ("model", "stream"):
+            continue
+        if key in _RESPONSES_KEYS:
+            out[key] = value
+        else:
+            dropped.append(key)  # stream_options (Cursor's include_usage) and chat leftovers
+    out["input"] = _responses_input(body.get("input"), profile)
+    if "instructions" in out:
+        as_str(out["instructions"], "instructions")
+    base = as_object(out.pop("reasoning", {}), "reasoning")
+    reasoning = _reasoning(base.get("effort"), "reasoning.effort", match, base)
+    if reasoning is not None:
+        out["reasoning"] = reasoning
+    include = [*as_list(out.pop("include", []), "include")]
+    if (reasoning is not None or profile.always_include_reasoning) and (
+        ENCRYPTED_REASONING not in include
+    ):
+        include.append(ENCRYPTED_REASONING)
+    if include:
+        out["include"] = include
+    return out, dropped, {}
+
+
+def _responses_input(value: object, profile: UpstreamProfile) -> object:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        raise missing("input")
+    items = as_list(value, "input")
+    role = profile.system_role_as
+    out = []
+    for i, item in enumerate(items):
+        obj = as_object(item, f"input[{i}]")
+        if obj.get("role") == "system" and role != "system":
+            obj = {**obj, "role": role}
+        out.append(obj)
+    return out
+
+
+# --- the profile -------------------------------------------------------------------------------
+
+
+def _apply_profile(
+    out: dict[str, Any], profile: UpstreamProfile, renamed: dict[str, str]
+) -> list[str]:
+    """Make `out` acceptable to the backend; the client's names of what that removed."""
+    dropped = [renamed.get(key, key) for key in out if key in profile.dropped_params]
+    for key in profile.dropped_params:
+        out.pop(key, None)
+    tier = out.get("service_tier")
+    if tier is not None and profile.service_tiers is not None:
+        tier = dict(profile.service_tier_aliases).get(as_str(tier, "service_tier"), tier)
+        if tier in profile.service_tiers:
+            out["service_tier"] = tier
+        else:
+            del out["service_tier"]
+            dropped.append("service_tier")
+    if profile.requires_store_false:
+        if out.get("store", False) is not False:
+            dropped.append("store")
+        out["store"] = False
+    else:
+        out.setdefault("store", False)
+    if profile.force_stream:
+        out["stream"] = True
+    if profile.requires_instructions:
+        out.setdefault("instructions", "")
+    return dropped

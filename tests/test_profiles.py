@@ -1,0 +1,93 @@
+"""profiles: which backend a URL is, and what each backend's profile says."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from openai.types.responses.response_create_params import ResponseCreateParamsBase
+
+from addon.profiles import CODEX, OPENAI, UpstreamProfile, profile_for_url
+
+URLS = [
+    ("https://chatgpt.com/backend-api/codex", CODEX),
+    ("https://chatgpt.com/backend-api/codex/responses", CODEX),
+    ("wss://chatgpt.com/backend-api/codex/responses", CODEX),
+    ("https://ChatGPT.com/some/other/path", CODEX),
+    ("http://127.0.0.1:8765/backend-api/codex", CODEX),  # the emulator
+    ("http://localhost:9000/prefix/backend-api/codex/responses", CODEX),
+    ("127.0.0.1:8765/backend-api/codex", CODEX),  # no scheme
+    ("https://api.openai.com/v1", OPENAI),
+    ("https://api.openai.com/v1/responses", OPENAI),
+    ("wss://api.openai.com/v1/responses", OPENAI),
+    ("https://my-resource.openai.azure.com/openai/v1", OPENAI),
+    ("https://chatgpt.com.example.net/v1", OPENAI),
+    ("https://example.com/backend-api/other", OPENAI),
+    ("", OPENAI),
+]
+
+
+@pytest.mark.parametrize(("url", "expected"), URLS)
+def test_profile_for_url(url: str, expected: UpstreamProfile) -> None:
+    assert profile_for_url(url) is expected
+
+
+def test_codex_profile() -> None:
+    assert CODEX.name == "codex"
+    assert CODEX.requires_store_false is True
+    assert CODEX.force_stream is True
+    assert CODEX.requires_instructions is True
+    assert CODEX.service_tiers == frozenset({"priority"})
+    assert dict(CODEX.service_tier_aliases) == {"fast": "priority"}
+    assert CODEX.system_role_as == "developer"
+    assert CODEX.always_include_reasoning is True
+    assert {
+        "max_output_tokens",
+        "temperature",
+        "top_p",
+        "truncation",
+        "user",
+        "safety_identifier",
+        "metadata",
+        "prompt_cache_retention",
+        "stream_options",
+    } <= CODEX.dropped_params
+    # What Codex itself sends must survive.
+    assert (
+        not {
+            "model",
+            "instructions",
+            "input",
+            "tools",
+            "tool_choice",
+            "parallel_tool_calls",
+            "reasoning",
+            "text",
+            "include",
+            "store",
+            "prompt_cache_key",
+            "service_tier",
+        }
+        & CODEX.dropped_params
+    )
+
+
+def test_openai_profile_keeps_what_the_api_supports() -> None:
+    assert OPENAI.name == "openai"
+    assert OPENAI.requires_store_false is False
+    assert OPENAI.force_stream is True
+    assert OPENAI.requires_instructions is False
+    assert OPENAI.dropped_params == frozenset()
+    assert OPENAI.service_tiers is None
+    assert OPENAI.system_role_as == "system"
+    assert OPENAI.always_include_reasoning is False
+
+
+@pytest.mark.parametrize("profile", [CODEX, OPENAI])
+def test_dropped_params_are_real_responses_params(profile: UpstreamProfile) -> None:
+    assert profile.dropped_params <= set(ResponseCreateParamsBase.__annotations__)
+
+
+def test_profiles_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        CODEX.force_stream = False  # type: ignore[misc]
