@@ -100,7 +100,7 @@ class SSEDecoder:
 
     def _messages(self, blocks: list[bytes]) -> list[SSEMessage]:
         out: list[SSEMessage] = []
-        names = self._names
+        names, new, set_event, set_data = self._names, _new, _set_event, _set_data
         for block in blocks:
             # Fast path, once per upstream event: the framing every Responses server uses, one
             # `event: x` line then one `data: {...}` line. Event lines repeat, so their decoded
@@ -113,9 +113,9 @@ class SSEDecoder:
                     if len(names) < _MAX_CACHED_NAMES:
                         names[head] = name
                 if name is not None:
-                    message = _new(SSEMessage)
-                    _set_event(message, name or None)
-                    _set_data(message, value.decode("utf-8", "replace"))
+                    message = new(SSEMessage)
+                    set_event(message, name or None)
+                    set_data(message, value.decode("utf-8", "replace"))
                     out.append(message)
                     continue
             if block:

@@ -451,6 +451,7 @@ class StreamTranslator:
         usage = response.get("usage")
         if self._include_usage and isinstance(usage, dict):
             chunk = self._template.copy()
+            chunk["choices"] = []
             chunk["usage"] = dict(chat_usage(usage))
             out.append(chunk)
         return out
@@ -569,8 +570,12 @@ class ChatAggregator:
             message["tool_calls"] = self._calls
         if self._reasoning:
             message["reasoning_content"] = "".join(self._reasoning)
-        choice = {"index": 0, "message": message, "logprobs": None}
-        choice["finish_reason"] = self._finish_reason
+        choice = {
+            "index": 0,
+            "message": message,
+            "logprobs": None,
+            "finish_reason": self._finish_reason,
+        }
         return {**self._head, "choices": [choice], "usage": self._usage}
 
     def _add(self, chunk: ChatChunk) -> None:
@@ -581,10 +586,11 @@ class ChatAggregator:
         if choice["finish_reason"] is not None:
             self._finish_reason = choice["finish_reason"]
         delta = choice["delta"]
-        if delta.get("content") is not None:
-            self._content.append(delta["content"] or "")
-        if delta.get("refusal"):
-            self._refusal.append(delta["refusal"] or "")
+        content, refusal = delta.get("content"), delta.get("refusal")
+        if content is not None:
+            self._content.append(content)
+        if refusal:
+            self._refusal.append(refusal)
         if "reasoning_content" in delta:
             self._reasoning.append(delta["reasoning_content"])
         for call in delta.get("tool_calls", ()):
