@@ -1,0 +1,74 @@
+"""Start the emulator for a test: in-process on 127.0.0.1:0, or as a `python -m` subprocess.
+
+    async with emulator_in_process() as base_url: ...           # http://127.0.0.1:PORT/backend-api/codex
+    async with emulator_in_process(ws_only=frozenset({"gpt-5.5"})) as base_url: ...
+    with emulator_subprocess("--http-models", "gpt-5.5") as base_url: ...
+
+Both yield the base URL; POST `{base_url}/responses`, GET `{base_url}/models`. Both stop the
+server when the block ends.
+"""
+
+from __future__ import annotations
+
+import re
+import selectors
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+from addon.emulator import Emulator, EmulatorConfig, serving
+
+ROOT = Path(__file__).resolve().parent.parent
+_BASE_URL = re.compile(r"http://\S+/backend-api/codex")
+
+
+@asynccontextmanager
+async def emulator_in_process(
+    config: EmulatorConfig | None = None, *, clock: Any = None, **overrides: Any
+) -> AsyncIterator[str]:
+    """Serve an emulator in this event loop. `overrides` are `EmulatorConfig` fields applied to
+    the default configuration (embedded catalog); `clock` replaces `time.time`."""
+    config = config or EmulatorConfig.default(**overrides)
+    emulator = Emulator(config, clock=clock) if clock else Emulator(config)
+    async with serving(emulator, "127.0.0.1", 0) as base_url:
+        yield base_url
+
+
+@contextmanager
+def emulator_subprocess(*args: str, startup_timeout: float = 15.0) -> Iterator[str]:
+    """Run `python -m addon.emulator --port 0 ARGS…` and yield the base URL it prints."""
+    command = [sys.executable, "-m", "addon.emulator", "--port", "0", *args]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        yield _read_base_url(process, startup_timeout)
+    finally:
+        _stop(process)
+
+
+def _read_base_url(process: subprocess.Popen[str], timeout: float) -> str:
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            raise TimeoutError(f"the emulator printed nothing within {timeout} s")
+    line = process.stdout.readline()
+    match = _BASE_URL.search(line)
+    if match is None:
+        raise RuntimeError(f"no base URL in the emulator's first line: {line!r}")
+    return match.group(0)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
