@@ -1,0 +1,1 @@
+"""Upstream transports: the Responses WebSocket client and the loopback bridge."""
