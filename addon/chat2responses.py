@@ -14,6 +14,6 @@ from pathlib import Path
 if importlib.util.find_spec("addon") is None:  # pragma: no cover - uninstalled checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from addon.proxy import Chat2Responses  # noqa: E402
+from addon.proxy import Chat2Responses
 
 addons = [Chat2Responses()]

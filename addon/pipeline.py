@@ -34,8 +34,8 @@ class ChunkContext:
     reasoning: ReasoningMode
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+# Built once: json.dumps re-creates an encoder per call when given options.
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class ChatStreamPipeline:

@@ -13,27 +13,34 @@ import json
 import logging
 import os
 import secrets
+import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mitmproxy import ctx, exceptions, http
 
-from .catalog import Catalog
+from .auth import WEBSOCKET_BETA, CodexLogin
+from .catalog import Catalog, embedded_catalog
 from .errors import ClientError, ProxyError, error_body, upstream_error_from_body
 from .pipeline import ChatStreamPipeline, ChunkContext, aggregate, stream_body
-from .profiles import profile_for_url
+from .profiles import CODEX, profile_for_url
 from .routing import (
+    Reason,
     Route,
     RouteDecision,
     Router,
     is_chat_completions_path,
     refused_for_websocket,
     responses_url_for,
+    websocket_url,
 )
-from .settings import RewriteMode, Settings, TransportMode
+from .settings import AuthMode, RewriteMode, Settings, TransportMode
 from .translate_request import Translation, parse_chat_body, translate_request
+from .transports.bridge import Bridge, BridgeJob
+from .transports.websocket import websocket_ssl_context
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +104,18 @@ OPTIONS: tuple[tuple[str, type, str, str, tuple[str, ...] | None], ...] = (
     ),
 )
 OPTION_NAMES = frozenset(name for name, *_ in OPTIONS)
+_TLS_OPTIONS = frozenset({"ssl_insecure", "ssl_verify_upstream_trusted_ca"})
+# Client headers the bridge passes on to the upstream (it never logs them).
+_FORWARDED_HEADERS = (
+    "authorization",
+    "openai-organization",
+    "openai-project",
+    "user-agent",
+    "chatgpt-account-id",
+    "originator",
+    "session_id",
+    "openai-beta",
+)
 
 
 @dataclass(slots=True)
@@ -108,6 +127,7 @@ class FlowState:
     decision: RouteDecision
     upstream_url: str
     started: float
+    codex_backend: bool = False
     pipeline: ChatStreamPipeline | None = None
 
 
@@ -127,7 +147,7 @@ def load_catalog(path: str) -> Catalog:
         user = file.read_bytes()
     except OSError as exc:
         raise ValueError(f"responses_catalog: cannot read {file}: {exc.strerror}") from None
-    return Catalog.parse(Catalog.embedded(), user, user_name=str(file))
+    return Catalog.parse(embedded_catalog(), user, user_name=str(file))
 
 
 class Chat2Responses:
@@ -136,12 +156,17 @@ class Chat2Responses:
         self.catalog = Catalog.default()
         self.router = Router()
         self.flows: dict[str, FlowState] = {}
+        self.bridge = Bridge()
+        self.ssl_context: ssl.SSLContext | None = None
+        self.codex_login: CodexLogin | None = None
 
     def load(self, loader: Any) -> None:
         for name, typespec, default, help_text, choices in OPTIONS:
             loader.add_option(name, typespec, default, help_text, choices=choices)
 
     def configure(self, updated: set[str]) -> None:
+        if updated & _TLS_OPTIONS or self.ssl_context is None:
+            self._configure_tls()
         if not updated & OPTION_NAMES:
             return
         try:
@@ -153,8 +178,17 @@ class Chat2Responses:
                 else self.catalog
             )
         except ValueError as exc:
-            raise exceptions.OptionsError(str(exc)) from None
+            raise exceptions.OptionsError(str(exc)) from None  # type: ignore[no-untyped-call]
         self.settings, self.catalog = settings, catalog
+
+    def _configure_tls(self) -> None:
+        """The bridge's own upstream connections honour mitmproxy's TLS options."""
+        try:
+            self.ssl_context = websocket_ssl_context(
+                bool(ctx.options.ssl_insecure), ctx.options.ssl_verify_upstream_trusted_ca
+            )
+        except ValueError as exc:
+            raise exceptions.OptionsError(str(exc)) from None  # type: ignore[no-untyped-call]
 
     # ---- request ---------------------------------------------------------------------------
 
@@ -187,8 +221,9 @@ class Chat2Responses:
         if not rewrite_all and (match is None or match.info is None):
             return None
         url = responses_url_for(self.settings.responses_url, _origin(req), req.path)
-        translation = translate_request(body, catalog=self.catalog, profile=profile_for_url(url))
-        decision = self._decide(translation)
+        profile = profile_for_url(url)
+        translation = translate_request(body, catalog=self.catalog, profile=profile)
+        decision = self.router.decide(self.settings.transport, translation.match)
         state = FlowState(
             translation=translation,
             context=ChunkContext(
@@ -200,35 +235,85 @@ class Chat2Responses:
             decision=decision,
             upstream_url=url,
             started=time.monotonic(),
+            codex_backend=profile is CODEX,
         )
-        self._point_at_http(flow, state)
+        self._point_at_upstream(flow, state)
         return state
 
-    def _decide(self, translation: Translation) -> RouteDecision:
-        decision = self.router.decide(self.settings.transport, translation.match)
-        if decision.route is Route.WEBSOCKET:
-            # The WebSocket route is not wired yet: send HTTP; a refusal is passed on.
-            return RouteDecision(Route.HTTP, decision.reason)
-        return decision
+    def _point_at_upstream(self, flow: http.HTTPFlow, state: FlowState) -> None:
+        """Send the translated body straight upstream, or through the bridge.
 
-    def _point_at_http(self, flow: http.HTTPFlow, state: FlowState) -> None:
+        Straight (mitmproxy forwards, the pipeline translates in flight) only when the route is
+        known to be HTTP and the client streams: everything else needs the bridge, which can
+        retry on the other transport and turn any upstream failure into a proper answer.
+        """
         req = flow.request
-        if self.settings.responses_url:
-            req.url = state.upstream_url  # also updates the Host header
+        decision = state.decision
+        known = decision.reason in (Reason.FORCED, Reason.LEARNED)
+        original_host = req.host_header
+        if decision.route is Route.HTTP and known and state.translation.stream:
+            if self.settings.responses_url:
+                req.url = state.upstream_url  # also updates the Host header
+            else:
+                req.path = responses_url_for("", "", req.path)
+            req.headers["accept-encoding"] = "identity"  # the stream callable sees raw bytes
+            req.headers.update(self._auth_headers())
         else:
-            req.path = responses_url_for("", "", req.path)
+            job = BridgeJob(
+                http_url=state.upstream_url,
+                ws_url=websocket_url(state.upstream_url),
+                body=state.translation.body,
+                headers={**self._upstream_headers(req), **self._auth_headers()},
+                ws_headers={"openai-beta": WEBSOCKET_BETA} if state.codex_backend else {},
+                route=decision.route,
+                fallback=self.settings.transport is TransportMode.AUTO,
+                on_route=self._learner(state),
+                ssl=self.ssl_context,
+            )
+            path = self.bridge.register(job)
+            req.scheme, req.host, req.port, req.path = "http", "127.0.0.1", self.bridge.port, path
+            if original_host:
+                req.host_header = original_host  # mitmweb shows the host the client asked for
         req.content = _json_bytes(state.translation.body)
         req.headers["content-type"] = "application/json"
         req.headers["accept"] = "text/event-stream"
-        # The stream callable sees raw bytes: ask for no content-encoding at all.
-        req.headers["accept-encoding"] = "identity"
         flow.metadata["chat2responses"] = {
             "model": state.translation.model,
-            "route": state.decision.route.value,
-            "reason": state.decision.reason.value,
+            "route": decision.route.value,
+            "reason": decision.reason.value,
             "upstream_url": state.upstream_url,
             "dropped": list(state.translation.dropped),
         }
+
+    def _upstream_headers(self, req: http.Request) -> dict[str, str]:
+        return {name: str(req.headers[name]) for name in _FORWARDED_HEADERS if name in req.headers}
+
+    def _auth_headers(self) -> dict[str, str]:
+        """With `responses_auth=codex`, the Codex login's headers (401 when there is none)."""
+        if self.settings.auth is not AuthMode.CODEX:
+            return {}
+        if self.codex_login is None or self.codex_login.path != _expand(
+            self.settings.codex_auth_file
+        ):
+            self.codex_login = CodexLogin(self.settings.codex_auth_file)
+        return self.codex_login.headers()
+
+    def _learner(self, state: FlowState) -> Callable[[Route], None]:
+        match = state.translation.match
+
+        def learn(route: Route) -> None:
+            if self.router.learned.get(self.router.key(match)) is route:
+                return
+            self.router.learn(match, route)
+            if route is not state.decision.route:
+                state.decision = RouteDecision(route, Reason.LEARNED)
+                logger.info(
+                    "%s: learned that it needs %s; later requests go there directly",
+                    match.upstream_name,
+                    route.value,
+                )
+
+        return learn
 
     # ---- response --------------------------------------------------------------------------
 
@@ -289,8 +374,12 @@ class Chat2Responses:
                 "%s via %s: %s", state.translation.model, state.decision.route.value, flow.error
             )
 
+    def running(self) -> None:
+        self.bridge.start()
+
     def done(self) -> None:
         self.flows.clear()
+        self.bridge.stop()
 
     def _log_summary(self, flow: http.HTTPFlow, state: FlowState) -> None:
         status = flow.response.status_code if flow.response else 0
@@ -321,13 +410,18 @@ def _guarded(pipeline: ChatStreamPipeline) -> Any:
 
 
 def _is_event_stream(headers: http.Headers) -> bool:
-    return headers.get("content-type", "").split(";")[0].strip().lower() == "text/event-stream"
+    content_type = str(headers.get("content-type", ""))
+    return content_type.split(";", maxsplit=1)[0].strip().lower() == "text/event-stream"
 
 
 def _origin(req: http.Request) -> str:
     default_port = {"http": 80, "https": 443}.get(req.scheme)
     port = "" if req.port == default_port else f":{req.port}"
     return f"{req.scheme}://{req.pretty_host}{port}"
+
+
+def _expand(path: str) -> Path:
+    return Path(os.path.expanduser(path))
 
 
 def _json_bytes(value: Any) -> bytes:

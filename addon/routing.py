@@ -45,7 +45,7 @@ class Router:
             return RouteDecision(Route.HTTP, Reason.FORCED)
         if transport is TransportMode.WEBSOCKET:
             return RouteDecision(Route.WEBSOCKET, Reason.FORCED)
-        learned = self.learned.get(_key(match))
+        learned = self.learned.get(self.key(match))
         if learned is not None:
             return RouteDecision(learned, Reason.LEARNED)
         if match.info is not None and match.info.prefer_websockets:
@@ -53,11 +53,12 @@ class Router:
         return RouteDecision(Route.HTTP, Reason.DEFAULT)
 
     def learn(self, match: ModelMatch, route: Route) -> None:
-        self.learned[_key(match)] = route
+        self.learned[self.key(match)] = route
 
-
-def _key(match: ModelMatch) -> str:
-    return match.info.slug if match.info is not None else match.upstream_name.lower()
+    @staticmethod
+    def key(match: ModelMatch) -> str:
+        """One entry per catalog family, or per name for models the catalog does not know."""
+        return match.info.slug if match.info is not None else match.upstream_name.lower()
 
 
 # A 4xx that says the model is served only over the WebSocket transport. The Codex backend

@@ -109,3 +109,5 @@ def run_mitmdump(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

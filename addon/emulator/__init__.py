@@ -1,12 +1,15 @@
 """A local Responses upstream that behaves like the ChatGPT Codex backend, for tests and demos.
 
 `python -m addon.emulator` serves `http://127.0.0.1:8787/backend-api/codex` (`POST /responses`
-as SSE, `GET /models`). Replies are scripted and deterministic; a `[scenario:NAME]` token in the
-last user message picks one (scenarios.py lists them), including injected faults.
+as SSE, the WebSocket transport on `GET /responses`, `GET /models`). Replies are scripted and
+deterministic; a `[scenario:NAME]` token in the last user message picks one (scenarios.py lists
+them), including injected faults.
 
 Layers, each usable alone: rules.py (what the backend refuses), builder.py (one response's
 events), scenarios.py (the scripts), backend.py (`Emulator.respond(body, transport)` → steps,
-shared by every transport), server.py (the aiohttp HTTP front end). Only server.py does I/O.
+shared by every transport), session.py (one WebSocket connection's state: sequential frames,
+connection-local `previous_response_id`), server.py and websocket.py (the aiohttp HTTP and
+WebSocket front ends). Only server.py, websocket.py and __main__.py do I/O.
 """
 
 from __future__ import annotations

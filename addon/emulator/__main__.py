@@ -47,13 +47,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="A,B",
         help="model families served over HTTP even if --ws-only-models names them",
     )
+    parser.add_argument(
+        "--refuse-websocket",
+        action="store_true",
+        help="answer every WebSocket handshake with 426 Upgrade Required, like an upstream "
+        "without the WebSocket transport (one handshake can ask for it with the header "
+        "x-emulator-refuse-websocket: 1)",
+    )
     parser.add_argument("--seed", default="emulator", help="varies the response ids")
     parser.add_argument("--log-level", default="INFO", help="logging level (default %(default)s)")
     return parser.parse_args(argv)
 
 
 def config_from(args: argparse.Namespace) -> EmulatorConfig:
-    overrides = {"http_ok": args.http_models, "seed": args.seed}
+    overrides = {
+        "http_ok": args.http_models,
+        "refuse_websocket": args.refuse_websocket,
+        "seed": args.seed,
+    }
     if args.ws_only_models is not None:
         overrides["ws_only"] = args.ws_only_models
     return EmulatorConfig.default(**overrides)
@@ -65,7 +76,11 @@ async def run(args: argparse.Namespace) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with serving(Emulator(config_from(args)), args.host, args.port) as base_url:
-        print(f"emulator: serving {base_url} (POST /responses, GET /models)", flush=True)
+        websocket = "refused" if args.refuse_websocket else "GET /responses"
+        print(
+            f"emulator: serving {base_url} (POST /responses, GET /models, WebSocket {websocket})",
+            flush=True,
+        )
         await stop.wait()
 
 

@@ -59,13 +59,16 @@ class EmulatorConfig:
     """What a run of the emulator is configured with.
 
     `ws_only`: model families refused over HTTP (see `rules.model_family`); `http_ok`: families
-    served over HTTP even if `ws_only` names them; `seed`: makes response ids differ between runs
-    that want them to, and repeat between runs that do not.
+    served over HTTP even if `ws_only` names them; `refuse_websocket`: answer every WebSocket
+    handshake with 426 Upgrade Required, like an upstream without the WebSocket transport (the
+    handshake names no model, so this is per server; per handshake, see session.py); `seed`:
+    makes response ids differ between runs that want them to, and repeat between runs that do not.
     """
 
     catalog: Mapping[str, Any] = field(default_factory=lambda: {"models": []})
     ws_only: frozenset[str] = frozenset({WS_ONLY_TEST_PREFIX})
     http_ok: frozenset[str] = frozenset()
+    refuse_websocket: bool = False
     seed: str = "emulator"
 
     @classmethod

@@ -114,8 +114,16 @@ def _bad_trigger(message: str) -> Rejection:
 
 
 def play(body: Mapping[str, Any], *, response_id: str, created_at: int) -> list[Step]:
-    """The steps that answer `body`, a request the backend's rules accepted."""
+    """The steps that answer `body`, a request the backend's rules accepted.
+
+    A warm-up (`generate: false`, accepted over WebSocket only) completes at once with no
+    output: it only gives the next request a response id to chain from (openai-protocols.md
+    §4.4, codex's prewarm)."""
     writer = ResponseWriter(body, response_id=response_id, created_at=created_at)
+    if body.get("generate") is False:
+        writer.start()
+        writer.complete()
+        return writer.steps
     text = user_text(body)
     chosen = choose(text)
     if isinstance(chosen, Rejection):

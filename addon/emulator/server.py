@@ -5,6 +5,7 @@ Serves, under `BASE_PATH` (`/backend-api/codex`, as the ChatGPT Codex backend):
   `data: <json>` per event, a blank line after each, no `[DONE]`; openai-protocols.md §1.1).
   A `Reject` step is an HTTP error before any byte; a `Drop` closes the connection without the
   chunked body's last chunk, so the client sees a truncated body rather than a clean end.
+- `GET …/responses` with an Upgrade: the WebSocket transport (websocket.py).
 - `GET …/models`: the catalog, `{"models": [...]}`.
 
 The only thing this module decides is framing; what to send comes from backend.py.
@@ -25,6 +26,7 @@ from aiohttp import web
 from .backend import Emulator
 from .builder import Drop, Emit, Reject, Sleep, Step
 from .rules import NOT_JSON, Rejection, Transport
+from .websocket import websocket_handler
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ def build_app(emulator: Emulator) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[EMULATOR] = emulator
     app.router.add_post(f"{BASE_PATH}/responses", post_responses)
+    app.router.add_get(f"{BASE_PATH}/responses", websocket_handler(emulator, MAX_BODY_BYTES))
     app.router.add_get(f"{BASE_PATH}/models", get_models)
     return app
 

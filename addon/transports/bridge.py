@@ -1,0 +1,272 @@
+"""The loopback bridge: the upstream leg of every flow whose answer the addon must shape itself.
+
+mitmproxy cannot stream a body an addon makes, so flows that need more than forwarding are
+re-pointed at this small aiohttp server on 127.0.0.1: it holds the real upstream leg (a
+WebSocket, or an HTTP request whose route is still uncertain or whose errors must be caught)
+and answers mitmproxy with plain Responses SSE, which the same stream pipeline translates.
+
+Rules:
+1. Only flows the addon registered are served: each job is reachable once, by a random token.
+2. A job may fall back once, before any byte was answered: HTTP refused for needing WebSocket →
+   WebSocket; WebSocket handshake refused with 426 → HTTP. `on_route` learns the outcome.
+3. Before the first byte an upstream error keeps its status (OpenAI error body); after it, the
+   SSE body simply ends and the pipeline reports the missing terminal event as an error chunk.
+4. When mitmproxy drops the connection (the client left), the handler is cancelled and the
+   upstream connection closed with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
+
+from addon.errors import ProxyError, UpstreamError, error_body, upstream_error_from_body
+from addon.events import EventType, parse_event
+from addon.routing import Route, refused_for_websocket
+from addon.translate_stream import StreamTranslator
+from addon.transports.websocket import HandshakeRefused, open_response_stream
+from addon.wire import ReasoningMode
+
+logger = logging.getLogger(__name__)
+
+JOB_TTL = 60.0  # seconds a registered job waits for mitmproxy to connect
+CONNECT_TIMEOUT = 15.0
+IDLE_TIMEOUT = 300.0
+# Events that precede any client-visible output: held back so an early error keeps its status.
+_PREAMBLE = frozenset({EventType.CREATED, EventType.IN_PROGRESS, EventType.QUEUED})
+_EARLY_FAILURE = frozenset({EventType.ERROR, EventType.FAILED})
+
+
+@dataclass(slots=True)
+class BridgeJob:
+    """One upstream call the bridge makes on behalf of one flow."""
+
+    http_url: str
+    ws_url: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    route: Route
+    fallback: bool
+    ws_headers: dict[str, str] = field(default_factory=dict)  # added to the handshake only
+    on_route: Callable[[Route], None] = lambda route: None
+    ssl: ssl.SSLContext | None = None
+    registered: float = field(default_factory=time.monotonic)
+    route_taken: Route | None = None
+
+
+class Bridge:
+    """The loopback server; `start` in mitmproxy's `running`, `stop` in `done`."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, BridgeJob] = {}
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self._session: ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Bind now (so `port` is known at once) and serve on the running event loop."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        app = web.Application()
+        app.router.add_post("/bridge/{token}", self._handle)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        self._task = asyncio.get_running_loop().create_task(self._serve(sock))
+
+    async def _serve(self, sock: socket.socket) -> None:
+        assert self._runner is not None
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock, shutdown_timeout=1.0).start()
+        logger.debug("bridge listening on 127.0.0.1:%d", self.port)
+
+    def stop(self) -> None:
+        runner, session = self._runner, self._session
+        self._runner = self._session = None
+        self.jobs.clear()
+
+        async def close() -> None:
+            if runner is not None:
+                await runner.cleanup()
+            if session is not None:
+                await session.close()
+
+        with contextlib.suppress(RuntimeError):  # no loop any more: the process is ending
+            asyncio.get_running_loop().create_task(close())
+
+    def register(self, job: BridgeJob) -> str:
+        """Keep `job` for one request; returns the path mitmproxy must POST to."""
+        now = time.monotonic()
+        for token in [t for t, j in self.jobs.items() if now - j.registered > JOB_TTL]:
+            del self.jobs[token]
+        token = secrets.token_urlsafe(24)
+        self.jobs[token] = job
+        return f"/bridge/{token}"
+
+    def session(self) -> ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = ClientSession(
+                timeout=ClientTimeout(total=None, connect=CONNECT_TIMEOUT, sock_read=IDLE_TIMEOUT),
+                auto_decompress=True,
+            )
+        return self._session
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        job = self.jobs.pop(request.match_info["token"], None)
+        if job is None:
+            err = UpstreamError("unknown or expired bridge token", status=404, code="not_found")
+            return _error_response(err)
+        try:
+            return await self._run(job, request)
+        except ProxyError as err:
+            return _error_response(err)
+
+    async def _run(self, job: BridgeJob, request: web.Request) -> web.StreamResponse:
+        route = job.route
+        for attempt in range(2):
+            try:
+                if route is Route.HTTP:
+                    response = await self._over_http(job, request)
+                else:
+                    response = await self._over_websocket(job, request)
+            except ProxyError as err:
+                fallback = _fallback_for(route, err)
+                if attempt == 0 and job.fallback and fallback is not None:
+                    logger.info(
+                        "%s refused over %s (%s); retrying over %s",
+                        job.body.get("model"),
+                        route.value,
+                        err.status,
+                        fallback.value,
+                    )
+                    route = fallback
+                    continue
+                raise
+            job.route_taken = route
+            job.on_route(route)
+            return response
+        raise AssertionError("unreachable")
+
+    async def _over_http(self, job: BridgeJob, request: web.Request) -> web.StreamResponse:
+        headers = {**job.headers, "content-type": "application/json", "accept": "text/event-stream"}
+        try:
+            upstream = await self.session().post(
+                job.http_url, data=json.dumps(job.body), headers=headers, ssl=job.ssl or True
+            )
+        except (ClientError, TimeoutError) as exc:
+            raise _connection_error(job.http_url, exc) from None
+        async with upstream:
+            if upstream.status != 200:
+                body = await upstream.content.read(1 << 20)
+                raise upstream_error_from_body(upstream.status, body, dict(upstream.headers))
+            response = _sse_response()
+            await response.prepare(request)
+            try:
+                async for data in upstream.content.iter_any():
+                    await response.write(data)
+            except (ClientError, TimeoutError) as exc:
+                # The upstream died mid-body: end ours cleanly; the pipeline reports the
+                # missing terminal event to the client.
+                logger.info("upstream %s broke off: %r", job.http_url, exc)
+            except ConnectionResetError:
+                return response  # mitmproxy left: nothing more to write
+        await response.write_eof()
+        return response
+
+    async def _over_websocket(self, job: BridgeJob, request: web.Request) -> web.StreamResponse:
+        async with open_response_stream(
+            job.ws_url,
+            headers={**job.headers, **job.ws_headers},
+            body=job.body,
+            ssl=job.ssl,
+            connect_timeout=CONNECT_TIMEOUT,
+            idle_timeout=IDLE_TIMEOUT,
+        ) as frames:
+            held: list[str] = []
+            response: web.StreamResponse | None = None
+            try:
+                async for frame in frames:
+                    if response is None:
+                        kind = parse_event(frame)["type"]
+                        if kind in _PREAMBLE:
+                            held.append(frame)
+                            continue
+                        if kind in _EARLY_FAILURE:
+                            raise _early_error([*held, frame])
+                        response = _sse_response()
+                        await response.prepare(request)
+                        await response.write(_frames_as_sse(held))
+                    await response.write(_frames_as_sse([frame]))
+            except ProxyError:
+                if response is None:
+                    raise
+                # After the first byte the SSE body just ends; the pipeline reports it.
+            if response is None:
+                response = _sse_response()
+                await response.prepare(request)
+                await response.write(_frames_as_sse(held))
+            await response.write_eof()
+            return response
+
+
+def _fallback_for(route: Route, err: ProxyError) -> Route | None:
+    if route is Route.HTTP and refused_for_websocket(err):
+        return Route.WEBSOCKET
+    if route is Route.WEBSOCKET and isinstance(err, HandshakeRefused) and err.status == 426:
+        return Route.HTTP
+    return None
+
+
+def _early_error(frames: list[str]) -> ProxyError:
+    """The error an early `error` / `response.failed` frame stands for, status included."""
+    probe = StreamTranslator(
+        chunk_id="probe", created=0, model="", include_usage=False, reasoning=ReasoningMode.NONE
+    )
+    try:
+        for frame in frames:
+            probe.feed(parse_event(frame))
+    except ProxyError as err:
+        return err
+    return UpstreamError("upstream failed before answering")
+
+
+def _frames_as_sse(frames: list[str]) -> bytes:
+    return b"".join(b"data: " + f.encode() + b"\n\n" for f in frames)
+
+
+def _sse_response() -> web.StreamResponse:
+    response = web.StreamResponse(
+        status=200, headers={"content-type": "text/event-stream", "cache-control": "no-cache"}
+    )
+    response.enable_chunked_encoding()
+    return response
+
+
+def _error_response(err: ProxyError) -> web.Response:
+    return web.Response(
+        status=err.status,
+        body=error_body(err),
+        headers={"content-type": "application/json", **err.headers},
+    )
+
+
+def _connection_error(url: str, exc: BaseException) -> UpstreamError:
+    if isinstance(exc, TimeoutError):
+        return UpstreamError(f"upstream {url} timed out", status=504, code="upstream_timeout")
+    return UpstreamError(
+        f"cannot reach upstream {url}: {exc}", status=502, code="upstream_unreachable"
+    )

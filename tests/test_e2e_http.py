@@ -1,0 +1,290 @@
+"""End to end over HTTP: the openai SDK → a real mitmdump with the addon → the emulator."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import openai
+import pytest
+from openai.types.chat import ChatCompletionChunk
+
+from tests.proxy_helpers import Mitmdump
+
+GREETING = "Hello from the emulator. You said: "
+TOOLS: list[Any] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather for a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}},
+        },
+    },
+]
+
+
+def client(proxy: Mitmdump) -> openai.OpenAI:
+    return openai.OpenAI(base_url=proxy.base_url, api_key="sk-test", max_retries=0, timeout=20)
+
+
+def ask(text: str) -> list[Any]:
+    return [{"role": "system", "content": "Be brief."}, {"role": "user", "content": text}]
+
+
+def stream_chunks(proxy: Mitmdump, text: str, **kwargs: Any) -> list[ChatCompletionChunk]:
+    kwargs.setdefault("model", "gpt-5-codex")
+    with client(proxy).chat.completions.create(messages=ask(text), stream=True, **kwargs) as stream:
+        return list(stream)
+
+
+def post_raw(proxy: Mitmdump, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(
+        proxy.base_url + "/chat/completions",
+        data=body,
+        headers={"content-type": "application/json", "authorization": "Bearer sk-test"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def assert_well_formed(chunks: list[ChatCompletionChunk]) -> None:
+    """Invariants real clients rely on: stable ids, role once, one finish reason."""
+    assert chunks
+    assert len({(c.id, c.created, c.model) for c in chunks}) == 1
+    roles = [c.choices[0].delta.role for c in chunks if c.choices and c.choices[0].delta.role]
+    assert roles == ["assistant"]
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
+    assert [f for f in finishes if f] == [finishes[-1]]
+
+
+# ---- text ---------------------------------------------------------------------------------
+
+
+def test_streamed_text_arrives_as_chat_chunks(proxy: Mitmdump) -> None:
+    chunks = stream_chunks(proxy, "What is 2+2?")
+    assert_well_formed(chunks)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == GREETING + "What is 2+2?"
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 1
+
+
+def test_the_sdk_stream_helper_accumulates_the_message(proxy: Mitmdump) -> None:
+    with client(proxy).chat.completions.stream(
+        model="gpt-5-codex", messages=ask("Hi there")
+    ) as stream:
+        final = stream.get_final_completion()
+    assert final.choices[0].message.content == GREETING + "Hi there"
+    assert final.choices[0].finish_reason == "stop"
+
+
+def test_non_streamed_text_is_one_chat_completion(proxy: Mitmdump) -> None:
+    raw = client(proxy).chat.completions.with_raw_response.create(
+        model="gpt-5-codex", messages=ask("Hello")
+    )
+    assert raw.headers["content-type"].startswith("application/json")
+    completion = raw.parse()
+    assert completion.object == "chat.completion"
+    assert completion.choices[0].message.content == GREETING + "Hello"
+    assert completion.choices[0].message.role == "assistant"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None and completion.usage.prompt_tokens > 0
+
+
+def test_reasoning_streams_as_reasoning_content(proxy: Mitmdump) -> None:
+    chunks = stream_chunks(proxy, "[scenario:reasoning] think first")
+    assert_well_formed(chunks)
+    reasoning = "".join(
+        (c.choices[0].delta.model_extra or {}).get("reasoning_content") or ""
+        for c in chunks
+        if c.choices
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert reasoning.strip()
+    assert text.strip()
+    assert reasoning not in text
+
+
+def test_usage_chunk_only_when_asked(proxy: Mitmdump) -> None:
+    with_usage = stream_chunks(proxy, "count", stream_options={"include_usage": True})
+    last = with_usage[-1]
+    assert last.choices == [] and last.usage is not None
+    assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
+    assert last.usage.prompt_tokens_details is not None
+    assert last.usage.completion_tokens_details is not None
+    assert last.usage.completion_tokens_details.reasoning_tokens is not None
+    without = stream_chunks(proxy, "count")
+    assert all(c.choices for c in without)
+    assert all(c.usage is None for c in without)
+
+
+# ---- tools --------------------------------------------------------------------------------
+
+
+def test_parallel_tool_calls_stream_with_indexes(proxy: Mitmdump) -> None:
+    chunks = stream_chunks(proxy, "[scenario:tools] weather and time", tools=TOOLS)
+    assert_well_formed(chunks)
+    entries = [t for c in chunks if c.choices for t in c.choices[0].delta.tool_calls or []]
+    firsts = [t for t in entries if t.id]
+    assert [t.index for t in firsts] == [0, 1]
+    assert [t.function.name for t in firsts if t.function] == ["get_weather", "get_time"]
+    assert all(t.id and t.id.startswith("call_") for t in firsts)
+    assert all(t.function is None or t.function.name is None for t in entries if not t.id)
+    for index in (0, 1):
+        args = "".join(
+            t.function.arguments or "" for t in entries if t.index == index and t.function
+        )
+        json.loads(args)
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+def test_parallel_tool_calls_non_streamed(proxy: Mitmdump) -> None:
+    completion = client(proxy).chat.completions.create(
+        model="gpt-5-codex", messages=ask("[scenario:tools] go"), tools=TOOLS
+    )
+    message = completion.choices[0].message
+    assert message.content is None
+    assert message.tool_calls is not None and len(message.tool_calls) == 2
+    assert [c.function.name for c in message.tool_calls] == ["get_weather", "get_time"]  # type: ignore[union-attr]
+    assert completion.choices[0].finish_reason == "tool_calls"
+
+
+# ---- upstream faults ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scenario", "reason"), [("incomplete", "length"), ("content_filter", "content_filter")]
+)
+def test_incomplete_maps_to_its_finish_reason(proxy: Mitmdump, scenario: str, reason: str) -> None:
+    chunks = stream_chunks(proxy, f"[scenario:{scenario}]")
+    assert chunks[-1].choices[0].finish_reason == reason
+    completion = client(proxy).chat.completions.create(
+        model="gpt-5-codex", messages=ask(f"[scenario:{scenario}]")
+    )
+    assert completion.choices[0].finish_reason == reason
+
+
+@pytest.mark.parametrize("scenario", ["failed", "error_event", "close_mid_stream"])
+def test_a_failure_after_the_stream_began_is_one_error_chunk(
+    proxy: Mitmdump, scenario: str
+) -> None:
+    with pytest.raises(openai.APIError) as caught:
+        stream_chunks(proxy, f"[scenario:{scenario}]")
+    assert caught.value.message
+    healthy_after(proxy)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "status"),
+    [
+        ("failed", 500),
+        ("error_event", 429),
+        ("close_mid_stream", 502),
+        ("http_error:503", 503),
+        ("rate_limit", 429),
+    ],
+)
+def test_a_failure_before_the_first_byte_keeps_a_status(
+    proxy: Mitmdump, scenario: str, status: int
+) -> None:
+    body = {"model": "gpt-5-codex", "messages": ask(f"[scenario:{scenario}]")}
+    got, headers, raw = post_raw(proxy, json.dumps(body).encode())
+    assert got == status, raw
+    error = json.loads(raw)["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["message"]
+    if scenario == "rate_limit":
+        assert {k.lower(): v for k, v in headers.items()}["retry-after"] == "1"
+    healthy_after(proxy)
+
+
+def test_an_http_error_reaches_a_streaming_client_as_a_status(proxy: Mitmdump) -> None:
+    with pytest.raises(openai.APIStatusError) as caught:
+        stream_chunks(proxy, "[scenario:http_error:503]")
+    assert caught.value.status_code == 503
+
+
+def test_a_slow_stream_still_arrives_whole(proxy: Mitmdump) -> None:
+    chunks = stream_chunks(proxy, "[scenario:slow:30] take your time")
+    assert_well_formed(chunks)
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_codex_empty_completed_output_still_gives_the_text(proxy: Mitmdump) -> None:
+    completion = client(proxy).chat.completions.create(
+        model="gpt-5-codex", messages=ask("[scenario:codex_empty_output] hi")
+    )
+    assert completion.choices[0].message.content
+
+
+# ---- the client's mistakes ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (b'{"model": "gpt-5-codex", "messages": [', None),
+        (b"[1, 2]", None),
+        (b'{"model": "gpt-5-codex", "messages": "hi"}', "messages"),
+        (b'{"messages": [{"role": "user", "content": "hi"}]}', "model"),
+        (b'{"model": "gpt-5-codex", "messages": [{"role": "wizard", "content": "x"}]}', None),
+        (b'{"model": "gpt-5-codex", "n": 2, "messages": [{"role": "user", "content": "x"}]}', "n"),
+    ],
+)
+def test_bad_requests_are_400_in_the_openai_shape(
+    proxy: Mitmdump, body: bytes, param: str | None
+) -> None:
+    status, headers, raw = post_raw(proxy, body)
+    assert status == 400, raw
+    assert headers["content-type"].startswith("application/json")
+    error = json.loads(raw)["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"]
+    if param is not None:
+        assert error["param"] == param
+    healthy_after(proxy)
+
+
+def test_the_sdk_sees_n_greater_than_one_as_bad_request(proxy: Mitmdump) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client(proxy).chat.completions.create(model="gpt-5-codex", messages=ask("x"), n=2)
+    assert caught.value.param == "n"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_websocket_only_model_forced_onto_http_gets_a_clear_refusal(
+    http_proxy: Mitmdump, stream: bool
+) -> None:
+    # The emulator, like the Codex backend, refuses gpt-5.5 over HTTP.
+    body = {"model": "gpt-5.5", "stream": stream, "messages": ask("hi")}
+    status, _, raw = post_raw(http_proxy, json.dumps(body).encode())
+    assert status == 400
+    error = json.loads(raw)["error"]
+    assert "routing_unsupported" in f"{error['code']} {error['message']}"
+    assert "responses_transport=http" in error["message"]
+    healthy_after(http_proxy)
+
+
+def healthy_after(proxy: Mitmdump) -> None:
+    completion = client(proxy).chat.completions.create(
+        model="gpt-5-codex", messages=ask("still there?")
+    )
+    assert completion.choices[0].message.content == GREETING + "still there?"
