@@ -156,6 +156,8 @@ class Chat2Responses:
         self.catalog = Catalog.default()
         self.router = Router()
         self.flows: dict[str, FlowState] = {}
+        # Chat requests passed through untouched: their SSE answers are streamed, not buffered.
+        self.passthrough: set[str] = set()
         self.bridge = Bridge()
         self.ssl_context: ssl.SSLContext | None = None
         self.codex_login: CodexLogin | None = None
@@ -206,6 +208,8 @@ class Chat2Responses:
             return
         if state is not None:
             self.flows[flow.id] = state
+        else:
+            self.passthrough.add(flow.id)
 
     def _rewrite(self, flow: http.HTTPFlow) -> FlowState | None:
         req = flow.request
@@ -318,8 +322,13 @@ class Chat2Responses:
     # ---- response --------------------------------------------------------------------------
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        state = self.flows.get(flow.id)
         resp = flow.response
+        if flow.id in self.passthrough:
+            self.passthrough.discard(flow.id)
+            if resp is not None and _is_event_stream(resp.headers):
+                resp.stream = True  # byte for byte, as it arrives
+            return
+        state = self.flows.get(flow.id)
         if state is None or resp is None:
             return
         streaming_ok = resp.status_code == 200 and _is_event_stream(resp.headers)
@@ -368,6 +377,7 @@ class Chat2Responses:
             return error_response(err)
 
     def error(self, flow: http.HTTPFlow) -> None:
+        self.passthrough.discard(flow.id)
         state = self.flows.pop(flow.id, None)
         if state is not None:
             logger.info(
@@ -379,6 +389,7 @@ class Chat2Responses:
 
     def done(self) -> None:
         self.flows.clear()
+        self.passthrough.clear()
         self.bridge.stop()
 
     def _log_summary(self, flow: http.HTTPFlow, state: FlowState) -> None:

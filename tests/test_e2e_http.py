@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
+from aiohttp import web
 from openai.types.chat import ChatCompletionChunk
 
-from tests.proxy_helpers import Mitmdump
+from tests.proxy_helpers import Mitmdump, run_mitmdump
 
 GREETING = "Hello from the emulator. You said: "
 TOOLS: list[Any] = [
@@ -288,3 +294,65 @@ def healthy_after(proxy: Mitmdump) -> None:
         model="gpt-5-codex", messages=ask("still there?")
     )
     assert completion.choices[0].message.content == GREETING + "still there?"
+
+
+# ---- pass-through -------------------------------------------------------------------------
+
+RECORDED_SSE = b'data: {"id":"x","object":"chat.completion.chunk","choices":[]}\n\ndata: [DONE]\n\n'
+
+
+@contextlib.contextmanager
+def recording_upstream() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
+    """A chat upstream on 127.0.0.1 that records what it receives and answers fixed SSE bytes."""
+    seen: list[tuple[str, bytes]] = []
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+    holder: dict[str, Any] = {}
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        seen.append((request.path, await request.read()))
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(RECORDED_SSE)
+        await response.write_eof()
+        return response
+
+    async def start() -> None:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", chat)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        holder["runner"] = runner
+        holder["port"] = runner.addresses[0][1]
+        ready.set()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop)
+    assert ready.wait(10)
+    try:
+        yield f"http://127.0.0.1:{holder['port']}", seen
+    finally:
+        asyncio.run_coroutine_threadsafe(holder["runner"].cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def test_a_model_outside_the_catalog_passes_through_byte_for_byte(
+    emulator_url: str, tmp_path: Path
+) -> None:
+    with (
+        recording_upstream() as (upstream, seen),
+        run_mitmdump(f"reverse:{upstream}", tmp_path, {"responses_url": emulator_url}) as proxy,
+    ):
+        raw = b'{"model":  "gpt-4o", "stream": true, "seed": 7,\n "messages": [{"role": "user"}]}'
+        status, _, body = post_raw(proxy, raw)
+        assert status == 200
+        assert body == RECORDED_SSE
+        assert seen == [("/v1/chat/completions", raw)]
+        # A catalog model on the same proxy is rewritten and reaches the emulator instead.
+        completion = client(proxy).chat.completions.create(model="gpt-5.5", messages=ask("yo"))
+        assert completion.choices[0].message.content == GREETING + "yo"
+        assert len(seen) == 1
