@@ -23,6 +23,33 @@ from .sse import DONE, SSEDecoder, encode_data
 from .translate_stream import ChatAggregator, StreamTranslator
 from .wire import ReasoningMode
 
+DISPLAY_LIMIT = 2 * 1024 * 1024  # bytes of each side kept for mitmweb; the client gets all
+
+
+class Transcript:
+    """Bytes kept for display, bounded: a huge stream is truncated here, never for the client."""
+
+    __slots__ = ("limit", "parts", "size", "truncated")
+
+    def __init__(self, limit: int = DISPLAY_LIMIT) -> None:
+        self.limit = limit
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.truncated = False
+
+    def add(self, data: bytes) -> None:
+        room = self.limit - self.size
+        if len(data) > room:
+            self.truncated = True
+            data = data[: max(room, 0)]
+        if data:
+            self.parts.append(data)
+            self.size += len(data)
+
+    def value(self) -> bytes:
+        note = b"\n: chat2responses: truncated for display\n\n" if self.truncated else b""
+        return b"".join(self.parts) + note
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkContext:
@@ -54,12 +81,18 @@ class ChatStreamPipeline:
         self.finished = False
         self.chunks_sent = 0
         self.events_seen = 0
+        self.upstream = Transcript()  # what came from the upstream, for display
+        self.client = Transcript()  # what the client was sent, for display
 
     def __call__(self, data: bytes) -> list[bytes]:
         # mitmproxy's stream-callable protocol: b"" marks the end of the upstream body.
-        return self.feed(data) if data else self.finish()
+        out = self.feed(data) if data else self.finish()
+        for piece in out:
+            self.client.add(piece)
+        return out
 
     def feed(self, data: bytes) -> list[bytes]:
+        self.upstream.add(data)
         if self.finished:
             return []
         out: list[bytes] = []
@@ -98,7 +131,10 @@ class ChatStreamPipeline:
         """End the stream with `err` (used by the glue for faults outside the byte stream)."""
         if self.finished:
             return []
-        return self._fail(err, [])
+        out = self._fail(err, [])
+        for piece in out:
+            self.client.add(piece)
+        return out
 
     def _translate(self, payload: str, out: list[bytes]) -> None:
         if not payload or payload == "[DONE]":

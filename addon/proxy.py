@@ -19,14 +19,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import connection, ctx, exceptions, http, websocket
+from wsproto.frame_protocol import Opcode
 
 from .auth import WEBSOCKET_BETA, CodexLogin
 from .catalog import Catalog, embedded_catalog
 from .errors import ClientError, ProxyError, error_body, upstream_error_from_body
-from .pipeline import ChatStreamPipeline, ChunkContext, aggregate, stream_body
+from .pipeline import DISPLAY_LIMIT, ChatStreamPipeline, ChunkContext, aggregate, stream_body
 from .profiles import CODEX, profile_for_url
+from .report import MARKS, CallReport
 from .routing import (
     Reason,
     Route,
@@ -40,7 +43,7 @@ from .routing import (
 from .settings import AuthMode, RewriteMode, Settings, TransportMode
 from .translate_request import Translation, parse_chat_body, translate_request
 from .transports.bridge import Bridge, BridgeJob
-from .transports.websocket import websocket_ssl_context
+from .transports.websocket import response_create_frame, websocket_ssl_context
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +130,13 @@ class FlowState:
     decision: RouteDecision
     upstream_url: str
     started: float
+    original: http.Request
     codex_backend: bool = False
     pipeline: ChatStreamPipeline | None = None
+    job: BridgeJob | None = None
+    first_chunk_at: float | None = None
+    upstream_body: bytes = b""  # a buffered upstream answer, kept for display
+    upstream_status: int | None = None
 
 
 def json_response(status: int, body: bytes, headers: dict[str, str] | None = None) -> http.Response:
@@ -239,6 +247,7 @@ class Chat2Responses:
             decision=decision,
             upstream_url=url,
             started=time.monotonic(),
+            original=req.copy(),
             codex_backend=profile is CODEX,
         )
         self._point_at_upstream(flow, state)
@@ -274,6 +283,7 @@ class Chat2Responses:
                 on_route=self._learner(state),
                 ssl=self.ssl_context,
             )
+            state.job = job
             path = self.bridge.register(job)
             req.scheme, req.host, req.port, req.path = "http", "127.0.0.1", self.bridge.port, path
             if original_host:
@@ -337,7 +347,7 @@ class Chat2Responses:
         state.pipeline = ChatStreamPipeline(
             state.context, include_usage=state.translation.include_usage
         )
-        resp.stream = _guarded(state.pipeline)
+        resp.stream = _guarded(state)
         resp.headers["content-type"] = "text/event-stream; charset=utf-8"
         resp.headers["cache-control"] = "no-cache"
         for name in ("content-length", "content-encoding", "connection", "keep-alive"):
@@ -350,9 +360,18 @@ class Chat2Responses:
         resp = flow.response
         if state is None or resp is None:
             return
-        if state.pipeline is None:
-            flow.response = self._convert_buffered(state, resp)
-        self._log_summary(flow, state)
+        try:
+            if state.pipeline is None:
+                state.upstream_status = resp.status_code
+                state.upstream_body = resp.raw_content or b""
+                flow.response = self._convert_buffered(state, resp)
+                state.first_chunk_at = time.monotonic()
+            else:
+                state.upstream_status = resp.status_code
+        except Exception as exc:  # a bug must still give the client an OpenAI error
+            logger.exception("chat2responses: converting the upstream answer failed")
+            flow.response = error_response(ProxyError(f"chat2responses internal error: {exc}"))
+        self._finish(flow, state)
 
     def _convert_buffered(self, state: FlowState, resp: http.Response) -> http.Response:
         body = resp.raw_content or b""
@@ -380,9 +399,52 @@ class Chat2Responses:
         self.passthrough.discard(flow.id)
         state = self.flows.pop(flow.id, None)
         if state is not None:
-            logger.info(
-                "%s via %s: %s", state.translation.model, state.decision.route.value, flow.error
-            )
+            self._finish(flow, state)
+
+    def _finish(self, flow: http.HTTPFlow, state: FlowState) -> None:
+        """Annotate the flow for mitmweb and the console once the call is over."""
+        report = self._report(flow, state)
+        flow.comment = report.details()
+        flow.marked = report.mark
+        flow.metadata["chat2responses"].update(
+            {"summary": report.summary(), "route": report.route.value}
+        )
+        logger.info(report.summary())
+        try:
+            show_call(flow, state)
+        except Exception:  # display only: never let it disturb the proxy
+            logger.exception("chat2responses: preparing the flow for display failed")
+
+    def _report(self, flow: http.HTTPFlow, state: FlowState) -> CallReport:
+        now = time.monotonic()
+        route = state.job.route_taken if state.job and state.job.route_taken else None
+        decision = state.decision
+        if route is not None and route is not decision.route:
+            decision = RouteDecision(route, Reason.LEARNED)
+        pipeline = state.pipeline
+        usage: dict[str, Any] | None = None
+        error: str | None = None
+        if pipeline is not None:
+            usage = dict(pipeline.translator.usage) if pipeline.translator.usage else None
+            error = pipeline.error.message if pipeline.error else None
+        elif flow.response is not None:
+            usage, error = _usage_and_error(flow.response.content or b"")
+        if flow.error is not None:
+            error = flow.error.msg
+        match = state.translation.match
+        return CallReport(
+            requested=match.requested,
+            sent=match.upstream_name,
+            route=decision.route,
+            reason=decision.reason,
+            stream=state.translation.stream,
+            status=flow.response.status_code if flow.response else None,
+            first_chunk_ms=_ms(state.started, state.first_chunk_at),
+            duration_ms=_ms(state.started, now),
+            usage=usage,
+            error=error,
+            dropped=state.translation.dropped,
+        )
 
     def running(self) -> None:
         self.bridge.start()
@@ -392,32 +454,43 @@ class Chat2Responses:
         self.passthrough.clear()
         self.bridge.stop()
 
-    def _log_summary(self, flow: http.HTTPFlow, state: FlowState) -> None:
-        status = flow.response.status_code if flow.response else 0
-        elapsed = (time.monotonic() - state.started) * 1000
-        match = state.translation.match
-        logger.info(
-            "%s → %s via %s (%s): %d in %.0f ms",
-            match.requested,
-            match.upstream_name,
-            state.decision.route.value,
-            state.decision.reason.value,
-            status,
-            elapsed,
-        )
 
-
-def _guarded(pipeline: ChatStreamPipeline) -> Any:
+def _guarded(state: FlowState) -> Any:
     """The stream callable, guarded so that a bug becomes an error chunk, not a dead flow."""
+    pipeline = state.pipeline
+    assert pipeline is not None
 
     def stream(data: bytes) -> list[bytes]:
         try:
-            return pipeline(data)
+            out = pipeline(data)
         except Exception as exc:  # the last line of defence: the client must get an answer
             logger.exception("chat2responses: translating the upstream stream failed")
-            return pipeline.fail(ProxyError(f"chat2responses internal error: {exc}"))
+            out = pipeline.fail(ProxyError(f"chat2responses internal error: {exc}"))
+        if out and state.first_chunk_at is None:
+            state.first_chunk_at = time.monotonic()
+        return out
 
     return stream
+
+
+def _ms(start: float, end: float | None) -> float | None:
+    return None if end is None else (end - start) * 1000
+
+
+def _usage_and_error(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """Token usage, or the error message, of a chat.completion / error JSON body."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    error = data.get("error")
+    message = error.get("message") if isinstance(error, dict) else None
+    usage = data.get("usage")
+    return (usage if isinstance(usage, dict) else None), (
+        message if isinstance(message, str) else None
+    )
 
 
 def _is_event_stream(headers: http.Headers) -> bool:
@@ -437,3 +510,67 @@ def _expand(path: str) -> Path:
 
 def _json_bytes(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# ---- display: what mitmweb shows of a rewritten call ---------------------------------------------
+
+
+def show_call(flow: http.HTTPFlow, state: FlowState) -> None:
+    """Leave the flow as the client saw it, and add the upstream leg as a flow of its own.
+
+    The flow keeps the client's own chat request and the chat answer it received (for a
+    streamed answer the bytes are stored for display only: the client already has them). The
+    Responses request and the upstream's events go into a second flow addressed to the real
+    upstream: an HTTP flow, or a WebSocket flow with its messages.
+    """
+    flow.request = state.original
+    pipeline = state.pipeline
+    if pipeline is not None and flow.response is not None:
+        flow.response.content = pipeline.client.value()
+    view = ctx.master.addons.get("view") if ctx.master else None  # type: ignore[no-untyped-call]
+    if view is not None:  # mitmweb and the console keep flows; mitmdump does not
+        view.add([upstream_leg(flow, state)])
+
+
+def upstream_leg(flow: http.HTTPFlow, state: FlowState) -> http.HTTPFlow:
+    job = state.job
+    route = job.route_taken if job is not None and job.route_taken else state.decision.route
+    url = state.upstream_url
+    parts = urlsplit(url)
+    server = connection.Server(address=(parts.hostname or "", parts.port or _port(parts.scheme)))
+    leg = http.HTTPFlow(flow.client_conn, server, live=False)
+    headers: dict[str | bytes, str | bytes] = {"content-type": "application/json"}
+    headers.update(_redacted(job.headers if job else {}))
+    if route is Route.WEBSOCKET and job is not None:
+        leg.request = http.Request.make("GET", url, b"", {**headers, "upgrade": "websocket"})
+        leg.response = http.Response.make(101, b"", {"upgrade": "websocket"})
+        frame = response_create_frame(websocket_url(url), state.translation.body)
+        leg.websocket = websocket.WebSocketData(
+            messages=[websocket.WebSocketMessage(Opcode.TEXT, True, frame.encode())]
+            + [websocket.WebSocketMessage(Opcode.TEXT, False, f.encode()) for f in job.frames],
+            closed_by_client=True,
+            close_code=1000,
+        )
+    else:
+        body = _json_bytes(state.translation.body)
+        leg.request = http.Request.make("POST", url, body, headers)
+        upstream = state.pipeline.upstream.value() if state.pipeline else state.upstream_body
+        kind = "text/event-stream" if state.upstream_status == 200 else "application/json"
+        leg.response = http.Response.make(state.upstream_status or 502, upstream[:DISPLAY_LIMIT])
+        leg.response.headers["content-type"] = kind
+    leg.comment = f"upstream leg of {state.translation.match.requested} ({route.value})"
+    leg.marked = MARKS[route]
+    return leg
+
+
+def _redacted(headers: dict[str, str]) -> dict[str, str]:
+    """Headers for display: credentials shown by kind only."""
+    secret = {"authorization", "chatgpt-account-id", "cookie", "api-key", "x-api-key"}
+    return {
+        k: (v.split(" ", 1)[0] + " <redacted>" if k.lower() in secret else v)
+        for k, v in headers.items()
+    }
+
+
+def _port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80

@@ -134,6 +134,9 @@ class StreamTranslator:
             self._template["usage"] = None
         self._phase = Phase.IDLE
         self._terminal: str | None = None
+        # What the answer ended with, for the flow's summary (not part of the chunks).
+        self.finish_reason: FinishReason | None = None
+        self.usage: ChatUsage | None = None
         self._items: dict[object, _Item] = {}
         self._tool_count = 0
         # (output_index, event type, part index) of the last reasoning delta: a new part gets a
@@ -449,10 +452,13 @@ class StreamTranslator:
         out = self._enter_answer()
         out.append(self._chunk({}, reason.value))
         usage = response.get("usage")
+        self.finish_reason = reason
+        if isinstance(usage, dict):
+            self.usage = chat_usage(usage)
         if self._include_usage and isinstance(usage, dict):
             chunk = self._template.copy()
             chunk["choices"] = []
-            chunk["usage"] = dict(chat_usage(usage))
+            chunk["usage"] = dict(self.usage) if self.usage else None
             out.append(chunk)
         return out
 

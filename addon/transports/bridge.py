@@ -33,6 +33,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from addon.errors import ProxyError, UpstreamError, error_body, upstream_error_from_body
 from addon.events import EventType, parse_event
+from addon.pipeline import DISPLAY_LIMIT
 from addon.routing import Route, refused_for_websocket
 from addon.translate_stream import StreamTranslator
 from addon.transports.websocket import HandshakeRefused, open_response_stream
@@ -63,6 +64,17 @@ class BridgeJob:
     ssl: ssl.SSLContext | None = None
     registered: float = field(default_factory=time.monotonic)
     route_taken: Route | None = None
+    # The WebSocket leg's messages from the upstream, kept (bounded) for display.
+    frames: list[str] = field(default_factory=list)
+    frames_size: int = 0
+    frames_truncated: bool = False
+
+    def keep(self, frame: str) -> None:
+        if self.frames_size + len(frame) > DISPLAY_LIMIT:
+            self.frames_truncated = True
+            return
+        self.frames.append(frame)
+        self.frames_size += len(frame)
 
 
 class Bridge:
@@ -200,6 +212,7 @@ class Bridge:
             response: web.StreamResponse | None = None
             try:
                 async for frame in frames:
+                    job.keep(frame)
                     if response is None:
                         kind = parse_event(frame)["type"]
                         if kind in _PREAMBLE:

@@ -1,0 +1,91 @@
+"""What one rewritten call did, in words: the flow comment, the console line, the route mark.
+
+Pure: the glue fills a `CallReport` as the call goes and asks for the texts. Nothing here may
+hold a credential; it only sees model names, routes, timings, statuses and token counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .routing import Reason, Route
+
+# mitmweb shows a flow's mark as an emoji (mitmproxy/utils/emoji.py shortcodes).
+MARKS = {Route.HTTP: ":link:", Route.WEBSOCKET: ":electric_plug:"}
+LEARNED_MARK = ":arrows_counterclockwise:"
+
+_REASONS = {
+    Reason.FORCED: "forced by responses_transport",
+    Reason.CATALOG: "catalog prefers it",
+    Reason.DEFAULT: "default",
+    Reason.LEARNED: "learned from the upstream",
+}
+
+
+@dataclass(slots=True)
+class CallReport:
+    requested: str
+    sent: str
+    route: Route
+    reason: Reason
+    stream: bool
+    status: int | None = None
+    first_chunk_ms: float | None = None
+    duration_ms: float | None = None
+    usage: dict[str, Any] | None = None
+    error: str | None = None
+    dropped: tuple[str, ...] = ()
+
+    @property
+    def mark(self) -> str:
+        return LEARNED_MARK if self.reason is Reason.LEARNED else MARKS[self.route]
+
+    def summary(self) -> str:
+        """One line: the flow comment and the console line."""
+        parts = [
+            f"{self.requested} → {self.sent}",
+            f"{self.route.value} ({_REASONS[self.reason]})",
+            str(self.status) if self.status is not None else "no answer",
+        ]
+        if self.first_chunk_ms is not None:
+            parts.append(f"first chunk {self.first_chunk_ms:.0f} ms")
+        if self.duration_ms is not None:
+            parts.append(f"{self.duration_ms:.0f} ms")
+        tokens = tokens_text(self.usage)
+        if tokens:
+            parts.append(tokens)
+        if self.error:
+            parts.append(f"error: {self.error}")
+        return " · ".join(parts)
+
+    def details(self) -> str:
+        """The lines a flow comment adds below the summary."""
+        lines = [self.summary()]
+        if self.dropped:
+            lines.append("dropped (no Responses counterpart): " + ", ".join(self.dropped))
+        return "\n".join(lines)
+
+
+def tokens_text(usage: dict[str, Any] | None) -> str:
+    """`tokens 12 in (4 cached) / 30 out (10 reasoning)` from a chat usage object."""
+    if not isinstance(usage, dict):
+        return ""
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return ""
+    cached = _detail(usage, "prompt_tokens_details", "cached_tokens")
+    reasoning = _detail(usage, "completion_tokens_details", "reasoning_tokens")
+    text = f"tokens {prompt} in"
+    if cached:
+        text += f" ({cached} cached)"
+    text += f" / {completion} out"
+    if reasoning:
+        text += f" ({reasoning} reasoning)"
+    return text
+
+
+def _detail(usage: dict[str, Any], group: str, key: str) -> int:
+    details = usage.get(group)
+    value = details.get(key) if isinstance(details, dict) else None
+    return value if isinstance(value, int) else 0
