@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import time
 import uuid
 from pathlib import Path
@@ -211,7 +212,7 @@ def test_transparent_interception_of_api_openai_com(emulator_url: str, tmp_path:
     with run_mitmdump("regular", tmp_path, options) as proxy:
         http_client = openai.DefaultHttpxClient(
             proxy=f"http://127.0.0.1:{proxy.port}",
-            verify=str(tmp_path / "mitmproxy-ca-cert.pem"),
+            verify=ssl.create_default_context(cafile=str(tmp_path / "mitmproxy-ca-cert.pem")),
         )
         intercepted = openai.OpenAI(api_key="sk-test", http_client=http_client, max_retries=0)
         for model in ("gpt-5.5", "gpt-5-codex"):
