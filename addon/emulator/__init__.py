@@ -19,9 +19,11 @@ from .builder import Drop, Emit, Reject, Sleep, Step
 from .rules import Rejection, Transport
 from .scenarios import Scenario, play
 from .server import BASE_PATH, build_app, serving
+from .session import REFUSE_HEADER, WebSocketSession
 
 __all__ = [
     "BASE_PATH",
+    "REFUSE_HEADER",
     "Drop",
     "Emit",
     "Emulator",
@@ -32,6 +34,7 @@ __all__ = [
     "Sleep",
     "Step",
     "Transport",
+    "WebSocketSession",
     "build_app",
     "play",
     "serving",

@@ -72,10 +72,12 @@ def handshake_refusal(config: EmulatorConfig, refuse_header: str | None) -> Reje
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What one frame gets: the steps to perform (`Emit`, `Sleep`, `Drop`), and a log line."""
+    """What one frame gets: the steps to perform (`Emit`, `Sleep`, `Drop`), and for the log,
+    what the frame was and how its answer ends once every step has run."""
 
     steps: list[Step]
-    summary: str
+    what: str
+    outcome: str
 
 
 class WebSocketSession:
@@ -95,9 +97,9 @@ class WebSocketSession:
             return _refused("text frame", NOT_AN_OBJECT)
         kind = frame.get("type")
         if kind == PROCESSED:
-            return Reply([], f"{PROCESSED} (acknowledged)")
+            return Reply([], PROCESSED, "acknowledged")
         if kind != CREATE:
-            return _refused(f"frame type={kind!r}", _unknown_type(kind))
+            return _refused(f"frame type={str(kind)[:40]!r}", _unknown_type(kind))
         body = {key: value for key, value in frame.items() if key != "type"}
         model = body.get("model")
         what = f"{CREATE} model={model if isinstance(model, str) else None}"
@@ -108,7 +110,7 @@ class WebSocketSession:
         completed = _completed_id(steps)
         if completed is not None:
             self.last_response_id = completed
-        return Reply([_for_websocket(step) for step in steps], f"{what} -> {_outcome(steps)}")
+        return Reply([_for_websocket(step) for step in steps], what, _outcome(steps))
 
     def receive_binary(self) -> Reply:
         """The reply to a binary frame: Responses events are JSON text (§4.3)."""
@@ -116,7 +118,7 @@ class WebSocketSession:
 
 
 def _refused(what: str, rejection: Rejection) -> Reply:
-    return Reply([Emit(rejection.ws_frame())], f"{what} -> error {rejection.status}")
+    return Reply([Emit(rejection.ws_frame())], what, f"error {rejection.status}")
 
 
 def _unknown_type(kind: object) -> Rejection:
@@ -151,7 +153,7 @@ def _outcome(steps: list[Step]) -> str:
         case Reject(rejection):
             return f"error {rejection.status}"
         case Drop():
-            return "dropped mid-stream"
+            return "dropped"
         case Emit(event):
             return str(event["type"])
     return "no events"

@@ -10,13 +10,14 @@ module only moves frames:
   text frame, `Sleep` a pause, `Drop` closes the TCP connection with no close frame, so the client
   sees an abnormal closure (1006) and no terminal event.
 
-Logs one line per frame answered (kind, model, outcome); never logs headers (they carry
-Authorization).
+Logs one line per frame once it is answered (kind, model, outcome); never logs headers (they
+carry Authorization).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -68,7 +69,8 @@ async def _serve(request: web.Request, emulator: Emulator, max_bytes: int) -> we
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     for task in done:
-        task.result()  # a bug in either task surfaces here, not silently
+        with contextlib.suppress(ConnectionResetError):  # the client left mid-stream
+            task.result()  # a bug in either task surfaces here, not silently
     return ws
 
 
@@ -93,12 +95,15 @@ async def _answer(
             reply = session.receive_text(data)
         else:
             reply = session.receive_binary()
-        log.info("WebSocket %s", reply.summary)
         try:
-            if not await _perform(ws, request, reply.steps):
-                return
-        except ConnectionResetError:
-            log.info("WebSocket client went away mid-stream")
+            connected = await _perform(ws, request, reply.steps)
+        except (ConnectionResetError, asyncio.CancelledError):
+            log.info(
+                "WebSocket %s -> stopped mid-stream (client gone or server stopping)", reply.what
+            )
+            raise
+        log.info("WebSocket %s -> %s", reply.what, reply.outcome)
+        if not connected:
             return
 
 
