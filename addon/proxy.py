@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mitmproxy import connection, ctx, exceptions, http, websocket
+from mitmproxy import command, connection, ctx, exceptions, http, websocket
 from wsproto.frame_protocol import Opcode
 
 from .auth import WEBSOCKET_BETA, CodexLogin
@@ -40,73 +40,13 @@ from .routing import (
     responses_url_for,
     websocket_url,
 )
-from .settings import AuthMode, RewriteMode, Settings, TransportMode
+from .settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings, TransportMode
 from .translate_request import Translation, parse_chat_body, translate_request
 from .transports.bridge import Bridge, BridgeJob
 from .transports.websocket import response_create_frame, websocket_ssl_context
 
 logger = logging.getLogger(__name__)
 
-# (name, type, default, help, choices): the public contract of DESIGN.md.
-OPTIONS: tuple[tuple[str, type, str, str, tuple[str, ...] | None], ...] = (
-    (
-        "responses_url",
-        str,
-        "",
-        "Base URL of the Responses upstream (HTTP goes to {url}/responses, WebSocket to the same "
-        "URL with ws/wss). Empty: the intercepted request's own origin and path, with its "
-        "trailing /chat/completions replaced by /responses.",
-        None,
-    ),
-    (
-        "responses_auth",
-        str,
-        "client",
-        "client: forward the client's Authorization. codex: use the ChatGPT login stored by the "
-        "Codex CLI (responses_codex_auth_file).",
-        ("client", "codex"),
-    ),
-    (
-        "responses_codex_auth_file",
-        str,
-        "~/.codex/auth.json",
-        "Where the Codex CLI's login lives (used with responses_auth=codex); re-read on change.",
-        None,
-    ),
-    (
-        "responses_catalog",
-        str,
-        "",
-        "Path of a JSON model catalog merged over the embedded one (same shape; entries replace "
-        "by slug).",
-        None,
-    ),
-    (
-        "responses_rewrite",
-        str,
-        "catalog",
-        "catalog: rewrite chat requests whose model the catalog lists and pass every other "
-        "request through untouched. all: rewrite every chat request.",
-        ("catalog", "all"),
-    ),
-    (
-        "responses_transport",
-        str,
-        "auto",
-        "auto: WebSocket when the catalog prefers it, else HTTP, corrected by what the upstream "
-        "answers. http / websocket: force one.",
-        ("auto", "http", "websocket"),
-    ),
-    (
-        "responses_reasoning",
-        str,
-        "reasoning_content",
-        "How reasoning summaries reach the client: reasoning_content (a delta field), think "
-        "(inside <think>…</think> in content), or none.",
-        ("reasoning_content", "think", "none"),
-    ),
-)
-OPTION_NAMES = frozenset(name for name, *_ in OPTIONS)
 _TLS_OPTIONS = frozenset({"ssl_insecure", "ssl_verify_upstream_trusted_ca"})
 # Client headers the bridge passes on to the upstream (it never logs them).
 _FORWARDED_HEADERS = (
@@ -189,7 +129,20 @@ class Chat2Responses:
             )
         except ValueError as exc:
             raise exceptions.OptionsError(str(exc)) from None  # type: ignore[no-untyped-call]
+        if settings.responses_url != self.settings.responses_url:
+            self.router = Router()  # what one upstream taught says nothing of another
         self.settings, self.catalog = settings, catalog
+
+    @command.command("chat2responses.reload_catalog")  # type: ignore[untyped-decorator]
+    def reload_catalog(self) -> str:
+        """Re-read the responses_catalog file (and the embedded catalog)."""
+        try:
+            self.catalog = load_catalog(self.settings.catalog_path)
+        except ValueError as exc:
+            raise exceptions.CommandError(str(exc)) from None
+        message = f"chat2responses: catalog reloaded, {len(self.catalog.slugs())} models"
+        logger.info(message)
+        return message
 
     def _configure_tls(self) -> None:
         """The bridge's own upstream connections honour mitmproxy's TLS options."""
@@ -286,6 +239,8 @@ class Chat2Responses:
             state.job = job
             path = self.bridge.register(job)
             req.scheme, req.host, req.port, req.path = "http", "127.0.0.1", self.bridge.port, path
+            for name in _FORWARDED_HEADERS:  # the job carries them: none cross the loopback hop
+                req.headers.pop(name, None)
             if original_host:
                 req.host_header = original_host  # mitmweb shows the host the client asked for
         req.content = _json_bytes(state.translation.body)

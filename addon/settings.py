@@ -13,6 +13,67 @@ from urllib.parse import urlsplit
 
 from .wire import ReasoningMode
 
+# (name, type, default, help, choices): the public contract of DESIGN.md.
+OPTIONS: tuple[tuple[str, type, str, str, tuple[str, ...] | None], ...] = (
+    (
+        "responses_url",
+        str,
+        "",
+        "Base URL of the Responses upstream (HTTP goes to {url}/responses, WebSocket to the same "
+        "URL with ws/wss). Empty: the intercepted request's own origin and path, with its "
+        "trailing /chat/completions replaced by /responses.",
+        None,
+    ),
+    (
+        "responses_auth",
+        str,
+        "client",
+        "client: forward the client's Authorization. codex: use the ChatGPT login stored by the "
+        "Codex CLI (responses_codex_auth_file).",
+        ("client", "codex"),
+    ),
+    (
+        "responses_codex_auth_file",
+        str,
+        "~/.codex/auth.json",
+        "Where the Codex CLI's login lives (used with responses_auth=codex); re-read on change.",
+        None,
+    ),
+    (
+        "responses_catalog",
+        str,
+        "",
+        "Path of a JSON model catalog merged over the embedded one (same shape; entries replace "
+        "by slug).",
+        None,
+    ),
+    (
+        "responses_rewrite",
+        str,
+        "catalog",
+        "catalog: rewrite chat requests whose model the catalog lists and pass every other "
+        "request through untouched. all: rewrite every chat request.",
+        ("catalog", "all"),
+    ),
+    (
+        "responses_transport",
+        str,
+        "auto",
+        "auto: WebSocket when the catalog prefers it, else HTTP, corrected by what the upstream "
+        "answers. http / websocket: force one.",
+        ("auto", "http", "websocket"),
+    ),
+    (
+        "responses_reasoning",
+        str,
+        "reasoning_content",
+        "How reasoning summaries reach the client: reasoning_content (a delta field), think "
+        "(inside <think>…</think> in content), or none.",
+        ("reasoning_content", "think", "none"),
+    ),
+)
+OPTION_NAMES = frozenset(name for name, *_ in OPTIONS)
+
 
 class AuthMode(StrEnum):
     CLIENT = "client"

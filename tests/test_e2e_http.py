@@ -356,3 +356,60 @@ def test_a_model_outside_the_catalog_passes_through_byte_for_byte(
         completion = client(proxy).chat.completions.create(model="gpt-5.5", messages=ask("yo"))
         assert completion.choices[0].message.content == GREETING + "yo"
         assert len(seen) == 1
+
+
+# ---- the wire, as any client parses it ----------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["gpt-5-codex", "gpt-5.5"])
+@pytest.mark.parametrize("scenario", ["reasoning", "tools", "refusal", "incomplete", "failed"])
+def test_every_chunk_on_the_wire_validates_against_the_sdk(
+    proxy: Mitmdump, model: str, scenario: str
+) -> None:
+    body = {
+        "model": model,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "tools": TOOLS,
+        "messages": ask(f"[scenario:{scenario}]"),
+    }
+    status, headers, raw = post_raw(proxy, json.dumps(body).encode())
+    assert status == 200
+    assert headers["content-type"].startswith("text/event-stream")
+    events = [e for e in raw.split(b"\n\n") if e]
+    assert all(e.startswith(b"data: ") for e in events)
+    payloads = [e.removeprefix(b"data: ") for e in events]
+    if scenario == "failed":
+        assert set(json.loads(payloads[-1])) == {"error"}
+        payloads = payloads[:-1]
+    else:
+        assert payloads[-1] == b"[DONE]"
+        payloads = payloads[:-1]
+    chunks = [ChatCompletionChunk.model_validate_json(p) for p in payloads]
+    if scenario == "failed":  # text began, then the error chunk: no finish reason at all
+        assert chunks and not any(c.choices[0].finish_reason for c in chunks if c.choices)
+    else:
+        assert_well_formed(chunks)
+
+
+def test_no_credential_reaches_any_log_line(emulator_url: str, tmp_path: Path) -> None:
+    secret = "sk-SECRET-" + "7f3a9c" * 4
+    codex_secret = "tok-CODEX-" + "b21e" * 6
+    login = tmp_path / "auth.json"
+    login.write_text(json.dumps({"tokens": {"access_token": codex_secret, "account_id": "acct"}}))
+    # termlog_verbosity=debug: every level of every logger (mitmproxy's proxy_debug dumps raw
+    # wire bytes, the client's own included, and is outside what an addon controls).
+    base = {"responses_url": emulator_url, "responses_rewrite": "all"}
+    for options in (base, {**base, "responses_auth": "codex", "responses_codex_auth_file": str(login)}):
+        confdir = tmp_path / str(len(options))
+        origin = emulator_url.split("/backend-api")[0]
+        with run_mitmdump(f"reverse:{origin}", confdir, options) as running:
+            keyed = openai.OpenAI(base_url=running.base_url, api_key=secret, max_retries=0)
+            for model in ("gpt-5-codex", "gpt-5.5", f"ws-only-{len(options)}"):
+                for stream in (False, True):
+                    keyed.chat.completions.create(model=model, messages=ask("hello"), stream=stream)
+            keyed.close()
+            running.wait_for_log("gpt-5.5 → gpt-5.5")
+        assert secret not in running.log
+        assert codex_secret not in running.log
+        assert "acct" not in running.log.replace("account", "")

@@ -186,3 +186,46 @@ def test_codex_auth_sends_the_login_and_rereads_it(addon: Chat2Responses, tmp_pa
         flow = chat_flow(BODY)
         addon.request(flow)
         assert flow.request.headers["authorization"] == "Bearer tok-22"
+
+
+def test_the_reload_command_rereads_the_catalog_file(addon: Chat2Responses, tmp_path: Path) -> None:
+    extra = tmp_path / "catalog.json"
+    extra.write_text(json.dumps({"models": [{"slug": "first-model"}]}))
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_catalog=str(extra))
+        assert addon.catalog.match("second-model").info is None
+        extra.write_text(json.dumps({"models": [{"slug": "second-model"}]}))
+        message = tctx.command(addon.reload_catalog)
+        assert "reloaded" in message
+        assert addon.catalog.match("second-model").info is not None
+        extra.write_text("{broken")
+        with pytest.raises(exceptions.CommandError):
+            tctx.command(addon.reload_catalog)
+        assert addon.catalog.match("second-model").info is not None
+
+
+def test_changing_options_takes_effect_on_the_next_request(addon: Chat2Responses) -> None:
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_transport="http")
+        flow = chat_flow(BODY)
+        addon.request(flow)
+        assert addon.flows[flow.id].decision.route is Route.HTTP
+        tctx.configure(addon, responses_transport="websocket", responses_reasoning="think")
+        flow = chat_flow(BODY)
+        addon.request(flow)
+        state = addon.flows[flow.id]
+        assert state.decision.route is Route.WEBSOCKET
+        assert state.context.reasoning.value == "think"
+
+
+def test_tls_options_shape_the_bridge_context(addon: Chat2Responses, tmp_path: Path) -> None:
+    import ssl
+
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, ssl_insecure=True)
+        assert addon.ssl_context is not None
+        assert addon.ssl_context.verify_mode is ssl.CERT_NONE
+        tctx.configure(addon, ssl_insecure=False)
+        assert addon.ssl_context.verify_mode is ssl.CERT_REQUIRED
+        with pytest.raises(exceptions.OptionsError):
+            tctx.configure(addon, ssl_verify_upstream_trusted_ca=str(tmp_path / "none.pem"))
