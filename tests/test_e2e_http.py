@@ -400,9 +400,12 @@ def test_no_credential_reaches_any_log_line(emulator_url: str, tmp_path: Path) -
     # termlog_verbosity=debug: every level of every logger (mitmproxy's proxy_debug dumps raw
     # wire bytes, the client's own included, and is outside what an addon controls).
     base = {"responses_url": emulator_url, "responses_rewrite": "all"}
-    for options in (base, {**base, "responses_auth": "codex", "responses_codex_auth_file": str(login)}):
+    for options in (
+        base,
+        {**base, "responses_auth": "codex", "responses_codex_auth_file": str(login)},
+    ):
         confdir = tmp_path / str(len(options))
-        origin = emulator_url.split("/backend-api")[0]
+        origin = emulator_url.split("/backend-api", maxsplit=1)[0]
         with run_mitmdump(f"reverse:{origin}", confdir, options) as running:
             keyed = openai.OpenAI(base_url=running.base_url, api_key=secret, max_retries=0)
             for model in ("gpt-5-codex", "gpt-5.5", f"ws-only-{len(options)}"):
