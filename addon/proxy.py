@@ -215,9 +215,8 @@ class Chat2Responses:
         """
         req = flow.request
         decision = state.decision
-        known = decision.reason in (Reason.FORCED, Reason.LEARNED)
         original_host = req.host_header
-        if decision.route is Route.HTTP and known and state.translation.stream:
+        if decision.route is Route.HTTP and decision.confirmed and state.translation.stream:
             if self.settings.responses_url:
                 req.url = state.upstream_url  # also updates the Host header
             else:
@@ -275,7 +274,7 @@ class Chat2Responses:
                 return
             self.router.learn(match, route)
             if route is not state.decision.route:
-                state.decision = RouteDecision(route, Reason.LEARNED)
+                state.decision = RouteDecision(route, Reason.LEARNED, confirmed=True)
                 logger.info(
                     "%s: learned that it needs %s; later requests go there directly",
                     match.upstream_name,
@@ -375,7 +374,7 @@ class Chat2Responses:
         route = state.job.route_taken if state.job and state.job.route_taken else None
         decision = state.decision
         if route is not None and route is not decision.route:
-            decision = RouteDecision(route, Reason.LEARNED)
+            decision = RouteDecision(route, Reason.LEARNED, confirmed=True)
         pipeline = state.pipeline
         usage: dict[str, Any] | None = None
         error: str | None = None

@@ -32,6 +32,9 @@ class Reason(StrEnum):
 class RouteDecision:
     route: Route
     reason: Reason
+    # The upstream has already served this model over this route (or the route is forced):
+    # no fallback can be needed, so the flow may skip the bridge.
+    confirmed: bool = False
 
 
 @dataclass(slots=True)
@@ -42,15 +45,19 @@ class Router:
 
     def decide(self, transport: TransportMode, match: ModelMatch) -> RouteDecision:
         if transport is TransportMode.HTTP:
-            return RouteDecision(Route.HTTP, Reason.FORCED)
+            return RouteDecision(Route.HTTP, Reason.FORCED, confirmed=True)
         if transport is TransportMode.WEBSOCKET:
-            return RouteDecision(Route.WEBSOCKET, Reason.FORCED)
-        learned = self.learned.get(self.key(match))
-        if learned is not None:
-            return RouteDecision(learned, Reason.LEARNED)
+            return RouteDecision(Route.WEBSOCKET, Reason.FORCED, confirmed=True)
         if match.info is not None and match.info.prefer_websockets:
-            return RouteDecision(Route.WEBSOCKET, Reason.CATALOG)
-        return RouteDecision(Route.HTTP, Reason.DEFAULT)
+            base = RouteDecision(Route.WEBSOCKET, Reason.CATALOG)
+        else:
+            base = RouteDecision(Route.HTTP, Reason.DEFAULT)
+        learned = self.learned.get(self.key(match))
+        if learned is None:
+            return base
+        if learned is base.route:
+            return RouteDecision(base.route, base.reason, confirmed=True)
+        return RouteDecision(learned, Reason.LEARNED, confirmed=True)
 
     def learn(self, match: ModelMatch, route: Route) -> None:
         self.learned[self.key(match)] = route
