@@ -416,3 +416,23 @@ def test_no_credential_reaches_any_log_line(emulator_url: str, tmp_path: Path) -
         assert secret not in running.log
         assert codex_secret not in running.log
         assert "acct" not in running.log.replace("account", "")
+
+
+def test_a_responses_shaped_body_is_accepted_on_the_chat_path(proxy: Mitmdump) -> None:
+    # Cursor's agent posts Responses-shaped JSON to /chat/completions and expects chat chunks.
+    body = {
+        "model": "gpt-5.5",
+        "input": [{"role": "user", "content": [{"type": "input_text", "text": "cursor here"}]}],
+        "reasoning": {"effort": "low"},
+        "include": ["reasoning.encrypted_content"],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    status, _, raw = post_raw(proxy, json.dumps(body).encode())
+    assert status == 200
+    payloads = [e.removeprefix(b"data: ") for e in raw.split(b"\n\n") if e]
+    assert payloads[-1] == b"[DONE]"
+    chunks = [ChatCompletionChunk.model_validate_json(p) for p in payloads[:-1]]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == GREETING + "cursor here"
+    assert chunks[-1].usage is not None
