@@ -117,6 +117,12 @@ class Chat2Responses:
     def configure(self, updated: set[str]) -> None:
         if updated & _TLS_OPTIONS or self.ssl_context is None:
             self._configure_tls()
+        if "stream_large_bodies" in updated and ctx.options.stream_large_bodies:
+            logger.warning(
+                "stream_large_bodies is set: chat requests larger than %s reach the upstream "
+                "before chat2responses sees them, so they cannot be rewritten",
+                ctx.options.stream_large_bodies,
+            )
         if not updated & OPTION_NAMES:
             return
         try:
