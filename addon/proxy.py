@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mitmproxy import command, connection, ctx, exceptions, http, websocket
+from mitmproxy import command, connection, contentviews, ctx, exceptions, http, websocket
 from wsproto.frame_protocol import Opcode
 
 from .auth import WEBSOCKET_BETA, CodexLogin
 from .catalog import Catalog, embedded_catalog
 from .errors import ClientError, ProxyError, error_body, upstream_error_from_body
+from .events import TERMINAL
 from .pipeline import DISPLAY_LIMIT, ChatStreamPipeline, ChunkContext, aggregate, stream_body
 from .profiles import CODEX, profile_for_url
 from .report import MARKS, CallReport
@@ -44,6 +45,13 @@ from .settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings, Tr
 from .translate_request import Translation, parse_chat_body, translate_request
 from .transports.bridge import Bridge, BridgeJob
 from .transports.websocket import response_create_frame, websocket_ssl_context
+from .views import (
+    is_chat_stream,
+    is_responses_events,
+    render_chat_request,
+    render_chat_stream,
+    render_responses_events,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +121,9 @@ class Chat2Responses:
     def load(self, loader: Any) -> None:
         for name, typespec, default, help_text, choices in OPTIONS:
             loader.add_option(name, typespec, default, help_text, choices=choices)
+        for view in (ChatStreamView, ResponsesEventsView, ChatRequestView):
+            if view().name.lower() not in contentviews.registry.available_views():
+                contentviews.add(view)
 
     def configure(self, updated: set[str]) -> None:
         if updated & _TLS_OPTIONS or self.ssl_context is None:
@@ -534,3 +545,81 @@ def _redacted(headers: dict[str, str]) -> dict[str, str]:
 
 def _port(scheme: str) -> int:
     return 443 if scheme == "https" else 80
+
+
+# ---- content views: the pure renderers of views.py, as mitmproxy 12 Contentviews --------------
+
+
+class ChatStreamView(contentviews.Contentview):
+    """A chat-completion SSE body as a transcript: reasoning, text, tool calls, usage."""
+
+    @property
+    def name(self) -> str:
+        return "Chat stream"
+
+    def prettify(self, data: bytes, metadata: contentviews.Metadata) -> str:
+        return render_chat_stream(data)
+
+    def render_priority(self, data: bytes, metadata: contentviews.Metadata) -> float:
+        return 2 if is_chat_stream(data) else -1
+
+
+class ResponsesEventsView(contentviews.Contentview):
+    """A Responses SSE body, or a Responses WebSocket leg, grouped by output item.
+
+    On a WebSocket flow each message is one event: it is shown as pretty JSON, and the flow's
+    terminal event shows the whole conversation's transcript.
+    """
+
+    @property
+    def name(self) -> str:
+        return "Responses events"
+
+    @property
+    def syntax_highlight(self) -> contentviews.SyntaxHighlight:
+        return "none"
+
+    def prettify(self, data: bytes, metadata: contentviews.Metadata) -> str:
+        if metadata.websocket_message is None:
+            return render_responses_events(data)
+        event = _event_type(data)
+        flow = metadata.flow
+        if event in TERMINAL and isinstance(flow, http.HTTPFlow) and flow.websocket:
+            return render_responses_events([m.content for m in flow.websocket.messages])
+        try:
+            return json.dumps(json.loads(data), indent=2, ensure_ascii=False)
+        except (ValueError, RecursionError):
+            return data.decode("utf-8", "replace")
+
+    def render_priority(self, data: bytes, metadata: contentviews.Metadata) -> float:
+        if metadata.websocket_message is not None:
+            event = _event_type(data)
+            return 2 if event and (event.startswith("response.") or event == "error") else -1
+        return 2 if is_responses_events(data) else -1
+
+
+class ChatRequestView(contentviews.Contentview):
+    """A chat request summarised: model, messages by role, tools (the JSON view shows it raw)."""
+
+    @property
+    def name(self) -> str:
+        return "Chat request"
+
+    def prettify(self, data: bytes, metadata: contentviews.Metadata) -> str:
+        rendered = render_chat_request(data)
+        if rendered is None:
+            raise ValueError("not a chat completions request")
+        return rendered
+
+    def render_priority(self, data: bytes, metadata: contentviews.Metadata) -> float:
+        is_request = isinstance(metadata.http_message, http.Request)
+        return 0.5 if is_request and b'"messages"' in data[:65536] else -1
+
+
+def _event_type(data: bytes) -> str | None:
+    try:
+        event = json.loads(data)
+    except ValueError:
+        return None
+    kind = event.get("type") if isinstance(event, dict) else None
+    return kind if isinstance(kind, str) else None

@@ -229,3 +229,33 @@ def test_tls_options_shape_the_bridge_context(addon: Chat2Responses, tmp_path: P
         assert addon.ssl_context.verify_mode is ssl.CERT_REQUIRED
         with pytest.raises(exceptions.OptionsError):
             tctx.configure(addon, ssl_verify_upstream_trusted_ca=str(tmp_path / "none.pem"))
+
+
+def test_the_content_views_are_registered_and_chosen_automatically(
+    addon: Chat2Responses,
+) -> None:
+    from mitmproxy import contentviews
+
+    chat = (
+        b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":'
+        b'[{"index":0,"delta":{"role":"assistant","content":"Bonjour"},"finish_reason":null}]}'
+        b"\n\ndata: [DONE]\n\n"
+    )
+    events = (
+        b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
+        b'"output_index":0,"content_index":0,"item_id":"m","delta":"Salut","sequence_number":1}'
+        b"\n\n"
+    )
+    with taddons.context(addon):
+        flow = tflow.tflow(resp=True)
+        cases = ((chat, "Chat stream", "Bonjour"), (events, "Responses events", "Salut"))
+        for body, name, needle in cases:
+            flow.response.content = body  # type: ignore[union-attr]
+            result = contentviews.prettify_message(flow.response, flow)  # type: ignore[arg-type]
+            assert result.view_name == name
+            assert needle in result.text
+        for view in ("chat stream", "responses events"):
+            shown = contentviews.registry[view].prettify(
+                b"\xff\x00 not a stream", contentviews.Metadata()
+            )
+            assert isinstance(shown, str)
