@@ -44,7 +44,7 @@ from .routing import (
 from .settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings, TransportMode
 from .translate_request import Translation, parse_chat_body, translate_request
 from .transports.bridge import Bridge, BridgeJob
-from .transports.websocket import response_create_frame, websocket_ssl_context
+from .transports.websocket import redacted_url, response_create_frame, websocket_ssl_context
 from .views import (
     is_chat_stream,
     is_responses_events,
@@ -221,6 +221,16 @@ class Chat2Responses:
             codex_backend=profile is CODEX,
         )
         self._point_at_upstream(flow, state)
+        logger.debug(
+            "%s → %s: %s (%s%s) to %s; dropped: %s",
+            translation.match.requested,
+            translation.match.upstream_name,
+            decision.route.value,
+            decision.reason.value,
+            ", confirmed" if decision.confirmed else "",
+            redacted_url(url),
+            ", ".join(translation.dropped) or "nothing",
+        )
         return state
 
     def _point_at_upstream(self, flow: http.HTTPFlow, state: FlowState) -> None:
