@@ -36,7 +36,7 @@ from addon.events import EventType, parse_event
 from addon.pipeline import DISPLAY_LIMIT
 from addon.routing import Route, refused_for_websocket
 from addon.translate_stream import StreamTranslator
-from addon.transports.websocket import HandshakeRefused, open_response_stream
+from addon.transports.websocket import HandshakeRefused, WebSocketPool, open_response_stream
 from addon.wire import ReasoningMode
 
 logger = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ class Bridge:
         self._runner: web.AppRunner | None = None
         self._session: ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
+        self.pool = WebSocketPool()
 
     def start(self) -> None:
         """Bind now (so `port` is known at once) and serve on the running event loop."""
@@ -107,7 +108,8 @@ class Bridge:
         logger.debug("bridge listening on 127.0.0.1:%d", self.port)
 
     def stop(self) -> None:
-        runner, session = self._runner, self._session
+        runner, session, pool = self._runner, self._session, self.pool
+        self.pool = WebSocketPool()
         self._runner = self._session = None
         self.jobs.clear()
 
@@ -116,6 +118,7 @@ class Bridge:
                 await runner.cleanup()
             if session is not None:
                 await session.close()
+            await pool.close()
 
         with contextlib.suppress(RuntimeError):  # no loop any more: the process is ending
             asyncio.get_running_loop().create_task(close())
@@ -207,6 +210,7 @@ class Bridge:
             ssl=job.ssl,
             connect_timeout=CONNECT_TIMEOUT,
             idle_timeout=IDLE_TIMEOUT,
+            pool=self.pool,
         ) as frames:
             held: list[str] = []
             response: web.StreamResponse | None = None

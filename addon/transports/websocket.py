@@ -1,24 +1,40 @@
-"""The Responses WebSocket client: one upstream socket carries one response, start to terminal.
+"""The Responses WebSocket client: one response per socket at a time, start to terminal.
 
 Owns the upstream side of the WebSocket route (reference/openai-protocols.md §4): the handshake,
-the single `response.create` text frame, reading event frames until the first terminal event, and
-closing the socket. It is the only module that imports `websockets`, and `_upstream_errors` is the
-only place its exceptions (and the socket layer's) become the project's `UpstreamError` tree.
+the `response.create` text frame, reading event frames until the first terminal event, and either
+closing the socket or handing it back to a `WebSocketPool` for the next response. It is the only
+module that imports `websockets`, and `_upstream_errors` is the only place its exceptions (and the
+socket layer's) become the project's `UpstreamError` tree.
 
-It must not interpret events beyond the cheap `parse_event` check and the terminal test, must not
-reuse sockets across responses, and must never log handshake header values (they carry
-credentials): only the URL, with any userinfo and query removed.
+Reuse rules (§4.4-4.5: a connection carries responses one after another, for at most 60 minutes):
+1. A socket is owned by one response at a time: `acquire` takes it out of the pool.
+2. It goes back only after `response.completed` or `response.incomplete`; after anything else
+   (an error event, `response.failed`, a protocol error, a timeout, the consumer leaving) it is
+   closed, as a socket without a pool always is.
+3. Idle sockets are keyed by URL, TLS context and a digest of the handshake headers; they expire
+   after `idle_ttl`, are never reused past `max_age` (the server's limit is 60 minutes), and one
+   that has received anything while idle is closed rather than reused.
+4. A reused socket that turns out dead (closed while idle, failing on send, closing before the
+   first frame) or answers first with `websocket_connection_limit_reached` is replaced by a fresh
+   one, once, before any frame of the response has been yielded.
+
+It must not interpret events beyond the cheap `parse_event` check, the terminal test and rule 4,
+and must never log handshake header values (they carry credentials): only the URL, with any
+userinfo and query removed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
 import logging
 import ssl as ssl_module
+import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -28,7 +44,7 @@ from websockets.frames import CloseCode
 from websockets.protocol import State
 
 from addon.errors import UpstreamError, UpstreamProtocolError, upstream_error_from_body
-from addon.events import TERMINAL, parse_event
+from addon.events import TERMINAL, EventType, parse_event
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +74,10 @@ CLOSE_TIMEOUT: Final = 0.8
 _STREAMLESS_HOSTS: Final = frozenset({"api.openai.com"})
 # §4.2: "`background` is not supported over WebSocket". `type` is the frame's own field.
 _NEVER_SENT: Final = frozenset({"type", "background"})
+# The ends after which a socket is fit for the next response.
+_CLEAN_END: Final = frozenset({EventType.COMPLETED, EventType.INCOMPLETE})
+# §4.5/§4.6: the server's 60-minute limit, sent as an `error` frame; a fresh socket continues.
+CONNECTION_LIMIT_REACHED: Final = "websocket_connection_limit_reached"
 
 
 class HandshakeRefused(UpstreamError):
@@ -101,55 +121,89 @@ async def open_response_stream(
     ssl: ssl_module.SSLContext | None = None,
     connect_timeout: float = 15.0,
     idle_timeout: float = 300.0,
+    pool: WebSocketPool | None = None,
 ) -> AsyncIterator[AsyncIterator[str]]:
-    """Connect to `url`, send `body` as `response.create`, and yield the event texts.
+    """Connect to `url` (or take an idle socket from `pool`), send `body` as `response.create`,
+    and yield the event texts.
 
     The yielded iterator ends after (and including) the first terminal event, or raises an
     `UpstreamError`: `HandshakeRefused` for a non-101 answer, `UpstreamProtocolError` for a binary
     frame or a close before the terminal event, status 504 when no frame comes within
-    `idle_timeout`. The socket is closed on exit, within `CLOSE_TIMEOUT`, even when the caller
-    stops early or is cancelled.
+    `idle_timeout`. On exit the socket goes back to `pool` if the response ended cleanly;
+    otherwise it is closed within `CLOSE_TIMEOUT`, even when the caller stops early or is
+    cancelled.
     """
-    frame = response_create_frame(url, body)
-    where = redacted_url(url)
-    logger.debug("connecting WebSocket to %s", where)
-    with _upstream_errors(where, "connecting to", connect_timeout):
-        ws = await connect(
-            url,
-            additional_headers=headers,
-            user_agent_header=USER_AGENT,
-            open_timeout=connect_timeout,
-            close_timeout=CLOSE_TIMEOUT,
-            max_size=MAX_MESSAGE_BYTES,
-            # Environment proxies are ignored, as mitmproxy ignores them: a shell that points
-            # HTTPS_PROXY at this very mitmproxy would otherwise loop the upstream through it.
-            proxy=None,
-            logger=_wire_logger,
-            **_tls_arguments(url, ssl),
-        )
-    logger.debug("WebSocket to %s open", where)
-    stream = _EventStream(ws, where, idle_timeout)
+    stream = _EventStream(
+        _Target(url, headers, _tls_context(url, ssl), connect_timeout, idle_timeout, pool),
+        response_create_frame(url, body),
+    )
     try:
-        with _upstream_errors(where, "sending response.create to", idle_timeout):
-            async with asyncio.timeout(idle_timeout):
-                await ws.send(frame)
+        await stream.start()
         yield stream
     finally:
-        # 1001 "going away" tells the upstream we left before the response ended.
-        code = CloseCode.NORMAL_CLOSURE if stream.finished else CloseCode.GOING_AWAY
-        await _close(ws, code)
-        logger.debug("WebSocket to %s closed (%d)", where, code)
+        await stream.end()
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where one response goes, and how long each step may take."""
+
+    url: str
+    headers: Mapping[str, str]
+    ssl: ssl_module.SSLContext | None  # None for ws:// URLs
+    connect_timeout: float
+    idle_timeout: float
+    pool: WebSocketPool | None
+
+    @property
+    def where(self) -> str:
+        return redacted_url(self.url)
 
 
 class _EventStream:
     """The event texts of one response, ending after the first terminal event."""
 
-    def __init__(self, ws: ClientConnection, where: str, idle_timeout: float) -> None:
-        self._ws = ws
-        self._where = where
-        self._idle_timeout = idle_timeout
+    def __init__(self, target: _Target, frame: str) -> None:
+        self._target = target
+        self._where = target.where
+        self._frame = frame
+        self._ws: ClientConnection | None = None
+        self._reused = False  # the current socket came from the pool
+        self._yielded = False
         self.finished = False
+        self._clean = False  # finished with response.completed or response.incomplete
         self._failed = False
+
+    async def start(self) -> None:
+        """Get a socket and send the `response.create` frame on it."""
+        target = self._target
+        if target.pool is not None:
+            ws = target.pool.acquire(target.url, target.headers, target.ssl)
+            if ws is not None:
+                logger.debug("reusing an idle WebSocket to %s", self._where)
+                self._ws, self._reused = ws, True
+                if await self._send(ws, may_fail=True):
+                    return
+                logger.debug(
+                    "idle WebSocket to %s failed on send; opening a fresh one", self._where
+                )
+                await self._drop()
+        await self._open()
+
+    async def end(self) -> None:
+        """Give the socket back to the pool after a clean end; close it otherwise."""
+        ws, self._ws = self._ws, None
+        if ws is None:
+            return
+        pool = self._target.pool
+        if self._clean and pool is not None and ws.state is State.OPEN:
+            pool.release(ws)
+            logger.debug("WebSocket to %s kept for the next response", self._where)
+            return
+        # 1001 "going away" tells the upstream we left before the response ended.
+        code = CloseCode.NORMAL_CLOSURE if self.finished else CloseCode.GOING_AWAY
+        await _close(ws, code)
+        logger.debug("WebSocket to %s closed (%d)", self._where, code)
 
     def __aiter__(self) -> _EventStream:
         return self
@@ -158,25 +212,267 @@ class _EventStream:
         if self.finished or self._failed:
             raise StopAsyncIteration
         try:
-            text = await self._next_text()
-            is_terminal = parse_event(text)["type"] in TERMINAL
+            text, kind = await self._next_event()
         except UpstreamError:
             self._failed = True
             raise
-        self.finished = is_terminal
+        self._yielded = True
+        self.finished = kind in TERMINAL
+        self._clean = kind in _CLEAN_END
         return text
 
-    async def _next_text(self) -> str:
-        with _upstream_errors(self._where, "waiting for an event from", self._idle_timeout):
-            async with asyncio.timeout(self._idle_timeout):
-                message = await self._ws.recv()
-        if isinstance(message, bytes):
-            # §4.3: the server sends one JSON event per text frame and never binary frames.
-            raise UpstreamProtocolError(
-                f"upstream sent a binary WebSocket frame ({len(message)} bytes); "
-                "Responses events come only as text frames"
+    async def _next_event(self) -> tuple[str, str]:
+        while True:
+            ws = self._ws
+            assert ws is not None
+            may_retry = self._reused and not self._yielded
+            with _upstream_errors(
+                self._where, "waiting for an event from", self._target.idle_timeout
+            ):
+                try:
+                    async with asyncio.timeout(self._target.idle_timeout):
+                        message = await ws.recv()
+                except ConnectionClosed:
+                    if not may_retry:
+                        raise
+                    logger.debug(
+                        "idle WebSocket to %s closed before answering; opening a fresh one",
+                        self._where,
+                    )
+                    await self._replace()
+                    continue
+            if isinstance(message, bytes):
+                # §4.3: the server sends one JSON event per text frame and never binary frames.
+                raise UpstreamProtocolError(
+                    f"upstream sent a binary WebSocket frame ({len(message)} bytes); "
+                    "Responses events come only as text frames"
+                )
+            event = parse_event(message)
+            if may_retry and _is_connection_limit(event):
+                logger.debug(
+                    "idle WebSocket to %s reached its lifetime limit; opening a fresh one",
+                    self._where,
+                )
+                await self._replace()
+                continue
+            return message, event["type"]
+
+    async def _open(self) -> None:
+        """Open a fresh socket and send the frame on it."""
+        target = self._target
+        self._reused = False
+        logger.debug("connecting WebSocket to %s", self._where)
+        with _upstream_errors(self._where, "connecting to", target.connect_timeout):
+            ws = await connect(
+                target.url,
+                additional_headers=target.headers,
+                user_agent_header=USER_AGENT,
+                open_timeout=target.connect_timeout,
+                close_timeout=CLOSE_TIMEOUT,
+                max_size=MAX_MESSAGE_BYTES,
+                # Environment proxies are ignored, as mitmproxy ignores them: a shell that points
+                # HTTPS_PROXY at this very mitmproxy would otherwise loop the upstream through it.
+                proxy=None,
+                logger=_wire_logger,
+                **_ssl_argument(target.ssl),
             )
-        return message
+        self._ws = ws
+        if target.pool is not None:
+            target.pool.track(ws, target.url, target.headers, target.ssl)
+        logger.debug("WebSocket to %s open", self._where)
+        await self._send(ws, may_fail=False)
+
+    async def _send(self, ws: ClientConnection, *, may_fail: bool) -> bool:
+        """Send the frame; False if the socket is gone and `may_fail` allows saying so."""
+        timeout = self._target.idle_timeout
+        with _upstream_errors(self._where, "sending response.create to", timeout):
+            try:
+                async with asyncio.timeout(timeout):
+                    await ws.send(self._frame)
+            except TimeoutError:
+                raise
+            except (ConnectionClosed, OSError):
+                if not may_fail:
+                    raise
+                return False
+        return True
+
+    async def _replace(self) -> None:
+        """Swap a reused socket that failed before its first frame for a fresh one."""
+        await self._drop()
+        await self._open()
+
+    async def _drop(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            await _close(ws, CloseCode.NORMAL_CLOSURE)
+
+
+def _is_connection_limit(event: Mapping[str, Any]) -> bool:
+    """Whether `event` is §4.5's `websocket_connection_limit_reached` error."""
+    if event.get("type") != EventType.ERROR:
+        return False
+    error = event.get("error")
+    code = error.get("code") if isinstance(error, dict) else event.get("code")
+    return bool(code == CONNECTION_LIMIT_REACHED)
+
+
+class WebSocketPool:
+    """Idle upstream sockets, ready for the next response to the same upstream and credentials.
+
+    Keyed by URL, TLS context and a SHA-256 digest of the sorted handshake headers (the values
+    themselves stay only inside the connection objects). At most `max_idle_per_key` idle sockets
+    per key and `max_idle` in all (the longest idle go first); an idle socket is closed after
+    `idle_ttl` seconds and never handed out once `max_age` seconds old. Idle sockets keep
+    answering pings (websockets' own background task); one the server closes meanwhile is
+    simply dropped at the next `acquire`. Use it from one event loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_idle_per_key: int = 4,
+        max_idle: int = 32,
+        idle_ttl: float = 60.0,
+        max_age: float = 55 * 60.0,
+    ) -> None:
+        self.max_idle_per_key = max_idle_per_key
+        self.max_idle = max_idle
+        self.idle_ttl = idle_ttl
+        self.max_age = max_age
+        self._idle: dict[_PoolKey, list[_Idle]] = {}
+        self._origins: weakref.WeakKeyDictionary[ClientConnection, _Origin] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._closing: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def __len__(self) -> int:
+        """The number of idle sockets."""
+        return sum(len(entries) for entries in self._idle.values())
+
+    @staticmethod
+    def key(
+        url: str, headers: Mapping[str, str], ssl: ssl_module.SSLContext | None = None
+    ) -> _PoolKey:
+        """What two handshakes must share for one socket to serve both."""
+        pairs = sorted((name.lower(), value) for name, value in headers.items())
+        digest = hashlib.sha256(json.dumps(pairs, ensure_ascii=False).encode()).hexdigest()
+        return (url, digest, _tls_context(url, ssl))
+
+    def track(
+        self,
+        ws: ClientConnection,
+        url: str,
+        headers: Mapping[str, str],
+        ssl: ssl_module.SSLContext | None = None,
+    ) -> None:
+        """Note where a freshly opened `ws` leads and when it opened, so `release` can keep it."""
+        self._origins[ws] = _Origin(self.key(url, headers, ssl), _now())
+
+    def acquire(
+        self, url: str, headers: Mapping[str, str], ssl: ssl_module.SSLContext | None = None
+    ) -> ClientConnection | None:
+        """Take the most recently used live idle socket for this upstream, or None."""
+        if self._closed:
+            return None
+        key = self.key(url, headers, ssl)
+        entries = self._idle.get(key)
+        while entries:
+            entry = entries.pop()
+            entry.timer.cancel()
+            if not entries:
+                del self._idle[key]
+            ws = entry.ws
+            origin = self._origins.get(ws)
+            if (
+                ws.state is State.OPEN
+                and origin is not None
+                and _now() - origin.opened < self.max_age
+                # An idle socket has nothing to read; a stray frame would be taken for the next
+                # response's first.
+                and not len(ws.recv_messages.frames)
+            ):
+                return ws
+            self._discard(ws)
+        return None
+
+    def release(self, ws: ClientConnection) -> None:
+        """Keep `ws` (opened through `track`) for the next response, or close it if it can't be."""
+        origin = self._origins.get(ws)
+        if origin is None:
+            raise ValueError("release() of a WebSocket the pool did not track")
+        left = self.max_age - (_now() - origin.opened)
+        if self._closed or ws.state is not State.OPEN or left <= 0:
+            self._discard(ws)
+            return
+        entries = self._idle.setdefault(origin.key, [])
+        timer = asyncio.get_running_loop().call_later(
+            min(self.idle_ttl, left), self._expire, origin.key, ws
+        )
+        entries.append(_Idle(ws, _now(), timer))
+        if len(entries) > self.max_idle_per_key:
+            self._evict(origin.key, entries[0])
+        while len(self) > self.max_idle:
+            key, oldest = min(
+                ((k, idle[0]) for k, idle in self._idle.items()),
+                key=lambda pair: pair[1].since,
+            )
+            self._evict(key, oldest)
+
+    async def close(self) -> None:
+        """Close every idle socket; later releases close theirs, later acquires find none."""
+        self._closed = True
+        for key in list(self._idle):
+            for entry in list(self._idle.get(key, ())):
+                self._evict(key, entry)
+        closing = list(self._closing)
+        await asyncio.gather(*closing, return_exceptions=True)
+        self._closing.difference_update(closing)
+
+    def _expire(self, key: _PoolKey, ws: ClientConnection) -> None:
+        for entry in self._idle.get(key, ()):
+            if entry.ws is ws:
+                logger.debug("idle WebSocket expired")
+                self._evict(key, entry)
+                return
+
+    def _evict(self, key: _PoolKey, entry: _Idle) -> None:
+        entry.timer.cancel()
+        entries = self._idle[key]
+        entries.remove(entry)
+        if not entries:
+            del self._idle[key]
+        self._discard(entry.ws)
+
+    def _discard(self, ws: ClientConnection) -> None:
+        self._origins.pop(ws, None)
+        if ws.state is State.CLOSED:
+            return
+        task = asyncio.get_running_loop().create_task(_close(ws, CloseCode.NORMAL_CLOSURE))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
+# (URL, digest of the handshake headers, TLS context or None for ws://)
+_PoolKey = tuple[str, str, ssl_module.SSLContext | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    key: _PoolKey
+    opened: float
+
+
+@dataclass(eq=False, slots=True)
+class _Idle:
+    ws: ClientConnection
+    since: float
+    timer: asyncio.TimerHandle
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
 
 
 @contextmanager
@@ -219,11 +515,15 @@ async def _close(ws: ClientConnection, code: int) -> None:
             ws.transport.abort()
 
 
-def _tls_arguments(url: str, context: ssl_module.SSLContext | None) -> dict[str, Any]:
-    # websockets refuses an `ssl` argument for ws:// URLs, so it is passed for wss:// only.
+def _ssl_argument(context: ssl_module.SSLContext | None) -> dict[str, Any]:
+    return {} if context is None else {"ssl": context}
+
+
+def _tls_context(url: str, context: ssl_module.SSLContext | None) -> ssl_module.SSLContext | None:
+    # websockets refuses an `ssl` argument for ws:// URLs, so there is one for wss:// only.
     if urlsplit(url).scheme.lower() != "wss":
-        return {}
-    return {"ssl": context if context is not None else _default_context()}
+        return None
+    return context if context is not None else _default_context()
 
 
 def redacted_url(url: str) -> str:
