@@ -393,7 +393,7 @@ def test_an_event_over_the_decoder_limit_stops_decoding_but_keeps_what_came_befo
 
 
 def test_only_the_first_max_input_bytes_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(views, "MAX_INPUT_BYTES", 300)
+    monkeypatch.setattr(views.reading, "MAX_INPUT_BYTES", 300)
     body = chat_sse(*(chunk({"content": f"<{i}>"}) for i in range(10)))
     text = views.render_chat_stream(body)
     assert f"only the first 300 of {len(body)} bytes are shown" in text
