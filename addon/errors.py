@@ -3,7 +3,9 @@
 Two branches, as h11 splits them: `ClientError` is "the client did it" (a 4xx the client can fix),
 `UpstreamError` is "the upstream did it" (its own status when it gave one, else 502). Every error
 that reaches a client goes through `error_body` (before the first byte) or `error_chunk` (after it),
-so the wire shape `{"error": {"message", "type", "param", "code"}}` is spelled once.
+so the wire shape `{"error": {"message", "type", "param", "code"}}` is spelled once. Upstream
+errors are built in one place too: from a non-2xx HTTP answer (`upstream_error_from_body`) or from
+a Responses error event (`upstream_error_from_event`, which reads a status off the error's code).
 
 Pure: no I/O, no mitmproxy.
 """
@@ -152,12 +154,74 @@ def upstream_error_from_body(status: int, body: bytes, headers: dict[str, str]) 
     )
 
 
+# HTTP status for an upstream error that names only a code (response.failed, status-less `error`).
+_STATUS_BY_CODE = {
+    "server_error": 500,
+    "vector_store_timeout": 504,
+    "server_is_overloaded": 503,
+    "slow_down": 503,
+    "rate_limit_exceeded": 429,
+    "insufficient_quota": 429,
+    "quota_exceeded": 429,
+    "usage_limit_reached": 429,
+    "billing_hard_limit_reached": 429,
+    "usage_not_included": 403,
+    "context_length_exceeded": 400,
+    "invalid_prompt": 400,
+    "invalid_request_error": 400,
+    "content_policy_violation": 400,
+    "cyber_policy": 400,
+    "bio_policy": 400,
+    "misalignment_policy_violation": 400,
+    "data_residency_mismatch": 400,
+}
+# The image codes of ResponseError are all about the client's input.
+_IMAGE_CODE_MARK = "image"
+
+
+def status_for_code(code: str | None) -> int:
+    """The HTTP status for an upstream error known only by its code."""
+    if code is None:
+        return 500
+    if code in _STATUS_BY_CODE:
+        return _STATUS_BY_CODE[code]
+    return 400 if _IMAGE_CODE_MARK in code else 500
+
+
+def upstream_error_from_event(
+    fields: dict[str, Any],
+    status: int | None,
+    fallback: str,
+    headers: dict[str, Any] | None = None,
+) -> UpstreamError:
+    """Turn the error fields of a Responses event (`error`, `response.failed`) into an
+    UpstreamError: `status` when the event gave one, else the status its code implies."""
+    code = _nonempty_str(fields.get("code"))
+    err_type = _nonempty_str(fields.get("type"))
+    if err_type == "error":  # the HTTP SSE event's own `type`, not an error type
+        err_type = None
+    message = _nonempty_str(fields.get("message")) or (f"{fallback}: {code}" if code else fallback)
+    body = {
+        "error": {"message": message, "type": err_type, "code": code, "param": fields.get("param")}
+    }
+    kept = {str(k): str(v) for k, v in (headers or {}).items()}
+    # upstream_error_from_body is the one constructor for upstream errors: it fills the type from
+    # the status and keeps only the headers worth passing on (retry-after, …).
+    return upstream_error_from_body(
+        status or status_for_code(code or err_type), json.dumps(body).encode(), kept
+    )
+
+
 def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
 def _str_or_empty(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _nonempty_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 _KEPT_HEADERS = frozenset({"retry-after", "retry-after-ms", "x-request-id", "x-should-retry"})

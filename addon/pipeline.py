@@ -17,10 +17,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .aggregate import ChatAggregator
 from .errors import ProxyError, UpstreamProtocolError, error_chunk
 from .events import Event, EventType, parse_event
 from .sse import DONE, SSEDecoder, encode_data
-from .translate_stream import ChatAggregator, StreamTranslator
+from .translate_stream import StreamTranslator
 from .wire import ReasoningMode
 
 DISPLAY_LIMIT = 2 * 1024 * 1024  # bytes of each side kept for mitmweb; the client gets all

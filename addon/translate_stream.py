@@ -6,7 +6,7 @@ event dicts (events.parse_event) and returns chunk dicts; it must not do I/O, en
 `[DONE]` or render errors: a failed upstream is raised as `UpstreamError` and the caller renders it
 (a status before the first byte, an error chunk after).
 
-Rules, each enforced in one place below:
+Rules, each enforced in one place (1, 4 and 5 by chunks.ChunkWriter, the others below):
 1. `role` is sent once, in the first chunk (§5.1): OpenAI's own role chunk for text and refusals,
    merged into the first tool call (with `content: null`) or the first `reasoning_content`.
 2. Tool calls get a 0-based counter as `index`, never `output_index` (§5.2), and the Responses
@@ -18,19 +18,20 @@ Rules, each enforced in one place below:
 5. The finish chunk has `delta: {}`; the usage chunk (`choices: []`) follows it only under
    `include_usage` (§5.4), when every other chunk carries `usage: null` as OpenAI's do.
 6. Nothing is emitted after a terminal event; a stream that ends without one is an error.
+An upstream error's status and type are errors.upstream_error_from_event's.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .errors import UpstreamError, UpstreamProtocolError, upstream_error_from_body
+from .chunks import ChunkWriter, chat_usage
+from .errors import UpstreamProtocolError, upstream_error_from_event
 from .events import Event, EventType, ItemType
-from .wire import ChatChunk, ChatUsage, ChunkDelta, FinishReason, ReasoningMode, ToolCallDelta
+from .wire import ChatChunk, ChatUsage, FinishReason, ReasoningMode, ToolCallDelta
 
 Handler = Callable[[Event], list[ChatChunk]]
 
@@ -57,38 +58,6 @@ _INCOMPLETE_REASONS = {
     "max_output_tokens": FinishReason.LENGTH,
     "content_filter": FinishReason.CONTENT_FILTER,
 }
-
-# HTTP status for an upstream error that names only a code (response.failed, status-less `error`).
-_STATUS_BY_CODE = {
-    "server_error": 500,
-    "vector_store_timeout": 504,
-    "server_is_overloaded": 503,
-    "slow_down": 503,
-    "rate_limit_exceeded": 429,
-    "insufficient_quota": 429,
-    "quota_exceeded": 429,
-    "usage_limit_reached": 429,
-    "billing_hard_limit_reached": 429,
-    "usage_not_included": 403,
-    "context_length_exceeded": 400,
-    "invalid_prompt": 400,
-    "invalid_request_error": 400,
-    "content_policy_violation": 400,
-    "cyber_policy": 400,
-    "bio_policy": 400,
-    "misalignment_policy_violation": 400,
-    "data_residency_mismatch": 400,
-}
-# The image codes of ResponseError are all about the client's input.
-_IMAGE_CODE_MARK = "image"
-
-
-class Phase(StrEnum):
-    """Where the chat stream stands; decides what must precede the next piece of output."""
-
-    IDLE = "idle"  # nothing returned yet: the next chunk carries the role
-    ANSWER = "answer"  # role sent; no `<think>` block open
-    THINKING = "thinking"  # ReasoningMode.THINK: `<think>` sent, `</think>` not yet
 
 
 class ItemPhase(StrEnum):
@@ -121,18 +90,14 @@ class StreamTranslator:
         include_usage: bool,
         reasoning: ReasoningMode,
     ) -> None:
-        self._include_usage = include_usage
         self._reasoning = reasoning
-        self._template: ChatChunk = {
-            "id": chunk_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [],
-        }
-        if include_usage:
-            self._template["usage"] = None
-        self._phase = Phase.IDLE
+        self._out = ChunkWriter(
+            chunk_id=chunk_id,
+            created=created,
+            model=model,
+            include_usage=include_usage,
+            reasoning=reasoning,
+        )
         self._terminal: str | None = None
         # What the answer ended with, for the flow's summary (not part of the chunks).
         self.finish_reason: FinishReason | None = None
@@ -163,7 +128,7 @@ class StreamTranslator:
     @property
     def started(self) -> bool:
         """Whether any chunk has been returned (an error must then be an error chunk)."""
-        return self._phase is not Phase.IDLE
+        return self._out.started
 
     @property
     def done(self) -> bool:
@@ -199,9 +164,7 @@ class StreamTranslator:
         if item.phase is ItemPhase.DONE or not text:
             return []
         item.sent += len(text)
-        if self._phase is Phase.ANSWER:
-            return [self._chunk({"content": text})]
-        return self._content(text)
+        return self._out.content(text)
 
     def _on_refusal_delta(self, event: Event) -> list[ChatChunk]:
         text: str = event["delta"]
@@ -209,7 +172,7 @@ class StreamTranslator:
         if item.phase is ItemPhase.DONE or not text:
             return []
         item.refusal_sent += len(text)
-        return self._refusal(text)
+        return self._out.refusal(text)
 
     def _on_arguments_delta(self, event: Event) -> list[ChatChunk]:
         text: str = event["delta"]
@@ -218,7 +181,7 @@ class StreamTranslator:
         if item is None or item.tool_index < 0 or item.phase is ItemPhase.DONE or not text:
             return []
         item.sent += len(text)
-        return [self._chunk({"tool_calls": [_arguments(item.tool_index, text)]})]
+        return self._out.arguments(item.tool_index, text)
 
     def _on_arguments_done(self, event: Event) -> list[ChatChunk]:
         item = self._items.get(event["output_index"])
@@ -237,7 +200,7 @@ class StreamTranslator:
         part = (event["output_index"], event["type"], index)
         new_part = self._reasoning_part is not None and part != self._reasoning_part
         self._reasoning_part = part
-        return self._reasoning_text(text, separate=new_part)
+        return self._out.reasoning(text, separate=new_part)
 
     # -- output items ------------------------------------------------------------------------
 
@@ -281,11 +244,11 @@ class StreamTranslator:
         rest = "".join(text)[item.sent :]
         if rest:
             item.sent += len(rest)
-            out += self._content(rest)
+            out += self._out.content(rest)
         rest = "".join(refusal)[item.refusal_sent :]
         if rest:
             item.refusal_sent += len(rest)
-            out += self._refusal(rest)
+            out += self._out.refusal(rest)
         return out
 
     def _reasoning_rest(self, key: object, item: _Item, payload: dict[str, Any]) -> list[ChatChunk]:
@@ -300,7 +263,7 @@ class StreamTranslator:
         item.sent = len(text)
         separate = self._reasoning_part is not None
         self._reasoning_part = (key, "done", None)
-        return self._reasoning_text(text, separate=separate)
+        return self._out.reasoning(text, separate=separate)
 
     def _announce(self, item: _Item, payload: dict[str, Any]) -> list[ChatChunk]:
         """The first delta of a tool call: index, id, type and name, sent once (rule 2)."""
@@ -314,24 +277,14 @@ class StreamTranslator:
             "type": "function",
             "function": {"name": payload.get("name") or "", "arguments": arguments},
         }
-        if self._phase is Phase.IDLE:
-            self._phase = Phase.ANSWER
-            # OpenAI's key order: role, content, tool_calls, refusal.
-            delta: ChunkDelta = {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [call],
-                "refusal": None,
-            }
-            return [self._chunk(delta)]
-        return [*self._enter_answer(), self._chunk({"tool_calls": [call]})]
+        return self._out.tool_call(call)
 
     def _missing_arguments(self, item: _Item, full: str) -> list[ChatChunk]:
         rest = full[item.sent :]
         if not rest:
             return []
         item.sent += len(rest)
-        return [self._chunk({"tool_calls": [_arguments(item.tool_index, rest)]})]
+        return self._out.arguments(item.tool_index, rest)
 
     def _open_item(self, event: Event) -> _Item:
         key = event["output_index"]
@@ -339,52 +292,6 @@ class StreamTranslator:
         if item is None:
             item = self._items[key] = _Item()
         return item
-
-    # -- emission ----------------------------------------------------------------------------
-
-    def _content(self, text: str) -> list[ChatChunk]:
-        if self._phase is Phase.ANSWER:
-            return [self._chunk({"content": text})]
-        return [*self._enter_answer(), self._chunk({"content": text})]
-
-    def _refusal(self, text: str) -> list[ChatChunk]:
-        if self._phase is Phase.ANSWER:
-            return [self._chunk({"refusal": text})]
-        return [*self._enter_answer(refusal=True), self._chunk({"refusal": text})]
-
-    def _enter_answer(self, *, refusal: bool = False) -> list[ChatChunk]:
-        """What must precede answer output: the role chunk (rule 1) or the `</think>`."""
-        phase, self._phase = self._phase, Phase.ANSWER
-        if phase is Phase.IDLE:
-            # OpenAI's own first chunks: `content: ""` before text, `content: null` before a
-            # refusal, so an accumulating client ends with the same message OpenAI gives.
-            if refusal:
-                return [self._chunk({"role": "assistant", "content": None, "refusal": ""})]
-            return [self._chunk({"role": "assistant", "content": "", "refusal": None})]
-        if phase is Phase.THINKING:
-            return [self._chunk({"content": "</think>"})]
-        return []
-
-    def _reasoning_text(self, text: str, *, separate: bool) -> list[ChatChunk]:
-        if self._reasoning is ReasoningMode.REASONING_CONTENT:
-            if separate:
-                text = "\n\n" + text
-            if self._phase is Phase.IDLE:
-                self._phase = Phase.ANSWER
-                return [self._chunk({"role": "assistant", "reasoning_content": text})]
-            return [self._chunk({"reasoning_content": text})]
-        # ReasoningMode.THINK: reasoning is content inside one `<think>` block per reasoning run.
-        if self._phase is Phase.THINKING:
-            return [self._chunk({"content": "\n\n" + text if separate else text})]
-        out = self._enter_answer() if self._phase is Phase.IDLE else []
-        self._phase = Phase.THINKING
-        out.append(self._chunk({"content": "<think>" + text}))
-        return out
-
-    def _chunk(self, delta: ChunkDelta, finish: str | None = None) -> ChatChunk:
-        chunk = self._template.copy()
-        chunk["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
-        return chunk
 
     # -- terminal events ---------------------------------------------------------------------
 
@@ -420,7 +327,7 @@ class StreamTranslator:
         error = response.get("error")
         fields = error if isinstance(error, dict) else {}
         status = response.get("status") or "failed"
-        raise _upstream_error(fields, None, f"upstream response {status}")
+        raise upstream_error_from_event(fields, None, f"upstream response {status}")
 
     def _on_error(self, event: Event) -> list[ChatChunk]:
         self._terminal = event["type"]
@@ -430,7 +337,7 @@ class StreamTranslator:
         fields = nested if isinstance(nested, dict) else event
         status = event.get("status", event.get("status_code"))
         headers = event.get("headers")
-        raise _upstream_error(
+        raise upstream_error_from_event(
             fields,
             status if isinstance(status, int) and status >= 400 else None,
             "upstream reported an error",
@@ -449,17 +356,12 @@ class StreamTranslator:
         return out
 
     def _finish_chunks(self, reason: FinishReason, response: dict[str, Any]) -> list[ChatChunk]:
-        out = self._enter_answer()
-        out.append(self._chunk({}, reason.value))
+        out = self._out.finish(reason)
         usage = response.get("usage")
         self.finish_reason = reason
         if isinstance(usage, dict):
             self.usage = chat_usage(usage)
-        if self._include_usage and isinstance(usage, dict):
-            chunk = self._template.copy()
-            chunk["choices"] = []
-            chunk["usage"] = dict(self.usage) if self.usage else None
-            out.append(chunk)
+            out += self._out.usage(self.usage)
         return out
 
 
@@ -475,138 +377,3 @@ def _call_arguments(payload: dict[str, Any]) -> str:
     # function_call items carry `arguments`; custom_tool_call items carry free-form `input`.
     value = payload.get("arguments", payload.get("input"))
     return value if isinstance(value, str) else ""
-
-
-def _arguments(index: int, text: str) -> ToolCallDelta:
-    return {"index": index, "function": {"arguments": text}}
-
-
-def chat_usage(usage: dict[str, Any]) -> ChatUsage:
-    """Responses `usage` → chat `usage` (§3.7); details only where the upstream gave them."""
-    prompt = usage.get("input_tokens") or 0
-    completion = usage.get("output_tokens") or 0
-    out: ChatUsage = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": usage.get("total_tokens") or prompt + completion,
-    }
-    inputs = usage.get("input_tokens_details")
-    if isinstance(inputs, dict):
-        kept = {k: inputs[k] for k in ("cached_tokens", "cache_write_tokens") if k in inputs}
-        out["prompt_tokens_details"] = kept
-    outputs = usage.get("output_tokens_details")
-    if isinstance(outputs, dict) and "reasoning_tokens" in outputs:
-        out["completion_tokens_details"] = {"reasoning_tokens": outputs["reasoning_tokens"]}
-    return out
-
-
-def status_for_code(code: str | None) -> int:
-    """The HTTP status for an upstream error known only by its code."""
-    if code is None:
-        return 500
-    if code in _STATUS_BY_CODE:
-        return _STATUS_BY_CODE[code]
-    return 400 if _IMAGE_CODE_MARK in code else 500
-
-
-def _upstream_error(
-    fields: dict[str, Any],
-    status: int | None,
-    fallback: str,
-    headers: dict[str, Any] | None = None,
-) -> UpstreamError:
-    code = _str(fields.get("code"))
-    err_type = _str(fields.get("type"))
-    if err_type == "error":  # the HTTP SSE event's own `type`, not an error type
-        err_type = None
-    message = _str(fields.get("message")) or (f"{fallback}: {code}" if code else fallback)
-    body = {
-        "error": {"message": message, "type": err_type, "code": code, "param": fields.get("param")}
-    }
-    kept = {str(k): str(v) for k, v in (headers or {}).items()}
-    # errors.upstream_error_from_body is the one constructor for upstream errors: it fills the
-    # type from the status and keeps only the headers worth passing on (retry-after, …).
-    return upstream_error_from_body(
-        status or status_for_code(code or err_type), json.dumps(body).encode(), kept
-    )
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-class ChatAggregator:
-    """A non-streaming reply: the same StreamTranslator's chunks folded into one
-    `chat.completion` (§3.4). `feed` every event, then `finish` (which may raise like the
-    translator's)."""
-
-    def __init__(
-        self, *, chunk_id: str, created: int, model: str, reasoning: ReasoningMode
-    ) -> None:
-        self._translator = StreamTranslator(
-            chunk_id=chunk_id, created=created, model=model, include_usage=True, reasoning=reasoning
-        )
-        self._head = {
-            "id": chunk_id,
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-        }
-        self._content: list[str] = []
-        self._refusal: list[str] = []
-        self._reasoning: list[str] = []
-        self._calls: list[dict[str, Any]] = []
-        self._finish_reason: str | None = None
-        self._usage: dict[str, Any] | None = None
-
-    def feed(self, event: Event) -> None:
-        for chunk in self._translator.feed(event):
-            self._add(chunk)
-
-    def finish(self) -> dict[str, Any]:
-        for chunk in self._translator.finish():
-            self._add(chunk)
-        message: dict[str, Any] = {
-            "role": "assistant",
-            # OpenAI: `null`, not "", when the reply is tool calls (or a refusal) only (§5.8).
-            "content": "".join(self._content) if self._content else None,
-            "refusal": "".join(self._refusal) if self._refusal else None,
-        }
-        if self._calls:
-            message["tool_calls"] = self._calls
-        if self._reasoning:
-            message["reasoning_content"] = "".join(self._reasoning)
-        choice = {
-            "index": 0,
-            "message": message,
-            "logprobs": None,
-            "finish_reason": self._finish_reason,
-        }
-        return {**self._head, "choices": [choice], "usage": self._usage}
-
-    def _add(self, chunk: ChatChunk) -> None:
-        if not chunk["choices"]:
-            self._usage = chunk.get("usage")
-            return
-        choice = chunk["choices"][0]
-        if choice["finish_reason"] is not None:
-            self._finish_reason = choice["finish_reason"]
-        delta = choice["delta"]
-        content, refusal = delta.get("content"), delta.get("refusal")
-        if content is not None:
-            self._content.append(content)
-        if refusal:
-            self._refusal.append(refusal)
-        if "reasoning_content" in delta:
-            self._reasoning.append(delta["reasoning_content"])
-        for call in delta.get("tool_calls", ()):
-            function = call.get("function", {})
-            if call["index"] == len(self._calls):
-                self._calls.append(
-                    {
-                        "id": call.get("id", ""),
-                        "type": "function",
-                        "function": {"name": function.get("name", ""), "arguments": ""},
-                    }
-                )
-            self._calls[call["index"]]["function"]["arguments"] += function.get("arguments", "")

@@ -19,10 +19,11 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import ResponseStreamEvent
 
+from addon.aggregate import ChatAggregator
 from addon.errors import UpstreamError, UpstreamProtocolError, type_for_status
 from addon.events import Event, EventType, parse_event
 from addon.sse import DONE, SSEDecoder, encode_data
-from addon.translate_stream import IGNORED, ChatAggregator, StreamTranslator
+from addon.translate_stream import IGNORED, StreamTranslator
 from addon.wire import ReasoningMode
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -1,0 +1,160 @@
+"""Chat Completions chunks for one choice, framed the way OpenAI frames its own streams.
+
+Owns the chunk template (id, created, model, `usage: null` under `include_usage`), the phase of
+the stream, and so what must precede each piece of output; rules 1, 4 and 5 of
+translate_stream.py are enforced here:
+1. `role` is sent once, in the first chunk (reference/openai-protocols.md §5.1): OpenAI's own
+   role chunk for text and refusals, merged into the first tool call (with `content: null`) or
+   the first `reasoning_content`.
+4. `reasoning_content` chunks never carry a `content` key (§5.9).
+5. The finish chunk has `delta: {}`; the usage chunk (`choices: []`) follows it only under
+   `include_usage` (§5.4).
+
+Must not: know Responses events or output items (translate_stream.py decides what to send), or
+do I/O. Every method returns the chunks to send, in order.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from .wire import ChatChunk, ChatUsage, ChunkDelta, FinishReason, ReasoningMode, ToolCallDelta
+
+
+class Phase(StrEnum):
+    """Where the chat stream stands; decides what must precede the next piece of output."""
+
+    IDLE = "idle"  # nothing returned yet: the next chunk carries the role
+    ANSWER = "answer"  # role sent; no `<think>` block open
+    THINKING = "thinking"  # ReasoningMode.THINK: `<think>` sent, `</think>` not yet
+
+
+class ChunkWriter:
+    """Turns pieces of the answer (text, refusal, reasoning, tool-call deltas, the finish) into
+    chat chunks, adding whatever the stream's phase requires before them."""
+
+    def __init__(
+        self,
+        *,
+        chunk_id: str,
+        created: int,
+        model: str,
+        include_usage: bool,
+        reasoning: ReasoningMode,
+    ) -> None:
+        self._include_usage = include_usage
+        self._reasoning = reasoning
+        self._template: ChatChunk = {
+            "id": chunk_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [],
+        }
+        if include_usage:
+            self._template["usage"] = None
+        self._phase = Phase.IDLE
+
+    @property
+    def started(self) -> bool:
+        """Whether any chunk has been returned."""
+        return self._phase is not Phase.IDLE
+
+    def content(self, text: str) -> list[ChatChunk]:
+        # The hot path (most chunks of a long answer): one comparison, one chunk.
+        if self._phase is Phase.ANSWER:
+            return [self._chunk({"content": text})]
+        return [*self._enter_answer(), self._chunk({"content": text})]
+
+    def refusal(self, text: str) -> list[ChatChunk]:
+        if self._phase is Phase.ANSWER:
+            return [self._chunk({"refusal": text})]
+        return [*self._enter_answer(refusal=True), self._chunk({"refusal": text})]
+
+    def reasoning(self, text: str, *, separate: bool) -> list[ChatChunk]:
+        """Reasoning text; `separate` starts a new part ("\\n\\n" before it)."""
+        if self._reasoning is ReasoningMode.REASONING_CONTENT:
+            if separate:
+                text = "\n\n" + text
+            if self._phase is Phase.IDLE:
+                self._phase = Phase.ANSWER
+                return [self._chunk({"role": "assistant", "reasoning_content": text})]
+            return [self._chunk({"reasoning_content": text})]
+        # ReasoningMode.THINK: reasoning is content inside one `<think>` block per reasoning run.
+        if self._phase is Phase.THINKING:
+            return [self._chunk({"content": "\n\n" + text if separate else text})]
+        out = self._enter_answer() if self._phase is Phase.IDLE else []
+        self._phase = Phase.THINKING
+        out.append(self._chunk({"content": "<think>" + text}))
+        return out
+
+    def tool_call(self, call: ToolCallDelta) -> list[ChatChunk]:
+        """A tool call's first delta (index, id, type, name and any arguments)."""
+        if self._phase is Phase.IDLE:
+            self._phase = Phase.ANSWER
+            # OpenAI's key order: role, content, tool_calls, refusal.
+            delta: ChunkDelta = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [call],
+                "refusal": None,
+            }
+            return [self._chunk(delta)]
+        return [*self._enter_answer(), self._chunk({"tool_calls": [call]})]
+
+    def arguments(self, index: int, text: str) -> list[ChatChunk]:
+        """More arguments of the announced tool call `index`."""
+        return [self._chunk({"tool_calls": [{"index": index, "function": {"arguments": text}}]})]
+
+    def finish(self, reason: FinishReason) -> list[ChatChunk]:
+        """The finish chunk, after whatever must precede it."""
+        out = self._enter_answer()
+        out.append(self._chunk({}, reason.value))
+        return out
+
+    def usage(self, usage: ChatUsage) -> list[ChatChunk]:
+        """The usage chunk, after the finish chunk, only when the client asked for it."""
+        if not self._include_usage:
+            return []
+        chunk = self._template.copy()
+        chunk["choices"] = []
+        chunk["usage"] = dict(usage)
+        return [chunk]
+
+    def _enter_answer(self, *, refusal: bool = False) -> list[ChatChunk]:
+        """What must precede answer output: the role chunk (rule 1) or the `</think>`."""
+        phase, self._phase = self._phase, Phase.ANSWER
+        if phase is Phase.IDLE:
+            # OpenAI's own first chunks: `content: ""` before text, `content: null` before a
+            # refusal, so an accumulating client ends with the same message OpenAI gives.
+            if refusal:
+                return [self._chunk({"role": "assistant", "content": None, "refusal": ""})]
+            return [self._chunk({"role": "assistant", "content": "", "refusal": None})]
+        if phase is Phase.THINKING:
+            return [self._chunk({"content": "</think>"})]
+        return []
+
+    def _chunk(self, delta: ChunkDelta, finish: str | None = None) -> ChatChunk:
+        chunk = self._template.copy()
+        chunk["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        return chunk
+
+
+def chat_usage(usage: dict[str, Any]) -> ChatUsage:
+    """Responses `usage` → chat `usage` (§3.7); details only where the upstream gave them."""
+    prompt = usage.get("input_tokens") or 0
+    completion = usage.get("output_tokens") or 0
+    out: ChatUsage = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": usage.get("total_tokens") or prompt + completion,
+    }
+    inputs = usage.get("input_tokens_details")
+    if isinstance(inputs, dict):
+        kept = {k: inputs[k] for k in ("cached_tokens", "cache_write_tokens") if k in inputs}
+        out["prompt_tokens_details"] = kept
+    outputs = usage.get("output_tokens_details")
+    if isinstance(outputs, dict) and "reasoning_tokens" in outputs:
+        out["completion_tokens_details"] = {"reasoning_tokens": outputs["reasoning_tokens"]}
+    return out
