@@ -1,9 +1,7 @@
-"""Chat `messages` → Responses `instructions` + `input` items, and the shape checks both use.
+"""Chat `messages` → Responses `instructions` + `input` items.
 
-Owns: one walk over the client's message list (reference/openai-protocols.md §3.2, §3.6), and the
-small helpers that turn a wrong shape into a 400 naming the exact parameter (`messages[2].content`),
-worded and coded like OpenAI's own errors (`invalid_type`, `missing_required_parameter`,
-`invalid_value`).
+Owns: one walk over the client's message list (reference/openai-protocols.md §3.2, §3.6); a wrong
+shape is a 400 naming the exact parameter (`messages[2].content`), built by params.py.
 
 Must not: look at anything but `messages` (models, tools and options are translate_request's), or
 copy client objects it does not change.
@@ -18,112 +16,22 @@ Rule 3: a tool result answers a custom tool call with `custom_tool_call_output`,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from .errors import ClientError, UnsupportedParameter
-
-Item = dict[str, Any]
-
-# --- shape checks ------------------------------------------------------------------------------
-
-_JSON_KIND = {
-    bool: "a boolean",
-    int: "an integer",
-    float: "a number",
-    str: "a string",
-    list: "an array",
-    dict: "an object",
-    type(None): "null",
-}
-
-
-def invalid_type(param: str, expected: str, value: object) -> ClientError:
-    got = _JSON_KIND.get(type(value), type(value).__name__)
-    return ClientError(
-        f"Invalid type for '{param}': expected {expected}, but got {got} instead.",
-        param=param,
-        code="invalid_type",
-    )
-
-
-def missing(param: str) -> ClientError:
-    return ClientError(
-        f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
-    )
-
-
-def invalid_value(param: str, value: object, allowed: Iterable[str]) -> ClientError:
-    supported = ", ".join(f"'{a}'" for a in allowed)
-    return ClientError(
-        f"Invalid value for '{param}': {value!r}. Supported values are: {supported}.",
-        param=param,
-        code="invalid_value",
-    )
-
-
-def as_object(value: object, param: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise invalid_type(param, "an object", value)
-    return value
-
-
-def as_list(value: object, param: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise invalid_type(param, "an array", value)
-    return value
-
-
-def as_bool(value: object, param: str) -> bool:
-    if not isinstance(value, bool):
-        raise invalid_type(param, "a boolean", value)
-    return value
-
-
-def as_number(value: object, param: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise invalid_type(param, "a number", value)
-    return value
-
-
-def as_str(value: object, param: str) -> str:
-    if not isinstance(value, str):
-        raise invalid_type(param, "a string", value)
-    return value
-
-
-def as_token_limit(value: object, param: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid_type(param, "an integer", value)
-    if value < 1:
-        raise ClientError(f"'{param}' must be at least 1.", param=param, code="invalid_value")
-    return value
-
-
-def need_object(obj: dict[str, Any], key: str, param: str) -> dict[str, Any]:
-    value = obj.get(key)
-    if value is None:
-        raise missing(f"{param}.{key}")
-    return as_object(value, f"{param}.{key}")
-
-
-def need_str(obj: dict[str, Any], key: str, param: str) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str):
-        if value is None:
-            raise missing(f"{param}.{key}")
-        raise invalid_type(f"{param}.{key}", "a string", value)
-    return value
-
-
-def opt_str(obj: dict[str, Any], key: str, param: str) -> str | None:
-    value = obj.get(key)
-    if value is not None and not isinstance(value, str):
-        raise invalid_type(f"{param}.{key}", "a string", value)
-    return value
-
+from .params import (
+    Item,
+    as_object,
+    invalid_type,
+    invalid_value,
+    missing,
+    need_object,
+    need_str,
+    opt_str,
+)
 
 # --- the walk ----------------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ which validates every chat parameter, maps it per reference/openai-protocols.md 
 has no Responses counterpart (400 naming the parameter), drops what is harmless (listed in
 `Translation.dropped`) and applies the upstream profile. A body that is already Responses-shaped
 (`input` instead of `messages`, as Cursor's agent sends to /chat/completions) is accepted as such.
+It hands `messages` to translate_messages.py and the tools and tool choice to translate_tools.py;
+a parameter of the wrong shape is one of params.py's 400s.
 
 Must not: do I/O, know the transport (the WebSocket route adds `"type": "response.create"`), or
 hold a backend quirk (those are fields of `profiles.UpstreamProfile`).
@@ -27,8 +29,7 @@ from typing import Any
 
 from .catalog import EFFORTS, Catalog, Effort, ModelMatch, clamp_effort
 from .errors import ClientError, UnsupportedParameter
-from .profiles import UpstreamProfile
-from .translate_messages import (
+from .params import (
     Item,
     as_bool,
     as_list,
@@ -42,8 +43,10 @@ from .translate_messages import (
     need_object,
     need_str,
     opt_str,
-    translate_messages,
 )
+from .profiles import UpstreamProfile
+from .translate_messages import translate_messages
+from .translate_tools import translate_tool_choice, translate_tools
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
@@ -198,9 +201,9 @@ def _from_chat(
     if instructions is not None:
         out["instructions"] = instructions
     out["input"] = items
-    if tools := _tools(body):
+    if tools := translate_tools(body):
         out["tools"] = tools
-    choice = _tool_choice(body, dropped)
+    choice = translate_tool_choice(body, dropped)
     if choice is not None:
         out["tool_choice"] = choice
     renamed: dict[str, str] = {}
@@ -285,142 +288,6 @@ def _text_format(fmt: dict[str, Any]) -> Item:
     if (strict := spec.get("strict")) is not None:
         out["strict"] = as_bool(strict, f"{where}.strict")
     return out
-
-
-# --- tools -------------------------------------------------------------------------------------
-
-
-def _tools(body: dict[str, Any]) -> list[Item]:
-    tools: list[Item] = []
-    if (chat_tools := body.get("tools")) is not None:
-        for i, tool in enumerate(as_list(chat_tools, "tools")):
-            tools.append(_tool(as_object(tool, f"tools[{i}]"), f"tools[{i}]"))
-    if (functions := body.get("functions")) is not None:
-        for i, fn in enumerate(as_list(functions, "functions")):
-            tools.append(_function_tool(as_object(fn, f"functions[{i}]"), f"functions[{i}]"))
-    if (options := body.get("web_search_options")) is not None:
-        tools.append(_web_search_tool(as_object(options, "web_search_options")))
-    return tools
-
-
-def _tool(tool: dict[str, Any], param: str) -> Item:
-    kind = tool.get("type", "function")
-    if kind == "function":
-        return _function_tool(need_object(tool, "function", param), f"{param}.function")
-    if kind == "custom":
-        return _custom_tool(need_object(tool, "custom", param), f"{param}.custom")
-    raise invalid_value(f"{param}.type", kind, ("function", "custom"))
-
-
-def _function_tool(fn: dict[str, Any], param: str) -> Item:
-    out: Item = {"type": "function", "name": need_str(fn, "name", param)}
-    if (description := opt_str(fn, "description", param)) is not None:
-        out["description"] = description
-    parameters = fn.get("parameters")
-    # Chat: omitted parameters mean "takes no arguments"; Responses wants a schema (or null).
-    out["parameters"] = (
-        {"type": "object", "properties": {}}
-        if parameters is None
-        else as_object(parameters, f"{param}.parameters")
-    )
-    # Sent explicitly: Chat defaults to non-strict, and Responses' default is not documented.
-    strict = fn.get("strict")
-    out["strict"] = False if strict is None else as_bool(strict, f"{param}.strict")
-    return out
-
-
-def _custom_tool(custom: dict[str, Any], param: str) -> Item:
-    out: Item = {"type": "custom", "name": need_str(custom, "name", param)}
-    if (description := opt_str(custom, "description", param)) is not None:
-        out["description"] = description
-    if (fmt := custom.get("format")) is not None:
-        fmt = as_object(fmt, f"{param}.format")
-        kind = fmt.get("type")
-        if kind == "text":
-            out["format"] = {"type": "text"}
-        elif kind == "grammar":
-            grammar = need_object(fmt, "grammar", f"{param}.format")
-            where = f"{param}.format.grammar"
-            out["format"] = {
-                "type": "grammar",
-                "syntax": need_str(grammar, "syntax", where),
-                "definition": need_str(grammar, "definition", where),
-            }
-        else:
-            raise invalid_value(f"{param}.format.type", kind, ("text", "grammar"))
-    return out
-
-
-_LOCATION_KEYS = ("city", "country", "region", "timezone")
-
-
-def _web_search_tool(options: dict[str, Any]) -> Item:
-    out: Item = {"type": "web_search"}
-    param = "web_search_options"
-    if (size := opt_str(options, "search_context_size", param)) is not None:
-        out["search_context_size"] = size
-    if (location := options.get("user_location")) is not None:
-        location = as_object(location, f"{param}.user_location")
-        approximate = need_object(location, "approximate", f"{param}.user_location")
-        where = f"{param}.user_location.approximate"
-        flat: Item = {"type": "approximate"}
-        for key in _LOCATION_KEYS:
-            if (value := opt_str(approximate, key, where)) is not None:
-                flat[key] = value
-        out["user_location"] = flat
-    return out
-
-
-_CHOICE_MODES = ("none", "auto", "required")
-
-
-def _tool_choice(body: dict[str, Any], dropped: list[str]) -> str | Item | None:
-    choice = body.get("tool_choice")
-    legacy = body.get("function_call")
-    if choice is None:
-        return None if legacy is None else _legacy_choice(legacy)
-    if legacy is not None:
-        dropped.append("function_call")  # tool_choice wins
-    if isinstance(choice, str):
-        if choice not in _CHOICE_MODES:
-            raise invalid_value("tool_choice", choice, _CHOICE_MODES)
-        return choice
-    choice = as_object(choice, "tool_choice")
-    if choice.get("type") == "allowed_tools":
-        allowed = need_object(choice, "allowed_tools", "tool_choice")
-        where = "tool_choice.allowed_tools"
-        tools = as_list(allowed.get("tools"), f"{where}.tools")
-        return {
-            "type": "allowed_tools",
-            "mode": _allowed_mode(need_str(allowed, "mode", where)),
-            "tools": [_named_tool(t, f"{where}.tools[{i}]") for i, t in enumerate(tools)],
-        }
-    return _named_tool(choice, "tool_choice")
-
-
-def _allowed_mode(mode: str) -> str:
-    if mode not in ("auto", "required"):
-        raise invalid_value("tool_choice.allowed_tools.mode", mode, ("auto", "required"))
-    return mode
-
-
-def _named_tool(tool: object, param: str) -> Item:
-    """`{"type": "function", "function": {"name"}}` → `{"type": "function", "name"}` (or custom)."""
-    obj = as_object(tool, param)
-    kind = obj.get("type")
-    if kind not in ("function", "custom"):
-        raise invalid_value(f"{param}.type", kind, ("function", "custom", "allowed_tools"))
-    inner = need_object(obj, kind, param)
-    return {"type": kind, "name": need_str(inner, "name", f"{param}.{kind}")}
-
-
-def _legacy_choice(legacy: object) -> str | Item:
-    if isinstance(legacy, str):
-        if legacy not in ("none", "auto"):
-            raise invalid_value("function_call", legacy, ("none", "auto"))
-        return legacy
-    call = as_object(legacy, "function_call")
-    return {"type": "function", "name": need_str(call, "name", "function_call")}
 
 
 # --- Responses-shaped bodies -------------------------------------------------------------------
