@@ -539,6 +539,12 @@ def upstream_leg(flow: http.HTTPFlow, state: FlowState) -> http.HTTPFlow:
         kind = "text/event-stream" if state.upstream_status == 200 else "application/json"
         leg.response = http.Response.make(state.upstream_status or 502, upstream[:DISPLAY_LIMIT])
         leg.response.headers["content-type"] = kind
+    # The leg lasted as long as the call: mitmweb's Time column should say so.
+    leg.request.timestamp_start = flow.request.timestamp_start
+    leg.request.timestamp_end = flow.request.timestamp_end
+    if flow.response is not None and leg.response is not None:
+        leg.response.timestamp_start = flow.response.timestamp_start
+        leg.response.timestamp_end = flow.response.timestamp_end or time.time()
     leg.comment = f"upstream leg of {state.translation.match.requested} ({route.value})"
     leg.marked = MARKS[route]
     return leg
