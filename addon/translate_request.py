@@ -222,11 +222,15 @@ def _from_chat(
     return out, dropped, renamed
 
 
+# Read by the proxy itself (streaming and the usage chunk), not forwarded: not "dropped".
+_CONSUMED = frozenset({"stream", "stream_options"})
+
+
 def _leftovers(body: dict[str, Any]) -> list[str]:
     """Refuse what cannot be served; list what is dropped (harmless and unknown keys)."""
     dropped = []
     for key, value in body.items():
-        if value is None or key in _TRANSLATED or key in _COPIED:
+        if value is None or key in _TRANSLATED or key in _COPIED or key in _CONSUMED:
             continue
         refuse = _REFUSED.get(key)
         if refuse is not None and (message := refuse(value)) is not None:
@@ -311,12 +315,12 @@ def _from_responses_shape(
     out: dict[str, Any] = {"model": match.upstream_name}
     dropped = []
     for key, value in body.items():
-        if value is None or key in ("model", "stream"):
+        if value is None or key == "model" or key in _CONSUMED:
             continue
         if key in _RESPONSES_KEYS:
             out[key] = value
         else:
-            dropped.append(key)  # stream_options (Cursor's include_usage) and chat leftovers
+            dropped.append(key)  # chat leftovers
     out["input"] = _responses_input(body.get("input"), profile)
     if "instructions" in out:
         as_str(out["instructions"], "instructions")

@@ -784,7 +784,6 @@ PARAMETERS = [
             "logprobs",
             "top_logprobs",
             "n",
-            "stream_options",
             "store",
             "logit_bias",
             "modalities",
@@ -1355,7 +1354,6 @@ def test_everything_for_codex() -> None:
         "stream": True,
     }
     assert set(result.dropped) == {
-        "stream_options",
         "store",
         "seed",
         "max_completion_tokens",
@@ -1393,7 +1391,7 @@ def test_everything_for_openai() -> None:
         "store": False,
         "stream": True,
     }
-    assert result.dropped == ("stream_options", "store", "seed")
+    assert result.dropped == ("store", "seed")
 
 
 @pytest.mark.parametrize(
@@ -1448,7 +1446,7 @@ def test_responses_shape_for_codex() -> None:
         "store": False,
         "stream": True,
     }
-    assert set(result.dropped) == {"stream_options", "max_output_tokens", "store"}
+    assert set(result.dropped) == {"max_output_tokens", "store"}
     assert (result.stream, result.include_usage) == (True, True)
 
 
@@ -1466,7 +1464,7 @@ def test_responses_shape_for_openai() -> None:
         "include": ["reasoning.encrypted_content"],
         "stream": True,
     }
-    assert result.dropped == ("stream_options",)
+    assert result.dropped == ()  # stream_options is read by the proxy, not dropped
 
 
 # body (model "gpt-5.5" unless given) → expected Responses body on OPENAI
