@@ -88,6 +88,8 @@ class ChatStreamPipeline:
     def __call__(self, data: bytes) -> list[bytes]:
         # mitmproxy's stream-callable protocol: b"" marks the end of the upstream body.
         out = self.feed(data) if data else self.finish()
+        if len(out) > 1:
+            out = [b"".join(out)]  # one write (one HTTP/1 chunk, one h2 frame) per upstream read
         for piece in out:
             self.client.add(piece)
         return out

@@ -78,7 +78,7 @@ class FlowState:
     decision: RouteDecision
     upstream_url: str
     started: float
-    original: http.Request
+    original: tuple[str, http.Headers, bytes | None]  # the client's url, headers and body
     codex_backend: bool = False
     pipeline: ChatStreamPipeline | None = None
     job: BridgeJob | None = None
@@ -217,7 +217,7 @@ class Chat2Responses:
             decision=decision,
             upstream_url=url,
             started=time.monotonic(),
-            original=req.copy(),
+            original=(req.url, req.headers.copy(), req.raw_content),
             codex_backend=profile is CODEX,
         )
         self._point_at_upstream(flow, state)
@@ -504,7 +504,10 @@ def show_call(flow: http.HTTPFlow, state: FlowState) -> None:
     Responses request and the upstream's events go into a second flow addressed to the real
     upstream: an HTTP flow, or a WebSocket flow with its messages.
     """
-    flow.request = state.original
+    url, headers, content = state.original
+    flow.request.url = url
+    flow.request.headers = headers  # after the url: it restores the client's own Host header
+    flow.request.raw_content = content
     pipeline = state.pipeline
     if pipeline is not None and flow.response is not None:
         flow.response.content = pipeline.client.value()

@@ -64,12 +64,10 @@ def run_mitmdump(
         str(ENTRY),
         "--set",
         f"confdir={confdir}",
-        "--set",
-        "termlog_verbosity=debug",
-        "--set",
-        "flow_detail=0",
     ]
-    for name, value in (options or {}).items():
+    # Tests read every level; a caller may choose otherwise (the benchmark does).
+    options = {"termlog_verbosity": "debug", "flow_detail": "0", **(options or {})}
+    for name, value in options.items():
         args += ["--set", f"{name}={value}"]
     args += list(extra)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
