@@ -82,12 +82,17 @@ def as_str(value: object, param: str) -> str:
     return value
 
 
+# The Responses API refuses `max_output_tokens` below 16, which Chat Completions accepts (clients
+# send `max_tokens: 1` to probe a connection): raise it to the smallest value Responses takes.
+MIN_OUTPUT_TOKENS = 16
+
+
 def as_token_limit(value: object, param: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid_type(param, "an integer", value)
     if value < 1:
         raise ClientError(f"'{param}' must be at least 1.", param=param, code="invalid_value")
-    return value
+    return max(value, MIN_OUTPUT_TOKENS)
 
 
 def need_object(obj: dict[str, Any], key: str, param: str) -> dict[str, Any]:

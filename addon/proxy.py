@@ -52,6 +52,7 @@ from .views import (
     render_chat_stream,
     render_responses_events,
 )
+from .wire import ReasoningMode
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ _FORWARDED_HEADERS = (
     "originator",
     "session_id",
     "openai-beta",
+    "api-key",
+    "x-api-key",
 )
 
 
@@ -117,6 +120,9 @@ class Chat2Responses:
         self.bridge = Bridge()
         self.ssl_context: ssl.SSLContext | None = None
         self.codex_login: CodexLogin | None = None
+        # Set once an upstream refused `reasoning.summary` (OpenAI does, for organizations that
+        # are not verified): later requests leave it out.
+        self.summaries_refused = False
 
     def load(self, loader: Any) -> None:
         for name, typespec, default, help_text, choices in OPTIONS:
@@ -204,7 +210,13 @@ class Chat2Responses:
             return None
         url = responses_url_for(self.settings.responses_url, _origin(req), req.path)
         profile = profile_for_url(url)
-        translation = translate_request(body, catalog=self.catalog, profile=profile)
+        translation = translate_request(
+            body,
+            catalog=self.catalog,
+            profile=profile,
+            summaries=self.settings.reasoning is not ReasoningMode.NONE
+            and not self.summaries_refused,
+        )
         decision = self.router.decide(self.settings.transport, translation.match)
         state = FlowState(
             translation=translation,
@@ -260,11 +272,14 @@ class Chat2Responses:
                 route=decision.route,
                 fallback=self.settings.transport is TransportMode.AUTO,
                 on_route=self._learner(state),
+                on_summaries_refused=self._refuse_summaries,
                 ssl=self.ssl_context,
             )
             state.job = job
             path = self.bridge.register(job)
             req.scheme, req.host, req.port, req.path = "http", "127.0.0.1", self.bridge.port, path
+            # Straight to the loopback bridge, never through an upstream proxy (`--mode upstream`).
+            flow.server_conn = connection.Server(address=("127.0.0.1", self.bridge.port))
             for name in _FORWARDED_HEADERS:  # the job carries them: none cross the loopback hop
                 req.headers.pop(name, None)
             if original_host:
@@ -292,6 +307,9 @@ class Chat2Responses:
         ):
             self.codex_login = CodexLogin(self.settings.codex_auth_file)
         return self.codex_login.headers()
+
+    def _refuse_summaries(self) -> None:
+        self.summaries_refused = True
 
     def _learner(self, state: FlowState) -> Callable[[Route], None]:
         match = state.translation.match
@@ -358,6 +376,8 @@ class Chat2Responses:
         body = resp.raw_content or b""
         if resp.status_code != 200:
             err = upstream_error_from_body(resp.status_code, body, dict(resp.headers))
+            if err.status == 400 and err.param == "reasoning.summary":
+                self._refuse_summaries()  # the next request goes without (this one is lost)
             if refused_for_websocket(err) and self.settings.transport is TransportMode.HTTP:
                 err.message += (
                     " (this model is served only over the Responses WebSocket transport, "

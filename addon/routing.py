@@ -37,6 +37,9 @@ class RouteDecision:
     confirmed: bool = False
 
 
+MAX_LEARNED = 1024
+
+
 @dataclass(slots=True)
 class Router:
     """Chooses HTTP or WebSocket per model, and remembers what upstreams refused."""
@@ -60,7 +63,11 @@ class Router:
         return RouteDecision(learned, Reason.LEARNED, confirmed=True)
 
     def learn(self, match: ModelMatch, route: Route) -> None:
-        self.learned[self.key(match)] = route
+        key = self.key(match)
+        self.learned.pop(key, None)
+        self.learned[key] = route
+        while len(self.learned) > MAX_LEARNED:  # a client inventing names must not grow it
+            del self.learned[next(iter(self.learned))]
 
     @staticmethod
     def key(match: ModelMatch) -> str:

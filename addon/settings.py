@@ -29,7 +29,8 @@ OPTIONS: tuple[tuple[str, type, str, str, tuple[str, ...] | None], ...] = (
         str,
         "client",
         "client: forward the client's Authorization. codex: use the ChatGPT login stored by the "
-        "Codex CLI (responses_codex_auth_file).",
+        "Codex CLI (responses_codex_auth_file), sent only to responses_url (the Codex backend, "
+        "https://chatgpt.com/backend-api/codex, when that is empty).",
         ("client", "codex"),
     ),
     (
@@ -91,6 +92,9 @@ class TransportMode(StrEnum):
     WEBSOCKET = "websocket"
 
 
+CODEX_BACKEND_URL = "https://chatgpt.com/backend-api/codex"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     responses_url: str = ""
@@ -120,9 +124,14 @@ class Settings:
                 raise ValueError(
                     f"responses_url must be an http:// or https:// URL, not {responses_url!r}"
                 )
+        auth = _choice(AuthMode, "responses_auth", responses_auth)
+        if auth is AuthMode.CODEX and not url:
+            # The ChatGPT login is for the Codex backend only: never send it to whatever origin
+            # a client happened to call.
+            url = CODEX_BACKEND_URL
         return cls(
             responses_url=url,
-            auth=_choice(AuthMode, "responses_auth", responses_auth),
+            auth=auth,
             codex_auth_file=responses_codex_auth_file,
             catalog_path=responses_catalog.strip(),
             rewrite=_choice(RewriteMode, "responses_rewrite", responses_rewrite),

@@ -92,8 +92,14 @@ class Translation:
 
 
 def translate_request(
-    body: dict[str, Any], *, catalog: Catalog, profile: UpstreamProfile
+    body: dict[str, Any],
+    *,
+    catalog: Catalog,
+    profile: UpstreamProfile,
+    summaries: bool = True,
 ) -> Translation:
+    """The Responses request for a chat (or Responses-shaped) body. `summaries=False` leaves out
+    the reasoning summary the proxy asks for by default (the client's own request stays)."""
     model = body.get("model")
     if not isinstance(model, str):
         raise missing("model") if model is None else invalid_type("model", "a string", model)
@@ -112,6 +118,8 @@ def translate_request(
             )
         out, dropped, renamed = _from_chat(body, match, profile)
     dropped.extend(_apply_profile(out, profile, renamed))
+    if not summaries:
+        _drop_default_summary(out, body)
     return Translation(
         body=out,
         stream=stream,
@@ -260,6 +268,12 @@ def _reasoning(
     if effort != Effort.NONE and (info is None or info.supports_reasoning_summaries):
         out.setdefault("summary", "auto")
     return out
+
+
+def _drop_default_summary(out: dict[str, Any], body: dict[str, Any]) -> None:
+    reasoning, asked = out.get("reasoning"), body.get("reasoning")
+    if isinstance(reasoning, dict) and not (isinstance(asked, dict) and "summary" in asked):
+        reasoning.pop("summary", None)
 
 
 _VERBOSITY = ("low", "medium", "high")

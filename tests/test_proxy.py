@@ -259,3 +259,40 @@ def test_the_content_views_are_registered_and_chosen_automatically(
                 b"\xff\x00 not a stream", contentviews.Metadata()
             )
             assert isinstance(shown, str)
+
+
+def test_the_codex_login_only_goes_to_the_codex_backend(
+    addon: Chat2Responses, tmp_path: Path
+) -> None:
+    login = tmp_path / "auth.json"
+    login.write_text(json.dumps({"tokens": {"access_token": "tok-1", "account_id": "acct-9"}}))
+    with taddons.context(addon) as tctx:
+        tctx.configure(
+            addon,
+            responses_auth="codex",
+            responses_codex_auth_file=str(login),
+            responses_transport="http",
+            responses_rewrite="all",
+        )
+        flow = chat_flow(BODY, path="/some/other/api/v1/chat/completions")
+        addon.request(flow)
+        assert flow.request.url == "https://chatgpt.com/backend-api/codex/responses"
+
+
+def test_the_bridge_hop_never_goes_through_an_upstream_proxy(addon: Chat2Responses) -> None:
+    with taddons.context(addon):
+        addon.bridge.port = 40001
+        flow = chat_flow(BODY)
+        flow.server_conn.via = ("http", ("proxy.example", 3128))  # type: ignore[assignment]
+        addon.request(flow)
+        assert flow.server_conn.address == ("127.0.0.1", 40001)
+        assert flow.server_conn.via is None
+
+
+def test_reasoning_none_asks_the_upstream_for_no_summary(addon: Chat2Responses) -> None:
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_transport="http", responses_reasoning="none")
+        flow = chat_flow(BODY)
+        addon.request(flow)
+        sent = json.loads(flow.request.content or b"")
+        assert "summary" not in sent["reasoning"]

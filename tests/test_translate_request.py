@@ -1658,3 +1658,35 @@ def test_any_responses_shaped_body_translates_or_is_a_client_error(
     model: object, params: dict[str, Any], profile: UpstreamProfile
 ) -> None:
     _translates_or_refuses({"model": model, "input": "hi", **params}, profile)
+
+
+DETAILED = {"summary": "detailed"}
+
+
+@pytest.mark.parametrize(
+    ("body", "summary"),
+    [
+        ({"model": "gpt-5.5", "messages": [USER_HI], "reasoning_effort": "high"}, None),
+        (
+            {
+                "model": "gpt-5.5",
+                "input": "hi",
+                "reasoning": {"effort": "low", "summary": "concise"},
+            },
+            "concise",
+        ),
+    ],
+)
+def test_summaries_off_leaves_out_only_the_default_summary(
+    body: dict[str, Any], summary: str | None
+) -> None:
+    result = translate_request(body, catalog=Catalog.default(), profile=OPENAI, summaries=False)
+    assert result.body["reasoning"].get("summary") == summary
+    assert result.body["reasoning"]["effort"] in ("high", "low")
+
+
+def test_a_token_limit_below_the_responses_minimum_is_raised_to_it() -> None:
+    result = translate({"model": "gpt-5.5", "messages": [USER_HI], "max_tokens": 1}, OPENAI)
+    assert result.body["max_output_tokens"] == 16
+    result = translate({"model": "gpt-5.5", "messages": [USER_HI], "max_tokens": 900}, OPENAI)
+    assert result.body["max_output_tokens"] == 900

@@ -29,20 +29,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
 
 from addon.errors import ProxyError, UpstreamError, error_body, upstream_error_from_body
 from addon.events import EventType, parse_event
 from addon.pipeline import DISPLAY_LIMIT
 from addon.routing import Route, refused_for_websocket
+from addon.sse import encode_data
 from addon.translate_stream import StreamTranslator
-from addon.transports.websocket import HandshakeRefused, WebSocketPool, open_response_stream
+from addon.transports.websocket import (
+    HandshakeRefused,
+    WebSocketPool,
+    open_response_stream,
+    redacted_url,
+)
 from addon.wire import ReasoningMode
 
 logger = logging.getLogger(__name__)
 
 JOB_TTL = 60.0  # seconds a registered job waits for mitmproxy to connect
 CONNECT_TIMEOUT = 15.0
+MAX_PLAIN_BODY = 64 * 1024 * 1024  # a non-streamed upstream answer, read whole
 IDLE_TIMEOUT = 300.0
 # Events that precede any client-visible output: held back so an early error keeps its status.
 _PREAMBLE = frozenset({EventType.CREATED, EventType.IN_PROGRESS, EventType.QUEUED})
@@ -61,6 +68,7 @@ class BridgeJob:
     fallback: bool
     ws_headers: dict[str, str] = field(default_factory=dict)  # added to the handshake only
     on_route: Callable[[Route], None] = lambda route: None
+    on_summaries_refused: Callable[[], None] = lambda: None
     ssl: ssl.SSLContext | None = None
     registered: float = field(default_factory=time.monotonic)
     route_taken: Route | None = None
@@ -98,30 +106,37 @@ class Bridge:
         self.port = sock.getsockname()[1]
         app = web.Application()
         app.router.add_post("/bridge/{token}", self._handle)
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
+        )
         self._task = asyncio.get_running_loop().create_task(self._serve(sock))
 
     async def _serve(self, sock: socket.socket) -> None:
         assert self._runner is not None
         await self._runner.setup()
-        await web.SockSite(self._runner, sock, shutdown_timeout=1.0).start()
+        try:
+            await web.SockSite(self._runner, sock).start()
+        except Exception:
+            logger.exception("the loopback bridge could not start: WebSocket calls will fail")
+            raise
         logger.debug("bridge listening on 127.0.0.1:%d", self.port)
 
     def stop(self) -> None:
+        """Stop serving; the sockets close in the background (mitmproxy's `done` is sync)."""
+        with contextlib.suppress(RuntimeError):  # no loop any more: the process is ending
+            asyncio.get_running_loop().create_task(self.aclose())
+
+    async def aclose(self) -> None:
+        """Stop serving and close every socket the bridge holds."""
         runner, session, pool = self._runner, self._session, self.pool
         self.pool = WebSocketPool()
         self._runner = self._session = None
         self.jobs.clear()
-
-        async def close() -> None:
-            if runner is not None:
-                await runner.cleanup()
-            if session is not None:
-                await session.close()
-            await pool.close()
-
-        with contextlib.suppress(RuntimeError):  # no loop any more: the process is ending
-            asyncio.get_running_loop().create_task(close())
+        if runner is not None:
+            await runner.cleanup()
+        if session is not None:
+            await session.close()
+        await pool.close()
 
     def register(self, job: BridgeJob) -> str:
         """Keep `job` for one request; returns the path mitmproxy must POST to."""
@@ -135,6 +150,7 @@ class Bridge:
     def session(self) -> ClientSession:
         if self._session is None or self._session.closed:
             self._session = ClientSession(
+                connector=TCPConnector(limit=0),  # as many upstream calls as flows
                 timeout=ClientTimeout(total=None, connect=CONNECT_TIMEOUT, sock_read=IDLE_TIMEOUT),
                 auto_decompress=True,
             )
@@ -152,15 +168,17 @@ class Bridge:
 
     async def _run(self, job: BridgeJob, request: web.Request) -> web.StreamResponse:
         route = job.route
-        for attempt in range(2):
+        for attempt in range(3):  # at most: a transport fallback and a summary-less retry
             try:
                 if route is Route.HTTP:
                     response = await self._over_http(job, request)
                 else:
                     response = await self._over_websocket(job, request)
             except ProxyError as err:
-                fallback = _fallback_for(route, err)
-                if attempt == 0 and job.fallback and fallback is not None:
+                if attempt == 2:
+                    raise
+                fallback = _fallback_for(route, err) if job.fallback else None
+                if fallback is not None and job.route_taken is None:
                     logger.info(
                         "%s refused over %s (%s); retrying over %s",
                         job.body.get("model"),
@@ -168,7 +186,15 @@ class Bridge:
                         err.status,
                         fallback.value,
                     )
-                    route = fallback
+                    route, job.route_taken = fallback, fallback
+                    continue
+                if _refuses_summaries(err) and _without_summary(job.body):
+                    logger.info(
+                        "the upstream refuses reasoning summaries (%s); retrying without, and "
+                        "leaving them out from now on",
+                        err.message,
+                    )
+                    job.on_summaries_refused()
                     continue
                 raise
             job.route_taken = route
@@ -188,6 +214,10 @@ class Bridge:
             if upstream.status != 200:
                 body = await upstream.content.read(1 << 20)
                 raise upstream_error_from_body(upstream.status, body, dict(upstream.headers))
+            if upstream.content_type != "text/event-stream":
+                # Not a stream (a JSON Response, say): pass it on as it is; the addon converts it.
+                body = await upstream.content.read(MAX_PLAIN_BODY)
+                return web.Response(status=200, body=body, content_type=upstream.content_type)
             response = _sse_response()
             await response.prepare(request)
             try:
@@ -196,7 +226,7 @@ class Bridge:
             except (ClientError, TimeoutError) as exc:
                 # The upstream died mid-body: end ours cleanly; the pipeline reports the
                 # missing terminal event to the client.
-                logger.info("upstream %s broke off: %r", job.http_url, exc)
+                logger.info("upstream %s broke off: %s", redacted_url(job.http_url), exc)
             except ConnectionResetError:
                 return response  # mitmproxy left: nothing more to write
         await response.write_eof()
@@ -240,12 +270,33 @@ class Bridge:
             return response
 
 
+# A refused WebSocket upgrade that says nothing about the caller (426, or the 400/404/405 of an
+# upstream or proxy without WebSocket support) means: use HTTP. These statuses do not.
+_NOT_A_TRANSPORT_REFUSAL = frozenset({401, 403, 407, 429})
+
+
 def _fallback_for(route: Route, err: ProxyError) -> Route | None:
     if route is Route.HTTP and refused_for_websocket(err):
         return Route.WEBSOCKET
-    if route is Route.WEBSOCKET and isinstance(err, HandshakeRefused) and err.status == 426:
+    if (
+        route is Route.WEBSOCKET
+        and isinstance(err, HandshakeRefused)
+        and err.status < 500
+        and err.status not in _NOT_A_TRANSPORT_REFUSAL
+    ):
         return Route.HTTP
     return None
+
+
+def _refuses_summaries(err: ProxyError) -> bool:
+    """OpenAI refuses `reasoning.summary` for organizations that are not verified (400)."""
+    return err.status == 400 and err.param == "reasoning.summary"
+
+
+def _without_summary(body: dict[str, Any]) -> bool:
+    """Take `reasoning.summary` out of `body`; False when there was none to take."""
+    reasoning = body.get("reasoning")
+    return isinstance(reasoning, dict) and reasoning.pop("summary", None) is not None
 
 
 def _early_error(frames: list[str]) -> ProxyError:
@@ -262,7 +313,7 @@ def _early_error(frames: list[str]) -> ProxyError:
 
 
 def _frames_as_sse(frames: list[str]) -> bytes:
-    return b"".join(b"data: " + f.encode() + b"\n\n" for f in frames)
+    return b"".join(encode_data(f) for f in frames)  # a frame may hold newlines
 
 
 def _sse_response() -> web.StreamResponse:
@@ -282,8 +333,10 @@ def _error_response(err: ProxyError) -> web.Response:
 
 
 def _connection_error(url: str, exc: BaseException) -> UpstreamError:
+    where = redacted_url(url)
     if isinstance(exc, TimeoutError):
-        return UpstreamError(f"upstream {url} timed out", status=504, code="upstream_timeout")
+        return UpstreamError(f"upstream {where} timed out", status=504, code="upstream_timeout")
+    reason = getattr(exc, "strerror", None) or type(exc).__name__
     return UpstreamError(
-        f"cannot reach upstream {url}: {exc}", status=502, code="upstream_unreachable"
+        f"cannot reach upstream {where}: {reason}", status=502, code="upstream_unreachable"
     )
