@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from addon.errors import type_for_status
+
 from .builder import ItemEnd, PartKind, ResponseWriter, Step
 from .rules import Rejection
 
@@ -271,22 +273,9 @@ def _error_event(w: ResponseWriter, ask: Ask) -> None:
     w.error("rate_limit_exceeded", "Rate limit reached (emulated). Please try again in 1s.")
 
 
-# The OpenAI error type that goes with each HTTP status (openai-protocols.md §3.5).
-_ERROR_TYPES: Mapping[int, str] = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    408: "timeout_error",
-    409: "conflict_error",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-}
-
-
 def _http_error(w: ResponseWriter, ask: Ask) -> None:
     status = ask.number
-    kind = _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    kind = type_for_status(status)
     message = f"Emulated HTTP {status} error ([scenario:http_error:{status}])."
     w.reject(Rejection(status, message, type=kind, code=f"emulated_{status}"))
 
