@@ -189,6 +189,12 @@ class Chat2Responses:
         except ClientError as err:
             logger.info("chat request refused: %s", err.message)
             flow.response = error_response(err)
+            flow.comment = f"chat2responses refused it: {err.message}"
+            flow.marked = ":no_entry:"
+            return
+        except Exception as exc:  # a bug must not send a half-rewritten request anywhere
+            logger.exception("chat2responses: rewriting the request failed")
+            flow.response = error_response(ProxyError(f"chat2responses internal error: {exc}"))
             return
         if state is not None:
             self.flows[flow.id] = state
