@@ -296,3 +296,28 @@ def test_reasoning_none_asks_the_upstream_for_no_summary(addon: Chat2Responses) 
         addon.request(flow)
         sent = json.loads(flow.request.content or b"")
         assert "summary" not in sent["reasoning"]
+
+
+def test_a_bug_while_rewriting_answers_500_and_forwards_nothing(
+    addon: Chat2Responses, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("addon.proxy.translate_request", broken)
+    with taddons.context(addon):
+        flow = chat_flow(BODY)
+        addon.request(flow)
+        assert flow.response is not None and flow.response.status_code == 500
+        error = json.loads(flow.response.content or b"")["error"]
+        assert "internal error" in error["message"]
+        assert flow.request.path == "/v1/chat/completions"
+
+
+def test_a_refused_request_is_annotated(addon: Chat2Responses) -> None:
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_rewrite="all")
+        flow = chat_flow({"model": "gpt-5.5", "messages": [], "n": 3})
+        addon.request(flow)
+        assert flow.response is not None and flow.response.status_code == 400
+        assert flow.comment.startswith("chat2responses refused it:")
