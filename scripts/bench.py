@@ -233,6 +233,7 @@ async def bench_latency(count: int, gap: float, calls: int) -> dict[str, dict[st
             "responses_rewrite": "catalog",
             "responses_url": f"http://127.0.0.1:{port}/v1",
             "responses_catalog": str(catalog),
+            "termlog_verbosity": "info",  # as people run it: one line per call
         }
         with run_mitmdump(f"reverse:http://127.0.0.1:{port}", Path(tmp), mitm_opts) as proxy:
             url = proxy.base_url + "/chat/completions"
@@ -267,7 +268,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--chunks", type=int, default=200, help="chunks per latency call")
     parser.add_argument("--gap-ms", type=float, default=2.0, help="upstream gap between events")
-    parser.add_argument("--calls", type=int, default=5, help="latency calls per route")
+    parser.add_argument("--calls", type=int, default=20, help="latency calls per route")
     args = parser.parse_args()
 
     cpu = bench_cpu(args.deltas, args.repeats)
