@@ -51,6 +51,7 @@ ensure_venv() {  # $1: the extras to install ("" or "test")
             "$PY" -m pip install --quiet --disable-pip-version-check -e . >&2
         fi
         # A test install also satisfies a plain run; remember both.
-        { echo "$want"; [ -n "$extras" ] && echo "${want%-*}-"; } > "$stamp"
+        echo "$want" > "$stamp"
+        if [ -n "$extras" ]; then echo "${want%-*}-" >> "$stamp"; fi
     fi
 }
