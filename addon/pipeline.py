@@ -80,8 +80,6 @@ class ChatStreamPipeline:
         )
         self.error: ProxyError | None = None
         self.finished = False
-        self.chunks_sent = 0
-        self.events_seen = 0
         self.upstream = Transcript()  # what came from the upstream, for display
         self.client = Transcript()  # what the client was sent, for display
 
@@ -142,13 +140,11 @@ class ChatStreamPipeline:
     def _translate(self, payload: str, out: list[bytes]) -> None:
         if not payload or payload == "[DONE]":
             return
-        self.events_seen += 1
         self._emit(self.translator.feed(parse_event(payload)), out)
 
     def _emit(self, chunks: list[Any], out: list[bytes]) -> None:
         for chunk in chunks:
             out.append(encode_data(_dumps(chunk)))
-        self.chunks_sent += len(chunks)
 
     def _fail(self, err: ProxyError, out: list[bytes]) -> list[bytes]:
         self.error = err

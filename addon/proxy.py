@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import ssl
 import time
@@ -101,7 +100,7 @@ def error_response(err: ProxyError) -> http.Response:
 def load_catalog(path: str) -> Catalog:
     if not path:
         return Catalog.default()
-    file = Path(os.path.expanduser(path))
+    file = Path(path).expanduser()
     try:
         user = file.read_bytes()
     except OSError as exc:
@@ -308,9 +307,8 @@ class Chat2Responses:
         """With `responses_auth=codex`, the Codex login's headers (401 when there is none)."""
         if self.settings.auth is not AuthMode.CODEX:
             return {}
-        if self.codex_login is None or self.codex_login.path != _expand(
-            self.settings.codex_auth_file
-        ):
+        wanted = Path(self.settings.codex_auth_file).expanduser()
+        if self.codex_login is None or self.codex_login.path != wanted:
             self.codex_login = CodexLogin(self.settings.codex_auth_file)
         return self.codex_login.headers()
 
@@ -365,14 +363,12 @@ class Chat2Responses:
         resp = flow.response
         if state is None or resp is None:
             return
+        state.upstream_status = resp.status_code
         try:
             if state.pipeline is None:
-                state.upstream_status = resp.status_code
                 state.upstream_body = resp.raw_content or b""
                 flow.response = self._convert_buffered(state, resp)
                 state.first_chunk_at = time.monotonic()
-            else:
-                state.upstream_status = resp.status_code
         except Exception as exc:  # a bug must still give the client an OpenAI error
             logger.exception("chat2responses: converting the upstream answer failed")
             flow.response = error_response(ProxyError(f"chat2responses internal error: {exc}"))
@@ -509,10 +505,6 @@ def _origin(req: http.Request) -> str:
     default_port = {"http": 80, "https": 443}.get(req.scheme)
     port = "" if req.port == default_port else f":{req.port}"
     return f"{req.scheme}://{req.pretty_host}{port}"
-
-
-def _expand(path: str) -> Path:
-    return Path(os.path.expanduser(path))
 
 
 def _json_bytes(value: Any) -> bytes:
