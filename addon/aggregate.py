@@ -39,6 +39,11 @@ class ChatAggregator:
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
 
+    @property
+    def started(self) -> bool:
+        """Whether any output has been folded in."""
+        return self._translator.started
+
     def feed(self, event: Event) -> None:
         for chunk in self._translator.feed(event):
             self._add(chunk)

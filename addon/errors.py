@@ -82,6 +82,25 @@ class UpstreamProtocolError(UpstreamError):
         super().__init__(message, code="upstream_protocol_error")
 
 
+class HandshakeRefused(UpstreamError):
+    """The upstream answered a WebSocket upgrade with an HTTP status instead of 101.
+
+    The status is kept; 426 means: use HTTP (reference/openai-protocols.md §4.1).
+    """
+
+    @classmethod
+    def from_response(cls, status: int, body: bytes, headers: dict[str, str]) -> HandshakeRefused:
+        parsed = upstream_error_from_body(status, body, headers)
+        return cls(
+            parsed.message,
+            status=parsed.status,
+            type=parsed.type,
+            code=parsed.code,
+            param=parsed.param,
+            headers=parsed.headers,
+        )
+
+
 # Status → OpenAI error type, for upstream errors that carry only a status.
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",

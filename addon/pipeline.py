@@ -1,14 +1,16 @@
-"""Upstream bytes in, client bytes out: SSE decoding, event parsing, translation and encoding.
+"""Upstream events in, the client's bytes out: one sink per client format.
 
-`ChatStreamPipeline` is what `flow.response.stream` calls for a streaming client on either
-transport: it receives arbitrary splits of the upstream Responses SSE body and `b""` at the end,
-and returns the chat-completion SSE chunks to send. Once an error chunk has been sent the stream
-is over: nothing more is emitted, not even `[DONE]` (OpenAI ends a failed stream the same way).
-
-`aggregate` turns a whole upstream body into one `chat.completion` JSON for a non-streaming
-client, raising the project's errors so the glue can keep the upstream's status.
+The driver feeds every upstream event (parsed once, from an SSE `data:` value or a WebSocket text
+frame) to the call's sink, and writes what it returns. `ChatStreamSink` answers a streaming chat
+client (chat-completion SSE, `data: [DONE]`); `ChatJsonSink` folds the same events into one
+`chat.completion` for a non-streaming client, capped in size. Both run the one `StreamTranslator`
+once per event. `UpstreamSSE` turns the raw bytes of an HTTP upstream into events.
 
 Pure: no I/O, no mitmproxy; ids and clock come from the caller.
+
+Rule 1: once an error chunk has been sent the stream is over: nothing more is emitted, not even
+        `[DONE]` (OpenAI ends a failed stream the same way).
+Rule 2: what is kept for display is bounded (`Transcript`); the client always gets everything.
 """
 
 from __future__ import annotations
@@ -18,13 +20,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from .aggregate import ChatAggregator
-from .errors import ProxyError, UpstreamProtocolError, error_chunk
+from .errors import ProxyError, UpstreamError, error_body, error_chunk
 from .events import Event, EventType, parse_event
 from .sse import DONE, SSEDecoder, encode_data
 from .translate_stream import StreamTranslator
 from .wire import ReasoningMode
 
 DISPLAY_LIMIT = 2 * 1024 * 1024  # bytes of each side kept for mitmweb; the client gets all
+# A non-streaming client's answer is built in memory: this many bytes of upstream events at most.
+MAX_AGGREGATED_BYTES = 32 * 1024 * 1024
+# One upstream event (an SSE event or a WebSocket frame) at most.
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+
+SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
+JSON_CONTENT_TYPE = "application/json"
 
 
 class Transcript:
@@ -66,11 +75,13 @@ class ChunkContext:
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-class ChatStreamPipeline:
-    """Responses SSE bytes → chat-completion SSE bytes, for a streaming client."""
+class ChatStreamSink:
+    """Events → chat-completion SSE bytes, for a streaming client."""
+
+    streaming = True
+    content_type = SSE_CONTENT_TYPE
 
     def __init__(self, ctx: ChunkContext, *, include_usage: bool) -> None:
-        self._decoder = SSEDecoder()
         self.translator = StreamTranslator(
             chunk_id=ctx.chunk_id,
             created=ctx.created,
@@ -80,99 +91,141 @@ class ChatStreamPipeline:
         )
         self.error: ProxyError | None = None
         self.finished = False
-        self.upstream = Transcript()  # what came from the upstream, for display
         self.client = Transcript()  # what the client was sent, for display
 
-    def __call__(self, data: bytes) -> list[bytes]:
-        # mitmproxy's stream-callable protocol: b"" marks the end of the upstream body.
-        out = self.feed(data) if data else self.finish()
-        if len(out) > 1:
-            out = [b"".join(out)]  # one write (one HTTP/1 chunk, one h2 frame) per upstream read
-        for piece in out:
-            self.client.add(piece)
+    @property
+    def done(self) -> bool:
+        """Whether the answer is complete: the upstream may be closed."""
+        return self.finished or self.translator.done
+
+    @property
+    def started(self) -> bool:
+        """Whether any output was produced: from then on an error is an error chunk."""
+        return self.translator.started
+
+    def feed(self, event: Event) -> bytes:
+        """The bytes this event produces (often one chunk, possibly none). Raises the upstream's
+        error (an error event, a malformed event): the caller ends the stream with `fail`."""
+        if self.finished:
+            return b""
+        chunks = self.translator.feed(event)
+        if not chunks:
+            return b""
+        out = b"".join([encode_data(_dumps(chunk)) for chunk in chunks])
+        self.client.add(out)
         return out
 
-    def feed(self, data: bytes) -> list[bytes]:
-        self.upstream.add(data)
+    def finish(self) -> bytes:
+        """End of the upstream's events: the last chunks and `[DONE]` (raises like `feed`)."""
         if self.finished:
-            return []
-        out: list[bytes] = []
-        try:
-            for message in self._decoder.feed(data):
-                self._translate(message.data, out)
-        except ProxyError as err:
-            return self._fail(err, out)
-        return out
-
-    def finish(self) -> list[bytes]:
-        if self.finished:
-            return []
-        out: list[bytes] = []
-        try:
-            for message in self._decoder.finish():
-                self._translate(message.data, out)
-            self._emit(self.translator.finish(), out)
-        except ProxyError as err:
-            return self._fail(err, out)
+            return b""
+        chunks = self.translator.finish()
         self.finished = True
-        out.append(DONE)
+        out = b"".join([encode_data(_dumps(chunk)) for chunk in chunks]) + DONE
+        self.client.add(out)
         return out
 
-    def feed_events(self, events: list[Event]) -> list[bytes]:
-        """Translate already-parsed events (an upstream that answered JSON, not SSE)."""
-        out: list[bytes] = []
-        try:
-            for event in events:
-                self._emit(self.translator.feed(event), out)
-        except ProxyError as err:
-            return self._fail(err, out)
-        return out
-
-    def fail(self, err: ProxyError) -> list[bytes]:
-        """End the stream with `err` (used by the glue for faults outside the byte stream)."""
+    def fail(self, err: ProxyError) -> bytes:
+        """End the stream with `err` (rule 1)."""
         if self.finished:
-            return []
-        out = self._fail(err, [])
-        for piece in out:
-            self.client.add(piece)
+            return b""
+        self.error, self.finished = err, True
+        out = error_chunk(err)
+        self.client.add(out)
         return out
 
-    def _translate(self, payload: str, out: list[bytes]) -> None:
-        if not payload or payload == "[DONE]":
-            return
-        self._emit(self.translator.feed(parse_event(payload)), out)
+    def check_size(self, received: int) -> None:
+        """A streaming client's answer is not buffered: no cap."""
 
-    def _emit(self, chunks: list[Any], out: list[bytes]) -> None:
-        for chunk in chunks:
-            out.append(encode_data(_dumps(chunk)))
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        usage = self.translator.usage
+        return dict(usage) if usage else None
 
-    def _fail(self, err: ProxyError, out: list[bytes]) -> list[bytes]:
+
+class ChatJsonSink:
+    """Events → one `chat.completion` JSON body, for a non-streaming client (capped)."""
+
+    streaming = False
+    content_type = JSON_CONTENT_TYPE
+
+    def __init__(self, ctx: ChunkContext, *, limit: int = MAX_AGGREGATED_BYTES) -> None:
+        self._aggregator = ChatAggregator(
+            chunk_id=ctx.chunk_id, created=ctx.created, model=ctx.model, reasoning=ctx.reasoning
+        )
+        self._limit = limit
+        self._done = False
+        self.usage: dict[str, Any] | None = None
+        self.error: ProxyError | None = None
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    @property
+    def started(self) -> bool:
+        return self._aggregator.started
+
+    def check_size(self, received: int) -> None:
+        """`received` bytes of upstream events so far; past the cap the call fails (502)."""
+        if received > self._limit:
+            raise UpstreamError(
+                f"the upstream's answer exceeds {self._limit} bytes, the most chat2responses "
+                "buffers for a non-streaming client; ask with stream: true",
+                status=502,
+                code="answer_too_large",
+            )
+
+    def feed(self, event: Event) -> bytes:
+        """Fold `event` in (may raise the upstream's error); nothing is sent until `finish`."""
+        self._aggregator.feed(event)
+        if event["type"] in _TERMINAL_TYPES:
+            self._done = True
+        return b""
+
+    def finish(self) -> bytes:
+        body = self._aggregator.finish()
+        usage = body.get("usage")
+        self.usage = usage if isinstance(usage, dict) else None
+        return _dumps(body).encode()
+
+    def fail(self, err: ProxyError) -> bytes:
         self.error = err
-        self.finished = True
-        out.append(error_chunk(err))
-        return out
+        return error_body(err)
 
 
-def events_of_body(body: bytes) -> list[Event]:
-    """The events of a whole upstream body: an SSE stream, or one JSON `Response` object.
+_TERMINAL_TYPES = frozenset(
+    t.value for t in (EventType.COMPLETED, EventType.INCOMPLETE, EventType.FAILED, EventType.DONE)
+)
 
-    Some upstreams ignore `stream: true` and answer the final Response as JSON; it is turned into
-    the events a stream would have ended with, so one translator handles both.
+Sink = ChatStreamSink | ChatJsonSink
+
+
+class UpstreamSSE:
+    """Raw bytes of an upstream SSE body → events (`feed`/`finish`), any split."""
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder(max_event_bytes=MAX_EVENT_BYTES)
+
+    def feed(self, data: bytes) -> list[Event]:
+        return [
+            parse_event(m.data) for m in self._decoder.feed(data) if m.data and m.data != "[DONE]"
+        ]
+
+    def finish(self) -> list[Event]:
+        return [
+            parse_event(m.data) for m in self._decoder.finish() if m.data and m.data != "[DONE]"
+        ]
+
+
+def events_of_response(response: dict[str, Any]) -> list[Event]:
+    """The events a stream would have carried for a final JSON `Response` object.
+
+    Some upstreams ignore `stream: true` and answer the final Response as JSON; it becomes the
+    events a stream would have ended with, so one translator handles both.
     """
-    stripped = body.lstrip()
-    if stripped.startswith(b"{"):
-        try:
-            obj = json.loads(stripped)
-        except ValueError:
-            obj = None
-        if isinstance(obj, dict) and obj.get("object") == "response":
-            return _events_of_response(obj)
-    decoder = SSEDecoder()
-    messages = decoder.feed(body) + decoder.finish()
-    return [parse_event(m.data) for m in messages if m.data and m.data != "[DONE]"]
-
-
-def _events_of_response(response: dict[str, Any]) -> list[Event]:
     status = response.get("status")
     terminal = {
         "incomplete": EventType.INCOMPLETE,
@@ -187,25 +240,3 @@ def _events_of_response(response: dict[str, Any]) -> list[Event]:
     ]
     events.append({"type": terminal.value, "response": response})
     return events
-
-
-def aggregate(body: bytes, ctx: ChunkContext) -> bytes:
-    """A whole upstream body → one `chat.completion` JSON body. Raises ProxyError."""
-    if not body.strip():
-        raise UpstreamProtocolError("upstream answered with an empty body")
-    aggregator = ChatAggregator(
-        chunk_id=ctx.chunk_id, created=ctx.created, model=ctx.model, reasoning=ctx.reasoning
-    )
-    for event in events_of_body(body):
-        aggregator.feed(event)
-    return _dumps(aggregator.finish()).encode()
-
-
-def stream_body(body: bytes, ctx: ChunkContext, *, include_usage: bool) -> bytes:
-    """A whole upstream body → the chat SSE body a streaming client expects (non-SSE upstreams)."""
-    pipeline = ChatStreamPipeline(ctx, include_usage=include_usage)
-    try:
-        events = events_of_body(body)
-    except ProxyError as err:
-        return b"".join(pipeline.fail(err))
-    return b"".join(pipeline.feed_events(events) + pipeline.finish())

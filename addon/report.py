@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .routing import Reason, Route
+from .policy import Reason, Route, Tried
 
 # mitmweb shows a flow's mark as an emoji (mitmproxy/utils/emoji.py shortcodes).
 MARKS = {Route.HTTP: ":link:", Route.WEBSOCKET: ":electric_plug:"}
@@ -36,6 +36,7 @@ class CallReport:
     usage: dict[str, Any] | None = None
     error: str | None = None
     dropped: tuple[str, ...] = ()
+    tried: tuple[Tried, ...] = ()
 
     @property
     def mark(self) -> str:
@@ -62,9 +63,17 @@ class CallReport:
     def details(self) -> str:
         """The lines a flow comment adds below the summary."""
         lines = [self.summary()]
+        if len(self.tried) > 1:
+            lines.append("attempts: " + "; ".join(_attempt_text(t) for t in self.tried))
         if self.dropped:
             lines.append("dropped (no Responses counterpart): " + ", ".join(self.dropped))
         return "\n".join(lines)
+
+
+def _attempt_text(tried: Tried) -> str:
+    attempt = tried.attempt
+    result = "answered" if tried.failure is None else f"{tried.failure.value} ({tried.status})"
+    return f"{attempt.why} over {attempt.route.value}: {result}"
 
 
 def tokens_text(usage: dict[str, Any] | None) -> str:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from .wire import ReasoningMode
 
 # (name, type, default, help, choices): the public contract of DESIGN.md.
-OPTIONS: tuple[tuple[str, type, str, str, tuple[str, ...] | None], ...] = (
+OPTIONS: tuple[tuple[str, type, str | int, str, tuple[str, ...] | None], ...] = (
     (
         "responses_url",
         str,
@@ -72,6 +72,14 @@ OPTIONS: tuple[tuple[str, type, str, str, tuple[str, ...] | None], ...] = (
         "(inside <think>…</think> in content), or none.",
         ("reasoning_content", "think", "none"),
     ),
+    (
+        "responses_idle_timeout",
+        int,
+        300,
+        "Seconds an upstream may stay silent before the call ends: a 504 before the first byte, "
+        "an error chunk after it.",
+        None,
+    ),
 )
 OPTION_NAMES = frozenset(name for name, *_ in OPTIONS)
 
@@ -104,6 +112,7 @@ class Settings:
     rewrite: RewriteMode = RewriteMode.CATALOG
     transport: TransportMode = TransportMode.AUTO
     reasoning: ReasoningMode = ReasoningMode.REASONING_CONTENT
+    idle_timeout: int = 300
 
     @classmethod
     def parse(
@@ -116,6 +125,7 @@ class Settings:
         responses_rewrite: str,
         responses_transport: str,
         responses_reasoning: str,
+        responses_idle_timeout: int = 300,
     ) -> Settings:
         url = responses_url.strip().rstrip("/")
         if url:
@@ -137,6 +147,7 @@ class Settings:
             rewrite=_choice(RewriteMode, "responses_rewrite", responses_rewrite),
             transport=_choice(TransportMode, "responses_transport", responses_transport),
             reasoning=_choice(ReasoningMode, "responses_reasoning", responses_reasoning),
+            idle_timeout=_positive("responses_idle_timeout", responses_idle_timeout),
         )
 
 
@@ -146,3 +157,9 @@ def _choice[E: StrEnum](enum: type[E], name: str, value: str) -> E:
     except ValueError:
         allowed = ", ".join(repr(m.value) for m in enum)
         raise ValueError(f"{name} must be one of {allowed}, not {value!r}") from None
+
+
+def _positive(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a whole number of seconds above 0, not {value!r}")
+    return value

@@ -1,4 +1,4 @@
-"""The byte pipeline: upstream Responses SSE in, chat SSE or JSON out; display transcripts."""
+"""The sinks: upstream events in, chat SSE or JSON out; upstream SSE bytes in, events out."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from addon.errors import ProxyError, UpstreamError
 from addon.pipeline import (
-    ChatStreamPipeline,
+    ChatJsonSink,
+    ChatStreamSink,
     ChunkContext,
     Transcript,
-    aggregate,
-    events_of_body,
-    stream_body,
+    UpstreamSSE,
+    events_of_response,
 )
 from addon.wire import ReasoningMode
 
@@ -49,12 +49,24 @@ def payloads(out: list[bytes]) -> list[bytes]:
     return [e.removeprefix(b"data: ") for e in b"".join(out).split(b"\n\n") if e]
 
 
-def run(body: bytes, step: int) -> list[bytes]:
-    pipe = ChatStreamPipeline(CTX, include_usage=False)
-    out: list[bytes] = []
+def events(body: bytes, step: int) -> list[dict[str, object]]:
+    reader = UpstreamSSE()
+    out: list[dict[str, object]] = []
     for i in range(0, len(body), step):
-        out += pipe(body[i : i + step])
-    return out + pipe(b"")
+        out += reader.feed(body[i : i + step])
+    return out + reader.finish()
+
+
+def run(body: bytes, step: int) -> list[bytes]:
+    sink = ChatStreamSink(CTX, include_usage=False)
+    out: list[bytes] = []
+    try:
+        for event in events(body, step):
+            out.append(sink.feed(event))
+        out.append(sink.finish())
+    except ProxyError as err:
+        out.append(sink.fail(err))
+    return out
 
 
 @pytest.mark.parametrize("step", [1, 7, 4096])
@@ -72,20 +84,29 @@ def test_a_stream_without_a_terminal_event_ends_with_one_error_chunk() -> None:
     assert b"[DONE]" not in out
 
 
+def test_an_event_that_is_not_json_is_a_protocol_error() -> None:
+    with pytest.raises(UpstreamError) as caught:
+        events(STREAM + b"data: {not json}\n\n", 4096)
+    assert caught.value.code == "upstream_protocol_error"
+
+
 def test_nothing_follows_an_error_chunk() -> None:
-    pipe = ChatStreamPipeline(CTX, include_usage=False)
-    out = pipe(STREAM + b"data: {not json}\n\n")
-    assert json.loads(payloads(out)[-1])["error"]["type"] == "upstream_error"
-    assert pipe(sse(delta("more"), COMPLETED)) == []
-    assert pipe(b"") == []
-    assert pipe.fail(UpstreamError("late")) == []
+    sink = ChatStreamSink(CTX, include_usage=False)
+    for event in events(STREAM, 4096):
+        sink.feed(event)
+    assert sink.started
+    first = sink.fail(UpstreamError("late"))
+    assert json.loads(payloads([first])[0])["error"]["message"] == "late"
+    assert sink.done
+    assert sink.feed(delta("more")) == b""
+    assert sink.finish() == b""
+    assert sink.fail(UpstreamError("again")) == b""
 
 
-def test_the_transcripts_keep_both_sides_for_display() -> None:
-    pipe = ChatStreamPipeline(CTX, include_usage=False)
-    sent = pipe(STREAM + sse(COMPLETED)) + pipe(b"")
-    assert pipe.upstream.value() == STREAM + sse(COMPLETED)
-    assert pipe.client.value() == b"".join(sent)
+def test_the_client_transcript_keeps_what_was_sent() -> None:
+    sink = ChatStreamSink(CTX, include_usage=False)
+    sent = [sink.feed(e) for e in events(STREAM + sse(COMPLETED), 4096)] + [sink.finish()]
+    assert sink.client.value() == b"".join(sent)
 
 
 def test_a_transcript_is_bounded_and_says_so() -> None:
@@ -94,6 +115,40 @@ def test_a_transcript_is_bounded_and_says_so() -> None:
     transcript.add(b"more")
     assert transcript.value().startswith(b"0123456789\n: chat2responses: truncated for display")
     assert transcript.size == 10
+
+
+def test_a_json_sink_folds_the_events_into_one_completion() -> None:
+    sink = ChatJsonSink(CTX)
+    for event in events(STREAM + sse(COMPLETED), 3):
+        assert sink.feed(event) == b""
+    assert sink.done and sink.started
+    completion = ChatCompletion.model_validate_json(sink.finish())
+    assert completion.choices[0].message.content == "Hello"
+
+
+def test_a_json_sink_raises_an_error_event() -> None:
+    sink = ChatJsonSink(CTX)
+    with pytest.raises(UpstreamError) as caught:
+        sink.feed({"type": "error", "code": "server_is_overloaded", "message": "busy"})
+    assert caught.value.status == 503
+
+
+def test_a_json_sink_is_capped() -> None:
+    sink = ChatJsonSink(CTX, limit=100)
+    sink.check_size(100)
+    with pytest.raises(UpstreamError) as caught:
+        sink.check_size(101)
+    assert caught.value.status == 502
+    assert "exceeds 100 bytes" in caught.value.message
+
+
+def test_an_unfinished_json_answer_is_an_upstream_error() -> None:
+    sink = ChatJsonSink(CTX)
+    for event in events(STREAM, 4096):
+        sink.feed(event)
+    with pytest.raises(ProxyError) as caught:
+        sink.finish()
+    assert caught.value.status == 502
 
 
 def test_a_json_response_object_is_read_as_events() -> None:
@@ -109,20 +164,16 @@ def test_a_json_response_object_is_read_as_events() -> None:
             }
         ],
     }
-    body = json.dumps(response).encode()
-    assert [e["type"] for e in events_of_body(body)] == [
+    got = events_of_response(response)
+    assert [e["type"] for e in got] == [
         "response.created",
         "response.output_item.done",
         "response.completed",
     ]
-    completion = ChatCompletion.model_validate_json(aggregate(body, CTX))
+    sink = ChatJsonSink(CTX)
+    for event in got:
+        sink.feed(event)
+    completion = ChatCompletion.model_validate_json(sink.finish())
     assert completion.choices[0].message.content == "Hi!"
-    streamed = payloads([stream_body(body, CTX, include_usage=False)])
-    assert streamed[-1] == b"[DONE]"
-
-
-@pytest.mark.parametrize("body", [b"", b"   ", STREAM])
-def test_aggregating_an_empty_or_unfinished_body_is_an_upstream_error(body: bytes) -> None:
-    with pytest.raises(ProxyError) as caught:
-        aggregate(body, CTX)
-    assert caught.value.status == 502
+    incomplete = events_of_response({**response, "status": "incomplete"})
+    assert incomplete[-1]["type"] == "response.incomplete"

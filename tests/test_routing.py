@@ -1,86 +1,10 @@
-"""Route decisions, learning, and the upstream URLs: tables of literal cases."""
+"""Which paths are ours, and the upstream URLs: tables of literal cases."""
 
 from __future__ import annotations
 
 import pytest
 
-from addon.catalog import Catalog
-from addon.errors import UpstreamError
-from addon.routing import (
-    Reason,
-    Route,
-    RouteDecision,
-    Router,
-    is_chat_completions_path,
-    refused_for_websocket,
-    responses_url_for,
-    websocket_url,
-)
-from addon.settings import TransportMode
-
-CATALOG = Catalog.default()
-AUTO, HTTP, WS = TransportMode.AUTO, TransportMode.HTTP, TransportMode.WEBSOCKET
-W = Route.WEBSOCKET
-
-
-@pytest.mark.parametrize(
-    ("transport", "model", "learned", "expected"),
-    [
-        (AUTO, "gpt-5.5", None, RouteDecision(Route.WEBSOCKET, Reason.CATALOG)),
-        (AUTO, "gpt-5-codex", None, RouteDecision(Route.HTTP, Reason.DEFAULT)),
-        (HTTP, "gpt-5.5", None, RouteDecision(Route.HTTP, Reason.FORCED, True)),
-        (WS, "gpt-5-codex", None, RouteDecision(Route.WEBSOCKET, Reason.FORCED, True)),
-        (AUTO, "gpt-5.5", Route.WEBSOCKET, RouteDecision(Route.WEBSOCKET, Reason.CATALOG, True)),
-        (AUTO, "gpt-5.5", Route.HTTP, RouteDecision(Route.HTTP, Reason.LEARNED, True)),
-        (
-            AUTO,
-            "gpt-5-codex",
-            Route.WEBSOCKET,
-            RouteDecision(Route.WEBSOCKET, Reason.LEARNED, True),
-        ),
-        (AUTO, "gpt-5-codex", Route.HTTP, RouteDecision(Route.HTTP, Reason.DEFAULT, True)),
-        (HTTP, "gpt-5-codex", Route.WEBSOCKET, RouteDecision(Route.HTTP, Reason.FORCED, True)),
-    ],
-)
-def test_decisions(
-    transport: TransportMode, model: str, learned: Route | None, expected: RouteDecision
-) -> None:
-    router = Router()
-    match = CATALOG.match(model)
-    if learned is not None:
-        router.learn(match, learned)
-    assert router.decide(transport, match) == expected
-
-
-def test_learning_is_per_family_for_catalog_models_and_per_name_otherwise() -> None:
-    router = Router()
-    router.learn(CATALOG.match("gpt-5.5-2026-04-23"), Route.HTTP)
-    assert router.decide(AUTO, CATALOG.match("GPT-5.5")).route is Route.HTTP
-    router.learn(CATALOG.match("Mystery-1"), Route.WEBSOCKET)
-    assert router.decide(AUTO, CATALOG.match("mystery-1")).route is Route.WEBSOCKET
-    assert router.decide(AUTO, CATALOG.match("mystery-2")).route is Route.HTTP
-
-
-@pytest.mark.parametrize(
-    ("status", "code", "message", "expected"),
-    [
-        (
-            400,
-            "routing_unsupported",
-            "GPT-5.5 routing only supports Responses-compatible requests",
-            True,
-        ),
-        (400, None, "routing_unsupported: GPT-5.5 routing only supports …", True),
-        (426, None, "use the WebSocket transport", True),
-        (400, "unsupported_parameter", "Unsupported parameter: temperature", False),
-        (500, "routing_unsupported", "server error", False),
-        (429, "rate_limit_exceeded", "slow down", False),
-    ],
-)
-def test_what_counts_as_needing_websocket(
-    status: int, code: str | None, message: str, expected: bool
-) -> None:
-    assert refused_for_websocket(UpstreamError(message, status=status, code=code)) is expected
+from addon.routing import is_chat_completions_path, responses_url_for, websocket_url
 
 
 @pytest.mark.parametrize(
@@ -91,6 +15,10 @@ def test_what_counts_as_needing_websocket(
         ("https://chatgpt.com/backend-api/codex", "http://x", "/v1/chat/completions",
          "https://chatgpt.com/backend-api/codex/responses"),
         ("http://127.0.0.1:9/up/", "http://x", "/chat/completions", "http://127.0.0.1:9/up/responses"),
+        ("https://h/openai/v1?api-version=preview", "http://x", "/chat/completions",
+         "https://h/openai/v1/responses?api-version=preview"),
+        ("", "https://h", "/openai/deployments/d/chat/completions?api-version=1",
+         "https://h/openai/deployments/d/responses?api-version=1"),
     ],
 )  # fmt: skip
 def test_responses_urls(configured: str, origin: str, path: str, expected: str) -> None:
@@ -102,6 +30,7 @@ def test_responses_urls(configured: str, origin: str, path: str, expected: str) 
     [
         ("https://chatgpt.com/backend-api/codex/responses", "wss://chatgpt.com/backend-api/codex/responses"),
         ("http://127.0.0.1:8/v1/responses", "ws://127.0.0.1:8/v1/responses"),
+        ("HTTPS://h/v1/responses?api-version=2", "wss://h/v1/responses?api-version=2"),
     ],
 )  # fmt: skip
 def test_websocket_urls(url: str, expected: str) -> None:

@@ -43,7 +43,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, W
 from websockets.frames import CloseCode
 from websockets.protocol import State
 
-from addon.errors import UpstreamError, UpstreamProtocolError, upstream_error_from_body
+from addon.errors import (
+    HandshakeRefused,
+    UpstreamError,
+    UpstreamProtocolError,
+)
 from addon.events import TERMINAL, EventType, parse_event
 
 logger = logging.getLogger(__name__)
@@ -78,25 +82,7 @@ _NEVER_SENT: Final = frozenset({"type", "background"})
 _CLEAN_END: Final = frozenset({EventType.COMPLETED, EventType.INCOMPLETE})
 # §4.5/§4.6: the server's 60-minute limit, sent as an `error` frame; a fresh socket continues.
 CONNECTION_LIMIT_REACHED: Final = "websocket_connection_limit_reached"
-
-
-class HandshakeRefused(UpstreamError):
-    """The upstream answered the WebSocket upgrade with an HTTP status instead of 101.
-
-    The status is kept; 426 means: use HTTP (§4.1, and what Codex and CLIProxyAPI do).
-    """
-
-    @classmethod
-    def from_response(cls, status: int, body: bytes, headers: dict[str, str]) -> HandshakeRefused:
-        parsed = upstream_error_from_body(status, body, headers)
-        return cls(
-            parsed.message,
-            status=parsed.status,
-            type=parsed.type,
-            code=parsed.code,
-            param=parsed.param,
-            headers=parsed.headers,
-        )
+_WAITING: Final = "waiting for an event from"
 
 
 def response_create_frame(url: str, body: Mapping[str, Any]) -> str:
@@ -208,6 +194,11 @@ class _EventStream:
     def __aiter__(self) -> _EventStream:
         return self
 
+    def buffered(self) -> bool:
+        """Whether the next frame has already arrived (the caller may batch its writes)."""
+        ws = self._ws
+        return ws is not None and bool(len(ws.recv_messages.frames))
+
     async def __anext__(self) -> str:
         if self.finished or self._failed:
             raise StopAsyncIteration
@@ -226,9 +217,7 @@ class _EventStream:
             ws = self._ws
             assert ws is not None
             may_retry = self._reused and not self._yielded
-            with _upstream_errors(
-                self._where, "waiting for an event from", self._target.idle_timeout
-            ):
+            with _upstream_errors(self._where, _WAITING, self._target.idle_timeout):
                 try:
                     async with asyncio.timeout(self._target.idle_timeout):
                         message = await ws.recv()
@@ -491,7 +480,15 @@ def _upstream_errors(where: str, doing: str, timeout: float) -> Iterator[None]:
             f"upstream closed the WebSocket before response.completed ({exc})"
         ) from None
     except TimeoutError:
-        raise UpstreamError(f"timed out after {timeout:g} s {doing} {where}", status=504) from None
+        if doing == _WAITING:
+            raise UpstreamError(
+                f"upstream {where} stalled: no event for {timeout:g} s (responses_idle_timeout)",
+                status=504,
+                code="upstream_stalled",
+            ) from None
+        raise UpstreamError(
+            f"timed out after {timeout:g} s {doing} {where}", status=504, code="upstream_timeout"
+        ) from None
     except ssl_module.SSLError as exc:
         raise UpstreamError(f"TLS failure {doing} {where}: {exc}") from None
     except OSError as exc:

@@ -1,4 +1,4 @@
-"""The mitmproxy glue in-process (mitmproxy.test.taddons): options, matching, rewriting, errors."""
+"""The mitmproxy hooks in-process (mitmproxy.test.taddons): options, matching, rewriting, errors."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow, tutils
 
-from addon.proxy import Chat2Responses
-from addon.routing import Route
+from addon.glue.hooks import Chat2Responses
+from addon.policy import Route
 
 
 def chat_flow(body: object, path: str = "/v1/chat/completions", **headers: str) -> tflow.HTTPFlow:
@@ -43,6 +43,7 @@ def test_options_are_declared_with_their_defaults(addon: Chat2Responses) -> None
         assert options.responses_rewrite == "catalog"
         assert options.responses_transport == "auto"
         assert options.responses_reasoning == "reasoning_content"
+        assert options.responses_idle_timeout == 300
 
 
 @pytest.mark.parametrize(
@@ -54,6 +55,7 @@ def test_options_are_declared_with_their_defaults(addon: Chat2Responses) -> None
         ("responses_auth", "magic", "responses_auth"),
         ("responses_url", "ftp://example.com", "responses_url"),
         ("responses_catalog", "/nonexistent/catalog.json", "cannot read"),
+        ("responses_idle_timeout", 0, "responses_idle_timeout"),
     ],
 )
 def test_invalid_option_values_are_refused_and_the_old_value_stays(
@@ -91,7 +93,7 @@ def test_a_model_outside_the_catalog_passes_through_byte_for_byte(addon: Chat2Re
         assert flow.request.raw_content == raw
         assert flow.request.url == before[0]
         assert flow.response is None
-        assert flow.id not in addon.flows
+        assert flow.id not in addon.calls
 
 
 @pytest.mark.parametrize("path", ["/v1/models", "/v1/responses", "/v1/chat/completions/x"])
@@ -113,62 +115,55 @@ def test_bad_json_in_rewrite_all_mode_is_a_400_without_upstream(addon: Chat2Resp
         assert json.loads(flow.response.content or b"")["error"]["type"] == "invalid_request_error"
 
 
-def test_a_forced_http_stream_goes_straight_to_the_responses_path(addon: Chat2Responses) -> None:
+def started(addon: Chat2Responses, port: int = 40000) -> None:
+    addon.driver.port = port  # not started: only the re-pointing is checked here
+
+
+def test_every_rewritten_call_goes_to_the_driver(addon: Chat2Responses) -> None:
     with taddons.context(addon) as tctx:
         tctx.configure(addon, responses_transport="http")
-        flow = chat_flow(BODY, authorization="Bearer sk-abc")
+        started(addon)
+        flow = chat_flow(BODY, authorization="Bearer sk-abc", host="api.example.com")
         addon.request(flow)
-        assert flow.request.path == "/v1/responses"
-        assert flow.request.headers["accept-encoding"] == "identity"
-        assert flow.request.headers["authorization"] == "Bearer sk-abc"
-        sent = json.loads(flow.request.content or b"")
+        assert (flow.request.host, flow.request.port) == ("127.0.0.1", 40000)
+        assert flow.request.path.startswith("/call/")
+        assert flow.request.content == b""  # the driver holds the body; the flow gets it back
+        assert flow.request.pretty_host == "api.example.com"  # as the client asked
+        call = addon.calls[flow.id]
+        assert call.job.plan.route is Route.HTTP
+        assert call.job.headers["authorization"] == "Bearer sk-abc"
+        sent = call.job.body
         assert sent["model"] == "gpt-5.5" and "messages" not in sent and sent["input"]
-        assert addon.flows[flow.id].decision.route is Route.HTTP
+        assert call.job.http_url == "http://api.example.com:22/v1/responses"
+        assert call.job.ws_url == "ws://api.example.com:22/v1/responses"
 
 
-def test_responses_url_repoints_the_request(addon: Chat2Responses) -> None:
+def test_responses_url_repoints_the_call(addon: Chat2Responses) -> None:
     with taddons.context(addon) as tctx:
         tctx.configure(
             addon, responses_transport="http", responses_url="https://up.example/backend-api/codex"
         )
+        started(addon)
         flow = chat_flow(BODY)
         addon.request(flow)
-        assert flow.request.url == "https://up.example/backend-api/codex/responses"
-        sent = json.loads(flow.request.content or b"")
-        assert sent["store"] is False and sent["stream"] is True and "instructions" in sent
+        job = addon.calls[flow.id].job
+        assert job.http_url == "https://up.example/backend-api/codex/responses"
+        assert job.ws_headers == {"openai-beta": "responses_websockets=2026-02-06"}
+        assert job.body["store"] is False and job.body["stream"] is True
+        assert "instructions" in job.body
 
 
-def test_a_websocket_model_is_sent_through_the_bridge(addon: Chat2Responses) -> None:
+def test_a_websocket_model_plans_the_websocket_route(addon: Chat2Responses) -> None:
     with taddons.context(addon):
-        addon.bridge.port = 40000  # not started: only the re-pointing is checked here
-        flow = chat_flow(BODY, authorization="Bearer sk-abc", host="api.example.com")
+        started(addon)
+        flow = chat_flow(BODY)
         addon.request(flow)
-        assert (flow.request.host, flow.request.port) == ("127.0.0.1", 40000)
-        token = flow.request.path.rsplit("/", 1)[1]
-        job = addon.bridge.jobs[token]
-        assert job.route is Route.WEBSOCKET
-        assert job.ws_url.startswith("ws://") and job.ws_url.endswith("/v1/responses")
-        assert job.headers["authorization"] == "Bearer sk-abc"
-        assert flow.request.pretty_host == "api.example.com"  # as the client asked
+        assert addon.calls[flow.id].job.plan.route is Route.WEBSOCKET
 
 
-def test_codex_auth_without_a_login_is_a_401_naming_codex_login(
+async def test_codex_auth_is_fetched_by_the_driver_never_put_in_the_flow(
     addon: Chat2Responses, tmp_path: Path
 ) -> None:
-    with taddons.context(addon) as tctx:
-        tctx.configure(
-            addon,
-            responses_auth="codex",
-            responses_codex_auth_file=str(tmp_path / "missing.json"),
-            responses_transport="http",
-        )
-        flow = chat_flow(BODY)
-        addon.request(flow)
-        assert flow.response is not None and flow.response.status_code == 401
-        assert "codex login" in json.loads(flow.response.content or b"")["error"]["message"]
-
-
-def test_codex_auth_sends_the_login_and_rereads_it(addon: Chat2Responses, tmp_path: Path) -> None:
     login = tmp_path / "auth.json"
     login.write_text(json.dumps({"tokens": {"access_token": "tok-1", "account_id": "acct-9"}}))
     with taddons.context(addon) as tctx:
@@ -178,14 +173,74 @@ def test_codex_auth_sends_the_login_and_rereads_it(addon: Chat2Responses, tmp_pa
             responses_codex_auth_file=str(login),
             responses_transport="http",
         )
-        flow = chat_flow(BODY, authorization="Bearer client-key")
+        started(addon)
+        flow = chat_flow(
+            BODY, authorization="Bearer client-key", x_api_key="k", cookie="c=1", user_agent="ua"
+        )
         addon.request(flow)
-        assert flow.request.headers["authorization"] == "Bearer tok-1"
-        assert flow.request.headers["chatgpt-account-id"] == "acct-9"
+        job = addon.calls[flow.id].job
+        assert job.headers == {"user-agent": "ua"}  # no client credential goes on
+        assert job.auth is not None
+        headers = await job.auth()
+        assert headers["authorization"] == "Bearer tok-1"
+        assert headers["chatgpt-account-id"] == "acct-9"
+        assert "tok-1" not in str(flow.get_state())
         login.write_text(json.dumps({"tokens": {"access_token": "tok-22", "account_id": "a"}}))
+        assert (await job.auth())["authorization"] == "Bearer tok-22"
+
+
+def test_a_non_post_on_a_rewritten_chat_path_is_a_405(addon: Chat2Responses) -> None:
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_rewrite="all")
         flow = chat_flow(BODY)
+        flow.request.method = "GET"
         addon.request(flow)
-        assert flow.request.headers["authorization"] == "Bearer tok-22"
+        assert flow.response is not None and flow.response.status_code == 405
+        assert flow.response.headers["allow"] == "POST"
+        assert json.loads(flow.response.content or b"")["error"]["message"]
+
+
+def test_a_gzip_body_is_decoded_and_a_broken_one_refused(addon: Chat2Responses) -> None:
+    import gzip
+
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_rewrite="all")
+        started(addon)
+        flow = chat_flow(gzip.compress(json.dumps(BODY).encode()), content_encoding="gzip")
+        addon.request(flow)
+        assert addon.calls[flow.id].job.body["model"] == "gpt-5.5"
+        flow = chat_flow(b"not gzip at all", content_encoding="gzip")
+        addon.request(flow)
+        assert flow.response is not None and flow.response.status_code == 400
+        assert "content-encoding" in json.loads(flow.response.content or b"")["error"]["message"]
+
+
+def test_the_flow_is_put_back_as_the_client_sent_it_on_error(addon: Chat2Responses) -> None:
+    from mitmproxy import flow as flow_module
+
+    with taddons.context(addon):
+        started(addon)
+        flow = chat_flow(BODY, authorization="Bearer sk-abc")
+        url, content = flow.request.url, flow.request.raw_content
+        addon.request(flow)
+        token = addon.calls[flow.id].token
+        assert addon.driver.pending() == 1
+        flow.error = flow_module.Error("Client disconnected.")
+        addon.error(flow)
+        assert flow.id not in addon.calls
+        assert addon.driver.pending() == 0 and token
+        assert (flow.request.url, flow.request.raw_content) == (url, content)
+        assert "Client disconnected." in flow.comment
+
+
+def test_stopping_puts_every_live_flow_back(addon: Chat2Responses) -> None:
+    with taddons.context(addon):
+        started(addon)
+        flow = chat_flow(BODY)
+        url = flow.request.url
+        addon.request(flow)
+        addon.done()
+        assert flow.request.url == url and flow.request.raw_content
 
 
 def test_the_reload_command_rereads_the_catalog_file(addon: Chat2Responses, tmp_path: Path) -> None:
@@ -207,18 +262,19 @@ def test_the_reload_command_rereads_the_catalog_file(addon: Chat2Responses, tmp_
 def test_changing_options_takes_effect_on_the_next_request(addon: Chat2Responses) -> None:
     with taddons.context(addon) as tctx:
         tctx.configure(addon, responses_transport="http")
+        started(addon)
         flow = chat_flow(BODY)
         addon.request(flow)
-        assert addon.flows[flow.id].decision.route is Route.HTTP
-        tctx.configure(addon, responses_transport="websocket", responses_reasoning="think")
+        assert addon.calls[flow.id].job.plan.route is Route.HTTP
+        tctx.configure(addon, responses_transport="websocket", responses_reasoning="none")
         flow = chat_flow(BODY)
         addon.request(flow)
-        state = addon.flows[flow.id]
-        assert state.decision.route is Route.WEBSOCKET
-        assert state.context.reasoning.value == "think"
+        call = addon.calls[flow.id]
+        assert call.job.plan.route is Route.WEBSOCKET
+        assert "summary" not in call.job.body["reasoning"]
 
 
-def test_tls_options_shape_the_bridge_context(addon: Chat2Responses, tmp_path: Path) -> None:
+def test_tls_options_shape_the_driver_context(addon: Chat2Responses, tmp_path: Path) -> None:
     import ssl
 
     with taddons.context(addon) as tctx:
@@ -274,14 +330,16 @@ def test_the_codex_login_only_goes_to_the_codex_backend(
             responses_transport="http",
             responses_rewrite="all",
         )
+        started(addon)
         flow = chat_flow(BODY, path="/some/other/api/v1/chat/completions")
         addon.request(flow)
-        assert flow.request.url == "https://chatgpt.com/backend-api/codex/responses"
+        job = addon.calls[flow.id].job
+        assert job.http_url == "https://chatgpt.com/backend-api/codex/responses"
 
 
-def test_the_bridge_hop_never_goes_through_an_upstream_proxy(addon: Chat2Responses) -> None:
+def test_the_driver_hop_never_goes_through_an_upstream_proxy(addon: Chat2Responses) -> None:
     with taddons.context(addon):
-        addon.bridge.port = 40001
+        addon.driver.port = 40001
         flow = chat_flow(BODY)
         flow.server_conn.via = ("http", ("proxy.example", 3128))  # type: ignore[assignment]
         addon.request(flow)
@@ -292,10 +350,10 @@ def test_the_bridge_hop_never_goes_through_an_upstream_proxy(addon: Chat2Respons
 def test_reasoning_none_asks_the_upstream_for_no_summary(addon: Chat2Responses) -> None:
     with taddons.context(addon) as tctx:
         tctx.configure(addon, responses_transport="http", responses_reasoning="none")
+        started(addon)
         flow = chat_flow(BODY)
         addon.request(flow)
-        sent = json.loads(flow.request.content or b"")
-        assert "summary" not in sent["reasoning"]
+        assert "summary" not in addon.calls[flow.id].job.body["reasoning"]
 
 
 def test_a_bug_while_rewriting_answers_500_and_forwards_nothing(
@@ -304,7 +362,7 @@ def test_a_bug_while_rewriting_answers_500_and_forwards_nothing(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("addon.proxy.translate_request", broken)
+    monkeypatch.setattr("addon.glue.hooks.translate_request", broken)
     with taddons.context(addon):
         flow = chat_flow(BODY)
         addon.request(flow)

@@ -1,0 +1,104 @@
+"""Building a rewritten call from a flow: the pieces the request hook puts together.
+
+`Call` is what the addon keeps per rewritten flow; the functions here read the client's request
+(its decoded body, its origin, the headers that may go on) and make the call's sink factory.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mitmproxy import http
+
+from addon.catalog import Catalog, embedded_catalog
+from addon.errors import ClientError
+from addon.glue import display
+from addon.pipeline import ChatJsonSink, ChatStreamSink, ChunkContext, Sink
+from addon.settings import AuthMode
+from addon.translate_request import Translation
+from addon.transports.call import CallJob
+from addon.wire import ReasoningMode
+
+# Client headers passed on to the upstream with `responses_auth=client`.
+_CLIENT_HEADERS = (
+    "authorization",
+    "openai-organization",
+    "openai-project",
+    "user-agent",
+    "chatgpt-account-id",
+    "originator",
+    "session_id",
+    "openai-beta",
+    "api-key",
+    "x-api-key",
+)
+# With `responses_auth=codex` the login speaks for the client: none of its credentials go on.
+_CODEX_CLIENT_HEADERS = ("user-agent",)
+
+
+def client_headers(req: http.Request, auth: AuthMode) -> dict[str, str]:
+    names = _CODEX_CLIENT_HEADERS if auth is AuthMode.CODEX else _CLIENT_HEADERS
+    return {name: str(req.headers[name]) for name in names if name in req.headers}
+
+
+@dataclass(slots=True)
+class Call:
+    """What the addon keeps about one rewritten flow, from request to end."""
+
+    token: str
+    job: CallJob
+    translation: Translation
+    upstream_url: str
+    started: float
+    original: display.Original
+
+
+def load_catalog(path: str) -> Catalog:
+    if not path:
+        return Catalog.default()
+    file = Path(path).expanduser()
+    try:
+        user = file.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"responses_catalog: cannot read {file}: {exc.strerror}") from None
+    return Catalog.parse(embedded_catalog(), user, user_name=str(file))
+
+
+def sink_factory(translation: Translation, reasoning: ReasoningMode) -> Any:
+    context = ChunkContext(
+        chunk_id="chatcmpl-" + secrets.token_hex(12),
+        created=int(time.time()),
+        model=translation.model,
+        reasoning=reasoning,
+    )
+
+    def make() -> Sink:
+        if translation.stream:
+            return ChatStreamSink(context, include_usage=translation.include_usage)
+        return ChatJsonSink(context)
+
+    return make
+
+
+def decoded_body(req: http.Request) -> bytes | None:
+    """The body with its content-encoding undone (gzip, deflate, br, zstd)."""
+    if req.raw_content is None:
+        return None
+    try:
+        return req.get_content(strict=True)
+    except ValueError as exc:
+        encoding = req.headers.get("content-encoding", "")
+        raise ClientError(
+            f"The request body could not be decoded as content-encoding {encoding!r} ({exc}).",
+            code="invalid_encoding",
+        ) from None
+
+
+def origin_of(req: http.Request) -> str:
+    default_port = {"http": 80, "https": 443}.get(req.scheme)
+    port = "" if req.port == default_port else f":{req.port}"
+    return f"{req.scheme}://{req.pretty_host}{port}"

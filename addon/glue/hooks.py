@@ -1,0 +1,291 @@
+"""The mitmproxy addon: options, hooks, and nothing the core or the driver could do instead.
+
+It matches `POST …/chat/completions`, has the pure core parse and translate the body, registers
+the call with the loopback driver and re-points the flow at it; the driver answers in the
+client's format and mitmproxy relays the bytes. When the flow ends (answered, failed, or the
+proxy stopping) it is put back as the client sent it and annotated (display.py).
+
+Rule 1: nothing the addon adds to a flow is a credential: the login's headers are fetched by the
+        driver at send time, and the client's own headers never leave the client's flow.
+Rule 2: an error of any kind reaches the client as an OpenAI error body (before the first byte)
+        or one error chunk (after it) — never as a traceback, an HTML page or a hung stream.
+Rule 3: hooks return early for flows that are not theirs; lifecycle hooks stay synchronous.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from pathlib import Path
+from typing import Any
+
+from mitmproxy import command, connection, ctx, exceptions, http
+
+from addon.auth import WEBSOCKET_BETA, CodexLogin
+from addon.body import parse_json_body
+from addon.catalog import Catalog
+from addon.errors import ClientError, ProxyError, error_body
+from addon.glue import display
+from addon.glue.calls import (
+    Call,
+    client_headers,
+    decoded_body,
+    load_catalog,
+    origin_of,
+    sink_factory,
+)
+from addon.glue.contentviews import register_views
+from addon.policy import Memory, asks_summaries
+from addon.profiles import CODEX, profile_for_url
+from addon.routing import is_chat_completions_path, responses_url_for, websocket_url
+from addon.settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings
+from addon.translate_request import translate_request
+from addon.transports.call import CallJob
+from addon.transports.driver import PATH_PREFIX, Driver
+from addon.transports.websocket import redacted_url, websocket_ssl_context
+from addon.wire import ReasoningMode
+
+logger = logging.getLogger(__name__)
+
+_TLS_OPTIONS = frozenset({"ssl_insecure", "ssl_verify_upstream_trusted_ca"})
+
+
+class Chat2Responses:
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self.catalog = Catalog.default()
+        self.memory = Memory()
+        self.calls: dict[str, Call] = {}
+        self.driver = Driver()
+        self.ssl_context: ssl.SSLContext | None = None
+        self.codex_login: CodexLogin | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def load(self, loader: Any) -> None:
+        for name, typespec, default, help_text, choices in OPTIONS:
+            loader.add_option(name, typespec, default, help_text, choices=choices)
+        register_views()
+
+    def configure(self, updated: set[str]) -> None:
+        if updated & _TLS_OPTIONS or self.ssl_context is None:
+            try:
+                self.ssl_context = websocket_ssl_context(
+                    bool(ctx.options.ssl_insecure), ctx.options.ssl_verify_upstream_trusted_ca
+                )
+            except ValueError as exc:
+                raise exceptions.OptionsError(str(exc)) from None  # type: ignore[no-untyped-call]
+        if "stream_large_bodies" in updated and ctx.options.stream_large_bodies:
+            logger.warning(
+                "stream_large_bodies is set: chat requests larger than %s reach the upstream "
+                "before chat2responses sees them, so they cannot be rewritten",
+                ctx.options.stream_large_bodies,
+            )
+        if not updated & OPTION_NAMES:
+            return
+        try:
+            settings = Settings.parse(**{name: getattr(ctx.options, name) for name in OPTION_NAMES})
+            catalog = (
+                load_catalog(settings.catalog_path)
+                if "responses_catalog" in updated
+                or settings.catalog_path != self.settings.catalog_path
+                else self.catalog
+            )
+        except ValueError as exc:
+            raise exceptions.OptionsError(str(exc)) from None  # type: ignore[no-untyped-call]
+        if settings.responses_url != self.settings.responses_url:
+            self.memory = Memory()  # what one upstream taught says nothing of another
+        self.settings, self.catalog = settings, catalog
+
+    def running(self) -> None:
+        self.driver.start()
+
+    def done(self) -> None:
+        for flow_id in list(self.calls):
+            call = self.calls.pop(flow_id)
+            display.restore(call.original)
+        self.driver.stop()
+
+    @command.command("chat2responses.reload_catalog")  # type: ignore[untyped-decorator]
+    def reload_catalog(self) -> str:
+        """Re-read the responses_catalog file (and the embedded catalog)."""
+        try:
+            self.catalog = load_catalog(self.settings.catalog_path)
+        except ValueError as exc:
+            raise exceptions.CommandError(str(exc)) from None
+        message = f"chat2responses: catalog reloaded, {len(self.catalog.slugs())} models"
+        logger.info(message)
+        return message
+
+    # ---- request ---------------------------------------------------------------------------
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        req = flow.request
+        if not is_chat_completions_path(req.path):
+            return
+        if req.method != "POST":
+            if self.settings.rewrite is RewriteMode.ALL:
+                self._refuse(
+                    flow, ClientError(f"{req.method} is not allowed here; use POST.", status=405)
+                )
+                flow.response.headers["allow"] = "POST"  # type: ignore[union-attr]
+            return
+        try:
+            call = self._rewrite(flow)
+        except ClientError as err:
+            self._refuse(flow, err)
+            return
+        except Exception as exc:  # a bug must not send a half-rewritten request anywhere
+            logger.exception("chat2responses: rewriting the request failed")
+            self._refuse(flow, ProxyError(f"chat2responses internal error: {exc}"))
+            return
+        if call is not None:
+            self.calls[flow.id] = call
+
+    def _refuse(self, flow: http.HTTPFlow, err: ProxyError) -> None:
+        if err.status < 500:
+            logger.info("chat request refused: %s", err.message)
+        flow.response = http.Response.make(
+            err.status, error_body(err), {"content-type": "application/json", **err.headers}
+        )
+        flow.comment = f"chat2responses refused it: {err.message}"
+        flow.marked = ":no_entry:"
+
+    def _rewrite(self, flow: http.HTTPFlow) -> Call | None:
+        req = flow.request
+        rewrite_all = self.settings.rewrite is RewriteMode.ALL
+        try:
+            body = parse_json_body(decoded_body(req))
+        except ClientError:
+            if rewrite_all:
+                raise
+            return None  # not ours to judge: the upstream's own chat endpoint answers it
+        model = body.get("model")
+        match = self.catalog.match(model) if isinstance(model, str) else None
+        if not rewrite_all and (match is None or match.info is None):
+            return None
+        url = responses_url_for(self.settings.responses_url, origin_of(req), req.path)
+        profile = profile_for_url(url)
+        upstream = redacted_url(url)
+        summaries = self.settings.reasoning is not ReasoningMode.NONE and (
+            match is None or self.memory.summaries_allowed(upstream, match)
+        )
+        translation = translate_request(
+            body, catalog=self.catalog, profile=profile, summaries=summaries
+        )
+        plan = self.memory.plan(
+            self.settings.transport,
+            upstream,
+            translation.match,
+            summaries=asks_summaries(translation.body),
+        )
+        job = CallJob(
+            http_url=url,
+            ws_url=websocket_url(url),
+            body=translation.body,
+            headers=client_headers(req, self.settings.auth),
+            ws_headers={"openai-beta": WEBSOCKET_BETA} if profile is CODEX else {},
+            plan=plan,
+            memory=self.memory,
+            upstream=upstream,
+            match=translation.match,
+            make_sink=sink_factory(translation, self.settings.reasoning),
+            idle_timeout=float(self.settings.idle_timeout),
+            ssl=self.ssl_context,
+            auth=self._auth(),
+        )
+        call = Call(
+            token=self.driver.register(job),
+            job=job,
+            translation=translation,
+            upstream_url=url,
+            started=time.monotonic(),
+            original=display.Original.of(flow),
+        )
+        self._point_at_driver(flow, call)
+        logger.debug(
+            "%s → %s: %s (%s) to %s; dropped: %s",
+            translation.match.requested,
+            translation.match.upstream_name,
+            plan.route.value,
+            plan.reason.value,
+            upstream,
+            ", ".join(translation.dropped) or "nothing",
+        )
+        return call
+
+    def _point_at_driver(self, flow: http.HTTPFlow, call: Call) -> None:
+        """Send the flow to the loopback driver, which holds the whole call (the body is not
+        needed there: it is put back, as the client sent it, when the flow ends)."""
+        req = flow.request
+        original_host = req.host_header
+        req.scheme, req.host, req.port = "http", "127.0.0.1", self.driver.port
+        req.path = PATH_PREFIX + call.token
+        # Straight to the driver, never through an upstream proxy (`--mode upstream`).
+        flow.server_conn = connection.Server(address=("127.0.0.1", self.driver.port))
+        req.content = b""
+        req.headers.pop("content-encoding", None)
+        if original_host:
+            req.host_header = original_host  # mitmweb shows the host the client asked for
+        flow.metadata["chat2responses"] = {
+            "model": call.translation.model,
+            "route": call.job.plan.route.value,
+            "reason": call.job.plan.reason.value,
+            "upstream_url": redacted_url(call.upstream_url),
+            "dropped": list(call.translation.dropped),
+        }
+
+    def _auth(self) -> Any:
+        """With `responses_auth=codex`, how the driver gets the login's headers at send time."""
+        if self.settings.auth is not AuthMode.CODEX:
+            return None
+        wanted = Path(self.settings.codex_auth_file).expanduser()
+        if self.codex_login is None or self.codex_login.path != wanted:
+            self.codex_login = CodexLogin(self.settings.codex_auth_file)
+        login = self.codex_login
+
+        async def headers() -> dict[str, str]:
+            return login.headers()
+
+        return headers
+
+    # ---- response --------------------------------------------------------------------------
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        resp = flow.response
+        if resp is None:
+            return
+        if flow.id in self.calls:
+            if display.is_event_stream(resp.headers):
+                resp.stream = True  # the driver shaped it: relay as it comes
+        elif display.is_event_stream(resp.headers) and is_chat_completions_path(flow.request.path):
+            resp.stream = True  # a chat stream passed through untouched: byte for byte
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        call = self.calls.pop(flow.id, None)
+        if call is not None:
+            self._end(flow, call)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        call = self.calls.pop(flow.id, None)
+        if call is not None:
+            self.driver.discard(call.token)
+            self._end(flow, call)
+
+    def _end(self, flow: http.HTTPFlow, call: Call) -> None:
+        """Put the flow back as the client sent it, and annotate it for mitmweb and the console."""
+        display.restore(call.original)
+        try:
+            report = display.report(flow, call.job, call.translation, call.started)
+            flow.comment = report.details()
+            flow.marked = report.mark
+            flow.metadata["chat2responses"].update(
+                {"summary": report.summary(), "route": report.route.value}
+            )
+            logger.info(report.summary())
+            display.show(flow, call.job, call.translation, call.upstream_url)
+        except Exception:  # display only: never let it disturb the proxy
+            logger.exception("chat2responses: preparing the flow for display failed")

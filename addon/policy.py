@@ -1,0 +1,253 @@
+"""The call policy: which attempt an upstream call makes next, and what the process has learned.
+
+One rewritten call is a series of attempts. The driver carries each out and classifies how it
+failed (`classify`); `next_attempt` decides, from the plan and what happened so far, whether
+there is another attempt and what it looks like. `Memory` holds what upstreams taught (a model
+that needs WebSocket, an upstream that refuses WebSocket, a model whose reasoning summaries are
+refused), per upstream and model, bounded; the glue replaces it whole when `responses_url`
+changes.
+
+Pure: no I/O, no clock, no mitmproxy. Every rule is a row of `_RULES`, tested as a table.
+
+Rule 1: an attempt is retried only before any byte reached the client (the driver never asks
+        after that).
+Rule 2: the transport switches at most once per call, and only under `responses_transport=auto`:
+        HTTP refused for needing WebSocket → WebSocket; a refused WebSocket upgrade → HTTP.
+Rule 3: a refused `reasoning.summary` is retried once without it, on the same transport.
+Rule 4: at most MAX_ATTEMPTS attempts, whatever the upstream does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .catalog import ModelMatch
+from .errors import HandshakeRefused, ProxyError
+from .settings import TransportMode
+
+MAX_ATTEMPTS = 4
+MAX_LEARNED = 1024
+
+
+class Route(StrEnum):
+    HTTP = "http"
+    WEBSOCKET = "websocket"
+
+
+class Reason(StrEnum):
+    FORCED = "forced"
+    CATALOG = "catalog"
+    DEFAULT = "default"
+    LEARNED = "learned"
+
+
+class Failure(StrEnum):
+    """How an attempt failed, as far as the policy cares."""
+
+    NEEDS_WEBSOCKET = "needs_websocket"  # an HTTP 4xx saying the model is WebSocket-only
+    WEBSOCKET_REFUSED = "websocket_refused"  # the upgrade was refused: this upstream wants HTTP
+    SUMMARY_REFUSED = "summary_refused"  # 400 on `reasoning.summary` (unverified organizations)
+    FATAL = "fatal"  # nothing another attempt could fix
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What the call starts from: the first route and what may change."""
+
+    route: Route
+    reason: Reason
+    switchable: bool  # responses_transport=auto: the learned fallback may switch transports
+    summaries: bool  # the translated body asks for `reasoning.summary`
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    route: Route
+    summaries: bool
+    why: str  # for the call summary: "first", "over websocket", "without reasoning summaries"
+
+
+@dataclass(frozen=True, slots=True)
+class Tried:
+    """One attempt and how it ended (`failure` None: it answered)."""
+
+    attempt: Attempt
+    failure: Failure | None
+    status: int | None = None
+
+
+def first_attempt(plan: Plan) -> Attempt:
+    return Attempt(plan.route, plan.summaries, "first")
+
+
+def _switched(history: tuple[Tried, ...]) -> bool:
+    return any(t.attempt.route is not history[0].attempt.route for t in history)
+
+
+def _switch(plan: Plan, history: tuple[Tried, ...], to: Route) -> Attempt | None:
+    last = history[-1].attempt
+    if not plan.switchable or last.route is to or _switched(history):
+        return None
+    return Attempt(to, last.summaries, f"over {to.value}")
+
+
+def _no_summaries(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
+    last = history[-1].attempt
+    return Attempt(last.route, False, "without reasoning summaries") if last.summaries else None
+
+
+_RULES: dict[Failure, Callable[[Plan, tuple[Tried, ...]], Attempt | None]] = {
+    Failure.NEEDS_WEBSOCKET: lambda plan, h: _switch(plan, h, Route.WEBSOCKET),
+    Failure.WEBSOCKET_REFUSED: lambda plan, h: _switch(plan, h, Route.HTTP),
+    Failure.SUMMARY_REFUSED: _no_summaries,
+    Failure.FATAL: lambda plan, h: None,
+}
+
+
+def next_attempt(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
+    """The attempt after `history` (whose last entry failed), or None: answer with its error."""
+    if not history or len(history) >= MAX_ATTEMPTS:
+        return None
+    failure = history[-1].failure
+    if failure is None:
+        return None
+    return _RULES[failure](plan, history)
+
+
+def dead_end_note(plan: Plan, failure: Failure) -> str:
+    """What to add to the error of a failure that the options kept from being retried."""
+    if failure is Failure.NEEDS_WEBSOCKET and not plan.switchable:
+        return (
+            " (this model is served only over the Responses WebSocket transport, "
+            "and responses_transport=http forbids it)"
+        )
+    return ""
+
+
+# A 4xx that says the model is served only over the WebSocket transport. The Codex backend
+# answers `routing_unsupported: GPT-5.5 routing only supports Responses-compatible requests`.
+_NEEDS_WEBSOCKET = re.compile(r"routing_unsupported|websocket", re.IGNORECASE)
+# A refused upgrade that says nothing about the caller (426, or the 400/404/405 of an upstream or
+# proxy without WebSocket support) means: use HTTP. These statuses do not.
+_NOT_A_TRANSPORT_REFUSAL = frozenset({401, 403, 407, 429})
+
+
+def refused_for_websocket(err: ProxyError) -> bool:
+    """Does this upstream HTTP error mean "use the WebSocket transport for this model"?"""
+    if not 400 <= err.status < 500:
+        return False
+    return bool(_NEEDS_WEBSOCKET.search(f"{err.code or ''} {err.message}"))
+
+
+def classify(route: Route, err: ProxyError) -> Failure:
+    """How the policy sees an attempt's error (raised before any byte reached the client)."""
+    if route is Route.HTTP and refused_for_websocket(err):
+        return Failure.NEEDS_WEBSOCKET
+    if (
+        route is Route.WEBSOCKET
+        and isinstance(err, HandshakeRefused)
+        and err.status < 500
+        and err.status not in _NOT_A_TRANSPORT_REFUSAL
+    ):
+        return Failure.WEBSOCKET_REFUSED
+    if err.status == 400 and err.param == "reasoning.summary":
+        return Failure.SUMMARY_REFUSED
+    return Failure.FATAL
+
+
+def body_for(attempt: Attempt, body: dict[str, Any]) -> dict[str, Any]:
+    """The request body of `attempt`: a new dict when it differs; `body` is never changed."""
+    reasoning = body.get("reasoning")
+    if attempt.summaries or not isinstance(reasoning, dict) or "summary" not in reasoning:
+        return body
+    return {**body, "reasoning": {k: v for k, v in reasoning.items() if k != "summary"}}
+
+
+def asks_summaries(body: dict[str, Any]) -> bool:
+    reasoning = body.get("reasoning")
+    return isinstance(reasoning, dict) and reasoning.get("summary") is not None
+
+
+# ---- what upstreams taught ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Lesson:
+    """What one finished call teaches, for `Memory.learn`."""
+
+    route: Route | None = None  # the route that answered, when the upstream confirmed it
+    summaries_refused: bool = False
+
+
+@dataclass(slots=True)
+class Memory:
+    """Learned routes and refused summaries, per (upstream, model family), least recent first."""
+
+    cap: int = MAX_LEARNED
+    routes: OrderedDict[tuple[str, str], Route] = field(default_factory=OrderedDict)
+    no_summaries: OrderedDict[tuple[str, str], bool] = field(default_factory=OrderedDict)
+
+    def plan(
+        self, transport: TransportMode, upstream: str, match: ModelMatch, *, summaries: bool
+    ) -> Plan:
+        if transport is TransportMode.HTTP:
+            return Plan(Route.HTTP, Reason.FORCED, switchable=False, summaries=summaries)
+        if transport is TransportMode.WEBSOCKET:
+            return Plan(Route.WEBSOCKET, Reason.FORCED, switchable=False, summaries=summaries)
+        if match.info is not None and match.info.prefer_websockets:
+            route, reason = Route.WEBSOCKET, Reason.CATALOG
+        else:
+            route, reason = Route.HTTP, Reason.DEFAULT
+        learned = self.routes.get(_key(upstream, match))
+        if learned is not None and learned is not route:
+            route, reason = learned, Reason.LEARNED
+        return Plan(route, reason, switchable=True, summaries=summaries)
+
+    def summaries_allowed(self, upstream: str, match: ModelMatch) -> bool:
+        return _key(upstream, match) not in self.no_summaries
+
+    def learn(self, upstream: str, match: ModelMatch, lesson: Lesson) -> list[str]:
+        """Remember `lesson`; returns what is new, in words, for the log."""
+        key, news = _key(upstream, match), []
+        if lesson.route is not None and self.routes.get(key) is not lesson.route:
+            _put(self.routes, key, lesson.route, self.cap)
+            news.append(
+                f"{match.upstream_name}: learned that it needs {lesson.route.value}; "
+                "later requests go there directly"
+            )
+        if lesson.summaries_refused and key not in self.no_summaries:
+            _put(self.no_summaries, key, True, self.cap)
+            news.append(
+                f"{match.upstream_name}: the upstream refuses reasoning summaries; "
+                "later requests leave them out"
+            )
+        return news
+
+
+def _key(upstream: str, match: ModelMatch) -> tuple[str, str]:
+    """One entry per catalog family, or per name for models the catalog does not know."""
+    model = match.info.slug if match.info is not None else match.upstream_name.lower()
+    return upstream, model
+
+
+def _put[V](
+    table: OrderedDict[tuple[str, str], V], key: tuple[str, str], value: V, cap: int
+) -> None:
+    table.pop(key, None)
+    table[key] = value
+    while len(table) > cap:  # a client inventing names must not grow it
+        table.popitem(last=False)
+
+
+def lesson_of(plan: Plan, history: tuple[Tried, ...]) -> Lesson:
+    """What a call's attempts teach: the route that answered when it is not the one planned, and
+    whether summaries were refused."""
+    refused = any(t.failure is Failure.SUMMARY_REFUSED for t in history)
+    answered = history[-1].attempt.route if history and history[-1].failure is None else None
+    route = answered if answered is not None and answered is not plan.route else None
+    return Lesson(route=route, summaries_refused=refused)

@@ -1,0 +1,355 @@
+"""One upstream call, carried out: the attempts the policy asks for, in the client's format.
+
+`UpstreamCall.run` is the one path of every rewritten call. Each attempt goes over HTTP SSE or
+the WebSocket; its events are fed once to the call's sink (chat SSE or chat JSON), and what the
+sink returns is written to mitmproxy, which only relays the bytes. When an attempt fails before
+any output, `policy.next_attempt` decides what comes next; the call records one `CallOutcome` that
+the glue reads once, and teaches `Memory` what the upstream showed.
+
+Must not: decide (policy.py does), translate (the sink does), or put a credential anywhere but in
+the upstream request: display copies of the headers are redacted here, as they are recorded.
+
+Rule 1: before the first output, events are held back and an error keeps its HTTP status (a JSON
+        error body); after it, an error is one error chunk and the stream ends.
+Rule 2: when the sink says the answer is complete, the upstream is closed (a stop sequence).
+Rule 3: the client leaving cancels the handler; leaving the `async with` closes the upstream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import ClientSession, web
+
+from addon.catalog import ModelMatch
+from addon.errors import ProxyError, error_body
+from addon.events import Event, EventType, parse_event
+from addon.pipeline import DISPLAY_LIMIT, Sink, Transcript
+from addon.policy import (
+    Attempt,
+    Memory,
+    Plan,
+    Route,
+    Tried,
+    body_for,
+    classify,
+    dead_end_note,
+    first_attempt,
+    lesson_of,
+    next_attempt,
+)
+from addon.transports.http import open_http_events
+from addon.transports.websocket import WebSocketPool, open_response_stream, response_create_frame
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 15.0
+# Events that come before any output: held back, so that an early error keeps its status.
+PREAMBLE = frozenset({EventType.CREATED, EventType.IN_PROGRESS, EventType.QUEUED})
+# Header values never recorded for display (DESIGN: credentials never enter a flow).
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "api-key",
+        "x-api-key",
+        "chatgpt-account-id",
+        "openai-organization",
+        "openai-project",
+    }
+)
+
+
+@dataclass(slots=True)
+class CallOutcome:
+    """What one call did: filled by the driver as it goes, read once by the glue at the end."""
+
+    tried: list[Tried] = field(default_factory=list)
+    status: int | None = None  # what the client was answered
+    first_byte_at: float | None = None  # monotonic
+    error: str | None = None
+    usage: dict[str, Any] | None = None
+    # The last attempt's upstream request, for the upstream leg in mitmweb (headers redacted).
+    headers: dict[str, str] = field(default_factory=dict)
+    sent: bytes = b""
+    upstream_status: int | None = None
+    upstream: Transcript = field(default_factory=Transcript)  # HTTP: the raw answer
+    frames: list[str] = field(default_factory=list)  # WebSocket: the frames received
+    frames_size: int = 0
+    client: bytes = b""  # what a streaming client was sent (bounded), for display
+
+    @property
+    def route(self) -> Route | None:
+        return self.tried[-1].attempt.route if self.tried else None
+
+    def keep_frame(self, frame: str) -> None:
+        if self.frames_size + len(frame) <= DISPLAY_LIMIT:
+            self.frames.append(frame)
+            self.frames_size += len(frame)
+
+
+AuthHeaders = Callable[[], Awaitable[dict[str, str]]]
+
+
+@dataclass(slots=True)
+class CallJob:
+    """Everything one call needs, handed from the glue to the driver. Holds no credential:
+    the client's forwarded headers are the client's own, and `auth` fetches the login's."""
+
+    http_url: str
+    ws_url: str
+    body: dict[str, Any]  # the translation's body: never mutated (attempts copy it)
+    headers: dict[str, str]  # forwarded client headers
+    ws_headers: dict[str, str]  # added to the WebSocket handshake
+    plan: Plan
+    memory: Memory
+    upstream: str  # the key Memory learns under
+    match: ModelMatch
+    make_sink: Callable[[], Sink]
+    idle_timeout: float
+    ssl: Any = None
+    auth: AuthHeaders | None = None
+    outcome: CallOutcome = field(default_factory=CallOutcome)
+
+
+class UpstreamCall:
+    """Runs one `CallJob` for one loopback request (`run`)."""
+
+    def __init__(
+        self, job: CallJob, session: Callable[[], ClientSession], pool: WebSocketPool
+    ) -> None:
+        self.job = job
+        self._session = session
+        self._pool = pool
+        self._response: web.StreamResponse | None = None
+        self._request: web.Request | None = None
+        self._pending: list[bytes] = []
+        self.sink = job.make_sink()
+
+    async def run(self, request: web.Request) -> web.StreamResponse:
+        self._request = request
+        job, outcome = self.job, self.job.outcome
+        history: list[Tried] = []
+        attempt: Attempt | None = first_attempt(job.plan)
+        while attempt is not None:
+            try:
+                await self._attempt(attempt)
+            except ProxyError as err:
+                failure = classify(attempt.route, err)
+                history.append(Tried(attempt, failure, err.status))
+                if self._response is not None or self.sink.started:
+                    outcome.tried = history
+                    return await self._fail_late(err)
+                attempt = next_attempt(job.plan, tuple(history))
+                if attempt is None:
+                    outcome.tried = history
+                    err.message += dead_end_note(job.plan, failure)
+                    return self._fail_early(err)
+                logger.info(
+                    "%s: %s (%s); retrying %s",
+                    job.match.upstream_name,
+                    err.message,
+                    err.status,
+                    attempt.why,
+                )
+                self.sink = job.make_sink()
+                continue
+            history.append(Tried(attempt, None, 200))
+            break
+        outcome.tried = history
+        for news in job.memory.learn(job.upstream, job.match, lesson_of(job.plan, tuple(history))):
+            logger.info(news)
+        return await self._finish()
+
+    # ---- one attempt ----------------------------------------------------------------------
+
+    async def _attempt(self, attempt: Attempt) -> None:
+        body = body_for(attempt, self.job.body)
+        held: list[Event] = []
+        async with self._events(attempt, body) as events:
+            async for event in events:
+                if not self.sink.started and event["type"] in PREAMBLE:
+                    held.append(event)
+                    continue
+                if held:
+                    for early in held:
+                        await self._send(self.sink.feed(early), more=True)
+                    held.clear()
+                await self._send(self.sink.feed(event), more=events.buffered())
+                if self.sink.done:
+                    return
+                self.sink.check_size(events.received)
+        for early in held:
+            await self._send(self.sink.feed(early), more=True)
+
+    @asynccontextmanager
+    async def _events(self, attempt: Attempt, body: dict[str, Any]) -> AsyncIterator[Any]:
+        job, outcome = self.job, self.job.outcome
+        headers = dict(job.headers)
+        if job.auth is not None:
+            headers.update(await job.auth())
+        outcome.upstream_status = None
+        if attempt.route is Route.HTTP:
+            outcome.headers = _redacted(headers)
+            outcome.sent = _json(body)
+            outcome.upstream = Transcript()
+            async with open_http_events(
+                self._session(),
+                job.http_url,
+                headers=headers,
+                body=body,
+                ssl=job.ssl,
+                connect_timeout=CONNECT_TIMEOUT,
+                idle_timeout=job.idle_timeout,
+                transcript=outcome.upstream,
+            ) as events:
+                outcome.upstream_status = 200
+                yield _Events(events) if isinstance(events, list) else events
+            return
+        headers.update(job.ws_headers)
+        outcome.headers = _redacted(headers)
+        outcome.sent = response_create_frame(job.ws_url, body).encode()
+        outcome.frames, outcome.frames_size = [], 0
+        async with open_response_stream(
+            job.ws_url,
+            headers=headers,
+            body=body,
+            ssl=job.ssl,
+            connect_timeout=CONNECT_TIMEOUT,
+            idle_timeout=job.idle_timeout,
+            pool=self._pool,
+        ) as frames:
+            outcome.upstream_status = 101
+            yield _Frames(frames, outcome)
+
+    # ---- writing to mitmproxy -------------------------------------------------------------
+
+    async def _send(self, data: bytes, *, more: bool) -> None:
+        """Write `data`; while more events are already here, collect them into one write."""
+        if not data:
+            return
+        if self._response is None:
+            self._response = await self._start(200)
+        self._pending.append(data)
+        if not more:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self._pending and self._response is not None:
+            data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+            self._pending.clear()
+            await self._response.write(data)
+
+    async def _start(self, status: int) -> web.StreamResponse:
+        assert self._request is not None
+        self.job.outcome.status = status
+        self.job.outcome.first_byte_at = time.monotonic()
+        response = web.StreamResponse(
+            status=status,
+            headers={
+                "content-type": self.sink.content_type,
+                "cache-control": "no-cache",
+                "x-accel-buffering": "no",
+            },
+        )
+        response.enable_chunked_encoding()
+        await response.prepare(self._request)
+        return response
+
+    async def _finish(self) -> web.StreamResponse:
+        outcome, sink = self.job.outcome, self.sink
+        try:
+            data = sink.finish()
+        except ProxyError as err:
+            if self._response is None:
+                return self._fail_early(err)
+            return await self._fail_late(err)
+        if not sink.streaming:
+            outcome.status, outcome.first_byte_at = 200, time.monotonic()
+            outcome.usage = sink.usage
+            return web.Response(status=200, body=data, content_type="application/json")
+        await self._send(data, more=False)
+        return await self._close(sink.error)
+
+    def _fail_early(self, err: ProxyError) -> web.Response:
+        outcome = self.job.outcome
+        outcome.status, outcome.error = err.status, err.message
+        outcome.first_byte_at = time.monotonic()
+        return web.Response(
+            status=err.status,
+            body=error_body(err),
+            headers={**err.headers, "content-type": "application/json"},
+        )
+
+    async def _fail_late(self, err: ProxyError) -> web.StreamResponse:
+        if not self.sink.streaming:
+            return self._fail_early(err)
+        await self._send(self.sink.fail(err), more=False)
+        return await self._close(err)
+
+    async def _close(self, err: ProxyError | None) -> web.StreamResponse:
+        outcome = self.job.outcome
+        assert self._response is not None
+        await self._flush()
+        await self._response.write_eof()
+        outcome.usage = self.sink.usage
+        outcome.error = err.message if err is not None else None
+        client = getattr(self.sink, "client", None)
+        outcome.client = client.value() if client is not None else b""
+        return self._response
+
+
+class _Events:
+    """A JSON Response's events (an upstream ignoring `stream: true`), iterated like a stream."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self._events = iter(events)
+        self.received = 0  # the JSON answer was read within MAX_EVENT_BYTES already
+
+    def buffered(self) -> bool:
+        return True
+
+    def __aiter__(self) -> _Events:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return next(self._events)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+
+class _Frames:
+    """WebSocket frames → events, each frame kept (bounded) for display."""
+
+    def __init__(self, frames: Any, outcome: CallOutcome) -> None:
+        self._frames = frames
+        self._outcome = outcome
+        self.received = 0
+
+    def buffered(self) -> bool:
+        return bool(self._frames.buffered())
+
+    def __aiter__(self) -> _Frames:
+        return self
+
+    async def __anext__(self) -> Event:
+        frame = await self._frames.__anext__()
+        self.received += len(frame)
+        self._outcome.keep_frame(frame)
+        return parse_event(frame)
+
+
+def _redacted(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: ("<redacted>" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()

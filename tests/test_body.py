@@ -1,0 +1,68 @@
+"""The request body's checks: JSON, size, UTF-8, non-finite numbers, surrogates, depth."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from addon.body import MAX_BODY_BYTES, MAX_DEPTH, parse_json_body
+from addon.errors import ClientError
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'{"model": "m"}', {"model": "m"}),
+        ('\ufeff{"a": 1}'.encode(), {"a": 1}),
+        (b'{"t": 0.5, "n": -1e300}', {"t": 0.5, "n": -1e300}),
+        ('{"s": "\U0001f600 \\ud83d\\ude00"}'.encode(), {"s": "\U0001f600 \U0001f600"}),
+    ],
+)
+def test_parse(raw: bytes, expected: dict[str, Any]) -> None:
+    assert parse_json_body(raw) == expected
+
+
+def nested(depth: int) -> bytes:
+    return b'{"a":' * (depth - 1) + b"{}" + b"}" * (depth - 1)
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "message", "param"),
+    [
+        (None, 400, "not available", None),
+        (b"", 400, "empty", None),
+        (b"  \n", 400, "empty", None),
+        (b"{", 400, "not valid JSON", None),
+        (b"[1]", 400, "must be a JSON object, not list", "body"),
+        (b"null", 400, "not null", "body"),
+        (b"\xff{}", 400, "not valid UTF-8", None),
+        (b'{"t": NaN}', 400, "NaN is not a JSON value", None),
+        (b'{"t": -Infinity}', 400, "not a JSON value", None),
+        (b'{"t": 1e999}', 400, "too large", None),
+        (b'{"messages": [{"content": "a\\ud800b"}]}', 400, "lone UTF-16 surrogate", "messages[0].content"),  # noqa: E501
+        (b'{"tools": [{"function": {"name": "\\udfff"}}]}', 400, "surrogate", "tools[0].function.name"),  # noqa: E501
+        (b'{"\\ud800": 1}', 400, "surrogate", "\ud800"),
+        (b'{"a": ["x", "\\uDBFF"]}', 400, "surrogate", "a[1]"),
+        (nested(MAX_DEPTH + 1), 400, f"more than {MAX_DEPTH} levels", None),
+        (nested(1480), 400, "levels", None),
+        (nested(100_000), 400, "levels", None),
+        (b" " * (MAX_BODY_BYTES + 1), 413, f"the limit is {MAX_BODY_BYTES}", None),
+    ],
+)  # fmt: skip
+def test_refused(raw: bytes | None, status: int, message: str, param: str | None) -> None:
+    with pytest.raises(ClientError) as caught:
+        parse_json_body(raw)
+    assert caught.value.status == status
+    assert message in caught.value.message
+    assert caught.value.param == param
+
+
+def test_the_deepest_allowed_body_parses_and_encodes_again() -> None:
+    body = parse_json_body(nested(MAX_DEPTH))
+    assert json.dumps(body).count("{") == MAX_DEPTH
+
+
+def test_a_paired_surrogate_escape_is_fine() -> None:
+    assert parse_json_body(b'{"e": "\\ud83d\\ude00"}') == {"e": "\U0001f600"}

@@ -1,0 +1,342 @@
+"""The loopback driver and the upstream call, against small scripted upstreams on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession, web
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from addon.catalog import Catalog
+from addon.pipeline import ChatJsonSink, ChatStreamSink, ChunkContext, Sink
+from addon.policy import Memory, Plan, Reason, Route
+from addon.transports import driver as driver_module
+from addon.transports.call import CallJob
+from addon.transports.driver import PATH_PREFIX, Driver
+from addon.wire import ReasoningMode
+
+CTX = ChunkContext("chatcmpl-1", 1_700_000_000, "m", ReasoningMode.REASONING_CONTENT)
+RESPONSE = {"id": "resp_1", "object": "response", "status": "completed", "output": []}
+ADDED = {
+    "type": "response.output_item.added",
+    "output_index": 0,
+    "item": {"type": "message", "id": "msg_1", "role": "assistant", "content": []},
+}
+COMPLETED = {"type": "response.completed", "response": RESPONSE}
+MATCH = Catalog.default().match("mystery-model")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def delta(text: str) -> dict[str, Any]:
+    return {"type": "response.output_text.delta", "output_index": 0, "delta": text}
+
+
+@asynccontextmanager
+async def upstream(http: Handler, ws: Handler | None = None) -> AsyncIterator[str]:
+    async def route(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("upgrade", "").lower() == "websocket":
+            if ws is None:
+                return web.json_response({"error": {"message": "no websocket here"}}, status=404)
+            return await ws(request)
+        return await http(request)
+
+    app = web.Application()
+    app.router.add_route("*", "/v1/responses", route)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/v1/responses"
+    finally:
+        await runner.cleanup()
+
+
+async def sse_events(request: web.Request, events: list[dict[str, Any]]) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    for event in events:
+        await response.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+    await response.write_eof()
+    return response
+
+
+async def sse_ok(request: web.Request) -> web.StreamResponse:
+    body = await request.json()
+    if body.get("reasoning", {}).get("summary"):
+        error = {"message": "Your organization must be verified", "param": "reasoning.summary"}
+        return web.json_response({"error": {**error, "code": "unsupported_value"}}, status=400)
+    return await sse_events(request, [ADDED, delta("Hi"), COMPLETED])
+
+
+def job(
+    url: str,
+    route: Route,
+    *,
+    body: dict[str, Any] | None = None,
+    stream: bool = True,
+    memory: Memory | None = None,
+    idle: float = 5.0,
+    switchable: bool = True,
+) -> CallJob:
+    def make() -> Sink:
+        return ChatStreamSink(CTX, include_usage=False) if stream else ChatJsonSink(CTX)
+
+    body = body or {"model": "m", "input": "hi"}
+    return CallJob(
+        http_url=url,
+        ws_url=url.replace("http://", "ws://"),
+        body=body,
+        headers={"authorization": "Bearer sk-test"},
+        ws_headers={},
+        plan=Plan(route, Reason.DEFAULT, switchable=switchable, summaries="reasoning" in body),
+        memory=memory or Memory(),
+        upstream=url,
+        match=MATCH,
+        make_sink=make,
+        idle_timeout=idle,
+    )
+
+
+@pytest.fixture
+async def driver() -> AsyncIterator[Driver]:
+    instance = Driver()
+    instance.start()
+    async with ClientSession() as session:  # wait until it serves
+        for _ in range(100):
+            try:
+                async with session.post(f"http://127.0.0.1:{instance.port}{PATH_PREFIX}x") as r:
+                    assert r.status == 404
+                    break
+            except OSError:
+                await asyncio.sleep(0.01)
+    yield instance
+    instance.stop()
+    await instance.aclose()
+
+
+async def call(driver: Driver, the_job: CallJob) -> tuple[int, str, bytes]:
+    token = driver.register(the_job)
+    async with (
+        ClientSession() as session,
+        session.post(f"http://127.0.0.1:{driver.port}{PATH_PREFIX}{token}") as response,
+    ):
+        return response.status, response.content_type, await response.read()
+
+
+def chunks(body: bytes) -> list[dict[str, Any]]:
+    out = []
+    for event in body.split(b"\n\n"):
+        if event.startswith(b"data: ") and event != b"data: [DONE]":
+            out.append(json.loads(event[6:]))
+    return out
+
+
+def text_of(body: bytes) -> str:
+    return "".join(
+        ChatCompletionChunk.model_validate(c).choices[0].delta.content or ""
+        for c in chunks(body)
+        if c.get("choices")
+    )
+
+
+async def test_a_stream_is_answered_as_chat_sse(driver: Driver) -> None:
+    async with upstream(sse_ok) as url:
+        status, kind, body = await call(driver, job(url, Route.HTTP))
+    assert (status, kind) == (200, "text/event-stream")
+    assert text_of(body) == "Hi"
+    assert body.endswith(b"data: [DONE]\n\n")
+
+
+async def test_a_non_streaming_client_gets_one_completion(driver: Driver) -> None:
+    async with upstream(sse_ok) as url:
+        status, kind, body = await call(driver, job(url, Route.HTTP, stream=False))
+    assert (status, kind) == (200, "application/json")
+    assert ChatCompletion.model_validate_json(body).choices[0].message.content == "Hi"
+
+
+async def test_a_websocket_upgrade_refused_with_404_falls_back_to_http(driver: Driver) -> None:
+    memory = Memory()
+    async with upstream(sse_ok) as url:
+        the_job = job(url, Route.WEBSOCKET, memory=memory)
+        status, _, body = await call(driver, the_job)
+    assert status == 200 and text_of(body) == "Hi"
+    assert [(t.attempt.route, t.failure) for t in the_job.outcome.tried] == [
+        (Route.WEBSOCKET, "websocket_refused"),
+        (Route.HTTP, None),
+    ]
+    assert memory.routes == {(url, "mystery-model"): Route.HTTP}
+
+
+async def test_no_fallback_when_the_transport_is_forced(driver: Driver) -> None:
+    async with upstream(sse_ok) as url:
+        status, kind, body = await call(driver, job(url, Route.WEBSOCKET, switchable=False))
+    assert (status, kind) == (404, "application/json")
+    assert json.loads(body)["error"]["message"] == "no websocket here"
+
+
+async def test_a_refused_reasoning_summary_is_retried_without_and_remembered(
+    driver: Driver,
+) -> None:
+    memory = Memory()
+    body = {"model": "m", "input": "hi", "reasoning": {"effort": "low", "summary": "auto"}}
+    async with upstream(sse_ok) as url:
+        status, _, answer = await call(driver, job(url, Route.HTTP, body=body, memory=memory))
+    assert status == 200 and text_of(answer) == "Hi"
+    assert not memory.summaries_allowed(url, MATCH)
+    # The translation's body is never changed: the retry built a new one.
+    assert body["reasoning"] == {"effort": "low", "summary": "auto"}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_a_json_answer_is_translated_too(driver: Driver, stream: bool) -> None:
+    async def json_answer(request: web.Request) -> web.StreamResponse:
+        output = [
+            {
+                "type": "message",
+                "id": "m1",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "Yo", "annotations": []}],
+            }
+        ]
+        return web.json_response({**RESPONSE, "output": output})
+
+    async with upstream(json_answer) as url:
+        status, _, body = await call(driver, job(url, Route.HTTP, stream=stream))
+    assert status == 200
+    if stream:
+        assert text_of(body) == "Yo"
+    else:
+        assert json.loads(body)["choices"][0]["message"]["content"] == "Yo"
+
+
+async def test_websocket_frames_with_newlines_stay_whole_events(driver: Driver) -> None:
+    async def pretty(request: web.Request) -> web.StreamResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.receive()
+        for event in (ADDED, delta("a\nb"), COMPLETED):
+            await socket.send_str(json.dumps(event, indent=2))
+        await socket.close()
+        return socket
+
+    async with upstream(sse_ok, pretty) as url:
+        status, _, body = await call(driver, job(url, Route.WEBSOCKET))
+    assert status == 200 and text_of(body) == "a\nb"
+
+
+async def test_an_early_error_event_keeps_its_status(driver: Driver) -> None:
+    async def overloaded(request: web.Request) -> web.StreamResponse:
+        created = {"type": "response.created", "response": {**RESPONSE, "status": "in_progress"}}
+        error = {"type": "error", "code": "server_is_overloaded", "message": "busy"}
+        return await sse_events(request, [created, error])
+
+    async with upstream(overloaded) as url:
+        status, kind, body = await call(driver, job(url, Route.HTTP))
+    assert (status, kind) == (503, "application/json")
+    assert json.loads(body)["error"]["code"] == "server_is_overloaded"
+
+
+async def test_an_error_after_output_is_one_error_chunk(driver: Driver) -> None:
+    async def late(request: web.Request) -> web.StreamResponse:
+        error = {"type": "error", "code": "server_error", "message": "boom"}
+        return await sse_events(request, [ADDED, delta("par"), error])
+
+    async with upstream(late) as url:
+        status, _, body = await call(driver, job(url, Route.HTTP))
+    assert status == 200
+    assert text_of(body) == "par"
+    assert chunks(body)[-1]["error"]["message"] == "boom"
+    assert b"[DONE]" not in body
+
+
+@pytest.mark.parametrize("after_output", [False, True])
+async def test_a_stalled_upstream_ends_the_call(driver: Driver, after_output: bool) -> None:
+    async def stall(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        created = {"type": "response.created", "response": {**RESPONSE, "status": "in_progress"}}
+        for event in [created, ADDED, delta("x")] if after_output else [created]:
+            await response.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+        await asyncio.sleep(30)
+        return response
+
+    async with upstream(stall) as url:
+        started = asyncio.get_running_loop().time()
+        status, _, body = await call(driver, job(url, Route.HTTP, idle=0.3))
+    assert asyncio.get_running_loop().time() - started < 5
+    if after_output:
+        assert status == 200
+        assert "stalled" in chunks(body)[-1]["error"]["message"]
+    else:
+        assert status == 504
+        assert "stalled" in json.loads(body)["error"]["message"]
+
+
+async def test_a_non_streaming_answer_is_capped(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def big(request: web.Request) -> web.StreamResponse:
+        return await sse_events(request, [ADDED] + [delta("x" * 1000)] * 50 + [COMPLETED])
+
+    monkeypatch.setattr("addon.pipeline.MAX_AGGREGATED_BYTES", 10_000)
+
+    def capped() -> Sink:
+        return ChatJsonSink(CTX, limit=10_000)
+
+    async with upstream(big) as url:
+        the_job = job(url, Route.HTTP, stream=False)
+        the_job.make_sink = capped
+        status, _, body = await call(driver, the_job)
+    assert status == 502
+    assert "exceeds 10000 bytes" in json.loads(body)["error"]["message"]
+
+
+async def test_a_token_is_good_for_one_request_only(driver: Driver) -> None:
+    async with upstream(sse_ok) as url:
+        token = driver.register(job(url, Route.HTTP))
+        async with ClientSession() as session:
+            where = f"http://127.0.0.1:{driver.port}{PATH_PREFIX}{token}"
+            async with session.post(where) as first:
+                assert first.status == 200
+                await first.read()
+            async with session.post(where) as second:
+                assert second.status == 404
+                assert (await second.json())["error"]["message"]
+
+
+async def test_an_unclaimed_job_expires(driver: Driver, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(driver_module, "JOB_TTL", 0.05)
+    driver.register(job("http://127.0.0.1:9/v1/responses", Route.HTTP))
+    assert driver.pending() == 1
+    await asyncio.sleep(0.2)
+    assert driver.pending() == 0
+
+
+async def test_a_discarded_call_is_cancelled_and_its_upstream_closed(driver: Driver) -> None:
+    closed = asyncio.Event()
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            await response.write(b"data: " + json.dumps(ADDED).encode() + b"\n\n")
+            while True:
+                await response.write(b"data: " + json.dumps(delta("x")).encode() + b"\n\n")
+                await asyncio.sleep(0.01)
+        finally:
+            closed.set()
+
+    async with upstream(endless) as url:
+        token = driver.register(job(url, Route.HTTP))
+        async with ClientSession() as session:
+            where = f"http://127.0.0.1:{driver.port}{PATH_PREFIX}{token}"
+            async with session.post(where) as response:
+                await response.content.readany()
+                driver.discard(token)
+                await asyncio.wait_for(closed.wait(), 2)
+    assert driver.pending() == 0

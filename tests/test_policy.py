@@ -1,0 +1,206 @@
+"""The call policy: attempts, classification, learned memory — tables of literal cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from addon.catalog import Catalog
+from addon.errors import HandshakeRefused, ProxyError, UpstreamError
+from addon.policy import (
+    MAX_ATTEMPTS,
+    Attempt,
+    Failure,
+    Lesson,
+    Memory,
+    Plan,
+    Reason,
+    Route,
+    Tried,
+    asks_summaries,
+    body_for,
+    classify,
+    dead_end_note,
+    first_attempt,
+    lesson_of,
+    next_attempt,
+    refused_for_websocket,
+)
+from addon.settings import TransportMode
+
+CATALOG = Catalog.default()
+H, W = Route.HTTP, Route.WEBSOCKET
+AUTO, HTTP, WS = TransportMode.AUTO, TransportMode.HTTP, TransportMode.WEBSOCKET
+UP = "http://up/v1/responses"
+
+
+def plan(route: Route = H, *, switchable: bool = True, summaries: bool = True) -> Plan:
+    return Plan(route, Reason.DEFAULT, switchable=switchable, summaries=summaries)
+
+
+def tried(route: Route, failure: Failure | None, summaries: bool = True) -> Tried:
+    return Tried(Attempt(route, summaries, "x"), failure, 400)
+
+
+@pytest.mark.parametrize(
+    ("the_plan", "history", "expected"),
+    [
+        # Rule 2: one switch each way, only under auto.
+        (plan(H), [tried(H, Failure.NEEDS_WEBSOCKET)], Attempt(W, True, "over websocket")),
+        (plan(W), [tried(W, Failure.WEBSOCKET_REFUSED)], Attempt(H, True, "over http")),
+        (plan(H, switchable=False), [tried(H, Failure.NEEDS_WEBSOCKET)], None),
+        (plan(W, switchable=False), [tried(W, Failure.WEBSOCKET_REFUSED)], None),
+        (plan(H), [tried(H, Failure.NEEDS_WEBSOCKET), tried(W, Failure.WEBSOCKET_REFUSED)], None),
+        # A WebSocket failure that says "use WebSocket" makes no sense to retry.
+        (plan(W), [tried(W, Failure.NEEDS_WEBSOCKET)], None),
+        # Rule 3: summaries once, on the same route.
+        (plan(H), [tried(H, Failure.SUMMARY_REFUSED)], Attempt(H, False, "without reasoning summaries")),  # noqa: E501
+        (plan(W), [tried(W, Failure.SUMMARY_REFUSED, summaries=False)], None),
+        (
+            plan(H),
+            [tried(H, Failure.NEEDS_WEBSOCKET), tried(W, Failure.SUMMARY_REFUSED)],
+            Attempt(W, False, "without reasoning summaries"),
+        ),
+        (plan(H), [tried(H, Failure.FATAL)], None),
+        (plan(H), [tried(H, None)], None),
+        (plan(H), [], None),
+    ],
+)  # fmt: skip
+def test_next_attempt(the_plan: Plan, history: list[Tried], expected: Attempt | None) -> None:
+    assert next_attempt(the_plan, tuple(history)) == expected
+
+
+def test_attempts_are_bounded_whatever_the_upstream_does() -> None:
+    history = [tried(H, Failure.SUMMARY_REFUSED)] * MAX_ATTEMPTS
+    assert next_attempt(plan(H), tuple(history)) is None
+
+
+def test_the_first_attempt_follows_the_plan() -> None:
+    assert first_attempt(plan(W, summaries=False)) == Attempt(W, False, "first")
+
+
+def refused(status: int) -> HandshakeRefused:
+    return HandshakeRefused("no", status=status)
+
+
+@pytest.mark.parametrize(
+    ("route", "err", "expected"),
+    [
+        (H, UpstreamError("routing_unsupported: only WS", status=400), Failure.NEEDS_WEBSOCKET),
+        (H, UpstreamError("x", status=400, code="routing_unsupported"), Failure.NEEDS_WEBSOCKET),
+        (W, UpstreamError("routing_unsupported", status=400), Failure.FATAL),
+        (W, refused(426), Failure.WEBSOCKET_REFUSED),
+        (W, refused(404), Failure.WEBSOCKET_REFUSED),
+        (W, refused(405), Failure.WEBSOCKET_REFUSED),
+        (W, refused(401), Failure.FATAL),
+        (W, refused(429), Failure.FATAL),
+        (W, refused(502), Failure.FATAL),
+        (H, refused(426), Failure.FATAL),
+        (H, UpstreamError("verify", status=400, param="reasoning.summary"), Failure.SUMMARY_REFUSED),  # noqa: E501
+        (W, UpstreamError("verify", status=400, param="reasoning.summary"), Failure.SUMMARY_REFUSED),  # noqa: E501
+        (H, UpstreamError("boom", status=500), Failure.FATAL),
+        (H, ProxyError("bug"), Failure.FATAL),
+    ],
+)  # fmt: skip
+def test_classify(route: Route, err: ProxyError, expected: Failure) -> None:
+    assert classify(route, err) is expected
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message", "expected"),
+    [
+        (400, "routing_unsupported", "GPT-5.5 routing only supports Responses-compatible", True),
+        (400, None, "routing_unsupported: GPT-5.5 routing only supports …", True),
+        (426, None, "use the WebSocket transport", True),
+        (400, "unsupported_parameter", "Unsupported parameter: temperature", False),
+        (500, "routing_unsupported", "server error", False),
+        (429, "rate_limit_exceeded", "slow down", False),
+    ],
+)
+def test_what_counts_as_needing_websocket(
+    status: int, code: str | None, message: str, expected: bool
+) -> None:
+    assert refused_for_websocket(UpstreamError(message, status=status, code=code)) is expected
+
+
+def test_a_retry_without_summaries_builds_a_new_body_and_keeps_the_old() -> None:
+    body = {"model": "m", "reasoning": {"effort": "low", "summary": "auto"}}
+    without = body_for(Attempt(H, False, "x"), body)
+    assert without == {"model": "m", "reasoning": {"effort": "low"}}
+    assert body == {"model": "m", "reasoning": {"effort": "low", "summary": "auto"}}
+    assert body_for(Attempt(H, True, "x"), body) is body
+    assert asks_summaries(body) and not asks_summaries(without)
+
+
+@pytest.mark.parametrize(
+    ("transport", "model", "learned", "expected"),
+    [
+        (AUTO, "gpt-5.5", None, (W, Reason.CATALOG, True)),
+        (AUTO, "gpt-5-codex", None, (H, Reason.DEFAULT, True)),
+        (HTTP, "gpt-5.5", None, (H, Reason.FORCED, False)),
+        (WS, "gpt-5-codex", None, (W, Reason.FORCED, False)),
+        (AUTO, "gpt-5.5", W, (W, Reason.CATALOG, True)),
+        (AUTO, "gpt-5.5", H, (H, Reason.LEARNED, True)),
+        (AUTO, "gpt-5-codex", W, (W, Reason.LEARNED, True)),
+        (HTTP, "gpt-5-codex", W, (H, Reason.FORCED, False)),
+    ],
+)
+def test_plans(
+    transport: TransportMode,
+    model: str,
+    learned: Route | None,
+    expected: tuple[Route, Reason, bool],
+) -> None:
+    memory = Memory()
+    match = CATALOG.match(model)
+    if learned is not None:
+        memory.learn(UP, match, Lesson(route=learned))
+    got = memory.plan(transport, UP, match, summaries=True)
+    assert (got.route, got.reason, got.switchable) == expected
+
+
+def test_learning_is_per_upstream_and_family_and_bounded() -> None:
+    memory = Memory(cap=2)
+    news = memory.learn(UP, CATALOG.match("gpt-5.5-2026-04-23"), Lesson(route=H))
+    assert news == [
+        "gpt-5.5-2026-04-23: learned that it needs http; later requests go there directly"
+    ]
+    assert memory.learn(UP, CATALOG.match("gpt-5.5"), Lesson(route=H)) == []  # nothing new
+    assert memory.plan(AUTO, UP, CATALOG.match("GPT-5.5"), summaries=True).route is H
+    assert memory.plan(AUTO, "http://other", CATALOG.match("gpt-5.5"), summaries=True).route is W
+    memory.learn(UP, CATALOG.match("Mystery-1"), Lesson(route=W))
+    assert memory.plan(AUTO, UP, CATALOG.match("mystery-1"), summaries=True).route is W
+    assert memory.plan(AUTO, UP, CATALOG.match("mystery-2"), summaries=True).route is H
+    memory.learn(UP, CATALOG.match("mystery-3"), Lesson(route=W))
+    assert len(memory.routes) == 2  # the least recent went first
+    assert memory.plan(AUTO, UP, CATALOG.match("gpt-5.5"), summaries=True).route is W
+
+
+def test_refused_summaries_are_remembered_per_model_and_upstream() -> None:
+    memory = Memory()
+    match = CATALOG.match("gpt-5.5")
+    news = memory.learn(UP, match, Lesson(summaries_refused=True))
+    assert "refuses reasoning summaries" in news[0]
+    assert not memory.summaries_allowed(UP, match)
+    assert memory.summaries_allowed(UP, CATALOG.match("gpt-5-codex"))
+    assert memory.summaries_allowed("http://other", match)
+
+
+@pytest.mark.parametrize(
+    ("the_plan", "history", "expected"),
+    [
+        (plan(H), [tried(H, None)], Lesson()),
+        (plan(H), [tried(H, Failure.NEEDS_WEBSOCKET), tried(W, None)], Lesson(route=W)),
+        (plan(W), [tried(W, Failure.WEBSOCKET_REFUSED), tried(H, None)], Lesson(route=H)),
+        (plan(H), [tried(H, Failure.SUMMARY_REFUSED), tried(H, None, False)], Lesson(None, True)),
+        (plan(H), [tried(H, Failure.NEEDS_WEBSOCKET), tried(W, Failure.FATAL)], Lesson()),
+    ],
+)
+def test_lessons(the_plan: Plan, history: list[Tried], expected: Lesson) -> None:
+    assert lesson_of(the_plan, tuple(history)) == expected
+
+
+def test_a_forced_http_route_explains_a_websocket_only_refusal() -> None:
+    assert "responses_transport=http" in dead_end_note(
+        plan(H, switchable=False), Failure.NEEDS_WEBSOCKET
+    )
+    assert dead_end_note(plan(H), Failure.FATAL) == ""
