@@ -14,15 +14,14 @@ Pure: no I/O, no mitmproxy; ids and clock come from the caller.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from .aggregate import ChatAggregator
+from .chunks import ChunkContext as ChunkContext  # re-exported: it lived here
 from .errors import ProxyError, UpstreamProtocolError, error_chunk
 from .events import Event, EventType, parse_event
 from .sse import DONE, SSEDecoder, encode_data
 from .translate_stream import StreamTranslator
-from .wire import ReasoningMode
 
 DISPLAY_LIMIT = 2 * 1024 * 1024  # bytes of each side kept for mitmweb; the client gets all
 
@@ -52,16 +51,6 @@ class Transcript:
         return b"".join(self.parts) + note
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkContext:
-    """What every chunk of one answer repeats: injected by the caller."""
-
-    chunk_id: str
-    created: int
-    model: str
-    reasoning: ReasoningMode
-
-
 # Built once: json.dumps re-creates an encoder per call when given options.
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -71,13 +60,7 @@ class ChatStreamPipeline:
 
     def __init__(self, ctx: ChunkContext, *, include_usage: bool) -> None:
         self._decoder = SSEDecoder()
-        self.translator = StreamTranslator(
-            chunk_id=ctx.chunk_id,
-            created=ctx.created,
-            model=ctx.model,
-            include_usage=include_usage,
-            reasoning=ctx.reasoning,
-        )
+        self.translator = StreamTranslator(ctx, include_usage=include_usage)
         self.error: ProxyError | None = None
         self.finished = False
         self.upstream = Transcript()  # what came from the upstream, for display
@@ -193,9 +176,7 @@ def aggregate(body: bytes, ctx: ChunkContext) -> bytes:
     """A whole upstream body → one `chat.completion` JSON body. Raises ProxyError."""
     if not body.strip():
         raise UpstreamProtocolError("upstream answered with an empty body")
-    aggregator = ChatAggregator(
-        chunk_id=ctx.chunk_id, created=ctx.created, model=ctx.model, reasoning=ctx.reasoning
-    )
+    aggregator = ChatAggregator(ctx)
     for event in events_of_body(body):
         aggregator.feed(event)
     return _dumps(aggregator.finish()).encode()

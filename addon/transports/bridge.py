@@ -32,18 +32,16 @@ from typing import Any
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
 
 from addon.errors import ProxyError, UpstreamError, error_body, upstream_error_from_body
-from addon.events import EventType, parse_event
+from addon.events import EventType, error_of_event, parse_event
 from addon.pipeline import DISPLAY_LIMIT
 from addon.routing import Route, refused_for_websocket
 from addon.sse import encode_data
-from addon.translate_stream import StreamTranslator
 from addon.transports.websocket import (
     HandshakeRefused,
     WebSocketPool,
     open_response_stream,
     redacted_url,
 )
-from addon.wire import ReasoningMode
 
 logger = logging.getLogger(__name__)
 
@@ -301,14 +299,10 @@ def _without_summary(body: dict[str, Any]) -> bool:
 
 def _early_error(frames: list[str]) -> ProxyError:
     """The error an early `error` / `response.failed` frame stands for, status included."""
-    probe = StreamTranslator(
-        chunk_id="probe", created=0, model="", include_usage=False, reasoning=ReasoningMode.NONE
-    )
-    try:
-        for frame in frames:
-            probe.feed(parse_event(frame))
-    except ProxyError as err:
-        return err
+    for frame in frames:
+        err = error_of_event(parse_event(frame))
+        if err is not None:
+            return err
     return UpstreamError("upstream failed before answering")
 
 
