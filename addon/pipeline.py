@@ -17,11 +17,22 @@ import json
 from typing import Any
 
 from .aggregate import ChatAggregator
-from .chunks import ChunkContext as ChunkContext  # re-exported: it lived here
+from .chunks import ChunkContext
 from .errors import ProxyError, UpstreamProtocolError, error_chunk
 from .events import Event, EventType, parse_event
 from .sse import DONE, SSEDecoder, encode_data
 from .translate_stream import StreamTranslator
+
+# ChunkContext is re-exported: it lived here.
+__all__ = [
+    "DISPLAY_LIMIT",
+    "ChatStreamPipeline",
+    "ChunkContext",
+    "Transcript",
+    "aggregate",
+    "events_of_body",
+    "stream_body",
+]
 
 DISPLAY_LIMIT = 2 * 1024 * 1024  # bytes of each side kept for mitmweb; the client gets all
 
