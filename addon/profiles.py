@@ -144,9 +144,7 @@ def response_create_frame(
     object is merged key by key, never replaced."""
     frame: dict[str, Any] = {"type": "response.create"}
     frame.update(
-        (key, value)
-        for key, value in body.items()
-        if key not in profile.ws_drops and key != "type"
+        (key, value) for key, value in body.items() if key not in profile.ws_drops and key != "type"
     )
     for key, value in (extra or {}).items():
         current = frame.get(key)

@@ -169,16 +169,40 @@ MESSAGES = [
     pytest.param(
         [
             {"role": "developer", "content": "One."},
-            USER_HI,
             {
                 "role": "system",
                 "content": [{"type": "text", "text": "Two"}, {"type": "text", "text": "a"}],
             },
             {"role": "system", "content": ""},
+            USER_HI,
         ],
         "One.\n\nTwo\na",
         [HI],
-        id="system-and-developer-joined-in-order",
+        id="leading-system-and-developer-joined-in-order",
+    ),
+    pytest.param(
+        [
+            {"role": "system", "content": "One."},
+            USER_HI,
+            {"role": "system", "content": [{"type": "text", "text": "Two"}]},
+            {"role": "developer", "content": "Three."},
+            {"role": "system", "content": ""},
+        ],
+        "One.",
+        [
+            HI,
+            {
+                "type": "message",
+                "role": "system",
+                "content": [{"type": "input_text", "text": "Two"}],
+            },
+            {
+                "type": "message",
+                "role": "developer",
+                "content": [{"type": "input_text", "text": "Three."}],
+            },
+        ],
+        id="system-after-the-first-message-stays-in-place",
     ),
     pytest.param(
         [{"role": "system", "content": ""}, USER_HI], None, [HI], id="empty-system-is-nothing"
@@ -648,7 +672,14 @@ def test_audio_input_is_unsupported() -> None:
 
 # --- parameters --------------------------------------------------------------------------------
 
-BASE = {"model": "m", "input": [HI], "store": False, "stream": True}
+# An unknown model is still asked for a reasoning summary (rule 2).
+BASE = {
+    "model": "m",
+    "input": [HI],
+    "reasoning": {"summary": "auto"},
+    "store": False,
+    "stream": True,
+}
 
 # extra chat params → (extra Responses keys, dropped) for an unknown model on the OPENAI profile
 PARAMETERS = [
@@ -763,7 +794,7 @@ PARAMETERS = [
     pytest.param(
         {
             "seed": 1,
-            "stop": ["\n"],
+            "stop": ["\n"],  # kept for the stream translator, not dropped (rule 4)
             "frequency_penalty": 0.5,
             "presence_penalty": 0.5,
             "logprobs": True,
@@ -778,7 +809,6 @@ PARAMETERS = [
         {},
         (
             "seed",
-            "stop",
             "frequency_penalty",
             "presence_penalty",
             "logprobs",
@@ -1245,6 +1275,13 @@ def r(effort: str, *, summary: bool = True) -> dict[str, Any]:
     return {"effort": effort, "summary": "auto"} if summary else {"effort": effort}
 
 
+S = {"summary": "auto"}  # an unknown model: a summary, no effort
+
+
+def lite(reasoning: dict[str, Any]) -> dict[str, Any]:
+    return {**reasoning, "context": "all_turns"}
+
+
 def case(model: str, effort: str | None, profile: UpstreamProfile, *expected: Any) -> Any:
     *outcome, name = expected
     return pytest.param(model, effort, profile, tuple(outcome), id=name)
@@ -1253,7 +1290,8 @@ def case(model: str, effort: str | None, profile: UpstreamProfile, *expected: An
 # (model, reasoning_effort, profile) → (reasoning or None, include or None, upstream model)
 REASONING = [
     case("gpt-5.5", None, OPENAI, r("medium"), ENC, "gpt-5.5", "catalog-default"),
-    case("gpt-5.6-sol", None, CODEX, r("low"), ENC, "gpt-5.6-sol", "catalog-default-low"),
+    case("gpt-5.6-sol", None, OPENAI, r("low"), ENC, "gpt-5.6-sol", "catalog-default-low"),
+    case("gpt-5.6-sol", None, CODEX, lite(r("low")), ENC, "gpt-5.6-sol", "lite-context"),
     case(
         "gpt-5.3-codex-spark",
         None,
@@ -1268,11 +1306,15 @@ REASONING = [
     case("gpt-5.5-high", "low", OPENAI, r("low"), ENC, "gpt-5.5", "explicit-beats-suffix"),
     case("gpt-5.5", "minimal", OPENAI, r("low"), ENC, "gpt-5.5", "explicit-clamped-up"),
     case("gpt-5.5", "max", OPENAI, r("xhigh"), ENC, "gpt-5.5", "explicit-clamped-down"),
-    case("gpt-5.2", "none", OPENAI, r("low"), ENC, "gpt-5.2", "none-clamped"),
-    case("gpt-5.6-terra", "ultra", CODEX, r("ultra"), ENC, "gpt-5.6-terra", "ultra"),
+    case("gpt-5.5", "none", OPENAI, r("low"), ENC, "gpt-5.5", "none-clamped"),
+    case("gpt-5.2", None, OPENAI, r("medium"), ENC, "gpt-5.5", "retired-alias"),
+    case("gpt-5.4-high", None, CODEX, lite(r("high")), ENC, "gpt-5.6-terra", "alias-suffix"),
+    case("gpt-5.6-terra", "ultra", CODEX, lite(r("ultra")), ENC, "gpt-5.6-terra", "ultra"),
+    case("gpt-5-codex-high", None, OPENAI, r("high"), ENC, "gpt-5-codex", "unknown-dash"),
+    case("foo-max", None, OPENAI, S, None, "foo-max", "unknown-non-openai-word"),
     case("gpt-5.5-2026-04-23", None, OPENAI, r("medium"), ENC, "gpt-5.5-2026-04-23", "dated"),
-    case("some-model", None, OPENAI, None, None, "some-model", "unknown-openai"),
-    case("some-model", None, CODEX, None, ENC, "some-model", "unknown-codex"),
+    case("some-model", None, OPENAI, S, None, "some-model", "unknown-openai"),
+    case("some-model", None, CODEX, S, ENC, "some-model", "unknown-codex"),
     case("acme/some-model(high)", None, OPENAI, r("high"), ENC, "some-model", "unknown-suffix"),
     case("some-model", "xhigh", OPENAI, r("xhigh"), ENC, "some-model", "unknown-unclamped"),
     case(
@@ -1508,6 +1550,7 @@ RESPONSES_SHAPES = [
         {
             "model": "other",
             "input": "hi",
+            "reasoning": {"summary": "auto"},
             "include": ["web_search_call.results"],
             "store": False,
             "stream": True,

@@ -20,6 +20,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import ResponseStreamEvent
 
 from addon.aggregate import ChatAggregator
+from addon.chunks import ChunkContext
 from addon.errors import UpstreamError, UpstreamProtocolError, type_for_status
 from addon.events import Event, EventType, parse_event
 from addon.sse import DONE, SSEDecoder, encode_data
@@ -44,11 +45,14 @@ def load(name: str) -> list[Event]:
 
 
 def translator(
-    *, include_usage: bool = False, reasoning: ReasoningMode = ReasoningMode.REASONING_CONTENT
+    *,
+    include_usage: bool = False,
+    reasoning: ReasoningMode = ReasoningMode.REASONING_CONTENT,
+    stop: tuple[str, ...] = (),
+    legacy_functions: bool = False,
 ) -> StreamTranslator:
-    return StreamTranslator(
-        chunk_id=ID, created=CREATED, model=MODEL, include_usage=include_usage, reasoning=reasoning
-    )
+    ctx = ChunkContext(ID, CREATED, MODEL, reasoning, stop, legacy_functions)
+    return StreamTranslator(ctx, include_usage=include_usage)
 
 
 def run(events: list[Event], **kwargs: Any) -> list[dict[str, Any]]:
@@ -586,7 +590,7 @@ STREAM_CASES: list[tuple[str, ReasoningMode, list[Event], list[Any]]] = [
             {"content": "x"},
             {"content": "<think>b"},
             {"content": "</think>"},
-            {"content": "y"},
+            {"content": "\n\ny"},  # a second message item: separated (rule 8)
             fin("stop"),
         ],
     ),
@@ -891,8 +895,12 @@ def test_websocket_error_frame_keeps_only_the_retry_headers() -> None:
 # -- the non-streaming aggregator --------------------------------------------------------------
 
 
-def aggregate(events: list[Event], mode: ReasoningMode = ReasoningMode.REASONING_CONTENT) -> Any:
-    aggregator = ChatAggregator(chunk_id=ID, created=CREATED, model=MODEL, reasoning=mode)
+def aggregate(
+    events: list[Event],
+    mode: ReasoningMode = ReasoningMode.REASONING_CONTENT,
+    **context: Any,
+) -> Any:
+    aggregator = ChatAggregator(ChunkContext(ID, CREATED, MODEL, mode, **context))
     for event in events:
         aggregator.feed(event)
     body = aggregator.finish()
