@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from addon import views
+from addon.chunks import ChunkContext
 from addon.emulator.builder import Emit
 from addon.emulator.scenarios import play
 from addon.events import EventType
 from addon.sse import DONE, encode_data, encode_event
-from addon.chunks import ChunkContext
 from addon.translate_stream import StreamTranslator
 from addon.wire import ReasoningMode
 
