@@ -798,3 +798,269 @@ def test_every_event_type_is_handled_or_deliberately_ignored() -> None:
     handled = set(translator()._handlers)
     assert handled.isdisjoint(IGNORED)
     assert handled | set(IGNORED) == {t.value for t in EventType}
+
+
+# -- rule 7: events without output_index ------------------------------------------------------
+
+
+def bare(kind: str, **fields: Any) -> Event:
+    """An event as some relays send it: no output_index."""
+    return ev(kind, **fields)
+
+
+INDEXLESS = [
+    pytest.param(
+        [
+            bare("response.output_item.added", item={**message(), "id": "msg_a"}),
+            bare("response.output_text.delta", item_id="msg_a", delta="Hel"),
+            bare("response.output_text.delta", delta="lo"),
+            bare("response.output_item.done", item={**message("Hello"), "id": "msg_a"}),
+            completed(),
+        ],
+        [ROLE_TEXT, {"content": "Hel"}, {"content": "lo"}, fin("stop")],
+        id="by-item-id-then-current-item",
+    ),
+    pytest.param(
+        [
+            added(0, {**message(), "id": "msg_a"}),
+            bare("response.output_text.delta", item_id="msg_a", delta="a"),
+            bare("response.output_item.added", item=call("c1", "f")),
+            bare("response.function_call_arguments.delta", item_id="fc_c1", delta="{}"),
+            bare("response.output_item.done", item=call("c1", "f", "{}")),
+            bare("response.output_item.done", item={**message("a"), "id": "msg_a"}),
+            completed(),
+        ],
+        [
+            ROLE_TEXT,
+            {"content": "a"},
+            {"tool_calls": [tool_head(0, "c1", "f")]},
+            arguments(0, "{}"),
+            fin("tool_calls"),
+        ],
+        id="item-id-maps-to-the-output-index-item",
+    ),
+    pytest.param(
+        [bare("response.output_text.delta", delta="x"), completed()],
+        [ROLE_TEXT, {"content": "x"}, fin("stop")],
+        id="a-delta-with-nothing-opens-an-item",
+    ),
+    pytest.param(
+        [
+            bare("response.output_item.added", item={"type": "message", "content": []}),
+            bare("response.output_text.delta", delta="one"),
+            bare("response.output_item.added", item={"type": "message", "content": []}),
+            bare("response.output_text.delta", delta="two"),
+            completed(),
+        ],
+        [ROLE_TEXT, {"content": "one"}, {"content": "\n\ntwo"}, fin("stop")],
+        id="each-added-item-is-new",
+    ),
+]
+
+
+@pytest.mark.parametrize(("events", "expected"), INDEXLESS)
+def test_events_without_output_index(events: list[Event], expected: list[Any]) -> None:
+    chunks = run(events)
+    got = [(c["choices"][0]["delta"], c["choices"][0]["finish_reason"]) for c in chunks]
+    assert got == [expected_chunk(spec) for spec in expected]
+    sdk_accumulate(chunks)
+
+
+# -- rule 8: two message items -------------------------------------------------------------------
+
+COMMENTARY = {**message(), "id": "msg_c", "phase": "commentary"}
+FINAL = {**message(), "id": "msg_f", "phase": "final_answer"}
+TWO_MESSAGES = [
+    added(0, COMMENTARY),
+    text(0, "Looking."),
+    done(0, {**COMMENTARY, **message("Looking."), "id": "msg_c"}),
+    added(1, FINAL),
+    text(1, "Done."),
+    done(1, {**FINAL, **message("Done."), "id": "msg_f"}),
+    completed(),
+]
+
+
+def test_two_message_items_are_separated_by_a_blank_line() -> None:
+    chunks = run(TWO_MESSAGES)
+    assert deltas(chunks)[1:3] == [{"content": "Looking."}, {"content": "\n\nDone."}]
+    assert sdk_accumulate(chunks).choices[0].message.content == "Looking.\n\nDone."
+    # Only in output_item.done (the Codex backend), and backfilled from response.completed.
+    only_done = [done(0, message("Looking.")), done(1, message("Done.")), completed()]
+    assert sdk_accumulate(run(only_done)).choices[0].message.content == "Looking.\n\nDone."
+    backfill = [completed([message("Looking."), message("Done.")])]
+    assert sdk_accumulate(run(backfill)).choices[0].message.content == "Looking.\n\nDone."
+
+
+# -- stop sequences --------------------------------------------------------------------------
+
+
+def stopped_run(
+    deltas_in: list[str], stop: tuple[str, ...], *, tail: list[Event] | None = None
+) -> tuple[list[dict[str, Any]], StreamTranslator]:
+    t = translator(stop=stop)
+    out: list[dict[str, Any]] = []
+    events = [text(0, d) for d in deltas_in] + (tail if tail is not None else [completed()])
+    for event in events:
+        out += t.feed(event)
+        if t.stopped:
+            break
+    out += t.finish()
+    return [dict(c) for c in out], t
+
+
+# text deltas, stop sequences → (content deltas sent, finish reason, stopped)
+STOPS = [
+    pytest.param(["Hello END more"], ("END",), ["Hello "], "stop", True, id="in-one-delta"),
+    pytest.param(["Hello E", "ND more"], ("END",), ["Hello ", ""], "stop", True, id="split"),
+    pytest.param(["Hel", "lo E", "N", "D"], ("END",), ["Hel", "lo ", "", ""], "stop", True, id="3"),
+    pytest.param(["ab", "c"], ("xyz",), ["ab", "c"], "stop", False, id="no-match-no-hold"),
+    pytest.param(["abE", "x"], ("END",), ["ab", "Ex"], "stop", False, id="held-then-released"),
+    pytest.param(["abE"], ("END",), ["ab", "E"], "stop", False, id="held-until-completed"),
+    pytest.param(["END"], ("END",), [], "stop", True, id="at-the-start"),
+    pytest.param(["a\nb"], ("\n", "b"), ["a"], "stop", True, id="first-of-several"),
+    pytest.param(["xx3"], ("3", "xx"), [], "stop", True, id="earliest-position-wins"),
+    pytest.param(["a", "b"], ("",), ["a", "b"], "stop", False, id="empty-stops-nothing"),
+]
+
+
+@pytest.mark.parametrize(("pieces", "stop", "sent", "reason", "stopped"), STOPS)
+def test_stop_sequences(
+    pieces: list[str], stop: tuple[str, ...], sent: list[str], reason: str, stopped: bool
+) -> None:
+    chunks, t = stopped_run(pieces, stop)
+    contents = [d["content"] for d in deltas(chunks) if d.get("content") and "role" not in d]
+    assert contents == [s for s in sent if s]
+    assert chunks[-1]["choices"][0]["finish_reason"] == reason
+    assert (t.stopped, t.done, t.finish_reason) == (stopped, True, reason)
+    assert sum(1 for c in chunks if c["choices"][0]["finish_reason"]) == 1
+    check_invariants(chunks, include_usage=False)
+    sdk_accumulate(chunks)
+
+
+@given(st.lists(st.text(alphabet="abE ND", max_size=6), max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_stop_gives_the_same_text_for_any_split(pieces: list[str]) -> None:
+    whole = "".join(pieces)
+    chunks, t = stopped_run(pieces, ("END", "DD"))
+    content = "".join(d.get("content") or "" for d in deltas(chunks))
+    cuts = [i for s in ("END", "DD") if (i := whole.find(s)) >= 0]
+    assert content == (whole[: min(cuts)] if cuts else whole)
+    assert t.stopped is bool(cuts)
+
+
+def test_held_text_is_released_before_other_output() -> None:
+    events = [
+        text(0, "ok E"),
+        added(1, call("c1", "f")),
+        done(1, call("c1", "f", "{}")),
+        completed(),
+    ]
+    t = translator(stop=("END",))
+    out = [c for event in events for c in t.feed(event)]
+    assert deltas(out)[1:3] == [{"content": "ok "}, {"content": "E"}]
+    assert "tool_calls" in deltas(out)[3]
+
+
+def test_stop_applies_to_answer_text_only() -> None:
+    events = [summary(0, 0, "END"), text(1, "fine"), completed()]
+    chunks, t = stopped_run([], ("END",), tail=events)
+    assert not t.stopped
+    assert sdk_accumulate(chunks).choices[0].message.content == "fine"
+
+
+def test_stop_in_backfilled_text_ends_once_with_usage() -> None:
+    t = translator(stop=("END",), include_usage=True)
+    usage = {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}
+    chunks = t.feed(completed([message("a END b")], usage=usage))
+    assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "stop"
+    assert sum(1 for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]) == 1
+    assert chunks[-1]["choices"] == [] and t.stopped and t.usage is not None
+
+
+# -- rule 9: custom tool calls and the legacy function_call shape ------------------------------
+
+GRAMMAR_INPUT = "SELECT 1;\n-- 'quoted' {not json}"
+
+
+def custom_call(call_id: str, name: str, text_in: str = "") -> dict[str, Any]:
+    return {
+        "type": "custom_tool_call",
+        "id": "ctc_" + call_id,
+        "call_id": call_id,
+        "name": name,
+        "input": text_in,
+    }
+
+
+CUSTOM_EVENTS = [
+    added(0, custom_call("c1", "sql")),
+    ev("response.custom_tool_call_input.delta", output_index=0, delta="SELECT 1;"),
+    ev("response.custom_tool_call_input.delta", output_index=0, delta=GRAMMAR_INPUT[9:]),
+    done(0, custom_call("c1", "sql", GRAMMAR_INPUT)),
+    completed(),
+]
+
+
+def test_a_custom_call_streams_as_a_function_delta_the_sdk_accepts() -> None:
+    t = translator()
+    chunks = [c for e in CUSTOM_EVENTS for c in t.feed(e)]
+    assert deltas(chunks)[0]["tool_calls"] == [tool_head(0, "c1", "sql")]
+    assert t.custom_calls == frozenset({0})
+    custom_tool = {"type": "custom", "custom": {"name": "sql", "format": {"type": "text"}}}
+    wire = b"".join(encode_data(json.dumps(c)) for c in chunks) + DONE
+    state: ChatCompletionStreamState[Any] = ChatCompletionStreamState(input_tools=[custom_tool])
+    for sse in SDKDecoder().iter_bytes(iter([wire])):
+        if sse.data != "[DONE]":
+            state.handle_chunk(ChatCompletionChunk.model_validate(json.loads(sse.data)))
+    calls = state.get_final_completion().choices[0].message.tool_calls
+    assert calls is not None and calls[0].type == "function"
+    assert (calls[0].id, calls[0].function.name, calls[0].function.arguments) == (
+        "c1",
+        "sql",
+        GRAMMAR_INPUT,
+    )
+
+
+LEGACY = [
+    added(0, call("c1", "get_weather")),
+    args(0, '{"city":'),
+    args(0, '"Oslo"}'),
+    done(0, call("c1", "get_weather", '{"city":"Oslo"}')),
+    added(1, call("c2", "second")),  # the legacy shape holds one call: left out
+    done(1, call("c2", "second", "{}")),
+    completed(),
+]
+
+
+def test_legacy_functions_answer_with_function_call_deltas() -> None:
+    t = translator(legacy_functions=True)
+    chunks = [c for e in LEGACY for c in t.feed(e)]
+    assert [
+        (d, c["choices"][0]["finish_reason"]) for c, d in zip(chunks, deltas(chunks), strict=True)
+    ] == [
+        (
+            {
+                "role": "assistant",
+                "content": None,
+                "function_call": {"name": "get_weather", "arguments": ""},
+            },
+            None,
+        ),
+        ({"function_call": {"arguments": '{"city":'}}, None),
+        ({"function_call": {"arguments": '"Oslo"}'}}, None),
+        ({}, "function_call"),
+    ]
+    message = sdk_accumulate(chunks).choices[0].message
+    assert message.function_call is not None and message.tool_calls is None
+    assert (message.function_call.name, message.function_call.arguments) == (
+        "get_weather",
+        '{"city":"Oslo"}',
+    )
+
+
+def test_legacy_function_call_after_text() -> None:
+    events = [text(0, "Let me check."), done(1, call("c1", "f", "{}")), completed()]
+    chunks = run(events, legacy_functions=True)
+    assert deltas(chunks)[2] == {"function_call": {"name": "f", "arguments": "{}"}}
+    assert chunks[-1]["choices"][0]["finish_reason"] == "function_call"
