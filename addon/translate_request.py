@@ -415,8 +415,8 @@ def _from_responses_shape(
     out: dict[str, Any] = {"model": match.upstream_name}
     dropped = []
     for key, value in body.items():
-        if value is None or key == "model" or key in _CONSUMED:
-            continue
+        if value is None or key in ("model", "stop") or key in _CONSUMED:
+            continue  # `stop` is Translation.stop's (rule 4)
         if key in _RESPONSES_KEYS:
             out[key] = value
         else:
