@@ -21,8 +21,11 @@ from tests.test_translate_stream import (
     MODEL,
     PATCH,
     SUMMARY,
+    call,
     completed,
+    done,
     load,
+    message,
     text,
 )
 
@@ -117,3 +120,37 @@ def test_aggregator_raises_upstream_errors(name: str) -> None:
 def test_aggregator_without_terminal_raises() -> None:
     with pytest.raises(UpstreamProtocolError):
         aggregate([CREATED_EVENT, text(0, "a")])
+
+
+def test_aggregator_legacy_function_call() -> None:
+    events = [
+        text(0, "Checking."),
+        done(1, call("c1", "get_weather", '{"city":"Oslo"}')),
+        completed(),
+    ]
+    body = aggregate(events, legacy_functions=True)
+    choice = body["choices"][0]
+    assert choice["finish_reason"] == "function_call"
+    assert choice["message"] == {
+        "role": "assistant",
+        "content": "Checking.",
+        "refusal": None,
+        "function_call": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+    }
+
+
+def test_aggregator_applies_stop_sequences() -> None:
+    aggregator = ChatAggregator(ChunkContext(ID, CREATED, MODEL, ReasoningMode.NONE, ("\n\n",)))
+    aggregator.feed(text(0, "First line.\n"))
+    assert not aggregator.stopped
+    aggregator.feed(text(0, "\nSecond."))
+    assert aggregator.stopped
+    body = aggregator.finish()  # no terminal event needed after a stop
+    ChatCompletion.model_validate(body)
+    assert body["choices"][0]["message"]["content"] == "First line."
+    assert body["choices"][0]["finish_reason"] == "stop"
+
+
+def test_aggregator_separates_two_message_items() -> None:
+    body = aggregate([done(0, message("Looking.")), done(1, message("Done.")), completed()])
+    assert body["choices"][0]["message"]["content"] == "Looking.\n\nDone."
