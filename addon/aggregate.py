@@ -2,17 +2,20 @@
 
 Owns folding chat chunks into a message (§3.4): texts joined, tool calls assembled by index, the
 finish reason and usage kept. The chunks come from the same StreamTranslator a streaming client
-gets, so the two replies cannot disagree; this module must not read Responses events itself,
-nor do I/O.
+gets, so the two replies cannot disagree (stop sequences, message separators and the legacy
+`function_call` shape included); this module must not read Responses events itself, nor do I/O.
+The one difference is OpenAI's: a custom tool call, streamed as a `function` delta, is
+`{"type": "custom", "custom": {"name", "input"}}` in a `chat.completion`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .chunks import ChunkContext
 from .events import Event
 from .translate_stream import StreamTranslator
-from .wire import ChatChunk, ReasoningMode
+from .wire import ChatChunk
 
 
 class ChatAggregator:
@@ -20,22 +23,19 @@ class ChatAggregator:
     `chat.completion` (§3.4). `feed` every event, then `finish` (which may raise like the
     translator's)."""
 
-    def __init__(
-        self, *, chunk_id: str, created: int, model: str, reasoning: ReasoningMode
-    ) -> None:
-        self._translator = StreamTranslator(
-            chunk_id=chunk_id, created=created, model=model, include_usage=True, reasoning=reasoning
-        )
+    def __init__(self, ctx: ChunkContext) -> None:
+        self._translator = StreamTranslator(ctx, include_usage=True)
         self._head = {
-            "id": chunk_id,
+            "id": ctx.chunk_id,
             "object": "chat.completion",
-            "created": created,
-            "model": model,
+            "created": ctx.created,
+            "model": ctx.model,
         }
         self._content: list[str] = []
         self._refusal: list[str] = []
         self._reasoning: list[str] = []
         self._calls: list[dict[str, Any]] = []
+        self._function_call: dict[str, str] | None = None
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
 
@@ -43,6 +43,11 @@ class ChatAggregator:
     def started(self) -> bool:
         """Whether any output has been folded in."""
         return self._translator.started
+
+    @property
+    def stopped(self) -> bool:
+        """Whether a stop sequence ended the answer: stop reading, close the upstream, finish."""
+        return self._translator.stopped
 
     def feed(self, event: Event) -> None:
         for chunk in self._translator.feed(event):
@@ -58,7 +63,13 @@ class ChatAggregator:
             "refusal": "".join(self._refusal) if self._refusal else None,
         }
         if self._calls:
-            message["tool_calls"] = self._calls
+            custom = self._translator.custom_calls
+            message["tool_calls"] = [
+                _custom_call(call) if index in custom else call
+                for index, call in enumerate(self._calls)
+            ]
+        if self._function_call is not None:
+            message["function_call"] = self._function_call
         if self._reasoning:
             message["reasoning_content"] = "".join(self._reasoning)
         choice = {
@@ -84,6 +95,10 @@ class ChatAggregator:
             self._refusal.append(refusal)
         if "reasoning_content" in delta:
             self._reasoning.append(delta["reasoning_content"])
+        if (legacy := delta.get("function_call")) is not None:
+            if self._function_call is None:
+                self._function_call = {"name": legacy.get("name", ""), "arguments": ""}
+            self._function_call["arguments"] += legacy.get("arguments", "")
         for call in delta.get("tool_calls", ()):
             function = call.get("function", {})
             if call["index"] == len(self._calls):
@@ -95,3 +110,13 @@ class ChatAggregator:
                     }
                 )
             self._calls[call["index"]]["function"]["arguments"] += function.get("arguments", "")
+
+
+def _custom_call(call: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's non-streamed shape of a custom tool call."""
+    function = call["function"]
+    return {
+        "id": call["id"],
+        "type": "custom",
+        "custom": {"name": function["name"], "input": function["arguments"]},
+    }

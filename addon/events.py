@@ -4,7 +4,9 @@ Both transports (HTTP SSE `data:` payloads and WebSocket text frames) carry the 
 objects; `parse_event` turns one payload into an `Event` (a dict with a string `type`) or raises
 `UpstreamProtocolError`. The translator dispatches on `EventType`; anything not in the enum is an
 unknown event and is ignored (OpenAI adds event types often), but a terminal condition is never
-ignored: see `TERMINAL`.
+ignored: see `TERMINAL`. The shape of a failure (an `error` event over SSE or WebSocket, a
+`response.failed`, a `response.done` whose status says failed) is read here only, by
+`error_of_event`.
 
 Pure: no I/O.
 """
@@ -15,7 +17,7 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from .errors import UpstreamProtocolError
+from .errors import UpstreamError, UpstreamProtocolError, upstream_error_from_event
 
 Event = dict[str, Any]
 
@@ -91,3 +93,39 @@ def event_type(event: Event) -> EventType | None:
         return EventType(event["type"])
     except ValueError:
         return None
+
+
+_FAILED_STATUSES = frozenset({"failed", "cancelled"})
+
+
+def error_of_event(event: Event) -> UpstreamError | None:
+    """The UpstreamError a failure event stands for (status, type, code, param, retry headers),
+    or None when `event` is not a failure.
+
+    An `error` event puts message/code/param at the top level over HTTP SSE; a WebSocket error
+    frame nests them in `error` next to an HTTP `status` (openai-protocols.md §4.6; codex also
+    accepts `status_code`) and may carry `headers`. A `response.failed` (or a `response.done`
+    whose status is failed or cancelled) carries them in `response.error`.
+    """
+    kind = event.get("type")
+    if kind == EventType.ERROR:
+        nested = event.get("error")
+        fields = nested if isinstance(nested, dict) else event
+        status = event.get("status", event.get("status_code"))
+        headers = event.get("headers")
+        return upstream_error_from_event(
+            fields,
+            status if isinstance(status, int) and status >= 400 else None,
+            "upstream reported an error",
+            headers if isinstance(headers, dict) else None,
+        )
+    if kind not in (EventType.FAILED, EventType.DONE):
+        return None
+    response = event.get("response")
+    response = response if isinstance(response, dict) else {}
+    status = response.get("status")
+    if kind == EventType.DONE and status not in _FAILED_STATUSES:
+        return None
+    error = response.get("error")
+    fields = error if isinstance(error, dict) else {}
+    return upstream_error_from_event(fields, None, f"upstream response {status or 'failed'}")

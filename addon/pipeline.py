@@ -16,15 +16,14 @@ Rule 2: what is kept for display is bounded (`Transcript`); the client always ge
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from .aggregate import ChatAggregator
+from .chunks import ChunkContext
 from .errors import ProxyError, UpstreamError, error_body, error_chunk
 from .events import Event, EventType, parse_event
 from .sse import DONE, SSEDecoder, encode_data
 from .translate_stream import StreamTranslator
-from .wire import ReasoningMode
 
 DISPLAY_LIMIT = 2 * 1024 * 1024  # bytes of each side kept for mitmweb; the client gets all
 # A non-streaming client's answer is built in memory: this many bytes of upstream events at most.
@@ -61,16 +60,6 @@ class Transcript:
         return b"".join(self.parts) + note
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkContext:
-    """What every chunk of one answer repeats: injected by the caller."""
-
-    chunk_id: str
-    created: int
-    model: str
-    reasoning: ReasoningMode
-
-
 # Built once: json.dumps re-creates an encoder per call when given options.
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -82,13 +71,7 @@ class ChatStreamSink:
     content_type = SSE_CONTENT_TYPE
 
     def __init__(self, ctx: ChunkContext, *, include_usage: bool) -> None:
-        self.translator = StreamTranslator(
-            chunk_id=ctx.chunk_id,
-            created=ctx.created,
-            model=ctx.model,
-            include_usage=include_usage,
-            reasoning=ctx.reasoning,
-        )
+        self.translator = StreamTranslator(ctx, include_usage=include_usage)
         self.error: ProxyError | None = None
         self.finished = False
         self.client = Transcript()  # what the client was sent, for display
@@ -150,9 +133,7 @@ class ChatJsonSink:
     content_type = JSON_CONTENT_TYPE
 
     def __init__(self, ctx: ChunkContext, *, limit: int = MAX_AGGREGATED_BYTES) -> None:
-        self._aggregator = ChatAggregator(
-            chunk_id=ctx.chunk_id, created=ctx.created, model=ctx.model, reasoning=ctx.reasoning
-        )
+        self._aggregator = ChatAggregator(ctx)
         self._limit = limit
         self._done = False
         self.usage: dict[str, Any] | None = None
@@ -160,7 +141,8 @@ class ChatJsonSink:
 
     @property
     def done(self) -> bool:
-        return self._done
+        """Whether the answer is complete (a terminal event, or a stop sequence)."""
+        return self._done or self._aggregator.stopped
 
     @property
     def started(self) -> bool:

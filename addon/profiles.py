@@ -1,15 +1,37 @@
 """Upstream profiles: the one place that says what each Responses backend accepts.
 
 A profile is data. `translate_request` applies it to every body it builds (chat-shaped or already
-Responses-shaped), so a backend quirk is a field here, never an `if` elsewhere.
+Responses-shaped), so a backend quirk is a field here, never an `if` elsewhere; the driver reads
+the transport facts (what a `response.create` frame leaves out, the WebSocket handshake headers,
+the Responses-Lite marker) from here too, and builds the frame with `response_create_frame`.
 
 Must not: do I/O, or decide routing or transport (that is the caller's business).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True, slots=True)
+class LiteMarker:
+    """How a Responses-Lite request says so (codex-backend-2026.md §2): a header over HTTP, and
+    over WebSocket (no per-message headers) a `client_metadata` entry of `response.create`."""
+
+    http_headers: Mapping[str, str]
+    ws_client_metadata: Mapping[str, str]
+
+
+RESPONSES_LITE = LiteMarker(
+    http_headers=MappingProxyType({"X-OpenAI-Internal-Codex-Responses-Lite": "true"}),
+    ws_client_metadata=MappingProxyType(
+        {"ws_request_header_x_openai_internal_codex_responses_lite": "true"}
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +53,15 @@ class UpstreamProfile:
     system_role_as: str
     # Ask for `reasoning.encrypted_content` even when no `reasoning` object is sent.
     always_include_reasoning: bool
+    # Body keys a `response.create` frame leaves out (the frame's own `type` always goes).
+    ws_drops: frozenset[str]
+    # Headers of the WebSocket handshake (besides auth), e.g. the beta opt-in.
+    ws_headers: Mapping[str, str] = field(compare=False)
+    # The `originator` header the backend expects from a first-party client (None: none sent).
+    originator: str | None
+    # The Responses-Lite marker, for models the catalog flags `use_responses_lite` (None: this
+    # backend has no Lite shape, the classic one is always sent).
+    responses_lite: LiteMarker | None
 
 
 CODEX = UpstreamProfile(
@@ -68,6 +99,13 @@ CODEX = UpstreamProfile(
     system_role_as="developer",
     # Every model on this backend reasons; Codex always asks for the encrypted items.
     always_include_reasoning=True,
+    # §4.2: "`background` is not supported over WebSocket". The backend accepts `stream: true`
+    # (Codex itself sends it), so it stays.
+    ws_drops=frozenset({"background"}),
+    # The WebSocket transport is opted into per handshake (cliproxyapi.md §2).
+    ws_headers=MappingProxyType({"openai-beta": "responses_websockets=2026-02-06"}),
+    originator="codex_cli_rs",
+    responses_lite=RESPONSES_LITE,
 )
 
 OPENAI = UpstreamProfile(
@@ -81,6 +119,11 @@ OPENAI = UpstreamProfile(
     system_role_as="system",
     # A non-reasoning model (gpt-4.1 under rewrite=all) must not be asked for reasoning items.
     always_include_reasoning=False,
+    # §4.2: "`stream` is implicit over WebSocket and should not be sent"; no `background` either.
+    ws_drops=frozenset({"background", "stream"}),
+    ws_headers=MappingProxyType({}),
+    originator=None,
+    responses_lite=None,
 )
 
 
@@ -91,3 +134,22 @@ def profile_for_url(url: str) -> UpstreamProfile:
     if "/backend-api/codex" in parts.path.lower() or host == "chatgpt.com":
         return CODEX
     return OPENAI
+
+
+def response_create_frame(
+    profile: UpstreamProfile, body: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The `response.create` frame for `body`: `{"type": "response.create", **body}` minus the
+    profile's `ws_drops`, with `extra` (`Translation.ws_extra`) merged in; a `client_metadata`
+    object is merged key by key, never replaced."""
+    frame: dict[str, Any] = {"type": "response.create"}
+    frame.update(
+        (key, value) for key, value in body.items() if key not in profile.ws_drops and key != "type"
+    )
+    for key, value in (extra or {}).items():
+        current = frame.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            frame[key] = {**current, **value}
+        else:
+            frame[key] = value
+    return frame

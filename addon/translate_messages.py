@@ -6,10 +6,14 @@ shape is a 400 naming the exact parameter (`messages[2].content`), built by para
 Must not: look at anything but `messages` (models, tools and options are translate_request's), or
 copy client objects it does not change.
 
-Rule 1: system and developer text goes to `instructions`, in order, joined by a blank line.
+Rule 1: leading system and developer text goes to `instructions`, in order, joined by a blank
+        line; one after the conversation began stays in place as a message item (role
+        `developer` for developer, the profile's `system_role` for system), not hoisted.
 Rule 2: an assistant message becomes an output message only when it has text (an empty one
         before `function_call` items breaks tool replay, CLIProxyAPI #2132), then one item per call.
-Rule 3: a tool result answers a custom tool call with `custom_tool_call_output`, anything else
+Rule 3: a tool call is a `custom_tool_call` when it says `type: "custom"` or its name is a tool
+        the request declares custom (a client replays what it streamed, a `function` delta);
+        a tool result answers a custom tool call with `custom_tool_call_output`, anything else
         with `function_call_output`; a legacy `function` result answers the latest legacy call
         of the same name, whose `call_id` was synthesised from its message index.
 """
@@ -50,6 +54,9 @@ class _Walk:
     instructions: list[str] = field(default_factory=list)
     items: list[Item] = field(default_factory=list)
     custom_call_ids: set[str] = field(default_factory=set)
+    custom_tools: frozenset[str] = frozenset()  # names of the request's custom tools
+    system_role: str = "system"  # role of a system message that stays in place
+    started: bool = False  # a non-system message was seen: system text stays in place
     legacy_calls: list[tuple[str, str]] = field(default_factory=list)  # (name, call_id), unanswered
     index: int = 0  # of the message being translated
 
@@ -59,8 +66,12 @@ class _Walk:
         return f"messages[{self.index}]"
 
 
-def translate_messages(messages: object) -> tuple[str | None, list[Item]]:
-    """`instructions` (None when there is no system/developer text) and the `input` items."""
+def translate_messages(
+    messages: object, *, system_role: str = "system", custom_tools: frozenset[str] = frozenset()
+) -> tuple[str | None, list[Item]]:
+    """`instructions` (None when there is no leading system/developer text) and the `input`
+    items. `system_role`: the role a system message in the middle gets (the profile's);
+    `custom_tools`: the names of the request's custom tools (rule 3)."""
     if not isinstance(messages, list):
         if messages is None:
             raise missing("messages")
@@ -69,7 +80,7 @@ def translate_messages(messages: object) -> tuple[str | None, list[Item]]:
         raise ClientError(
             "'messages' must contain at least one message.", param="messages", code="invalid_value"
         )
-    walk = _Walk()
+    walk = _Walk(custom_tools=custom_tools, system_role=system_role)
     for index, message in enumerate(messages):
         walk.index = index
         msg = as_object(message, walk.param) if type(message) is not dict else message
@@ -78,6 +89,7 @@ def translate_messages(messages: object) -> tuple[str | None, list[Item]]:
         if handler is None:
             raise _bad_role(role, f"{walk.param}.role")
         handler(walk, msg)
+        walk.started = walk.started or handler is not _system
     instructions = "\n\n".join(walk.instructions) if walk.instructions else None
     return instructions, walk.items
 
@@ -92,8 +104,14 @@ def _bad_role(role: object, param: str) -> ClientError:
 
 def _system(walk: _Walk, msg: dict[str, Any]) -> None:
     text = _joined_text(msg, walk, allow_null=False)
-    if text:
+    if not text:
+        return
+    if not walk.started:
         walk.instructions.append(text)
+        return
+    role = ChatRole.DEVELOPER.value if msg["role"] == ChatRole.DEVELOPER else walk.system_role
+    part = {"type": "input_text", "text": text}
+    walk.items.append({"type": "message", "role": role, "content": [part]})
 
 
 def _user(walk: _Walk, msg: dict[str, Any]) -> None:
@@ -290,6 +308,7 @@ def _tool_call(walk: _Walk, call: object, j: int) -> Item:
             and type(call_id := call.get("id")) is str
             and type(name := fn.get("name")) is str
             and type(arguments := fn.get("arguments")) is str
+            and name not in walk.custom_tools
         ):
             return _function_call(call_id, name, arguments)
     return _checked_tool_call(walk, call, f"{walk.param}.tool_calls[{j}]")
@@ -303,14 +322,17 @@ def _checked_tool_call(walk: _Walk, call: object, param: str) -> Item:
     if kind == "function":
         fn = need_object(obj, "function", param)
         name = need_str(fn, "name", f"{param}.function")
-        return _function_call(call_id, name, need_str(fn, "arguments", f"{param}.function"))
+        arguments = need_str(fn, "arguments", f"{param}.function")
+        if name in walk.custom_tools:
+            return _custom_call(walk, call_id, name, arguments)
+        return _function_call(call_id, name, arguments)
     if kind == "custom":
         custom = need_object(obj, "custom", param)
-        walk.custom_call_ids.add(call_id)
-        return {
-            "type": "custom_tool_call",
-            "call_id": call_id,
-            "name": need_str(custom, "name", f"{param}.custom"),
-            "input": need_str(custom, "input", f"{param}.custom"),
-        }
+        name = need_str(custom, "name", f"{param}.custom")
+        return _custom_call(walk, call_id, name, need_str(custom, "input", f"{param}.custom"))
     raise invalid_value(f"{param}.type", kind, ("function", "custom"))
+
+
+def _custom_call(walk: _Walk, call_id: str, name: str, text: str) -> Item:
+    walk.custom_call_ids.add(call_id)
+    return {"type": "custom_tool_call", "call_id": call_id, "name": name, "input": text}

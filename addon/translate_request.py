@@ -15,19 +15,29 @@ Rule 1: upstream is always streamed (`stream: true`), whatever the client asked;
         `include_usage` report what the client asked, for the response side.
 Rule 2: reasoning effort: the explicit field beats the model-name suffix beats the catalog default,
         clamped to the model's levels when the catalog knows it; summaries are asked for unless the
-        catalog says the model has none, or effort is "none".
+        catalog says the model has none, or effort is "none" — also for a model the catalog does
+        not know (a refusal is the caller's retry policy's business, not a guess made here).
 Rule 3: `logprobs`/`top_logprobs` are dropped, not mapped: the chunks we emit carry
         `logprobs: null`, so asking upstream for them would cost tokens for nothing.
+Rule 4: `stop` (a string or up to 4) is kept in `Translation.stop` for the stream translator,
+        which cuts the answer there; Responses has no `stop`, so it is never sent, nor "dropped".
+Rule 5: a model the catalog flags `use_responses_lite`, on a profile with a Lite marker, gets
+        the Responses-Lite shape (codex-backend-2026.md §2): tools as a first `additional_tools`
+        input item, instructions as a developer message, `parallel_tool_calls: false`,
+        `reasoning.context: "all_turns"`, and the marker in `http_headers` / `ws_extra`. Hosted
+        tools and a forced `tool_choice` are refused (400) before anything goes upstream.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from .catalog import EFFORTS, Catalog, Effort, ModelMatch, clamp_effort
+from .chunks import ChunkContext
 from .errors import ClientError, UnsupportedParameter
 from .params import (
     Item,
@@ -44,9 +54,10 @@ from .params import (
     need_str,
     opt_str,
 )
-from .profiles import UpstreamProfile
+from .profiles import LiteMarker, UpstreamProfile
 from .translate_messages import translate_messages
-from .translate_tools import translate_tool_choice, translate_tools
+from .translate_tools import custom_tool_names, translate_tool_choice, translate_tools
+from .wire import ReasoningMode
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
@@ -89,6 +100,26 @@ class Translation:
     model: str  # the model name to report back on chunks (the client's requested name)
     match: ModelMatch
     dropped: tuple[str, ...]  # harmless client parameters not sent upstream
+    stop: tuple[str, ...] = ()  # the client's stop sequences, applied to the answer (rule 4)
+    legacy_functions: bool = False  # `functions` without `tools`: answer with `function_call`
+    responses_lite: bool = False  # the body has the Responses-Lite shape (rule 5)
+    # Extra upstream headers for an HTTP request (the Lite marker), and what the WebSocket
+    # `response.create` frame adds (`profiles.response_create_frame(profile, body, ws_extra)`).
+    http_headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    ws_extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def chunk_context(
+        self, *, chunk_id: str, created: int, reasoning: ReasoningMode
+    ) -> ChunkContext:
+        """What the answer's chunks need from this request (the caller injects ids and clock)."""
+        return ChunkContext(
+            chunk_id=chunk_id,
+            created=created,
+            model=self.model,
+            reasoning=reasoning,
+            stop=self.stop,
+            legacy_functions=self.legacy_functions,
+        )
 
 
 def translate_request(
@@ -107,6 +138,7 @@ def translate_request(
         raise ClientError("'model' must not be empty.", param="model", code="invalid_value")
     match = catalog.match(model)
     stream, include_usage = _stream_flags(body)
+    stop = _stop(body.get("stop"))
     if "messages" not in body and "input" in body:
         out, dropped, renamed = _from_responses_shape(body, match, profile)
     else:
@@ -120,6 +152,9 @@ def translate_request(
     dropped.extend(_apply_profile(out, profile, renamed))
     if not summaries:
         _drop_default_summary(out, body)
+    lite = profile.responses_lite if match.info and match.info.use_responses_lite else None
+    if lite is not None:
+        _to_responses_lite(out, body)
     return Translation(
         body=out,
         stream=stream,
@@ -127,7 +162,42 @@ def translate_request(
         model=model,
         match=match,
         dropped=tuple(dict.fromkeys(dropped)),
+        stop=stop,
+        legacy_functions="messages" in body and _legacy_functions(body),
+        responses_lite=lite is not None,
+        **_lite_marker(lite),
     )
+
+
+def _legacy_functions(body: dict[str, Any]) -> bool:
+    """Legacy `functions` without `tools`: the answer takes the legacy `function_call` shape."""
+    return body.get("functions") is not None and body.get("tools") is None
+
+
+MAX_STOP_SEQUENCES = 4  # OpenAI's limit
+
+
+def _stop(value: object) -> tuple[str, ...]:
+    """`stop`: null, a string, or an array of up to 4 strings; empty strings stop nothing."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,) if value else ()
+    sequences = as_list(value, "stop")
+    if len(sequences) > MAX_STOP_SEQUENCES:
+        raise ClientError(
+            f"'stop' may hold at most {MAX_STOP_SEQUENCES} sequences, not {len(sequences)}.",
+            param="stop",
+            code="invalid_value",
+        )
+    return tuple(s for i, s in enumerate(sequences) if as_str(s, f"stop[{i}]"))
+
+
+def _lite_marker(lite: LiteMarker | None) -> dict[str, Mapping[str, Any]]:
+    if lite is None:
+        return {}
+    metadata = MappingProxyType({"client_metadata": dict(lite.ws_client_metadata)})
+    return {"http_headers": lite.http_headers, "ws_extra": metadata}
 
 
 def _stream_flags(body: dict[str, Any]) -> tuple[bool, bool]:
@@ -168,7 +238,7 @@ _COPIED: dict[str, tuple[str, Check]] = {
 # fmt: off
 _TRANSLATED = frozenset({
     "model", "messages", "stream", "tools", "functions", "tool_choice", "function_call",
-    "response_format", "verbosity", "reasoning_effort", "web_search_options"
+    "response_format", "verbosity", "reasoning_effort", "web_search_options", "stop"
 })
 # fmt: on
 
@@ -204,13 +274,21 @@ def _from_chat(
     body: dict[str, Any], match: ModelMatch, profile: UpstreamProfile
 ) -> tuple[dict[str, Any], list[str], dict[str, str]]:
     dropped = _leftovers(body)
-    instructions, items = translate_messages(body.get("messages"))
+    tools = translate_tools(body)
+    instructions, items = translate_messages(
+        body.get("messages"),
+        system_role=profile.system_role_as,
+        custom_tools=custom_tool_names(tools),
+    )
     out: dict[str, Any] = {"model": match.upstream_name}
     if instructions is not None:
         out["instructions"] = instructions
     out["input"] = items
-    if tools := translate_tools(body):
+    if tools:
         out["tools"] = tools
+    if _legacy_functions(body):
+        # The legacy shape answers with one `function_call`: ask for one.
+        out["parallel_tool_calls"] = False
     choice = translate_tool_choice(body, dropped)
     if choice is not None:
         out["tool_choice"] = choice
@@ -225,9 +303,13 @@ def _from_chat(
         out["reasoning"] = reasoning
     if text := _text(body):
         out["text"] = text
-    if reasoning is not None or profile.always_include_reasoning:
+    if _effort_set(reasoning) or profile.always_include_reasoning:
         out["include"] = [ENCRYPTED_REASONING]
     return out, dropped, renamed
+
+
+def _effort_set(reasoning: dict[str, Any] | None) -> bool:
+    return reasoning is not None and "effort" in reasoning
 
 
 # Read by the proxy itself (streaming and the usage chunk), not forwarded: not "dropped".
@@ -263,6 +345,8 @@ def _reasoning(
     if effort is not None and info is not None:
         effort = clamp_effort(effort, info.reasoning_levels)
     if effort is None:
+        if info is None:  # unknown: it may reason, and a summary is how reasoning shows
+            return {**base, "summary": base.get("summary", "auto")}
         return base or None
     out = {**base, "effort": effort}
     if effort != Effort.NONE and (info is None or info.supports_reasoning_summaries):
@@ -274,6 +358,8 @@ def _drop_default_summary(out: dict[str, Any], body: dict[str, Any]) -> None:
     reasoning, asked = out.get("reasoning"), body.get("reasoning")
     if isinstance(reasoning, dict) and not (isinstance(asked, dict) and "summary" in asked):
         reasoning.pop("summary", None)
+        if not reasoning:
+            del out["reasoning"]
 
 
 _VERBOSITY = ("low", "medium", "high")
@@ -329,8 +415,8 @@ def _from_responses_shape(
     out: dict[str, Any] = {"model": match.upstream_name}
     dropped = []
     for key, value in body.items():
-        if value is None or key == "model" or key in _CONSUMED:
-            continue
+        if value is None or key in ("model", "stop") or key in _CONSUMED:
+            continue  # `stop` is Translation.stop's (rule 4)
         if key in _RESPONSES_KEYS:
             out[key] = value
         else:
@@ -343,7 +429,7 @@ def _from_responses_shape(
     if reasoning is not None:
         out["reasoning"] = reasoning
     include = [*as_list(out.pop("include", []), "include")]
-    if (reasoning is not None or profile.always_include_reasoning) and (
+    if (_effort_set(reasoning) or profile.always_include_reasoning) and (
         ENCRYPTED_REASONING not in include
     ):
         include.append(ENCRYPTED_REASONING)
@@ -397,3 +483,60 @@ def _apply_profile(
     if profile.requires_instructions:
         out.setdefault("instructions", "")
     return dropped
+
+
+# --- Responses-Lite (rule 5) -------------------------------------------------------------------
+
+# "Responses-Lite only supports function tools, custom tools, and client-executed tool search."
+_LITE_TOOLS = frozenset({"function", "custom"})
+
+
+def _to_responses_lite(out: dict[str, Any], body: dict[str, Any]) -> None:
+    tools = out.pop("tools", [])
+    for i, tool in enumerate(tools):
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if kind not in _LITE_TOOLS:
+            from_chat = kind == "web_search" and body.get("web_search_options") is not None
+            param = "web_search_options" if from_chat else f"tools[{i}]"
+            raise ClientError(
+                f"{out['model']} takes the Responses-Lite request shape, which supports only "
+                f"function and custom tools; '{param}' asks for a hosted {kind!r} tool.",
+                param=param,
+                code="unsupported_value",
+            )
+    if _forced(out.get("tool_choice")):
+        param = "tool_choice" if body.get("tool_choice") is not None else "function_call"
+        raise ClientError(
+            f"{out['model']} takes the Responses-Lite request shape, which cannot force a tool "
+            f'call; send \'{param}\' as "auto" or "none".',
+            param=param,
+            code="unsupported_value",
+        )
+    first: list[Item] = []
+    if tools:
+        first.append({"type": "additional_tools", "role": "developer", "tools": tools})
+    if instructions := out.pop("instructions", None):
+        text = {"type": "input_text", "text": instructions}
+        first.append({"type": "message", "role": "developer", "content": [text]})
+    given = out["input"]
+    if isinstance(given, str):
+        given = [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": given}]}
+        ]
+    out["input"] = [*first, *given]
+    out["parallel_tool_calls"] = False
+    reasoning = out.get("reasoning")
+    out["reasoning"] = {
+        **(reasoning if isinstance(reasoning, dict) else {}),
+        "context": "all_turns",
+    }
+
+
+def _forced(choice: object) -> bool:
+    """Whether `tool_choice` forces a call: "required", a named tool, or allowed tools in
+    "required" mode."""
+    if isinstance(choice, str):
+        return choice == "required"
+    if isinstance(choice, dict):
+        return choice.get("type") != "allowed_tools" or choice.get("mode") == "required"
+    return False

@@ -17,8 +17,18 @@ Rules, each enforced in one place (1, 4 and 5 by chunks.ChunkWriter, the others 
 4. `reasoning_content` chunks never carry a `content` key (§5.9).
 5. The finish chunk has `delta: {}`; the usage chunk (`choices: []`) follows it only under
    `include_usage` (§5.4), when every other chunk carries `usage: null` as OpenAI's do.
-6. Nothing is emitted after a terminal event; a stream that ends without one is an error.
-An upstream error's status and type are errors.upstream_error_from_event's.
+6. Nothing is emitted after a terminal event; a stream that ends without one is an error. A
+   client's stop sequence ends the answer too (`stopped`: the caller closes the upstream).
+7. An event is about the item its `output_index` names; without one (relays drop it, codex
+   accepts that) the item its `item_id` names, else the current item. A missing
+   `output_index` alone is never a protocol error.
+8. Two message items (a `phase: "commentary"` preamble and the answer) are separated by a blank
+   line ("\n\n") in `content`.
+9. A `custom_tool_call` streams in the only form the SDKs' chunk types know, a `function` tool
+   call whose `arguments` is the raw input; `custom_calls` lists them so the aggregator can give
+   the non-streamed reply OpenAI's own `{"type": "custom", "custom": {...}}` shape. A request
+   with legacy `functions` gets `function_call` deltas (one call) and finish `function_call`.
+An upstream failure's status and type are events.error_of_event's.
 """
 
 from __future__ import annotations
@@ -28,9 +38,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .chunks import ChunkWriter, chat_usage
-from .errors import UpstreamProtocolError, upstream_error_from_event
-from .events import Event, EventType, ItemType
+from .chunks import ChunkContext, ChunkWriter, chat_usage
+from .errors import UpstreamError, UpstreamProtocolError
+from .events import Event, EventType, ItemType, error_of_event
 from .wire import ChatChunk, ChatUsage, FinishReason, ReasoningMode, ToolCallDelta
 
 Handler = Callable[[Event], list[ChatChunk]]
@@ -67,7 +77,7 @@ class ItemPhase(StrEnum):
 
 @dataclass(slots=True)
 class _Item:
-    """What has been sent for one Responses output item (keyed by `output_index`)."""
+    """What has been sent for one Responses output item (keyed by `output_index`, rule 7)."""
 
     phase: ItemPhase = ItemPhase.OPEN
     tool_index: int = -1  # chat tool-call index once announced; -1 for anything else
@@ -81,30 +91,21 @@ class StreamTranslator:
     """Feed every upstream event to `feed` and send what it returns; call `finish` at end of
     stream. Either may raise `UpstreamError`: render it, send nothing more."""
 
-    def __init__(
-        self,
-        *,
-        chunk_id: str,
-        created: int,
-        model: str,
-        include_usage: bool,
-        reasoning: ReasoningMode,
-    ) -> None:
-        self._reasoning = reasoning
-        self._out = ChunkWriter(
-            chunk_id=chunk_id,
-            created=created,
-            model=model,
-            include_usage=include_usage,
-            reasoning=reasoning,
-        )
+    def __init__(self, ctx: ChunkContext, *, include_usage: bool = False) -> None:
+        self._reasoning = ctx.reasoning
+        self._legacy = ctx.legacy_functions
+        self._out = ChunkWriter(ctx, include_usage=include_usage)
         self._terminal: str | None = None
         # What the answer ended with, for the flow's summary (not part of the chunks).
         self.finish_reason: FinishReason | None = None
         self.usage: ChatUsage | None = None
         self._items: dict[object, _Item] = {}
+        self._ids: dict[object, object] = {}  # item id → the key of its item (rule 7)
+        self._last: object = None  # key of the item opened last: "the current item"
+        self._answer_item: object = None  # key of the message item that sent text last (rule 8)
         self._tool_count = 0
-        # (output_index, event type, part index) of the last reasoning delta: a new part gets a
+        self._custom: set[int] = set()
+        # (item key, event type, part index) of the last reasoning delta: a new part gets a
         # "\n\n" separator.
         self._reasoning_part: tuple[object, str, object] | None = None
         self._handlers: dict[str, Handler] = {
@@ -132,8 +133,18 @@ class StreamTranslator:
 
     @property
     def done(self) -> bool:
-        """Whether a terminal event was seen."""
+        """Whether the answer is over (a terminal event, or a stop sequence)."""
         return self._terminal is not None
+
+    @property
+    def stopped(self) -> bool:
+        """Whether a stop sequence ended the answer: the call can end, close the upstream."""
+        return self._out.stopped
+
+    @property
+    def custom_calls(self) -> frozenset[int]:
+        """Chat tool-call indexes that are custom tool calls (streamed as `function`, rule 9)."""
+        return frozenset(self._custom)
 
     def feed(self, event: Event) -> list[ChatChunk]:
         """The chunks this event produces, in order (often one, possibly none)."""
@@ -143,14 +154,19 @@ class StreamTranslator:
         if handler is None:
             return []  # IGNORED, or a type newer than this code
         try:
-            return handler(event)
+            out = handler(event)
         except (KeyError, TypeError, AttributeError) as exc:
             raise UpstreamProtocolError(
                 f"upstream sent a malformed {event['type']} event ({type(exc).__name__}: {exc})"
             ) from None
+        if self._out.stopped and self._terminal is None:
+            self._terminal = "stop"
+            self.finish_reason = FinishReason.STOP
+        return out
 
     def finish(self) -> list[ChatChunk]:
-        """End of the upstream stream: nothing to add after a terminal event, else an error."""
+        """End of the upstream stream: nothing to add after a terminal event or a stop
+        sequence, else an error."""
         if self._terminal is None:
             raise UpstreamProtocolError("upstream closed the stream before response.completed")
         return []
@@ -160,15 +176,29 @@ class StreamTranslator:
     def _on_text_delta(self, event: Event) -> list[ChatChunk]:
         # The hot path (most events of a long answer): one lookup, one chunk.
         text: str = event["delta"]
-        item = self._items.get(event["output_index"]) or self._open_item(event)
+        if type(text) is not str:
+            raise TypeError(f"delta is {type(text).__name__}, not a string")
+        key = event.get("output_index")
+        item = self._items.get(key) if key is not None else None
+        if item is None:
+            key, item = self._open_item(event)
         if item.phase is ItemPhase.DONE or not text:
             return []
         item.sent += len(text)
+        return self._text(key, text)
+
+    def _text(self, key: object, text: str) -> list[ChatChunk]:
+        """Answer text of message item `key`; a new message item after another's text is
+        separated from it by a blank line (rule 8)."""
+        if self._answer_item != key:
+            if self._answer_item is not None:
+                text = "\n\n" + text
+            self._answer_item = key
         return self._out.content(text)
 
     def _on_refusal_delta(self, event: Event) -> list[ChatChunk]:
         text: str = event["delta"]
-        item = self._open_item(event)
+        item = self._open_item(event)[1]
         if item.phase is ItemPhase.DONE or not text:
             return []
         item.refusal_sent += len(text)
@@ -176,7 +206,7 @@ class StreamTranslator:
 
     def _on_arguments_delta(self, event: Event) -> list[ChatChunk]:
         text: str = event["delta"]
-        item = self._items.get(event["output_index"])
+        item = self._items.get(self._key(event))
         # A delta for a call never announced is left to output_item.done (rule 3).
         if item is None or item.tool_index < 0 or item.phase is ItemPhase.DONE or not text:
             return []
@@ -184,7 +214,7 @@ class StreamTranslator:
         return self._out.arguments(item.tool_index, text)
 
     def _on_arguments_done(self, event: Event) -> list[ChatChunk]:
-        item = self._items.get(event["output_index"])
+        item = self._items.get(self._key(event))
         if item is None or item.tool_index < 0 or item.phase is ItemPhase.DONE:
             return []
         full = event.get("arguments", event.get("input", ""))
@@ -192,12 +222,12 @@ class StreamTranslator:
 
     def _on_reasoning_delta(self, event: Event) -> list[ChatChunk]:
         text: str = event["delta"]
-        item = self._open_item(event)
+        key, item = self._open_item(event)
         if item.phase is ItemPhase.DONE or not text or self._reasoning is ReasoningMode.NONE:
             return []
         item.sent += len(text)
         index = event.get("summary_index", event.get("content_index"))
-        part = (event["output_index"], event["type"], index)
+        part = (key, event["type"], index)
         new_part = self._reasoning_part is not None and part != self._reasoning_part
         self._reasoning_part = part
         return self._out.reasoning(text, separate=new_part)
@@ -206,13 +236,16 @@ class StreamTranslator:
 
     def _on_item_added(self, event: Event) -> list[ChatChunk]:
         payload: dict[str, Any] = event["item"]
-        item = self._open_item(event)
+        payload.get("type")  # an item that is not an object is malformed
+        item = self._open_item(event, added=True)[1]
         if payload.get("type") in _TOOL_CALL_TYPES and item.tool_index < 0:
             return self._announce(item, payload)
         return []
 
     def _on_item_done(self, event: Event) -> list[ChatChunk]:
-        return self._item_done(event["output_index"], event["item"])
+        payload: dict[str, Any] = event["item"]
+        payload.get("type")  # an item that is not an object is malformed
+        return self._item_done(self._open_item(event)[0], payload)
 
     def _item_done(self, key: object, payload: dict[str, Any]) -> list[ChatChunk]:
         item = self._items.get(key)
@@ -223,7 +256,7 @@ class StreamTranslator:
         item.phase = ItemPhase.DONE
         kind = payload.get("type")
         if kind == ItemType.MESSAGE:
-            return self._message_rest(item, payload)
+            return self._message_rest(key, item, payload)
         if kind in _TOOL_CALL_TYPES:
             if item.tool_index < 0:
                 return self._announce(item, payload)
@@ -232,7 +265,7 @@ class StreamTranslator:
             return self._reasoning_rest(key, item, payload)
         return []
 
-    def _message_rest(self, item: _Item, payload: dict[str, Any]) -> list[ChatChunk]:
+    def _message_rest(self, key: object, item: _Item, payload: dict[str, Any]) -> list[ChatChunk]:
         text: list[str] = []
         refusal: list[str] = []
         for part in payload.get("content") or ():
@@ -244,7 +277,7 @@ class StreamTranslator:
         rest = "".join(text)[item.sent :]
         if rest:
             item.sent += len(rest)
-            out += self._out.content(rest)
+            out += self._text(key, rest)
         rest = "".join(refusal)[item.refusal_sent :]
         if rest:
             item.refusal_sent += len(rest)
@@ -267,8 +300,12 @@ class StreamTranslator:
 
     def _announce(self, item: _Item, payload: dict[str, Any]) -> list[ChatChunk]:
         """The first delta of a tool call: index, id, type and name, sent once (rule 2)."""
+        if self._legacy and self._tool_count:
+            return []  # the legacy shape holds one call: later ones cannot be said (rule 9)
         item.tool_index = self._tool_count
         self._tool_count += 1
+        if payload.get("type") == ItemType.CUSTOM_TOOL_CALL:
+            self._custom.add(item.tool_index)
         arguments = _call_arguments(payload)
         item.sent = len(arguments)
         call: ToolCallDelta = {
@@ -286,12 +323,33 @@ class StreamTranslator:
         item.sent += len(rest)
         return self._out.arguments(item.tool_index, rest)
 
-    def _open_item(self, event: Event) -> _Item:
-        key = event["output_index"]
+    def _key(self, event: Event, *, added: bool = False) -> object:
+        """The key of the item `event` is about (rule 7): its `output_index`, else its item
+        id's item, else the current one (a new one for an `output_item.added`)."""
+        index = event.get("output_index")
+        if index is not None:
+            return index
+        item_id = event.get("item_id")
+        if item_id is None and isinstance(payload := event.get("item"), dict):
+            item_id = payload.get("id")
+        if item_id is not None:
+            return self._ids.get(item_id, ("id", item_id))
+        if added or self._last is None:
+            return ("anonymous", len(self._items))
+        return self._last
+
+    def _open_item(self, event: Event, *, added: bool = False) -> tuple[object, _Item]:
+        key = self._key(event, added=added)
         item = self._items.get(key)
         if item is None:
             item = self._items[key] = _Item()
-        return item
+            self._last = key
+            item_id = event.get("item_id")
+            if item_id is None and isinstance(payload := event.get("item"), dict):
+                item_id = payload.get("id")
+            if item_id is not None:
+                self._ids.setdefault(item_id, key)
+        return key, item
 
     # -- terminal events ---------------------------------------------------------------------
 
@@ -299,7 +357,9 @@ class StreamTranslator:
         response = _response(event)
         self._terminal = event["type"]
         out = self._backfill(response)
-        reason = FinishReason.TOOL_CALLS if self._tool_count else FinishReason.STOP
+        reason = FinishReason.STOP
+        if self._tool_count:
+            reason = FinishReason.FUNCTION_CALL if self._legacy else FinishReason.TOOL_CALLS
         return out + self._finish_chunks(reason, response)
 
     def _on_incomplete(self, event: Event) -> list[ChatChunk]:
@@ -323,26 +383,11 @@ class StreamTranslator:
 
     def _on_failed(self, event: Event) -> list[ChatChunk]:
         self._terminal = event["type"]
-        response = _response(event)
-        error = response.get("error")
-        fields = error if isinstance(error, dict) else {}
-        status = response.get("status") or "failed"
-        raise upstream_error_from_event(fields, None, f"upstream response {status}")
+        raise _failure({**event, "type": EventType.FAILED.value})
 
     def _on_error(self, event: Event) -> list[ChatChunk]:
         self._terminal = event["type"]
-        # HTTP SSE puts message/code/param at the top level; a WebSocket error frame nests them
-        # in `error` next to an HTTP `status` (§4.6; codex also accepts `status_code`).
-        nested = event.get("error")
-        fields = nested if isinstance(nested, dict) else event
-        status = event.get("status", event.get("status_code"))
-        headers = event.get("headers")
-        raise upstream_error_from_event(
-            fields,
-            status if isinstance(status, int) and status >= 400 else None,
-            "upstream reported an error",
-            headers if isinstance(headers, dict) else None,
-        )
+        raise _failure(event)
 
     def _backfill(self, response: dict[str, Any]) -> list[ChatChunk]:
         """Rule 3: the terminal response's `output`, only when no item event came at all."""
@@ -356,7 +401,10 @@ class StreamTranslator:
         return out
 
     def _finish_chunks(self, reason: FinishReason, response: dict[str, Any]) -> list[ChatChunk]:
-        out = self._out.finish(reason)
+        if self._out.stopped:  # a stop sequence in the backfilled text already finished
+            out, reason = [], FinishReason.STOP
+        else:
+            out = self._out.finish(reason)
         usage = response.get("usage")
         self.finish_reason = reason
         if isinstance(usage, dict):
@@ -366,6 +414,11 @@ class StreamTranslator:
 
 
 _TOOL_CALL_TYPES = frozenset({ItemType.FUNCTION_CALL.value, ItemType.CUSTOM_TOOL_CALL.value})
+
+
+def _failure(event: Event) -> UpstreamError:
+    err = error_of_event(event)
+    return err if err is not None else UpstreamError("upstream failed")
 
 
 def _response(event: Event) -> dict[str, Any]:

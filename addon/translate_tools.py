@@ -81,6 +81,12 @@ def _custom_tool(custom: dict[str, Any], param: str) -> Item:
     return out
 
 
+def custom_tool_names(tools: list[Item]) -> frozenset[str]:
+    """The names of the custom tools among translated `tools`: a client may replay a custom
+    call as the `function` delta it was streamed as (translate_messages.py, rule 3)."""
+    return frozenset(tool["name"] for tool in tools if tool["type"] == "custom")
+
+
 _LOCATION_KEYS = ("city", "country", "region", "timezone")
 
 

@@ -44,6 +44,7 @@ class ChunkDelta(TypedDict, total=False):
     refusal: str | None
     reasoning_content: str
     tool_calls: list[ToolCallDelta]
+    function_call: FunctionDelta  # the legacy `functions` shape
 
 
 class ChunkChoice(TypedDict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from addon.catalog import (
     ModelMatch,
     clamp_effort,
     embedded_catalog,
+    embedded_catalog_dict,
 )
 
 CATALOG = Catalog.default()
@@ -22,13 +24,11 @@ CATALOG = Catalog.default()
 L4 = ("low", "medium", "high", "xhigh")
 
 # slug: (levels, default level, context_window, max_context_window, supported_in_api,
-#        summaries, default_verbosity, input_modalities)
+#        summaries, default_verbosity, input_modalities, use_responses_lite)
+# Retired (codex-backend-2026.md §1): gpt-5.2, gpt-5.3-codex (2026-06-02), gpt-5.4, gpt-5.4-mini
+# (2026-08-31): aliases now, see ALIASES.
 EMBEDDED_FACTS = {
-    "gpt-5.5": (L4, "medium", 272000, 272000, True, True, "low", ["text", "image"]),
-    "gpt-5.4": (L4, "medium", 272000, 1000000, True, True, "low", ["text", "image"]),
-    "gpt-5.4-mini": (L4, "medium", 272000, 272000, True, True, "medium", ["text", "image"]),
-    "gpt-5.3-codex": (L4, "medium", 272000, 272000, True, True, "low", ["text", "image"]),
-    "gpt-5.2": (L4, "medium", 272000, 272000, True, True, "low", ["text", "image"]),
+    "gpt-5.5": (L4, "medium", 272000, 272000, True, True, "low", ["text", "image"], False),
     "codex-auto-review": (
         (*L4, "max"),
         "medium",
@@ -38,6 +38,7 @@ EMBEDDED_FACTS = {
         True,
         "low",
         ["text", "image"],
+        True,
     ),
     "gpt-5.6-sol": (
         (*L4, "max", "ultra"),
@@ -48,6 +49,7 @@ EMBEDDED_FACTS = {
         True,
         "low",
         ["text", "image"],
+        True,
     ),
     "gpt-5.6-terra": (
         (*L4, "max", "ultra"),
@@ -58,9 +60,26 @@ EMBEDDED_FACTS = {
         True,
         "low",
         ["text", "image"],
+        True,
     ),
-    "gpt-5.6-luna": ((*L4, "max"), "medium", 272000, 921000, True, True, "low", ["text", "image"]),
-    "gpt-5.3-codex-spark": (L4, "high", 128000, 128000, False, False, "low", ["text"]),
+    "gpt-5.6-luna": (
+        (*L4, "max"),
+        "medium",
+        272000,
+        921000,
+        True,
+        True,
+        "low",
+        ["text", "image"],
+        True,
+    ),
+    "gpt-5.3-codex-spark": (L4, "high", 128000, 128000, False, False, "low", ["text"], False),
+}
+ALIASES = {
+    "gpt-5.4": "gpt-5.6-terra",
+    "gpt-5.4-mini": "gpt-5.6-luna",
+    "gpt-5.3-codex": "gpt-5.5",
+    "gpt-5.2": "gpt-5.5",
 }
 
 ENTRY_KEYS = {
@@ -77,6 +96,7 @@ ENTRY_KEYS = {
     "default_verbosity",
     "supports_parallel_tool_calls",
     "input_modalities",
+    "use_responses_lite",
 }
 
 
@@ -87,9 +107,9 @@ def test_embedded_catalog_lists_exactly_the_expected_models_in_order() -> None:
 @pytest.mark.parametrize("slug", list(EMBEDDED_FACTS))
 def test_embedded_entry_has_the_codex_models_shape_and_facts(slug: str) -> None:
     raw = {m["slug"]: m for m in json.loads(embedded_catalog())["models"]}[slug]
-    levels, default, window, max_window, in_api, summaries, verbosity, modalities = EMBEDDED_FACTS[
-        slug
-    ]
+    levels, default, window, max_window, in_api, summaries, verbosity, modalities, lite = (
+        EMBEDDED_FACTS[slug]
+    )
     assert set(raw) == ENTRY_KEYS
     assert raw["display_name"] == slug
     assert raw["prefer_websockets"] is True
@@ -110,7 +130,17 @@ def test_embedded_entry_has_the_codex_models_shape_and_facts(slug: str) -> None:
         default_reasoning_level=default,
         context_window=window,
         supports_reasoning_summaries=summaries,
+        use_responses_lite=lite,
     )
+    assert raw["use_responses_lite"] is lite
+
+
+def test_embedded_aliases_send_retired_models_as_current_ones() -> None:
+    assert json.loads(embedded_catalog())["aliases"] == ALIASES
+    assert CATALOG.aliases() == ALIASES
+    assert embedded_catalog_dict() == json.loads(embedded_catalog())
+    for alias, target in ALIASES.items():
+        assert alias not in CATALOG.slugs() and target in CATALOG.slugs()
 
 
 # --- matching ----------------------------------------------------------------------------------
@@ -128,7 +158,7 @@ MATCHES = [
     ("openai/GPT-5.5(low)", "gpt-5.5", "gpt-5.5", "low"),
     ("gpt-5.5-high", "gpt-5.5", "gpt-5.5", "high"),
     ("gpt-5.5-xhigh", "gpt-5.5", "gpt-5.5", "xhigh"),
-    ("gpt-5.4-mini-high", "gpt-5.4-mini", "gpt-5.4-mini", "high"),
+    ("gpt-5.6-luna-high", "gpt-5.6-luna", "gpt-5.6-luna", "high"),
     # clamped to the model's levels: nearest, ties to the stronger
     ("gpt-5.5(minimal)", "gpt-5.5", "gpt-5.5", "low"),
     ("gpt-5.5(none)", "gpt-5.5", "gpt-5.5", "low"),
@@ -141,10 +171,9 @@ MATCHES = [
     ("gpt-5.5-2026-04-23", "gpt-5.5-2026-04-23", "gpt-5.5", None),
     ("openai/GPT-5.5-2026-04-23(low)", "gpt-5.5-2026-04-23", "gpt-5.5", "low"),
     ("gpt-5.5-2026-04-23-high", "gpt-5.5-2026-04-23", "gpt-5.5", "high"),
-    ("gpt-5.4-mini", "gpt-5.4-mini", "gpt-5.4-mini", None),
-    ("gpt-5.4-mini-2026-01-01", "gpt-5.4-mini-2026-01-01", "gpt-5.4-mini", None),
-    ("gpt-5.3-codex", "gpt-5.3-codex", "gpt-5.3-codex", None),
+    ("gpt-5.6-luna-2026-01-01", "gpt-5.6-luna-2026-01-01", "gpt-5.6-luna", None),
     ("gpt-5.3-codex-spark", "gpt-5.3-codex-spark", "gpt-5.3-codex-spark", None),
+    ("gpt-5.3-codex-spark-low", "gpt-5.3-codex-spark", "gpt-5.3-codex-spark", "low"),
     # not catalog models: only a date or an effort may follow a slug
     ("gpt-5.5-pro", "gpt-5.5-pro", None, None),
     ("gpt-5.5-mini", "gpt-5.5-mini", None, None),
@@ -153,11 +182,20 @@ MATCHES = [
     ("gpt-5.5-20260423", "gpt-5.5-20260423", None, None),
     ("gpt-5.5(auto)", "gpt-5.5(auto)", None, None),
     ("gpt-5", "gpt-5", None, None),
-    # unknown models: case kept, only the (level) form is an effort, and it is not clamped
+    # unknown models: case kept; either suffix form is an effort, but only OpenAI's words, and
+    # it is not clamped
     ("Foo-Model", "Foo-Model", None, None),
-    ("foo-high", "foo-high", None, None),
+    ("foo-high", "foo", None, "high"),
+    ("Foo-Bar-none", "Foo-Bar", None, "none"),
+    ("gpt-5-codex-high", "gpt-5-codex", None, "high"),
+    ("openai/o3-mini-minimal", "o3-mini", None, "minimal"),
     ("foo(high)", "foo", None, "high"),
-    ("acme/foo(ultra)", "foo", None, "ultra"),
+    ("foo-xhigh-2026-01-01", "foo-xhigh-2026-01-01", None, None),
+    ("foo-max", "foo-max", None, None),
+    ("foo-ultra", "foo-ultra", None, None),
+    ("acme/foo(ultra)", "foo(ultra)", None, None),
+    ("high", "high", None, None),
+    ("-high", "-high", None, None),
     ("", "", None, None),
 ]
 
@@ -244,10 +282,10 @@ def test_user_entries_replace_by_slug_and_add_new_ones() -> None:
     assert catalog.match("my-model-2025-01-01(minimal)") == ModelMatch(
         "my-model-2025-01-01(minimal)",
         "my-model-2025-01-01",
-        ModelInfo("my-model", False, ("none", "low"), None, None, True),
+        ModelInfo("my-model", False, ("none", "low"), None, None, True, False),
         "low",
     )
-    assert catalog.match("gpt-5.4").info == CATALOG.match("gpt-5.4").info
+    assert catalog.match("gpt-5.6-luna").info == CATALOG.match("gpt-5.6-luna").info
 
 
 def test_user_catalog_with_no_models_changes_nothing() -> None:
@@ -327,3 +365,124 @@ def test_a_broken_embedded_catalog_names_itself() -> None:
 def test_catalog_error_is_a_value_error() -> None:
     # The settings glue turns ValueError into mitmproxy's OptionsError.
     assert issubclass(CatalogError, ValueError)
+
+
+# --- aliases (rule 4) --------------------------------------------------------------------------
+
+# name as sent → (upstream_name, catalog slug, effort, alias_of)
+ALIAS_MATCHES = [
+    ("gpt-5.4", "gpt-5.6-terra", "gpt-5.6-terra", None, "gpt-5.4"),
+    ("GPT-5.4", "gpt-5.6-terra", "gpt-5.6-terra", None, "gpt-5.4"),
+    ("openai/gpt-5.4-mini", "gpt-5.6-luna", "gpt-5.6-luna", None, "gpt-5.4-mini"),
+    ("gpt-5.4-mini-high", "gpt-5.6-luna", "gpt-5.6-luna", "high", "gpt-5.4-mini"),
+    ("gpt-5.4(ultra)", "gpt-5.6-terra", "gpt-5.6-terra", "ultra", "gpt-5.4"),
+    ("gpt-5.4-mini(ultra)", "gpt-5.6-luna", "gpt-5.6-luna", "max", "gpt-5.4-mini"),
+    ("gpt-5.3-codex", "gpt-5.5", "gpt-5.5", None, "gpt-5.3-codex"),
+    ("gpt-5.3-codex-xhigh", "gpt-5.5", "gpt-5.5", "xhigh", "gpt-5.3-codex"),
+    ("gpt-5.2(none)", "gpt-5.5", "gpt-5.5", "low", "gpt-5.2"),
+    # a retired snapshot is retired too: sent as the undated target
+    ("gpt-5.4-2026-03-05", "gpt-5.6-terra", "gpt-5.6-terra", None, "gpt-5.4"),
+    # a current slug that begins like an alias is itself
+    ("gpt-5.3-codex-spark", "gpt-5.3-codex-spark", "gpt-5.3-codex-spark", None, None),
+    ("gpt-5.4-pro", "gpt-5.4-pro", None, None, None),
+]
+
+
+@pytest.mark.parametrize(("name", "upstream", "slug", "effort", "alias"), ALIAS_MATCHES)
+def test_alias_match(
+    name: str, upstream: str, slug: str, effort: str | None, alias: str | None
+) -> None:
+    found = CATALOG.match(name)
+    assert (found.upstream_name, found.info.slug if found.info else None) == (upstream, slug)
+    assert (found.effort, found.alias_of) == (effort, alias)
+
+
+def test_a_user_turns_an_alias_off_or_points_it_elsewhere() -> None:
+    user = b'{"models": [], "aliases": {"gpt-5.4": null, "gpt-5.2": "gpt-5.6-sol", "old": "x"}}'
+    catalog = Catalog.parse(embedded_catalog(), user)
+    assert catalog.match("gpt-5.4") == ModelMatch("gpt-5.4", "gpt-5.4", None, None, None)
+    assert catalog.match("gpt-5.2").upstream_name == "gpt-5.6-sol"
+    # an alias to a model no layer knows: sent under that name, unknown
+    assert catalog.match("old") == ModelMatch("old", "x", None, None, "old")
+    expected = {k: v for k, v in ALIASES.items() if k != "gpt-5.4"}
+    assert catalog.aliases() == {**expected, "gpt-5.2": "gpt-5.6-sol", "old": "x"}
+
+
+def test_a_model_any_layer_lists_beats_an_alias_of_the_same_name() -> None:
+    entry = {"slug": "gpt-5.4", "prefer_websockets": True, "supported_reasoning_levels": ["high"]}
+    user = _catalog(models=[entry])
+    found = Catalog.parse(embedded_catalog(), user).match("gpt-5.4-high")
+    assert (found.upstream_name, found.alias_of, found.effort) == ("gpt-5.4", None, "high")
+    assert found.info is not None and found.info.prefer_websockets
+
+
+# --- layering: embedded < live < user ----------------------------------------------------------
+
+
+def _catalog(**layers: Any) -> bytes:
+    return json.dumps(layers).encode()
+
+
+def test_live_answer_replaces_embedded_entries_and_the_user_file_replaces_both() -> None:
+    live = _catalog(
+        models=[
+            {"slug": "gpt-5.5", "context_window": 1000, "use_responses_lite": True},
+            {
+                "slug": "gpt-6-astra",
+                "prefer_websockets": True,
+                "supported_reasoning_levels": ["low"],
+            },
+            {"slug": "gpt-5.6-sol", "context_window": 2000},
+        ]
+    )
+    user = _catalog(models=[{"slug": "gpt-5.6-sol", "context_window": 3000}])
+    catalog = Catalog.layered(embedded_catalog(), live, user, user_name="mine.json")
+    assert catalog.slugs() == (*EMBEDDED_FACTS, "gpt-6-astra")
+    assert catalog.match("gpt-5.5").info == ModelInfo("gpt-5.5", False, (), None, 1000, True, True)
+    assert catalog.match("gpt-6-astra-low").info == ModelInfo(
+        "gpt-6-astra", True, ("low",), None, None, True, False
+    )
+    info = catalog.match("gpt-5.6-sol").info
+    assert info is not None and info.context_window == 3000
+    assert catalog.aliases() == ALIASES  # the live answer has none: the embedded ones stay
+
+
+def test_the_live_answer_is_read_leniently() -> None:
+    live = _catalog(
+        models=[
+            {"slug": "new", "supported_reasoning_levels": [{"effort": "hyper"}, {"effort": "low"}]},
+            {"slug": "newer", "default_reasoning_level": "hyper"},
+            {"slug": 5},
+            "not an entry",
+            {"slug": "new"},  # a duplicate is skipped, the first stays
+            {"slug": "flags", "use_responses_lite": None, "prefer_websockets": None},
+        ],
+        aliases={"gpt-5.4": None},
+    )
+    catalog = Catalog.layered(embedded_catalog(), live)
+    assert catalog.slugs() == (*EMBEDDED_FACTS, "new", "newer", "flags")
+    assert catalog.match("new").info == ModelInfo("new", False, ("low",), None, None, True, False)
+    newer = catalog.match("newer").info
+    assert newer is not None and newer.default_reasoning_level is None
+    assert catalog.match("gpt-5.4").alias_of is None
+
+
+@pytest.mark.parametrize("live", [b"", b"[]", b'{"data": []}'])
+def test_a_live_answer_of_the_wrong_shape_is_a_catalog_error(live: bytes) -> None:
+    with pytest.raises(CatalogError, match=r"^the upstream's /models answer: "):
+        Catalog.layered(embedded_catalog(), live)
+
+
+ALIAS_ERRORS = [
+    (_catalog(models=[], aliases=["gpt-5.4"]), "aliases: expected an object"),
+    (_catalog(models=[], aliases={"a": 5}), "aliases.a: expected a model slug or null"),
+    (_catalog(models=[], aliases={"a": ""}), "aliases.a: expected a model slug or null"),
+    (_catalog(models=[], aliases={" a": "b"}), "aliases: ' a' is not a model name"),
+]
+
+
+@pytest.mark.parametrize(("user", "message"), ALIAS_ERRORS)
+def test_invalid_aliases_are_refused(user: bytes, message: str) -> None:
+    with pytest.raises(CatalogError, match=r"^responses_catalog: ") as caught:
+        Catalog.parse(embedded_catalog(), user)
+    assert message in str(caught.value)

@@ -13,8 +13,10 @@ from aiohttp import ClientSession, web
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from addon.catalog import Catalog
-from addon.pipeline import ChatJsonSink, ChatStreamSink, ChunkContext, Sink
+from addon.chunks import ChunkContext
+from addon.pipeline import ChatJsonSink, ChatStreamSink, Sink
 from addon.policy import Memory, Plan, Reason, Route
+from addon.profiles import OPENAI
 from addon.transports import driver as driver_module
 from addon.transports.call import CallJob
 from addon.transports.driver import PATH_PREFIX, Driver
@@ -92,7 +94,7 @@ def job(
         ws_url=url.replace("http://", "ws://"),
         body=body,
         headers={"authorization": "Bearer sk-test"},
-        ws_headers={},
+        profile=OPENAI,
         plan=Plan(route, Reason.DEFAULT, switchable=switchable, summaries="reasoning" in body),
         memory=memory or Memory(),
         upstream=url,

@@ -148,7 +148,7 @@ def test_responses_url_repoints_the_call(addon: Chat2Responses) -> None:
         addon.request(flow)
         job = addon.calls[flow.id].job
         assert job.http_url == "https://up.example/backend-api/codex/responses"
-        assert job.ws_headers == {"openai-beta": "responses_websockets=2026-02-06"}
+        assert job.profile.ws_headers == {"openai-beta": "responses_websockets=2026-02-06"}
         assert job.body["store"] is False and job.body["stream"] is True
         assert "instructions" in job.body
 

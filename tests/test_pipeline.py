@@ -7,11 +7,11 @@ import json
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
+from addon.chunks import ChunkContext
 from addon.errors import ProxyError, UpstreamError
 from addon.pipeline import (
     ChatJsonSink,
     ChatStreamSink,
-    ChunkContext,
     Transcript,
     UpstreamSSE,
     events_of_response,

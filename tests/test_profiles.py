@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+from typing import Any
 
 import pytest
 from openai.types.responses.response_create_params import ResponseCreateParamsBase
 
-from addon.profiles import CODEX, OPENAI, UpstreamProfile, profile_for_url
+from addon.profiles import (
+    CODEX,
+    OPENAI,
+    RESPONSES_LITE,
+    UpstreamProfile,
+    profile_for_url,
+    response_create_frame,
+)
 
 URLS = [
     ("https://chatgpt.com/backend-api/codex", CODEX),
@@ -91,3 +100,60 @@ def test_dropped_params_are_real_responses_params(profile: UpstreamProfile) -> N
 def test_profiles_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         CODEX.force_stream = False  # type: ignore[misc]
+
+
+# --- transport facts and the response.create frame ---------------------------------------------
+
+
+def test_transport_facts() -> None:
+    assert CODEX.ws_drops == frozenset({"background"})
+    assert OPENAI.ws_drops == frozenset({"background", "stream"})
+    assert dict(CODEX.ws_headers) == {"openai-beta": "responses_websockets=2026-02-06"}
+    assert dict(OPENAI.ws_headers) == {}
+    assert (CODEX.originator, OPENAI.originator) == ("codex_cli_rs", None)
+    assert CODEX.responses_lite is RESPONSES_LITE and OPENAI.responses_lite is None
+    assert dict(RESPONSES_LITE.http_headers) == {"X-OpenAI-Internal-Codex-Responses-Lite": "true"}
+    assert dict(RESPONSES_LITE.ws_client_metadata) == {
+        "ws_request_header_x_openai_internal_codex_responses_lite": "true"
+    }
+
+
+BODY = {"model": "m", "input": [], "stream": True, "background": False, "store": False}
+LITE_EXTRA = {"client_metadata": {"ws_request_header_x_openai_internal_codex_responses_lite": "1"}}
+
+FRAMES = [
+    (
+        CODEX,
+        BODY,
+        None,
+        {"type": "response.create", "model": "m", "input": [], "stream": True, "store": False},
+    ),
+    (OPENAI, BODY, None, {"type": "response.create", "model": "m", "input": [], "store": False}),
+    (
+        CODEX,
+        {"model": "m", "type": "something", "client_metadata": {"a": "b"}},
+        LITE_EXTRA,
+        {
+            "type": "response.create",
+            "model": "m",
+            "client_metadata": {
+                "a": "b",
+                "ws_request_header_x_openai_internal_codex_responses_lite": "1",
+            },
+        },
+    ),
+    (OPENAI, {"model": "m"}, LITE_EXTRA, {"type": "response.create", "model": "m", **LITE_EXTRA}),
+]
+
+
+@pytest.mark.parametrize(("profile", "body", "extra", "frame"), FRAMES)
+def test_response_create_frame(
+    profile: UpstreamProfile,
+    body: dict[str, Any],
+    extra: dict[str, Any] | None,
+    frame: dict[str, Any],
+) -> None:
+    before = copy.deepcopy(body)
+    built = response_create_frame(profile, body, extra)
+    assert built == frame and next(iter(built)) == "type"
+    assert body == before

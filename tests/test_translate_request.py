@@ -18,6 +18,7 @@ from openai.types.responses.response_create_params import ResponseCreateParamsSt
 from pydantic import TypeAdapter, ValidationError
 
 from addon.catalog import Catalog, embedded_catalog
+from addon.chunks import ChunkContext
 from addon.errors import ClientError, UnsupportedParameter
 from addon.profiles import CODEX, OPENAI, UpstreamProfile
 from addon.translate_request import (
@@ -26,6 +27,7 @@ from addon.translate_request import (
     parse_chat_body,
     translate_request,
 )
+from addon.wire import ReasoningMode
 
 CATALOG = Catalog.default()
 
@@ -169,16 +171,40 @@ MESSAGES = [
     pytest.param(
         [
             {"role": "developer", "content": "One."},
-            USER_HI,
             {
                 "role": "system",
                 "content": [{"type": "text", "text": "Two"}, {"type": "text", "text": "a"}],
             },
             {"role": "system", "content": ""},
+            USER_HI,
         ],
         "One.\n\nTwo\na",
         [HI],
-        id="system-and-developer-joined-in-order",
+        id="leading-system-and-developer-joined-in-order",
+    ),
+    pytest.param(
+        [
+            {"role": "system", "content": "One."},
+            USER_HI,
+            {"role": "system", "content": [{"type": "text", "text": "Two"}]},
+            {"role": "developer", "content": "Three."},
+            {"role": "system", "content": ""},
+        ],
+        "One.",
+        [
+            HI,
+            {
+                "type": "message",
+                "role": "system",
+                "content": [{"type": "input_text", "text": "Two"}],
+            },
+            {
+                "type": "message",
+                "role": "developer",
+                "content": [{"type": "input_text", "text": "Three."}],
+            },
+        ],
+        id="system-after-the-first-message-stays-in-place",
     ),
     pytest.param(
         [{"role": "system", "content": ""}, USER_HI], None, [HI], id="empty-system-is-nothing"
@@ -648,7 +674,14 @@ def test_audio_input_is_unsupported() -> None:
 
 # --- parameters --------------------------------------------------------------------------------
 
-BASE = {"model": "m", "input": [HI], "store": False, "stream": True}
+# An unknown model is still asked for a reasoning summary (rule 2).
+BASE = {
+    "model": "m",
+    "input": [HI],
+    "reasoning": {"summary": "auto"},
+    "store": False,
+    "stream": True,
+}
 
 # extra chat params → (extra Responses keys, dropped) for an unknown model on the OPENAI profile
 PARAMETERS = [
@@ -763,7 +796,7 @@ PARAMETERS = [
     pytest.param(
         {
             "seed": 1,
-            "stop": ["\n"],
+            "stop": ["\n"],  # kept for the stream translator, not dropped (rule 4)
             "frequency_penalty": 0.5,
             "presence_penalty": 0.5,
             "logprobs": True,
@@ -778,7 +811,6 @@ PARAMETERS = [
         {},
         (
             "seed",
-            "stop",
             "frequency_penalty",
             "presence_penalty",
             "logprobs",
@@ -1245,6 +1277,13 @@ def r(effort: str, *, summary: bool = True) -> dict[str, Any]:
     return {"effort": effort, "summary": "auto"} if summary else {"effort": effort}
 
 
+S = {"summary": "auto"}  # an unknown model: a summary, no effort
+
+
+def lite(reasoning: dict[str, Any]) -> dict[str, Any]:
+    return {**reasoning, "context": "all_turns"}
+
+
 def case(model: str, effort: str | None, profile: UpstreamProfile, *expected: Any) -> Any:
     *outcome, name = expected
     return pytest.param(model, effort, profile, tuple(outcome), id=name)
@@ -1253,7 +1292,8 @@ def case(model: str, effort: str | None, profile: UpstreamProfile, *expected: An
 # (model, reasoning_effort, profile) → (reasoning or None, include or None, upstream model)
 REASONING = [
     case("gpt-5.5", None, OPENAI, r("medium"), ENC, "gpt-5.5", "catalog-default"),
-    case("gpt-5.6-sol", None, CODEX, r("low"), ENC, "gpt-5.6-sol", "catalog-default-low"),
+    case("gpt-5.6-sol", None, OPENAI, r("low"), ENC, "gpt-5.6-sol", "catalog-default-low"),
+    case("gpt-5.6-sol", None, CODEX, lite(r("low")), ENC, "gpt-5.6-sol", "lite-context"),
     case(
         "gpt-5.3-codex-spark",
         None,
@@ -1268,11 +1308,15 @@ REASONING = [
     case("gpt-5.5-high", "low", OPENAI, r("low"), ENC, "gpt-5.5", "explicit-beats-suffix"),
     case("gpt-5.5", "minimal", OPENAI, r("low"), ENC, "gpt-5.5", "explicit-clamped-up"),
     case("gpt-5.5", "max", OPENAI, r("xhigh"), ENC, "gpt-5.5", "explicit-clamped-down"),
-    case("gpt-5.2", "none", OPENAI, r("low"), ENC, "gpt-5.2", "none-clamped"),
-    case("gpt-5.6-terra", "ultra", CODEX, r("ultra"), ENC, "gpt-5.6-terra", "ultra"),
+    case("gpt-5.5", "none", OPENAI, r("low"), ENC, "gpt-5.5", "none-clamped"),
+    case("gpt-5.2", None, OPENAI, r("medium"), ENC, "gpt-5.5", "retired-alias"),
+    case("gpt-5.4-high", None, CODEX, lite(r("high")), ENC, "gpt-5.6-terra", "alias-suffix"),
+    case("gpt-5.6-terra", "ultra", CODEX, lite(r("ultra")), ENC, "gpt-5.6-terra", "ultra"),
+    case("gpt-5-codex-high", None, OPENAI, r("high"), ENC, "gpt-5-codex", "unknown-dash"),
+    case("foo-max", None, OPENAI, S, None, "foo-max", "unknown-non-openai-word"),
     case("gpt-5.5-2026-04-23", None, OPENAI, r("medium"), ENC, "gpt-5.5-2026-04-23", "dated"),
-    case("some-model", None, OPENAI, None, None, "some-model", "unknown-openai"),
-    case("some-model", None, CODEX, None, ENC, "some-model", "unknown-codex"),
+    case("some-model", None, OPENAI, S, None, "some-model", "unknown-openai"),
+    case("some-model", None, CODEX, S, ENC, "some-model", "unknown-codex"),
     case("acme/some-model(high)", None, OPENAI, r("high"), ENC, "some-model", "unknown-suffix"),
     case("some-model", "xhigh", OPENAI, r("xhigh"), ENC, "some-model", "unknown-unclamped"),
     case(
@@ -1508,6 +1552,7 @@ RESPONSES_SHAPES = [
         {
             "model": "other",
             "input": "hi",
+            "reasoning": {"summary": "auto"},
             "include": ["web_search_call.results"],
             "store": False,
             "stream": True,
@@ -1690,3 +1735,300 @@ def test_a_token_limit_below_the_responses_minimum_is_raised_to_it() -> None:
     assert result.body["max_output_tokens"] == 16
     result = translate({"model": "gpt-5.5", "messages": [USER_HI], "max_tokens": 900}, OPENAI)
     assert result.body["max_output_tokens"] == 900
+
+
+# --- custom tools round trip (translate_messages rule 3) ---------------------------------------
+
+SQL_TOOL = {
+    "type": "custom",
+    "custom": {
+        "name": "sql",
+        "description": "Run SQL",
+        "format": {"type": "grammar", "grammar": {"syntax": "lark", "definition": "start: /.+/"}},
+    },
+}
+SQL_UPSTREAM = {
+    "type": "custom",
+    "name": "sql",
+    "description": "Run SQL",
+    "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"},
+}
+
+
+def replay(call: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        USER_HI,
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_s", "content": "1 row"},
+    ]
+
+
+CUSTOM_REPLAYS = [
+    pytest.param(
+        {"id": "call_s", "type": "custom", "custom": {"name": "sql", "input": "SELECT 1"}},
+        id="openai-custom-shape",
+    ),
+    pytest.param(
+        {"id": "call_s", "type": "function", "function": {"name": "sql", "arguments": "SELECT 1"}},
+        id="the-streamed-function-shape",
+    ),
+    pytest.param(
+        {"id": "call_s", "function": {"name": "sql", "arguments": "SELECT 1"}},
+        id="function-shape-without-type",
+    ),
+]
+
+
+@pytest.mark.parametrize("call", CUSTOM_REPLAYS)
+def test_a_call_to_a_declared_custom_tool_goes_back_as_custom(call: dict[str, Any]) -> None:
+    body = {"model": "m", "messages": replay(call), "tools": [SQL_TOOL]}
+    result = translate(body)
+    assert result.body["tools"] == [SQL_UPSTREAM]
+    assert result.body["input"][1:] == [
+        {"type": "custom_tool_call", "call_id": "call_s", "name": "sql", "input": "SELECT 1"},
+        {"type": "custom_tool_call_output", "call_id": "call_s", "output": "1 row"},
+    ]
+
+
+def test_a_function_call_to_an_undeclared_name_stays_a_function_call() -> None:
+    call = {"id": "call_s", "type": "function", "function": {"name": "sql", "arguments": "{}"}}
+    result = translate({"model": "m", "messages": replay(call)})
+    assert [item["type"] for item in result.body["input"][1:]] == [
+        "function_call",
+        "function_call_output",
+    ]
+
+
+# --- legacy functions --------------------------------------------------------------------------
+
+GET_WEATHER = {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}
+
+
+def test_legacy_functions_ask_for_one_call_and_answer_in_the_legacy_shape() -> None:
+    messages = [
+        USER_HI,
+        {
+            "role": "assistant",
+            "content": None,
+            "function_call": {"name": "get_weather", "arguments": "{}"},
+        },
+        {"role": "function", "name": "get_weather", "content": "sunny"},
+    ]
+    result = translate({"model": "m", "messages": messages, "functions": [GET_WEATHER]})
+    assert result.legacy_functions is True
+    assert result.body["parallel_tool_calls"] is False
+    assert result.body["input"][1:] == [
+        {
+            "type": "function_call",
+            "call_id": "call_legacy_1",
+            "name": "get_weather",
+            "arguments": "{}",
+        },
+        {"type": "function_call_output", "call_id": "call_legacy_1", "output": "sunny"},
+    ]
+    ctx = result.chunk_context(chunk_id="c", created=1, reasoning=ReasoningMode.NONE)
+    assert ctx == ChunkContext("c", 1, "m", ReasoningMode.NONE, (), True)
+
+
+@pytest.mark.parametrize(
+    ("extra", "legacy", "parallel"),
+    [
+        ({"functions": [GET_WEATHER], "parallel_tool_calls": True}, True, True),
+        ({"functions": [GET_WEATHER], "tools": [FN]}, False, None),
+        ({"tools": [FN]}, False, None),
+        ({}, False, None),
+    ],
+)
+def test_legacy_shape_only_for_functions_without_tools(
+    extra: dict[str, Any], legacy: bool, parallel: bool | None
+) -> None:
+    result = translate({"model": "m", "messages": [USER_HI], **extra})
+    assert (result.legacy_functions, result.body.get("parallel_tool_calls")) == (legacy, parallel)
+
+
+# --- stop (rule 4) -----------------------------------------------------------------------------
+
+STOPS = [
+    (None, ()),
+    ("END", ("END",)),
+    ("", ()),
+    ([], ()),
+    (["a", "", "b"], ("a", "b")),
+    (["1", "2", "3", "4"], ("1", "2", "3", "4")),
+]
+
+
+@pytest.mark.parametrize(("stop", "kept"), STOPS)
+def test_stop_is_kept_for_the_answer_and_never_sent(stop: Any, kept: tuple[str, ...]) -> None:
+    for profile in (OPENAI, CODEX):
+        result = translate({"model": "gpt-5.5", "messages": [USER_HI], "stop": stop}, profile)
+        assert result.stop == kept
+        assert "stop" not in result.body and "stop" not in result.dropped
+        ctx = result.chunk_context(chunk_id="c", created=1, reasoning=ReasoningMode.THINK)
+        assert ctx.stop == kept and ctx.model == "gpt-5.5"
+    shaped = translate({"model": "m", "input": "hi", "stop": stop})
+    assert shaped.stop == kept and "stop" not in shaped.dropped
+
+
+@pytest.mark.parametrize(
+    ("stop", "param", "code"),
+    [
+        (["1", "2", "3", "4", "5"], "stop", "invalid_value"),
+        (5, "stop", "invalid_type"),
+        (["a", 1], "stop[1]", "invalid_type"),
+        ({"x": 1}, "stop", "invalid_type"),
+    ],
+)
+def test_stop_errors(stop: Any, param: str, code: str) -> None:
+    err = refused({"model": "m", "messages": [USER_HI], "stop": stop})
+    assert (err.status, err.param, err.code) == (400, param, code)
+
+
+# --- aliases -----------------------------------------------------------------------------------
+
+
+def test_a_retired_model_is_sent_under_its_replacement() -> None:
+    result = translate({"model": "gpt-5.3-codex-high", "messages": [USER_HI]})
+    assert result.body["model"] == "gpt-5.5"
+    assert result.body["reasoning"]["effort"] == "high"
+    assert (result.model, result.match.alias_of) == ("gpt-5.3-codex-high", "gpt-5.3-codex")
+
+
+# --- Responses-Lite (rule 5) -------------------------------------------------------------------
+
+LITE_HEADERS = {"X-OpenAI-Internal-Codex-Responses-Lite": "true"}
+LITE_WS = {"client_metadata": {"ws_request_header_x_openai_internal_codex_responses_lite": "true"}}
+
+
+def lite_translate(body: dict[str, Any], profile: UpstreamProfile = CODEX) -> Translation:
+    before = copy.deepcopy(body)
+    result = translate_request(body, catalog=CATALOG, profile=profile)
+    assert body == before
+    return result
+
+
+def test_responses_lite_shape_for_a_chat_body() -> None:
+    body = {
+        "model": "gpt-5.6-terra",
+        "messages": [{"role": "system", "content": "Be brief."}, USER_HI],
+        "tools": [FN, SQL_TOOL],
+        "tool_choice": "auto",
+        "parallel_tool_calls": True,
+    }
+    result = lite_translate(body)
+    flat_fn = {"type": "function", "name": "f", "parameters": NO_ARGS, "strict": False}
+    assert result.body == {
+        "model": "gpt-5.6-terra",
+        "input": [
+            {"type": "additional_tools", "role": "developer", "tools": [flat_fn, SQL_UPSTREAM]},
+            {
+                "type": "message",
+                "role": "developer",
+                "content": [{"type": "input_text", "text": "Be brief."}],
+            },
+            HI,
+        ],
+        "tool_choice": "auto",
+        "parallel_tool_calls": False,
+        "reasoning": {"effort": "medium", "summary": "auto", "context": "all_turns"},
+        "include": ["reasoning.encrypted_content"],
+        "store": False,
+        "stream": True,
+    }
+    assert result.responses_lite is True
+    assert dict(result.http_headers) == LITE_HEADERS
+    assert dict(result.ws_extra) == LITE_WS
+
+
+def test_responses_lite_without_tools_or_instructions() -> None:
+    result = lite_translate({"model": "gpt-5.4-mini", "messages": [USER_HI]})  # an alias
+    assert result.body["model"] == "gpt-5.6-luna"
+    assert result.body["input"] == [HI]
+    assert "instructions" not in result.body and "tools" not in result.body
+    assert result.body["parallel_tool_calls"] is False
+
+
+def test_responses_lite_for_a_responses_shaped_body() -> None:
+    body = {"model": "gpt-5.6-sol", "input": "hi", "instructions": "I", "tools": [FLAT_TOOL]}
+    result = lite_translate(body)
+    assert result.body["input"] == [
+        {"type": "additional_tools", "role": "developer", "tools": [FLAT_TOOL]},
+        {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "I"}]},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model", "profile"),
+    [("gpt-5.5", CODEX), ("gpt-5.6-terra", OPENAI), ("unknown", CODEX)],
+    ids=["classic-model", "profile-without-lite", "unknown-model"],
+)
+def test_the_classic_shape_otherwise(model: str, profile: UpstreamProfile) -> None:
+    result = lite_translate({"model": model, "messages": [USER_HI], "tools": [FN]}, profile)
+    assert result.responses_lite is False and "tools" in result.body
+    assert dict(result.http_headers) == {} and dict(result.ws_extra) == {}
+
+
+LITE_REFUSALS = [
+    pytest.param({"web_search_options": {}}, "web_search_options", id="hosted-web-search"),
+    pytest.param({"tool_choice": "required", "tools": [FN]}, "tool_choice", id="required"),
+    pytest.param(
+        {"tool_choice": {"type": "function", "function": {"name": "f"}}, "tools": [FN]},
+        "tool_choice",
+        id="named-function",
+    ),
+    pytest.param(
+        {
+            "tool_choice": {
+                "type": "allowed_tools",
+                "allowed_tools": {"mode": "required", "tools": [FN]},
+            },
+            "tools": [FN],
+        },
+        "tool_choice",
+        id="allowed-tools-required",
+    ),
+    pytest.param(
+        {"functions": [GET_WEATHER], "function_call": {"name": "get_weather"}},
+        "function_call",
+        id="legacy-forced",
+    ),
+]
+
+
+@pytest.mark.parametrize(("extra", "param"), LITE_REFUSALS)
+def test_responses_lite_refuses_hosted_tools_and_forced_choices(
+    extra: dict[str, Any], param: str
+) -> None:
+    with pytest.raises(ClientError) as caught:
+        lite_translate({"model": "gpt-5.6-terra", "messages": [USER_HI], **extra})
+    err = caught.value
+    assert (err.status, err.param, err.code) == (400, param, "unsupported_value")
+    assert "Responses-Lite" in err.message
+
+
+def test_responses_lite_refuses_a_hosted_tool_in_a_responses_shaped_body() -> None:
+    body = {"model": "gpt-5.6-terra", "input": "hi", "tools": [FLAT_TOOL, {"type": "web_search"}]}
+    with pytest.raises(ClientError) as caught:
+        lite_translate(body)
+    assert caught.value.param == "tools[1]"
+
+
+@pytest.mark.parametrize(
+    "choice",
+    ["auto", "none", {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": [FN]}}],
+)
+def test_responses_lite_keeps_a_choice_that_does_not_force(choice: Any) -> None:
+    body = {"model": "gpt-5.6-terra", "messages": [USER_HI], "tools": [FN], "tool_choice": choice}
+    assert "tool_choice" in lite_translate(body).body
+
+
+# --- unknown models still ask for a summary (rule 2) -------------------------------------------
+
+
+@pytest.mark.parametrize("summaries", [True, False])
+def test_unknown_model_summary_follows_the_summaries_switch(summaries: bool) -> None:
+    body = {"model": "mystery", "messages": [USER_HI]}
+    result = translate_request(body, catalog=CATALOG, profile=OPENAI, summaries=summaries)
+    assert result.body.get("reasoning") == ({"summary": "auto"} if summaries else None)
+    assert "include" not in result.body

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from openai import ContentFilterFinishReasonError, LengthFinishReasonError
 from openai._streaming import SSEDecoder as SDKDecoder
 from openai.lib.streaming.chat import ChatCompletionStreamState
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import ResponseStreamEvent
 
-from addon.aggregate import ChatAggregator
-from addon.errors import UpstreamError, UpstreamProtocolError, type_for_status
+from addon.chunks import ChunkContext
+from addon.errors import UpstreamError, UpstreamProtocolError
 from addon.events import Event, EventType, parse_event
 from addon.sse import DONE, SSEDecoder, encode_data
 from addon.translate_stream import IGNORED, StreamTranslator
@@ -44,11 +44,14 @@ def load(name: str) -> list[Event]:
 
 
 def translator(
-    *, include_usage: bool = False, reasoning: ReasoningMode = ReasoningMode.REASONING_CONTENT
+    *,
+    include_usage: bool = False,
+    reasoning: ReasoningMode = ReasoningMode.REASONING_CONTENT,
+    stop: tuple[str, ...] = (),
+    legacy_functions: bool = False,
 ) -> StreamTranslator:
-    return StreamTranslator(
-        chunk_id=ID, created=CREATED, model=MODEL, include_usage=include_usage, reasoning=reasoning
-    )
+    ctx = ChunkContext(ID, CREATED, MODEL, reasoning, stop, legacy_functions)
+    return StreamTranslator(ctx, include_usage=include_usage)
 
 
 def run(events: list[Event], **kwargs: Any) -> list[dict[str, Any]]:
@@ -586,7 +589,7 @@ STREAM_CASES: list[tuple[str, ReasoningMode, list[Event], list[Any]]] = [
             {"content": "x"},
             {"content": "<think>b"},
             {"content": "</think>"},
-            {"content": "y"},
+            {"content": "\n\ny"},  # a second message item: separated (rule 8)
             fin("stop"),
         ],
     ),
@@ -780,11 +783,11 @@ def test_a_stream_without_a_terminal_event_is_an_error(events: list[Event]) -> N
     "event",
     [
         ev("response.output_text.delta", output_index=0),
-        ev("response.output_text.delta", delta="x"),
         ev("response.output_item.added", output_index=0),
+        ev("response.output_item.added", output_index=0, item="message"),
         ev("response.output_text.delta", output_index=0, delta=5),
     ],
-    ids=["no delta", "no output_index", "no item", "delta not a string"],
+    ids=["no delta", "no item", "item not an object", "delta not a string"],
 )
 def test_malformed_events_are_protocol_errors(event: Event) -> None:
     with pytest.raises(UpstreamProtocolError, match="malformed"):
@@ -797,176 +800,267 @@ def test_every_event_type_is_handled_or_deliberately_ignored() -> None:
     assert handled | set(IGNORED) == {t.value for t in EventType}
 
 
-# -- errors ----------------------------------------------------------------------------------
+# -- rule 7: events without output_index ------------------------------------------------------
 
 
-def failed(code: str | None, message: str = "boom") -> Event:
-    error = {"code": code, "message": message} if code else None
-    return ev("response.failed", response={"status": "failed", "error": error})
+def bare(kind: str, **fields: Any) -> Event:
+    """An event as some relays send it: no output_index."""
+    return ev(kind, **fields)
 
 
-def raised(event: Event) -> UpstreamError:
-    t = translator()
-    with pytest.raises(UpstreamError) as info:
-        t.feed(event)
-    assert t.done and t.feed(text(0, "late")) == [] and t.finish() == []
-    return info.value
-
-
-STATUS_BY_CODE = [
-    ("server_error", 500),
-    ("rate_limit_exceeded", 429),
-    ("invalid_prompt", 400),
-    ("invalid_image_url", 400),
-    ("context_length_exceeded", 400),
-    ("insufficient_quota", 429),
-    ("server_is_overloaded", 503),
-    ("slow_down", 503),
-    ("something_new", 500),
+INDEXLESS = [
+    pytest.param(
+        [
+            bare("response.output_item.added", item={**message(), "id": "msg_a"}),
+            bare("response.output_text.delta", item_id="msg_a", delta="Hel"),
+            bare("response.output_text.delta", delta="lo"),
+            bare("response.output_item.done", item={**message("Hello"), "id": "msg_a"}),
+            completed(),
+        ],
+        [ROLE_TEXT, {"content": "Hel"}, {"content": "lo"}, fin("stop")],
+        id="by-item-id-then-current-item",
+    ),
+    pytest.param(
+        [
+            added(0, {**message(), "id": "msg_a"}),
+            bare("response.output_text.delta", item_id="msg_a", delta="a"),
+            bare("response.output_item.added", item=call("c1", "f")),
+            bare("response.function_call_arguments.delta", item_id="fc_c1", delta="{}"),
+            bare("response.output_item.done", item=call("c1", "f", "{}")),
+            bare("response.output_item.done", item={**message("a"), "id": "msg_a"}),
+            completed(),
+        ],
+        [
+            ROLE_TEXT,
+            {"content": "a"},
+            {"tool_calls": [tool_head(0, "c1", "f")]},
+            arguments(0, "{}"),
+            fin("tool_calls"),
+        ],
+        id="item-id-maps-to-the-output-index-item",
+    ),
+    pytest.param(
+        [bare("response.output_text.delta", delta="x"), completed()],
+        [ROLE_TEXT, {"content": "x"}, fin("stop")],
+        id="a-delta-with-nothing-opens-an-item",
+    ),
+    pytest.param(
+        [
+            bare("response.output_item.added", item={"type": "message", "content": []}),
+            bare("response.output_text.delta", delta="one"),
+            bare("response.output_item.added", item={"type": "message", "content": []}),
+            bare("response.output_text.delta", delta="two"),
+            completed(),
+        ],
+        [ROLE_TEXT, {"content": "one"}, {"content": "\n\ntwo"}, fin("stop")],
+        id="each-added-item-is-new",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("code", "status"), STATUS_BY_CODE)
-@pytest.mark.parametrize("kind", ["response.failed", "error"])
-def test_error_status_by_code(kind: str, code: str, status: int) -> None:
-    event = failed(code) if kind == "response.failed" else ev("error", code=code, message="boom")
-    err = raised(event)
-    assert (err.status, err.code, err.type, err.message) == (
-        status,
-        code,
-        type_for_status(status),
-        "boom",
-    )
+@pytest.mark.parametrize(("events", "expected"), INDEXLESS)
+def test_events_without_output_index(events: list[Event], expected: list[Any]) -> None:
+    chunks = run(events)
+    got = [(c["choices"][0]["delta"], c["choices"][0]["finish_reason"]) for c in chunks]
+    assert got == [expected_chunk(spec) for spec in expected]
+    sdk_accumulate(chunks)
 
 
-def test_error_messages_when_the_upstream_gave_none() -> None:
-    assert raised(failed(None)).message == "upstream response failed"
-    err = raised(ev("error", code="rate_limit_exceeded"))
-    assert (err.status, err.message) == (429, "upstream reported an error: rate_limit_exceeded")
+# -- rule 8: two message items -------------------------------------------------------------------
+
+COMMENTARY = {**message(), "id": "msg_c", "phase": "commentary"}
+FINAL = {**message(), "id": "msg_f", "phase": "final_answer"}
+TWO_MESSAGES = [
+    added(0, COMMENTARY),
+    text(0, "Looking."),
+    done(0, {**COMMENTARY, **message("Looking."), "id": "msg_c"}),
+    added(1, FINAL),
+    text(1, "Done."),
+    done(1, {**FINAL, **message("Done."), "id": "msg_f"}),
+    completed(),
+]
 
 
-def test_response_done_with_status_failed_is_a_failure() -> None:
-    error = {"code": "rate_limit_exceeded", "message": "m"}
-    err = raised(ev("response.done", response={"status": "failed", "error": error}))
-    assert (err.status, err.message) == (429, "m")
+def test_two_message_items_are_separated_by_a_blank_line() -> None:
+    chunks = run(TWO_MESSAGES)
+    assert deltas(chunks)[1:3] == [{"content": "Looking."}, {"content": "\n\nDone."}]
+    assert sdk_accumulate(chunks).choices[0].message.content == "Looking.\n\nDone."
+    # Only in output_item.done (the Codex backend), and backfilled from response.completed.
+    only_done = [done(0, message("Looking.")), done(1, message("Done.")), completed()]
+    assert sdk_accumulate(run(only_done)).choices[0].message.content == "Looking.\n\nDone."
+    backfill = [completed([message("Looking."), message("Done.")])]
+    assert sdk_accumulate(run(backfill)).choices[0].message.content == "Looking.\n\nDone."
 
 
-def test_http_error_event_keeps_its_param() -> None:
-    err = raised(ev("error", code="context_length_exceeded", message="long", param="input"))
-    assert (err.status, err.type, err.param) == (400, "invalid_request_error", "input")
+# -- stop sequences --------------------------------------------------------------------------
 
 
-def test_websocket_error_frame_uses_its_status_and_nested_error() -> None:
-    error = {
-        "type": "invalid_request_error",
-        "code": "previous_response_not_found",
-        "message": "Previous response with id 'resp_1' not found.",
-        "param": "previous_response_id",
-    }
-    err = raised(ev("error", status=400, error=error))
-    assert (err.status, err.type, err.code, err.param) == (
-        400,
-        "invalid_request_error",
-        "previous_response_not_found",
-        "previous_response_id",
-    )
-    assert err.message == error["message"]
-
-
-def test_websocket_error_frame_status_code_alias_and_type_only_errors() -> None:
-    err = raised(ev("error", status_code=404, error={"message": "nope"}))
-    assert (err.status, err.type, err.code, err.message) == (404, "not_found_error", None, "nope")
-    quota = {"type": "usage_limit_reached", "message": "The usage limit has been reached"}
-    err = raised(ev("error", error=quota))
-    assert (err.status, err.type) == (429, "usage_limit_reached")
-
-
-def test_websocket_error_frame_keeps_only_the_retry_headers() -> None:
-    error = {"type": "rate_limit_error", "code": "rate_limit_exceeded", "message": "slow"}
-    headers = {"retry-after": "7", "x-codex-primary-used-percent": "100.0"}
-    err = raised(ev("error", status=429, error=error, headers=headers))
-    assert (err.status, err.headers) == (429, {"retry-after": "7"})
-
-
-# -- the non-streaming aggregator --------------------------------------------------------------
-
-
-def aggregate(events: list[Event], mode: ReasoningMode = ReasoningMode.REASONING_CONTENT) -> Any:
-    aggregator = ChatAggregator(chunk_id=ID, created=CREATED, model=MODEL, reasoning=mode)
+def stopped_run(
+    deltas_in: list[str], stop: tuple[str, ...], *, tail: list[Event] | None = None
+) -> tuple[list[dict[str, Any]], StreamTranslator]:
+    t = translator(stop=stop)
+    out: list[dict[str, Any]] = []
+    events = [text(0, d) for d in deltas_in] + (tail if tail is not None else [completed()])
     for event in events:
-        aggregator.feed(event)
-    body = aggregator.finish()
-    ChatCompletion.model_validate(body)
-    return body
+        out += t.feed(event)
+        if t.stopped:
+            break
+    out += t.finish()
+    return [dict(c) for c in out], t
 
 
-def test_aggregator_text_with_reasoning() -> None:
-    body = aggregate(load("text_reasoning"))
-    assert list(body) == ["id", "object", "created", "model", "choices", "usage"]
-    assert (body["id"], body["object"], body["created"], body["model"]) == (
-        ID,
-        "chat.completion",
-        CREATED,
-        MODEL,
+# text deltas, stop sequences → (content deltas sent, finish reason, stopped)
+STOPS = [
+    pytest.param(["Hello END more"], ("END",), ["Hello "], "stop", True, id="in-one-delta"),
+    pytest.param(["Hello E", "ND more"], ("END",), ["Hello ", ""], "stop", True, id="split"),
+    pytest.param(["Hel", "lo E", "N", "D"], ("END",), ["Hel", "lo ", "", ""], "stop", True, id="3"),
+    pytest.param(["ab", "c"], ("xyz",), ["ab", "c"], "stop", False, id="no-match-no-hold"),
+    pytest.param(["abE", "x"], ("END",), ["ab", "Ex"], "stop", False, id="held-then-released"),
+    pytest.param(["abE"], ("END",), ["ab", "E"], "stop", False, id="held-until-completed"),
+    pytest.param(["END"], ("END",), [], "stop", True, id="at-the-start"),
+    pytest.param(["a\nb"], ("\n", "b"), ["a"], "stop", True, id="first-of-several"),
+    pytest.param(["xx3"], ("3", "xx"), [], "stop", True, id="earliest-position-wins"),
+    pytest.param(["a", "b"], ("",), ["a", "b"], "stop", False, id="empty-stops-nothing"),
+]
+
+
+@pytest.mark.parametrize(("pieces", "stop", "sent", "reason", "stopped"), STOPS)
+def test_stop_sequences(
+    pieces: list[str], stop: tuple[str, ...], sent: list[str], reason: str, stopped: bool
+) -> None:
+    chunks, t = stopped_run(pieces, stop)
+    contents = [d["content"] for d in deltas(chunks) if d.get("content") and "role" not in d]
+    assert contents == [s for s in sent if s]
+    assert chunks[-1]["choices"][0]["finish_reason"] == reason
+    assert (t.stopped, t.done, t.finish_reason) == (stopped, True, reason)
+    assert sum(1 for c in chunks if c["choices"][0]["finish_reason"]) == 1
+    check_invariants(chunks, include_usage=False)
+    sdk_accumulate(chunks)
+
+
+@given(st.lists(st.text(alphabet="abE ND", max_size=6), max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_stop_gives_the_same_text_for_any_split(pieces: list[str]) -> None:
+    whole = "".join(pieces)
+    chunks, t = stopped_run(pieces, ("END", "DD"))
+    content = "".join(d.get("content") or "" for d in deltas(chunks))
+    cuts = [i for s in ("END", "DD") if (i := whole.find(s)) >= 0]
+    assert content == (whole[: min(cuts)] if cuts else whole)
+    assert t.stopped is bool(cuts)
+
+
+def test_held_text_is_released_before_other_output() -> None:
+    events = [
+        text(0, "ok E"),
+        added(1, call("c1", "f")),
+        done(1, call("c1", "f", "{}")),
+        completed(),
+    ]
+    t = translator(stop=("END",))
+    out = [c for event in events for c in t.feed(event)]
+    assert deltas(out)[1:3] == [{"content": "ok "}, {"content": "E"}]
+    assert "tool_calls" in deltas(out)[3]
+
+
+def test_stop_applies_to_answer_text_only() -> None:
+    events = [summary(0, 0, "END"), text(1, "fine"), completed()]
+    chunks, t = stopped_run([], ("END",), tail=events)
+    assert not t.stopped
+    assert sdk_accumulate(chunks).choices[0].message.content == "fine"
+
+
+def test_stop_in_backfilled_text_ends_once_with_usage() -> None:
+    t = translator(stop=("END",), include_usage=True)
+    usage = {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}
+    chunks = t.feed(completed([message("a END b")], usage=usage))
+    assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "stop"
+    assert sum(1 for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]) == 1
+    assert chunks[-1]["choices"] == [] and t.stopped and t.usage is not None
+
+
+# -- rule 9: custom tool calls and the legacy function_call shape ------------------------------
+
+GRAMMAR_INPUT = "SELECT 1;\n-- 'quoted' {not json}"
+
+
+def custom_call(call_id: str, name: str, text_in: str = "") -> dict[str, Any]:
+    return {
+        "type": "custom_tool_call",
+        "id": "ctc_" + call_id,
+        "call_id": call_id,
+        "name": name,
+        "input": text_in,
+    }
+
+
+CUSTOM_EVENTS = [
+    added(0, custom_call("c1", "sql")),
+    ev("response.custom_tool_call_input.delta", output_index=0, delta="SELECT 1;"),
+    ev("response.custom_tool_call_input.delta", output_index=0, delta=GRAMMAR_INPUT[9:]),
+    done(0, custom_call("c1", "sql", GRAMMAR_INPUT)),
+    completed(),
+]
+
+
+def test_a_custom_call_streams_as_a_function_delta_the_sdk_accepts() -> None:
+    t = translator()
+    chunks = [c for e in CUSTOM_EVENTS for c in t.feed(e)]
+    assert deltas(chunks)[0]["tool_calls"] == [tool_head(0, "c1", "sql")]
+    assert t.custom_calls == frozenset({0})
+    custom_tool = {"type": "custom", "custom": {"name": "sql", "format": {"type": "text"}}}
+    wire = b"".join(encode_data(json.dumps(c)) for c in chunks) + DONE
+    state: ChatCompletionStreamState[Any] = ChatCompletionStreamState(input_tools=[custom_tool])
+    for sse in SDKDecoder().iter_bytes(iter([wire])):
+        if sse.data != "[DONE]":
+            state.handle_chunk(ChatCompletionChunk.model_validate(json.loads(sse.data)))
+    calls = state.get_final_completion().choices[0].message.tool_calls
+    assert calls is not None and calls[0].type == "function"
+    assert (calls[0].id, calls[0].function.name, calls[0].function.arguments) == (
+        "c1",
+        "sql",
+        GRAMMAR_INPUT,
     )
-    assert body["choices"] == [
-        {
-            "index": 0,
-            "message": {
-                "role": "assistant",
-                "content": ANSWER,
-                "refusal": None,
-                "reasoning_content": SUMMARY,
-            },
-            "logprobs": None,
-            "finish_reason": "stop",
-        }
-    ]
-    assert body["usage"]["total_tokens"] == 127
 
 
-def test_aggregator_tool_only_reply_has_null_content() -> None:
-    message = aggregate(load("parallel_tools"))["choices"][0]["message"]
-    assert message["content"] is None and message["refusal"] is None
+LEGACY = [
+    added(0, call("c1", "get_weather")),
+    args(0, '{"city":'),
+    args(0, '"Oslo"}'),
+    done(0, call("c1", "get_weather", '{"city":"Oslo"}')),
+    added(1, call("c2", "second")),  # the legacy shape holds one call: left out
+    done(1, call("c2", "second", "{}")),
+    completed(),
+]
+
+
+def test_legacy_functions_answer_with_function_call_deltas() -> None:
+    t = translator(legacy_functions=True)
+    chunks = [c for e in LEGACY for c in t.feed(e)]
     assert [
-        (c["id"], c["type"], c["function"]["name"], c["function"]["arguments"])
-        for c in message["tool_calls"]
+        (d, c["choices"][0]["finish_reason"]) for c, d in zip(chunks, deltas(chunks), strict=True)
     ] == [
-        ("call_Wx1ParisAbc", "function", "get_weather", '{"city":"Paris"}'),
-        ("call_Yz2TokyoDef", "function", "get_weather", '{"city":"Tōkyō"}'),
-        ("call_Pq3PatchGhi", "function", "apply_patch", PATCH),
+        (
+            {
+                "role": "assistant",
+                "content": None,
+                "function_call": {"name": "get_weather", "arguments": ""},
+            },
+            None,
+        ),
+        ({"function_call": {"arguments": '{"city":'}}, None),
+        ({"function_call": {"arguments": '"Oslo"}'}}, None),
+        ({}, "function_call"),
     ]
-    assert "reasoning_content" not in message
+    message = sdk_accumulate(chunks).choices[0].message
+    assert message.function_call is not None and message.tool_calls is None
+    assert (message.function_call.name, message.function_call.arguments) == (
+        "get_weather",
+        '{"city":"Oslo"}',
+    )
 
 
-def test_aggregator_codex_empty_output() -> None:
-    body = aggregate(load("codex_empty_output"))
-    message = body["choices"][0]["message"]
-    assert message["content"] == "Let me look at the files first."
-    assert [c["function"]["name"] for c in message["tool_calls"]] == ["shell", "apply_patch"]
-    assert body["choices"][0]["finish_reason"] == "tool_calls"
-
-
-def test_aggregator_refusal_and_incomplete() -> None:
-    message = aggregate(load("refusal"))["choices"][0]["message"]
-    assert (message["content"], message["refusal"]) == (None, "I'm sorry, I can't help with that.")
-    assert aggregate(load("incomplete"))["choices"][0]["finish_reason"] == "length"
-
-
-def test_aggregator_think_mode_and_empty_reply() -> None:
-    body = aggregate(load("text_reasoning"), ReasoningMode.THINK)
-    assert body["choices"][0]["message"]["content"] == f"<think>{SUMMARY}</think>{ANSWER}"
-    empty = aggregate([CREATED_EVENT, completed()])
-    assert empty["choices"][0]["message"]["content"] == ""
-    assert empty["usage"] is None
-
-
-@pytest.mark.parametrize("name", ["failed", "error_event"])
-def test_aggregator_raises_upstream_errors(name: str) -> None:
-    with pytest.raises(UpstreamError):
-        aggregate(load(name))
-
-
-def test_aggregator_without_terminal_raises() -> None:
-    with pytest.raises(UpstreamProtocolError):
-        aggregate([CREATED_EVENT, text(0, "a")])
+def test_legacy_function_call_after_text() -> None:
+    events = [text(0, "Let me check."), done(1, call("c1", "f", "{}")), completed()]
+    chunks = run(events, legacy_functions=True)
+    assert deltas(chunks)[2] == {"function_call": {"name": "f", "arguments": "{}"}}
+    assert chunks[-1]["choices"][0]["finish_reason"] == "function_call"

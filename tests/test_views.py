@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from addon import views
+from addon.chunks import ChunkContext
 from addon.emulator.builder import Emit
 from addon.emulator.scenarios import play
 from addon.events import EventType
@@ -161,13 +162,8 @@ def test_chat_stream_with_several_choices_and_a_refusal() -> None:
 
 
 def test_chat_stream_made_by_the_translator_from_emulated_tool_calls() -> None:
-    translator = StreamTranslator(
-        chunk_id="chatcmpl-t",
-        created=1,
-        model="gpt-5.5",
-        include_usage=True,
-        reasoning=ReasoningMode.REASONING_CONTENT,
-    )
+    ctx = ChunkContext("chatcmpl-t", 1, "gpt-5.5", ReasoningMode.REASONING_CONTENT)
+    translator = StreamTranslator(ctx, include_usage=True)
     events = emulated("tools")
     chunks = [c for event in events for c in translator.feed(event)]
     text = views.render_chat_stream(chat_sse(*chunks))

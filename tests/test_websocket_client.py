@@ -28,7 +28,6 @@ from addon.transports.websocket import (
     HandshakeRefused,
     open_response_stream,
     redacted_url,
-    response_create_frame,
     websocket_ssl_context,
 )
 
@@ -48,6 +47,7 @@ BODY: dict[str, Any] = {
     "store": False,
     "stream": True,
 }
+FRAME: dict[str, Any] = {"type": "response.create", **BODY}
 
 
 def event(kind: str, **fields: Any) -> str:
@@ -131,36 +131,8 @@ def sends(*frames: str | bytes) -> Behaviour:
 
 
 async def collect(url: str, headers: dict[str, str] = HEADERS, **kwargs: Any) -> list[str]:
-    async with open_response_stream(url, headers=headers, body=BODY, **kwargs) as events:
+    async with open_response_stream(url, headers=headers, frame=FRAME, **kwargs) as events:
         return [text async for text in events]
-
-
-# ---- the frame we send ------------------------------------------------------------------------
-
-
-def test_frame_is_response_create_with_the_body_flat() -> None:
-    frame = json.loads(response_create_frame("wss://chatgpt.com/backend-api/codex/responses", BODY))
-    assert frame == {"type": "response.create", **BODY}
-    assert next(iter(frame)) == "type"
-
-
-@pytest.mark.parametrize(
-    "url",
-    ["wss://api.openai.com/v1/responses", "wss://API.OpenAI.com:443/v1/responses"],
-)
-def test_frame_for_api_openai_com_has_no_stream(url: str) -> None:
-    frame = json.loads(response_create_frame(url, BODY))
-    assert "stream" not in frame
-    assert frame == {"type": "response.create", **{k: v for k, v in BODY.items() if k != "stream"}}
-
-
-def test_frame_never_carries_background() -> None:
-    body = {**BODY, "background": True}
-    for url in (
-        "wss://api.openai.com/v1/responses",
-        "wss://chatgpt.com/backend-api/codex/responses",
-    ):
-        assert "background" not in json.loads(response_create_frame(url, body))
 
 
 def test_redacted_url_drops_userinfo_and_query() -> None:
@@ -234,7 +206,7 @@ async def test_close_mid_stream_is_a_protocol_error_naming_the_close() -> None:
     seen: list[str] = []
     async with upstream(close_early) as up:
         with pytest.raises(UpstreamProtocolError) as info:
-            async with open_response_stream(up.url, headers=HEADERS, body=BODY) as events:
+            async with open_response_stream(up.url, headers=HEADERS, frame=FRAME) as events:
                 async for text in events:
                     seen.append(text)
     assert seen == [CREATED]
@@ -347,7 +319,7 @@ async def test_cancelling_the_consumer_closes_the_upstream_within_a_second() -> 
     first = asyncio.Event()
 
     async def consume(url: str) -> None:
-        async with open_response_stream(url, headers=HEADERS, body=BODY) as events:
+        async with open_response_stream(url, headers=HEADERS, frame=FRAME) as events:
             async for _ in events:
                 first.set()
 
@@ -364,7 +336,7 @@ async def test_cancelling_the_consumer_closes_the_upstream_within_a_second() -> 
 
 async def test_breaking_out_early_closes_the_upstream() -> None:
     async with upstream(sends(CREATED, DELTA)) as up:
-        async with open_response_stream(up.url, headers=HEADERS, body=BODY) as events:
+        async with open_response_stream(up.url, headers=HEADERS, frame=FRAME) as events:
             async for _ in events:
                 break
         async with asyncio.timeout(1):
@@ -382,7 +354,7 @@ async def test_closing_does_not_hang_on_an_upstream_that_stops_reading() -> None
 
     async with upstream(stop_reading) as up:
         loop = asyncio.get_running_loop()
-        async with open_response_stream(up.url, headers=HEADERS, body=BODY) as events:
+        async with open_response_stream(up.url, headers=HEADERS, frame=FRAME) as events:
             assert await anext(events) == CREATED
             started = loop.time()
         assert loop.time() - started < 1
@@ -402,7 +374,7 @@ async def test_a_second_cancel_while_closing_still_drops_the_socket() -> None:
         await ws.send(CREATED)
 
     async def consume(url: str) -> None:
-        async with open_response_stream(url, headers=HEADERS, body=BODY) as events:
+        async with open_response_stream(url, headers=HEADERS, frame=FRAME) as events:
             async for _ in events:
                 first.set()
 

@@ -23,6 +23,7 @@ from tests.test_websocket_client import (
     CREATED,
     DELTA,
     ERROR_FRAME,
+    FRAME,
     HEADERS,
     SECRET,
     event,
@@ -104,7 +105,9 @@ async def pool() -> AsyncIterator[WebSocketPool]:
 async def run(
     url: str, pool: WebSocketPool, headers: dict[str, str] = HEADERS, **kwargs: Any
 ) -> list[str]:
-    async with open_response_stream(url, headers=headers, body=BODY, pool=pool, **kwargs) as events:
+    async with open_response_stream(
+        url, headers=headers, frame=FRAME, pool=pool, **kwargs
+    ) as events:
         return [text async for text in events]
 
 
@@ -239,7 +242,7 @@ async def test_cancelling_closes_the_socket_within_a_second_and_does_not_pool_it
         await ws.wait_closed()
 
     async def consume(url: str) -> None:
-        async with open_response_stream(url, headers=HEADERS, body=BODY, pool=pool) as events:
+        async with open_response_stream(url, headers=HEADERS, frame=FRAME, pool=pool) as events:
             async for _ in events:
                 first.set()
 
@@ -256,7 +259,7 @@ async def test_cancelling_closes_the_socket_within_a_second_and_does_not_pool_it
 
 async def test_stopping_early_closes_the_socket(pool: WebSocketPool) -> None:
     async with server() as up:
-        async with open_response_stream(up.url, headers=HEADERS, body=BODY, pool=pool) as events:
+        async with open_response_stream(up.url, headers=HEADERS, frame=FRAME, pool=pool) as events:
             async for _ in events:
                 break
         await up.wait_closed(1)

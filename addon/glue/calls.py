@@ -17,7 +17,7 @@ from mitmproxy import http
 from addon.catalog import Catalog, embedded_catalog
 from addon.errors import ClientError
 from addon.glue import display
-from addon.pipeline import ChatJsonSink, ChatStreamSink, ChunkContext, Sink
+from addon.pipeline import ChatJsonSink, ChatStreamSink, Sink
 from addon.settings import AuthMode
 from addon.translate_request import Translation
 from addon.transports.call import CallJob
@@ -69,10 +69,9 @@ def load_catalog(path: str) -> Catalog:
 
 
 def sink_factory(translation: Translation, reasoning: ReasoningMode) -> Any:
-    context = ChunkContext(
+    context = translation.chunk_context(
         chunk_id="chatcmpl-" + secrets.token_hex(12),
         created=int(time.time()),
-        model=translation.model,
         reasoning=reasoning,
     )
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from mitmproxy import command, connection, ctx, exceptions, http
 
-from addon.auth import WEBSOCKET_BETA, CodexLogin
+from addon.auth import CodexLogin
 from addon.body import parse_json_body
 from addon.catalog import Catalog
 from addon.errors import ClientError, ProxyError, error_body
@@ -37,7 +37,7 @@ from addon.glue.calls import (
 )
 from addon.glue.contentviews import register_views
 from addon.policy import Memory, asks_summaries
-from addon.profiles import CODEX, profile_for_url
+from addon.profiles import profile_for_url
 from addon.routing import is_chat_completions_path, responses_url_for, websocket_url
 from addon.settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings
 from addon.translate_request import translate_request
@@ -187,7 +187,9 @@ class Chat2Responses:
             ws_url=websocket_url(url),
             body=translation.body,
             headers=client_headers(req, self.settings.auth),
-            ws_headers={"openai-beta": WEBSOCKET_BETA} if profile is CODEX else {},
+            profile=profile,
+            http_headers=translation.http_headers,
+            ws_extra=translation.ws_extra,
             plan=plan,
             memory=self.memory,
             upstream=upstream,

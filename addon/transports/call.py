@@ -44,8 +44,9 @@ from addon.policy import (
     lesson_of,
     next_attempt,
 )
+from addon.profiles import UpstreamProfile, response_create_frame
 from addon.transports.http import open_http_events
-from addon.transports.websocket import WebSocketPool, open_response_stream, response_create_frame
+from addon.transports.websocket import WebSocketPool, open_response_stream
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class CallJob:
     ws_url: str
     body: dict[str, Any]  # the translation's body: never mutated (attempts copy it)
     headers: dict[str, str]  # forwarded client headers
-    ws_headers: dict[str, str]  # added to the WebSocket handshake
+    profile: UpstreamProfile  # the backend's rules: handshake headers, what a frame drops
     plan: Plan
     memory: Memory
     upstream: str  # the key Memory learns under
@@ -116,6 +117,8 @@ class CallJob:
     idle_timeout: float
     ssl: Any = None
     auth: AuthHeaders | None = None
+    http_headers: Mapping[str, str] = field(default_factory=dict)  # e.g. the Lite marker
+    ws_extra: Mapping[str, Any] = field(default_factory=dict)  # merged into response.create
     outcome: CallOutcome = field(default_factory=CallOutcome)
 
 
@@ -197,6 +200,7 @@ class UpstreamCall:
             headers.update(await job.auth())
         outcome.upstream_status = None
         if attempt.route is Route.HTTP:
+            headers.update(job.http_headers)
             outcome.headers = _redacted(headers)
             outcome.sent = _json(body)
             outcome.upstream = Transcript()
@@ -213,14 +217,15 @@ class UpstreamCall:
                 outcome.upstream_status = 200
                 yield _Events(events) if isinstance(events, list) else events
             return
-        headers.update(job.ws_headers)
+        headers.update(job.profile.ws_headers)
         outcome.headers = _redacted(headers)
-        outcome.sent = response_create_frame(job.ws_url, body).encode()
+        frame = response_create_frame(job.profile, body, job.ws_extra)
+        outcome.sent = _json(frame)
         outcome.frames, outcome.frames_size = [], 0
         async with open_response_stream(
             job.ws_url,
             headers=headers,
-            body=body,
+            frame=frame,
             ssl=job.ssl,
             connect_timeout=CONNECT_TIMEOUT,
             idle_timeout=job.idle_timeout,

@@ -73,11 +73,6 @@ MAX_MESSAGE_BYTES: Final = 64 * 1024 * 1024
 # Closing must not hang on an upstream that no longer answers: the socket is gone within this,
 # inside the one second DESIGN.md allows between a client leaving and the upstream closing.
 CLOSE_TIMEOUT: Final = 0.8
-# §4.2: "`stream` is implicit over WebSocket and should not be sent" (OpenAI's API). The Codex
-# backend accepts `stream: true` (Codex itself sends it), so it is kept for every other host.
-_STREAMLESS_HOSTS: Final = frozenset({"api.openai.com"})
-# §4.2: "`background` is not supported over WebSocket". `type` is the frame's own field.
-_NEVER_SENT: Final = frozenset({"type", "background"})
 # The ends after which a socket is fit for the next response.
 _CLEAN_END: Final = frozenset({EventType.COMPLETED, EventType.INCOMPLETE})
 # §4.5/§4.6: the server's 60-minute limit, sent as an `error` frame; a fresh socket continues.
@@ -85,32 +80,20 @@ CONNECTION_LIMIT_REACHED: Final = "websocket_connection_limit_reached"
 _WAITING: Final = "waiting for an event from"
 
 
-def response_create_frame(url: str, body: Mapping[str, Any]) -> str:
-    """The one text frame that starts a response: `{"type": "response.create", **body}`.
-
-    `background` is always dropped; `stream` is dropped when the host is api.openai.com.
-    """
-    dropped = _NEVER_SENT
-    if urlsplit(url).hostname in _STREAMLESS_HOSTS:
-        dropped = dropped | {"stream"}
-    frame: dict[str, Any] = {"type": "response.create"}
-    frame.update((key, value) for key, value in body.items() if key not in dropped)
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
-
-
 @asynccontextmanager
 async def open_response_stream(
     url: str,
     *,
     headers: Mapping[str, str],
-    body: Mapping[str, Any],
+    frame: Mapping[str, Any],
     ssl: ssl_module.SSLContext | None = None,
     connect_timeout: float = 15.0,
     idle_timeout: float = 300.0,
     pool: WebSocketPool | None = None,
 ) -> AsyncIterator[AsyncIterator[str]]:
-    """Connect to `url` (or take an idle socket from `pool`), send `body` as `response.create`,
-    and yield the event texts.
+    """Connect to `url` (or take an idle socket from `pool`), send `frame` (the
+    `response.create` frame, built by `profiles.response_create_frame`), and yield the event
+    texts.
 
     The yielded iterator ends after (and including) the first terminal event, or raises an
     `UpstreamError`: `HandshakeRefused` for a non-101 answer, `UpstreamProtocolError` for a binary
@@ -121,7 +104,7 @@ async def open_response_stream(
     """
     stream = _EventStream(
         _Target(url, headers, _tls_context(url, ssl), connect_timeout, idle_timeout, pool),
-        response_create_frame(url, body),
+        json.dumps(frame, ensure_ascii=False, separators=(",", ":")),
     )
     try:
         await stream.start()
