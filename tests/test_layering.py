@@ -19,6 +19,7 @@ ALLOWED = {
     "emulator/server.py": {"asyncio", "aiohttp", "socket"},
     "emulator/__main__.py": {"asyncio", "aiohttp", "socket"},
     "emulator/websocket.py": {"asyncio", "aiohttp", "socket"},
+    "login_refresh.py": {"asyncio", "aiohttp"},
 }
 
 
