@@ -135,7 +135,7 @@ class CodexLogin:
         except LoginError as exc:
             if is_expired(creds, self._clock()):
                 raise
-            logger.warning("%s; the current access token is used until it expires", exc.message)
+            logger.debug("%s; the current access token is used until it expires", exc.message)
             return creds
 
     async def _single_flight(self, due: Due) -> CodexCredentials:
