@@ -1,84 +1,328 @@
-"""Credentials for the upstream: the client's own, or the Codex CLI's ChatGPT login.
+"""Credentials for the upstream: the Codex CLI's ChatGPT login file and its token rules.
 
-`CodexLogin` reads the file the Codex CLI writes on `codex login` (`~/.codex/auth.json`:
-`{"tokens": {"access_token", "account_id", …}, …}`) and re-reads it when its modification time
-changes, so a `codex login` in another terminal takes effect on the next request. Nothing here
-logs or formats a token; errors name the file, never its content.
+`LoginFile` reads the file the Codex CLI writes on `codex login` (`~/.codex/auth.json`:
+`{"OPENAI_API_KEY", "tokens": {"id_token", "access_token", "refresh_token", "account_id"},
+"last_refresh"}`) and re-reads it when it changes on disk, so a `codex login` in another terminal
+takes effect on the next request. The rest is the login's pure rules, shared with the refresher
+(`login_refresh.py`, which owns the locks and the HTTP call): when an access token is due for
+refresh (its JWT `exp`), the refresh request, the file content after a refresh, and how a
+refused refresh reads to the client.
+
+Rules:
+1. Nothing here logs or formats a token; errors name the file, never its content.
+2. JWTs are decoded without verification: only to read `exp` and the account claims, never to
+   trust them. A token whose `exp` cannot be read is used as it is.
+3. A refresh keeps every field of the file it does not own (codex_rs writes more than we read).
+No asyncio, no HTTP.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import hashlib
 import json
 import os
+import re
+import stat
+import tempfile
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .errors import ClientError
 
 WEBSOCKET_BETA = "responses_websockets=2026-02-06"
 ORIGINATOR = "codex_cli_rs"
+# The Codex CLI's OAuth client and token endpoint (codex-rs/login/src/auth/manager.rs).
+CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
+REFRESH_URL = "https://auth.openai.com/oauth/token"
+REFRESH_SCOPE = "openid profile email"
+# The claim set of ChatGPT id tokens that names the workspace (token_data.rs, AuthClaims).
+AUTH_CLAIM = "https://api.openai.com/auth"
 
 
 @dataclass(frozen=True, slots=True)
 class CodexCredentials:
     access_token: str
     account_id: str | None
+    refresh_token: str | None = None
+    id_token: str | None = None
 
 
-class CodexLogin:
-    """The Codex CLI's login file, cached by modification time."""
-
-    def __init__(self, path: str) -> None:
-        self.path = Path(os.path.expanduser(path))
-        self._stamp: tuple[int, int] | None = None
-        self._credentials: CodexCredentials | None = None
-        self.session_id = str(uuid.uuid4())
-
-    def credentials(self) -> CodexCredentials:
-        try:
-            stat = self.path.stat()
-        except OSError:
-            raise _login_error(f"no Codex login at {self.path}") from None
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if stamp != self._stamp or self._credentials is None:
-            self._credentials = _read(self.path)
-            self._stamp = stamp
-        return self._credentials
-
-    def headers(self) -> dict[str, str]:
-        """The headers the Codex backend expects on both transports (the WebSocket handshake
-        adds `OpenAI-Beta: responses_websockets=…`, see WEBSOCKET_BETA)."""
-        creds = self.credentials()
-        headers = {
-            "authorization": f"Bearer {creds.access_token}",
-            "originator": ORIGINATOR,
-            "session_id": self.session_id,
-        }
-        if creds.account_id:
-            headers["chatgpt-account-id"] = creds.account_id
-        return headers
-
-
-def _read(path: Path) -> CodexCredentials:
-    try:
-        data = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise _login_error(f"cannot read the Codex login at {path}: {exc.strerror}") from None
-    except ValueError:
-        raise _login_error(f"the Codex login at {path} is not valid JSON") from None
-    tokens = data.get("tokens") if isinstance(data, dict) else None
-    access = tokens.get("access_token") if isinstance(tokens, dict) else None
-    if not isinstance(access, str) or not access:
-        raise _login_error(f"the Codex login at {path} holds no ChatGPT access token")
-    account = tokens.get("account_id") if isinstance(tokens, dict) else None
-    return CodexCredentials(access, account if isinstance(account, str) and account else None)
-
-
-def _login_error(message: str) -> ClientError:
+def login_error(message: str, code: str = "codex_login_missing") -> ClientError:
     return ClientError(
         f"{message}; run `codex login` to sign in with ChatGPT",
         status=401,
         type="authentication_error",
-        code="codex_login_missing",
+        code=code,
     )
+
+
+class LoginFile:
+    """The Codex CLI's login file, cached by its identity on disk (inode, mtime, size)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path).expanduser()
+        self._stamp: tuple[int, int, int] | None = None
+        self._credentials: CodexCredentials | None = None
+        # One per process for now; per-conversation ids replace it later.
+        self.session_id = str(uuid.uuid4())
+
+    def credentials(self) -> CodexCredentials:
+        stamp = self._current_stamp()
+        if stamp != self._stamp or self._credentials is None:
+            self._credentials = parse_login(self.read_json(), self.path)
+            self._stamp = stamp
+        return self._credentials
+
+    def reread(self) -> tuple[dict[str, Any], CodexCredentials]:
+        """The file as it is now (raw and parsed), bypassing the cache and refilling it."""
+        stamp = self._current_stamp()
+        data = self.read_json()
+        self._credentials = parse_login(data, self.path)
+        self._stamp = stamp
+        return data, self._credentials
+
+    def prime(self, credentials: CodexCredentials) -> None:
+        """Serve these credentials until the file changes again (after a write, or in place of
+        one that failed: the refresh token it would have replaced is already spent)."""
+        with contextlib.suppress(ClientError):
+            self._stamp = self._current_stamp()
+        self._credentials = credentials
+
+    def headers(self) -> dict[str, str]:
+        """The file's current headers, without refreshing (see login_refresh.CodexLogin)."""
+        return codex_headers(self.credentials(), self.session_id)
+
+    def read_json(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            raise login_error(f"no Codex login at {self.path}") from None
+        except OSError as exc:
+            raise login_error(
+                f"cannot read the Codex login at {self.path}: {exc.strerror}"
+            ) from None
+        except ValueError:
+            raise login_error(f"the Codex login at {self.path} is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise login_error(f"the Codex login at {self.path} holds no ChatGPT access token")
+        return data
+
+    def _current_stamp(self) -> tuple[int, int, int]:
+        try:
+            st = self.path.stat()
+        except OSError:
+            raise login_error(f"no Codex login at {self.path}") from None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+# The glue still imports the sync reader by its old name; the driver moves to
+# login_refresh.CodexLogin, which refreshes.
+CodexLogin = LoginFile
+
+
+def parse_login(data: Mapping[str, Any], path: Path) -> CodexCredentials:
+    tokens = data.get("tokens")
+    if not isinstance(tokens, dict):
+        tokens = {}
+    access = _text(tokens.get("access_token"))
+    if access is None:
+        raise login_error(f"the Codex login at {path} holds no ChatGPT access token")
+    return CodexCredentials(
+        access_token=access,
+        account_id=_text(tokens.get("account_id")),
+        refresh_token=_text(tokens.get("refresh_token")),
+        id_token=_text(tokens.get("id_token")),
+    )
+
+
+def codex_headers(creds: CodexCredentials, session_id: str) -> dict[str, str]:
+    """The headers the Codex backend expects on both transports (the WebSocket handshake
+    adds `OpenAI-Beta: responses_websockets=…`, see WEBSOCKET_BETA)."""
+    headers = {
+        "authorization": f"Bearer {creds.access_token}",
+        "originator": ORIGINATOR,
+        "session_id": session_id,
+    }
+    if creds.account_id:
+        headers["chatgpt-account-id"] = creds.account_id
+    return headers
+
+
+def bearer_of(headers: Mapping[str, str]) -> str:
+    """The access token inside headers built by `codex_headers` (for `refresh_after_401`)."""
+    value = headers.get("authorization") or headers.get("Authorization") or ""
+    return value.removeprefix("Bearer ")
+
+
+def jwt_claims(token: str) -> dict[str, Any] | None:
+    """The payload of a JWT, unverified; None when it is not a readable JWT."""
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts):
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (ValueError, binascii.Error):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The `exp` claim (Unix seconds) of a JWT, or None when it has none."""
+    claims = jwt_claims(token)
+    exp = claims.get("exp") if claims else None
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        return None
+    return float(exp)
+
+
+def needs_refresh(creds: CodexCredentials, now: float, margin: float) -> bool:
+    """True when the access token expires within `margin` seconds (or has expired)."""
+    exp = jwt_expiry(creds.access_token)
+    return exp is not None and exp - now <= margin
+
+
+def is_expired(creds: CodexCredentials, now: float) -> bool:
+    return needs_refresh(creds, now, 0.0)
+
+
+def account_digest(creds: CodexCredentials) -> str:
+    """A short stable key for per-account state that holds no secret: the account id, else the
+    token's subject, else (last resort) the access token itself, hashed."""
+    identity = creds.account_id
+    if identity is None:
+        for token in (creds.id_token, creds.access_token):
+            claims = jwt_claims(token) if token else None
+            subject = _account_claim(claims) or (_text(claims.get("sub")) if claims else None)
+            if subject:
+                identity = subject
+                break
+    identity = identity or f"token:{creds.access_token}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+def refresh_request_body(refresh_token: str) -> dict[str, str]:
+    return {
+        "client_id": CLIENT_ID,
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+        "scope": REFRESH_SCOPE,
+    }
+
+
+def refreshed_login(
+    data: Mapping[str, Any], answer: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The login file's content after a successful refresh: the answer's tokens in place of the
+    old ones (a token the answer lacks is kept), `last_refresh` now, every other field as it was.
+    The account id follows the new id token's `chatgpt_account_id` claim when it has one."""
+    access = _text(answer.get("access_token"))
+    if access is None:
+        raise refresh_failed(
+            "the token endpoint's answer holds no access token", "codex_refresh_failed"
+        )
+    old = data.get("tokens")
+    tokens: dict[str, Any] = dict(old) if isinstance(old, dict) else {}
+    tokens["access_token"] = access
+    for name in ("id_token", "refresh_token"):
+        value = _text(answer.get(name))
+        if value is not None:
+            tokens[name] = value
+    account = (
+        _account_claim(jwt_claims(tokens["id_token"])) if _text(tokens.get("id_token")) else None
+    )
+    if account:
+        tokens["account_id"] = account
+    return {**data, "tokens": tokens, "last_refresh": _rfc3339(now)}
+
+
+# The token endpoint's error codes (codex-rs classify_refresh_token_failure) → why, our code.
+_REFRESH_REFUSALS = {
+    "refresh_token_expired": ("its refresh token has expired", "codex_refresh_token_expired"),
+    "refresh_token_reused": ("its refresh token was already used", "codex_refresh_token_reused"),
+    "refresh_token_invalidated": ("its refresh token was revoked", "codex_refresh_token_revoked"),
+}
+_CODE_SHAPE = re.compile(r"[a-z0-9_.\-]{1,64}")
+
+
+def refresh_refused(status: int, body: bytes) -> ClientError:
+    """The 401 for a token endpoint that answered `status` (not 200) with `body`. Only the
+    endpoint's error code is quoted, never the body (it may echo what it was sent)."""
+    code = _error_code(body)
+    if code in _REFRESH_REFUSALS:
+        why, our_code = _REFRESH_REFUSALS[code]
+        return refresh_failed(f"{why} (HTTP {status})", our_code)
+    detail = f"HTTP {status}, {code}" if code else f"HTTP {status}"
+    return refresh_failed(f"the token endpoint refused it ({detail})", "codex_refresh_failed")
+
+
+def refresh_unreachable(reason: str) -> ClientError:
+    return refresh_failed(
+        f"the token endpoint could not be reached ({reason})", "codex_refresh_unreachable"
+    )
+
+
+def refresh_write_failed(path: Path, reason: str) -> str:
+    """The log line for a refresh whose new tokens could not be written back."""
+    return f"the Codex login at {path} was refreshed but could not be written back ({reason})"
+
+
+def write_login(path: Path, data: Mapping[str, Any]) -> None:
+    """Replace the login file atomically: a temporary file in the same directory, the old file's
+    mode, then `os.replace`. A reader sees the old file or the new one, never half of either."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        mode = 0o600
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), mode)
+            json.dump(data, out, indent=2)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def refresh_failed(why: str, code: str) -> ClientError:
+    return login_error(f"the Codex login could not be refreshed: {why}", code)
+
+
+def _error_code(body: bytes) -> str | None:
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    inner = data.get("error")
+    found = inner.get("code") if isinstance(inner, dict) else inner
+    found = found if isinstance(found, str) else data.get("code")
+    if not isinstance(found, str):
+        return None
+    found = found.strip().lower()
+    return found if _CODE_SHAPE.fullmatch(found) else None
+
+
+def _account_claim(claims: Mapping[str, Any] | None) -> str | None:
+    auth = claims.get(AUTH_CLAIM) if claims else None
+    return _text(auth.get("chatgpt_account_id")) if isinstance(auth, dict) else None
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

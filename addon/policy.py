@@ -27,7 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from .catalog import ModelMatch
-from .errors import HandshakeRefused, ProxyError
+from .errors import HandshakeRefused, ProxyError, UpstreamError
 from .settings import TransportMode
 
 MAX_ATTEMPTS = 4
@@ -52,6 +52,7 @@ class Failure(StrEnum):
     NEEDS_WEBSOCKET = "needs_websocket"  # an HTTP 4xx saying the model is WebSocket-only
     WEBSOCKET_REFUSED = "websocket_refused"  # the upgrade was refused: this upstream wants HTTP
     SUMMARY_REFUSED = "summary_refused"  # 400 on `reasoning.summary` (unverified organizations)
+    UNAUTHORIZED = "unauthorized"  # the upstream answered 401: a login may refresh once
     FATAL = "fatal"  # nothing another attempt could fix
 
 
@@ -63,6 +64,7 @@ class Plan:
     reason: Reason
     switchable: bool  # responses_transport=auto: the learned fallback may switch transports
     summaries: bool  # the translated body asks for `reasoning.summary`
+    login: bool = False  # the addon's own login (responses_auth=codex) speaks for the client
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class Attempt:
     route: Route
     summaries: bool
     why: str  # for the call summary: "first", "over websocket", "without reasoning summaries"
+    fresh_login: bool = False  # refresh the login before this attempt (after a 401)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +104,18 @@ def _no_summaries(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
     return Attempt(last.route, False, "without reasoning summaries") if last.summaries else None
 
 
+def _refreshed(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
+    last = history[-1].attempt
+    if not plan.login or any(t.attempt.fresh_login for t in history):
+        return None
+    return Attempt(last.route, last.summaries, "with a refreshed login", fresh_login=True)
+
+
 _RULES: dict[Failure, Callable[[Plan, tuple[Tried, ...]], Attempt | None]] = {
     Failure.NEEDS_WEBSOCKET: lambda plan, h: _switch(plan, h, Route.WEBSOCKET),
     Failure.WEBSOCKET_REFUSED: lambda plan, h: _switch(plan, h, Route.HTTP),
     Failure.SUMMARY_REFUSED: _no_summaries,
+    Failure.UNAUTHORIZED: _refreshed,
     Failure.FATAL: lambda plan, h: None,
 }
 
@@ -146,6 +157,10 @@ def refused_for_websocket(err: ProxyError) -> bool:
 
 def classify(route: Route, err: ProxyError) -> Failure:
     """How the policy sees an attempt's error (raised before any byte reached the client)."""
+    if not isinstance(err, UpstreamError):
+        return Failure.FATAL  # the client's fault, or the login's: no attempt can fix it
+    if err.status == 401:
+        return Failure.UNAUTHORIZED
     if route is Route.HTTP and refused_for_websocket(err):
         return Failure.NEEDS_WEBSOCKET
     if (
@@ -193,12 +208,18 @@ class Memory:
     no_summaries: OrderedDict[tuple[str, str], bool] = field(default_factory=OrderedDict)
 
     def plan(
-        self, transport: TransportMode, upstream: str, match: ModelMatch, *, summaries: bool
+        self,
+        transport: TransportMode,
+        upstream: str,
+        match: ModelMatch,
+        *,
+        summaries: bool,
+        login: bool = False,
     ) -> Plan:
         if transport is TransportMode.HTTP:
-            return Plan(Route.HTTP, Reason.FORCED, switchable=False, summaries=summaries)
+            return Plan(Route.HTTP, Reason.FORCED, False, summaries, login)
         if transport is TransportMode.WEBSOCKET:
-            return Plan(Route.WEBSOCKET, Reason.FORCED, switchable=False, summaries=summaries)
+            return Plan(Route.WEBSOCKET, Reason.FORCED, False, summaries, login)
         if match.info is not None and match.info.prefer_websockets:
             route, reason = Route.WEBSOCKET, Reason.CATALOG
         else:
@@ -206,7 +227,7 @@ class Memory:
         learned = self.routes.get(_key(upstream, match))
         if learned is not None and learned is not route:
             route, reason = learned, Reason.LEARNED
-        return Plan(route, reason, switchable=True, summaries=summaries)
+        return Plan(route, reason, switchable=True, summaries=summaries, login=login)
 
     def summaries_allowed(self, upstream: str, match: ModelMatch) -> bool:
         return _key(upstream, match) not in self.no_summaries

@@ -73,6 +73,14 @@ OPTIONS: tuple[tuple[str, type, str | int, str, tuple[str, ...] | None], ...] = 
         ("reasoning_content", "think", "none"),
     ),
     (
+        "responses_codex_refresh_url",
+        str,
+        "https://auth.openai.com/oauth/token",
+        "Where the Codex login's refresh token is exchanged for a new access token (when the "
+        "access token is about to expire, or the upstream answered 401).",
+        None,
+    ),
+    (
         "responses_idle_timeout",
         int,
         300,
@@ -113,6 +121,7 @@ class Settings:
     transport: TransportMode = TransportMode.AUTO
     reasoning: ReasoningMode = ReasoningMode.REASONING_CONTENT
     idle_timeout: int = 300
+    refresh_url: str = "https://auth.openai.com/oauth/token"
 
     @classmethod
     def parse(
@@ -126,6 +135,7 @@ class Settings:
         responses_transport: str,
         responses_reasoning: str,
         responses_idle_timeout: int = 300,
+        responses_codex_refresh_url: str = "https://auth.openai.com/oauth/token",
     ) -> Settings:
         url = responses_url.strip().rstrip("/")
         if url:
@@ -148,6 +158,7 @@ class Settings:
             transport=_choice(TransportMode, "responses_transport", responses_transport),
             reasoning=_choice(ReasoningMode, "responses_reasoning", responses_reasoning),
             idle_timeout=_positive("responses_idle_timeout", responses_idle_timeout),
+            refresh_url=_http_url("responses_codex_refresh_url", responses_codex_refresh_url),
         )
 
 
@@ -163,3 +174,11 @@ def _positive(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a whole number of seconds above 0, not {value!r}")
     return value
+
+
+def _http_url(name: str, value: str) -> str:
+    url = value.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be an http:// or https:// URL, not {value!r}")
+    return url

@@ -68,7 +68,8 @@ def post_raw(proxy: Mitmdump, body: bytes) -> tuple[int, dict[str, str], bytes]:
         with urllib.request.urlopen(request, timeout=20) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
+        with err:
+            return err.code, dict(err.headers), err.read()
 
 
 def assert_well_formed(chunks: list[ChatCompletionChunk]) -> None:

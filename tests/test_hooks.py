@@ -180,13 +180,13 @@ async def test_codex_auth_is_fetched_by_the_driver_never_put_in_the_flow(
         addon.request(flow)
         job = addon.calls[flow.id].job
         assert job.headers == {"user-agent": "ua"}  # no client credential goes on
-        assert job.auth is not None
-        headers = await job.auth()
+        assert job.login is not None and job.plan.login
+        headers = await job.login.headers()
         assert headers["authorization"] == "Bearer tok-1"
         assert headers["chatgpt-account-id"] == "acct-9"
         assert "tok-1" not in str(flow.get_state())
         login.write_text(json.dumps({"tokens": {"access_token": "tok-22", "account_id": "a"}}))
-        assert (await job.auth())["authorization"] == "Bearer tok-22"
+        assert (await job.login.headers())["authorization"] == "Bearer tok-22"
 
 
 def test_a_non_post_on_a_rewritten_chat_path_is_a_405(addon: Chat2Responses) -> None:

@@ -21,6 +21,7 @@ ALLOWED = {
     "emulator/server.py": {"asyncio", "aiohttp", "socket"},
     "emulator/__main__.py": {"asyncio", "aiohttp", "socket"},
     "emulator/websocket.py": {"asyncio", "aiohttp", "socket"},
+    "login_refresh.py": {"asyncio", "aiohttp"},
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from addon.catalog import Catalog
-from addon.errors import HandshakeRefused, ProxyError, UpstreamError
+from addon.errors import ClientError, HandshakeRefused, ProxyError, UpstreamError
 from addon.policy import (
     MAX_ATTEMPTS,
     Attempt,
@@ -37,6 +37,10 @@ def plan(route: Route = H, *, switchable: bool = True, summaries: bool = True) -
     return Plan(route, Reason.DEFAULT, switchable=switchable, summaries=summaries)
 
 
+LOGIN = Plan(W, Reason.CATALOG, switchable=True, summaries=True, login=True)
+REFRESHED = "with a refreshed login"
+
+
 def tried(route: Route, failure: Failure | None, summaries: bool = True) -> Tried:
     return Tried(Attempt(route, summaries, "x"), failure, 400)
 
@@ -61,6 +65,10 @@ def tried(route: Route, failure: Failure | None, summaries: bool = True) -> Trie
             Attempt(W, False, "without reasoning summaries"),
         ),
         (plan(H), [tried(H, Failure.FATAL)], None),
+        # A 401 refreshes the addon's own login once; a client's own key is not ours to refresh.
+        (LOGIN, [tried(W, Failure.UNAUTHORIZED)], Attempt(W, True, REFRESHED, fresh_login=True)),
+        (LOGIN, [tried(W, Failure.UNAUTHORIZED), Tried(Attempt(W, True, "r", True), Failure.UNAUTHORIZED)], None),  # noqa: E501
+        (plan(H), [tried(H, Failure.UNAUTHORIZED)], None),
         (plan(H), [tried(H, None)], None),
         (plan(H), [], None),
     ],
@@ -91,7 +99,6 @@ def refused(status: int) -> HandshakeRefused:
         (W, refused(426), Failure.WEBSOCKET_REFUSED),
         (W, refused(404), Failure.WEBSOCKET_REFUSED),
         (W, refused(405), Failure.WEBSOCKET_REFUSED),
-        (W, refused(401), Failure.FATAL),
         (W, refused(429), Failure.FATAL),
         (W, refused(502), Failure.FATAL),
         (H, refused(426), Failure.FATAL),
@@ -99,6 +106,9 @@ def refused(status: int) -> HandshakeRefused:
         (W, UpstreamError("verify", status=400, param="reasoning.summary"), Failure.SUMMARY_REFUSED),  # noqa: E501
         (H, UpstreamError("boom", status=500), Failure.FATAL),
         (H, ProxyError("bug"), Failure.FATAL),
+        (H, UpstreamError("expired", status=401), Failure.UNAUTHORIZED),
+        (W, refused(401), Failure.UNAUTHORIZED),
+        (H, ClientError("no login; run codex login", status=401), Failure.FATAL),
     ],
 )  # fmt: skip
 def test_classify(route: Route, err: ProxyError, expected: Failure) -> None:

@@ -22,7 +22,6 @@ from typing import Any
 
 from mitmproxy import command, connection, ctx, exceptions, http
 
-from addon.auth import CodexLogin
 from addon.body import parse_json_body
 from addon.catalog import Catalog
 from addon.errors import ClientError, ProxyError, error_body
@@ -36,6 +35,7 @@ from addon.glue.calls import (
     sink_factory,
 )
 from addon.glue.contentviews import register_views
+from addon.login_refresh import CodexLogin, close_soon
 from addon.policy import Memory, asks_summaries
 from addon.profiles import profile_for_url
 from addon.routing import is_chat_completions_path, responses_url_for, websocket_url
@@ -106,6 +106,9 @@ class Chat2Responses:
             call = self.calls.pop(flow_id)
             display.restore(call.original)
         self.driver.stop()
+        if self.codex_login is not None:
+            close_soon(self.codex_login)
+            self.codex_login = None
 
     @command.command("chat2responses.reload_catalog")  # type: ignore[untyped-decorator]
     def reload_catalog(self) -> str:
@@ -181,6 +184,7 @@ class Chat2Responses:
             upstream,
             translation.match,
             summaries=asks_summaries(translation.body),
+            login=self.settings.auth is AuthMode.CODEX,
         )
         job = CallJob(
             http_url=url,
@@ -197,7 +201,7 @@ class Chat2Responses:
             make_sink=sink_factory(translation, self.settings.reasoning),
             idle_timeout=float(self.settings.idle_timeout),
             ssl=self.ssl_context,
-            auth=self._auth(),
+            login=self._login(),
         )
         call = Call(
             token=self.driver.register(job),
@@ -240,19 +244,19 @@ class Chat2Responses:
             "dropped": list(call.translation.dropped),
         }
 
-    def _auth(self) -> Any:
-        """With `responses_auth=codex`, how the driver gets the login's headers at send time."""
+    def _login(self) -> CodexLogin | None:
+        """With `responses_auth=codex`, the login the driver asks for headers at send time."""
         if self.settings.auth is not AuthMode.CODEX:
             return None
         wanted = Path(self.settings.codex_auth_file).expanduser()
-        if self.codex_login is None or self.codex_login.path != wanted:
-            self.codex_login = CodexLogin(self.settings.codex_auth_file)
         login = self.codex_login
-
-        async def headers() -> dict[str, str]:
-            return login.headers()
-
-        return headers
+        if login is None or login.path != wanted or login.refresh_url != self.settings.refresh_url:
+            if login is not None:
+                close_soon(login)
+            login = self.codex_login = CodexLogin(
+                self.settings.codex_auth_file, self.settings.refresh_url
+            )
+        return login
 
     # ---- response --------------------------------------------------------------------------
 
@@ -291,3 +295,4 @@ class Chat2Responses:
             display.show(flow, call.job, call.translation, call.upstream_url)
         except Exception:  # display only: never let it disturb the proxy
             logger.exception("chat2responses: preparing the flow for display failed")
+

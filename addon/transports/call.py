@@ -20,13 +20,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import ClientSession, web
 
+from addon.auth import bearer_of
 from addon.catalog import ModelMatch
 from addon.errors import ProxyError, error_body
 from addon.events import Event, EventType, parse_event
@@ -96,7 +97,12 @@ class CallOutcome:
             self.frames_size += len(frame)
 
 
-AuthHeaders = Callable[[], Awaitable[dict[str, str]]]
+class Login(Protocol):
+    """The addon's own upstream login (responses_auth=codex): see login_refresh.CodexLogin."""
+
+    async def headers(self) -> dict[str, str]: ...
+
+    async def refresh_after_401(self, rejected_access_token: str) -> dict[str, str]: ...
 
 
 @dataclass(slots=True)
@@ -116,7 +122,7 @@ class CallJob:
     make_sink: Callable[[], Sink]
     idle_timeout: float
     ssl: Any = None
-    auth: AuthHeaders | None = None
+    login: Login | None = None
     http_headers: Mapping[str, str] = field(default_factory=dict)  # e.g. the Lite marker
     ws_extra: Mapping[str, Any] = field(default_factory=dict)  # merged into response.create
     outcome: CallOutcome = field(default_factory=CallOutcome)
@@ -134,6 +140,7 @@ class UpstreamCall:
         self._response: web.StreamResponse | None = None
         self._request: web.Request | None = None
         self._pending: list[bytes] = []
+        self._bearer = ""  # the login's access token last sent (a 401 refreshes it)
         self.sink = job.make_sink()
 
     async def run(self, request: web.Request) -> web.StreamResponse:
@@ -196,8 +203,12 @@ class UpstreamCall:
     async def _events(self, attempt: Attempt, body: dict[str, Any]) -> AsyncIterator[Any]:
         job, outcome = self.job, self.job.outcome
         headers = dict(job.headers)
-        if job.auth is not None:
-            headers.update(await job.auth())
+        if job.login is not None:
+            if attempt.fresh_login:
+                headers.update(await job.login.refresh_after_401(self._bearer))
+            else:
+                headers.update(await job.login.headers())
+            self._bearer = bearer_of(headers)
         outcome.upstream_status = None
         if attempt.route is Route.HTTP:
             headers.update(job.http_headers)
