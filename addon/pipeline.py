@@ -86,6 +86,11 @@ class ChatStreamSink:
         """Whether any output was produced: from then on an error is an error chunk."""
         return self.translator.started
 
+    @property
+    def stopped(self) -> bool:
+        """Whether a stop sequence ended the answer: the upstream is to be closed."""
+        return self.translator.stopped
+
     def feed(self, event: Event) -> bytes:
         """The bytes this event produces (often one chunk, possibly none). Raises the upstream's
         error (an error event, a malformed event): the caller ends the stream with `fail`."""
@@ -147,6 +152,10 @@ class ChatJsonSink:
     @property
     def started(self) -> bool:
         return self._aggregator.started
+
+    @property
+    def stopped(self) -> bool:
+        return self._aggregator.stopped
 
     def check_size(self, received: int) -> None:
         """`received` bytes of upstream events so far; past the cap the call fails (502)."""

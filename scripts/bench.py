@@ -4,10 +4,14 @@ baseline measured in the same run, because absolute numbers depend on the machin
 1. Translator CPU: a long recorded Responses stream through the whole pipeline (SSE decoding,
    event parsing, translation, chunk encoding), per upstream event, against the bare
    `json.loads` + `json.dumps` of the same events.
-2. Added latency: one mitmdump with the addon in front of a local SSE upstream; the same events
-   (each carrying its send time) reach the client untouched (a model the catalog does not list,
-   passed through) and translated (gpt-5.5 on each route). Per-chunk latency and time to first
-   chunk are medians; "added" is translated minus untouched.
+2. Request translation of a 200-message history (body checks included).
+3. One long stream: the emulator's 2000-delta answer read by a client (a) through a mitmdump
+   without the addon passing the Responses SSE through untouched, (b) through the addon over
+   HTTP, (c) through the addon over WebSocket. Whole-stream time and time to first byte, medians
+   of several rounds after a warm-up; the ratios b/a and c/a and the added first-byte time.
+4. Load: 1000 streamed requests at 200 concurrency through the addon (half each route) against
+   the same through untouched mitmdump; failures, requests per second, and the addon process's
+   memory after each of ten runs.
 """
 
 from __future__ import annotations
@@ -20,22 +24,28 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from addon.body import parse_json_body  # noqa: E402
 from addon.catalog import Catalog  # noqa: E402
+from addon.chunks import ChunkContext  # noqa: E402
 from addon.emulator.builder import Emit  # noqa: E402
 from addon.emulator.scenarios import play  # noqa: E402
-from addon.pipeline import ChatStreamPipeline, ChunkContext  # noqa: E402
+from addon.pipeline import ChatStreamSink, UpstreamSSE  # noqa: E402
 from addon.profiles import profile_for_url  # noqa: E402
 from addon.translate_request import translate_request  # noqa: E402
 from addon.wire import ReasoningMode  # noqa: E402
-from tests.proxy_helpers import run_mitmdump  # noqa: E402
+from tests.emulator_helpers import emulator_subprocess  # noqa: E402
+from tests.proxy_helpers import Mitmdump, run_mitmdump  # noqa: E402
 
 # ---- 1. translator CPU -------------------------------------------------------------------------
 
@@ -71,11 +81,14 @@ def bench_cpu(deltas: int, repeats: int) -> dict[str, float]:
             json.dumps(json.loads(p))
 
     def pipeline() -> None:
-        pipe = ChatStreamPipeline(ctx, include_usage=True)
+        reader, sink = UpstreamSSE(), ChatStreamSink(ctx, include_usage=True)
         for piece in pieces:
-            pipe.feed(piece)
-        pipe.finish()
-        assert pipe.error is None
+            for event in reader.feed(piece):
+                sink.feed(event)
+        for event in reader.finish():
+            sink.feed(event)
+        sink.finish()
+        assert sink.error is None
 
     def best(fn: Any) -> float:
         times = []
@@ -108,197 +121,207 @@ def bench_request(messages: int, repeats: int) -> dict[str, float]:
             times.append(time.process_time() - start)
         return min(times) * 1e6
 
-    ours = best(lambda: translate_request(json.loads(raw), catalog=catalog, profile=profile))
+    ours = best(lambda: translate_request(parse_json_body(raw), catalog=catalog, profile=profile))
     floor = best(lambda: json.dumps(json.loads(raw)))
     return {"messages": len(history), "floor_us": floor, "ours_us": ours}
 
 
-# ---- 2. added latency --------------------------------------------------------------------------
+# ---- 3. one long stream -------------------------------------------------------------------------
 
 
-def timed_events(count: int, model: str) -> Iterator[dict[str, Any]]:
-    """A Responses stream whose text deltas carry their send time (monotonic ns) as text."""
-    response = {
-        "id": "resp_bench",
-        "object": "response",
-        "created_at": 1_764_000_000,
-        "model": model,
-        "status": "in_progress",
-        "output": [],
-    }
-    yield {"type": "response.created", "sequence_number": 0, "response": response}
-    item = {"id": "msg_1", "type": "message", "role": "assistant", "status": "in_progress"}
-    yield {"type": "response.output_item.added", "output_index": 0, "item": {**item, "content": []}}
-    for i in range(count):
-        yield {
-            "type": "response.output_text.delta",
-            "sequence_number": i + 2,
-            "item_id": "msg_1",
-            "output_index": 0,
-            "content_index": 0,
-            "delta": f"{time.monotonic_ns()} ",
-            "logprobs": [],
+@dataclass
+class Proxies:
+    plain: Mitmdump  # no addon: the Responses SSE passed through untouched
+    addon: Mitmdump
+    emulator: str  # the emulator's base URL
+
+
+@contextmanager
+def proxies(tmp: Path) -> Iterator[Proxies]:
+    with emulator_subprocess("--log-level", "WARNING") as base:
+        origin = base.split("/backend-api")[0]
+        options = {"termlog_verbosity": "info", "flow_detail": "1"}  # as people run it
+        addon_options = {**options, "responses_url": base, "responses_rewrite": "all"}
+        (tmp / "a").mkdir()
+        (tmp / "b").mkdir()
+        with (
+            run_mitmdump(
+                # Streamed, not buffered: what the addon does with the streams it answers.
+                f"reverse:{origin}",
+                tmp / "a",
+                {**options, "stream_large_bodies": "1"},
+                addon=False,
+            ) as plain,
+            run_mitmdump(f"reverse:{origin}", tmp / "b", addon_options) as addon,
+        ):
+            yield Proxies(plain, addon, base)
+
+
+def target(p: Proxies, kind: str, text: str) -> tuple[str, dict[str, Any]]:
+    """(URL, body) of one streamed request: a Responses request passed through untouched, or a
+    chat request rewritten onto the HTTP or the WebSocket route."""
+    if kind == "untouched":
+        path = urlsplit(p.emulator).path
+        body = {
+            "model": "gpt-5-codex",
+            "instructions": "",
+            "input": [{"role": "user", "content": text}],
+            "stream": True,
+            "store": False,
         }
-    yield {
-        "type": "response.completed",
-        "response": {**response, "status": "completed", "output": []},
-    }
+        return f"http://127.0.0.1:{p.plain.port}{path}/responses", body
+    model = "gpt-5-codex" if kind == "http" else "gpt-5.5"
+    body = {"model": model, "stream": True, "messages": [{"role": "user", "content": text}]}
+    return f"{p.addon.base_url}/chat/completions", body
 
 
-async def upstream_app(count: int, gap: float) -> web.Application:
-    async def sse(request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        response.enable_chunked_encoding()
-        await response.prepare(request)
-        for event in timed_events(count, str(body.get("model"))):
-            data = json.dumps(event)
-            await response.write(f"event: {event['type']}\ndata: {data}\n\n".encode())
-            await asyncio.sleep(gap)
-        await response.write_eof()
-        return response
-
-    async def ws(request: web.Request) -> web.StreamResponse:
-        socket = web.WebSocketResponse()
-        await socket.prepare(request)
-        async for message in socket:
-            body = json.loads(message.data)
-            for event in timed_events(count, str(body.get("model"))):
-                await socket.send_str(json.dumps(event))
-                await asyncio.sleep(gap)
-        return socket
-
-    async def responses(request: web.Request) -> web.StreamResponse:
-        if request.headers.get("upgrade", "").lower() == "websocket":
-            return await ws(request)
-        return await sse(request)
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", sse)  # the untouched path
-    app.router.add_route("*", "/v1/responses", responses)
-    return app
-
-
-async def one_call(session: ClientSession, url: str, model: str) -> tuple[float, list[float]]:
-    """(time to first chunk, per-chunk latencies) in ms for one streamed call."""
-    body = {"model": model, "stream": True, "messages": [{"role": "user", "content": "go"}]}
-    started = time.monotonic_ns()
+async def read_stream(
+    session: ClientSession, url: str, body: dict[str, Any]
+) -> tuple[float, float]:
+    """(time to first byte, whole-stream time) in ms; raises unless the stream ends properly."""
+    started = time.perf_counter()
     first: float | None = None
-    latencies: list[float] = []
-    async with session.post(url, json=body, headers={"authorization": "Bearer x"}) as resp:
-        assert resp.status == 200, await resp.text()
-        buffer = b""
-        async for data in resp.content.iter_any():
-            now = time.monotonic_ns()
-            buffer += data
-            *events, buffer = buffer.split(b"\n\n")
-            for event in events:
-                sent = _sent_at(event)
-                if sent is None:
-                    continue
-                if first is None:
-                    first = (now - started) / 1e6
-                latencies.append((now - sent) / 1e6)
-    assert first is not None and latencies
-    return first, latencies
+    tail, ended = b"", False
+    async with session.post(url, json=body, headers={"authorization": "Bearer sk-bench"}) as r:
+        if r.status != 200:
+            raise RuntimeError(f"{url}: HTTP {r.status}: {(await r.read())[:200]!r}")
+        async for data in r.content.iter_any():
+            if first is None:
+                first = time.perf_counter()
+            window = tail + data
+            ended = ended or b"[DONE]" in window or b"event: response.completed" in window
+            tail = window[-64:]
+    end = time.perf_counter()
+    if not ended:
+        raise RuntimeError(f"{url}: the stream did not end properly: {tail[-120:]!r}")
+    assert first is not None
+    return (first - started) * 1000, (end - started) * 1000
 
 
-def _sent_at(event: bytes) -> int | None:
-    for line in event.split(b"\n"):
-        if not line.startswith(b"data: ") or line == b"data: [DONE]":
-            continue
-        obj = json.loads(line[6:])
-        text = obj.get("delta") if "delta" in obj and isinstance(obj["delta"], str) else None
-        if text is None and obj.get("choices"):
-            text = obj["choices"][0]["delta"].get("content")
-        if text and text.strip().isdigit():
-            return int(text.strip())
-    return None
-
-
-async def bench_latency(count: int, gap: float, calls: int) -> dict[str, dict[str, float]]:
-    runner = web.AppRunner(await upstream_app(count, gap), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    results: dict[str, dict[str, list[float]]] = {}
-    paths = {"untouched": "bench-passthrough", "http": "bench-http", "websocket": "bench-ws"}
-    with tempfile.TemporaryDirectory() as tmp:
-        catalog = Path(tmp) / "catalog.json"
-        catalog.write_text(
-            json.dumps({"models": [_entry("bench-http", False), _entry("bench-ws", True)]})
-        )
-        mitm_opts = {
-            "responses_rewrite": "catalog",
-            "responses_url": f"http://127.0.0.1:{port}/v1",
-            "responses_catalog": str(catalog),
-            "termlog_verbosity": "info",  # as people run it: one line per call
+async def bench_stream(p: Proxies, deltas: int, rounds: int) -> dict[str, dict[str, float]]:
+    kinds = ("untouched", "http", "websocket")
+    text = f"[scenario:long:{deltas}]"
+    got: dict[str, list[tuple[float, float]]] = {k: [] for k in kinds}
+    async with ClientSession() as session:
+        for _ in range(2):  # warm up: connections, sockets, caches
+            for kind in kinds:
+                await read_stream(session, *target(p, kind, text))
+        for _ in range(rounds):
+            for kind in kinds:
+                got[kind].append(await read_stream(session, *target(p, kind, text)))
+    return {
+        k: {
+            "ttfb": statistics.median(t for t, _ in v),
+            "total": statistics.median(w for _, w in v),
         }
-        with run_mitmdump(f"reverse:http://127.0.0.1:{port}", Path(tmp), mitm_opts) as proxy:
-            url = proxy.base_url + "/chat/completions"
-            async with ClientSession() as session:
-                for model in paths.values():  # warm up: connections, and the learned routes
-                    await one_call(session, url, model)
-                for _ in range(calls):
-                    for name, model in paths.items():
-                        ttfc, lat = await one_call(session, url, model)
-                        entry = results.setdefault(name, {"ttfc": [], "latency": []})
-                        entry["ttfc"].append(ttfc)
-                        entry["latency"].extend(lat)
-    await runner.cleanup()
-    return {
-        name: {"ttfc": statistics.median(v["ttfc"]), "latency": statistics.median(v["latency"])}
-        for name, v in results.items()
+        for k, v in got.items()
     }
 
 
-def _entry(slug: str, websocket: bool) -> dict[str, Any]:
-    return {
-        "slug": slug,
-        "prefer_websockets": websocket,
-        "supported_reasoning_levels": [{"effort": "low"}, {"effort": "medium"}],
-        "default_reasoning_level": "medium",
-    }
+# ---- 4. load ------------------------------------------------------------------------------------
+
+
+async def load_run(
+    p: Proxies, kinds: tuple[str, ...], requests: int, concurrency: int
+) -> tuple[int, float]:
+    """(failures, requests per second) of `requests` streamed calls, `concurrency` at a time."""
+    gate = asyncio.Semaphore(concurrency)
+    failures = 0
+
+    async def one(i: int, session: ClientSession) -> None:
+        nonlocal failures
+        async with gate:
+            try:
+                await read_stream(session, *target(p, kinds[i % len(kinds)], f"load {i}"))
+            except Exception:  # counted, and the run goes on
+                failures += 1
+
+    connector = TCPConnector(limit=concurrency)
+    async with ClientSession(connector=connector, timeout=ClientTimeout(total=120)) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i, session) for i in range(requests)))
+        elapsed = time.perf_counter() - started
+    return failures, requests / elapsed
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def bench_load(p: Proxies, requests: int, concurrency: int, runs: int) -> dict[str, Any]:
+    base_fail, base_rps = await load_run(p, ("untouched",), requests, concurrency)
+    results = []
+    for _ in range(runs):
+        fail, rps = await load_run(p, ("http", "websocket"), requests, concurrency)
+        results.append((fail, rps, rss_mb(p.addon.process.pid)))
+    return {"base_fail": base_fail, "base_rps": base_rps, "runs": results}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deltas", type=int, default=5000, help="events in the CPU stream")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--chunks", type=int, default=200, help="chunks per latency call")
-    parser.add_argument("--gap-ms", type=float, default=2.0, help="upstream gap between events")
-    parser.add_argument("--calls", type=int, default=20, help="latency calls per route")
+    parser.add_argument("--stream-deltas", type=int, default=2000, help="deltas of the long stream")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds of the long stream")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per load run")
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=10, help="load runs through the addon")
+    parser.add_argument("--only", choices=("cpu", "stream", "load"), default=None)
     args = parser.parse_args()
 
-    cpu = bench_cpu(args.deltas, args.repeats)
-    print(f"Translator CPU ({cpu['events']} events, best of {args.repeats}):")
-    print(f"  json.loads + json.dumps floor  {cpu['floor_us']:7.2f} µs/event")
-    print(
-        f"  chat2responses pipeline        {cpu['ours_us']:7.2f} µs/event"
-        f"  = {cpu['ours_us'] / cpu['floor_us']:.2f} x floor (budget 1.5 x)"
-    )
-    req = bench_request(200, args.repeats)
-    print(f"Request translation ({req['messages']} messages, best of {args.repeats * 5}):")
-    print(f"  json.loads + json.dumps floor  {req['floor_us']:8.1f} µs")
-    print(
-        f"  json.loads + translate_request {req['ours_us']:8.1f} µs"
-        f"  = {req['ours_us'] / req['floor_us']:.2f} x floor (budget < 1000 µs)"
-    )
-    lat = asyncio.run(bench_latency(args.chunks, args.gap_ms / 1000, args.calls))
-    base = lat["untouched"]
-    print(
-        f"Latency through mitmdump ({args.calls} calls x {args.chunks} chunks per route, medians):"
-    )
-    print(f"  {'route':<11} {'per chunk':>10} {'added':>9}   {'first chunk':>11} {'added':>9}")
-    for name, v in lat.items():
-        added_chunk = v["latency"] - base["latency"]
-        added_first = v["ttfc"] - base["ttfc"]
+    if args.only in (None, "cpu"):
+        cpu = bench_cpu(args.deltas, args.repeats)
+        print(f"Translator CPU ({cpu['events']} events, best of {args.repeats}):")
+        print(f"  json.loads + json.dumps floor  {cpu['floor_us']:7.2f} µs/event")
         print(
-            f"  {name:<11} {v['latency']:8.3f}ms {added_chunk:+8.3f}ms   "
-            f"{v['ttfc']:9.3f}ms {added_first:+8.3f}ms"
+            f"  chat2responses pipeline        {cpu['ours_us']:7.2f} µs/event"
+            f"  = {cpu['ours_us'] / cpu['floor_us']:.2f} x floor (budget 1.5 x)"
         )
-    print("  budgets: added per chunk ≤ 0.3 ms (http), ≤ 1 ms (websocket); first chunk ≤ 2 ms")
+        req = bench_request(200, args.repeats)
+        print(f"Request translation ({req['messages']} messages, best of {args.repeats * 5}):")
+        print(f"  json.loads + json.dumps floor  {req['floor_us']:8.1f} µs")
+        print(f"  body checks + translate_request {req['ours_us']:7.1f} µs  (budget < 1000 µs)")
+    if args.only == "cpu":
+        return
+    with tempfile.TemporaryDirectory() as tmp, proxies(Path(tmp)) as p:
+        if args.only in (None, "stream"):
+            res = asyncio.run(bench_stream(p, args.stream_deltas, args.rounds))
+            base = res["untouched"]
+            print(
+                f"One {args.stream_deltas}-delta stream (median of {args.rounds} rounds after "
+                "2 warm-up rounds):"
+            )
+            print(
+                f"  {'route':<11} {'whole stream':>12} {'ratio':>7} {'first byte':>11} {'added':>9}"
+            )
+            for kind, v in res.items():
+                print(
+                    f"  {kind:<11} {v['total']:10.1f}ms {v['total'] / base['total']:7.2f}"
+                    f" {v['ttfb']:9.2f}ms {v['ttfb'] - base['ttfb']:+8.2f}ms"
+                )
+            print("  budgets: ratio ≤ 1.25 (http), ≤ 1.40 (websocket); added first byte ≤ 2 ms")
+        if args.only in (None, "load"):
+            load = asyncio.run(bench_load(p, args.requests, args.concurrency, args.runs))
+            print(
+                f"Load: {args.requests} streamed requests at concurrency {args.concurrency} "
+                f"({args.runs} runs through the addon, half per route):"
+            )
+            print(
+                f"  untouched mitmdump: {load['base_rps']:6.1f} req/s, {load['base_fail']} failures"
+            )
+            for i, (fail, rps, rss) in enumerate(load["runs"], 1):
+                print(
+                    f"  addon run {i:2}: {rps:6.1f} req/s = {rps / load['base_rps']:4.0%} of "
+                    f"untouched, {fail} failures, RSS {rss:6.1f} MB"
+                )
+            first, last = load["runs"][0][2], load["runs"][-1][2]
+            print(
+                f"  RSS after run {args.runs} vs run 1: {last / first - 1:+.1%} "
+                "(budgets: 0 failures, ≥ 60 % of untouched, RSS within 10 %)"
+            )
 
 
 if __name__ == "__main__":

@@ -50,21 +50,16 @@ def mitmdump_binary() -> str:
 
 @contextlib.contextmanager
 def run_mitmdump(
-    mode: str, confdir: Path, options: dict[str, str] | None = None, *extra: str
+    mode: str,
+    confdir: Path,
+    options: dict[str, str] | None = None,
+    *extra: str,
+    addon: bool = True,
 ) -> Iterator[Mitmdump]:
-    args = [
-        mitmdump_binary(),
-        "--mode",
-        mode,
-        "--listen-host",
-        "127.0.0.1",
-        "--listen-port",
-        "0",
-        "-s",
-        str(ENTRY),
-        "--set",
-        f"confdir={confdir}",
-    ]
+    """A mitmdump on 127.0.0.1 (a free port) with the addon loaded, or without (`addon=False`)."""
+    args = [mitmdump_binary(), "--mode", mode, "--listen-host", "127.0.0.1", "--listen-port", "0"]
+    args += ["-s", str(ENTRY)] if addon else []
+    args += ["--set", f"confdir={confdir}"]
     # Tests read every level; a caller may choose otherwise (the benchmark does).
     options = {"termlog_verbosity": "debug", "flow_detail": "0", **(options or {})}
     for name, value in options.items():

@@ -231,7 +231,8 @@ class Chat2Responses:
         req.scheme, req.host, req.port = "http", "127.0.0.1", self.driver.port
         req.path = PATH_PREFIX + call.token
         # Straight to the driver, never through an upstream proxy (`--mode upstream`).
-        flow.server_conn = connection.Server(address=("127.0.0.1", self.driver.port))
+        if flow.server_conn.via is not None:
+            flow.server_conn = connection.Server(address=("127.0.0.1", self.driver.port))
         req.content = b""
         req.headers.pop("content-encoding", None)
         if original_host:

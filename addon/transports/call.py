@@ -176,11 +176,13 @@ class UpstreamCall:
         outcome.tried = history
         for news in job.memory.learn(job.upstream, job.match, lesson_of(job.plan, tuple(history))):
             logger.info(news)
-        return await self._finish()
+        assert self._response is not None
+        return self._response
 
     # ---- one attempt ----------------------------------------------------------------------
 
     async def _attempt(self, attempt: Attempt) -> None:
+        """One attempt, start to end: the client's answer is complete when it returns."""
         body = body_for(attempt, self.job.body)
         held: list[Event] = []
         async with self._events(attempt, body) as events:
@@ -194,10 +196,13 @@ class UpstreamCall:
                     held.clear()
                 await self._send(self.sink.feed(event), more=events.buffered())
                 if self.sink.done:
-                    return
+                    break
                 self.sink.check_size(events.received)
-        for early in held:
-            await self._send(self.sink.feed(early), more=True)
+            for early in held:
+                await self._send(self.sink.feed(early), more=True)
+            await self._complete()
+            if not self.sink.stopped:
+                await events.drain()  # the rest of an HTTP body: its connection can be reused
 
     @asynccontextmanager
     async def _events(self, attempt: Attempt, body: dict[str, Any]) -> AsyncIterator[Any]:
@@ -279,20 +284,22 @@ class UpstreamCall:
         await response.prepare(self._request)
         return response
 
-    async def _finish(self) -> web.StreamResponse:
+    async def _complete(self) -> None:
+        """The answer's end: the last chunks and `[DONE]`, or the whole JSON body (raises the
+        upstream's error, e.g. a stream that ended before its terminal event)."""
         outcome, sink = self.job.outcome, self.sink
-        try:
-            data = sink.finish()
-        except ProxyError as err:
-            if self._response is None:
-                return self._fail_early(err)
-            return await self._fail_late(err)
-        if not sink.streaming:
-            outcome.status, outcome.first_byte_at = 200, time.monotonic()
-            outcome.usage = sink.usage
-            return web.Response(status=200, body=data, content_type="application/json")
-        await self._send(data, more=False)
-        return await self._close(sink.error)
+        data = sink.finish()
+        if sink.streaming:
+            await self._send(data, more=False)
+            await self._close(sink.error)
+            return
+        assert self._request is not None
+        outcome.status, outcome.first_byte_at = 200, time.monotonic()
+        outcome.usage = sink.usage
+        response = web.Response(status=200, body=data, content_type="application/json")
+        await response.prepare(self._request)
+        await response.write_eof()
+        self._response = response
 
     def _fail_early(self, err: ProxyError) -> web.Response:
         outcome = self.job.outcome
@@ -305,7 +312,7 @@ class UpstreamCall:
         )
 
     async def _fail_late(self, err: ProxyError) -> web.StreamResponse:
-        if not self.sink.streaming:
+        if not self.sink.streaming or self._response is None:
             return self._fail_early(err)
         await self._send(self.sink.fail(err), more=False)
         return await self._close(err)
@@ -332,6 +339,9 @@ class _Events:
     def buffered(self) -> bool:
         return True
 
+    async def drain(self) -> None:
+        pass
+
     def __aiter__(self) -> _Events:
         return self
 
@@ -352,6 +362,9 @@ class _Frames:
 
     def buffered(self) -> bool:
         return bool(self._frames.buffered())
+
+    async def drain(self) -> None:
+        pass  # a socket goes back to the pool at the terminal event
 
     def __aiter__(self) -> _Frames:
         return self

@@ -37,6 +37,7 @@ from addon.transports.websocket import redacted_url
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_BODY = 1 << 20
+DRAIN_TIMEOUT = 1.0
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -59,6 +60,17 @@ class HttpEvents:
     def buffered(self) -> bool:
         """Whether the next event is already here (the caller may batch its writes)."""
         return bool(self._ready)
+
+    async def drain(self) -> None:
+        """Read what is left of the body (bounded), so the connection can serve another call."""
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                while not self._ended and self.received < MAX_EVENT_BYTES:
+                    data = await self._upstream.content.readany()
+                    self._ended = not data
+                    self.received += len(data)
+        except (TimeoutError, ClientError, OSError):
+            pass  # the connection is closed instead
 
     def __aiter__(self) -> HttpEvents:
         return self
@@ -118,7 +130,10 @@ async def open_http_events(
             return
         yield await _json_events(upstream, where, idle_timeout, transcript)
     finally:
-        upstream.close()  # drops the connection unless the body was read to the end
+        if upstream.content.is_eof():
+            upstream.release()  # the connection goes back to the pool
+        else:
+            upstream.close()
 
 
 async def _json_events(
