@@ -176,7 +176,9 @@ def banner(tool: str, port: int, upstream: Upstream, web_port: int | None) -> st
         f"  OpenAI base URL for your client:  {base}",
     ]
     if web_port is not None:
-        lines.append(f"  mitmweb UI: http://127.0.0.1:{web_port} (with the token printed above)")
+        lines.append(
+            f"  mitmweb UI: http://127.0.0.1:{web_port} (open the ?token= URL mitmweb prints)"
+        )
     lines += [
         "Try it:",
         f"  curl -sN {base}/chat/completions -H 'content-type: application/json' \\",
@@ -221,6 +223,8 @@ def run(settings: RunSettings) -> int:
         proxy = subprocess.Popen(command, text=True)
         children.append(proxy)
         wait_until_listening(proxy, port, tool)
+        if web_port is not None:
+            wait_until_listening(proxy, web_port, tool)
         print(banner(tool, port, upstream, web_port), flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.2)
