@@ -40,6 +40,18 @@ _pip() {
     cat "$log" >&2; rm -f "$log"; return 1
 }
 
+_pip_progress() {  # pip, showing one line per package it collects; everything when it fails
+    local log status
+    log="$(mktemp)"
+    "$PY" -m pip --disable-pip-version-check "$@" 2>&1 | tee "$log" \
+        | { grep --line-buffered -E '^(Collecting|Successfully installed)' || true; } \
+        | sed -u 's/^/    /' >&2
+    status="${PIPESTATUS[0]}"
+    [ "$status" = 0 ] || cat "$log" >&2
+    rm -f "$log"
+    return "$status"
+}
+
 _find_uv() {  # prints a uv to use, fetching it into the venv when there is none
     [ "${C2R_INSTALLER:-uv}" = "uv" ] || return 1
     if [ -x "$VENV/bin/uv" ]; then echo "$VENV/bin/uv"; return 0; fi
@@ -58,7 +70,7 @@ _install() {  # $1: the pip requirement, e.g. -e .[test]
         echo "  uv failed; trying pip (set C2R_INSTALLER=pip to go straight to it)" >&2
     fi
     echo "  installing with pip (about a minute on a fresh clone) ..." >&2
-    _pip install --progress-bar off -e "$1" || return 1
+    _pip_progress install --progress-bar off -e "$1" || return 1
     echo "  installed in $((SECONDS - start)) s" >&2
 }
 
