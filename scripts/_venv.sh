@@ -1,5 +1,10 @@
-# Shared by scripts/run and scripts/test: find Python >= 3.12 and keep .venv up to date.
-# Sourced, not executed. Sets VENV and PY.
+# Shared by scripts/run, scripts/test and the other scripts: find Python >= 3.12 and keep .venv
+# up to date. Sourced, not executed. Sets ROOT, VENV and PY.
+#
+# Installs with uv when it can (a few seconds; it is fetched into .venv by pip when not on PATH),
+# with pip otherwise, and says what it is doing: the first run on a fresh clone is an install.
+# Environment: C2R_PYTHON (the Python to build .venv with), C2R_VENV (where .venv lives),
+# C2R_INSTALLER (uv or pip; default: uv, falling back to pip when uv cannot be had or fails).
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${C2R_VENV:-$ROOT/.venv}"
@@ -24,8 +29,53 @@ find_python() {
     return 1
 }
 
-ensure_venv() {  # $1: the extras to install ("" or "test")
-    local extras="$1" stamp want
+# pip's own chatter (notices about the machine's pip.conf, the version check) goes to a log that
+# is shown only when pip fails.
+_pip() {
+    local log
+    log="$(mktemp)"
+    if "$PY" -m pip --disable-pip-version-check "$@" >"$log" 2>&1; then
+        rm -f "$log"; return 0
+    fi
+    cat "$log" >&2; rm -f "$log"; return 1
+}
+
+_pip_progress() {  # pip, showing one line per package it collects; everything when it fails
+    local log status
+    log="$(mktemp)"
+    "$PY" -m pip --disable-pip-version-check "$@" 2>&1 | tee "$log" \
+        | { grep --line-buffered -E '^(Collecting|Successfully installed)' || true; } \
+        | sed -u 's/^/    /' >&2
+    status="${PIPESTATUS[0]}"
+    [ "$status" = 0 ] || cat "$log" >&2
+    rm -f "$log"
+    return "$status"
+}
+
+_find_uv() {  # prints a uv to use, fetching it into the venv when there is none
+    [ "${C2R_INSTALLER:-uv}" = "uv" ] || return 1
+    if [ -x "$VENV/bin/uv" ]; then echo "$VENV/bin/uv"; return 0; fi
+    if command -v uv >/dev/null 2>&1; then command -v uv; return 0; fi
+    echo "  fetching the uv installer into $VENV (pip install uv) ..." >&2
+    _pip install --quiet uv && [ -x "$VENV/bin/uv" ] && echo "$VENV/bin/uv"
+}
+
+_install() {  # $1: the pip requirement, e.g. -e .[test]
+    local uv start=$SECONDS
+    if uv="$(_find_uv)"; then
+        echo "  installing with uv ..." >&2
+        if "$uv" pip install --python "$PY" -e "$1" >&2; then
+            echo "  installed in $((SECONDS - start)) s" >&2; return 0
+        fi
+        echo "  uv failed; trying pip (set C2R_INSTALLER=pip to go straight to it)" >&2
+    fi
+    echo "  installing with pip (about a minute on a fresh clone) ..." >&2
+    _pip_progress install --progress-bar off -e "$1" || return 1
+    echo "  installed in $((SECONDS - start)) s" >&2
+}
+
+ensure_venv() {  # $1: the extras to install ("", "client" or "test"; test includes client)
+    local extras="$1" stamp sum
     cd "$ROOT"
     if [ ! -x "$VENV/bin/python" ] || ! _is_312 "$VENV/bin/python"; then
         local base
@@ -35,23 +85,21 @@ ensure_venv() {  # $1: the extras to install ("" or "test")
             echo "or 'uv python install 3.12'), or point C2R_PYTHON at it, then run this again." >&2
             exit 2
         fi
-        echo "Creating $VENV with $("$base" --version 2>&1) ($base)" >&2
+        echo "First run: creating $VENV with $("$base" --version 2>&1) ($base)" >&2
         rm -rf "$VENV"
         "$base" -m venv "$VENV" || { echo "Could not create a virtual environment with $base (is the venv module installed?)" >&2; exit 2; }
     fi
     PY="$VENV/bin/python"
+    # The stamp holds one line per extra this install satisfies, each tied to pyproject.toml.
     stamp="$VENV/.chat2responses-installed"
-    want="$(cat pyproject.toml | cksum | cut -d' ' -f1)-$extras"
-    if [ ! -f "$stamp" ] || ! grep -qx -- "$want" "$stamp" 2>/dev/null; then
-        echo "Installing chat2responses${extras:+ [$extras]} into $VENV ..." >&2
-        "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2 || true
-        if [ -n "$extras" ]; then
-            "$PY" -m pip install --quiet --disable-pip-version-check -e ".[$extras]" >&2
-        else
-            "$PY" -m pip install --quiet --disable-pip-version-check -e . >&2
-        fi
-        # A test install also satisfies a plain run; remember both.
-        echo "$want" > "$stamp"
-        if [ -n "$extras" ]; then echo "${want%-*}-" >> "$stamp"; fi
+    sum="$(cksum < pyproject.toml | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || ! grep -qx -- "$sum $extras" "$stamp" 2>/dev/null; then
+        echo "Installing chat2responses${extras:+[$extras]} and its dependencies into $VENV ..." >&2
+        _install ".${extras:+[$extras]}" || { echo "The install failed; see above." >&2; exit 1; }
+        case "$extras" in
+            test) printf '%s\n' "$sum test" "$sum client" "$sum " > "$stamp" ;;
+            client) printf '%s\n' "$sum client" "$sum " > "$stamp" ;;
+            *) printf '%s\n' "$sum " > "$stamp" ;;
+        esac
     fi
 }

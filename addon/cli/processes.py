@@ -1,0 +1,115 @@
+"""Ports and child processes for `chat2responses run`.
+
+Owns: refusing a busy port before anything starts, starting the emulator and reading the URL it
+prints, telling when the proxy is ready, and stopping children. Readiness is "our child is alive
+and answers on a port that was free before it started": an answer from someone else's server
+cannot pass for it.
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import IO
+
+from .commands import CliError
+
+READY_TIMEOUT = 60.0
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether mitmproxy could bind `host:port` now (it binds with SO_REUSEADDR, so do we)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def claim_port(port: int, what: str, flag: str, variable: str) -> int:
+    """`port` if it is free (a free one for 0); a `CliError` naming it and the way out if not."""
+    if port == 0:
+        return free_port()
+    if not port_is_free(port):
+        raise CliError(
+            f"port {port} on 127.0.0.1 is already in use, so {what} cannot listen there.\n"
+            f"Pick another port with {flag} N (or {variable}=N), e.g. {flag} {port + 10}; "
+            f"{flag} 0 picks a free one."
+        )
+    return port
+
+
+def answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _forward_lines(stream: IO[str], lines: queue.Queue[str], out: IO[str]) -> None:
+    """Hands each line to `lines` (for whoever waits for one) and echoes it to `out`."""
+    for line in stream:
+        lines.put(line)
+        out.write(line)
+        out.flush()
+
+
+def start_emulator(command: list[str]) -> tuple[subprocess.Popen[str], str]:
+    """Starts the emulator; returns it and the base URL it printed once listening."""
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1)
+    assert child.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    forward = threading.Thread(
+        target=_forward_lines, args=(child.stdout, lines, sys.stdout), daemon=True
+    )
+    forward.start()
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.1)
+        except queue.Empty:
+            if child.poll() is not None:
+                raise CliError(
+                    "the emulator exited before it listened; see its output above"
+                ) from None
+            continue
+        for word in line.split():
+            if word.startswith("http://") and word.endswith("/backend-api/codex"):
+                return child, word
+    stop(child)
+    raise CliError("the emulator did not say where it listens")
+
+
+def wait_until_listening(child: subprocess.Popen[str], port: int, tool: str) -> None:
+    """Returns once `child` answers on `port`, which was free before it started."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise CliError(f"{tool} exited (status {child.returncode}); see its output above")
+        if answers(port) and child.poll() is None:
+            return
+        time.sleep(0.1)
+    raise CliError(f"{tool} did not listen on 127.0.0.1:{port} within {READY_TIMEOUT:.0f} s")
+
+
+def stop(child: subprocess.Popen[str]) -> None:
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

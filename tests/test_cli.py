@@ -1,0 +1,191 @@
+"""The `chat2responses` command's pure parts: flags and variables, upstreams, command lines, ports.
+
+A real run (children, banner, console, Ctrl-C) is tests/test_run_script.py.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from addon.cli import build_parser, main, settings_from
+from addon.cli.commands import (
+    ENTRY_SCRIPT,
+    QUIET_SCRIPT,
+    CliError,
+    Upstream,
+    mitmproxy_command,
+    resolve_upstream,
+)
+from addon.cli.processes import claim_port, port_is_free
+
+EMU = "http://127.0.0.1:4321/backend-api/codex"
+
+UPSTREAMS = [
+    # (--upstream, --auth, --rewrite) → (url, auth, rewrite)
+    (("emulator", "", ""), (EMU, "client", "all")),
+    (("", "", ""), (EMU, "client", "all")),
+    (("codex", "", ""), ("https://chatgpt.com/backend-api/codex", "codex", "all")),
+    (("openai", "", ""), ("https://api.openai.com/v1", "client", "catalog")),
+    (("https://example.test/v1/", "", ""), ("https://example.test/v1", "client", "catalog")),
+    (
+        ("https://h.test/backend-api/codex", "", ""),
+        ("https://h.test/backend-api/codex", "client", "all"),
+    ),
+    (
+        ("codex", "client", "catalog"),
+        ("https://chatgpt.com/backend-api/codex", "client", "catalog"),
+    ),
+    (("openai", "codex", "all"), ("https://api.openai.com/v1", "codex", "all")),
+]
+
+
+@pytest.mark.parametrize(("given", "want"), UPSTREAMS)
+def test_upstream_names_and_their_defaults(
+    given: tuple[str, str, str], want: tuple[str, str, str]
+) -> None:
+    name, auth, rewrite = given
+    upstream = resolve_upstream(name, EMU, auth, rewrite)
+    assert (upstream.url, upstream.auth, upstream.rewrite) == want
+
+
+def test_an_unknown_upstream_is_refused_with_the_choices() -> None:
+    with pytest.raises(CliError, match="URL, codex, openai or emulator, not 'opnai'"):
+        resolve_upstream("opnai", EMU, "", "")
+
+
+def _parse(*argv: str) -> tuple[object, ...]:
+    args = build_parser().parse_args(["run", *argv])
+    s = settings_from(args, ())
+    return (s.upstream, s.port, s.web, s.web_port, s.auth, s.rewrite, s.verbose)
+
+
+def test_defaults_with_an_empty_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("UPSTREAM", "PORT", "WEB", "WEB_PORT", "AUTH", "REWRITE", "VERBOSE"):
+        monkeypatch.delenv(f"C2R_{name}", raising=False)
+    assert _parse() == ("emulator", 8080, False, 8081, "", "", False)
+
+
+def test_each_variable_sets_its_flag_and_the_flag_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        "C2R_UPSTREAM": "openai",
+        "C2R_PORT": "9000",
+        "C2R_WEB": "1",
+        "C2R_WEB_PORT": "9001",
+        "C2R_AUTH": "codex",
+        "C2R_REWRITE": "all",
+        "C2R_VERBOSE": "yes",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert _parse() == ("openai", 9000, True, 9001, "codex", "all", True)
+    assert _parse("--upstream", "codex", "--port", "9100", "--auth", "client")[:5] == (
+        "codex",
+        9100,
+        True,
+        9001,
+        "client",
+    )
+
+
+def test_every_flag_and_variable_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = capsys.readouterr().out
+    for word in ("--upstream", "--port", "--web", "--web-port", "--auth", "--rewrite"):
+        assert word in text
+    for word in ("--verbose", "-- MITMPROXY_ARGS", "C2R_UPSTREAM", "C2R_PORT", "C2R_WEB=1"):
+        assert word in text
+    for word in ("C2R_WEB_PORT", "C2R_AUTH", "C2R_REWRITE", "C2R_VERBOSE", "C2R_PYTHON"):
+        assert word in text
+    assert "C2R_VENV" in text and "C2R_INSTALLER" in text
+    assert "set -euo" not in text
+
+
+def test_a_bad_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--port", "eighty"])
+    assert exited.value.code == 2
+    assert "not a port number: 'eighty'" in capsys.readouterr().err
+
+
+def test_script_prints_the_installed_entry_script(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["script"]) == 0
+    path = Path(capsys.readouterr().out.strip())
+    assert path == ENTRY_SCRIPT and path.is_file() and path.name == "chat2responses.py"
+    assert (path.parent / "models.json").is_file()
+
+
+def test_the_emulator_command_passes_its_arguments_through() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "addon", "emulator", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert "--refuse-websocket" in done.stdout and "--ws-only-models" in done.stdout
+
+
+UP = Upstream("http://127.0.0.1:4321/backend-api/codex", "emu", "client", "all")
+
+
+def _after(command: list[str], flag: str) -> list[str]:
+    return [command[i + 1] for i, word in enumerate(command) if word == flag]
+
+
+def test_the_quiet_mitmdump_command() -> None:
+    command = mitmproxy_command("mitmdump", UP, port=8080, web_port=None, verbose=False)
+    assert Path(command[0]).name == "mitmdump"
+    assert _after(command, "--mode") == ["reverse:http://127.0.0.1:4321"]
+    assert _after(command, "--listen-host") == ["127.0.0.1"]
+    assert _after(command, "--listen-port") == ["8080"]
+    assert _after(command, "-s") == [str(QUIET_SCRIPT), str(ENTRY_SCRIPT)]
+    assert _after(command, "--set") == [
+        "connection_strategy=lazy",
+        "flow_detail=0",
+        f"responses_url={UP.url}",
+        "responses_auth=client",
+        "responses_rewrite=all",
+    ]
+
+
+def test_verbose_drops_the_quieting_and_extra_arguments_come_last() -> None:
+    extra = ("--set", "flow_detail=3")
+    command = mitmproxy_command("mitmdump", UP, port=1, web_port=None, verbose=True, extra=extra)
+    assert _after(command, "-s") == [str(ENTRY_SCRIPT)]
+    assert "flow_detail=0" not in command
+    assert command[-2:] == list(extra)
+
+
+def test_mitmweb_gets_its_ui_port_and_no_dumper_option() -> None:
+    command = mitmproxy_command("mitmweb", UP, port=1, web_port=8181, verbose=False)
+    assert Path(command[0]).name == "mitmweb"
+    assert _after(command, "--web-host") == ["127.0.0.1"]
+    assert _after(command, "--web-port") == ["8181"]
+    assert "web_open_browser=false" in command
+    assert "flow_detail=0" not in command
+
+
+def test_a_busy_port_is_refused_naming_it_and_the_way_out() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert not port_is_free(port)
+        with pytest.raises(CliError) as refused:
+            claim_port(port, "mitmdump", "--port", "C2R_PORT")
+    message = str(refused.value)
+    assert f"port {port} on 127.0.0.1 is already in use" in message
+    assert "--port N" in message and "C2R_PORT=N" in message
+    assert port_is_free(port)
+    assert claim_port(port, "mitmdump", "--port", "C2R_PORT") == port
+
+
+def test_port_zero_picks_a_free_port() -> None:
+    port = claim_port(0, "mitmdump", "--port", "C2R_PORT")
+    assert port > 0 and port_is_free(port)
