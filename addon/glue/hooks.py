@@ -296,4 +296,3 @@ class Chat2Responses:
             display.show(flow, call.job, call.translation, call.upstream_url)
         except Exception:  # display only: never let it disturb the proxy
             logger.exception("chat2responses: preparing the flow for display failed")
-
