@@ -17,6 +17,7 @@ Rule 3: the client leaving cancels the handler; leaving the `async with` closes 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -150,7 +151,15 @@ class UpstreamCall:
         attempt: Attempt | None = first_attempt(job.plan)
         while attempt is not None:
             try:
-                await self._attempt(attempt)
+                try:
+                    await self._attempt(attempt)
+                except (ProxyError, asyncio.CancelledError):
+                    raise
+                except ConnectionResetError:
+                    raise  # mitmproxy is gone (the client left): nobody to answer
+                except Exception as exc:  # a bug must still end in an OpenAI error, never a cut
+                    logger.exception("chat2responses: the upstream call failed unexpectedly")
+                    raise ProxyError(f"chat2responses internal error: {exc}") from None
             except ProxyError as err:
                 failure = classify(attempt.route, err)
                 history.append(Tried(attempt, failure, err.status))

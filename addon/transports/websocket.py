@@ -39,7 +39,13 @@ from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
+from websockets.exceptions import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    InvalidStatus,
+    InvalidURI,
+    WebSocketException,
+)
 from websockets.frames import CloseCode
 from websockets.protocol import State
 
@@ -49,6 +55,7 @@ from addon.errors import (
     UpstreamProtocolError,
 )
 from addon.events import TERMINAL, EventType, parse_event
+from addon.pipeline import MAX_EVENT_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +75,9 @@ _wire_logger = logging.getLogger(f"{__name__}.wire")
 _wire_logger.setLevel(logging.INFO)
 
 USER_AGENT: Final = "chat2responses"
-# One event is one frame; a `response.completed` repeats the whole output, so allow long answers.
-MAX_MESSAGE_BYTES: Final = 64 * 1024 * 1024
+# One event is one frame; the same cap as one SSE event (a `response.completed` repeats the whole
+# output, which is still far below it).
+MAX_MESSAGE_BYTES: Final = MAX_EVENT_BYTES
 # Closing must not hang on an upstream that no longer answers: the socket is gone within this,
 # inside the one second DESIGN.md allows between a client leaving and the upstream closing.
 CLOSE_TIMEOUT: Final = 0.8
@@ -78,6 +86,7 @@ _CLEAN_END: Final = frozenset({EventType.COMPLETED, EventType.INCOMPLETE})
 # §4.5/§4.6: the server's 60-minute limit, sent as an `error` frame; a fresh socket continues.
 CONNECTION_LIMIT_REACHED: Final = "websocket_connection_limit_reached"
 _WAITING: Final = "waiting for an event from"
+_POLL: Final = 0.5  # seconds: how often a silent socket is checked for a failure of our own
 
 
 @asynccontextmanager
@@ -202,8 +211,7 @@ class _EventStream:
             may_retry = self._reused and not self._yielded
             with _upstream_errors(self._where, _WAITING, self._target.idle_timeout):
                 try:
-                    async with asyncio.timeout(self._target.idle_timeout):
-                        message = await ws.recv()
+                    message = await _receive(ws, self._target.idle_timeout)
                 except ConnectionClosed:
                     if not may_retry:
                         raise
@@ -278,6 +286,27 @@ class _EventStream:
         ws, self._ws = self._ws, None
         if ws is not None:
             await _close(ws, CloseCode.NORMAL_CLOSURE)
+
+
+async def _receive(ws: ClientConnection, idle_timeout: float) -> str | bytes:
+    """The next message, or TimeoutError after `idle_timeout` seconds of silence.
+
+    When websockets fails the connection itself (a message over `max_size`: it sends close 1009)
+    and the upstream never answers the close, `recv` would wait out the whole idle timeout; so
+    silence is watched in short steps, and such a failure surfaces at once.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + idle_timeout
+    while True:
+        try:
+            async with asyncio.timeout(min(_POLL, max(deadline - loop.time(), 0))):
+                return await ws.recv()
+        except TimeoutError:
+            sent = ws.protocol.close_sent
+            if sent is not None:
+                raise ConnectionClosedError(None, sent, None) from None
+            if loop.time() >= deadline:
+                raise
 
 
 def _is_connection_limit(event: Mapping[str, Any]) -> bool:
@@ -458,6 +487,11 @@ def _upstream_errors(where: str, doing: str, timeout: float) -> Iterator[None]:
             response.status_code, bytes(response.body), dict(response.headers.raw_items())
         ) from None
     except ConnectionClosed as exc:
+        if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+            raise UpstreamProtocolError(
+                f"upstream {where} sent a WebSocket message over {MAX_MESSAGE_BYTES} bytes, "
+                "the most chat2responses accepts for one event"
+            ) from None
         # §4.6: a Close frame or EOF before the terminal event is a failure, never a success.
         raise UpstreamProtocolError(
             f"upstream closed the WebSocket before response.completed ({exc})"
