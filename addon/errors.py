@@ -82,6 +82,18 @@ class UpstreamProtocolError(UpstreamError):
         super().__init__(message, code="upstream_protocol_error")
 
 
+class WebSocketClosed(UpstreamProtocolError):
+    """The upstream's WebSocket closed before the response's terminal event.
+
+    `close_code` is the upstream's close code (1006 when the connection dropped without one);
+    1009 means a message of ours was too big for it (reference/codex-backend-2026.md §4).
+    """
+
+    def __init__(self, message: str, close_code: int) -> None:
+        super().__init__(message)
+        self.close_code = close_code
+
+
 class HandshakeRefused(UpstreamError):
     """The upstream answered a WebSocket upgrade with an HTTP status instead of 101.
 

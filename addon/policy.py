@@ -15,6 +15,10 @@ Rule 2: the transport switches at most once per call, and only under `responses_
         HTTP refused for needing WebSocket → WebSocket; a refused WebSocket upgrade → HTTP.
 Rule 3: a refused `reasoning.summary` is retried once without it, on the same transport.
 Rule 4: at most MAX_ATTEMPTS attempts, whatever the upstream does.
+Rule 5: a transient failure (an overload, a 5xx, a failed connection, a WebSocket that dropped)
+        is retried `responses_retries` times with exponential backoff and jitter, or after the
+        upstream's `retry-after` when it gave one (a long one is left to the client).
+Rule 6: a WebSocket closed with 1009 (a message too big) sends that one request over HTTP.
 """
 
 from __future__ import annotations
@@ -27,10 +31,16 @@ from enum import StrEnum
 from typing import Any
 
 from .catalog import ModelMatch
-from .errors import HandshakeRefused, ProxyError, UpstreamError
+from .errors import (
+    HandshakeRefused,
+    ProxyError,
+    UpstreamError,
+    UpstreamProtocolError,
+    WebSocketClosed,
+)
 from .settings import TransportMode
 
-MAX_ATTEMPTS = 4
+MAX_ATTEMPTS = 8
 MAX_LEARNED = 1024
 
 
@@ -53,6 +63,8 @@ class Failure(StrEnum):
     WEBSOCKET_REFUSED = "websocket_refused"  # the upgrade was refused: this upstream wants HTTP
     SUMMARY_REFUSED = "summary_refused"  # 400 on `reasoning.summary` (unverified organizations)
     UNAUTHORIZED = "unauthorized"  # the upstream answered 401: a login may refresh once
+    TRANSIENT = "transient"  # an overload, a 5xx, a failed connection, a dropped WebSocket
+    TOO_BIG = "too_big"  # the WebSocket closed with 1009: this request goes over HTTP
     FATAL = "fatal"  # nothing another attempt could fix
 
 
@@ -65,6 +77,7 @@ class Plan:
     switchable: bool  # responses_transport=auto: the learned fallback may switch transports
     summaries: bool  # the translated body asks for `reasoning.summary`
     login: bool = False  # the addon's own login (responses_auth=codex) speaks for the client
+    retries: int = 0  # responses_retries: transient failures retried before the first byte
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +86,7 @@ class Attempt:
     summaries: bool
     why: str  # for the call summary: "first", "over websocket", "without reasoning summaries"
     fresh_login: bool = False  # refresh the login before this attempt (after a 401)
+    delay: float = 0.0  # seconds to wait before this attempt (backoff, or the upstream's word)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +96,8 @@ class Tried:
     attempt: Attempt
     failure: Failure | None
     status: int | None = None
+    retry_after: float | None = None  # what the upstream asked for, in seconds
+    jitter: float = 0.0  # in [0, 1): injected by the driver (the policy has no randomness)
 
 
 def first_attempt(plan: Plan) -> Attempt:
@@ -104,6 +120,31 @@ def _no_summaries(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
     return Attempt(last.route, False, "without reasoning summaries") if last.summaries else None
 
 
+# Backoff before retry n (1-based): BACKOFF * 2**(n-1), plus up to the same again of jitter;
+# an upstream's retry-after is honoured up to MAX_RETRY_AFTER (longer: the client decides).
+BACKOFF = 0.5
+MAX_RETRY_AFTER = 30.0
+
+
+def _retry(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
+    done = sum(1 for t in history if t.failure is Failure.TRANSIENT)
+    if done > plan.retries:
+        return None
+    last, after = history[-1].attempt, history[-1].retry_after
+    if after is not None and after > MAX_RETRY_AFTER:
+        return None
+    backoff = BACKOFF * 2 ** (done - 1)
+    delay = after if after is not None else backoff * (1 + history[-1].jitter)
+    return Attempt(last.route, last.summaries, f"retry {done} of {plan.retries}", delay=delay)
+
+
+def _over_http(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
+    last = history[-1].attempt
+    if not plan.switchable or last.route is Route.HTTP:
+        return None
+    return Attempt(Route.HTTP, last.summaries, "over http (too big for the WebSocket)")
+
+
 def _refreshed(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
     last = history[-1].attempt
     if not plan.login or any(t.attempt.fresh_login for t in history):
@@ -116,6 +157,8 @@ _RULES: dict[Failure, Callable[[Plan, tuple[Tried, ...]], Attempt | None]] = {
     Failure.WEBSOCKET_REFUSED: lambda plan, h: _switch(plan, h, Route.HTTP),
     Failure.SUMMARY_REFUSED: _no_summaries,
     Failure.UNAUTHORIZED: _refreshed,
+    Failure.TRANSIENT: _retry,
+    Failure.TOO_BIG: _over_http,
     Failure.FATAL: lambda plan, h: None,
 }
 
@@ -146,6 +189,9 @@ _NEEDS_WEBSOCKET = re.compile(r"routing_unsupported|websocket", re.IGNORECASE)
 # A refused upgrade that says nothing about the caller (426, or the 400/404/405 of an upstream or
 # proxy without WebSocket support) means: use HTTP. These statuses do not.
 _NOT_A_TRANSPORT_REFUSAL = frozenset({401, 403, 407, 429})
+# Waiting again for an upstream that already stalled for the whole idle timeout helps no one.
+_NOT_TRANSIENT = frozenset({"upstream_stalled"})
+_MESSAGE_TOO_BIG = 1009
 
 
 def refused_for_websocket(err: ProxyError) -> bool:
@@ -161,6 +207,8 @@ def classify(route: Route, err: ProxyError) -> Failure:
         return Failure.FATAL  # the client's fault, or the login's: no attempt can fix it
     if err.status == 401:
         return Failure.UNAUTHORIZED
+    if isinstance(err, WebSocketClosed):
+        return Failure.TOO_BIG if err.close_code == _MESSAGE_TOO_BIG else Failure.TRANSIENT
     if route is Route.HTTP and refused_for_websocket(err):
         return Failure.NEEDS_WEBSOCKET
     if (
@@ -172,7 +220,26 @@ def classify(route: Route, err: ProxyError) -> Failure:
         return Failure.WEBSOCKET_REFUSED
     if err.status == 400 and err.param == "reasoning.summary":
         return Failure.SUMMARY_REFUSED
+    if (
+        err.status >= 500
+        and err.code not in _NOT_TRANSIENT
+        and not isinstance(err, UpstreamProtocolError)
+    ):
+        return Failure.TRANSIENT
     return Failure.FATAL
+
+
+def retry_after(err: ProxyError) -> float | None:
+    """The seconds an error's `retry-after` / `retry-after-ms` header asks for, if any."""
+    headers = {k.lower(): v for k, v in err.headers.items()}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            value = float(headers[name]) * scale
+        except (KeyError, ValueError):
+            continue
+        if value >= 0:
+            return value
+    return None
 
 
 def body_for(attempt: Attempt, body: dict[str, Any]) -> dict[str, Any]:
@@ -215,11 +282,12 @@ class Memory:
         *,
         summaries: bool,
         login: bool = False,
+        retries: int = 0,
     ) -> Plan:
         if transport is TransportMode.HTTP:
-            return Plan(Route.HTTP, Reason.FORCED, False, summaries, login)
+            return Plan(Route.HTTP, Reason.FORCED, False, summaries, login, retries)
         if transport is TransportMode.WEBSOCKET:
-            return Plan(Route.WEBSOCKET, Reason.FORCED, False, summaries, login)
+            return Plan(Route.WEBSOCKET, Reason.FORCED, False, summaries, login, retries)
         if match.info is not None and match.info.prefer_websockets:
             route, reason = Route.WEBSOCKET, Reason.CATALOG
         else:
@@ -227,7 +295,7 @@ class Memory:
         learned = self.routes.get(_key(upstream, match))
         if learned is not None and learned is not route:
             route, reason = learned, Reason.LEARNED
-        return Plan(route, reason, switchable=True, summaries=summaries, login=login)
+        return Plan(route, reason, True, summaries, login, retries)
 
     def summaries_allowed(self, upstream: str, match: ModelMatch) -> bool:
         return _key(upstream, match) not in self.no_summaries
@@ -271,4 +339,6 @@ def lesson_of(plan: Plan, history: tuple[Tried, ...]) -> Lesson:
     refused = any(t.failure is Failure.SUMMARY_REFUSED for t in history)
     answered = history[-1].attempt.route if history and history[-1].failure is None else None
     route = answered if answered is not None and answered is not plan.route else None
+    if any(t.failure is Failure.TOO_BIG for t in history):
+        route = None  # one request too big for the WebSocket says nothing of the model
     return Lesson(route=route, summaries_refused=refused)

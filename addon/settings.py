@@ -81,6 +81,23 @@ OPTIONS: tuple[tuple[str, type, str | int, str, tuple[str, ...] | None], ...] = 
         None,
     ),
     (
+        "responses_retries",
+        int,
+        2,
+        "Retries of an overload, a 5xx, a connection failure or a dropped WebSocket that happens "
+        "before any output reached the client (exponential backoff with jitter, or the "
+        "upstream's retry-after).",
+        None,
+    ),
+    (
+        "responses_keepalive",
+        int,
+        15,
+        "Seconds of silence after which a streaming client gets an SSE ': keepalive' comment "
+        "(long reasoning before the first token); 0 turns it off.",
+        None,
+    ),
+    (
         "responses_idle_timeout",
         int,
         300,
@@ -121,6 +138,8 @@ class Settings:
     transport: TransportMode = TransportMode.AUTO
     reasoning: ReasoningMode = ReasoningMode.REASONING_CONTENT
     idle_timeout: int = 300
+    retries: int = 2
+    keepalive: int = 15
     refresh_url: str = "https://auth.openai.com/oauth/token"
 
     @classmethod
@@ -135,6 +154,8 @@ class Settings:
         responses_transport: str,
         responses_reasoning: str,
         responses_idle_timeout: int = 300,
+        responses_retries: int = 2,
+        responses_keepalive: int = 15,
         responses_codex_refresh_url: str = "https://auth.openai.com/oauth/token",
     ) -> Settings:
         url = responses_url.strip().rstrip("/")
@@ -158,6 +179,8 @@ class Settings:
             transport=_choice(TransportMode, "responses_transport", responses_transport),
             reasoning=_choice(ReasoningMode, "responses_reasoning", responses_reasoning),
             idle_timeout=_positive("responses_idle_timeout", responses_idle_timeout),
+            retries=_bounded("responses_retries", responses_retries, 0, 10),
+            keepalive=_bounded("responses_keepalive", responses_keepalive, 0, 3600),
             refresh_url=_http_url("responses_codex_refresh_url", responses_codex_refresh_url),
         )
 
@@ -182,3 +205,9 @@ def _http_url(name: str, value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{name} must be an http:// or https:// URL, not {value!r}")
     return url
+
+
+def _bounded(name: str, value: int, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    return value

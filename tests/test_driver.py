@@ -17,9 +17,10 @@ from addon.chunks import ChunkContext
 from addon.pipeline import ChatJsonSink, ChatStreamSink, Sink
 from addon.policy import Memory, Plan, Reason, Route
 from addon.profiles import OPENAI
+from addon.sse import SSEDecoder
 from addon.transports import driver as driver_module
-from addon.transports.call import CallJob
 from addon.transports.driver import PATH_PREFIX, Driver
+from addon.transports.job import CallJob
 from addon.wire import ReasoningMode
 
 CTX = ChunkContext("chatcmpl-1", 1_700_000_000, "m", ReasoningMode.REASONING_CONTENT)
@@ -166,7 +167,7 @@ async def test_a_websocket_upgrade_refused_with_404_falls_back_to_http(driver: D
     async with upstream(sse_ok) as url:
         the_job = job(url, Route.WEBSOCKET, memory=memory)
         status, _, body = await call(driver, the_job)
-    assert status == 200 and text_of(body) == "Hi"
+    assert status == 200 and text_of(body) == "Hi", body
     assert [(t.attempt.route, t.failure) for t in the_job.outcome.tried] == [
         (Route.WEBSOCKET, "websocket_refused"),
         (Route.HTTP, None),
@@ -342,3 +343,167 @@ async def test_a_discarded_call_is_cancelled_and_its_upstream_closed(driver: Dri
                 driver.discard(token)
                 await asyncio.wait_for(closed.wait(), 2)
     assert driver.pending() == 0
+
+
+# ---- retries before the first byte, keep-alives, WebSocket closes by kind ----------------------
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("addon.policy.BACKOFF", 0.01)
+
+
+def retrying(the_job: CallJob, retries: int = 2) -> CallJob:
+    plan = the_job.plan
+    the_job.plan = Plan(plan.route, plan.reason, plan.switchable, plan.summaries, False, retries)
+    return the_job
+
+
+CREATED = {"type": "response.created", "response": {**RESPONSE, "status": "in_progress"}}
+OVERLOADED = {
+    "type": "error",
+    "code": "server_is_overloaded",
+    "message": "Our servers are currently overloaded.",
+}
+
+
+@pytest.mark.usefixtures("quick_backoff")
+async def test_an_overload_before_output_is_retried_out_of_sight(driver: Driver) -> None:
+    seen: list[int] = []
+
+    async def once(request: web.Request) -> web.StreamResponse:
+        seen.append(1)
+        if len(seen) == 1:
+            return await sse_events(request, [CREATED, OVERLOADED])
+        return await sse_events(request, [CREATED, ADDED, delta("Hi"), COMPLETED])
+
+    async with upstream(once) as url:
+        the_job = retrying(job(url, Route.HTTP))
+        status, _, body = await call(driver, the_job)
+    assert status == 200 and text_of(body) == "Hi"
+    assert b"error" not in body
+    assert [t.failure for t in the_job.outcome.tried] == ["transient", None]
+    assert the_job.outcome.tried[1].attempt.why == "retry 1 of 2"
+
+
+@pytest.mark.usefixtures("quick_backoff")
+async def test_retries_are_bounded_and_the_last_error_keeps_its_status(driver: Driver) -> None:
+    seen: list[int] = []
+
+    async def always(request: web.Request) -> web.StreamResponse:
+        seen.append(1)
+        return await sse_events(request, [CREATED, OVERLOADED])
+
+    async with upstream(always) as url:
+        status, _, body = await call(driver, retrying(job(url, Route.HTTP), retries=2))
+    assert status == 503
+    assert json.loads(body)["error"]["code"] == "server_is_overloaded"
+    assert len(seen) == 3
+
+
+async def test_an_overload_after_output_is_an_error_chunk_and_not_retried(driver: Driver) -> None:
+    seen: list[int] = []
+
+    async def late(request: web.Request) -> web.StreamResponse:
+        seen.append(1)
+        return await sse_events(request, [CREATED, ADDED, delta("par"), OVERLOADED])
+
+    async with upstream(late) as url:
+        status, _, body = await call(driver, retrying(job(url, Route.HTTP)))
+    assert status == 200 and text_of(body) == "par"
+    assert chunks(body)[-1]["error"]["code"] == "server_is_overloaded"
+    assert len(seen) == 1
+
+
+async def test_the_upstreams_retry_after_is_honoured(driver: Driver) -> None:
+    times: list[float] = []
+
+    async def busy(request: web.Request) -> web.StreamResponse:
+        times.append(asyncio.get_running_loop().time())
+        if len(times) == 1:
+            return web.json_response(
+                {"error": {"message": "busy"}}, status=503, headers={"retry-after-ms": "300"}
+            )
+        return await sse_events(request, [ADDED, delta("ok"), COMPLETED])
+
+    async with upstream(busy) as url:
+        status, _, body = await call(driver, retrying(job(url, Route.HTTP)))
+    assert status == 200 and text_of(body) == "ok"
+    assert times[1] - times[0] >= 0.29
+
+
+async def test_keepalive_comments_fill_a_silent_start(driver: Driver) -> None:
+    async def thinking(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data: " + json.dumps(CREATED).encode() + b"\n\n")
+        await asyncio.sleep(0.35)
+        for event in (ADDED, delta("late"), COMPLETED):
+            await response.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+        await response.write_eof()
+        return response
+
+    async with upstream(thinking) as url:
+        the_job = job(url, Route.HTTP)
+        the_job.keepalive = 0.1
+        token = driver.register(the_job)
+        async with (
+            ClientSession() as session,
+            session.post(f"http://127.0.0.1:{driver.port}{PATH_PREFIX}{token}") as response,
+        ):
+            assert response.headers["x-accel-buffering"] == "no"
+            assert response.headers["cache-control"] == "no-cache"
+            body = await response.read()
+    head = body.split(b"data: ", 1)[0]
+    assert head.count(b": keepalive\n\n") >= 2 and head == b": keepalive\n\n" * head.count(b":")
+    assert b"ping" not in body
+    assert text_of(body) == "late"
+    decoder = SSEDecoder()
+    events = decoder.feed(body) + decoder.finish()
+    assert [e.data for e in events][-1] == "[DONE]"
+
+
+async def test_a_websocket_closed_with_1009_sends_that_request_over_http(driver: Driver) -> None:
+    memory = Memory()
+
+    async def too_big(request: web.Request) -> web.StreamResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.receive()
+        await socket.close(code=1009, message=b"message too big")
+        return socket
+
+    async with upstream(sse_ok, too_big) as url:
+        the_job = job(url, Route.WEBSOCKET, memory=memory)
+        status, _, body = await call(driver, the_job)
+    assert status == 200 and text_of(body) == "Hi", body
+    assert [t.attempt.route for t in the_job.outcome.tried] == [Route.WEBSOCKET, Route.HTTP]
+    assert memory.routes == {}  # one request too big says nothing of the model
+
+
+@pytest.mark.usefixtures("quick_backoff")
+async def test_a_dropped_websocket_is_retried_on_a_fresh_socket(driver: Driver) -> None:
+    handshakes: list[int] = []
+
+    async def flaky(request: web.Request) -> web.StreamResponse:
+        handshakes.append(1)
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.receive()
+        if len(handshakes) == 1:
+            assert request.transport is not None
+            request.transport.abort()  # 1006: no close frame
+            return socket
+        for event in (ADDED, delta("again"), COMPLETED):
+            await socket.send_str(json.dumps(event))
+        await socket.close()
+        return socket
+
+    memory = Memory()
+    async with upstream(sse_ok, flaky) as url:
+        the_job = retrying(job(url, Route.WEBSOCKET, memory=memory))
+        status, _, body = await call(driver, the_job)
+    assert status == 200 and text_of(body) == "again"
+    assert len(handshakes) == 2
+    assert [t.attempt.route for t in the_job.outcome.tried] == [Route.WEBSOCKET] * 2
+    assert memory.routes == {}

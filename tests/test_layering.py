@@ -16,7 +16,7 @@ ALLOWED = {
     "chat2responses.py": {"mitmproxy"},
     "transports/websocket.py": {"websockets", "asyncio", "socket"},
     "transports/http.py": {"asyncio", "aiohttp"},
-    "transports/call.py": {"aiohttp"},
+    "transports/call.py": {"asyncio", "aiohttp"},
     "transports/driver.py": {"asyncio", "aiohttp", "socket"},
     "emulator/server.py": {"asyncio", "aiohttp", "socket"},
     "emulator/__main__.py": {"asyncio", "aiohttp", "socket"},

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from addon.catalog import Catalog
-from addon.errors import ClientError, HandshakeRefused, ProxyError, UpstreamError
+from addon.errors import (
+    ClientError,
+    HandshakeRefused,
+    ProxyError,
+    UpstreamError,
+    UpstreamProtocolError,
+    WebSocketClosed,
+)
 from addon.policy import (
     MAX_ATTEMPTS,
     Attempt,
@@ -100,11 +107,17 @@ def refused(status: int) -> HandshakeRefused:
         (W, refused(404), Failure.WEBSOCKET_REFUSED),
         (W, refused(405), Failure.WEBSOCKET_REFUSED),
         (W, refused(429), Failure.FATAL),
-        (W, refused(502), Failure.FATAL),
+        (W, refused(502), Failure.TRANSIENT),
         (H, refused(426), Failure.FATAL),
         (H, UpstreamError("verify", status=400, param="reasoning.summary"), Failure.SUMMARY_REFUSED),  # noqa: E501
         (W, UpstreamError("verify", status=400, param="reasoning.summary"), Failure.SUMMARY_REFUSED),  # noqa: E501
-        (H, UpstreamError("boom", status=500), Failure.FATAL),
+        (H, UpstreamError("boom", status=500), Failure.TRANSIENT),
+        (H, UpstreamError("overloaded", status=503, code="server_is_overloaded"), Failure.TRANSIENT),
+        (W, UpstreamError("stalled", status=504, code="upstream_stalled"), Failure.FATAL),
+        (H, UpstreamProtocolError("garbage"), Failure.FATAL),
+        (W, WebSocketClosed("dropped", 1006), Failure.TRANSIENT),
+        (W, WebSocketClosed("too big", 1009), Failure.TOO_BIG),
+        (H, UpstreamError("slow down", status=429), Failure.FATAL),
         (H, ProxyError("bug"), Failure.FATAL),
         (H, UpstreamError("expired", status=401), Failure.UNAUTHORIZED),
         (W, refused(401), Failure.UNAUTHORIZED),

@@ -20,7 +20,7 @@ from addon.glue import display
 from addon.pipeline import ChatJsonSink, ChatStreamSink, Sink
 from addon.settings import AuthMode
 from addon.translate_request import Translation
-from addon.transports.call import CallJob
+from addon.transports.job import CallJob
 from addon.wire import ReasoningMode
 
 # Client headers passed on to the upstream with `responses_auth=client`.

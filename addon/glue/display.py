@@ -24,7 +24,7 @@ from addon.policy import Reason, Route
 from addon.report import MARKS, CallReport
 from addon.routing import websocket_url
 from addon.translate_request import Translation
-from addon.transports.call import CallJob
+from addon.transports.job import CallJob
 from addon.transports.websocket import redacted_url
 
 

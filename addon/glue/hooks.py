@@ -41,8 +41,8 @@ from addon.profiles import profile_for_url
 from addon.routing import is_chat_completions_path, responses_url_for, websocket_url
 from addon.settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings
 from addon.translate_request import translate_request
-from addon.transports.call import CallJob
 from addon.transports.driver import PATH_PREFIX, Driver
+from addon.transports.job import CallJob
 from addon.transports.websocket import redacted_url, websocket_ssl_context
 from addon.wire import ReasoningMode
 
@@ -185,6 +185,7 @@ class Chat2Responses:
             translation.match,
             summaries=asks_summaries(translation.body),
             login=self.settings.auth is AuthMode.CODEX,
+            retries=self.settings.retries,
         )
         job = CallJob(
             http_url=url,
@@ -200,6 +201,7 @@ class Chat2Responses:
             match=translation.match,
             make_sink=sink_factory(translation, self.settings.reasoning),
             idle_timeout=float(self.settings.idle_timeout),
+            keepalive=float(self.settings.keepalive),
             ssl=self.ssl_context,
             login=self._login(),
         )

@@ -20,23 +20,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import ClientSession, web
 
 from addon.auth import bearer_of
-from addon.catalog import ModelMatch
 from addon.errors import ProxyError, error_body
 from addon.events import Event, EventType, parse_event
-from addon.pipeline import DISPLAY_LIMIT, Sink, Transcript
+from addon.pipeline import Transcript
 from addon.policy import (
     Attempt,
-    Memory,
-    Plan,
     Route,
     Tried,
     body_for,
@@ -45,88 +42,19 @@ from addon.policy import (
     first_attempt,
     lesson_of,
     next_attempt,
+    retry_after,
 )
-from addon.profiles import UpstreamProfile, response_create_frame
+from addon.profiles import response_create_frame
 from addon.transports.http import open_http_events
+from addon.transports.job import CallJob, CallOutcome, redacted
 from addon.transports.websocket import WebSocketPool, open_response_stream
 
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 15.0
+KEEPALIVE = b": keepalive\n\n"
 # Events that come before any output: held back, so that an early error keeps its status.
 PREAMBLE = frozenset({EventType.CREATED, EventType.IN_PROGRESS, EventType.QUEUED})
-# Header values never recorded for display (DESIGN: credentials never enter a flow).
-SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "api-key",
-        "x-api-key",
-        "chatgpt-account-id",
-        "openai-organization",
-        "openai-project",
-    }
-)
-
-
-@dataclass(slots=True)
-class CallOutcome:
-    """What one call did: filled by the driver as it goes, read once by the glue at the end."""
-
-    tried: list[Tried] = field(default_factory=list)
-    status: int | None = None  # what the client was answered
-    first_byte_at: float | None = None  # monotonic
-    error: str | None = None
-    usage: dict[str, Any] | None = None
-    # The last attempt's upstream request, for the upstream leg in mitmweb (headers redacted).
-    headers: dict[str, str] = field(default_factory=dict)
-    sent: bytes = b""
-    upstream_status: int | None = None
-    upstream: Transcript = field(default_factory=Transcript)  # HTTP: the raw answer
-    frames: list[str] = field(default_factory=list)  # WebSocket: the frames received
-    frames_size: int = 0
-    client: bytes = b""  # what a streaming client was sent (bounded), for display
-
-    @property
-    def route(self) -> Route | None:
-        return self.tried[-1].attempt.route if self.tried else None
-
-    def keep_frame(self, frame: str) -> None:
-        if self.frames_size + len(frame) <= DISPLAY_LIMIT:
-            self.frames.append(frame)
-            self.frames_size += len(frame)
-
-
-class Login(Protocol):
-    """The addon's own upstream login (responses_auth=codex): see login_refresh.CodexLogin."""
-
-    async def headers(self) -> dict[str, str]: ...
-
-    async def refresh_after_401(self, rejected_access_token: str) -> dict[str, str]: ...
-
-
-@dataclass(slots=True)
-class CallJob:
-    """Everything one call needs, handed from the glue to the driver. Holds no credential:
-    the client's forwarded headers are the client's own, and `auth` fetches the login's."""
-
-    http_url: str
-    ws_url: str
-    body: dict[str, Any]  # the translation's body: never mutated (attempts copy it)
-    headers: dict[str, str]  # forwarded client headers
-    profile: UpstreamProfile  # the backend's rules: handshake headers, what a frame drops
-    plan: Plan
-    memory: Memory
-    upstream: str  # the key Memory learns under
-    match: ModelMatch
-    make_sink: Callable[[], Sink]
-    idle_timeout: float
-    ssl: Any = None
-    login: Login | None = None
-    http_headers: Mapping[str, str] = field(default_factory=dict)  # e.g. the Lite marker
-    ws_extra: Mapping[str, Any] = field(default_factory=dict)  # merged into response.create
-    outcome: CallOutcome = field(default_factory=CallOutcome)
 
 
 class UpstreamCall:
@@ -142,34 +70,43 @@ class UpstreamCall:
         self._request: web.Request | None = None
         self._pending: list[bytes] = []
         self._bearer = ""  # the login's access token last sent (a 401 refreshes it)
+        self._keepalive: asyncio.TimerHandle | None = None
+        self._last_write = 0.0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._starting: asyncio.Task[web.StreamResponse] | None = None
         self.sink = job.make_sink()
 
     async def run(self, request: web.Request) -> web.StreamResponse:
         self._request = request
+        self._arm_keepalive()
+        try:
+            return await self._run()
+        finally:
+            if self._keepalive is not None:
+                self._keepalive.cancel()
+
+    async def _run(self) -> web.StreamResponse:
         job, outcome = self.job, self.job.outcome
         history: list[Tried] = []
         attempt: Attempt | None = first_attempt(job.plan)
         while attempt is not None:
+            if attempt.delay > 0:
+                await asyncio.sleep(attempt.delay)
             try:
-                try:
-                    await self._attempt(attempt)
-                except (ProxyError, asyncio.CancelledError):
-                    raise
-                except ConnectionResetError:
-                    raise  # mitmproxy is gone (the client left): nobody to answer
-                except Exception as exc:  # a bug must still end in an OpenAI error, never a cut
-                    logger.exception("chat2responses: the upstream call failed unexpectedly")
-                    raise ProxyError(f"chat2responses internal error: {exc}") from None
+                await self._guarded(attempt)
             except ProxyError as err:
                 failure = classify(attempt.route, err)
-                history.append(Tried(attempt, failure, err.status))
-                if self._response is not None or self.sink.started:
-                    outcome.tried = history
+                history.append(
+                    Tried(attempt, failure, err.status, retry_after(err), random.random())
+                )
+                outcome.tried = history
+                if self.sink.started:  # output reached the client: no retry (rule 1)
                     return await self._fail_late(err)
                 attempt = next_attempt(job.plan, tuple(history))
                 if attempt is None:
-                    outcome.tried = history
                     err.message += dead_end_note(job.plan, failure)
+                    if self._response is not None:  # keep-alive comments went out already
+                        return await self._fail_late(err)
                     return self._fail_early(err)
                 logger.info(
                     "%s: %s (%s); retrying %s",
@@ -187,6 +124,36 @@ class UpstreamCall:
             logger.info(news)
         assert self._response is not None
         return self._response
+
+    async def _guarded(self, attempt: Attempt) -> None:
+        try:
+            await self._attempt(attempt)
+        except (ProxyError, asyncio.CancelledError, ConnectionResetError):
+            raise  # ConnectionResetError: mitmproxy is gone (the client left), nobody to answer
+        except Exception as exc:  # a bug must still end in an OpenAI error, never a cut
+            logger.exception("chat2responses: the upstream call failed unexpectedly")
+            raise ProxyError(f"chat2responses internal error: {exc}") from None
+
+    # ---- keep-alive comments -----------------------------------------------------------------
+
+    def _arm_keepalive(self) -> None:
+        if self.job.keepalive > 0 and self.sink.streaming:
+            loop = asyncio.get_running_loop()
+            self._last_write = loop.time()
+            self._keepalive = loop.call_later(self.job.keepalive, self._keepalive_due)
+
+    def _keepalive_due(self) -> None:
+        """Send `: keepalive` when nothing was written for `keepalive` seconds (a comment line:
+        clients ignore it; never `: ping`, never `data:`, reference/codex-backend-2026.md §5)."""
+        loop = asyncio.get_running_loop()
+        silent = loop.time() - self._last_write
+        wait = self.job.keepalive - silent
+        if wait <= 0.001:
+            task = loop.create_task(self._write(KEEPALIVE))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            self._last_write, wait = loop.time(), self.job.keepalive
+        self._keepalive = loop.call_later(wait, self._keepalive_due)
 
     # ---- one attempt ----------------------------------------------------------------------
 
@@ -226,7 +193,7 @@ class UpstreamCall:
         outcome.upstream_status = None
         if attempt.route is Route.HTTP:
             headers.update(job.http_headers)
-            outcome.headers = _redacted(headers)
+            outcome.headers = redacted(headers)
             outcome.sent = _json(body)
             outcome.upstream = Transcript()
             async with open_http_events(
@@ -243,7 +210,7 @@ class UpstreamCall:
                 yield _Events(events) if isinstance(events, list) else events
             return
         headers.update(job.profile.ws_headers)
-        outcome.headers = _redacted(headers)
+        outcome.headers = redacted(headers)
         frame = response_create_frame(job.profile, body, job.ws_extra)
         outcome.sent = _json(frame)
         outcome.frames, outcome.frames_size = [], 0
@@ -265,17 +232,23 @@ class UpstreamCall:
         """Write `data`; while more events are already here, collect them into one write."""
         if not data:
             return
-        if self._response is None:
-            self._response = await self._start(200)
         self._pending.append(data)
         if not more:
             await self._flush()
 
     async def _flush(self) -> None:
-        if self._pending and self._response is not None:
+        if self._pending:
             data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
             self._pending.clear()
-            await self._response.write(data)
+            await self._write(data)
+
+    async def _write(self, data: bytes) -> None:
+        if self._response is None:
+            if self._starting is None:
+                self._starting = asyncio.get_running_loop().create_task(self._start(200))
+            self._response = await self._starting
+        self._last_write = asyncio.get_running_loop().time()
+        await self._response.write(data)
 
     async def _start(self, status: int) -> web.StreamResponse:
         assert self._request is not None
@@ -321,15 +294,17 @@ class UpstreamCall:
         )
 
     async def _fail_late(self, err: ProxyError) -> web.StreamResponse:
-        if not self.sink.streaming or self._response is None:
+        if not self.sink.streaming:
             return self._fail_early(err)
         await self._send(self.sink.fail(err), more=False)
         return await self._close(err)
 
     async def _close(self, err: ProxyError | None) -> web.StreamResponse:
         outcome = self.job.outcome
-        assert self._response is not None
         await self._flush()
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+        assert self._response is not None
         await self._response.write_eof()
         outcome.usage = self.sink.usage
         outcome.error = err.message if err is not None else None
@@ -383,10 +358,6 @@ class _Frames:
         self.received += len(frame)
         self._outcome.keep_frame(frame)
         return parse_event(frame)
-
-
-def _redacted(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: ("<redacted>" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
 
 
 def _json(body: dict[str, Any]) -> bytes:

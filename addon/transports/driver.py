@@ -24,7 +24,8 @@ import socket
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 
 from addon.errors import UpstreamError, error_body
-from addon.transports.call import CONNECT_TIMEOUT, CallJob, UpstreamCall
+from addon.transports.call import CONNECT_TIMEOUT, UpstreamCall
+from addon.transports.job import CallJob
 from addon.transports.websocket import WebSocketPool
 
 logger = logging.getLogger(__name__)

@@ -53,6 +53,7 @@ from addon.errors import (
     HandshakeRefused,
     UpstreamError,
     UpstreamProtocolError,
+    WebSocketClosed,
 )
 from addon.events import TERMINAL, EventType, parse_event
 from addon.pipeline import MAX_EVENT_BYTES
@@ -487,14 +488,16 @@ def _upstream_errors(where: str, doing: str, timeout: float) -> Iterator[None]:
             response.status_code, bytes(response.body), dict(response.headers.raw_items())
         ) from None
     except ConnectionClosed as exc:
-        if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+        ours_first = exc.rcvd is None or exc.rcvd_then_sent is False
+        if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG and ours_first:
             raise UpstreamProtocolError(
                 f"upstream {where} sent a WebSocket message over {MAX_MESSAGE_BYTES} bytes, "
                 "the most chat2responses accepts for one event"
             ) from None
         # §4.6: a Close frame or EOF before the terminal event is a failure, never a success.
-        raise UpstreamProtocolError(
-            f"upstream closed the WebSocket before response.completed ({exc})"
+        code = exc.rcvd.code if exc.rcvd is not None else CloseCode.ABNORMAL_CLOSURE
+        raise WebSocketClosed(
+            f"upstream closed the WebSocket before response.completed ({exc})", code
         ) from None
     except TimeoutError:
         if doing == _WAITING:
