@@ -80,7 +80,7 @@ ARGUMENTS: Mapping[Scenario, Argument] = {
     Scenario.FIRST_TOKEN_DELAY: Argument(default=1000, low=0, high=600_000),  # milliseconds
 }
 
-_TRIGGER = re.compile(r"\[scenario:([a-z_]+)(?::([^\]]*))?\]")
+_TRIGGER = re.compile(r"\[scenario:([a-z0-9_]+)(?::([^\]]*))?\]")
 
 
 @dataclass(frozen=True, slots=True)
