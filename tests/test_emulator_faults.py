@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -86,13 +87,12 @@ async def test_quota_is_reported_on_http_and_on_the_websocket() -> None:
     async with emulator_in_process(clock=lambda: NOW, quota=QUOTA) as base_url:
         _, headers, _ = await post(base_url, request())
         _, refused_headers, _ = await post(base_url, request(store=True))
-        async with (
-            aiohttp.ClientSession() as client,
-            client.ws_connect(base_url + "/responses") as ws,
-        ):
-            handshake = dict(ws._response.headers) if ws._response else {}  # noqa: SLF001
-            await ws.send_json(create())
-            first = await ws.receive_json()
+        async with connected(base_url) as ws:
+            assert ws.response is not None
+            handshake = dict(ws.response.headers)
+            await send(ws, create())
+            first = json.loads(await ws.recv())
+            await read_response(ws)
     for got in (headers, refused_headers, handshake):
         assert {k: got[k] for k in QUOTA_HEADERS} == QUOTA_HEADERS
     assert first == RATE_LIMITS
