@@ -15,7 +15,8 @@ catalog that still needs WebSocket), its `use_responses_lite` slugs the Lite fam
 
 The emulator also owns the login (login.py: `/oauth/token`, `--require-login`) and the quota
 (quota.py) every front end reports. State (response counter, prompt cache, the `_once` faults'
-memory, spent refresh tokens) is bounded. No I/O; the clock is injected.
+memory, spent refresh tokens) is bounded. No I/O beyond reading the embedded catalog; the clock
+is injected.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ Pure: no I/O; the clock is passed in (`now`, seconds since the epoch).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -49,7 +50,7 @@ def make_jwt(secret: bytes, claims: Mapping[str, Any]) -> str:
 def read_jwt(secret: bytes, token: str) -> dict[str, Any] | None:
     """The claims of a JWT the secret signed, or None."""
     parts = token.split(".")
-    if len(parts) != 3 or mac(secret, parts[0], parts[1]) != parts[2]:
+    if len(parts) != 3 or not hmac.compare_digest(mac(secret, parts[0], parts[1]), parts[2]):
         return None
     try:
         claims = json.loads(b64url_decode(parts[1]))
@@ -137,7 +138,9 @@ class LoginAuthority:
 
     def _refresh_account(self, token: str) -> str | None:
         body, _, tag = token.removeprefix("rt_").partition(".")
-        if not token.startswith("rt_") or mac(self._secret, "refresh", body) != tag:
+        if not token.startswith("rt_") or not hmac.compare_digest(
+            mac(self._secret, "refresh", body), tag
+        ):
             return None
         try:
             account = json.loads(b64url_decode(body)).get("acct")
