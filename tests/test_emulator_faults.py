@@ -84,7 +84,8 @@ def test_quota_headers_and_event_are_functions_of_the_clock() -> None:
 
 
 async def test_quota_is_reported_on_http_and_on_the_websocket() -> None:
-    async with emulator_in_process(clock=lambda: NOW, quota=QUOTA) as base_url:
+    config = EmulatorConfig.default(quota=QUOTA, rate_limits_event=True)
+    async with emulator_in_process(config, clock=lambda: NOW) as base_url:
         _, headers, _ = await post(base_url, request())
         _, refused_headers, _ = await post(base_url, request(store=True))
         async with connected(base_url) as ws:
@@ -127,16 +128,21 @@ def test_the_command_line_sets_quota_latency_age_and_login() -> None:
             "--quota-primary-window", "60", "--plan-type", "pro", "--usage-limit",
             "--rtt-ms", "20", "--upload-kbps", "800", "--prefill-us-per-token", "3",
             "--prefill-us-per-cached-token", "0.5", "--ws-max-age", "2.5",
-            "--token-ttl", "30", "--require-login",
+            "--token-ttl", "30", "--require-login", "--rate-limits-event",
         ]
     )  # fmt: skip
     config = config_from(args)
     assert config.quota == Quota("pro", Window(55, 60), Window(7.5, 10080), limit_reached=True)
     assert config.latency == Latency(20, 800, 3, 0.5)
     assert (config.ws_max_age, config.token_ttl, config.require_login) == (2.5, 30, True)
+    assert config.rate_limits_event is True
     defaults = config_from(parse_args([]))
     assert defaults.latency == Latency() and defaults.quota == Quota()
-    assert (defaults.ws_max_age, defaults.require_login) == (3600, False)
+    assert (defaults.ws_max_age, defaults.require_login, defaults.rate_limits_event) == (
+        3600,
+        False,
+        False,
+    )
 
 
 # -- faults --------------------------------------------------------------------------------------

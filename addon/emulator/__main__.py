@@ -6,8 +6,8 @@ model. `--help` lists every switch: routing (`--ws-only-models`, `--http-models`
 `--refuse-websocket`), the catalog (`--models-file`), the WebSocket age limit (`--ws-max-age`),
 latency (`--rtt-ms`, `--upload-kbps`, `--prefill-us-per-token`, `--prefill-us-per-cached-token`),
 login (`--token-ttl`, `--require-login`; token endpoint `http://HOST:PORT/oauth/token`) and quota
-(`--plan-type`, `--quota-primary-used`, `--quota-secondary-used`, `--quota-primary-window`,
-`--quota-secondary-window`, `--usage-limit`).
+(`--plan-type`, `--rate-limits-event`, `--quota-primary-used`, `--quota-secondary-used`,
+`--quota-primary-window`, `--quota-secondary-window`, `--usage-limit`).
 """
 
 from __future__ import annotations
@@ -158,6 +158,12 @@ def _quota_arguments(parser: argparse.ArgumentParser) -> None:
         help="default 10080",
     )
     group.add_argument(
+        "--rate-limits-event",
+        action="store_true",
+        help="start each WebSocket response with a codex.rate_limits event, as the Codex "
+        "backend does (off by default)",
+    )
+    group.add_argument(
         "--usage-limit",
         action="store_true",
         help="refuse every response with 429 usage_limit_reached (one request can ask for it "
@@ -182,6 +188,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         "ws_max_age": args.ws_max_age,
         "latency": latency,
         "quota": quota,
+        "rate_limits_event": args.rate_limits_event,
         "token_ttl": args.token_ttl,
         "require_login": args.require_login,
     }

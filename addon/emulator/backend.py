@@ -79,9 +79,11 @@ class EmulatorConfig:
     an upstream without the WebSocket transport (the handshake names no model, so this is per
     server; per handshake, see session.py); `seed`: makes response ids differ between runs that
     want them to, and derives the secret that signs tokens and reasoning items (signing.py);
-    `latency`: latency.py; `quota`: quota.py; `ws_max_age`: seconds a WebSocket connection
-    serves before `websocket_connection_limit_reached`; `token_ttl`: lifetime of the access
-    tokens `/oauth/token` issues; `require_login`: login.py Rule 3.
+    `latency`: latency.py; `quota`: quota.py; `rate_limits_event`: start each WebSocket
+    response with `codex.rate_limits` (off by default until the addon skips it before the
+    first output); `ws_max_age`: seconds a WebSocket connection serves before
+    `websocket_connection_limit_reached`; `token_ttl`: lifetime of the access tokens
+    `/oauth/token` issues; `require_login`: login.py Rule 3.
     """
 
     catalog: Mapping[str, Any] = field(default_factory=lambda: {"models": []})
@@ -92,6 +94,7 @@ class EmulatorConfig:
     seed: str = "emulator"
     latency: Latency = field(default_factory=Latency)
     quota: Quota = field(default_factory=Quota)
+    rate_limits_event: bool = False
     ws_max_age: float = WS_MAX_AGE
     token_ttl: int = DEFAULT_TOKEN_TTL
     require_login: bool = False

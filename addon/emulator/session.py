@@ -19,8 +19,9 @@ steps out (reference/openai-protocols.md §4).
 - Rule 5: a connection serves for `EmulatorConfig.ws_max_age` seconds (60 minutes, as the real
   one); the first `response.create` after that gets the `websocket_connection_limit_reached`
   error frame, then a close frame (1000).
-- Rule 6: every response that is not refused starts with the `codex.rate_limits` event
-  (quota.py), before `response.created`. The handshake's headers give the caller's credential;
+- Rule 6: with `EmulatorConfig.rate_limits_event` (`--rate-limits-event`), every response that
+  is not refused starts with the `codex.rate_limits` event (quota.py), before `response.created`,
+  as the Codex backend sends it. The handshake's headers give the caller's credential;
   the Responses-Lite marker comes from the frame's `client_metadata` (lite.py).
 
 Out go only `Emit`, `Sleep`, `Drop` and `Close` steps: a `Reject` becomes its wrapped `error` frame
@@ -164,7 +165,8 @@ class WebSocketSession:
         """Rule 6 and the WebSocket shapes of refusals and error events."""
         lead = 1 if steps and isinstance(steps[0], Sleep) else 0
         sent = [_for_websocket(step) for step in steps]
-        if lead < len(steps) and isinstance(steps[lead], Reject):
+        refused = lead < len(steps) and isinstance(steps[lead], Reject)
+        if refused or not self._emulator.config.rate_limits_event:
             return sent
         return [*sent[:lead], Emit(self._emulator.rate_limits_event()), *sent[lead:]]
 
