@@ -5,12 +5,17 @@
     with emulator_subprocess("--http-models", "gpt-5.5") as base_url: ...
 
 Both yield the base URL; POST `{base_url}/responses`, GET `{base_url}/models`. Both stop the
-server when the block ends.
+server when the block ends. `token_url(base_url)` is the login's refresh endpoint on the same
+port; `write_auth_json(path, expires_at=…)` writes a Codex `auth.json` whose tokens an emulator
+with the same seed accepts (under `--require-login` too, until `expires_at`).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import secrets
 import selectors
 import signal
 import subprocess
@@ -21,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from addon.emulator import Emulator, EmulatorConfig, serving
+from addon.emulator.login import DEFAULT_ACCOUNT, seeded_auth
+from addon.emulator.signing import secret_for
 
 ROOT = Path(__file__).resolve().parent.parent
 _BASE_URL = re.compile(r"http://\S+/backend-api/codex")
@@ -36,6 +43,33 @@ async def emulator_in_process(
     emulator = Emulator(config, clock=clock) if clock else Emulator(config)
     async with serving(emulator, "127.0.0.1", 0) as base_url:
         yield base_url
+
+
+def token_url(base_url: str) -> str:
+    """`http://HOST:PORT/oauth/token` for the emulator serving `base_url`."""
+    return base_url.removesuffix("/backend-api/codex") + "/oauth/token"
+
+
+def write_auth_json(
+    path: Path,
+    *,
+    expires_at: int,
+    seed: str = "emulator",
+    account_id: str = DEFAULT_ACCOUNT,
+    nonce: str | None = None,
+) -> dict[str, Any]:
+    """Write (mode 0600) and return a Codex `auth.json`: an access token that expires at
+    `expires_at` (may be past) and a fresh refresh token, both valid for an emulator whose
+    `seed` is `seed`."""
+    document = seeded_auth(
+        secret_for(seed),
+        expires_at=expires_at,
+        account_id=account_id,
+        nonce=nonce or secrets.token_hex(8),
+    )
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    os.chmod(path, 0o600)
+    return document
 
 
 @contextmanager

@@ -140,12 +140,18 @@ SCENARIO_TEXTS = {
     "[scenario:slow:5]": Scenario.SLOW,
     "[scenario:codex_empty_output]": Scenario.CODEX_EMPTY_OUTPUT,
     "[scenario:echo_request]": Scenario.ECHO_REQUEST,
+    "[scenario:overload]": Scenario.OVERLOAD,
+    "[scenario:overload_once]": Scenario.OVERLOAD_ONCE,
+    "[scenario:overload_after_output]": Scenario.OVERLOAD_AFTER_OUTPUT,
+    "[scenario:first_token_delay:5]": Scenario.FIRST_TOKEN_DELAY,
 }
-REJECTING = {Scenario.HTTP_ERROR, Scenario.RATE_LIMIT}
+REJECTING = {Scenario.HTTP_ERROR, Scenario.RATE_LIMIT, Scenario.USAGE_LIMIT}
+# Scenarios that end the connection before any event (WebSocket close frames, dropped TCP).
+CLOSING = {Scenario.CLOSE_1009, Scenario.CLOSE_1006, Scenario.CLOSE_1006_ONCE}
 
 
 def test_the_table_covers_every_streaming_scenario() -> None:
-    assert set(SCENARIO_TEXTS.values()) | REJECTING == set(Scenario)
+    assert set(SCENARIO_TEXTS.values()) | REJECTING | CLOSING == set(Scenario)
 
 
 @pytest.mark.parametrize("tools", [None, TOOLS], ids=["no-tools", "tools"])
@@ -160,7 +166,7 @@ def test_every_event_validates_and_keeps_the_order_rules(text: str, tools: Any) 
     if last["type"] == "response.completed":
         usage = last["response"]["usage"]
         assert min(usage["input_tokens"], usage["output_tokens"]) > 0
-        assert usage["input_tokens_details"]["cached_tokens"] > 0
+        assert usage["input_tokens_details"]["cached_tokens"] == 0  # no cache without a key
         assert usage["output_tokens_details"]["reasoning_tokens"] > 0
         done = [e["item"] for e in events if e["type"] == "response.output_item.done"]
         expected = [] if SCENARIO_TEXTS[text] is Scenario.CODEX_EMPTY_OUTPUT else done
@@ -215,12 +221,13 @@ def test_slow_paces_and_close_mid_stream_drops() -> None:
         ("[scenario:http_error:503]", 503, "emulated_503"),
         ("[scenario:http_error]", 500, "emulated_500"),
         ("[scenario:rate_limit]", 429, "rate_limit_exceeded"),
+        ("[scenario:usage_limit]", 429, None),
         ("[scenario:nope]", 400, "unknown_scenario"),
         ("[scenario:long:0]", 400, "unknown_scenario"),
         ("[scenario:http_error:abc]", 400, "unknown_scenario"),
     ],
 )
-def test_rejecting_scenarios(text: str, status: int, code: str) -> None:
+def test_rejecting_scenarios(text: str, status: int, code: str | None) -> None:
     steps = play(request(text), response_id="resp_r", created_at=1)
     assert len(steps) == 1 and isinstance(steps[0], Reject)
     rejection = steps[0].rejection
@@ -230,6 +237,16 @@ def test_rejecting_scenarios(text: str, status: int, code: str) -> None:
 
 WS_ONLY = frozenset({"gpt-5.5", "gpt-5.4", "ws-only-"})
 ROUTING = "routing_unsupported: {} routing only supports Responses-compatible requests"
+
+
+PREVIOUS_NOT_FOUND = {
+    "error": {
+        "type": "invalid_request_error",
+        "code": "previous_response_not_found",
+        "message": "Previous response with id 'resp_1' not found.",
+        "param": "previous_response_id",
+    }
+}
 
 
 def unsupported(name: str) -> dict[str, str]:
@@ -261,7 +278,7 @@ def routing(named: str) -> dict[str, Any]:
         ({"max_output_tokens": 5}, Transport.HTTP, unsupported("max_output_tokens")),
         ({"temperature": 0}, Transport.WEBSOCKET, unsupported("temperature")),
         ({"stream_options": {}}, Transport.HTTP, unsupported("stream_options")),
-        ({"previous_response_id": "resp_1"}, Transport.HTTP, unsupported("previous_response_id")),
+        ({"previous_response_id": "resp_1"}, Transport.HTTP, PREVIOUS_NOT_FOUND),
         ({"previous_response_id": "resp_1"}, Transport.WEBSOCKET, None),
         ({"model": "gpt-5.5"}, Transport.HTTP, routing("GPT-5.5")),
         ({"model": "gpt-5.5"}, Transport.WEBSOCKET, None),

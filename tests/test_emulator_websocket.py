@@ -23,6 +23,7 @@ from websockets.asyncio.client import ClientConnection
 from addon.emulator import Emulator, EmulatorConfig
 from addon.emulator.__main__ import config_from, parse_args
 from addon.emulator.builder import Drop, Emit
+from addon.emulator.quota import RATE_LIMITS_EVENT
 from addon.emulator.session import (
     REFUSE_HEADER,
     WEBSOCKET_REFUSED,
@@ -78,7 +79,9 @@ def session() -> WebSocketSession:
 
 
 def frames_of(reply: Any) -> list[dict[str, Any]]:
-    return [step.event for step in reply.steps if isinstance(step, Emit)]
+    """The reply's frames but the leading `codex.rate_limits` (tested on its own)."""
+    frames = [step.event for step in reply.steps if isinstance(step, Emit)]
+    return frames[1:] if frames and frames[0]["type"] == RATE_LIMITS_EVENT else frames
 
 
 @pytest.mark.parametrize(
@@ -188,6 +191,9 @@ async def read_response(ws: ClientConnection) -> tuple[list[dict[str, Any]], boo
             return frames, True
         assert isinstance(raw, str), "the emulator sends text frames only"
         frame = json.loads(raw)
+        if frame["type"] == RATE_LIMITS_EVENT:  # Codex-only (quota.py), not an SDK event
+            assert frames == [], "codex.rate_limits comes first"
+            continue
         WS_EVENT.validate_python(frame)
         frames.append(frame)
         if frame["type"] in TERMINAL:
@@ -215,7 +221,11 @@ def as_websocket(event: dict[str, Any]) -> dict[str, Any]:
     return wrapped_error(event) if event["type"] == "error" else event
 
 
-REJECTING_TEXTS = {"[scenario:http_error:503]": 503, "[scenario:rate_limit]": 429}
+REJECTING_TEXTS = {
+    "[scenario:http_error:503]": 503,
+    "[scenario:rate_limit]": 429,
+    "[scenario:usage_limit]": 429,
+}
 
 
 def test_the_rejecting_table_covers_the_rejecting_scenarios() -> None:
@@ -228,9 +238,12 @@ def test_the_rejecting_table_covers_the_rejecting_scenarios() -> None:
 async def test_every_scenario_sends_the_http_events_as_frames(text: str) -> None:
     async with emulator_in_process(clock=lambda: CLOCK) as base_url:
         status, headers, http_events = await over_http(base_url, request(text))
-    async with emulator_in_process(clock=lambda: CLOCK) as base_url, connected(base_url) as ws:
+    async with (
+        emulator_in_process(clock=lambda: CLOCK, rate_limits_event=True) as base_url,
+        connected(base_url) as ws,
+    ):
         await send(ws, create(text))
-        frames, closed = await read_response(ws)
+        frames, closed = await read_response(ws)  # after the codex.rate_limits frame
     if text in REJECTING_TEXTS:
         (error,) = frames
         ResponseWsError.model_validate(error)

@@ -11,6 +11,11 @@ request before any byte. The events follow reference/openai-protocols.md §1.4:
 - Rule 3: an item is announced by `output_item.added` before any of its deltas, and the deltas
   concatenate to the text of the matching `.done` event.
 
+Usage: `input_tokens` and `cached_tokens` come from the prompt cache (tokens.py) when the
+backend passes a `PromptUsage`, else from counting the body; output tokens are about four
+characters each. A reasoning item gets `encrypted_content` (when the request includes
+`reasoning.encrypted_content`) sealed for the caller (signing.py).
+
 Ids derive from the response id (`resp_<tag>` → `rs_<tag>00`, `msg_<tag>01`, `fc_<tag>02`,
 `call_<tag>02`), so a stream is a pure function of the request, the id and `created_at`.
 
@@ -19,7 +24,6 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,6 +32,11 @@ from typing import Any
 from addon.events import Event, EventType
 
 from .rules import Rejection
+from .signing import ReasoningSealer, secret_for
+from .tokens import PromptUsage, count_tokens
+
+# Seals reasoning items when the backend passes no sealer (a scenario played on its own).
+_ANONYMOUS = ReasoningSealer(secret_for("emulator"), "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +55,21 @@ class Drop:
 
 
 @dataclass(frozen=True, slots=True)
+class Close:
+    """Close a WebSocket with this close code (HTTP: cut the connection, like `Drop`)."""
+
+    code: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Reject:
     """Refuse the request before any byte: an HTTP status, or a WebSocket `error` frame."""
 
     rejection: Rejection
 
 
-Step = Emit | Sleep | Drop | Reject
+Step = Emit | Sleep | Drop | Close | Reject
 
 
 class ItemEnd(StrEnum):
@@ -98,8 +115,18 @@ def _part(kind: PartKind, text: str) -> dict[str, Any]:
 class ResponseWriter:
     """Records the steps of one response. Call `start` first and one terminal method last."""
 
-    def __init__(self, body: Mapping[str, Any], *, response_id: str, created_at: int) -> None:
+    def __init__(
+        self,
+        body: Mapping[str, Any],
+        *,
+        response_id: str,
+        created_at: int,
+        usage: PromptUsage | None = None,
+        sealer: ReasoningSealer | None = None,
+    ) -> None:
         self.body = body
+        self.prompt = usage or PromptUsage(count_tokens(body))
+        self._sealer = sealer or _ANONYMOUS
         self.response_id = response_id
         self.created_at = created_at
         self.steps: list[Step] = []
@@ -115,6 +142,13 @@ class ResponseWriter:
     def pace(self, seconds: float) -> None:
         """Sleep `seconds` before every later event but the first."""
         self._delay = seconds
+
+    def silence(self, seconds: float) -> None:
+        """Say nothing for `seconds` at this point of the stream."""
+        self.steps.append(Sleep(seconds))
+
+    def close(self, code: int, reason: str = "") -> None:
+        self.steps.append(Close(code, reason))
 
     def reject(self, rejection: Rejection) -> None:
         if self.steps:
@@ -148,9 +182,12 @@ class ResponseWriter:
         response["error"] = {"code": code, "message": message}
         self._emit(EventType.FAILED, response=response)
 
-    def error(self, code: str, message: str) -> None:
-        """A top-level `error` event (the SSE shape, openai-protocols.md §1.3): terminal."""
-        self._emit(EventType.ERROR, code=code, message=message, param=None)
+    def error(self, code: str, message: str, *, type: str | None = None) -> None:
+        """A top-level `error` event (the SSE shape, openai-protocols.md §1.3): terminal. With
+        `type`, the event also carries the backend's nested `error` object
+        (`{"type", "code", "message"}`), as the Codex backend sends `server_is_overloaded`."""
+        nested = {"error": {"type": type, "code": code, "message": message}} if type else {}
+        self._emit(EventType.ERROR, code=code, message=message, param=None, **nested)
 
     # -- output items ------------------------------------------------------------------------
 
@@ -167,7 +204,7 @@ class ResponseWriter:
         ]
         item: dict[str, Any] = {"id": item_id, "type": "reasoning", "summary": summary}
         if "reasoning.encrypted_content" in (self.body.get("include") or ()):
-            item["encrypted_content"] = base64.b64encode(f"emulator:{item_id}".encode()).decode()
+            item["encrypted_content"] = self._sealer.seal(item_id, summary)
         self._finish_item(index, item)
 
     def _summary_part(
@@ -276,14 +313,15 @@ class ResponseWriter:
         }
 
     def _usage(self) -> dict[str, Any]:
-        """Rough but deterministic and never zero: about four characters per token."""
-        input_tokens = max(1, _text_chars([self.body.get("instructions"), self.body["input"]]) // 4)
+        """Deterministic and never zero: the prompt as counted, about four characters per
+        output token."""
+        input_tokens = self.prompt.input_tokens
         reasoning_tokens = max(1, self._reasoning_chars // 4)
         output_tokens = max(1, self._output_chars // 4) + reasoning_tokens
         return {
             "input_tokens": input_tokens,
             "input_tokens_details": {
-                "cached_tokens": max(1, input_tokens // 2),
+                "cached_tokens": self.prompt.cached_tokens,
                 "cache_write_tokens": 0,
             },
             "output_tokens": output_tokens,
@@ -301,14 +339,3 @@ def _echo_tool(tool: Any) -> Any:
     if not isinstance(tool, dict) or tool.get("type") != "function":
         return tool
     return {"parameters": None, "strict": True, "description": None} | tool
-
-
-def _text_chars(value: Any) -> int:
-    """Characters of every string inside `value` (the input's text, roughly)."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, dict):
-        return sum(_text_chars(v) for v in value.values())
-    if isinstance(value, list):
-        return sum(_text_chars(v) for v in value)
-    return 0

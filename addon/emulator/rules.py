@@ -4,6 +4,8 @@ The real backend answers a malformed request with HTTP 400 and a bare `{"detail"
 ("Store must be set to false", "Instructions are required", "Unsupported parameter: <name>";
 reference/cliproxyapi.md §3), and refuses a model that must use WebSocket over HTTP with an
 OpenAI error body whose code is `routing_unsupported` (DESIGN.md, "The problem").
+`previous_response_id` over HTTP is `previous_response_not_found` (nothing is stored with
+`store: false`); over WebSocket the session resolves it (session.py).
 
 A `Rejection` is transport-neutral: the HTTP front end sends it as a status and a JSON body, a
 WebSocket front end as one `error` frame (reference/openai-protocols.md §4.6).
@@ -40,9 +42,11 @@ class Rejection:
     code: str | None = None
     param: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    extra: tuple[tuple[str, Any], ...] = ()  # more fields of the error object (usage limits)
 
     def error(self) -> dict[str, Any]:
-        return {"type": self.type, "code": self.code, "message": self.message, "param": self.param}
+        error = {"type": self.type, "code": self.code, "message": self.message, "param": self.param}
+        return error | dict(self.extra)
 
     def http_body(self) -> dict[str, Any]:
         if self.shape is BodyShape.DETAIL:
@@ -68,7 +72,6 @@ _HTTP = frozenset({Transport.HTTP})
 
 # Parameters the backend refuses, and over which transports. Codex never sends them; the
 # backend answers {"detail": "Unsupported parameter: <name>"} (cliproxyapi.md §3).
-# `previous_response_id` works over WebSocket only, on the connection that produced the response.
 UNSUPPORTED: Mapping[str, frozenset[Transport]] = {
     "max_output_tokens": _ANY,
     "max_completion_tokens": _ANY,
@@ -83,7 +86,6 @@ UNSUPPORTED: Mapping[str, frozenset[Transport]] = {
     "stream_options": _ANY,
     "background": _ANY,
     "conversation": _ANY,
-    "previous_response_id": _HTTP,
     "generate": _HTTP,
 }
 
@@ -96,13 +98,14 @@ class Required:
     ok: Callable[[Any], bool]
     message: str
     transports: frozenset[Transport] = _ANY
+    lite: bool = True  # whether a Responses-Lite request must have it too (lite.py)
 
 
 # Checked in this order; the first failure is the answer. A missing key reads as None.
 REQUIRED: tuple[Required, ...] = (
     Required("store", lambda v: v is False, "Store must be set to false"),
     # An empty string is accepted (CLIProxyAPI sends ""); absence is not.
-    Required("instructions", lambda v: isinstance(v, str), "Instructions are required"),
+    Required("instructions", lambda v: isinstance(v, str), "Instructions are required", lite=False),
     # Over WebSocket streaming is implicit, so `stream` is not checked there.
     Required("stream", lambda v: v is True, "Stream must be set to true", _HTTP),
     Required("model", lambda v: isinstance(v, str) and bool(v.strip()), "Model is required"),
@@ -116,17 +119,34 @@ def check_request(
     *,
     ws_only: Collection[str],
     http_ok: Collection[str] = (),
+    lite: bool = False,
 ) -> Rejection | None:
-    """The backend's refusal of `body` over `transport`, or None when it would be served."""
+    """The backend's refusal of `body` over `transport`, or None when it would be served.
+
+    `lite`: the model uses Responses-Lite, whose own shape lite.py checks afterwards; here it
+    only waives the rules a Lite request does not follow (top-level `instructions`)."""
     for name in body:
         if transport in UNSUPPORTED.get(name, ()):
             return detail(f"Unsupported parameter: {name}")
     for rule in REQUIRED:
-        if transport in rule.transports and not rule.ok(body.get(rule.name)):
+        applies = transport in rule.transports and (rule.lite or not lite)
+        if applies and not rule.ok(body.get(rule.name)):
             return detail(rule.message)
     if transport is Transport.HTTP:
+        # Over HTTP nothing is stored (`store` must be false), so no earlier response exists.
+        if body.get("previous_response_id") is not None:
+            return previous_not_found(body["previous_response_id"])
         return check_http_routing(body["model"], ws_only=ws_only, http_ok=http_ok)
     return None
+
+
+def previous_not_found(previous: object) -> Rejection:
+    return Rejection(
+        400,
+        f"Previous response with id '{previous}' not found.",
+        code="previous_response_not_found",
+        param="previous_response_id",
+    )
 
 
 def model_family(model: str, families: Collection[str]) -> str | None:

@@ -5,6 +5,16 @@ The trigger is a token in the last user message's text: `[scenario:NAME]` or
 `text` scenario plays. `SCENARIOS` maps each name to a function that drives a `ResponseWriter`;
 `play` is the single entry point, shared by the HTTP and WebSocket front ends.
 
+Faults: `error_event`, `failed`, `http_error:STATUS`, `rate_limit`, `usage_limit` (429
+`usage_limit_reached`, quota.py), `close_mid_stream`, `slow:MS` (between events),
+`first_token_delay:MS` (silence after `response.in_progress`), `overload` (an `error` event
+`server_is_overloaded` right after `response.created`/`in_progress`, before any output),
+`overload_once` (the same, but only the first time this prompt is seen: see `Turn.first_seen`),
+`overload_after_output` (some text deltas, then that error), and over WebSocket `close_1009`
+(a close frame 1009 before any event), `close_1006` (the TCP connection dropped without a close
+frame, before any event) and `close_1006_once` (only the first time). Over HTTP the two closes
+cut the connection after the 200's headers.
+
 Pure: no I/O, no clock. Replies are deterministic given the request and the response id.
 """
 
@@ -20,7 +30,11 @@ from typing import Any
 from addon.errors import type_for_status
 
 from .builder import ItemEnd, PartKind, ResponseWriter, Step
+from .quota import Quota
 from .rules import Rejection
+from .signing import ReasoningSealer
+from .tokens import PromptUsage
+from .tools import tool_calls
 
 
 class Scenario(StrEnum):
@@ -40,6 +54,14 @@ class Scenario(StrEnum):
     SLOW = "slow"
     CODEX_EMPTY_OUTPUT = "codex_empty_output"
     ECHO_REQUEST = "echo_request"
+    USAGE_LIMIT = "usage_limit"
+    OVERLOAD = "overload"
+    OVERLOAD_ONCE = "overload_once"
+    OVERLOAD_AFTER_OUTPUT = "overload_after_output"
+    FIRST_TOKEN_DELAY = "first_token_delay"
+    CLOSE_1009 = "close_1009"
+    CLOSE_1006 = "close_1006"
+    CLOSE_1006_ONCE = "close_1006_once"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +77,22 @@ ARGUMENTS: Mapping[Scenario, Argument] = {
     Scenario.LONG: Argument(default=50, low=1, high=100_000),  # number of text deltas
     Scenario.SLOW: Argument(default=100, low=0, high=60_000),  # milliseconds between events
     Scenario.HTTP_ERROR: Argument(default=500, low=400, high=599),  # HTTP status
+    Scenario.FIRST_TOKEN_DELAY: Argument(default=1000, low=0, high=600_000),  # milliseconds
 }
 
-_TRIGGER = re.compile(r"\[scenario:([a-z_]+)(?::([^\]]*))?\]")
+_TRIGGER = re.compile(r"\[scenario:([a-z0-9_]+)(?::([^\]]*))?\]")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What the backend knows about a request beyond its body (defaults: a scenario played on
+    its own). `first_seen`: no earlier request had this prompt under this cache key (the `_once`
+    faults fail only then); `usage_limit`: the 429 `[scenario:usage_limit]` answers."""
+
+    usage: PromptUsage | None = None
+    sealer: ReasoningSealer | None = None
+    first_seen: bool = True
+    usage_limit: Rejection | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +102,7 @@ class Ask:
     body: Mapping[str, Any]
     user_text: str
     number: int  # the scenario's argument, or 0 when it takes none
+    turn: Turn = Turn()
 
 
 def user_text(body: Mapping[str, Any]) -> str:
@@ -115,13 +151,17 @@ def _bad_trigger(message: str) -> Rejection:
     return Rejection(400, message, code="unknown_scenario", param="input")
 
 
-def play(body: Mapping[str, Any], *, response_id: str, created_at: int) -> list[Step]:
+def play(
+    body: Mapping[str, Any], *, response_id: str, created_at: int, turn: Turn = Turn()
+) -> list[Step]:
     """The steps that answer `body`, a request the backend's rules accepted.
 
     A warm-up (`generate: false`, accepted over WebSocket only) completes at once with no
     output: it only gives the next request a response id to chain from (openai-protocols.md
     §4.4, codex's prewarm)."""
-    writer = ResponseWriter(body, response_id=response_id, created_at=created_at)
+    writer = ResponseWriter(
+        body, response_id=response_id, created_at=created_at, usage=turn.usage, sealer=turn.sealer
+    )
     if body.get("generate") is False:
         writer.start()
         writer.complete()
@@ -132,7 +172,7 @@ def play(body: Mapping[str, Any], *, response_id: str, created_at: int) -> list[
         writer.reject(chosen)
     else:
         scenario, number = chosen
-        SCENARIOS[scenario](writer, Ask(body, text, number))
+        SCENARIOS[scenario](writer, Ask(body, text, number, turn))
     return writer.steps
 
 
@@ -181,52 +221,6 @@ def _reasoning(w: ResponseWriter, ask: Ask) -> None:
     w.reasoning([words(part) for part in parts])
     w.message(words(greeting(ask)))
     w.complete()
-
-
-_DEFAULT_CALLS = (("get_weather", {"city": "Paris"}), ("get_time", {"timezone": "Europe/Paris"}))
-
-# A placeholder value per JSON-schema type, for arguments of tools the request declares.
-_PLACEHOLDERS: Mapping[str, Any] = {
-    "string": "emulator",
-    "integer": 1,
-    "number": 1.5,
-    "boolean": True,
-    "array": [],
-    "object": {},
-    "null": None,
-}
-
-
-def tool_calls(body: Mapping[str, Any], count: int) -> list[tuple[str, dict[str, Any]]]:
-    """`count` calls to the request's first function tools (repeating the last one if fewer),
-    or to `get_weather` / `get_time` when it declares none."""
-    declared = [
-        tool
-        for tool in body.get("tools") or ()
-        if isinstance(tool, dict) and tool.get("type") == "function" and tool.get("name")
-    ]
-    if not declared:
-        return [(name, dict(args)) for name, args in _DEFAULT_CALLS[:count]]
-    chosen = [declared[min(i, len(declared) - 1)] for i in range(count)]
-    return [(tool["name"], _arguments(tool.get("parameters"))) for tool in chosen]
-
-
-def _arguments(schema: Any) -> dict[str, Any]:
-    properties = schema.get("properties") if isinstance(schema, dict) else None
-    if not isinstance(properties, dict):
-        return {}
-    return {name: _placeholder(spec) for name, spec in properties.items()}
-
-
-def _placeholder(spec: Any) -> Any:
-    if not isinstance(spec, dict):
-        return "emulator"
-    if isinstance(spec.get("enum"), list) and spec["enum"]:
-        return spec["enum"][0]
-    kind = spec.get("type")
-    if isinstance(kind, list):  # ["string", "null"]: take the first type
-        kind = kind[0] if kind else "string"
-    return _PLACEHOLDERS.get(kind, "emulator") if isinstance(kind, str) else "emulator"
 
 
 def _calls(count: int) -> Callable[[ResponseWriter, Ask], None]:
@@ -317,6 +311,50 @@ def _echo_request(w: ResponseWriter, ask: Ask) -> None:
     w.complete()
 
 
+OVERLOADED = "server_is_overloaded"
+OVERLOADED_MESSAGE = "Our servers are currently overloaded. Please try again later."
+
+
+def _overload(w: ResponseWriter, ask: Ask) -> None:
+    w.start()
+    w.error(OVERLOADED, OVERLOADED_MESSAGE, type="service_unavailable_error")
+
+
+def _once(fault: Callable[[ResponseWriter, Ask], None]) -> Callable[[ResponseWriter, Ask], None]:
+    def scenario(w: ResponseWriter, ask: Ask) -> None:
+        (fault if ask.turn.first_seen else _text)(w, ask)
+
+    return scenario
+
+
+def _overload_after_output(w: ResponseWriter, ask: Ask) -> None:
+    w.start()
+    w.message(words("This answer is overtaken by an overloaded"), end=ItemEnd.OPEN)
+    w.error(OVERLOADED, OVERLOADED_MESSAGE, type="service_unavailable_error")
+
+
+def _first_token_delay(w: ResponseWriter, ask: Ask) -> None:
+    w.start()
+    w.silence(ask.number / 1000)
+    w.reasoning(short_summary(ask))
+    w.message(words(greeting(ask)))
+    w.complete()
+
+
+def _usage_limit(w: ResponseWriter, ask: Ask) -> None:
+    w.reject(ask.turn.usage_limit or Quota().usage_limit(0))
+
+
+def _close(code: int) -> Callable[[ResponseWriter, Ask], None]:
+    def scenario(w: ResponseWriter, ask: Ask) -> None:
+        if code == 1006:  # an abnormal closure has no close frame: the TCP connection just ends
+            w.drop()
+        else:
+            w.close(code, "message too big")
+
+    return scenario
+
+
 SCENARIOS: Mapping[Scenario, Callable[[ResponseWriter, Ask], None]] = {
     Scenario.TEXT: _text,
     Scenario.REASONING: _reasoning,
@@ -334,4 +372,12 @@ SCENARIOS: Mapping[Scenario, Callable[[ResponseWriter, Ask], None]] = {
     Scenario.SLOW: _slow,
     Scenario.CODEX_EMPTY_OUTPUT: _codex_empty_output,
     Scenario.ECHO_REQUEST: _echo_request,
+    Scenario.USAGE_LIMIT: _usage_limit,
+    Scenario.OVERLOAD: _overload,
+    Scenario.OVERLOAD_ONCE: _once(_overload),
+    Scenario.OVERLOAD_AFTER_OUTPUT: _overload_after_output,
+    Scenario.FIRST_TOKEN_DELAY: _first_token_delay,
+    Scenario.CLOSE_1009: _close(1009),
+    Scenario.CLOSE_1006: _close(1006),
+    Scenario.CLOSE_1006_ONCE: _once(_close(1006)),
 }

@@ -6,7 +6,13 @@ Serves, under `BASE_PATH` (`/backend-api/codex`, as the ChatGPT Codex backend):
   A `Reject` step is an HTTP error before any byte; a `Drop` closes the connection without the
   chunked body's last chunk, so the client sees a truncated body rather than a clean end.
 - `GET …/responses` with an Upgrade: the WebSocket transport (websocket.py).
-- `GET …/models`: the catalog, `{"models": [...]}`.
+- `GET …/models`: the catalog, `{"models": [...]}`, with `x-models-etag` and `ETag`; a matching
+  `If-None-Match` gets 304; `client_version` is accepted and ignored.
+- `POST /oauth/token` (at the root, as `auth.openai.com` serves it): the login refresh (login.py).
+
+Every `/responses` answer carries the quota headers (quota.py); under `--require-login` one
+without a valid Bearer gets 401 first. Leading `Sleep` steps (the latency model) run before the
+status is sent, so a refusal is delayed too; `Close` cuts the connection like `Drop`.
 
 The only thing this module decides is framing; what to send comes from backend.py.
 Logs one line per request; never logs headers (they carry Authorization).
@@ -23,9 +29,11 @@ from typing import Any
 
 from aiohttp import web
 
-from .backend import Emulator
-from .builder import Drop, Emit, Reject, Sleep, Step
+from .backend import Caller, Emulator
+from .builder import Close, Drop, Emit, Reject, Sleep, Step
+from .lite import LITE_HEADER, is_true
 from .rules import NOT_JSON, Rejection, Transport
+from .signing import credential_digest
 from .websocket import websocket_handler
 
 log = logging.getLogger(__name__)
@@ -34,6 +42,8 @@ BASE_PATH = "/backend-api/codex"
 MAX_BODY_BYTES = (
     64 * 1024 * 1024
 )  # long chat histories with images are big; aiohttp's default is 1 MiB
+
+TOKEN_PATH = "/oauth/token"
 
 EMULATOR = web.AppKey("emulator", Emulator)
 
@@ -44,6 +54,7 @@ def build_app(emulator: Emulator) -> web.Application:
     app.router.add_post(f"{BASE_PATH}/responses", post_responses)
     app.router.add_get(f"{BASE_PATH}/responses", websocket_handler(emulator, MAX_BODY_BYTES))
     app.router.add_get(f"{BASE_PATH}/models", get_models)
+    app.router.add_post(TOKEN_PATH, post_token)
     return app
 
 
@@ -67,28 +78,42 @@ def sse_frame(event: dict[str, Any]) -> bytes:
     return f"event: {event['type']}\ndata: {data}\n\n".encode()
 
 
-def reject_response(rejection: Rejection) -> web.Response:
+def reject_response(rejection: Rejection, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response(
-        rejection.http_body(), status=rejection.status, headers=dict(rejection.headers)
+        rejection.http_body(),
+        status=rejection.status,
+        headers=(headers or {}) | dict(rejection.headers),
     )
 
 
 async def post_responses(request: web.Request) -> web.StreamResponse:
+    emulator = request.app[EMULATOR]
+    refusal = emulator.check_login(request.headers.get("authorization"))
+    if refusal is not None:
+        log.info("POST responses -> %d (login)", refusal.status)
+        return reject_response(refusal)
     body: object = None
+    raw = await request.read()
     try:
-        body = json.loads(await request.read())
+        body = json.loads(raw)
     except ValueError:
         steps: list[Step] = [Reject(NOT_JSON)]
     else:
-        steps = request.app[EMULATOR].respond(body, Transport.HTTP)
+        marked = is_true(request.headers.get(LITE_HEADER))
+        caller = Caller(credential_digest(request.headers), marked, len(raw))
+        steps = emulator.respond(body, Transport.HTTP, caller)
     model = body.get("model") if isinstance(body, dict) else None
+    while steps and isinstance(pause := steps[0], Sleep):  # the latency model: before the status
+        await asyncio.sleep(pause.seconds)
+        steps = steps[1:]
+    quota = emulator.quota_headers()
     first = steps[0]
     if isinstance(first, Reject):
         log.info("POST responses model=%s -> %d", model, first.rejection.status)
-        return reject_response(first.rejection)
+        return reject_response(first.rejection, quota)
     log.info("POST responses model=%s -> 200 stream", model)
     response = web.StreamResponse(
-        headers={"content-type": "text/event-stream", "cache-control": "no-cache"}
+        headers={"content-type": "text/event-stream", "cache-control": "no-cache"} | quota
     )
     await response.prepare(request)
     try:
@@ -105,7 +130,7 @@ async def _perform(request: web.Request, response: web.StreamResponse, steps: li
                 await response.write(sse_frame(event))
             case Sleep(seconds):
                 await asyncio.sleep(seconds)
-            case Drop():
+            case Drop() | Close():
                 _drop(request)
                 return
             case Reject():
@@ -121,4 +146,29 @@ def _drop(request: web.Request) -> None:
 
 
 async def get_models(request: web.Request) -> web.Response:
-    return web.json_response(request.app[EMULATOR].config.catalog)
+    emulator = request.app[EMULATOR]
+    etag = emulator.models_etag
+    headers = {"x-models-etag": etag, "etag": f'"{etag}"'}
+    asked = {tag.strip().removeprefix("W/").strip('"') for tag in _if_none_match(request)}
+    if etag in asked or "*" in asked:
+        return web.Response(status=304, headers=headers)
+    return web.Response(
+        body=emulator.catalog_bytes, content_type="application/json", headers=headers
+    )
+
+
+def _if_none_match(request: web.Request) -> list[str]:
+    return [
+        tag for value in request.headers.getall("if-none-match", []) for tag in value.split(",")
+    ]
+
+
+async def post_token(request: web.Request) -> web.Response:
+    emulator = request.app[EMULATOR]
+    try:
+        body: object = json.loads(await request.read())
+    except ValueError:
+        body = None
+    status, answer = emulator.login.refresh(body, int(emulator.now()))
+    log.info("POST oauth/token -> %d", status)  # never the tokens
+    return web.json_response(answer, status=status)

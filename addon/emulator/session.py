@@ -11,11 +11,20 @@ steps out (reference/openai-protocols.md §4).
 - Rule 3: `previous_response_id` may name only the last response this connection completed
   (state is connection-local, §4.4), so an older id, an unknown one, or any id after a reconnect
   gets a 400 `previous_response_not_found` (§4.6). Failed, incomplete and refused responses
-  leave the remembered id as it was.
+  leave the remembered response as it was. A chained request's effective input is the
+  remembered response's effective input, then its output items, then the new input: the
+  backend judges, caches and plays that.
 - Rule 4: a frame that cannot be served (not JSON, not an object, binary, an unknown `type`)
   gets one `error` frame with a `status`, and the connection stays open (§4.6).
+- Rule 5: a connection serves for `EmulatorConfig.ws_max_age` seconds (60 minutes, as the real
+  one); the first `response.create` after that gets the `websocket_connection_limit_reached`
+  error frame, then a close frame (1000).
+- Rule 6: with `EmulatorConfig.rate_limits_event` (`--rate-limits-event`), every response that
+  is not refused starts with the `codex.rate_limits` event (quota.py), before `response.created`,
+  as the Codex backend sends it. The handshake's headers give the caller's credential;
+  the Responses-Lite marker comes from the frame's `client_metadata` (lite.py).
 
-Out go only `Emit`, `Sleep` and `Drop` steps: a `Reject` becomes its wrapped `error` frame
+Out go only `Emit`, `Sleep`, `Drop` and `Close` steps: a `Reject` becomes its wrapped `error` frame
 (`{"type":"error","status":N,"error":{…}}`), and a mid-stream `error` event (the SSE shape) takes
 the wrapped shape without `status`, as the SDK's `ResponseWsError` models it; every other event
 is sent exactly as over SSE (§4.3).
@@ -32,9 +41,10 @@ from typing import Any
 
 from addon.events import Event, EventType
 
-from .backend import Emulator, EmulatorConfig
-from .builder import Drop, Emit, Reject, Step
-from .rules import NOT_AN_OBJECT, NOT_JSON, Rejection, Transport
+from .backend import Caller, Emulator, EmulatorConfig
+from .builder import Close, Drop, Emit, Reject, Sleep, Step
+from .lite import websocket_marker
+from .rules import NOT_AN_OBJECT, NOT_JSON, Rejection, Transport, previous_not_found
 
 # A handshake carrying this header (value `1`) is refused with 426, whatever the config says.
 REFUSE_HEADER = "x-emulator-refuse-websocket"
@@ -57,7 +67,10 @@ CREATE = "response.create"
 PROCESSED = "response.processed"
 
 # The wrapped error's `type` for the codes a scripted `error` event uses.
-_ERROR_TYPES: Mapping[str, str] = {"rate_limit_exceeded": "rate_limit_error"}
+_ERROR_TYPES: Mapping[str, str] = {
+    "rate_limit_exceeded": "rate_limit_error",
+    "server_is_overloaded": "service_unavailable_error",
+}
 
 
 def handshake_refusal(config: EmulatorConfig, refuse_header: str | None) -> Rejection | None:
@@ -72,20 +85,47 @@ def handshake_refusal(config: EmulatorConfig, refuse_header: str | None) -> Reje
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What one frame gets: the steps to perform (`Emit`, `Sleep`, `Drop`), and for the log,
-    what the frame was and how its answer ends once every step has run."""
+    """What one frame gets: the steps to perform (`Emit`, `Sleep`, `Drop`, `Close`), and for the
+    log, what the frame was and how its answer ends once every step has run."""
 
     steps: list[Step]
     what: str
     outcome: str
 
 
-class WebSocketSession:
-    """One connection's state: the id of the last response it completed (Rule 3)."""
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """The last response a connection completed: its id, effective input and output items."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    response_id: str
+    input: list[Any]
+    output: list[Any]
+
+
+def connection_limit(max_age: float) -> Rejection:
+    minutes = max_age / 60
+    span = f"{minutes:g} minutes" if minutes == int(minutes) else f"{max_age:g} seconds"
+    return Rejection(
+        400,
+        f"Responses websocket connection limit reached ({span}). "
+        "Create a new websocket connection to continue.",
+        code="websocket_connection_limit_reached",
+    )
+
+
+class WebSocketSession:
+    """One connection's state: the last response it completed (Rule 3), when it opened (Rule 5)
+    and who is calling (the handshake's credential digest, signing.py)."""
+
+    def __init__(self, emulator: Emulator, *, credential: str = "") -> None:
         self._emulator = emulator
-        self.last_response_id: str | None = None
+        self._credential = credential
+        self.opened_at = emulator.now()
+        self.last: Completed | None = None
+
+    @property
+    def last_response_id(self) -> str | None:
+        return self.last.response_id if self.last is not None else None
 
     def receive_text(self, text: str) -> Reply:
         """The reply to one text frame. Call again only after its steps have all run (Rule 1)."""
@@ -103,14 +143,32 @@ class WebSocketSession:
         body = {key: value for key, value in frame.items() if key != "type"}
         model = body.get("model")
         what = f"{CREATE} model={model if isinstance(model, str) else None}"
+        max_age = self._emulator.config.ws_max_age
+        if self._emulator.now() - self.opened_at >= max_age:
+            limit = connection_limit(max_age)
+            steps: list[Step] = [Emit(limit.ws_frame()), Close(1000, "connection limit reached")]
+            return Reply(steps, what, "error 400, closed")
         previous = body.get("previous_response_id")
-        if previous is not None and previous != self.last_response_id:
-            return _refused(what, _previous_not_found(previous))
-        steps = self._emulator.respond(body, Transport.WEBSOCKET)
-        completed = _completed_id(steps)
+        if previous is not None:
+            if self.last is None or previous != self.last.response_id:
+                return _refused(what, previous_not_found(previous))
+            if isinstance(body.get("input"), list):
+                body["input"] = [*self.last.input, *self.last.output, *body["input"]]
+        caller = Caller(self._credential, websocket_marker(body), len(text.encode()))
+        steps = self._emulator.respond(body, Transport.WEBSOCKET, caller)
+        completed = _completed(body, steps)
         if completed is not None:
-            self.last_response_id = completed
-        return Reply([_for_websocket(step) for step in steps], what, _outcome(steps))
+            self.last = completed
+        return Reply(self._with_rate_limits(steps), what, _outcome(steps))
+
+    def _with_rate_limits(self, steps: list[Step]) -> list[Step]:
+        """Rule 6 and the WebSocket shapes of refusals and error events."""
+        lead = 1 if steps and isinstance(steps[0], Sleep) else 0
+        sent = [_for_websocket(step) for step in steps]
+        refused = lead < len(steps) and isinstance(steps[lead], Reject)
+        if refused or not self._emulator.config.rate_limits_event:
+            return sent
+        return [*sent[:lead], Emit(self._emulator.rate_limits_event()), *sent[lead:]]
 
     def receive_binary(self) -> Reply:
         """The reply to a binary frame: Responses events are JSON text (§4.3)."""
@@ -130,21 +188,16 @@ def _unknown_type(kind: object) -> Rejection:
     )
 
 
-def _previous_not_found(previous: object) -> Rejection:
-    return Rejection(
-        400,
-        f"Previous response with id '{previous}' not found.",
-        code="previous_response_not_found",
-        param="previous_response_id",
-    )
-
-
-def _completed_id(steps: list[Step]) -> str | None:
+def _completed(body: Mapping[str, Any], steps: list[Step]) -> Completed | None:
     last = steps[-1] if steps else None
-    if isinstance(last, Emit) and last.event["type"] == EventType.COMPLETED:
-        response_id: str = last.event["response"]["id"]
-        return response_id
-    return None
+    if not (isinstance(last, Emit) and last.event["type"] == EventType.COMPLETED):
+        return None
+    output = [
+        step.event["item"]
+        for step in steps
+        if isinstance(step, Emit) and step.event["type"] == EventType.OUTPUT_ITEM_DONE
+    ]
+    return Completed(last.event["response"]["id"], list(body["input"]), output)
 
 
 def _outcome(steps: list[Step]) -> str:
@@ -154,6 +207,8 @@ def _outcome(steps: list[Step]) -> str:
             return f"error {rejection.status}"
         case Drop():
             return "dropped"
+        case Close(code):
+            return f"closed {code}"
         case Emit(event):
             return str(event["type"])
     return "no events"
@@ -163,14 +218,18 @@ def _for_websocket(step: Step) -> Step:
     match step:
         case Reject(rejection):
             return Emit(rejection.ws_frame())
-        case Emit(event) if event["type"] == EventType.ERROR and "error" not in event:
+        case Emit(event) if event["type"] == EventType.ERROR and "status" not in event:
             return Emit(wrapped_error(event))
     return step
 
 
 def wrapped_error(event: Event) -> dict[str, Any]:
-    """A mid-stream SSE `error` event in the WebSocket shape (§4.6), without `status`."""
+    """A mid-stream SSE `error` event in the WebSocket shape (§4.6), without `status`: its
+    nested `error` object when it has one (`server_is_overloaded`), else one built from it."""
     code = event.get("code")
     kind = _ERROR_TYPES.get(code, "server_error") if isinstance(code, str) else "server_error"
     error = {"type": kind, "code": code, "message": event["message"], "param": event.get("param")}
+    nested = event.get("error")
+    if isinstance(nested, dict):
+        error = {"param": None} | nested
     return {"type": "error", "error": error, "sequence_number": event["sequence_number"]}

@@ -1,14 +1,17 @@
 """The emulator's WebSocket front end (aiohttp): `GET …/responses` with an Upgrade.
 
-A handshake is refused with 426 and an OpenAI error body when `session.handshake_refusal` says so
-(the `--refuse-websocket` switch, or the `x-emulator-refuse-websocket: 1` header); a plain GET
-gets 400. Otherwise one `WebSocketSession` per connection decides what each frame gets, and this
-module only moves frames:
+A handshake is refused with 401 under `--require-login` without a valid Bearer (login.py), with
+426 and an OpenAI error body when `session.handshake_refusal` says so (the `--refuse-websocket`
+switch, or the `x-emulator-refuse-websocket: 1` header); a plain GET gets 400. An accepted one
+waits the latency model's RTT and answers 101 with the quota headers (quota.py). Then one
+`WebSocketSession` per connection decides what each frame gets, and this module only moves
+frames:
 - a reader keeps receiving, so pings are answered and a client that leaves is noticed even while
   a response streams; it queues text and binary frames (at most `MAX_QUEUED_FRAMES`, then it waits);
 - a worker answers the queued frames one at a time, in order (session.py, Rule 1): `Emit` is one
   text frame, `Sleep` a pause, `Drop` closes the TCP connection with no close frame, so the client
-  sees an abnormal closure (1006) and no terminal event.
+  sees an abnormal closure (1006) and no terminal event, `Close` sends a close frame with its
+  code (1009, or 1000 at the connection's age limit) and ends the connection.
 
 Logs one line per frame once it is answered (kind, model, outcome); never logs headers (they
 carry Authorization).
@@ -25,9 +28,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import WSMsgType, web
 
 from .backend import Emulator
-from .builder import Drop, Emit, Reject, Sleep, Step
+from .builder import Close, Drop, Emit, Reject, Sleep, Step
 from .rules import Rejection
 from .session import NOT_AN_UPGRADE, REFUSE_HEADER, WebSocketSession, handshake_refusal
+from .signing import credential_digest
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +52,24 @@ def websocket_handler(emulator: Emulator, max_message_bytes: int) -> Handler:
 
 
 async def _serve(request: web.Request, emulator: Emulator, max_bytes: int) -> web.StreamResponse:
-    refusal = handshake_refusal(emulator.config, request.headers.get(REFUSE_HEADER))
+    refusal = emulator.check_login(request.headers.get("authorization"))
+    if refusal is None:
+        refusal = handshake_refusal(emulator.config, request.headers.get(REFUSE_HEADER))
     if refusal is not None:
         log.info("WebSocket handshake -> %d", refusal.status)
         return _refuse(refusal)
     ws = web.WebSocketResponse(max_msg_size=max_bytes)
     if not ws.can_prepare(request).ok:
         return _refuse(NOT_AN_UPGRADE)
+    ws.headers.update(emulator.quota_headers())
+    if emulator.config.latency.rtt > 0:
+        await asyncio.sleep(emulator.config.latency.rtt)
     await ws.prepare(request)
+    session = WebSocketSession(emulator, credential=credential_digest(request.headers))
     frames: Frames = asyncio.Queue(MAX_QUEUED_FRAMES)
     tasks = {
         asyncio.create_task(_read(ws, frames)),
-        asyncio.create_task(_answer(ws, request, WebSocketSession(emulator), frames)),
+        asyncio.create_task(_answer(ws, request, session, frames)),
     }
     try:
         # The client closed (reader done), or the worker dropped the connection.
@@ -108,7 +118,7 @@ async def _answer(
 
 
 async def _perform(ws: web.WebSocketResponse, request: web.Request, steps: list[Step]) -> bool:
-    """Run `steps`; False once the connection is dropped."""
+    """Run `steps`; False once the connection is dropped or closed."""
     for step in steps:
         match step:
             case Emit(event):
@@ -118,6 +128,9 @@ async def _perform(ws: web.WebSocketResponse, request: web.Request, steps: list[
             case Drop():
                 if request.transport is not None:
                     request.transport.close()  # frames already written still flush
+                return False
+            case Close(code, reason):
+                await ws.close(code=code, message=reason.encode())
                 return False
             case Reject():
                 raise RuntimeError("the session turns rejections into error frames")
