@@ -69,10 +69,15 @@ class UnsupportedParameter(ClientError):
 
 
 class UpstreamError(ProxyError):
-    """The upstream refused, failed or broke the protocol (its status, else 502)."""
+    """The upstream refused, failed or broke the protocol (its status, else 502).
+
+    `payload` keeps what the upstream said (its error body, or its error event) for the few
+    readers that need more than the message (a usage limit's reset time).
+    """
 
     status = 502
     type = "upstream_error"
+    payload: bytes | dict[str, Any] = b""
 
 
 class UpstreamProtocolError(UpstreamError):
@@ -175,7 +180,7 @@ def upstream_error_from_body(status: int, body: bytes, headers: dict[str, str]) 
         text = body[:2000].decode("utf-8", "replace").strip()
         message = text or f"upstream answered HTTP {status}"
     kept = {k: v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
-    return UpstreamError(
+    err = UpstreamError(
         message,
         status=status,
         type=err_type or type_for_status(status),
@@ -183,6 +188,8 @@ def upstream_error_from_body(status: int, body: bytes, headers: dict[str, str]) 
         param=param,
         headers=kept,
     )
+    err.payload = body[:65536]
+    return err
 
 
 # HTTP status for an upstream error that names only a code (response.failed, status-less `error`).

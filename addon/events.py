@@ -113,12 +113,14 @@ def error_of_event(event: Event) -> UpstreamError | None:
         fields = nested if isinstance(nested, dict) else event
         status = event.get("status", event.get("status_code"))
         headers = event.get("headers")
-        return upstream_error_from_event(
+        err = upstream_error_from_event(
             fields,
             status if isinstance(status, int) and status >= 400 else None,
             "upstream reported an error",
             headers if isinstance(headers, dict) else None,
         )
+        err.payload = event
+        return err
     if kind not in (EventType.FAILED, EventType.DONE):
         return None
     response = event.get("response")

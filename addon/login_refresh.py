@@ -35,6 +35,8 @@ from typing import Any
 
 from aiohttp import ClientConnectorError, ClientError, ClientSession, ClientTimeout
 
+from addon.transports.sessions import close_session_now
+
 from .auth import (
     REFRESH_URL,
     CodexCredentials,
@@ -292,8 +294,11 @@ def _retrieve(task: asyncio.Task[CodexCredentials]) -> None:
 
 
 def close_soon(login: CodexLogin) -> None:
-    """Close `login`'s HTTP client on the running loop, for synchronous callers (mitmproxy's
-    lifecycle hooks); without a loop the process is ending and there is nothing to close."""
+    """Close `login`'s HTTP client, for synchronous callers (mitmproxy's lifecycle hooks): its
+    connections at once, a refresh already sent when the loop lets it finish."""
+    session, login._session = login._session, None
+    if session is not None:
+        close_session_now(session)
     with contextlib.suppress(RuntimeError):
         task = asyncio.get_running_loop().create_task(login.aclose())
         _CLOSING.add(task)

@@ -37,6 +37,7 @@ class CallReport:
     error: str | None = None
     dropped: tuple[str, ...] = ()
     tried: tuple[Tried, ...] = ()
+    quota: str = ""
 
     @property
     def mark(self) -> str:
@@ -56,6 +57,8 @@ class CallReport:
         tokens = tokens_text(self.usage)
         if tokens:
             parts.append(tokens)
+        if self.quota:
+            parts.append(self.quota)
         if self.error:
             parts.append(f"error: {self.error}")
         return " · ".join(parts)

@@ -6,22 +6,30 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mitmproxy import http
 
 from addon.catalog import Catalog, embedded_catalog
-from addon.errors import ClientError
+from addon.errors import ClientError, ProxyError, error_body
 from addon.glue import display
+from addon.login_refresh import CodexLogin, close_soon
 from addon.pipeline import ChatJsonSink, ChatStreamSink, Sink
-from addon.settings import AuthMode
+from addon.quota import QuotaBook
+from addon.quota_tap import QuotaTap
+from addon.settings import AuthMode, Settings
 from addon.translate_request import Translation
 from addon.transports.job import CallJob
 from addon.wire import ReasoningMode
+
+logger = logging.getLogger(__name__)
 
 # Client headers passed on to the upstream with `responses_auth=client`.
 _CLIENT_HEADERS = (
@@ -101,3 +109,40 @@ def origin_of(req: http.Request) -> str:
     default_port = {"http": 80, "https": 443}.get(req.scheme)
     port = "" if req.port == default_port else f":{req.port}"
     return f"{req.scheme}://{req.pretty_host}{port}"
+
+
+def account_of(headers: dict[str, str], login: CodexLogin | None) -> str:
+    """Who the quota belongs to: the login's account digest, or a digest of the client's own
+    credential (never the credential itself)."""
+    if login is not None:
+        return login.account_digest()
+    secret = headers.get("authorization") or headers.get("api-key") or headers.get("x-api-key")
+    return hashlib.sha256((secret or "anonymous").encode()).hexdigest()[:12]
+
+
+def quota_tap(book: QuotaBook, account: str) -> QuotaTap:
+    return QuotaTap(book, account, clock=lambda: datetime.now(UTC))
+
+
+def current_login(settings: Settings, login: CodexLogin | None) -> CodexLogin | None:
+    """The login `settings` ask for (responses_auth=codex), reusing `login` when it is the same
+    file and token endpoint, closing it when it is not."""
+    if settings.auth is not AuthMode.CODEX:
+        return None
+    wanted = Path(settings.codex_auth_file).expanduser()
+    if login is not None and login.path == wanted and login.refresh_url == settings.refresh_url:
+        return login
+    if login is not None:
+        close_soon(login)
+    return CodexLogin(settings.codex_auth_file, settings.refresh_url)
+
+
+def refuse(flow: http.HTTPFlow, err: ProxyError) -> None:
+    """Answer `flow` with `err` at once (nothing goes upstream), and say so in mitmweb."""
+    if err.status < 500:
+        logger.info("chat request refused: %s", err.message)
+    flow.response = http.Response.make(
+        err.status, error_body(err), {"content-type": "application/json", **err.headers}
+    )
+    flow.comment = f"chat2responses refused it: {err.message}"
+    flow.marked = ":no_entry:"

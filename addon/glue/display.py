@@ -79,6 +79,7 @@ def report(
         error=error,
         dropped=translation.dropped,
         tried=tuple(outcome.tried),
+        quota=outcome.quota,
     )
 
 

@@ -17,27 +17,32 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from pathlib import Path
 from typing import Any
 
 from mitmproxy import command, connection, ctx, exceptions, http
 
 from addon.body import parse_json_body
 from addon.catalog import Catalog
-from addon.errors import ClientError, ProxyError, error_body
+from addon.errors import ClientError, ProxyError
 from addon.glue import display
 from addon.glue.calls import (
     Call,
+    account_of,
     client_headers,
+    current_login,
     decoded_body,
     load_catalog,
     origin_of,
+    quota_tap,
+    refuse,
     sink_factory,
 )
 from addon.glue.contentviews import register_views
+from addon.glue.status import status_text
 from addon.login_refresh import CodexLogin, close_soon
 from addon.policy import Memory, asks_summaries
 from addon.profiles import profile_for_url
+from addon.quota import QuotaBook
 from addon.routing import is_chat_completions_path, responses_url_for, websocket_url
 from addon.settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings
 from addon.translate_request import translate_request
@@ -60,6 +65,7 @@ class Chat2Responses:
         self.driver = Driver()
         self.ssl_context: ssl.SSLContext | None = None
         self.codex_login: CodexLogin | None = None
+        self.quota = QuotaBook()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -121,6 +127,13 @@ class Chat2Responses:
         logger.info(message)
         return message
 
+    @command.command("chat2responses.status")  # type: ignore[untyped-decorator]
+    def status(self) -> str:
+        """Quota per account (digests only) and the routes learned from upstreams."""
+        text = status_text(self.quota, self.memory)
+        logger.info(text)
+        return text
+
     # ---- request ---------------------------------------------------------------------------
 
     def request(self, flow: http.HTTPFlow) -> None:
@@ -131,7 +144,7 @@ class Chat2Responses:
             return
         if req.method != "POST":
             if self.settings.rewrite is RewriteMode.ALL:
-                self._refuse(
+                refuse(
                     flow, ClientError(f"{req.method} is not allowed here; use POST.", status=405)
                 )
                 flow.response.headers["allow"] = "POST"  # type: ignore[union-attr]
@@ -139,23 +152,14 @@ class Chat2Responses:
         try:
             call = self._rewrite(flow)
         except ClientError as err:
-            self._refuse(flow, err)
+            refuse(flow, err)
             return
         except Exception as exc:  # a bug must not send a half-rewritten request anywhere
             logger.exception("chat2responses: rewriting the request failed")
-            self._refuse(flow, ProxyError(f"chat2responses internal error: {exc}"))
+            refuse(flow, ProxyError(f"chat2responses internal error: {exc}"))
             return
         if call is not None:
             self.calls[flow.id] = call
-
-    def _refuse(self, flow: http.HTTPFlow, err: ProxyError) -> None:
-        if err.status < 500:
-            logger.info("chat request refused: %s", err.message)
-        flow.response = http.Response.make(
-            err.status, error_body(err), {"content-type": "application/json", **err.headers}
-        )
-        flow.comment = f"chat2responses refused it: {err.message}"
-        flow.marked = ":no_entry:"
 
     def _rewrite(self, flow: http.HTTPFlow) -> Call | None:
         req = flow.request
@@ -187,11 +191,13 @@ class Chat2Responses:
             login=self.settings.auth is AuthMode.CODEX,
             retries=self.settings.retries,
         )
+        login = self._login()
+        headers = client_headers(req, self.settings.auth)
         job = CallJob(
             http_url=url,
             ws_url=websocket_url(url),
             body=translation.body,
-            headers=client_headers(req, self.settings.auth),
+            headers=headers,
             profile=profile,
             http_headers=translation.http_headers,
             ws_extra=translation.ws_extra,
@@ -203,7 +209,8 @@ class Chat2Responses:
             idle_timeout=float(self.settings.idle_timeout),
             keepalive=float(self.settings.keepalive),
             ssl=self.ssl_context,
-            login=self._login(),
+            login=login,
+            quota=quota_tap(self.quota, account_of(headers, login)),
         )
         call = Call(
             token=self.driver.register(job),
@@ -249,17 +256,8 @@ class Chat2Responses:
 
     def _login(self) -> CodexLogin | None:
         """With `responses_auth=codex`, the login the driver asks for headers at send time."""
-        if self.settings.auth is not AuthMode.CODEX:
-            return None
-        wanted = Path(self.settings.codex_auth_file).expanduser()
-        login = self.codex_login
-        if login is None or login.path != wanted or login.refresh_url != self.settings.refresh_url:
-            if login is not None:
-                close_soon(login)
-            login = self.codex_login = CodexLogin(
-                self.settings.codex_auth_file, self.settings.refresh_url
-            )
-        return login
+        self.codex_login = current_login(self.settings, self.codex_login)
+        return self.codex_login
 
     # ---- response --------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from typing import Any
 from aiohttp import ClientSession, web
 
 from addon.auth import bearer_of
-from addon.errors import ProxyError, error_body
+from addon.errors import ProxyError, UpstreamError, error_body
 from addon.events import Event, EventType, parse_event
 from addon.pipeline import Transcript
 from addon.policy import (
@@ -84,6 +84,7 @@ class UpstreamCall:
         finally:
             if self._keepalive is not None:
                 self._keepalive.cancel()
+            self._note_quota()
 
     async def _run(self) -> web.StreamResponse:
         job, outcome = self.job, self.job.outcome
@@ -95,6 +96,11 @@ class UpstreamCall:
             try:
                 await self._guarded(attempt)
             except ProxyError as err:
+                if isinstance(err, UpstreamError):
+                    if outcome.upstream_status is None:
+                        outcome.upstream_status = err.status  # what the leg shows
+                    if job.quota is not None:
+                        err = job.quota.usage_limit(err)
                 failure = classify(attempt.route, err)
                 history.append(
                     Tried(attempt, failure, err.status, retry_after(err), random.random())
@@ -124,6 +130,14 @@ class UpstreamCall:
             logger.info(news)
         assert self._response is not None
         return self._response
+
+    def _note_quota(self) -> None:
+        tap = self.job.quota
+        if tap is not None:
+            for warning in tap.warnings:
+                logger.warning(warning)
+            tap.warnings.clear()
+            self.job.outcome.quota = tap.text()
 
     async def _guarded(self, attempt: Attempt) -> None:
         try:
@@ -161,8 +175,11 @@ class UpstreamCall:
         """One attempt, start to end: the client's answer is complete when it returns."""
         body = body_for(attempt, self.job.body)
         held: list[Event] = []
+        tap = self.job.quota
         async with self._events(attempt, body) as events:
             async for event in events:
+                if tap is not None and tap.event(event):
+                    continue
                 if not self.sink.started and event["type"] in PREAMBLE:
                     held.append(event)
                     continue
@@ -205,6 +222,7 @@ class UpstreamCall:
                 connect_timeout=CONNECT_TIMEOUT,
                 idle_timeout=job.idle_timeout,
                 transcript=outcome.upstream,
+                on_headers=job.quota.headers if job.quota is not None else None,
             ) as events:
                 outcome.upstream_status = 200
                 yield _Events(events) if isinstance(events, list) else events
@@ -222,6 +240,7 @@ class UpstreamCall:
             connect_timeout=CONNECT_TIMEOUT,
             idle_timeout=job.idle_timeout,
             pool=self._pool,
+            on_handshake=job.quota.headers if job.quota is not None else None,
         ) as frames:
             outcome.upstream_status = 101
             yield _Frames(frames, outcome)

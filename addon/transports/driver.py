@@ -26,6 +26,7 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from addon.errors import UpstreamError, error_body
 from addon.transports.call import CONNECT_TIMEOUT, UpstreamCall
 from addon.transports.job import CallJob
+from addon.transports.sessions import close_session_now
 from addon.transports.websocket import WebSocketPool
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,9 @@ class Driver:
         """Stop serving; sockets close in the background (mitmproxy's `done` is sync)."""
         for token in list(self._jobs) + list(self._running):
             self.discard(token)
+        if self._session is not None:
+            close_session_now(self._session)
+            self._session = None
         with contextlib.suppress(RuntimeError):  # no loop any more: the process is ending
             asyncio.get_running_loop().create_task(self.aclose())
 

@@ -23,7 +23,7 @@ import json
 import logging
 import ssl as ssl_module
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -106,6 +106,7 @@ async def open_http_events(
     connect_timeout: float,
     idle_timeout: float,
     transcript: Transcript,
+    on_headers: Callable[[Mapping[str, str]], None] | None = None,
 ) -> AsyncIterator[HttpEvents | list[Event]]:
     """POST `body` to `url` and yield its events: an `HttpEvents` for an SSE answer, or the
     list of events of a JSON `Response`. Raises `UpstreamError` for a non-200 answer."""
@@ -119,6 +120,8 @@ async def open_http_events(
                 url, data=_dumps(body).encode(), headers=sent, ssl=ssl or True
             )
     try:
+        if on_headers is not None:
+            on_headers(upstream.headers)
         if upstream.status != 200:
             with _upstream_errors(where, idle_timeout):
                 async with asyncio.timeout(idle_timeout):

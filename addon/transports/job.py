@@ -17,6 +17,7 @@ from addon.catalog import ModelMatch
 from addon.pipeline import DISPLAY_LIMIT, Sink, Transcript
 from addon.policy import Memory, Plan, Route, Tried
 from addon.profiles import UpstreamProfile
+from addon.quota_tap import QuotaTap
 
 # Header values never recorded for display (DESIGN: credentials never enter a flow).
 SECRET_HEADERS = frozenset(
@@ -50,6 +51,7 @@ class CallOutcome:
     frames: list[str] = field(default_factory=list)  # WebSocket: the frames received
     frames_size: int = 0
     client: bytes = b""  # what a streaming client was sent (bounded), for display
+    quota: str = ""  # the account's quota after the call, in words
 
     @property
     def route(self) -> Route | None:
@@ -90,6 +92,7 @@ class CallJob:
     login: Login | None = None
     http_headers: Mapping[str, str] = field(default_factory=dict)  # e.g. the Lite marker
     ws_extra: Mapping[str, Any] = field(default_factory=dict)  # merged into response.create
+    quota: QuotaTap | None = None  # where this call's quota readings go
     outcome: CallOutcome = field(default_factory=CallOutcome)
 
 

@@ -32,7 +32,7 @@ import json
 import logging
 import ssl as ssl_module
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
@@ -100,6 +100,7 @@ async def open_response_stream(
     connect_timeout: float = 15.0,
     idle_timeout: float = 300.0,
     pool: WebSocketPool | None = None,
+    on_handshake: Callable[[Mapping[str, str]], None] | None = None,
 ) -> AsyncIterator[AsyncIterator[str]]:
     """Connect to `url` (or take an idle socket from `pool`), send `frame` (the
     `response.create` frame, built by `profiles.response_create_frame`), and yield the event
@@ -113,7 +114,9 @@ async def open_response_stream(
     cancelled.
     """
     stream = _EventStream(
-        _Target(url, headers, _tls_context(url, ssl), connect_timeout, idle_timeout, pool),
+        _Target(
+            url, headers, _tls_context(url, ssl), connect_timeout, idle_timeout, pool, on_handshake
+        ),
         json.dumps(frame, ensure_ascii=False, separators=(",", ":")),
     )
     try:
@@ -133,6 +136,7 @@ class _Target:
     connect_timeout: float
     idle_timeout: float
     pool: WebSocketPool | None
+    on_handshake: Callable[[Mapping[str, str]], None] | None = None  # the 101's headers
 
     @property
     def where(self) -> str:
@@ -258,6 +262,8 @@ class _EventStream:
                 **_ssl_argument(target.ssl),
             )
         self._ws = ws
+        if target.on_handshake is not None and ws.response is not None:
+            target.on_handshake(ws.response.headers)
         if target.pool is not None:
             target.pool.track(ws, target.url, target.headers, target.ssl)
         logger.debug("WebSocket to %s open", self._where)
