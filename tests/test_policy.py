@@ -112,7 +112,7 @@ def refused(status: int) -> HandshakeRefused:
         (H, UpstreamError("verify", status=400, param="reasoning.summary"), Failure.SUMMARY_REFUSED),  # noqa: E501
         (W, UpstreamError("verify", status=400, param="reasoning.summary"), Failure.SUMMARY_REFUSED),  # noqa: E501
         (H, UpstreamError("boom", status=500), Failure.TRANSIENT),
-        (H, UpstreamError("overloaded", status=503, code="server_is_overloaded"), Failure.TRANSIENT),
+        (H, UpstreamError("overloaded", status=503, code="server_is_overloaded"), Failure.TRANSIENT),  # noqa: E501
         (W, UpstreamError("stalled", status=504, code="upstream_stalled"), Failure.FATAL),
         (H, UpstreamProtocolError("garbage"), Failure.FATAL),
         (W, WebSocketClosed("dropped", 1006), Failure.TRANSIENT),
