@@ -16,7 +16,7 @@ Rule 2: what is kept for display is bounded (`Transcript`); the client always ge
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from .aggregate import ChatAggregator
 from .chunks import ChunkContext
@@ -189,7 +189,29 @@ _TERMINAL_TYPES = frozenset(
     t.value for t in (EventType.COMPLETED, EventType.INCOMPLETE, EventType.FAILED, EventType.DONE)
 )
 
-Sink = ChatStreamSink | ChatJsonSink
+
+class Sink(Protocol):
+    """What the driver feeds: one per client format (these chat sinks, responses_sinks.py)."""
+
+    @property
+    def streaming(self) -> bool: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def started(self) -> bool: ...  # output was produced: no retry, errors are in-band
+    @property
+    def done(self) -> bool: ...  # the answer is complete: the upstream may be closed
+    @property
+    def stopped(self) -> bool: ...  # a stop sequence ended it: close the upstream
+    @property
+    def error(self) -> ProxyError | None: ...
+    @property
+    def usage(self) -> dict[str, Any] | None: ...
+
+    def feed(self, event: Event) -> bytes: ...
+    def finish(self) -> bytes: ...
+    def fail(self, err: ProxyError) -> bytes: ...
+    def check_size(self, received: int) -> None: ...
 
 
 class UpstreamSSE:

@@ -20,7 +20,7 @@ def responses_url_for(responses_url: str, origin: str, path: str) -> str:
         parts = urlsplit(responses_url)
         return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/responses"))
     parts = urlsplit(origin + path)
-    base = parts.path.rstrip("/").removesuffix("/chat/completions")
+    base = parts.path.rstrip("/").removesuffix("/chat/completions").removesuffix("/responses")
     return urlunsplit(parts._replace(path=base + "/responses"))
 
 
@@ -33,3 +33,8 @@ def websocket_url(http_url: str) -> str:
 
 def is_chat_completions_path(path: str) -> bool:
     return path.partition("?")[0].rstrip("/").endswith("/chat/completions")
+
+
+def is_responses_path(path: str) -> bool:
+    """`POST …/responses` from a Responses client (not `…/responses/{id}`, not the driver's)."""
+    return path.partition("?")[0].rstrip("/").endswith("/responses")

@@ -440,7 +440,10 @@ def _from_responses_shape(
 
 def _responses_input(value: object, profile: UpstreamProfile) -> object:
     if isinstance(value, str):
-        return value
+        # The same as one user message; the Codex backend takes only the list form.
+        return [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": value}]}
+        ]
     if value is None:
         raise missing("input")
     items = as_list(value, "input")

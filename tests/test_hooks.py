@@ -96,7 +96,7 @@ def test_a_model_outside_the_catalog_passes_through_byte_for_byte(addon: Chat2Re
         assert flow.id not in addon.calls
 
 
-@pytest.mark.parametrize("path", ["/v1/models", "/v1/responses", "/v1/chat/completions/x"])
+@pytest.mark.parametrize("path", ["/v1/models", "/v1/responses/resp_1", "/v1/chat/completions/x"])
 def test_other_paths_are_not_touched(addon: Chat2Responses, path: str) -> None:
     with taddons.context(addon):
         flow = chat_flow(BODY, path=path)
@@ -379,3 +379,57 @@ def test_a_refused_request_is_annotated(addon: Chat2Responses) -> None:
         addon.request(flow)
         assert flow.response is not None and flow.response.status_code == 400
         assert flow.comment.startswith("chat2responses refused it:")
+
+
+def test_a_responses_request_goes_the_same_way_and_is_answered_as_responses(
+    addon: Chat2Responses,
+) -> None:
+    from addon.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
+
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_url="http://up.example/backend-api/codex")
+        started(addon)
+        flow = chat_flow({"model": "gpt-5.5", "input": "hi", "stream": True}, path="/v1/responses")
+        addon.request(flow)
+        job = addon.calls[flow.id].job
+        assert job.http_url == "http://up.example/backend-api/codex/responses"
+        assert job.plan.route is Route.WEBSOCKET
+        assert job.body["input"] == [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+        ]
+        assert job.body["store"] is False and "instructions" in job.body
+        assert isinstance(job.make_sink(), ResponsesStreamSink)
+        flow = chat_flow({"model": "gpt-5.5", "input": "hi"}, path="/v1/responses")
+        addon.request(flow)
+        assert isinstance(addon.calls[flow.id].job.make_sink(), ResponsesJsonSink)
+
+
+def get_flow(path: str) -> tflow.HTTPFlow:
+    flow = chat_flow(b"", path=path)
+    flow.request.method = "GET"
+    return flow
+
+
+def test_models_are_listed_from_the_catalog_with_rewrite_all(addon: Chat2Responses) -> None:
+    with taddons.context(addon) as tctx:
+        flow = get_flow("/v1/models")
+        addon.request(flow)
+        assert flow.response is None  # responses_rewrite=catalog: the upstream's own list
+        tctx.configure(addon, responses_rewrite="all")
+        addon.request(flow)
+        assert flow.response is not None and flow.response.status_code == 200
+        listed = json.loads(flow.response.content or b"")
+        assert listed["object"] == "list"
+        ids = [m["id"] for m in listed["data"]]
+        assert "gpt-5.5" in ids and len(ids) == len(set(ids))
+        entry = next(m for m in listed["data"] if m["id"] == "gpt-5.5")
+        assert entry["object"] == "model" and entry["context_window"] > 0
+        assert "high" in entry["reasoning_levels"]
+        one = get_flow("/v1/models/gpt-5.5")
+        addon.request(one)
+        assert one.response is not None and json.loads(one.response.content or b"") == entry
+        missing = get_flow("/v1/models/no-such-model")
+        addon.request(missing)
+        assert missing.response is not None and missing.response.status_code == 404
+        error = json.loads(missing.response.content or b"")["error"]
+        assert error["code"] == "model_not_found"

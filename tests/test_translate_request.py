@@ -1511,13 +1511,16 @@ def test_responses_shape_for_openai() -> None:
     assert result.dropped == ()  # stream_options is read by the proxy, not dropped
 
 
+# A string `input` is sent as the one user message it stands for.
+HI_ITEMS = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}]
+
 # body (model "gpt-5.5" unless given) → expected Responses body on OPENAI
 RESPONSES_SHAPES = [
     pytest.param(
         {"input": "hi"},
         {
             "model": "gpt-5.5",
-            "input": "hi",
+            "input": HI_ITEMS,
             "reasoning": {"effort": "medium", "summary": "auto"},
             "include": ["reasoning.encrypted_content"],
             "store": False,
@@ -1533,7 +1536,7 @@ RESPONSES_SHAPES = [
         },
         {
             "model": "gpt-5.5",
-            "input": "hi",
+            "input": HI_ITEMS,
             "reasoning": {"effort": "low", "summary": "detailed"},
             "include": ["reasoning.encrypted_content"],
             "store": False,
@@ -1551,7 +1554,7 @@ RESPONSES_SHAPES = [
         },
         {
             "model": "other",
-            "input": "hi",
+            "input": HI_ITEMS,
             "reasoning": {"summary": "auto"},
             "include": ["web_search_call.results"],
             "store": False,

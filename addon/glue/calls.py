@@ -12,21 +12,28 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
-from mitmproxy import http
+from mitmproxy import connection, http
 
 from addon.catalog import Catalog, embedded_catalog
 from addon.errors import ClientError, ProxyError, error_body
 from addon.glue import display
 from addon.login_refresh import CodexLogin, close_soon
+from addon.models_list import model_list, models_path, one_model
 from addon.pipeline import ChatJsonSink, ChatStreamSink, Sink
 from addon.quota import QuotaBook
 from addon.quota_tap import QuotaTap
+from addon.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
+from addon.routing import is_chat_completions_path, is_responses_path
 from addon.settings import AuthMode, Settings
 from addon.translate_request import Translation
+from addon.transports.driver import PATH_PREFIX
 from addon.transports.job import CallJob
+from addon.transports.websocket import redacted_url
 from addon.wire import ReasoningMode
 
 logger = logging.getLogger(__name__)
@@ -76,7 +83,34 @@ def load_catalog(path: str) -> Catalog:
     return Catalog.parse(embedded_catalog(), user, user_name=str(file))
 
 
-def sink_factory(translation: Translation, reasoning: ReasoningMode) -> Any:
+class CallKind(StrEnum):
+    CHAT = "chat"  # POST …/chat/completions: translated both ways
+    RESPONSES = "responses"  # POST …/responses from a Responses client: answered as Responses
+
+
+def call_kind(path: str) -> CallKind | None:
+    if is_chat_completions_path(path):
+        return CallKind.CHAT
+    if is_responses_path(path):
+        return CallKind.RESPONSES
+    return None
+
+
+def answer_models(flow: http.HTTPFlow, catalog: Catalog) -> None:
+    """`GET …/v1/models[/{id}]`, answered from the catalog in use (responses_rewrite=all)."""
+    is_models, model_id = models_path(flow.request.path)
+    if not is_models:
+        return
+    try:
+        body = model_list(catalog) if model_id is None else one_model(catalog, unquote(model_id))
+    except ClientError as err:
+        refuse(flow, err)
+        return
+    flow.response = http.Response.make(200, body, {"content-type": "application/json"})
+    flow.comment = "chat2responses answered it from the model catalog"
+
+
+def sink_factory(kind: CallKind, translation: Translation, reasoning: ReasoningMode) -> Any:
     context = translation.chunk_context(
         chunk_id="chatcmpl-" + secrets.token_hex(12),
         created=int(time.time()),
@@ -84,6 +118,8 @@ def sink_factory(translation: Translation, reasoning: ReasoningMode) -> Any:
     )
 
     def make() -> Sink:
+        if kind is CallKind.RESPONSES:
+            return ResponsesStreamSink() if translation.stream else ResponsesJsonSink()
         if translation.stream:
             return ChatStreamSink(context, include_usage=translation.include_usage)
         return ChatJsonSink(context)
@@ -146,3 +182,26 @@ def refuse(flow: http.HTTPFlow, err: ProxyError) -> None:
     )
     flow.comment = f"chat2responses refused it: {err.message}"
     flow.marked = ":no_entry:"
+
+
+def point_at_driver(flow: http.HTTPFlow, call: Call, port: int) -> None:
+    """Send the flow to the loopback driver, which holds the whole call (the body is not
+    needed there: it is put back, as the client sent it, when the flow ends)."""
+    req = flow.request
+    original_host = req.host_header
+    req.scheme, req.host, req.port = "http", "127.0.0.1", port
+    req.path = PATH_PREFIX + call.token
+    # Straight to the driver, never through an upstream proxy (`--mode upstream`).
+    if flow.server_conn.via is not None:
+        flow.server_conn = connection.Server(address=("127.0.0.1", port))
+    req.content = b""
+    req.headers.pop("content-encoding", None)
+    if original_host:
+        req.host_header = original_host  # mitmweb shows the host the client asked for
+    flow.metadata["chat2responses"] = {
+        "model": call.translation.model,
+        "route": call.job.plan.route.value,
+        "reason": call.job.plan.reason.value,
+        "upstream_url": redacted_url(call.upstream_url),
+        "dropped": list(call.translation.dropped),
+    }

@@ -19,7 +19,7 @@ import ssl
 import time
 from typing import Any
 
-from mitmproxy import command, connection, ctx, exceptions, http
+from mitmproxy import command, ctx, exceptions, http
 
 from addon.body import parse_json_body
 from addon.catalog import Catalog
@@ -27,12 +27,16 @@ from addon.errors import ClientError, ProxyError
 from addon.glue import display
 from addon.glue.calls import (
     Call,
+    CallKind,
     account_of,
+    answer_models,
+    call_kind,
     client_headers,
     current_login,
     decoded_body,
     load_catalog,
     origin_of,
+    point_at_driver,
     quota_tap,
     refuse,
     sink_factory,
@@ -46,7 +50,7 @@ from addon.quota import QuotaBook
 from addon.routing import is_chat_completions_path, responses_url_for, websocket_url
 from addon.settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings
 from addon.translate_request import translate_request
-from addon.transports.driver import PATH_PREFIX, Driver
+from addon.transports.driver import Driver
 from addon.transports.job import CallJob
 from addon.transports.websocket import redacted_url, websocket_ssl_context
 from addon.wire import ReasoningMode
@@ -140,7 +144,10 @@ class Chat2Responses:
         if flow.response or flow.error or not flow.live:
             return
         req = flow.request
-        if not is_chat_completions_path(req.path):
+        kind = call_kind(req.path)
+        if kind is None:
+            if self.settings.rewrite is RewriteMode.ALL and req.method == "GET":
+                answer_models(flow, self.catalog)
             return
         if req.method != "POST":
             if self.settings.rewrite is RewriteMode.ALL:
@@ -150,7 +157,7 @@ class Chat2Responses:
                 flow.response.headers["allow"] = "POST"  # type: ignore[union-attr]
             return
         try:
-            call = self._rewrite(flow)
+            call = self._rewrite(flow, kind)
         except ClientError as err:
             refuse(flow, err)
             return
@@ -161,7 +168,7 @@ class Chat2Responses:
         if call is not None:
             self.calls[flow.id] = call
 
-    def _rewrite(self, flow: http.HTTPFlow) -> Call | None:
+    def _rewrite(self, flow: http.HTTPFlow, kind: CallKind) -> Call | None:
         req = flow.request
         rewrite_all = self.settings.rewrite is RewriteMode.ALL
         try:
@@ -205,7 +212,7 @@ class Chat2Responses:
             memory=self.memory,
             upstream=upstream,
             match=translation.match,
-            make_sink=sink_factory(translation, self.settings.reasoning),
+            make_sink=sink_factory(kind, translation, self.settings.reasoning),
             idle_timeout=float(self.settings.idle_timeout),
             keepalive=float(self.settings.keepalive),
             ssl=self.ssl_context,
@@ -220,7 +227,7 @@ class Chat2Responses:
             started=time.monotonic(),
             original=display.Original.of(flow),
         )
-        self._point_at_driver(flow, call)
+        point_at_driver(flow, call, self.driver.port)
         logger.debug(
             "%s → %s: %s (%s) to %s; dropped: %s",
             translation.match.requested,
@@ -231,28 +238,6 @@ class Chat2Responses:
             ", ".join(translation.dropped) or "nothing",
         )
         return call
-
-    def _point_at_driver(self, flow: http.HTTPFlow, call: Call) -> None:
-        """Send the flow to the loopback driver, which holds the whole call (the body is not
-        needed there: it is put back, as the client sent it, when the flow ends)."""
-        req = flow.request
-        original_host = req.host_header
-        req.scheme, req.host, req.port = "http", "127.0.0.1", self.driver.port
-        req.path = PATH_PREFIX + call.token
-        # Straight to the driver, never through an upstream proxy (`--mode upstream`).
-        if flow.server_conn.via is not None:
-            flow.server_conn = connection.Server(address=("127.0.0.1", self.driver.port))
-        req.content = b""
-        req.headers.pop("content-encoding", None)
-        if original_host:
-            req.host_header = original_host  # mitmweb shows the host the client asked for
-        flow.metadata["chat2responses"] = {
-            "model": call.translation.model,
-            "route": call.job.plan.route.value,
-            "reason": call.job.plan.reason.value,
-            "upstream_url": redacted_url(call.upstream_url),
-            "dropped": list(call.translation.dropped),
-        }
 
     def _login(self) -> CodexLogin | None:
         """With `responses_auth=codex`, the login the driver asks for headers at send time."""

@@ -1,0 +1,150 @@
+"""Upstream events in, a Responses client's bytes out: the Responses stream itself, or its Response.
+
+For `POST …/responses` from Responses-native clients (LangChain, LiteLLM, aider and the openai
+SDK's `responses.create` send codex models there) the addon does everything it does for a chat
+call — profile rules, auth, transport, retries — but the answer stays in the Responses format:
+`ResponsesStreamSink` re-frames each event as SSE (`event:` + `data:`), `ResponsesJsonSink` keeps
+the final `Response` object for a non-streaming client. Same verbs as the chat sinks.
+
+Pure: no I/O.
+
+Rule 1: an `error` or `response.failed` before anything was sent raises (the call keeps its HTTP
+        status or retries); after that it is passed on as it came: the client reads it natively.
+Rule 2: a stream that ends without a terminal event ends with one `error` event of our own.
+Rule 3: when `response.completed` carries an empty `output` (the Codex backend does), the
+        non-streamed Response gets the items from `response.output_item.done`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import ProxyError, UpstreamError, UpstreamProtocolError, error_body
+from .events import TERMINAL, Event, EventType, error_of_event
+from .pipeline import JSON_CONTENT_TYPE, MAX_AGGREGATED_BYTES, SSE_CONTENT_TYPE, Transcript
+from .sse import encode_event
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_FINAL = frozenset({EventType.COMPLETED, EventType.INCOMPLETE, EventType.DONE})
+
+
+class ResponsesStreamSink:
+    """Events → Responses SSE, as the upstream sent them."""
+
+    streaming = True
+    content_type = SSE_CONTENT_TYPE
+
+    def __init__(self) -> None:
+        self.started = False
+        self.done = False
+        self.stopped = False  # Responses clients apply their own stop sequences
+        self.error: ProxyError | None = None
+        self.usage: dict[str, Any] | None = None
+        self.client = Transcript()
+        self._sequence = 0
+
+    def feed(self, event: Event) -> bytes:
+        if self.done:
+            return b""
+        kind = event["type"]
+        if not self.started:
+            err = error_of_event(event)
+            if err is not None:
+                raise err  # rule 1
+        self.started = True
+        self.done = kind in TERMINAL
+        self._note(event)
+        out = encode_event(kind, _dumps(event))
+        self.client.add(out)
+        return out
+
+    def finish(self) -> bytes:
+        if not self.done:
+            raise UpstreamProtocolError("upstream closed the stream before response.completed")
+        return b""
+
+    def fail(self, err: ProxyError) -> bytes:
+        """One `error` event (the shape of OpenAI's `ResponseErrorEvent`), and the end."""
+        if self.done and self.error is not None:
+            return b""
+        self.error, self.done = err, True
+        event = {
+            "type": "error",
+            "code": err.code,
+            "message": err.message,
+            "param": err.param,
+            "sequence_number": self._sequence + 1,
+        }
+        out = encode_event("error", _dumps(event))
+        self.client.add(out)
+        return out
+
+    def check_size(self, received: int) -> None:
+        """A streaming client's answer is not buffered: no cap."""
+
+    def _note(self, event: Event) -> None:
+        number = event.get("sequence_number")
+        if isinstance(number, int):
+            self._sequence = number
+        response = event.get("response")
+        if event["type"] in _FINAL and isinstance(response, dict):
+            usage = response.get("usage")
+            self.usage = usage if isinstance(usage, dict) else None
+
+
+class ResponsesJsonSink:
+    """Events → the final `Response` object, for a client that asked for `stream: false`."""
+
+    streaming = False
+    content_type = JSON_CONTENT_TYPE
+
+    def __init__(self, *, limit: int = MAX_AGGREGATED_BYTES) -> None:
+        self.started = False
+        self.done = False
+        self.stopped = False
+        self.error: ProxyError | None = None
+        self.usage: dict[str, Any] | None = None
+        self._limit = limit
+        self._items: dict[int, Any] = {}
+        self._final: dict[str, Any] | None = None
+
+    def feed(self, event: Event) -> bytes:
+        err = error_of_event(event)
+        if err is not None:
+            raise err
+        kind = event["type"]
+        if kind == EventType.OUTPUT_ITEM_DONE:
+            index = event.get("output_index")
+            position = index if isinstance(index, int) else len(self._items)
+            self._items[position] = event.get("item")
+            self.started = True
+        elif kind in _FINAL:
+            response = event.get("response")
+            if not isinstance(response, dict):
+                raise UpstreamProtocolError(f"upstream sent {kind} without a response object")
+            self._final, self.done, self.started = response, True, True
+        return b""
+
+    def finish(self) -> bytes:
+        if self._final is None:
+            raise UpstreamProtocolError("upstream closed the stream before response.completed")
+        response = dict(self._final)
+        if not response.get("output") and self._items:  # rule 3
+            response["output"] = [self._items[i] for i in sorted(self._items)]
+        usage = response.get("usage")
+        self.usage = usage if isinstance(usage, dict) else None
+        return _dumps(response).encode()
+
+    def fail(self, err: ProxyError) -> bytes:
+        self.error = err
+        return error_body(err)
+
+    def check_size(self, received: int) -> None:
+        if received > self._limit:
+            raise UpstreamError(
+                f"the upstream's answer exceeds {self._limit} bytes, the most chat2responses "
+                "buffers for a non-streaming client; ask with stream: true",
+                status=502,
+                code="answer_too_large",
+            )

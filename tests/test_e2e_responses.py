@@ -1,0 +1,82 @@
+"""`POST /v1/responses` and `GET /v1/models` through a real mitmdump, with the openai SDK.
+
+Responses-native clients get the same machinery as chat clients (profile rules, auth, transport
+and fallback, retries), and their answer in the Responses format: gpt-5.5 goes over the
+WebSocket, gpt-5-codex over HTTP, both answered as Responses SSE or a final Response.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import openai
+import pytest
+
+from tests.proxy_helpers import Mitmdump
+from tests.test_e2e_http import GREETING
+
+MODELS = ["gpt-5.5", "gpt-5-codex"]  # the WebSocket route, the HTTP route
+TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+
+
+def client(proxy: Mitmdump) -> openai.OpenAI:
+    return openai.OpenAI(base_url=proxy.base_url, api_key="sk-test", max_retries=0)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_responses_create(proxy: Mitmdump, model: str) -> None:
+    response = client(proxy).responses.create(model=model, input="Hello")
+    assert response.output_text == GREETING + "Hello"
+    assert response.status == "completed"
+    assert response.usage is not None and response.usage.output_tokens > 0
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_responses_stream(proxy: Mitmdump, model: str) -> None:
+    with client(proxy).responses.stream(model=model, input="Stream me") as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert "response.output_text.delta" in kinds
+    assert final.output_text == GREETING + "Stream me"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_tool_round_trip(proxy: Mitmdump, model: str) -> None:
+    api = client(proxy)
+    first = api.responses.create(
+        model=model, input="[scenario:tool] weather in Paris?", tools=[TOOL]
+    )
+    calls = [item for item in first.output if item.type == "function_call"]
+    assert calls and calls[0].name == "get_weather"
+    follow_up: list[Any] = [
+        {"role": "user", "content": "[scenario:tool] weather in Paris?"},
+        *[item.model_dump(exclude_none=True) for item in first.output],
+        {"type": "function_call_output", "call_id": calls[0].call_id, "output": "sunny"},
+    ]
+    second = api.responses.create(model=model, input=follow_up, tools=[TOOL])
+    assert second.status == "completed" and second.output  # the upstream took the tool result
+
+
+def test_an_early_upstream_error_keeps_its_status(proxy: Mitmdump) -> None:
+    with pytest.raises(openai.APIStatusError) as caught:
+        client(proxy).responses.create(model="gpt-5.5", input="[scenario:rate_limit]")
+    assert caught.value.status_code == 429
+
+
+def test_models_are_listed_and_looked_up(proxy: Mitmdump) -> None:
+    api = client(proxy)
+    ids = [model.id for model in api.models.list()]
+    assert "gpt-5.5" in ids
+    model = api.models.retrieve("gpt-5.5")
+    assert model.id == "gpt-5.5" and model.object == "model"
+    extra: dict[str, Any] = json.loads(model.model_dump_json())
+    assert extra["context_window"] > 0
+    with pytest.raises(openai.NotFoundError):
+        api.models.retrieve("no-such-model")

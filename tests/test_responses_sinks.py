@@ -1,0 +1,86 @@
+"""The Responses sinks: events passed on as Responses SSE, or folded into the final Response."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from addon.errors import UpstreamError
+from addon.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
+from addon.sse import SSEDecoder
+
+RESPONSE = {"id": "resp_1", "object": "response", "model": "gpt-5.5", "output": []}
+CREATED = {"type": "response.created", "sequence_number": 0, "response": RESPONSE}
+ITEM = {
+    "type": "message",
+    "id": "msg_1",
+    "role": "assistant",
+    "status": "completed",
+    "content": [{"type": "output_text", "text": "Hi", "annotations": []}],
+}
+DELTA = {"type": "response.output_text.delta", "sequence_number": 1, "delta": "Hi"}
+DONE = {"type": "response.output_item.done", "sequence_number": 2, "output_index": 0, "item": ITEM}
+USAGE = {"input_tokens": 3, "output_tokens": 1, "total_tokens": 4}
+COMPLETED = {
+    "type": "response.completed",
+    "sequence_number": 3,
+    "response": {**RESPONSE, "status": "completed", "usage": USAGE},
+}
+OVERLOADED = {"type": "error", "code": "server_is_overloaded", "message": "busy"}
+
+
+def events_of(body: bytes) -> list[tuple[str | None, dict[str, Any]]]:
+    decoder = SSEDecoder()
+    return [(m.event, json.loads(m.data)) for m in decoder.feed(body) + decoder.finish()]
+
+
+def test_a_stream_is_passed_on_event_by_event() -> None:
+    sink = ResponsesStreamSink()
+    out = b"".join(sink.feed(e) for e in (CREATED, DELTA, DONE, COMPLETED)) + sink.finish()
+    assert events_of(out) == [(e["type"], e) for e in (CREATED, DELTA, DONE, COMPLETED)]
+    assert sink.done and sink.usage == USAGE and sink.client.value() == out
+
+
+def test_an_early_error_raises_and_a_late_one_is_passed_on() -> None:
+    with pytest.raises(UpstreamError) as caught:
+        ResponsesStreamSink().feed(OVERLOADED)
+    assert caught.value.status == 503
+    sink = ResponsesStreamSink()
+    sink.feed(CREATED)
+    assert events_of(sink.feed(OVERLOADED)) == [("error", OVERLOADED)]
+    assert sink.done
+
+
+def test_a_cut_stream_ends_with_one_error_event() -> None:
+    sink = ResponsesStreamSink()
+    sink.feed(CREATED)
+    sink.feed(DELTA)
+    with pytest.raises(UpstreamError) as caught:
+        sink.finish()
+    ((kind, event),) = events_of(sink.fail(caught.value))
+    assert kind == "error" and event["type"] == "error"
+    assert event["sequence_number"] == 2 and "before response.completed" in event["message"]
+    assert sink.fail(caught.value) == b""
+
+
+def test_the_final_response_gets_its_items_when_completed_carries_none() -> None:
+    sink = ResponsesJsonSink()
+    for event in (CREATED, DELTA, DONE, COMPLETED):
+        assert sink.feed(event) == b""
+    response = json.loads(sink.finish())
+    assert response["status"] == "completed" and response["output"] == [ITEM]
+    assert sink.usage == USAGE
+
+
+def test_a_json_answer_raises_errors_and_needs_a_terminal_event() -> None:
+    with pytest.raises(UpstreamError):
+        ResponsesJsonSink().feed(OVERLOADED)
+    sink = ResponsesJsonSink()
+    sink.feed(CREATED)
+    with pytest.raises(UpstreamError):
+        sink.finish()
+    with pytest.raises(UpstreamError) as caught:
+        ResponsesJsonSink(limit=10).check_size(11)
+    assert caught.value.status == 502
