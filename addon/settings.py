@@ -98,6 +98,15 @@ OPTIONS: tuple[tuple[str, type, str | int, str, tuple[str, ...] | None], ...] = 
         None,
     ),
     (
+        "responses_catalog_refresh",
+        int,
+        3600,
+        "Seconds between fetches of the upstream's own model catalog ({responses_url}/models, "
+        "when the upstream is the Codex backend or the emulator); 0: never fetch, use the "
+        "embedded catalog and the responses_catalog file only.",
+        None,
+    ),
+    (
         "responses_idle_timeout",
         int,
         300,
@@ -140,6 +149,7 @@ class Settings:
     idle_timeout: int = 300
     retries: int = 2
     keepalive: int = 15
+    catalog_refresh: int = 3600
     refresh_url: str = "https://auth.openai.com/oauth/token"
 
     @classmethod
@@ -156,6 +166,7 @@ class Settings:
         responses_idle_timeout: int = 300,
         responses_retries: int = 2,
         responses_keepalive: int = 15,
+        responses_catalog_refresh: int = 3600,
         responses_codex_refresh_url: str = "https://auth.openai.com/oauth/token",
     ) -> Settings:
         url = responses_url.strip().rstrip("/")
@@ -181,6 +192,9 @@ class Settings:
             idle_timeout=_positive("responses_idle_timeout", responses_idle_timeout),
             retries=_bounded("responses_retries", responses_retries, 0, 10),
             keepalive=_bounded("responses_keepalive", responses_keepalive, 0, 3600),
+            catalog_refresh=_bounded(
+                "responses_catalog_refresh", responses_catalog_refresh, 0, 7 * 86400
+            ),
             refresh_url=_http_url("responses_codex_refresh_url", responses_codex_refresh_url),
         )
 

@@ -8,12 +8,16 @@ WebSocket, gpt-5-codex over HTTP, both answered as Responses SSE or a final Resp
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
-from tests.proxy_helpers import Mitmdump
+from addon.catalog import embedded_catalog
+from tests.emulator_helpers import emulator_subprocess
+from tests.proxy_helpers import Mitmdump, run_mitmdump
 from tests.test_e2e_http import GREETING
 
 MODELS = ["gpt-5.5", "gpt-5-codex"]  # the WebSocket route, the HTTP route
@@ -80,3 +84,23 @@ def test_models_are_listed_and_looked_up(proxy: Mitmdump) -> None:
     assert extra["context_window"] > 0
     with pytest.raises(openai.NotFoundError):
         api.models.retrieve("no-such-model")
+
+
+def test_the_upstreams_own_catalog_is_fetched_and_listed(tmp_path: Path) -> None:
+    models = json.loads(embedded_catalog())
+    models["models"].append({"slug": "gpt-7-emulated", "prefer_websockets": True})
+    file = tmp_path / "models.json"
+    file.write_text(json.dumps(models))
+    with emulator_subprocess("--models-file", str(file)) as url:
+        options = {"responses_url": url, "responses_rewrite": "all"}
+        origin = url.split("/backend-api")[0]
+        with run_mitmdump(f"reverse:{origin}", tmp_path, options) as proxy:
+            api = client(proxy)
+            deadline = time.monotonic() + 10
+            while "gpt-7-emulated" not in [m.id for m in api.models.list()]:
+                assert time.monotonic() < deadline, proxy.log[-2000:]
+                time.sleep(0.1)
+            # and it is a model like any other: the catalog says WebSocket
+            answer = api.responses.create(model="gpt-7-emulated", input="hi")
+            assert answer.output_text == GREETING + "hi"
+            proxy.wait_for_log("gpt-7-emulated → gpt-7-emulated · websocket (catalog prefers it)")

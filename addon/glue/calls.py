@@ -19,18 +19,20 @@ from urllib.parse import unquote
 
 from mitmproxy import connection, http
 
-from addon.catalog import Catalog, embedded_catalog
+from addon.catalog import LIVE_NAME, Catalog, CatalogError, embedded_catalog
 from addon.errors import ClientError, ProxyError, error_body
 from addon.glue import display
 from addon.login_refresh import CodexLogin, close_soon
 from addon.models_list import model_list, models_path, one_model
 from addon.pipeline import ChatJsonSink, ChatStreamSink, Sink
+from addon.profiles import CODEX, profile_for_url
 from addon.quota import QuotaBook
 from addon.quota_tap import QuotaTap
 from addon.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
 from addon.routing import is_chat_completions_path, is_responses_path
 from addon.settings import AuthMode, Settings
 from addon.translate_request import Translation
+from addon.transports.catalog_fetch import CatalogFetcher
 from addon.transports.driver import PATH_PREFIX
 from addon.transports.job import CallJob
 from addon.transports.websocket import redacted_url
@@ -72,15 +74,34 @@ class Call:
     original: display.Original
 
 
-def load_catalog(path: str) -> Catalog:
-    if not path:
-        return Catalog.default()
-    file = Path(path).expanduser()
-    try:
-        user = file.read_bytes()
-    except OSError as exc:
-        raise ValueError(f"responses_catalog: cannot read {file}: {exc.strerror}") from None
-    return Catalog.parse(embedded_catalog(), user, user_name=str(file))
+def load_catalog(path: str, live: bytes | None = None) -> Catalog:
+    """embedded < live (the upstream's own /models answer) < the responses_catalog file. A live
+    answer that cannot be read is left out (and said so); a bad file is a ValueError."""
+    user, name = None, "responses_catalog"
+    if path:
+        file = Path(path).expanduser()
+        try:
+            user, name = file.read_bytes(), str(file)
+        except OSError as exc:
+            raise ValueError(f"responses_catalog: cannot read {file}: {exc.strerror}") from None
+    if live is not None:
+        try:
+            return Catalog.layered(embedded_catalog(), live, user, user_name=name)
+        except CatalogError as exc:
+            if not str(exc).startswith(LIVE_NAME):
+                raise
+            logger.warning("the upstream's model catalog is left out: %s", exc)
+    return Catalog.layered(embedded_catalog(), None, user, user_name=name)
+
+
+def catalog_fetcher(settings: Settings, login: CodexLogin | None, ssl: Any) -> Any:
+    """A fetcher of the upstream's own catalog, when the upstream publishes one (the Codex
+    backend and the emulator do) and responses_catalog_refresh allows it."""
+    url = settings.responses_url
+    if not url or settings.catalog_refresh <= 0 or profile_for_url(url) is not CODEX:
+        return None
+    headers = login.headers if login is not None else None
+    return CatalogFetcher(url, interval=settings.catalog_refresh, headers=headers, ssl=ssl)
 
 
 class CallKind(StrEnum):

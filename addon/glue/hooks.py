@@ -34,13 +34,13 @@ from addon.glue.calls import (
     client_headers,
     current_login,
     decoded_body,
-    load_catalog,
     origin_of,
     point_at_driver,
     quota_tap,
     refuse,
     sink_factory,
 )
+from addon.glue.catalogs import Catalogs
 from addon.glue.contentviews import register_views
 from addon.glue.status import status_text
 from addon.login_refresh import CodexLogin, close_soon
@@ -58,18 +58,25 @@ from addon.wire import ReasoningMode
 logger = logging.getLogger(__name__)
 
 _TLS_OPTIONS = frozenset({"ssl_insecure", "ssl_verify_upstream_trusted_ca"})
+_FETCH_OPTIONS = frozenset(
+    {"responses_auth", "responses_codex_auth_file", "responses_catalog_refresh"}
+)
 
 
 class Chat2Responses:
     def __init__(self) -> None:
         self.settings = Settings()
-        self.catalog = Catalog.default()
+        self.catalogs = Catalogs()
         self.memory = Memory()
         self.calls: dict[str, Call] = {}
         self.driver = Driver()
         self.ssl_context: ssl.SSLContext | None = None
         self.codex_login: CodexLogin | None = None
         self.quota = QuotaBook()
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.catalogs.current()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -96,26 +103,30 @@ class Chat2Responses:
             return
         try:
             settings = Settings.parse(**{name: getattr(ctx.options, name) for name in OPTION_NAMES})
-            catalog = (
-                load_catalog(settings.catalog_path)
-                if "responses_catalog" in updated
-                or settings.catalog_path != self.settings.catalog_path
-                else self.catalog
-            )
+            if "responses_catalog" in updated or settings.catalog_path != self.catalogs.path:
+                self.catalogs.load(settings.catalog_path)
         except ValueError as exc:
             raise exceptions.OptionsError(str(exc)) from None  # type: ignore[no-untyped-call]
         if settings.responses_url != self.settings.responses_url:
             self.memory = Memory()  # what one upstream taught says nothing of another
-        self.settings, self.catalog = settings, catalog
+        refetch = settings.responses_url != self.settings.responses_url or updated & _FETCH_OPTIONS
+        self.settings = settings
+        if refetch and self.driver.started:
+            self._start_fetcher()
 
     def running(self) -> None:
         self.driver.start()
+        self._start_fetcher()
+
+    def _start_fetcher(self) -> None:
+        self.catalogs.fetch(self.settings, self._login(), self.ssl_context)
 
     def done(self) -> None:
         for flow_id in list(self.calls):
             call = self.calls.pop(flow_id)
             display.restore(call.original)
         self.driver.stop()
+        self.catalogs.stop()
         if self.codex_login is not None:
             close_soon(self.codex_login)
             self.codex_login = None
@@ -124,10 +135,10 @@ class Chat2Responses:
     def reload_catalog(self) -> str:
         """Re-read the responses_catalog file (and the embedded catalog)."""
         try:
-            self.catalog = load_catalog(self.settings.catalog_path)
+            catalog = self.catalogs.load(self.settings.catalog_path)
         except ValueError as exc:
             raise exceptions.CommandError(str(exc)) from None
-        message = f"chat2responses: catalog reloaded, {len(self.catalog.slugs())} models"
+        message = f"chat2responses: catalog reloaded, {len(catalog.slugs())} models"
         logger.info(message)
         return message
 
@@ -147,7 +158,7 @@ class Chat2Responses:
         kind = call_kind(req.path)
         if kind is None:
             if self.settings.rewrite is RewriteMode.ALL and req.method == "GET":
-                answer_models(flow, self.catalog)
+                answer_models(flow, self.catalogs.current())
             return
         if req.method != "POST":
             if self.settings.rewrite is RewriteMode.ALL:
@@ -178,7 +189,8 @@ class Chat2Responses:
                 raise
             return None  # not ours to judge: the upstream's own chat endpoint answers it
         model = body.get("model")
-        match = self.catalog.match(model) if isinstance(model, str) else None
+        catalog = self.catalogs.current()
+        match = catalog.match(model) if isinstance(model, str) else None
         if not rewrite_all and (match is None or match.info is None):
             return None
         url = responses_url_for(self.settings.responses_url, origin_of(req), req.path)
@@ -187,9 +199,7 @@ class Chat2Responses:
         summaries = self.settings.reasoning is not ReasoningMode.NONE and (
             match is None or self.memory.summaries_allowed(upstream, match)
         )
-        translation = translate_request(
-            body, catalog=self.catalog, profile=profile, summaries=summaries
-        )
+        translation = translate_request(body, catalog=catalog, profile=profile, summaries=summaries)
         plan = self.memory.plan(
             self.settings.transport,
             upstream,
