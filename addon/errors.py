@@ -217,6 +217,11 @@ _STATUS_BY_CODE = {
 _IMAGE_CODE_MARK = "image"
 
 
+def is_known_code(code: object) -> bool:
+    """Whether an upstream error code is one this project knows the meaning (and status) of."""
+    return isinstance(code, str) and code in _STATUS_BY_CODE
+
+
 def status_for_code(code: str | None) -> int:
     """The HTTP status for an upstream error known only by its code."""
     if code is None:

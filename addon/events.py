@@ -17,7 +17,7 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from .errors import UpstreamError, UpstreamProtocolError, upstream_error_from_event
+from .errors import UpstreamError, UpstreamProtocolError, is_known_code, upstream_error_from_event
 
 Event = dict[str, Any]
 
@@ -131,3 +131,14 @@ def error_of_event(event: Event) -> UpstreamError | None:
     error = response.get("error")
     fields = error if isinstance(error, dict) else {}
     return upstream_error_from_event(fields, None, f"upstream response {status or 'failed'}")
+
+
+def is_advisory_error(event: Event) -> bool:
+    """A WebSocket `error` frame the Codex CLI does not act on: no HTTP `status` (codex maps only
+    wrapped errors with one) and no code this project knows. After output began it is logged and
+    the answer goes on; before, it is an error like any other."""
+    if event.get("type") != EventType.ERROR or "status" in event or "status_code" in event:
+        return False
+    nested = event.get("error")
+    fields = nested if isinstance(nested, dict) else event
+    return not is_known_code(fields.get("code")) and not is_known_code(fields.get("type"))

@@ -507,3 +507,20 @@ async def test_a_dropped_websocket_is_retried_on_a_fresh_socket(driver: Driver) 
     assert len(handshakes) == 2
     assert [t.attempt.route for t in the_job.outcome.tried] == [Route.WEBSOCKET] * 2
     assert memory.routes == {}
+
+
+async def test_a_status_less_websocket_error_after_output_is_advisory(driver: Driver) -> None:
+    async def advisory(request: web.Request) -> web.StreamResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.receive()
+        note = {"type": "error", "error": {"type": "notice", "message": "slow region"}}
+        for event in (ADDED, delta("a"), note, delta("b"), COMPLETED):
+            await socket.send_str(json.dumps(event))
+        await socket.close()
+        return socket
+
+    async with upstream(sse_ok, advisory) as url:
+        status, _, body = await call(driver, job(url, Route.WEBSOCKET))
+    assert status == 200 and text_of(body) == "ab"
+    assert body.endswith(b"data: [DONE]\n\n")

@@ -23,6 +23,7 @@ ALLOWED = {
     "emulator/websocket.py": {"asyncio", "aiohttp", "socket"},
     "login_refresh.py": {"asyncio", "aiohttp"},
     "transports/sessions.py": {"asyncio", "aiohttp"},
+    "transports/catalog_fetch.py": {"asyncio", "aiohttp"},
     # the command: probes ports and watches its children's output
     "cli/processes.py": {"socket", "threading"},
 }

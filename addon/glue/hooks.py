@@ -247,6 +247,12 @@ class Chat2Responses:
             upstream,
             ", ".join(translation.dropped) or "nothing",
         )
+        if translation.match.alias_of:
+            logger.info(
+                "%s is retired; sent as %s (a catalog alias)",
+                translation.match.alias_of,
+                translation.match.upstream_name,
+            )
         return call
 
     def _login(self) -> CodexLogin | None:

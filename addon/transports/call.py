@@ -30,7 +30,7 @@ from aiohttp import ClientSession, web
 
 from addon.auth import bearer_of
 from addon.errors import ProxyError, UpstreamError, error_body
-from addon.events import Event, EventType, parse_event
+from addon.events import Event, EventType, is_advisory_error, parse_event
 from addon.pipeline import Transcript
 from addon.policy import (
     Attempt,
@@ -176,9 +176,15 @@ class UpstreamCall:
         body = body_for(attempt, self.job.body)
         held: list[Event] = []
         tap = self.job.quota
+        advisory = attempt.route is Route.WEBSOCKET
         async with self._events(attempt, body) as events:
             async for event in events:
                 if tap is not None and tap.event(event):
+                    continue
+                if advisory and self.sink.started and is_advisory_error(event):
+                    logger.warning(
+                        "%s: the upstream reported %s", self.job.match.upstream_name, event
+                    )
                     continue
                 if not self.sink.started and event["type"] in PREAMBLE:
                     held.append(event)

@@ -19,7 +19,7 @@ import ssl as ssl_module
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from aiohttp import ClientError, ClientSession, ClientTimeout
+from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
 
 from addon.transports.sessions import close_session_now
 from addon.transports.websocket import redacted_url
@@ -119,12 +119,17 @@ class CatalogFetcher:
             return False
         self.live, self._etag = body, etag
         self.version += 1
-        logger.info("model catalog fetched from %s", redacted_url(self.url))
+        logger.debug("model catalog fetched from %s", redacted_url(self.url))
         return True
 
     def _client(self) -> ClientSession:
         if self._session is None or self._session.closed:
-            self._session = ClientSession(timeout=ClientTimeout(total=TIMEOUT), trust_env=False)
+            self._session = ClientSession(
+                # One request an hour: no connection is kept open between them.
+                connector=TCPConnector(force_close=True),
+                timeout=ClientTimeout(total=TIMEOUT),
+                trust_env=False,
+            )
         return self._session
 
 

@@ -55,7 +55,7 @@ from addon.errors import (
     UpstreamProtocolError,
     WebSocketClosed,
 )
-from addon.events import TERMINAL, EventType, parse_event
+from addon.events import TERMINAL, EventType, is_advisory_error, parse_event
 from addon.pipeline import MAX_EVENT_BYTES
 
 logger = logging.getLogger(__name__)
@@ -240,7 +240,9 @@ class _EventStream:
                 )
                 await self._replace()
                 continue
-            return message, event["type"]
+            # A status-less error frame is advisory (events.is_advisory_error): not an end.
+            advisory = event["type"] == EventType.ERROR and is_advisory_error(event)
+            return message, "" if advisory else event["type"]
 
     async def _open(self) -> None:
         """Open a fresh socket and send the frame on it."""
