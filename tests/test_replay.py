@@ -142,7 +142,8 @@ def test_an_unfaithful_replay_differs(replay: list[Any], output: list[Any]) -> N
 
 def test_replayed_output_carries_no_server_metadata() -> None:
     assert replayed([rs(), msg("Hi", phase="commentary"), fc("c1"), CUSTOM]) == [
-        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]},
+        {"type": "message", "role": "assistant",
+         "content": [{"type": "output_text", "text": "Hi"}]},
         {"type": "function_call", "call_id": "c1", "name": "get_weather",
          "arguments": '{"city": "Paris"}'},
         {"type": "custom_tool_call", "call_id": "call_p", "name": "apply_patch",
@@ -304,7 +305,7 @@ def test_a_text_answer_is_found_by_its_text_also_through_a_think_block() -> None
 
 def test_a_turn_already_preceded_by_reasoning_gets_none() -> None:
     cache = ReasoningCache(clock=Clock())
-    output, body = tool_turn(cache)
+    _, body = tool_turn(cache)
     with_reasoning, _ = cache.replay(ALICE, body["input"])
     again, count = cache.replay(ALICE, with_reasoning)
     assert count == 0
