@@ -49,8 +49,10 @@ def conversation_key(body: Mapping[str, Any], *, upstream: str, credential: str)
     if isinstance(own, str) and own:
         return own
     items = body.get("input")
-    head: list[object] = []
-    for item in [items] if isinstance(items, str) else items if isinstance(items, list) else ():
+    if not isinstance(items, list):
+        items = [items] if isinstance(items, str) else []
+    head: list[object] = []  # the instruction items, then the first other one
+    for item in items:
         head.append(plain(item))
         kind = item_type(item)
         role = item.get("role") if isinstance(item, dict) else None
