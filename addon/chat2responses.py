@@ -14,8 +14,9 @@ from pathlib import Path
 if importlib.util.find_spec("addon") is None:  # pragma: no cover - uninstalled checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from addon.glue.commands import Commands
 from addon.glue.eager import EagerConnections
 from addon.glue.hooks import Chat2Responses
 
 _main = Chat2Responses()
-addons = [EagerConnections(_main.driver), _main]
+addons = [EagerConnections(_main.driver), _main, Commands(_main)]

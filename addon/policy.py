@@ -54,6 +54,7 @@ class Reason(StrEnum):
     CATALOG = "catalog"
     DEFAULT = "default"
     LEARNED = "learned"
+    FALLBACK = "fallback"  # this request only (a message too big for the WebSocket)
 
 
 class Failure(StrEnum):

@@ -20,6 +20,7 @@ _REASONS = {
     Reason.CATALOG: "catalog prefers it",
     Reason.DEFAULT: "default",
     Reason.LEARNED: "learned from the upstream",
+    Reason.FALLBACK: "for this request only",
 }
 
 

@@ -9,6 +9,7 @@ import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow, tutils
 
+from addon.glue.commands import Commands
 from addon.glue.hooks import Chat2Responses
 from addon.policy import Route
 
@@ -250,13 +251,27 @@ def test_the_reload_command_rereads_the_catalog_file(addon: Chat2Responses, tmp_
         tctx.configure(addon, responses_catalog=str(extra))
         assert addon.catalog.match("second-model").info is None
         extra.write_text(json.dumps({"models": [{"slug": "second-model"}]}))
-        message = tctx.command(addon.reload_catalog)
+        commands = Commands(addon)
+        message = tctx.command(commands.reload_catalog)
         assert "reloaded" in message
         assert addon.catalog.match("second-model").info is not None
         extra.write_text("{broken")
         with pytest.raises(exceptions.CommandError):
-            tctx.command(addon.reload_catalog)
+            tctx.command(commands.reload_alias)  # the name mitmweb can run
         assert addon.catalog.match("second-model").info is not None
+
+
+def test_the_status_command_names_quota_and_learned_routes(addon: Chat2Responses) -> None:
+    from addon.policy import Lesson
+
+    with taddons.context(addon) as tctx:
+        commands = Commands(addon)
+        text = tctx.command(commands.status_alias)
+        assert "quota: no readings yet" in text and "learned routes: none" in text
+        match = addon.catalog.match("mystery")
+        addon.memory.learn("http://up/responses", match, Lesson(route=Route.WEBSOCKET))
+        text = tctx.command(commands.status)
+        assert "mystery at http://up/responses: websocket" in text
 
 
 def test_changing_options_takes_effect_on_the_next_request(addon: Chat2Responses) -> None:

@@ -20,7 +20,7 @@ from mitmproxy import connection, ctx, http, websocket
 from wsproto.frame_protocol import Opcode
 
 from addon.pipeline import DISPLAY_LIMIT
-from addon.policy import Reason, Route
+from addon.policy import Reason, Route, lesson_of
 from addon.report import MARKS, CallReport
 from addon.routing import websocket_url
 from addon.translate_request import Translation
@@ -55,7 +55,10 @@ def report(
 ) -> CallReport:
     outcome, plan = job.outcome, job.plan
     route = outcome.route or plan.route
-    reason = Reason.LEARNED if route is not plan.route else plan.reason
+    reason = plan.reason
+    if route is not plan.route:
+        learned = lesson_of(plan, tuple(outcome.tried)).route is not None
+        reason = Reason.LEARNED if learned else Reason.FALLBACK
     error = outcome.error
     if flow.error is not None:
         error = flow.error.msg

@@ -19,7 +19,7 @@ import ssl
 import time
 from typing import Any
 
-from mitmproxy import command, ctx, exceptions, http
+from mitmproxy import ctx, exceptions, http
 
 from addon.body import parse_json_body
 from addon.catalog import Catalog
@@ -42,7 +42,6 @@ from addon.glue.calls import (
 )
 from addon.glue.catalogs import Catalogs
 from addon.glue.contentviews import register_views
-from addon.glue.status import status_text
 from addon.login_refresh import CodexLogin, close_soon
 from addon.policy import Memory, asks_summaries
 from addon.profiles import profile_for_url
@@ -130,24 +129,6 @@ class Chat2Responses:
         if self.codex_login is not None:
             close_soon(self.codex_login)
             self.codex_login = None
-
-    @command.command("chat2responses.reload_catalog")  # type: ignore[untyped-decorator]
-    def reload_catalog(self) -> str:
-        """Re-read the responses_catalog file (and the embedded catalog)."""
-        try:
-            catalog = self.catalogs.load(self.settings.catalog_path)
-        except ValueError as exc:
-            raise exceptions.CommandError(str(exc)) from None
-        message = f"chat2responses: catalog reloaded, {len(catalog.slugs())} models"
-        logger.info(message)
-        return message
-
-    @command.command("chat2responses.status")  # type: ignore[untyped-decorator]
-    def status(self) -> str:
-        """Quota per account (digests only) and the routes learned from upstreams."""
-        text = status_text(self.quota, self.memory)
-        logger.info(text)
-        return text
 
     # ---- request ---------------------------------------------------------------------------
 

@@ -14,8 +14,7 @@ from addon.quota import QuotaBook
 
 def status_text(book: QuotaBook, memory: Memory) -> str:
     lines = ["chat2responses status"]
-    quota = book.status(datetime.now(UTC)).strip()
-    lines.append("quota: " + (quota if quota else "nothing seen yet"))
+    lines.append(book.status(datetime.now(UTC)).strip() or "quota: nothing seen yet")
     if memory.routes:
         lines.append("learned routes:")
         lines += [

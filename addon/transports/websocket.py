@@ -217,8 +217,9 @@ class _EventStream:
             with _upstream_errors(self._where, _WAITING, self._target.idle_timeout):
                 try:
                     message = await _receive(ws, self._target.idle_timeout)
-                except ConnectionClosed:
-                    if not may_retry:
+                except ConnectionClosed as exc:
+                    too_big = exc.rcvd is not None and exc.rcvd.code == CloseCode.MESSAGE_TOO_BIG
+                    if not may_retry or too_big:  # 1009: the frame, not the socket (rule 4)
                         raise
                     logger.debug(
                         "idle WebSocket to %s closed before answering; opening a fresh one",
