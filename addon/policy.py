@@ -19,6 +19,10 @@ Rule 5: a transient failure (an overload, a 5xx, a failed connection, a WebSocke
         is retried `responses_retries` times with exponential backoff and jitter, or after the
         upstream's `retry-after` when it gave one (a long one is left to the client).
 Rule 6: a WebSocket closed with 1009 (a message too big) sends that one request over HTTP.
+Rule 7: only the first attempt may continue a conversation (`previous_response_id` and the new
+        items): a miss sends the full request at once, and every other retry is a full request.
+Rule 8: a refused replayed reasoning item (`invalid_encrypted_content`) is retried once without
+        the replayed items.
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ class Failure(StrEnum):
     UNAUTHORIZED = "unauthorized"  # the upstream answered 401: a login may refresh once
     TRANSIENT = "transient"  # an overload, a 5xx, a failed connection, a dropped WebSocket
     TOO_BIG = "too_big"  # the WebSocket closed with 1009: this request goes over HTTP
+    CONTINUATION_MISS = "continuation_miss"  # previous_response_not_found: send it all
+    REPLAY_REFUSED = "replay_refused"  # invalid_encrypted_content: send it without replayed items
     FATAL = "fatal"  # nothing another attempt could fix
 
 
@@ -79,6 +85,7 @@ class Plan:
     summaries: bool  # the translated body asks for `reasoning.summary`
     login: bool = False  # the addon's own login (responses_auth=codex) speaks for the client
     retries: int = 0  # responses_retries: transient failures retried before the first byte
+    continuation: bool = False  # the first attempt continues the conversation on its socket
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +95,8 @@ class Attempt:
     why: str  # for the call summary: "first", "over websocket", "without reasoning summaries"
     fresh_login: bool = False  # refresh the login before this attempt (after a 401)
     delay: float = 0.0  # seconds to wait before this attempt (backoff, or the upstream's word)
+    continued: bool = False  # previous_response_id and the new items only (rule 7)
+    replay: bool = True  # kept reasoning items may be replayed into a full request
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +111,7 @@ class Tried:
 
 
 def first_attempt(plan: Plan) -> Attempt:
-    return Attempt(plan.route, plan.summaries, "first")
+    return Attempt(plan.route, plan.summaries, "first", continued=plan.continuation)
 
 
 def _switched(history: tuple[Tried, ...]) -> bool:
@@ -113,12 +122,14 @@ def _switch(plan: Plan, history: tuple[Tried, ...], to: Route) -> Attempt | None
     last = history[-1].attempt
     if not plan.switchable or last.route is to or _switched(history):
         return None
-    return Attempt(to, last.summaries, f"over {to.value}")
+    return Attempt(to, last.summaries, f"over {to.value}", replay=last.replay)
 
 
 def _no_summaries(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
     last = history[-1].attempt
-    return Attempt(last.route, False, "without reasoning summaries") if last.summaries else None
+    if not last.summaries:
+        return None
+    return Attempt(last.route, False, "without reasoning summaries", replay=last.replay)
 
 
 # Backoff before retry n (1-based): BACKOFF * 2**(n-1), plus up to the same again of jitter;
@@ -136,21 +147,38 @@ def _retry(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
         return None
     backoff = BACKOFF * 2 ** (done - 1)
     delay = after if after is not None else backoff * (1 + history[-1].jitter)
-    return Attempt(last.route, last.summaries, f"retry {done} of {plan.retries}", delay=delay)
+    why = f"retry {done} of {plan.retries}"
+    return Attempt(last.route, last.summaries, why, delay=delay, replay=last.replay)
 
 
 def _over_http(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
     last = history[-1].attempt
     if not plan.switchable or last.route is Route.HTTP:
         return None
-    return Attempt(Route.HTTP, last.summaries, "over http (too big for the WebSocket)")
+    why = "over http (too big for the WebSocket)"
+    return Attempt(Route.HTTP, last.summaries, why, replay=last.replay)
 
 
 def _refreshed(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
     last = history[-1].attempt
     if not plan.login or any(t.attempt.fresh_login for t in history):
         return None
-    return Attempt(last.route, last.summaries, "with a refreshed login", fresh_login=True)
+    why = "with a refreshed login"
+    return Attempt(last.route, last.summaries, why, fresh_login=True, replay=last.replay)
+
+
+def _in_full(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
+    last = history[-1].attempt
+    if not last.continued:
+        return None
+    return Attempt(last.route, last.summaries, "in full (continuation miss)", replay=last.replay)
+
+
+def _without_replay(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
+    last = history[-1].attempt
+    if not last.replay:
+        return None
+    return Attempt(last.route, last.summaries, "without replayed reasoning", replay=False)
 
 
 _RULES: dict[Failure, Callable[[Plan, tuple[Tried, ...]], Attempt | None]] = {
@@ -160,6 +188,8 @@ _RULES: dict[Failure, Callable[[Plan, tuple[Tried, ...]], Attempt | None]] = {
     Failure.UNAUTHORIZED: _refreshed,
     Failure.TRANSIENT: _retry,
     Failure.TOO_BIG: _over_http,
+    Failure.CONTINUATION_MISS: _in_full,
+    Failure.REPLAY_REFUSED: _without_replay,
     Failure.FATAL: lambda plan, h: None,
 }
 
@@ -208,6 +238,10 @@ def classify(route: Route, err: ProxyError) -> Failure:
         return Failure.FATAL  # the client's fault, or the login's: no attempt can fix it
     if err.status == 401:
         return Failure.UNAUTHORIZED
+    if err.code == "previous_response_not_found" or err.param == "previous_response_id":
+        return Failure.CONTINUATION_MISS
+    if err.code == "invalid_encrypted_content":
+        return Failure.REPLAY_REFUSED
     if isinstance(err, WebSocketClosed):
         return Failure.TOO_BIG if err.close_code == _MESSAGE_TOO_BIG else Failure.TRANSIENT
     if route is Route.HTTP and refused_for_websocket(err):

@@ -39,6 +39,7 @@ class CallReport:
     dropped: tuple[str, ...] = ()
     tried: tuple[Tried, ...] = ()
     quota: str = ""
+    conversation: str = ""  # "continued: 1 of 7 items, 0.4 of 12.0 KB" / "replayed 2 …"
 
     @property
     def mark(self) -> str:
@@ -58,6 +59,8 @@ class CallReport:
         tokens = tokens_text(self.usage)
         if tokens:
             parts.append(tokens)
+        if self.conversation:
+            parts.append(self.conversation)
         if self.quota:
             parts.append(self.quota)
         if self.error:
@@ -102,3 +105,17 @@ def _detail(usage: dict[str, Any], group: str, key: str) -> int:
     details = usage.get(group)
     value = details.get(key) if isinstance(details, dict) else None
     return value if isinstance(value, int) else 0
+
+
+def conversation_text(
+    *, continued: bool, sent_items: int, full_items: int, sent: int, full: int, replayed: int
+) -> str:
+    """What the call's conversation work did, in words (empty when there is nothing to say)."""
+    if continued:
+        return (
+            f"continued: {sent_items} of {full_items} items, "
+            f"{sent / 1024:.1f} of {full / 1024:.1f} KB"
+        )
+    if replayed:
+        return f"replayed {replayed} reasoning item{'s' if replayed != 1 else ''}"
+    return ""

@@ -81,6 +81,15 @@ OPTIONS: tuple[tuple[str, type, str | int, str, tuple[str, ...] | None], ...] = 
         None,
     ),
     (
+        "responses_continuation",
+        str,
+        "auto",
+        "auto: continue a conversation on its kept WebSocket with previous_response_id and only "
+        "the new items, falling back to the full request on any doubt. off: always send the "
+        "full request.",
+        ("auto", "off"),
+    ),
+    (
         "responses_retries",
         int,
         2,
@@ -150,6 +159,7 @@ class Settings:
     retries: int = 2
     keepalive: int = 15
     catalog_refresh: int = 3600
+    continuation: bool = True
     refresh_url: str = "https://auth.openai.com/oauth/token"
 
     @classmethod
@@ -167,6 +177,7 @@ class Settings:
         responses_retries: int = 2,
         responses_keepalive: int = 15,
         responses_catalog_refresh: int = 3600,
+        responses_continuation: str = "auto",
         responses_codex_refresh_url: str = "https://auth.openai.com/oauth/token",
     ) -> Settings:
         url = responses_url.strip().rstrip("/")
@@ -192,6 +203,7 @@ class Settings:
             idle_timeout=_positive("responses_idle_timeout", responses_idle_timeout),
             retries=_bounded("responses_retries", responses_retries, 0, 10),
             keepalive=_bounded("responses_keepalive", responses_keepalive, 0, 3600),
+            continuation=_on_off("responses_continuation", responses_continuation),
             catalog_refresh=_bounded(
                 "responses_catalog_refresh", responses_catalog_refresh, 0, 7 * 86400
             ),
@@ -225,3 +237,10 @@ def _bounded(name: str, value: int, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
     return value
+
+
+def _on_off(name: str, value: str) -> bool:
+    choice = value.strip().lower()
+    if choice not in ("auto", "off"):
+        raise ValueError(f"{name} must be one of 'auto', 'off', not {value!r}")
+    return choice == "auto"

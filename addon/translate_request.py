@@ -451,6 +451,10 @@ def _responses_input(value: object, profile: UpstreamProfile) -> object:
     out = []
     for i, item in enumerate(items):
         obj = as_object(item, f"input[{i}]")
+        if profile.requires_store_false and obj.get("type") == "item_reference":
+            # A reference to an item the upstream stored; with store=false it stored none (the
+            # Vercel AI SDK sends them for reasoning): the reasoning replay puts kept items back.
+            continue
         if obj.get("role") == "system" and role != "system":
             obj = {**obj, "role": role}
         out.append(obj)

@@ -524,3 +524,68 @@ async def test_a_status_less_websocket_error_after_output_is_advisory(driver: Dr
         status, _, body = await call(driver, job(url, Route.WEBSOCKET))
     assert status == 200 and text_of(body) == "ab"
     assert body.endswith(b"data: [DONE]\n\n")
+
+
+async def test_a_continuation_miss_is_resent_in_full_out_of_sight(driver: Driver) -> None:
+    from addon.conversation import ConversationStore
+    from addon.replay import ReasoningCache
+    from addon.turn import Turn
+
+    frames: list[dict[str, Any]] = []
+
+    async def forgetful(request: web.Request) -> web.StreamResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        async for message in socket:
+            frame = json.loads(message.data)
+            frames.append(frame)
+            if "previous_response_id" in frame:
+                missing = {
+                    "type": "error",
+                    "status": 400,
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "previous_response_not_found",
+                        "message": "Previous response not found.",
+                        "param": "previous_response_id",
+                    },
+                }
+                await socket.send_str(json.dumps(missing))
+                continue
+            item = {"type": "message", "id": "m", "role": "assistant", "content": []}
+            done_item = {
+                **item,
+                "content": [{"type": "output_text", "text": "ok", "annotations": []}],
+            }
+            events = [
+                {"type": "response.output_item.added", "output_index": 0, "item": item},
+                delta("ok"),
+                {"type": "response.output_item.done", "output_index": 0, "item": done_item},
+                {
+                    "type": "response.completed",
+                    "response": {**RESPONSE, "id": f"resp_{len(frames)}", "output": [done_item]},
+                },
+            ]
+            for event in events:
+                await socket.send_str(json.dumps(event))
+        return socket
+
+    store, cache = ConversationStore(), ReasoningCache()
+    user = {"role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    first = {"model": "m", "input": [user]}
+    reply = {"role": "assistant", "content": [{"type": "output_text", "text": "ok"}]}
+    more = {"role": "user", "content": [{"type": "input_text", "text": "more"}]}
+    second = {"model": "m", "input": [user, reply, more]}
+    async with upstream(sse_ok, forgetful) as url:
+        for body in (first, second):
+            the_job = job(url, Route.WEBSOCKET, body=body)
+            the_job.turn = Turn(key="k", upstream=url, credential="c", store=store, cache=cache)
+            status, _, answer = await call(driver, the_job)
+            assert status == 200 and text_of(answer) == "ok"
+    # The second turn went as a continuation, was missed, and went again in full at once.
+    assert [("previous_response_id" in f, len(f["input"])) for f in frames] == [
+        (False, 1),
+        (True, 1),
+        (False, 3),
+    ]
+    assert [t.failure for t in the_job.outcome.tried] == ["continuation_miss", None]

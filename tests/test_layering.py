@@ -17,6 +17,7 @@ ALLOWED = {
     "transports/websocket.py": {"websockets", "asyncio", "socket"},
     "transports/http.py": {"asyncio", "aiohttp"},
     "transports/call.py": {"asyncio", "aiohttp"},
+    "transports/answer.py": {"asyncio", "aiohttp"},
     "transports/driver.py": {"asyncio", "aiohttp", "socket"},
     "emulator/server.py": {"asyncio", "aiohttp", "socket"},
     "emulator/__main__.py": {"asyncio", "aiohttp", "socket"},

@@ -2035,3 +2035,18 @@ def test_unknown_model_summary_follows_the_summaries_switch(summaries: bool) -> 
     result = translate_request(body, catalog=CATALOG, profile=OPENAI, summaries=summaries)
     assert result.body.get("reasoning") == ({"summary": "auto"} if summaries else None)
     assert "include" not in result.body
+
+
+def test_item_references_are_not_sent_to_a_store_false_upstream() -> None:
+    body = {
+        "model": "gpt-5.5",
+        "input": [
+            {"role": "user", "content": "hi"},
+            {"type": "item_reference", "id": "rs_1"},
+            {"type": "function_call_output", "call_id": "c", "output": "x"},
+        ],
+    }
+    sent = translate_request(body, catalog=Catalog.default(), profile=CODEX).body["input"]
+    assert [item.get("type") for item in sent] == [None, "function_call_output"]
+    kept = translate_request(body, catalog=Catalog.default(), profile=OPENAI).body["input"]
+    assert {"type": "item_reference", "id": "rs_1"} in kept

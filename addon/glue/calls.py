@@ -20,6 +20,7 @@ from urllib.parse import unquote
 from mitmproxy import connection, http
 
 from addon.catalog import LIVE_NAME, Catalog, CatalogError, embedded_catalog
+from addon.conversation import ConversationStore, conversation_key
 from addon.errors import ClientError, ProxyError, error_body
 from addon.glue import display
 from addon.login_refresh import CodexLogin, close_soon
@@ -28,6 +29,7 @@ from addon.pipeline import ChatJsonSink, ChatStreamSink, Sink
 from addon.profiles import CODEX, profile_for_url
 from addon.quota import QuotaBook
 from addon.quota_tap import QuotaTap
+from addon.replay import ReasoningCache
 from addon.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
 from addon.routing import is_chat_completions_path, is_responses_path
 from addon.settings import AuthMode, Settings
@@ -36,6 +38,7 @@ from addon.transports.catalog_fetch import CatalogFetcher
 from addon.transports.driver import PATH_PREFIX
 from addon.transports.job import CallJob
 from addon.transports.websocket import redacted_url
+from addon.turn import Turn
 from addon.wire import ReasoningMode
 
 logger = logging.getLogger(__name__)
@@ -226,3 +229,21 @@ def point_at_driver(flow: http.HTTPFlow, call: Call, port: int) -> None:
         "upstream_url": redacted_url(call.upstream_url),
         "dropped": list(call.translation.dropped),
     }
+
+
+def conversation_for(
+    body: dict[str, Any],
+    *,
+    upstream: str,
+    credential: str,
+    codex: bool,
+    store: ConversationStore | None,
+    cache: ReasoningCache,
+) -> tuple[dict[str, Any], Turn, dict[str, str]]:
+    """The body to send (with the conversation's `prompt_cache_key` when the client sent none),
+    the call's `Turn`, and the session header that names the conversation on the Codex backend."""
+    key = conversation_key(body, upstream=upstream, credential=credential)
+    if "prompt_cache_key" not in body:
+        body = {**body, "prompt_cache_key": key}
+    turn = Turn(key=key, upstream=upstream, credential=credential, store=store, cache=cache)
+    return body, turn, ({"session_id": key} if codex else {})

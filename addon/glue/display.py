@@ -21,7 +21,7 @@ from wsproto.frame_protocol import Opcode
 
 from addon.pipeline import DISPLAY_LIMIT
 from addon.policy import Reason, Route, lesson_of
-from addon.report import MARKS, CallReport
+from addon.report import MARKS, CallReport, conversation_text
 from addon.routing import websocket_url
 from addon.translate_request import Translation
 from addon.transports.job import CallJob
@@ -83,6 +83,14 @@ def report(
         dropped=translation.dropped,
         tried=tuple(outcome.tried),
         quota=outcome.quota,
+        conversation=conversation_text(
+            continued=outcome.continued,
+            sent_items=outcome.sent_items,
+            full_items=outcome.full_items,
+            sent=len(outcome.sent),
+            full=outcome.full_bytes,
+            replayed=outcome.replayed,
+        ),
     )
 
 

@@ -23,6 +23,7 @@ from mitmproxy import ctx, exceptions, http
 
 from addon.body import parse_json_body
 from addon.catalog import Catalog
+from addon.conversation import ConversationStore
 from addon.errors import ClientError, ProxyError
 from addon.glue import display
 from addon.glue.calls import (
@@ -32,6 +33,7 @@ from addon.glue.calls import (
     answer_models,
     call_kind,
     client_headers,
+    conversation_for,
     current_login,
     decoded_body,
     origin_of,
@@ -44,8 +46,9 @@ from addon.glue.catalogs import Catalogs
 from addon.glue.contentviews import register_views
 from addon.login_refresh import CodexLogin, close_soon
 from addon.policy import Memory, asks_summaries
-from addon.profiles import profile_for_url
+from addon.profiles import CODEX, profile_for_url
 from addon.quota import QuotaBook
+from addon.replay import ReasoningCache
 from addon.routing import is_chat_completions_path, responses_url_for, websocket_url
 from addon.settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings
 from addon.translate_request import translate_request
@@ -56,6 +59,8 @@ from addon.wire import ReasoningMode
 
 logger = logging.getLogger(__name__)
 
+# Conversations whose socket is kept for their next turn (each holds one idle socket).
+MAX_CONVERSATIONS = 256
 _TLS_OPTIONS = frozenset({"ssl_insecure", "ssl_verify_upstream_trusted_ca"})
 _FETCH_OPTIONS = frozenset(
     {"responses_auth", "responses_codex_auth_file", "responses_catalog_refresh"}
@@ -72,6 +77,8 @@ class Chat2Responses:
         self.ssl_context: ssl.SSLContext | None = None
         self.codex_login: CodexLogin | None = None
         self.quota = QuotaBook()
+        self.conversations = ConversationStore(cap=MAX_CONVERSATIONS)
+        self.reasoning = ReasoningCache()
 
     @property
     def catalog(self) -> Catalog:
@@ -191,10 +198,19 @@ class Chat2Responses:
         )
         login = self._login()
         headers = client_headers(req, self.settings.auth)
+        credential = account_of(headers, login)
+        body, turn, session = conversation_for(
+            translation.body,
+            upstream=upstream,
+            credential=credential,
+            codex=profile is CODEX,
+            store=self.conversations if self.settings.continuation else None,
+            cache=self.reasoning,
+        )
         job = CallJob(
             http_url=url,
             ws_url=websocket_url(url),
-            body=translation.body,
+            body=body,
             headers=headers,
             profile=profile,
             http_headers=translation.http_headers,
@@ -208,7 +224,9 @@ class Chat2Responses:
             keepalive=float(self.settings.keepalive),
             ssl=self.ssl_context,
             login=login,
-            quota=quota_tap(self.quota, account_of(headers, login)),
+            quota=quota_tap(self.quota, credential),
+            turn=turn,
+            session_headers=session,
         )
         call = Call(
             token=self.driver.register(job),

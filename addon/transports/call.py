@@ -21,19 +21,20 @@ import asyncio
 import json
 import logging
 import random
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import ClientSession, web
 
 from addon.auth import bearer_of
-from addon.errors import ProxyError, UpstreamError, error_body
+from addon.errors import ProxyError, UpstreamError
 from addon.events import Event, EventType, is_advisory_error, parse_event
-from addon.pipeline import Transcript
+from addon.pipeline import Sink, Transcript
 from addon.policy import (
     Attempt,
+    Failure,
     Route,
     Tried,
     body_for,
@@ -45,6 +46,7 @@ from addon.policy import (
     retry_after,
 )
 from addon.profiles import response_create_frame
+from addon.transports.answer import ClientAnswer
 from addon.transports.http import open_http_events
 from addon.transports.job import CallJob, CallOutcome, redacted
 from addon.transports.websocket import WebSocketPool, open_response_stream
@@ -66,28 +68,27 @@ class UpstreamCall:
         self.job = job
         self._session = session
         self._pool = pool
-        self._response: web.StreamResponse | None = None
-        self._request: web.Request | None = None
-        self._pending: list[bytes] = []
         self._bearer = ""  # the login's access token last sent (a 401 refreshes it)
-        self._keepalive: asyncio.TimerHandle | None = None
-        self._last_write = 0.0
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._starting: asyncio.Task[web.StreamResponse] | None = None
-        self.sink = job.make_sink()
+        self._sink = job.make_sink()
+        self.answer: ClientAnswer
 
     async def run(self, request: web.Request) -> web.StreamResponse:
-        self._request = request
-        self._arm_keepalive()
+        self.answer = ClientAnswer(request, self.job.outcome, self.job.keepalive)
+        self.answer.sink = self._sink
+        self.answer.arm_keepalive()
         try:
             return await self._run()
         finally:
-            if self._keepalive is not None:
-                self._keepalive.cancel()
+            self.answer.stop_keepalive()
             self._note_quota()
+            self._let_go()
 
     async def _run(self) -> web.StreamResponse:
         job, outcome = self.job, self.job.outcome
+        if job.turn is not None and job.plan.route is Route.WEBSOCKET:
+            full = body_for(first_attempt(job.plan), job.body)
+            if job.turn.plan(full, self._pool.usable):  # policy rule 7: the first attempt only
+                job.plan = replace(job.plan, continuation=True)
         history: list[Tried] = []
         attempt: Attempt | None = first_attempt(job.plan)
         while attempt is not None:
@@ -101,19 +102,19 @@ class UpstreamCall:
                         outcome.upstream_status = err.status  # what the leg shows
                     if job.quota is not None:
                         err = job.quota.usage_limit(err)
-                failure = classify(attempt.route, err)
+                failure = self._failure(attempt, err)
                 history.append(
                     Tried(attempt, failure, err.status, retry_after(err), random.random())
                 )
                 outcome.tried = history
                 if self.sink.started:  # output reached the client: no retry (rule 1)
-                    return await self._fail_late(err)
+                    return await self.answer.fail_late(err)
                 attempt = next_attempt(job.plan, tuple(history))
                 if attempt is None:
                     err.message += dead_end_note(job.plan, failure)
-                    if self._response is not None:  # keep-alive comments went out already
-                        return await self._fail_late(err)
-                    return self._fail_early(err)
+                    if self.answer.response is not None:  # keep-alive comments went out already
+                        return await self.answer.fail_late(err)
+                    return self.answer.fail_early(err)
                 logger.info(
                     "%s: %s (%s); retrying %s",
                     job.match.upstream_name,
@@ -121,15 +122,35 @@ class UpstreamCall:
                     err.status,
                     attempt.why,
                 )
-                self.sink = job.make_sink()
+                self.sink = job.make_sink()  # a fresh answer: the old one saw the failure
                 continue
             history.append(Tried(attempt, None, 200))
             break
         outcome.tried = history
+        if job.turn is not None:
+            for news in job.turn.finished(history[-1].attempt):
+                logger.warning(news)
         for news in job.memory.learn(job.upstream, job.match, lesson_of(job.plan, tuple(history))):
             logger.info(news)
-        assert self._response is not None
-        return self._response
+        assert self.answer.response is not None
+        return self.answer.response
+
+    @property
+    def sink(self) -> Sink:
+        return self._sink
+
+    @sink.setter
+    def sink(self, sink: Sink) -> None:
+        self._sink = sink
+        if hasattr(self, "answer"):
+            self.answer.sink = sink
+
+    def _let_go(self) -> None:
+        """Sockets the conversation store no longer holds go back to the pool (or close)."""
+        turn = self.job.turn
+        if turn is not None and turn.store is not None:
+            for ws in turn.store.evicted():
+                self._pool.give_back(ws)
 
     def _note_quota(self) -> None:
         tap = self.job.quota
@@ -138,6 +159,21 @@ class UpstreamCall:
                 logger.warning(warning)
             tap.warnings.clear()
             self.job.outcome.quota = tap.text()
+
+    def _failure(self, attempt: Attempt, err: ProxyError) -> Failure:
+        """The policy's view of `err`, told what this call knows of its conversation."""
+        failure, turn = classify(attempt.route, err), self.job.turn
+        if attempt.continued and failure is not Failure.UNAUTHORIZED:
+            # A socket gone, past its age limit, or an upstream that lost the previous response:
+            # whatever went wrong with a continuation, the full request goes at once.
+            failure = Failure.CONTINUATION_MISS
+        if failure is Failure.REPLAY_REFUSED and (turn is None or not turn.replayed):
+            failure = Failure.FATAL  # the client's own items: nothing of ours to take out
+        if turn is not None and failure is Failure.CONTINUATION_MISS:
+            turn.missed()
+        if turn is not None and failure is Failure.REPLAY_REFUSED:
+            turn.replay_refused()
+        return failure
 
     async def _guarded(self, attempt: Attempt) -> None:
         try:
@@ -148,39 +184,20 @@ class UpstreamCall:
             logger.exception("chat2responses: the upstream call failed unexpectedly")
             raise ProxyError(f"chat2responses internal error: {exc}") from None
 
-    # ---- keep-alive comments -----------------------------------------------------------------
-
-    def _arm_keepalive(self) -> None:
-        if self.job.keepalive > 0 and self.sink.streaming:
-            loop = asyncio.get_running_loop()
-            self._last_write = loop.time()
-            self._keepalive = loop.call_later(self.job.keepalive, self._keepalive_due)
-
-    def _keepalive_due(self) -> None:
-        """Send `: keepalive` when nothing was written for `keepalive` seconds (a comment line:
-        clients ignore it; never `: ping`, never `data:`, reference/codex-backend-2026.md §5)."""
-        loop = asyncio.get_running_loop()
-        silent = loop.time() - self._last_write
-        wait = self.job.keepalive - silent
-        if wait <= 0.001:
-            task = loop.create_task(self._write(KEEPALIVE))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            self._last_write, wait = loop.time(), self.job.keepalive
-        self._keepalive = loop.call_later(wait, self._keepalive_due)
-
     # ---- one attempt ----------------------------------------------------------------------
 
     async def _attempt(self, attempt: Attempt) -> None:
         """One attempt, start to end: the client's answer is complete when it returns."""
         body = body_for(attempt, self.job.body)
         held: list[Event] = []
-        tap = self.job.quota
+        tap, turn = self.job.quota, self.job.turn
         advisory = attempt.route is Route.WEBSOCKET
         async with self._events(attempt, body) as events:
             async for event in events:
                 if tap is not None and tap.event(event):
                     continue
+                if turn is not None:
+                    turn.observe(event)
                 if advisory and self.sink.started and is_advisory_error(event):
                     logger.warning(
                         "%s: the upstream reported %s", self.job.match.upstream_name, event
@@ -191,15 +208,15 @@ class UpstreamCall:
                     continue
                 if held:
                     for early in held:
-                        await self._send(self.sink.feed(early), more=True)
+                        await self.answer.send(self.sink.feed(early), more=True)
                     held.clear()
-                await self._send(self.sink.feed(event), more=events.buffered())
+                await self.answer.send(self.sink.feed(event), more=events.buffered())
                 if self.sink.done:
                     break
                 self.sink.check_size(events.received)
             for early in held:
-                await self._send(self.sink.feed(early), more=True)
-            await self._complete()
+                await self.answer.send(self.sink.feed(early), more=True)
+            await self.answer.complete()
             if not self.sink.stopped:
                 await events.drain()  # the rest of an HTTP body: its connection can be reused
 
@@ -213,6 +230,14 @@ class UpstreamCall:
             else:
                 headers.update(await job.login.headers())
             self._bearer = bearer_of(headers)
+        headers.update(job.session_headers)  # the conversation's, over a login's per-process one
+        turn, socket, full = job.turn, None, body
+        if turn is not None:
+            body, socket = turn.body(attempt, body)
+            outcome.sent_items, outcome.full_items = turn.sent_items, turn.full_items
+            outcome.replayed, outcome.continued = turn.replayed, socket is not None
+            if socket is not None:
+                outcome.full_bytes = len(_json(response_create_frame(job.profile, full, {})))
         outcome.upstream_status = None
         if attempt.route is Route.HTTP:
             headers.update(job.http_headers)
@@ -247,95 +272,16 @@ class UpstreamCall:
             idle_timeout=job.idle_timeout,
             pool=self._pool,
             on_handshake=job.quota.headers if job.quota is not None else None,
+            socket=socket,  # type: ignore[arg-type]
+            keep=self._keep_socket if turn is not None else None,
         ) as frames:
             outcome.upstream_status = 101
             yield _Frames(frames, outcome)
 
-    # ---- writing to mitmproxy -------------------------------------------------------------
-
-    async def _send(self, data: bytes, *, more: bool) -> None:
-        """Write `data`; while more events are already here, collect them into one write."""
-        if not data:
-            return
-        self._pending.append(data)
-        if not more:
-            await self._flush()
-
-    async def _flush(self) -> None:
-        if self._pending:
-            data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
-            self._pending.clear()
-            await self._write(data)
-
-    async def _write(self, data: bytes) -> None:
-        if self._response is None:
-            if self._starting is None:
-                self._starting = asyncio.get_running_loop().create_task(self._start(200))
-            self._response = await self._starting
-        self._last_write = asyncio.get_running_loop().time()
-        await self._response.write(data)
-
-    async def _start(self, status: int) -> web.StreamResponse:
-        assert self._request is not None
-        self.job.outcome.status = status
-        self.job.outcome.first_byte_at = time.monotonic()
-        response = web.StreamResponse(
-            status=status,
-            headers={
-                "content-type": self.sink.content_type,
-                "cache-control": "no-cache",
-                "x-accel-buffering": "no",
-            },
-        )
-        response.enable_chunked_encoding()
-        await response.prepare(self._request)
-        return response
-
-    async def _complete(self) -> None:
-        """The answer's end: the last chunks and `[DONE]`, or the whole JSON body (raises the
-        upstream's error, e.g. a stream that ended before its terminal event)."""
-        outcome, sink = self.job.outcome, self.sink
-        data = sink.finish()
-        if sink.streaming:
-            await self._send(data, more=False)
-            await self._close(sink.error)
-            return
-        assert self._request is not None
-        outcome.status, outcome.first_byte_at = 200, time.monotonic()
-        outcome.usage = sink.usage
-        response = web.Response(status=200, body=data, content_type="application/json")
-        await response.prepare(self._request)
-        await response.write_eof()
-        self._response = response
-
-    def _fail_early(self, err: ProxyError) -> web.Response:
-        outcome = self.job.outcome
-        outcome.status, outcome.error = err.status, err.message
-        outcome.first_byte_at = time.monotonic()
-        return web.Response(
-            status=err.status,
-            body=error_body(err),
-            headers={**err.headers, "content-type": "application/json"},
-        )
-
-    async def _fail_late(self, err: ProxyError) -> web.StreamResponse:
-        if not self.sink.streaming:
-            return self._fail_early(err)
-        await self._send(self.sink.fail(err), more=False)
-        return await self._close(err)
-
-    async def _close(self, err: ProxyError | None) -> web.StreamResponse:
-        outcome = self.job.outcome
-        await self._flush()
-        if self._keepalive is not None:
-            self._keepalive.cancel()
-        assert self._response is not None
-        await self._response.write_eof()
-        outcome.usage = self.sink.usage
-        outcome.error = err.message if err is not None else None
-        client = getattr(self.sink, "client", None)
-        outcome.client = client.value() if client is not None else b""
-        return self._response
+    def _keep_socket(self, ws: Any) -> bool:
+        turn = self.job.turn
+        opened = self._pool.opened_at(ws)
+        return turn is not None and opened is not None and turn.remember(ws, opened)
 
 
 class _Events:

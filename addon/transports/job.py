@@ -18,6 +18,7 @@ from addon.pipeline import DISPLAY_LIMIT, Sink, Transcript
 from addon.policy import Memory, Plan, Route, Tried
 from addon.profiles import UpstreamProfile
 from addon.quota_tap import QuotaTap
+from addon.turn import Turn
 
 # Header values never recorded for display (DESIGN: credentials never enter a flow).
 SECRET_HEADERS = frozenset(
@@ -52,6 +53,11 @@ class CallOutcome:
     frames_size: int = 0
     client: bytes = b""  # what a streaming client was sent (bounded), for display
     quota: str = ""  # the account's quota after the call, in words
+    continued: bool = False  # sent as previous_response_id + the new items
+    sent_items: int = 0  # input items sent, of `full_items`
+    full_items: int = 0
+    full_bytes: int = 0  # what the full request would have been, when it continued
+    replayed: int = 0  # kept reasoning items replayed into a full request
 
     @property
     def route(self) -> Route | None:
@@ -93,6 +99,8 @@ class CallJob:
     http_headers: Mapping[str, str] = field(default_factory=dict)  # e.g. the Lite marker
     ws_extra: Mapping[str, Any] = field(default_factory=dict)  # merged into response.create
     quota: QuotaTap | None = None  # where this call's quota readings go
+    turn: Turn | None = None  # the call's part in its conversation (continuation, replay)
+    session_headers: Mapping[str, str] = field(default_factory=dict)  # the conversation's id
     outcome: CallOutcome = field(default_factory=CallOutcome)
 
 

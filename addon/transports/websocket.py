@@ -101,7 +101,9 @@ async def open_response_stream(
     idle_timeout: float = 300.0,
     pool: WebSocketPool | None = None,
     on_handshake: Callable[[Mapping[str, str]], None] | None = None,
-) -> AsyncIterator[AsyncIterator[str]]:
+    socket: ClientConnection | None = None,
+    keep: Callable[[ClientConnection], bool] | None = None,
+) -> AsyncIterator[_EventStream]:
     """Connect to `url` (or take an idle socket from `pool`), send `frame` (the
     `response.create` frame, built by `profiles.response_create_frame`), and yield the event
     texts.
@@ -118,6 +120,8 @@ async def open_response_stream(
             url, headers, _tls_context(url, ssl), connect_timeout, idle_timeout, pool, on_handshake
         ),
         json.dumps(frame, ensure_ascii=False, separators=(",", ":")),
+        socket=socket,
+        keep=keep,
     )
     try:
         await stream.start()
@@ -146,7 +150,16 @@ class _Target:
 class _EventStream:
     """The event texts of one response, ending after the first terminal event."""
 
-    def __init__(self, target: _Target, frame: str) -> None:
+    def __init__(
+        self,
+        target: _Target,
+        frame: str,
+        *,
+        socket: ClientConnection | None = None,
+        keep: Callable[[ClientConnection], bool] | None = None,
+    ) -> None:
+        self._socket = socket  # a conversation's own socket: this response continues it
+        self._keep = keep  # offered the socket after a clean end, before the pool
         self._target = target
         self._where = target.where
         self._frame = frame
@@ -160,6 +173,12 @@ class _EventStream:
     async def start(self) -> None:
         """Get a socket and send the `response.create` frame on it."""
         target = self._target
+        if self._socket is not None:
+            # The conversation's socket: it alone knows the previous response, so there is no
+            # other to fall back to; a failure here is a miss, and the call resends in full.
+            self._ws, self._reused = self._socket, False
+            await self._send(self._socket, may_fail=False)
+            return
         if target.pool is not None:
             ws = target.pool.acquire(target.url, target.headers, target.ssl)
             if ws is not None:
@@ -179,6 +198,9 @@ class _EventStream:
         if ws is None:
             return
         pool = self._target.pool
+        if self._clean and ws.state is State.OPEN and self._keep is not None and self._keep(ws):
+            logger.debug("WebSocket to %s kept for the conversation's next turn", self._where)
+            return
         if self._clean and pool is not None and ws.state is State.OPEN:
             pool.release(ws)
             logger.debug("WebSocket to %s kept for the next response", self._where)
@@ -380,6 +402,29 @@ class WebSocketPool:
     ) -> None:
         """Note where a freshly opened `ws` leads and when it opened, so `release` can keep it."""
         self._origins[ws] = _Origin(self.key(url, headers, ssl), _now())
+
+    def give_back(self, ws: object) -> None:
+        """Take back a socket a conversation held: idle again if it can be, else closed."""
+        if isinstance(ws, ClientConnection):
+            if ws in self._origins:
+                self.release(ws)
+            elif ws.state is not State.CLOSED:
+                self._discard(ws)
+
+    def opened_at(self, ws: ClientConnection) -> float | None:
+        """When `ws` (opened through `track`) was opened, on the loop's clock."""
+        origin = self._origins.get(ws)
+        return origin.opened if origin is not None else None
+
+    def usable(self, ws: object) -> bool:
+        """Whether a socket held elsewhere (a conversation's) can carry the next response now:
+        open, tracked, younger than `max_age`, nothing unread."""
+        if not isinstance(ws, ClientConnection) or ws.state is not State.OPEN:
+            return False
+        origin = self._origins.get(ws)
+        if origin is None or _now() - origin.opened >= self.max_age:
+            return False
+        return not len(ws.recv_messages.frames)
 
     def acquire(
         self, url: str, headers: Mapping[str, str], ssl: ssl_module.SSLContext | None = None
