@@ -14,6 +14,8 @@ Rule 2: only a completed answer is remembered (and its reasoning kept); a contin
         comes back empty turns continuation off for that upstream, for the life of the process.
 Rule 3: on a continuation miss the conversation is forgotten; on a refused replay the replayed
         items are forgotten.
+Rule 4: a conversation that may continue carries its instructions as its first input item, so
+        that a continued turn need not send them again.
 """
 
 from __future__ import annotations
@@ -29,6 +31,27 @@ from .policy import Attempt
 from .replay import ReasoningCache, is_empty_answer
 
 logger = logging.getLogger(__name__)
+
+
+def instructions_as_input(body: dict[str, Any], *, role: str, keep_field: bool) -> dict[str, Any]:
+    """`body` with its `instructions` moved to the first input item (rule 4): the upstream keeps
+    input items with a response, but not its instructions (OpenAI: "instructions from a previous
+    response will not be carried over"), so only this way does a continuation leave them out.
+    `keep_field`: the backend wants the field present (the Codex backend), sent empty."""
+    instructions = body.get("instructions")
+    items = body.get("input")
+    if not isinstance(instructions, str) or not instructions or not isinstance(items, list):
+        return body
+    first = {
+        "type": "message",
+        "role": role,
+        "content": [{"type": "input_text", "text": instructions}],
+    }
+    out = {k: v for k, v in body.items() if k != "instructions"}
+    if keep_field:
+        out["instructions"] = ""
+    out["input"] = [first, *items]
+    return out
 
 
 @dataclass(slots=True)

@@ -47,7 +47,7 @@ BODY: dict[str, Any] = {
     "store": False,
     "stream": True,
 }
-FRAME: dict[str, Any] = {"type": "response.create", **BODY}
+FRAME = json.dumps({"type": "response.create", **BODY})
 
 
 def event(kind: str, **fields: Any) -> str:

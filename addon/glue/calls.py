@@ -26,7 +26,7 @@ from addon.glue import display
 from addon.login_refresh import CodexLogin, close_soon
 from addon.models_list import model_list, models_path, one_model
 from addon.pipeline import ChatJsonSink, ChatStreamSink, Sink
-from addon.profiles import CODEX, profile_for_url
+from addon.profiles import CODEX, UpstreamProfile, profile_for_url
 from addon.quota import QuotaBook
 from addon.quota_tap import QuotaTap
 from addon.replay import ReasoningCache
@@ -38,7 +38,7 @@ from addon.transports.catalog_fetch import CatalogFetcher
 from addon.transports.driver import PATH_PREFIX
 from addon.transports.job import CallJob
 from addon.transports.websocket import redacted_url
-from addon.turn import Turn
+from addon.turn import Turn, instructions_as_input
 from addon.wire import ReasoningMode
 
 logger = logging.getLogger(__name__)
@@ -236,14 +236,21 @@ def conversation_for(
     *,
     upstream: str,
     credential: str,
-    codex: bool,
+    profile: UpstreamProfile,
     store: ConversationStore | None,
     cache: ReasoningCache,
+    websocket: bool,
 ) -> tuple[dict[str, Any], Turn, dict[str, str]]:
     """The body to send (with the conversation's `prompt_cache_key` when the client sent none),
-    the call's `Turn`, and the session header that names the conversation on the Codex backend."""
+    the call's `Turn`, and the session header that names the conversation on the Codex backend.
+    A conversation that may continue (the WebSocket route, continuation on) carries its
+    instructions as input (turn.py rule 4)."""
     key = conversation_key(body, upstream=upstream, credential=credential)
+    if store is not None and websocket:
+        body = instructions_as_input(
+            body, role=profile.system_role_as, keep_field=profile.requires_instructions
+        )
     if "prompt_cache_key" not in body:
         body = {**body, "prompt_cache_key": key}
     turn = Turn(key=key, upstream=upstream, credential=credential, store=store, cache=cache)
-    return body, turn, ({"session_id": key} if codex else {})
+    return body, turn, ({"session_id": key} if profile is CODEX else {})

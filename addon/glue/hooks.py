@@ -45,8 +45,8 @@ from addon.glue.calls import (
 from addon.glue.catalogs import Catalogs
 from addon.glue.contentviews import register_views
 from addon.login_refresh import CodexLogin, close_soon
-from addon.policy import Memory, asks_summaries
-from addon.profiles import CODEX, profile_for_url
+from addon.policy import Memory, Route, asks_summaries
+from addon.profiles import profile_for_url
 from addon.quota import QuotaBook
 from addon.replay import ReasoningCache
 from addon.routing import is_chat_completions_path, responses_url_for, websocket_url
@@ -203,9 +203,10 @@ class Chat2Responses:
             translation.body,
             upstream=upstream,
             credential=credential,
-            codex=profile is CODEX,
+            profile=profile,
             store=self.conversations if self.settings.continuation else None,
             cache=self.reasoning,
+            websocket=plan.route is Route.WEBSOCKET,
         )
         job = CallJob(
             http_url=url,

@@ -248,7 +248,7 @@ class UpstreamCall:
                 self._session(),
                 job.http_url,
                 headers=headers,
-                body=body,
+                body=outcome.sent,
                 ssl=job.ssl,
                 connect_timeout=CONNECT_TIMEOUT,
                 idle_timeout=job.idle_timeout,
@@ -266,7 +266,7 @@ class UpstreamCall:
         async with open_response_stream(
             job.ws_url,
             headers=headers,
-            frame=frame,
+            frame=outcome.sent.decode(),
             ssl=job.ssl,
             connect_timeout=CONNECT_TIMEOUT,
             idle_timeout=job.idle_timeout,

@@ -25,7 +25,6 @@ import ssl as ssl_module
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
 
 from aiohttp import ClientError, ClientResponse, ClientSession
 
@@ -101,24 +100,23 @@ async def open_http_events(
     url: str,
     *,
     headers: Mapping[str, str],
-    body: Mapping[str, Any],
+    body: bytes,
     ssl: ssl_module.SSLContext | None,
     connect_timeout: float,
     idle_timeout: float,
     transcript: Transcript,
     on_headers: Callable[[Mapping[str, str]], None] | None = None,
 ) -> AsyncIterator[HttpEvents | list[Event]]:
-    """POST `body` to `url` and yield its events: an `HttpEvents` for an SSE answer, or the
-    list of events of a JSON `Response`. Raises `UpstreamError` for a non-200 answer."""
+    """POST `body` (the request's JSON bytes) to `url` and yield its events: an `HttpEvents`
+    for an SSE answer, or the list of events of a JSON `Response`. Raises `UpstreamError` for a
+    non-200 answer."""
     where = redacted_url(url)
     sent = {**headers, "content-type": "application/json", "accept": "text/event-stream"}
     # The session bounds the TCP connect (connect_timeout); the answer's head may take as long
     # as any other silence.
     with _upstream_errors(where, idle_timeout, connecting=True):
         async with asyncio.timeout(idle_timeout):
-            upstream = await session.post(
-                url, data=_dumps(body).encode(), headers=sent, ssl=ssl or True
-            )
+            upstream = await session.post(url, data=body, headers=sent, ssl=ssl or True)
     try:
         if on_headers is not None:
             on_headers(upstream.headers)

@@ -95,7 +95,7 @@ async def open_response_stream(
     url: str,
     *,
     headers: Mapping[str, str],
-    frame: Mapping[str, Any],
+    frame: str,
     ssl: ssl_module.SSLContext | None = None,
     connect_timeout: float = 15.0,
     idle_timeout: float = 300.0,
@@ -104,9 +104,9 @@ async def open_response_stream(
     socket: ClientConnection | None = None,
     keep: Callable[[ClientConnection], bool] | None = None,
 ) -> AsyncIterator[_EventStream]:
-    """Connect to `url` (or take an idle socket from `pool`), send `frame` (the
-    `response.create` frame, built by `profiles.response_create_frame`), and yield the event
-    texts.
+    """Connect to `url` (or take an idle socket from `pool`), send `frame` (the JSON text of
+    the `response.create` frame, built by `profiles.response_create_frame`), and yield the
+    event texts.
 
     The yielded iterator ends after (and including) the first terminal event, or raises an
     `UpstreamError`: `HandshakeRefused` for a non-101 answer, `UpstreamProtocolError` for a binary
@@ -119,7 +119,7 @@ async def open_response_stream(
         _Target(
             url, headers, _tls_context(url, ssl), connect_timeout, idle_timeout, pool, on_handshake
         ),
-        json.dumps(frame, ensure_ascii=False, separators=(",", ":")),
+        frame,
         socket=socket,
         keep=keep,
     )
