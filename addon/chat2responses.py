@@ -1,8 +1,9 @@
 """Entry script: `mitmdump -s addon/chat2responses.py` (also mitmweb, mitmproxy).
 
-mitmproxy loads this file by path; the `addon` package is importable once the project is
-installed (the README's set-up does so). A checkout that was not installed still works: the
-repository root is put on `sys.path` when the package is not found.
+mitmproxy runs this file by path and puts its folder first on `sys.path`; that folder holds this
+very file, whose name would shadow the `chat2responses` package, so it is taken off again. The
+package is importable once the project is installed (the README's set-up does so); a checkout
+that was not installed still works: the repository root is put on `sys.path` instead.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import importlib.util
 import sys
 from pathlib import Path
 
-if importlib.util.find_spec("addon") is None:  # pragma: no cover - uninstalled checkout
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+if importlib.util.find_spec("chat2responses") is None:  # pragma: no cover - uninstalled checkout
+    sys.path.insert(0, str(_HERE.parent))
 
-from addon.glue.commands import Commands
-from addon.glue.eager import EagerConnections
-from addon.glue.hooks import Chat2Responses
+from chat2responses.addon import make_addons  # noqa: E402
 
-_main = Chat2Responses()
-addons = [EagerConnections(_main.driver), _main, Commands(_main)]
+addons = make_addons()

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from addon.cli.commands import (
+from chat2responses.cli.commands import (
     EMULATOR_NAMES,
     CliError,
     Upstream,
@@ -29,7 +29,7 @@ from addon.cli.commands import (
     mitmproxy_command,
     resolve_upstream,
 )
-from addon.cli.processes import (
+from chat2responses.cli.processes import (
     claim_port,
     free_port,
     start_emulator,

@@ -35,15 +35,15 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from addon.body import parse_json_body  # noqa: E402
-from addon.catalog import Catalog  # noqa: E402
-from addon.chunks import ChunkContext  # noqa: E402
-from addon.emulator.builder import Emit  # noqa: E402
-from addon.emulator.scenarios import play  # noqa: E402
-from addon.pipeline import ChatStreamSink, UpstreamSSE  # noqa: E402
-from addon.profiles import profile_for_url  # noqa: E402
-from addon.translate_request import translate_request  # noqa: E402
-from addon.wire import ReasoningMode  # noqa: E402
+from chat2responses.body import parse_json_body  # noqa: E402
+from chat2responses.catalog import Catalog  # noqa: E402
+from chat2responses.chunks import ChunkContext  # noqa: E402
+from chat2responses.emulator.builder import Emit  # noqa: E402
+from chat2responses.emulator.scenarios import play  # noqa: E402
+from chat2responses.pipeline import ChatStreamSink, UpstreamSSE  # noqa: E402
+from chat2responses.profiles import profile_for_url  # noqa: E402
+from chat2responses.translate_request import translate_request  # noqa: E402
+from chat2responses.wire import ReasoningMode  # noqa: E402
 from tests.emulator_helpers import emulator_subprocess  # noqa: E402
 from tests.proxy_helpers import Mitmdump, run_mitmdump  # noqa: E402
 

@@ -25,9 +25,9 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from addon.emulator import Emulator, EmulatorConfig, serving
-from addon.emulator.login import DEFAULT_ACCOUNT, seeded_auth
-from addon.emulator.signing import secret_for
+from chat2responses.emulator import Emulator, EmulatorConfig, serving
+from chat2responses.emulator.login import DEFAULT_ACCOUNT, seeded_auth
+from chat2responses.emulator.signing import secret_for
 
 ROOT = Path(__file__).resolve().parent.parent
 _BASE_URL = re.compile(r"http://\S+/backend-api/codex")
@@ -74,8 +74,8 @@ def write_auth_json(
 
 @contextmanager
 def emulator_subprocess(*args: str, startup_timeout: float = 15.0) -> Iterator[str]:
-    """Run `python -m addon.emulator --port 0 ARGS…` and yield the base URL it prints."""
-    command = [sys.executable, "-m", "addon.emulator", "--port", "0", *args]
+    """Run `python -m chat2responses.emulator --port 0 ARGS…` and yield the base URL it prints."""
+    command = [sys.executable, "-m", "chat2responses.emulator", "--port", "0", *args]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         yield _read_base_url(process, startup_timeout)

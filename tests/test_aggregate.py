@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from openai.types.chat import ChatCompletion
 
-from addon.aggregate import ChatAggregator
-from addon.chunks import ChunkContext
-from addon.errors import UpstreamError, UpstreamProtocolError
-from addon.events import Event
-from addon.wire import ReasoningMode
+from chat2responses.aggregate import ChatAggregator
+from chat2responses.chunks import ChunkContext
+from chat2responses.errors import UpstreamError, UpstreamProtocolError
+from chat2responses.events import Event
+from chat2responses.wire import ReasoningMode
 from tests.test_translate_stream import (
     ANSWER,
     CREATED,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from addon.auth import (
+from chat2responses.auth import (
     CodexCredentials,
     CodexLogin,
     account_digest,
@@ -24,7 +24,7 @@ from addon.auth import (
     refreshed_login,
     write_login,
 )
-from addon.errors import ClientError
+from chat2responses.errors import ClientError
 
 
 def write(path: Path, data: object) -> None:

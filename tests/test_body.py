@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from addon.body import MAX_BODY_BYTES, MAX_DEPTH, parse_json_body
-from addon.errors import ClientError
+from chat2responses.body import MAX_BODY_BYTES, MAX_DEPTH, parse_json_body
+from chat2responses.errors import ClientError
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from addon.catalog import (
+from chat2responses.catalog import (
     Catalog,
     CatalogError,
     ModelInfo,

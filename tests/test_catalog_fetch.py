@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from addon.catalog import embedded_catalog
-from addon.glue.calls import load_catalog
-from addon.transports.catalog_fetch import CatalogFetcher, models_url
+from chat2responses.catalog import embedded_catalog
+from chat2responses.glue.calls import load_catalog
+from chat2responses.transports.catalog_fetch import CatalogFetcher, models_url
 from tests.emulator_helpers import emulator_in_process
 
 LIVE = {"models": [{"slug": "gpt-7-live", "prefer_websockets": True}]}

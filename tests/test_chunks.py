@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from addon.chunks import ChunkContext, ChunkWriter, chat_usage
-from addon.wire import ChatChunk, FinishReason, ReasoningMode
+from chat2responses.chunks import ChunkContext, ChunkWriter, chat_usage
+from chat2responses.wire import ChatChunk, FinishReason, ReasoningMode
 
 TEXT = ReasoningMode.REASONING_CONTENT
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from addon.cli import build_parser, main, settings_from
-from addon.cli.commands import (
+from chat2responses.cli import build_parser, main, settings_from
+from chat2responses.cli.commands import (
     ENTRY_SCRIPT,
     QUIET_SCRIPT,
     CliError,
@@ -21,7 +21,7 @@ from addon.cli.commands import (
     mitmproxy_command,
     resolve_upstream,
 )
-from addon.cli.processes import claim_port, port_is_free
+from chat2responses.cli.processes import claim_port, port_is_free
 
 EMU = "http://127.0.0.1:4321/backend-api/codex"
 
@@ -116,13 +116,13 @@ def test_a_bad_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
 def test_script_prints_the_installed_entry_script(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["script"]) == 0
     path = Path(capsys.readouterr().out.strip())
-    assert path == ENTRY_SCRIPT and path.is_file() and path.name == "chat2responses.py"
+    assert path == ENTRY_SCRIPT and path.is_file() and path.name == "addon.py"
     assert (path.parent / "models.json").is_file()
 
 
 def test_the_emulator_command_passes_its_arguments_through() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "addon", "emulator", "--help"],
+        [sys.executable, "-m", "chat2responses", "emulator", "--help"],
         capture_output=True,
         text=True,
         timeout=30,

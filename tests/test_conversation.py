@@ -17,16 +17,16 @@ from typing import Any
 
 import pytest
 
-from addon.aggregate import ChatAggregator
-from addon.catalog import Catalog
-from addon.conversation import Continuation, ConversationStore, conversation_key
-from addon.emulator.backend import Emulator, EmulatorConfig
-from addon.emulator.builder import Emit
-from addon.emulator.session import WebSocketSession
-from addon.profiles import CODEX, response_create_frame
-from addon.replay import units
-from addon.translate_request import Translation, translate_request
-from addon.wire import ReasoningMode
+from chat2responses.aggregate import ChatAggregator
+from chat2responses.catalog import Catalog
+from chat2responses.conversation import Continuation, ConversationStore, conversation_key
+from chat2responses.emulator.backend import Emulator, EmulatorConfig
+from chat2responses.emulator.builder import Emit
+from chat2responses.emulator.session import WebSocketSession
+from chat2responses.profiles import CODEX, response_create_frame
+from chat2responses.replay import units
+from chat2responses.translate_request import Translation, translate_request
+from chat2responses.wire import ReasoningMode
 
 CATALOG = Catalog.default()
 UPSTREAM = "http://127.0.0.1:9/backend-api/codex"

@@ -12,16 +12,16 @@ import pytest
 from aiohttp import ClientSession, web
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from addon.catalog import Catalog
-from addon.chunks import ChunkContext
-from addon.pipeline import ChatJsonSink, ChatStreamSink, Sink
-from addon.policy import Memory, Plan, Reason, Route
-from addon.profiles import OPENAI
-from addon.sse import SSEDecoder
-from addon.transports import driver as driver_module
-from addon.transports.driver import PATH_PREFIX, Driver
-from addon.transports.job import CallJob
-from addon.wire import ReasoningMode
+from chat2responses.catalog import Catalog
+from chat2responses.chunks import ChunkContext
+from chat2responses.pipeline import ChatJsonSink, ChatStreamSink, Sink
+from chat2responses.policy import Memory, Plan, Reason, Route
+from chat2responses.profiles import OPENAI
+from chat2responses.sse import SSEDecoder
+from chat2responses.transports import driver as driver_module
+from chat2responses.transports.driver import PATH_PREFIX, Driver
+from chat2responses.transports.job import CallJob
+from chat2responses.wire import ReasoningMode
 
 CTX = ChunkContext("chatcmpl-1", 1_700_000_000, "m", ReasoningMode.REASONING_CONTENT)
 RESPONSE = {"id": "resp_1", "object": "response", "status": "completed", "output": []}
@@ -286,7 +286,7 @@ async def test_a_non_streaming_answer_is_capped(
     async def big(request: web.Request) -> web.StreamResponse:
         return await sse_events(request, [ADDED] + [delta("x" * 1000)] * 50 + [COMPLETED])
 
-    monkeypatch.setattr("addon.pipeline.MAX_AGGREGATED_BYTES", 10_000)
+    monkeypatch.setattr("chat2responses.pipeline.MAX_AGGREGATED_BYTES", 10_000)
 
     def capped() -> Sink:
         return ChatJsonSink(CTX, limit=10_000)
@@ -350,7 +350,7 @@ async def test_a_discarded_call_is_cancelled_and_its_upstream_closed(driver: Dri
 
 @pytest.fixture
 def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("addon.policy.BACKOFF", 0.01)
+    monkeypatch.setattr("chat2responses.policy.BACKOFF", 0.01)
 
 
 def retrying(the_job: CallJob, retries: int = 2) -> CallJob:
@@ -527,9 +527,9 @@ async def test_a_status_less_websocket_error_after_output_is_advisory(driver: Dr
 
 
 async def test_a_continuation_miss_is_resent_in_full_out_of_sight(driver: Driver) -> None:
-    from addon.conversation import ConversationStore
-    from addon.replay import ReasoningCache
-    from addon.turn import Turn
+    from chat2responses.conversation import ConversationStore
+    from chat2responses.replay import ReasoningCache
+    from chat2responses.turn import Turn
 
     frames: list[dict[str, Any]] = []
 

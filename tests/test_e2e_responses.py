@@ -15,7 +15,7 @@ from typing import Any
 import openai
 import pytest
 
-from addon.catalog import embedded_catalog
+from chat2responses.catalog import embedded_catalog
 from tests.emulator_helpers import emulator_subprocess
 from tests.proxy_helpers import Mitmdump, run_mitmdump
 from tests.test_e2e_http import GREETING

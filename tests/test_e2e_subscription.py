@@ -40,8 +40,8 @@ import openai
 import pytest
 from mitmproxy.utils.emoji import emoji
 
-from addon.auth import jwt_expiry
-from addon.emulator import (
+from chat2responses.auth import jwt_expiry
+from chat2responses.emulator import (
     Caller,
     Emulator,
     EmulatorConfig,
@@ -52,10 +52,10 @@ from addon.emulator import (
     Window,
     serving,
 )
-from addon.emulator.login import LoginAuthority, TokenAnswer
-from addon.emulator.scenarios import user_text
-from addon.emulator.signing import secret_for
-from addon.report import LEARNED_MARK
+from chat2responses.emulator.login import LoginAuthority, TokenAnswer
+from chat2responses.emulator.scenarios import user_text
+from chat2responses.emulator.signing import secret_for
+from chat2responses.report import LEARNED_MARK
 from tests.emulator_helpers import token_url, write_auth_json
 from tests.mitmweb_helpers import Flow, Mitmweb, origin, run_mitmweb
 from tests.proxy_helpers import Mitmdump, run_mitmdump

@@ -16,7 +16,7 @@ import pydantic
 import pytest
 from openai.types.responses import ResponseStreamEvent
 
-from addon.emulator import (
+from chat2responses.emulator import (
     Drop,
     Emit,
     Emulator,
@@ -27,9 +27,9 @@ from addon.emulator import (
     Sleep,
     Transport,
 )
-from addon.emulator.backend import websocket_slugs
-from addon.emulator.rules import NOT_AN_OBJECT, check_request
-from addon.emulator.scenarios import choose, play, tool_calls
+from chat2responses.emulator.backend import websocket_slugs
+from chat2responses.emulator.rules import NOT_AN_OBJECT, check_request
+from chat2responses.emulator.scenarios import choose, play, tool_calls
 from tests.emulator_helpers import emulator_in_process, emulator_subprocess
 
 STREAM_EVENT: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ResponseStreamEvent)

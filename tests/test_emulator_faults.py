@@ -15,10 +15,10 @@ import pytest
 import websockets
 from openai.types.responses.responses_server_event import ResponseWsError
 
-from addon.emulator import EmulatorConfig
-from addon.emulator.__main__ import config_from, parse_args
-from addon.emulator.latency import Latency
-from addon.emulator.quota import Quota, Window
+from chat2responses.emulator import EmulatorConfig
+from chat2responses.emulator.__main__ import config_from, parse_args
+from chat2responses.emulator.latency import Latency
+from chat2responses.emulator.quota import Quota, Window
 from tests.emulator_helpers import ROOT, emulator_in_process
 from tests.test_emulator import STREAM_EVENT, post, request
 from tests.test_emulator_websocket import connected, create, over_http, read_response, send
@@ -305,7 +305,7 @@ async def test_latency_delays_the_first_event_on_both_transports() -> None:
 
 
 def test_the_subprocess_prints_the_latency_line() -> None:
-    command = [sys.executable, "-m", "addon.emulator", "--port", "0", "--rtt-ms", "5"]
+    command = [sys.executable, "-m", "chat2responses.emulator", "--port", "0", "--rtt-ms", "5"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

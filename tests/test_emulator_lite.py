@@ -11,17 +11,17 @@ from typing import Any
 import aiohttp
 import pytest
 
-from addon.emulator import Emit, EmulatorConfig
-from addon.emulator.__main__ import config_from, parse_args
-from addon.emulator.backend import parsed_embedded_catalog
-from addon.emulator.lite import (
+from chat2responses.emulator import Emit, EmulatorConfig
+from chat2responses.emulator.__main__ import config_from, parse_args
+from chat2responses.emulator.backend import parsed_embedded_catalog
+from chat2responses.emulator.lite import (
     HOSTED_MESSAGE,
     LITE_HEADER,
     LITE_METADATA,
     check_lite,
     lite_slugs,
 )
-from addon.emulator.tools import tool_calls
+from chat2responses.emulator.tools import tool_calls
 from tests.emulator_helpers import emulator_in_process, emulator_subprocess
 from tests.test_emulator import TOOLS, check_stream
 from tests.test_emulator_websocket import connected, over_http, read_response, send

@@ -12,11 +12,11 @@ import pytest
 import websockets
 from openai.types.responses.responses_server_event import ResponseWsError
 
-from addon.emulator import Emulator, EmulatorConfig, Transport
-from addon.emulator.backend import Caller
-from addon.emulator.builder import Emit, Reject
-from addon.emulator.login import AUTH_CLAIM, LoginAuthority, issue_tokens, read_jwt
-from addon.emulator.signing import (
+from chat2responses.emulator import Emulator, EmulatorConfig, Transport
+from chat2responses.emulator.backend import Caller
+from chat2responses.emulator.builder import Emit, Reject
+from chat2responses.emulator.login import AUTH_CLAIM, LoginAuthority, issue_tokens, read_jwt
+from chat2responses.emulator.signing import (
     ReasoningSealer,
     b64url_decode,
     credential_digest,

@@ -8,8 +8,13 @@ from typing import Any
 
 import pytest
 
-from addon.emulator import Emulator, EmulatorConfig, Transport
-from addon.emulator.tokens import PromptCache, count_tokens, element_tokens, prompt_elements
+from chat2responses.emulator import Emulator, EmulatorConfig, Transport
+from chat2responses.emulator.tokens import (
+    PromptCache,
+    count_tokens,
+    element_tokens,
+    prompt_elements,
+)
 from tests.emulator_helpers import emulator_in_process
 from tests.test_emulator import post, request
 from tests.test_emulator_websocket import connected, create, not_found, read_response, send

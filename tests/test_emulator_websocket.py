@@ -20,11 +20,11 @@ import websockets
 from openai.types.responses.responses_server_event import ResponsesServerEvent, ResponseWsError
 from websockets.asyncio.client import ClientConnection
 
-from addon.emulator import Emulator, EmulatorConfig
-from addon.emulator.__main__ import config_from, parse_args
-from addon.emulator.builder import Drop, Emit
-from addon.emulator.quota import RATE_LIMITS_EVENT
-from addon.emulator.session import (
+from chat2responses.emulator import Emulator, EmulatorConfig
+from chat2responses.emulator.__main__ import config_from, parse_args
+from chat2responses.emulator.builder import Drop, Emit
+from chat2responses.emulator.quota import RATE_LIMITS_EVENT
+from chat2responses.emulator.session import (
     REFUSE_HEADER,
     WEBSOCKET_REFUSED,
     WebSocketSession,
@@ -229,7 +229,7 @@ REJECTING_TEXTS = {
 
 
 def test_the_rejecting_table_covers_the_rejecting_scenarios() -> None:
-    from addon.emulator.scenarios import choose
+    from chat2responses.emulator.scenarios import choose
 
     assert {choose(text)[0] for text in REJECTING_TEXTS} == REJECTING  # type: ignore[index]
 
@@ -390,14 +390,16 @@ async def test_the_subprocess_refuses_websocket_with_the_flag() -> None:
 
 
 async def test_one_log_line_per_frame_without_headers(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="addon.emulator")
+    caplog.set_level(logging.INFO, logger="chat2responses.emulator")
     secret = "Bearer sk-very-secret"
     async with emulator_in_process() as base_url, connected(base_url, authorization=secret) as ws:
         await send(ws, create(model="gpt-5.5"))
         await read_response(ws)
         await send(ws, create(previous_response_id="resp_nope"))
         await read_response(ws)
-    lines = [r.getMessage() for r in caplog.records if r.name == "addon.emulator.websocket"]
+    lines = [
+        r.getMessage() for r in caplog.records if r.name == "chat2responses.emulator.websocket"
+    ]
     assert lines == [
         "WebSocket response.create model=gpt-5.5 -> response.completed",
         "WebSocket response.create model=gpt-test -> error 400",

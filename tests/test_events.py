@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from addon.errors import UpstreamError, UpstreamProtocolError, type_for_status
-from addon.events import Event, EventType, error_of_event, event_type, parse_event
+from chat2responses.errors import UpstreamError, UpstreamProtocolError, type_for_status
+from chat2responses.events import Event, EventType, error_of_event, event_type, parse_event
 from tests.test_translate_stream import ev, text, translator
 
 # --- parse_event -------------------------------------------------------------------------------

@@ -74,6 +74,9 @@ def gateway() -> Iterator[Gateway]:
     try:
         ready = running.wait_for(READY, timeout=240)
         running.base_url, running.port = ready[1], int(ready[2])
+        deadline = time.monotonic() + 10  # the lines naming the instances may come just after
+        while len(INSTANCE.findall(running.log)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         for name, port, pid in INSTANCE.findall(running.log):
             running.ports[name], running.pids[name] = int(port), int(pid)
         assert sorted(running.pids) == ["c2r-1", "c2r-2"], running.log

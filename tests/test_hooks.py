@@ -9,9 +9,9 @@ import pytest
 from mitmproxy import exceptions
 from mitmproxy.test import taddons, tflow, tutils
 
-from addon.glue.commands import Commands
-from addon.glue.hooks import Chat2Responses
-from addon.policy import Route
+from chat2responses.glue.commands import Commands
+from chat2responses.glue.hooks import Chat2Responses
+from chat2responses.policy import Route
 
 
 def chat_flow(body: object, path: str = "/v1/chat/completions", **headers: str) -> tflow.HTTPFlow:
@@ -262,7 +262,7 @@ def test_the_reload_command_rereads_the_catalog_file(addon: Chat2Responses, tmp_
 
 
 def test_the_status_command_names_quota_and_learned_routes(addon: Chat2Responses) -> None:
-    from addon.policy import Lesson
+    from chat2responses.policy import Lesson
 
     with taddons.context(addon) as tctx:
         commands = Commands(addon)
@@ -377,7 +377,7 @@ def test_a_bug_while_rewriting_answers_500_and_forwards_nothing(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("addon.glue.hooks.translate_request", broken)
+    monkeypatch.setattr("chat2responses.glue.hooks.translate_request", broken)
     with taddons.context(addon):
         flow = chat_flow(BODY)
         addon.request(flow)
@@ -399,7 +399,7 @@ def test_a_refused_request_is_annotated(addon: Chat2Responses) -> None:
 def test_a_responses_request_goes_the_same_way_and_is_answered_as_responses(
     addon: Chat2Responses,
 ) -> None:
-    from addon.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
+    from chat2responses.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
 
     with taddons.context(addon) as tctx:
         tctx.configure(addon, responses_url="http://up.example/backend-api/codex")

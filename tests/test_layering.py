@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-ADDON = Path(__file__).resolve().parent.parent / "addon"
+ADDON = Path(__file__).resolve().parent.parent / "chat2responses"
 
-# module (relative to addon/) → third-party/stdlib top-level modules it may import from this list
+# module (relative to chat2responses/) → the guarded top-level modules it may import
 GUARDED = {"mitmproxy", "websockets", "asyncio", "aiohttp", "socket", "threading"}
 ALLOWED = {
     **{f"glue/{p.name}": {"mitmproxy"} for p in (ADDON / "glue").glob("*.py")},

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from addon import login_refresh
-from addon.auth import AUTH_CLAIM, CLIENT_ID, REFRESH_SCOPE, bearer_of
-from addon.errors import ClientError
-from addon.login_refresh import CodexLogin
+from chat2responses import login_refresh
+from chat2responses.auth import AUTH_CLAIM, CLIENT_ID, REFRESH_SCOPE, bearer_of
+from chat2responses.errors import ClientError
+from chat2responses.login_refresh import CodexLogin
 
 ACCOUNT = "acct-123"
 

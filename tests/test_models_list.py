@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from addon.catalog import Catalog
-from addon.errors import ClientError
-from addon.models_list import model_list, models_path, one_model
+from chat2responses.catalog import Catalog
+from chat2responses.errors import ClientError
+from chat2responses.models_list import model_list, models_path, one_model
 
 CATALOG = Catalog.default()
 

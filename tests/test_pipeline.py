@@ -7,16 +7,16 @@ import json
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from addon.chunks import ChunkContext
-from addon.errors import ProxyError, UpstreamError
-from addon.pipeline import (
+from chat2responses.chunks import ChunkContext
+from chat2responses.errors import ProxyError, UpstreamError
+from chat2responses.pipeline import (
     ChatJsonSink,
     ChatStreamSink,
     Transcript,
     UpstreamSSE,
     events_of_response,
 )
-from addon.wire import ReasoningMode
+from chat2responses.wire import ReasoningMode
 
 CTX = ChunkContext("chatcmpl-1", 1_700_000_000, "gpt-5.5", ReasoningMode.REASONING_CONTENT)
 RESPONSE = {"id": "resp_1", "object": "response", "created_at": 1.5, "model": "gpt-5.5"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from addon.catalog import Catalog
-from addon.errors import (
+from chat2responses.catalog import Catalog
+from chat2responses.errors import (
     ClientError,
     HandshakeRefused,
     ProxyError,
@@ -13,7 +13,7 @@ from addon.errors import (
     UpstreamProtocolError,
     WebSocketClosed,
 )
-from addon.policy import (
+from chat2responses.policy import (
     MAX_ATTEMPTS,
     Attempt,
     Failure,
@@ -32,7 +32,7 @@ from addon.policy import (
     next_attempt,
     refused_for_websocket,
 )
-from addon.settings import TransportMode
+from chat2responses.settings import TransportMode
 
 CATALOG = Catalog.default()
 H, W = Route.HTTP, Route.WEBSOCKET

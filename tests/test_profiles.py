@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from openai.types.responses.response_create_params import ResponseCreateParamsBase
 
-from addon.profiles import (
+from chat2responses.profiles import (
     CODEX,
     OPENAI,
     RESPONSES_LITE,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from addon.errors import UpstreamError
-from addon.quota import (
+from chat2responses.errors import UpstreamError
+from chat2responses.quota import (
     Credits,
     QuotaBook,
     QuotaSnapshot,

@@ -15,16 +15,16 @@ from typing import Any
 
 import pytest
 
-from addon.catalog import Catalog
-from addon.emulator.backend import Caller, Emulator, EmulatorConfig
-from addon.emulator.builder import Emit, Reject, Step
-from addon.emulator.rules import Transport
-from addon.emulator.scenarios import Turn, play
-from addon.emulator.signing import ReasoningSealer, check_reasoning_items, secret_for
-from addon.profiles import CODEX
-from addon.replay import ReasoningCache, is_empty_answer, replayed, units
-from addon.translate_messages import translate_messages
-from addon.translate_request import translate_request
+from chat2responses.catalog import Catalog
+from chat2responses.emulator.backend import Caller, Emulator, EmulatorConfig
+from chat2responses.emulator.builder import Emit, Reject, Step
+from chat2responses.emulator.rules import Transport
+from chat2responses.emulator.scenarios import Turn, play
+from chat2responses.emulator.signing import ReasoningSealer, check_reasoning_items, secret_for
+from chat2responses.profiles import CODEX
+from chat2responses.replay import ReasoningCache, is_empty_answer, replayed, units
+from chat2responses.translate_messages import translate_messages
+from chat2responses.translate_request import translate_request
 
 CATALOG = Catalog.default()
 ALICE = hashlib.sha256(b"alice-account").hexdigest()

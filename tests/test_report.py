@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from addon.policy import Reason, Route
-from addon.report import LEARNED_MARK, MARKS, CallReport, tokens_text
+from chat2responses.policy import Reason, Route
+from chat2responses.report import LEARNED_MARK, MARKS, CallReport, tokens_text
 
 USAGE = {
     "prompt_tokens": 52,

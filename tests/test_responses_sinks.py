@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from addon.errors import UpstreamError
-from addon.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
-from addon.sse import SSEDecoder
+from chat2responses.errors import UpstreamError
+from chat2responses.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
+from chat2responses.sse import SSEDecoder
 
 RESPONSE = {"id": "resp_1", "object": "response", "model": "gpt-5.5", "output": []}
 CREATED = {"type": "response.created", "sequence_number": 0, "response": RESPONSE}

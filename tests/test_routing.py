@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from addon.routing import is_chat_completions_path, responses_url_for, websocket_url
+from chat2responses.routing import is_chat_completions_path, responses_url_for, websocket_url
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""addon/sse.py: literal framing cases, every split of recorded streams, limits, and the encoder.
+"""sse.py: literal framing cases, every split of recorded streams, limits, and the encoder.
 
 The openai SDK's own SSE decoder is the oracle for streams whose events all carry data.
 """
@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openai._streaming import SSEDecoder as SDKDecoder
 
-from addon.errors import UpstreamProtocolError
-from addon.sse import DONE, SSEDecoder, SSEMessage, encode_data, encode_event
+from chat2responses.errors import UpstreamProtocolError
+from chat2responses.sse import DONE, SSEDecoder, SSEMessage, encode_data, encode_event
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("*.sse"))
 LINE_ENDS = {"lf": b"\n", "crlf": b"\r\n", "cr": b"\r"}

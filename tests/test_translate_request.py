@@ -17,17 +17,17 @@ from hypothesis import strategies as st
 from openai.types.responses.response_create_params import ResponseCreateParamsStreaming
 from pydantic import TypeAdapter, ValidationError
 
-from addon.catalog import Catalog, embedded_catalog
-from addon.chunks import ChunkContext
-from addon.errors import ClientError, UnsupportedParameter
-from addon.profiles import CODEX, OPENAI, UpstreamProfile
-from addon.translate_request import (
+from chat2responses.catalog import Catalog, embedded_catalog
+from chat2responses.chunks import ChunkContext
+from chat2responses.errors import ClientError, UnsupportedParameter
+from chat2responses.profiles import CODEX, OPENAI, UpstreamProfile
+from chat2responses.translate_request import (
     MAX_BODY_BYTES,
     Translation,
     parse_chat_body,
     translate_request,
 )
-from addon.wire import ReasoningMode
+from chat2responses.wire import ReasoningMode
 
 CATALOG = Catalog.default()
 

@@ -1,4 +1,4 @@
-"""addon/translate_stream.py: recorded transcripts through the translator, checked against the
+"""translate_stream.py: recorded transcripts through the translator, checked against the
 openai SDK (chunk types, and its own stream accumulator), plus tables of edge cases."""
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import ResponseStreamEvent
 
-from addon.chunks import ChunkContext
-from addon.errors import UpstreamError, UpstreamProtocolError
-from addon.events import Event, EventType, parse_event
-from addon.sse import DONE, SSEDecoder, encode_data
-from addon.translate_stream import IGNORED, StreamTranslator
-from addon.wire import ReasoningMode
+from chat2responses.chunks import ChunkContext
+from chat2responses.errors import UpstreamError, UpstreamProtocolError
+from chat2responses.events import Event, EventType, parse_event
+from chat2responses.sse import DONE, SSEDecoder, encode_data
+from chat2responses.translate_stream import IGNORED, StreamTranslator
+from chat2responses.wire import ReasoningMode
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MODES = list(ReasoningMode)

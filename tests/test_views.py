@@ -1,4 +1,4 @@
-"""addon/views.py: literal chat streams and requests, emulator-made Responses transcripts (SSE and
+"""views: literal chat streams and requests, emulator-made Responses transcripts (SSE and
 WebSocket), the bounds, and property tests that no input makes a view raise."""
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from addon import views
-from addon.chunks import ChunkContext
-from addon.emulator.builder import Emit
-from addon.emulator.scenarios import play
-from addon.events import EventType
-from addon.sse import DONE, encode_data, encode_event
-from addon.translate_stream import StreamTranslator
-from addon.wire import ReasoningMode
+from chat2responses import views
+from chat2responses.chunks import ChunkContext
+from chat2responses.emulator.builder import Emit
+from chat2responses.emulator.scenarios import play
+from chat2responses.events import EventType
+from chat2responses.sse import DONE, encode_data, encode_event
+from chat2responses.translate_stream import StreamTranslator
+from chat2responses.wire import ReasoningMode
 
 
 def chat_sse(*chunks: dict[str, Any] | str, done: bool = True) -> bytes:

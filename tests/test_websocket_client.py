@@ -23,8 +23,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from addon.errors import UpstreamError, UpstreamProtocolError
-from addon.transports.websocket import (
+from chat2responses.errors import UpstreamError, UpstreamProtocolError
+from chat2responses.transports.websocket import (
     HandshakeRefused,
     open_response_stream,
     redacted_url,

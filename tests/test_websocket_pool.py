@@ -15,8 +15,8 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from addon.errors import UpstreamError, UpstreamProtocolError
-from addon.transports.websocket import WebSocketPool, open_response_stream
+from chat2responses.errors import UpstreamError, UpstreamProtocolError
+from chat2responses.transports.websocket import WebSocketPool, open_response_stream
 from tests.test_websocket_client import (
     BODY,
     COMPLETED,

@@ -1,0 +1,270 @@
+"""The `chat2responses` command: the proxy with the addon, the emulator alone, the entry script.
+
+    chat2responses run [--upstream codex|openai|emulator|URL] [--port N] [--web] [--verbose] [-- …]
+    chat2responses emulator [--port N …]     # python -m chat2responses.emulator
+    chat2responses script                    # the path to give mitmproxy's -s
+
+Owns: the command line (every flag and its C2R_* variable), and the order of a run: refuse a busy
+port before anything starts, start the emulator (when it is the upstream) and mitmdump/mitmweb from
+this same Python environment, print the banner once the proxy is ready, stop both on Ctrl-C or
+when either exits. What the children are is commands.py; how they are watched is processes.py.
+Must not: import mitmproxy (the children do) or know anything about translation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .commands import (
+    EMULATOR_NAMES,
+    ENTRY_SCRIPT,
+    PACKAGE,
+    CliError,
+    Upstream,
+    check_upstream,
+    emulator_command,
+    mitmproxy_command,
+    resolve_upstream,
+)
+from .processes import claim_port, start_emulator, stop, wait_until_listening
+
+ENVIRONMENT_HELP = """\
+environment (each flag wins over its variable):
+  C2R_UPSTREAM   same as --upstream (default: the bundled emulator)
+  C2R_PORT       same as --port (default 8080)
+  C2R_WEB=1      same as --web;  C2R_WEB_PORT: mitmweb's UI port (default 8081)
+  C2R_AUTH       same as --auth
+  C2R_REWRITE    same as --rewrite
+  C2R_VERBOSE=1  same as --verbose
+scripts/run, from a checkout, also reads C2R_PYTHON (the Python that builds .venv), C2R_VENV
+(where .venv is) and C2R_INSTALLER (uv or pip): see the README.
+
+examples:
+  chat2responses run                          # emulator upstream, proxy on 127.0.0.1:8080
+  chat2responses run --upstream codex         # ChatGPT Codex backend with the Codex CLI login
+  chat2responses run --upstream openai        # api.openai.com with the client's API key
+  chat2responses run --port 9090              # when 8080 is taken (or C2R_PORT=9090)
+  chat2responses run -- --set termlog_verbosity=debug   # anything after -- goes to mitmproxy
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    upstream: str
+    port: int
+    web: bool
+    web_port: int
+    auth: str
+    rewrite: str
+    verbose: bool
+    mitmproxy_args: tuple[str, ...]
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}")
+    return port
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chat2responses",
+        description="Let Chat Completions clients use Responses-only models, through mitmproxy.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="the proxy with the addon (and the bundled emulator by default)",
+        usage="%(prog)s [options] [-- MITMPROXY_ARGS ...]",
+        description="Start mitmdump (or mitmweb) as a reverse proxy on 127.0.0.1 with the\n"
+        "chat2responses addon; with the emulator as upstream (the default), start it too.\n"
+        "A busy port is refused before anything starts. Anything after -- goes to mitmproxy.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    env = os.environ.get
+    run.add_argument(
+        "--upstream",
+        default=env("C2R_UPSTREAM", "emulator"),
+        metavar="codex|openai|emulator|URL",
+        help="the Responses upstream (default: emulator, the bundled one)",
+    )
+    run.add_argument(
+        "--port",
+        type=_port,
+        default=_port(env("C2R_PORT", "8080")),
+        help="the proxy's port on 127.0.0.1 (default 8080; 0 picks a free one)",
+    )
+    run.add_argument(
+        "--web", action="store_true", default=_env_flag("C2R_WEB"), help="mitmweb instead"
+    )
+    run.add_argument(
+        "--web-port",
+        type=_port,
+        default=_port(env("C2R_WEB_PORT", "8081")),
+        help="mitmweb's UI port with --web (default 8081)",
+    )
+    run.add_argument(
+        "--auth",
+        choices=("client", "codex"),
+        default=env("C2R_AUTH") or None,
+        help="responses_auth (default: codex for --upstream codex, else client)",
+    )
+    run.add_argument(
+        "--rewrite",
+        choices=("catalog", "all"),
+        default=env("C2R_REWRITE") or None,
+        help="responses_rewrite (default: all for the emulator and the Codex backend, "
+        "else catalog)",
+    )
+    run.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=_env_flag("C2R_VERBOSE"),
+        help="also print mitmproxy's own lines (connections, one block per flow); by default "
+        "the console shows one line per rewritten call and mitmproxy's warnings and errors",
+    )
+    emulator = commands.add_parser(
+        "emulator",
+        help="the bundled Responses emulator alone (python -m chat2responses.emulator)",
+        add_help=False,
+    )
+    emulator.add_argument("args", nargs=argparse.REMAINDER)
+    commands.add_parser("script", help="print the path of the entry script, for mitmproxy's -s")
+    return parser
+
+
+def settings_from(args: argparse.Namespace, mitmproxy_args: Sequence[str]) -> RunSettings:
+    return RunSettings(
+        upstream=args.upstream,
+        port=args.port,
+        web=args.web,
+        web_port=args.web_port,
+        auth=args.auth or "",
+        rewrite=args.rewrite or "",
+        verbose=args.verbose,
+        mitmproxy_args=tuple(mitmproxy_args),
+    )
+
+
+def banner(tool: str, port: int, upstream: Upstream, web_port: int | None) -> str:
+    base = f"http://127.0.0.1:{port}/v1"
+    key = "$OPENAI_API_KEY" if upstream.url == "https://api.openai.com/v1" else "sk-local"
+    body = (
+        '{"model":"gpt-5-codex","stream":true,"messages":[{"role":"user","content":"Say hello"}]}'
+    )
+    lines = [
+        "",
+        f"chat2responses is ready: {tool} on 127.0.0.1:{port}, "
+        f"upstream {upstream.label} ({upstream.url}).",
+        f"  OpenAI base URL for your client:  {base}",
+    ]
+    if web_port is not None:
+        lines.append(
+            f"  mitmweb UI: http://127.0.0.1:{web_port} (open the ?token= URL mitmweb prints)"
+        )
+    lines += [
+        "Try it:",
+        f"  curl -sN {base}/chat/completions -H 'content-type: application/json' \\",
+        f'    -H "authorization: Bearer {key}" \\',
+        f"    -d '{body}'",
+        f'  python: OpenAI(base_url="{base}", api_key="sk-local").chat.completions.create(',
+        '              model="gpt-5-codex", messages=[{"role": "user", "content": "Say hello"}])',
+        "Each rewritten call prints one line below (--verbose: mitmproxy's own lines too).",
+        "Press Ctrl-C to stop.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run(settings: RunSettings) -> int:
+    """Starts the children, prints the banner once ready, and waits; returns the exit status."""
+    check_upstream(settings.upstream)
+    tool = "mitmweb" if settings.web else "mitmdump"
+    port = claim_port(settings.port, tool, "--port", "C2R_PORT")
+    web_port = (
+        claim_port(settings.web_port, "mitmweb's UI", "--web-port", "C2R_WEB_PORT")
+        if settings.web
+        else None
+    )
+    children: list[subprocess.Popen[str]] = []
+    try:
+        emulator_url = None
+        if settings.upstream in EMULATOR_NAMES:
+            emulator, emulator_url = start_emulator(emulator_command(settings.verbose))
+            children.append(emulator)
+        upstream = resolve_upstream(
+            settings.upstream, emulator_url, settings.auth, settings.rewrite
+        )
+        command = mitmproxy_command(
+            tool,
+            upstream,
+            port=port,
+            web_port=web_port,
+            verbose=settings.verbose,
+            extra=settings.mitmproxy_args,
+        )
+        proxy = subprocess.Popen(command, text=True)
+        children.append(proxy)
+        wait_until_listening(proxy, port, tool)
+        if web_port is not None:
+            wait_until_listening(proxy, web_port, tool)
+        print(banner(tool, port, upstream, web_port), flush=True)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.2)
+        gone = next(child for child in children if child.poll() is not None)
+        if gone is not proxy:
+            print("chat2responses: the emulator stopped; stopping the proxy.", file=sys.stderr)
+        return gone.returncode or (1 if gone is not proxy else 0)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        for child in reversed(children):
+            stop(child)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["emulator"]:  # everything else is the emulator's own (its --help too)
+        os.execv(sys.executable, [sys.executable, "-m", f"{PACKAGE}.emulator", *argv[1:]])
+    own, mitmproxy_args = argv, []
+    if "--" in argv:
+        cut = argv.index("--")
+        own, mitmproxy_args = argv[:cut], argv[cut + 1 :]
+    parser = build_parser()
+    args = parser.parse_args(own)
+    if args.command == "script":
+        print(ENTRY_SCRIPT)
+        return 0
+    # Explicitly, since a shell that starts us in the background leaves SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_interrupt)
+    try:
+        return run(settings_from(args, mitmproxy_args))
+    except CliError as err:
+        print(f"chat2responses: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

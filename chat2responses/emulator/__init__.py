@@ -1,0 +1,56 @@
+"""A local Responses upstream that behaves like the ChatGPT Codex backend, for tests and demos.
+
+`python -m chat2responses.emulator` serves `http://127.0.0.1:8787/backend-api/codex`
+(`POST /responses` as SSE, the WebSocket transport on `GET /responses`, `GET /models` with an
+ETag) and the login's
+`POST /oauth/token` on the same port. Replies are scripted and deterministic; a
+`[scenario:NAME]` token in the last user message picks one (scenarios.py lists them), including
+injected faults. `--help` lists the switches (latency, quota, login, age limit, catalog).
+
+Layers, each usable alone: rules.py (what the backend refuses), lite.py (Responses-Lite's
+shape), tokens.py (token counts and the prompt cache), signing.py (the secret; reasoning items'
+`encrypted_content`), login.py (tokens, refresh, strict login), quota.py (quota headers,
+`codex.rate_limits`, `usage_limit_reached`), latency.py (the latency model), tools.py (tool-call
+arguments), builder.py (one response's events), scenarios.py (the scripts), backend.py
+(`Emulator.respond(body, transport, caller)` → steps, shared by every transport), session.py
+(one WebSocket connection's state: sequential frames, connection-local `previous_response_id`,
+the age limit), server.py and websocket.py (the aiohttp HTTP and WebSocket front ends). Only
+server.py, websocket.py and __main__.py do I/O (and backend.py reads the embedded catalog).
+"""
+
+from __future__ import annotations
+
+from .backend import Caller, Emulator, EmulatorConfig
+from .builder import Close, Drop, Emit, Reject, Sleep, Step
+from .latency import Latency
+from .quota import Quota, Window
+from .rules import Rejection, Transport
+from .scenarios import Scenario, Turn, play
+from .server import BASE_PATH, TOKEN_PATH, build_app, serving
+from .session import REFUSE_HEADER, WebSocketSession
+
+__all__ = [
+    "BASE_PATH",
+    "REFUSE_HEADER",
+    "TOKEN_PATH",
+    "Caller",
+    "Close",
+    "Drop",
+    "Emit",
+    "Emulator",
+    "EmulatorConfig",
+    "Latency",
+    "Quota",
+    "Reject",
+    "Rejection",
+    "Scenario",
+    "Sleep",
+    "Step",
+    "Transport",
+    "Turn",
+    "WebSocketSession",
+    "Window",
+    "build_app",
+    "play",
+    "serving",
+]

@@ -1,0 +1,341 @@
+"""One response's event stream: sequence numbers, indexes, ids and the `Response` object.
+
+A scenario drives a `ResponseWriter` with high-level actions ("start", "a reasoning item with
+these summary parts", "a message streamed in these deltas", "complete") and the writer records
+the `Step`s a transport performs: emit an event, sleep, drop the connection, or reject the
+request before any byte. The events follow reference/openai-protocols.md §1.4:
+
+- Rule 1: `response.created` then `response.in_progress` come first; one terminal event ends the
+  stream (`completed`, `incomplete`, `failed` or `error`), unless the scenario drops it.
+- Rule 2: `sequence_number` counts every event from 0; `output_index` counts items from 0.
+- Rule 3: an item is announced by `output_item.added` before any of its deltas, and the deltas
+  concatenate to the text of the matching `.done` event.
+
+Usage: `input_tokens` and `cached_tokens` come from the prompt cache (tokens.py) when the
+backend passes a `PromptUsage`, else from counting the body; output tokens are about four
+characters each. A reasoning item gets `encrypted_content` (when the request includes
+`reasoning.encrypted_content`) sealed for the caller (signing.py).
+
+Ids derive from the response id (`resp_<tag>` → `rs_<tag>00`, `msg_<tag>01`, `fc_<tag>02`,
+`call_<tag>02`), so a stream is a pure function of the request, the id and `created_at`.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from chat2responses.events import Event, EventType
+
+from .rules import Rejection
+from .signing import ReasoningSealer, secret_for
+from .tokens import PromptUsage, count_tokens
+
+# Seals reasoning items when the backend passes no sealer (a scenario played on its own).
+_ANONYMOUS = ReasoningSealer(secret_for("emulator"), "")
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """Close the connection abruptly, with no terminal event (HTTP: an unfinished chunked body)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close a WebSocket with this close code (HTTP: cut the connection, like `Drop`)."""
+
+    code: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """Refuse the request before any byte: an HTTP status, or a WebSocket `error` frame."""
+
+    rejection: Rejection
+
+
+Step = Emit | Sleep | Drop | Close | Reject
+
+
+class ItemEnd(StrEnum):
+    """How a streamed item ends: its `.done` events with a final status, or none at all."""
+
+    COMPLETED = "completed"
+    INCOMPLETE = "incomplete"
+    OPEN = "open"  # the stream stops mid-item (response.failed, or a dropped connection)
+
+
+class PartKind(StrEnum):
+    OUTPUT_TEXT = "output_text"
+    REFUSAL = "refusal"
+
+
+@dataclass(frozen=True, slots=True)
+class _PartSpec:
+    delta: EventType
+    done: EventType
+    field: str  # the part's text field, also the `.done` event's
+    logprobs: bool  # whether the part and its delta/done events carry `logprobs: []`
+
+    def extra(self) -> dict[str, Any]:
+        return {"logprobs": []} if self.logprobs else {}
+
+
+_PARTS: Mapping[PartKind, _PartSpec] = {
+    PartKind.OUTPUT_TEXT: _PartSpec(
+        EventType.OUTPUT_TEXT_DELTA, EventType.OUTPUT_TEXT_DONE, "text", logprobs=True
+    ),
+    PartKind.REFUSAL: _PartSpec(
+        EventType.REFUSAL_DELTA, EventType.REFUSAL_DONE, "refusal", logprobs=False
+    ),
+}
+
+
+def _part(kind: PartKind, text: str) -> dict[str, Any]:
+    spec = _PARTS[kind]
+    annotations: dict[str, Any] = {"annotations": []} if kind is PartKind.OUTPUT_TEXT else {}
+    return {"type": kind.value, spec.field: text, **annotations, **spec.extra()}
+
+
+class ResponseWriter:
+    """Records the steps of one response. Call `start` first and one terminal method last."""
+
+    def __init__(
+        self,
+        body: Mapping[str, Any],
+        *,
+        response_id: str,
+        created_at: int,
+        usage: PromptUsage | None = None,
+        sealer: ReasoningSealer | None = None,
+    ) -> None:
+        self.body = body
+        self.prompt = usage or PromptUsage(count_tokens(body))
+        self._sealer = sealer or _ANONYMOUS
+        self.response_id = response_id
+        self.created_at = created_at
+        self.steps: list[Step] = []
+        self._tag = response_id.removeprefix("resp_")
+        self._sequence = 0
+        self._delay = 0.0
+        self._output: list[dict[str, Any]] = []
+        self._output_chars = 0
+        self._reasoning_chars = 0
+
+    # -- pacing and faults -------------------------------------------------------------------
+
+    def pace(self, seconds: float) -> None:
+        """Sleep `seconds` before every later event but the first."""
+        self._delay = seconds
+
+    def silence(self, seconds: float) -> None:
+        """Say nothing for `seconds` at this point of the stream."""
+        self.steps.append(Sleep(seconds))
+
+    def close(self, code: int, reason: str = "") -> None:
+        self.steps.append(Close(code, reason))
+
+    def reject(self, rejection: Rejection) -> None:
+        if self.steps:
+            raise RuntimeError("a rejection must come before any event")
+        self.steps.append(Reject(rejection))
+
+    def drop(self) -> None:
+        self.steps.append(Drop())
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._emit(EventType.CREATED, response=self._response("in_progress"))
+        self._emit(EventType.IN_PROGRESS, response=self._response("in_progress"))
+
+    def complete(self, *, empty_output: bool = False) -> None:
+        """`response.completed`; with `empty_output`, its `output` is `[]` as the Codex backend
+        sends it (the items then only come in `output_item.done`, cliproxyapi.md §3)."""
+        response = self._response("completed", finished=True)
+        if empty_output:
+            response["output"] = []
+        self._emit(EventType.COMPLETED, response=response)
+
+    def incomplete(self, reason: str) -> None:
+        response = self._response("incomplete", finished=True)
+        response["incomplete_details"] = {"reason": reason}
+        self._emit(EventType.INCOMPLETE, response=response)
+
+    def fail(self, code: str, message: str) -> None:
+        response = self._response("failed", finished=True)
+        response["error"] = {"code": code, "message": message}
+        self._emit(EventType.FAILED, response=response)
+
+    def error(self, code: str, message: str, *, type: str | None = None) -> None:
+        """A top-level `error` event (the SSE shape, openai-protocols.md §1.3): terminal. With
+        `type`, the event also carries the backend's nested `error` object
+        (`{"type", "code", "message"}`), as the Codex backend sends `server_is_overloaded`."""
+        nested = {"error": {"type": type, "code": code, "message": message}} if type else {}
+        self._emit(EventType.ERROR, code=code, message=message, param=None, **nested)
+
+    # -- output items ------------------------------------------------------------------------
+
+    def reasoning(self, parts: Sequence[Sequence[str]]) -> None:
+        """A reasoning item whose summary parts are each streamed in the given deltas."""
+        index, item_id = self._next_item("rs")
+        self._emit(
+            EventType.OUTPUT_ITEM_ADDED,
+            output_index=index,
+            item={"id": item_id, "type": "reasoning", "summary": []},
+        )
+        summary = [
+            self._summary_part(item_id, index, si, deltas) for si, deltas in enumerate(parts)
+        ]
+        item: dict[str, Any] = {"id": item_id, "type": "reasoning", "summary": summary}
+        if "reasoning.encrypted_content" in (self.body.get("include") or ()):
+            item["encrypted_content"] = self._sealer.seal(item_id, summary)
+        self._finish_item(index, item)
+
+    def _summary_part(
+        self, item_id: str, index: int, summary_index: int, deltas: Sequence[str]
+    ) -> dict[str, Any]:
+        where = {"item_id": item_id, "output_index": index, "summary_index": summary_index}
+        text = "".join(deltas)
+        self._reasoning_chars += len(text)
+        empty, full = {"type": "summary_text", "text": ""}, {"type": "summary_text", "text": text}
+        self._emit(EventType.REASONING_SUMMARY_PART_ADDED, **where, part=empty)
+        for delta in deltas:
+            self._emit(EventType.REASONING_SUMMARY_TEXT_DELTA, **where, delta=delta)
+        self._emit(EventType.REASONING_SUMMARY_TEXT_DONE, **where, text=text)
+        self._emit(EventType.REASONING_SUMMARY_PART_DONE, **where, part=full)
+        return full
+
+    def message(
+        self,
+        deltas: Sequence[str],
+        *,
+        kind: PartKind = PartKind.OUTPUT_TEXT,
+        end: ItemEnd = ItemEnd.COMPLETED,
+    ) -> None:
+        """An assistant message with one content part (text or refusal) streamed in `deltas`."""
+        index, item_id = self._next_item("msg")
+        spec, text = _PARTS[kind], "".join(deltas)
+        self._output_chars += len(text)
+        item = {"id": item_id, "type": "message", "role": "assistant", "content": []}
+        self._emit(
+            EventType.OUTPUT_ITEM_ADDED, output_index=index, item=item | _status("in_progress")
+        )
+        where = {"item_id": item_id, "output_index": index, "content_index": 0}
+        self._emit(EventType.CONTENT_PART_ADDED, **where, part=_part(kind, ""))
+        for delta in deltas:
+            self._emit(spec.delta, **where, delta=delta, **spec.extra())
+        if end is ItemEnd.OPEN:
+            self._output.append(item | _status("incomplete") | {"content": [_part(kind, text)]})
+            return
+        self._emit(spec.done, **where, **{spec.field: text}, **spec.extra())
+        self._emit(EventType.CONTENT_PART_DONE, **where, part=_part(kind, text))
+        self._finish_item(index, item | _status(end.value) | {"content": [_part(kind, text)]})
+
+    def function_call(self, name: str, argument_deltas: Sequence[str]) -> None:
+        """A function_call item whose JSON arguments are streamed in the given deltas."""
+        index, item_id = self._next_item("fc")
+        arguments = "".join(argument_deltas)
+        self._output_chars += len(arguments)
+        item = {"id": item_id, "type": "function_call", "call_id": f"call_{self._tag}{index:02d}"}
+        item |= {"name": name, "arguments": ""}
+        self._emit(
+            EventType.OUTPUT_ITEM_ADDED, output_index=index, item=item | _status("in_progress")
+        )
+        where = {"item_id": item_id, "output_index": index}
+        for delta in argument_deltas:
+            self._emit(EventType.FUNCTION_CALL_ARGUMENTS_DELTA, **where, delta=delta)
+        self._emit(EventType.FUNCTION_CALL_ARGUMENTS_DONE, **where, name=name, arguments=arguments)
+        self._finish_item(index, item | _status("completed") | {"arguments": arguments})
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _next_item(self, prefix: str) -> tuple[int, str]:
+        index = len(self._output)
+        return index, f"{prefix}_{self._tag}{index:02d}"
+
+    def _finish_item(self, index: int, item: dict[str, Any]) -> None:
+        self._emit(EventType.OUTPUT_ITEM_DONE, output_index=index, item=item)
+        self._output.append(item)
+
+    def _emit(self, type: EventType, **fields: Any) -> None:
+        if self._delay and self._sequence:
+            self.steps.append(Sleep(self._delay))
+        self.steps.append(Emit({"type": type.value, **fields, "sequence_number": self._sequence}))
+        self._sequence += 1
+
+    def _response(self, status: str, *, finished: bool = False) -> dict[str, Any]:
+        """The full `Response` object (openai-protocols.md §1.5) as it stands now."""
+        body = self.body
+        asked = body.get("reasoning")
+        reasoning: Mapping[str, Any] = asked if isinstance(asked, dict) else {}
+        return {
+            "id": self.response_id,
+            "object": "response",
+            "created_at": self.created_at,
+            "status": status,
+            "background": False,
+            "completed_at": self.created_at if finished else None,
+            "error": None,
+            "incomplete_details": None,
+            "instructions": body.get("instructions"),
+            "max_output_tokens": None,
+            "metadata": {},
+            "model": body.get("model"),
+            "output": list(self._output) if finished else [],
+            "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
+            "previous_response_id": body.get("previous_response_id"),
+            "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
+            "service_tier": "default",
+            "store": False,
+            "temperature": 1.0,
+            "text": {"format": {"type": "text"}, "verbosity": "medium"},
+            "tool_choice": body.get("tool_choice") or "auto",
+            "tools": [_echo_tool(tool) for tool in body.get("tools") or ()],
+            "top_p": 1.0,
+            "truncation": "disabled",
+            "usage": self._usage() if finished else None,
+        }
+
+    def _usage(self) -> dict[str, Any]:
+        """Deterministic and never zero: the prompt as counted, about four characters per
+        output token."""
+        input_tokens = self.prompt.input_tokens
+        reasoning_tokens = max(1, self._reasoning_chars // 4)
+        output_tokens = max(1, self._output_chars // 4) + reasoning_tokens
+        return {
+            "input_tokens": input_tokens,
+            "input_tokens_details": {
+                "cached_tokens": self.prompt.cached_tokens,
+                "cache_write_tokens": 0,
+            },
+            "output_tokens": output_tokens,
+            "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
+            "total_tokens": input_tokens + output_tokens,
+        }
+
+
+def _status(status: str) -> dict[str, Any]:
+    return {"status": status}
+
+
+def _echo_tool(tool: Any) -> Any:
+    """A request tool as the response lists it: function tools get the keys the server fills."""
+    if not isinstance(tool, dict) or tool.get("type") != "function":
+        return tool
+    return {"parameters": None, "strict": True, "description": None} | tool

@@ -1,0 +1,256 @@
+"""Building a rewritten call from a flow: the pieces the request hook puts together.
+
+`Call` is what the addon keeps per rewritten flow; the functions here read the client's request
+(its decoded body, its origin, the headers that may go on) and make the call's sink factory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from mitmproxy import connection, http
+
+from chat2responses.catalog import LIVE_NAME, Catalog, CatalogError, embedded_catalog
+from chat2responses.conversation import ConversationStore, conversation_key
+from chat2responses.errors import ClientError, ProxyError, error_body
+from chat2responses.glue import display
+from chat2responses.login_refresh import CodexLogin, close_soon
+from chat2responses.models_list import model_list, models_path, one_model
+from chat2responses.pipeline import ChatJsonSink, ChatStreamSink, Sink
+from chat2responses.profiles import CODEX, UpstreamProfile, profile_for_url
+from chat2responses.quota import QuotaBook
+from chat2responses.quota_tap import QuotaTap
+from chat2responses.replay import ReasoningCache
+from chat2responses.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
+from chat2responses.routing import is_chat_completions_path, is_responses_path
+from chat2responses.settings import AuthMode, Settings
+from chat2responses.translate_request import Translation
+from chat2responses.transports.catalog_fetch import CatalogFetcher
+from chat2responses.transports.driver import PATH_PREFIX
+from chat2responses.transports.job import CallJob
+from chat2responses.transports.websocket import redacted_url
+from chat2responses.turn import Turn, instructions_as_input
+from chat2responses.wire import ReasoningMode
+
+logger = logging.getLogger(__name__)
+
+# Client headers passed on to the upstream with `responses_auth=client`.
+_CLIENT_HEADERS = (
+    "authorization",
+    "openai-organization",
+    "openai-project",
+    "user-agent",
+    "chatgpt-account-id",
+    "originator",
+    "session_id",
+    "openai-beta",
+    "api-key",
+    "x-api-key",
+)
+# With `responses_auth=codex` the login speaks for the client: none of its credentials go on.
+_CODEX_CLIENT_HEADERS = ("user-agent",)
+
+
+def client_headers(req: http.Request, auth: AuthMode) -> dict[str, str]:
+    names = _CODEX_CLIENT_HEADERS if auth is AuthMode.CODEX else _CLIENT_HEADERS
+    return {name: str(req.headers[name]) for name in names if name in req.headers}
+
+
+@dataclass(slots=True)
+class Call:
+    """What the addon keeps about one rewritten flow, from request to end."""
+
+    token: str
+    job: CallJob
+    translation: Translation
+    upstream_url: str
+    started: float
+    original: display.Original
+
+
+def load_catalog(path: str, live: bytes | None = None) -> Catalog:
+    """embedded < live (the upstream's own /models answer) < the responses_catalog file. A live
+    answer that cannot be read is left out (and said so); a bad file is a ValueError."""
+    user, name = None, "responses_catalog"
+    if path:
+        file = Path(path).expanduser()
+        try:
+            user, name = file.read_bytes(), str(file)
+        except OSError as exc:
+            raise ValueError(f"responses_catalog: cannot read {file}: {exc.strerror}") from None
+    if live is not None:
+        try:
+            return Catalog.layered(embedded_catalog(), live, user, user_name=name)
+        except CatalogError as exc:
+            if not str(exc).startswith(LIVE_NAME):
+                raise
+            logger.warning("the upstream's model catalog is left out: %s", exc)
+    return Catalog.layered(embedded_catalog(), None, user, user_name=name)
+
+
+def catalog_fetcher(settings: Settings, login: CodexLogin | None, ssl: Any) -> Any:
+    """A fetcher of the upstream's own catalog, when the upstream publishes one (the Codex
+    backend and the emulator do) and responses_catalog_refresh allows it."""
+    url = settings.responses_url
+    if not url or settings.catalog_refresh <= 0 or profile_for_url(url) is not CODEX:
+        return None
+    headers = login.headers if login is not None else None
+    return CatalogFetcher(url, interval=settings.catalog_refresh, headers=headers, ssl=ssl)
+
+
+class CallKind(StrEnum):
+    CHAT = "chat"  # POST …/chat/completions: translated both ways
+    RESPONSES = "responses"  # POST …/responses from a Responses client: answered as Responses
+
+
+def call_kind(path: str) -> CallKind | None:
+    if is_chat_completions_path(path):
+        return CallKind.CHAT
+    if is_responses_path(path):
+        return CallKind.RESPONSES
+    return None
+
+
+def answer_models(flow: http.HTTPFlow, catalog: Catalog) -> None:
+    """`GET …/v1/models[/{id}]`, answered from the catalog in use (responses_rewrite=all)."""
+    is_models, model_id = models_path(flow.request.path)
+    if not is_models:
+        return
+    try:
+        body = model_list(catalog) if model_id is None else one_model(catalog, unquote(model_id))
+    except ClientError as err:
+        refuse(flow, err)
+        return
+    flow.response = http.Response.make(200, body, {"content-type": "application/json"})
+    flow.comment = "chat2responses answered it from the model catalog"
+
+
+def sink_factory(kind: CallKind, translation: Translation, reasoning: ReasoningMode) -> Any:
+    context = translation.chunk_context(
+        chunk_id="chatcmpl-" + secrets.token_hex(12),
+        created=int(time.time()),
+        reasoning=reasoning,
+    )
+
+    def make() -> Sink:
+        if kind is CallKind.RESPONSES:
+            return ResponsesStreamSink() if translation.stream else ResponsesJsonSink()
+        if translation.stream:
+            return ChatStreamSink(context, include_usage=translation.include_usage)
+        return ChatJsonSink(context)
+
+    return make
+
+
+def decoded_body(req: http.Request) -> bytes | None:
+    """The body with its content-encoding undone (gzip, deflate, br, zstd)."""
+    if req.raw_content is None:
+        return None
+    try:
+        return req.get_content(strict=True)
+    except ValueError as exc:
+        encoding = req.headers.get("content-encoding", "")
+        raise ClientError(
+            f"The request body could not be decoded as content-encoding {encoding!r} ({exc}).",
+            code="invalid_encoding",
+        ) from None
+
+
+def origin_of(req: http.Request) -> str:
+    default_port = {"http": 80, "https": 443}.get(req.scheme)
+    port = "" if req.port == default_port else f":{req.port}"
+    return f"{req.scheme}://{req.pretty_host}{port}"
+
+
+def account_of(headers: dict[str, str], login: CodexLogin | None) -> str:
+    """Who the quota belongs to: the login's account digest, or a digest of the client's own
+    credential (never the credential itself)."""
+    if login is not None:
+        return login.account_digest()
+    secret = headers.get("authorization") or headers.get("api-key") or headers.get("x-api-key")
+    return hashlib.sha256((secret or "anonymous").encode()).hexdigest()[:12]
+
+
+def quota_tap(book: QuotaBook, account: str) -> QuotaTap:
+    return QuotaTap(book, account, clock=lambda: datetime.now(UTC))
+
+
+def current_login(settings: Settings, login: CodexLogin | None) -> CodexLogin | None:
+    """The login `settings` ask for (responses_auth=codex), reusing `login` when it is the same
+    file and token endpoint, closing it when it is not."""
+    if settings.auth is not AuthMode.CODEX:
+        return None
+    wanted = Path(settings.codex_auth_file).expanduser()
+    if login is not None and login.path == wanted and login.refresh_url == settings.refresh_url:
+        return login
+    if login is not None:
+        close_soon(login)
+    return CodexLogin(settings.codex_auth_file, settings.refresh_url)
+
+
+def refuse(flow: http.HTTPFlow, err: ProxyError) -> None:
+    """Answer `flow` with `err` at once (nothing goes upstream), and say so in mitmweb."""
+    if err.status < 500:
+        logger.info("chat request refused: %s", err.message)
+    flow.response = http.Response.make(
+        err.status, error_body(err), {"content-type": "application/json", **err.headers}
+    )
+    flow.comment = f"chat2responses refused it: {err.message}"
+    flow.marked = ":no_entry:"
+
+
+def point_at_driver(flow: http.HTTPFlow, call: Call, port: int) -> None:
+    """Send the flow to the loopback driver, which holds the whole call (the body is not
+    needed there: it is put back, as the client sent it, when the flow ends)."""
+    req = flow.request
+    original_host = req.host_header
+    req.scheme, req.host, req.port = "http", "127.0.0.1", port
+    req.path = PATH_PREFIX + call.token
+    # Straight to the driver, never through an upstream proxy (`--mode upstream`).
+    if flow.server_conn.via is not None:
+        flow.server_conn = connection.Server(address=("127.0.0.1", port))
+    req.content = b""
+    req.headers.pop("content-encoding", None)
+    if original_host:
+        req.host_header = original_host  # mitmweb shows the host the client asked for
+    flow.metadata["chat2responses"] = {
+        "model": call.translation.model,
+        "route": call.job.plan.route.value,
+        "reason": call.job.plan.reason.value,
+        "upstream_url": redacted_url(call.upstream_url),
+        "dropped": list(call.translation.dropped),
+    }
+
+
+def conversation_for(
+    body: dict[str, Any],
+    *,
+    upstream: str,
+    credential: str,
+    profile: UpstreamProfile,
+    store: ConversationStore | None,
+    cache: ReasoningCache,
+    websocket: bool,
+) -> tuple[dict[str, Any], Turn, dict[str, str]]:
+    """The body to send (with the conversation's `prompt_cache_key` when the client sent none),
+    the call's `Turn`, and the session header that names the conversation on the Codex backend.
+    A conversation that may continue (the WebSocket route, continuation on) carries its
+    instructions as input (turn.py rule 4)."""
+    key = conversation_key(body, upstream=upstream, credential=credential)
+    if store is not None and websocket:
+        body = instructions_as_input(
+            body, role=profile.system_role_as, keep_field=profile.requires_instructions
+        )
+    if "prompt_cache_key" not in body:
+        body = {**body, "prompt_cache_key": key}
+    turn = Turn(key=key, upstream=upstream, credential=credential, store=store, cache=cache)
+    return body, turn, ({"session_id": key} if profile is CODEX else {})

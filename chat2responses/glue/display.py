@@ -1,0 +1,152 @@
+"""What mitmweb, the console and saved flows show of a rewritten call.
+
+The client's flow is left as the client saw it: its own request (put back by `restore` on every
+path — answered, failed, or the proxy stopping) and the answer it received (for a stream, a
+bounded copy stored for display only). The Responses request and the upstream's answer go into a
+second flow addressed to the real upstream (`upstream_leg`): an HTTP flow, or a WebSocket flow
+with its messages, showing exactly what was sent, with credential headers as `<redacted>`.
+
+Must not: hold or show a credential (the driver records headers already redacted).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from mitmproxy import connection, ctx, http, websocket
+from wsproto.frame_protocol import Opcode
+
+from chat2responses.pipeline import DISPLAY_LIMIT
+from chat2responses.policy import Reason, Route, lesson_of
+from chat2responses.report import MARKS, CallReport, conversation_text
+from chat2responses.routing import websocket_url
+from chat2responses.translate_request import Translation
+from chat2responses.transports.job import CallJob
+from chat2responses.transports.websocket import redacted_url
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """The client's own request, kept to put back when the call ends."""
+
+    flow: http.HTTPFlow
+    url: str
+    headers: http.Headers
+    content: bytes | None
+
+    @classmethod
+    def of(cls, flow: http.HTTPFlow) -> Original:
+        req = flow.request
+        return cls(flow, req.url, req.headers.copy(), req.raw_content)
+
+
+def restore(original: Original) -> None:
+    req = original.flow.request
+    req.url = original.url
+    req.headers = original.headers.copy()  # after the url: it restores the client's Host header
+    req.raw_content = original.content
+
+
+def report(
+    flow: http.HTTPFlow, job: CallJob, translation: Translation, started: float
+) -> CallReport:
+    outcome, plan = job.outcome, job.plan
+    route = outcome.route or plan.route
+    reason = plan.reason
+    if route is not plan.route:
+        learned = lesson_of(plan, tuple(outcome.tried)).route is not None
+        reason = Reason.LEARNED if learned else Reason.FALLBACK
+    error = outcome.error
+    if flow.error is not None:
+        error = flow.error.msg
+    match = translation.match
+    end = time.monotonic()
+    status = outcome.status
+    if status is None and flow.response is not None:
+        status = flow.response.status_code
+    return CallReport(
+        requested=match.requested,
+        sent=match.upstream_name,
+        route=route,
+        reason=reason,
+        stream=translation.stream,
+        status=status,
+        first_chunk_ms=None
+        if outcome.first_byte_at is None
+        else _ms(started, outcome.first_byte_at),
+        duration_ms=_ms(started, end),
+        usage=outcome.usage,
+        error=error,
+        dropped=translation.dropped,
+        tried=tuple(outcome.tried),
+        quota=outcome.quota,
+        conversation=conversation_text(
+            continued=outcome.continued,
+            sent_items=outcome.sent_items,
+            full_items=outcome.full_items,
+            sent=len(outcome.sent),
+            full=outcome.full_bytes,
+            replayed=outcome.replayed,
+        ),
+    )
+
+
+def show(flow: http.HTTPFlow, job: CallJob, translation: Translation, url: str) -> None:
+    """Store the streamed answer for display, and add the upstream leg where flows are kept."""
+    if flow.response is not None and job.outcome.client:
+        flow.response.content = job.outcome.client
+    view = ctx.master.addons.get("view") if ctx.master else None  # type: ignore[no-untyped-call]
+    if view is not None and job.outcome.tried:  # mitmweb and the console keep flows
+        view.add([upstream_leg(flow, job, translation, url)])
+
+
+def upstream_leg(
+    flow: http.HTTPFlow, job: CallJob, translation: Translation, url: str
+) -> http.HTTPFlow:
+    outcome = job.outcome
+    route = outcome.route or job.plan.route
+    parts = urlsplit(url)
+    address = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    leg = http.HTTPFlow(flow.client_conn, connection.Server(address=address), live=False)
+    headers: dict[str | bytes, str | bytes] = {"content-type": "application/json"}
+    headers.update(outcome.headers)
+    shown = redacted_url(url)
+    if route is Route.WEBSOCKET:
+        ws = redacted_url(websocket_url(url))
+        leg.request = http.Request.make("GET", shown, b"", {**headers, "upgrade": "websocket"})
+        leg.response = http.Response.make(101, b"", {"upgrade": "websocket"})
+        messages = [websocket.WebSocketMessage(Opcode.TEXT, True, outcome.sent)]
+        messages += [
+            websocket.WebSocketMessage(Opcode.TEXT, False, f.encode()) for f in outcome.frames
+        ]
+        leg.websocket = websocket.WebSocketData(
+            messages=messages, closed_by_client=True, close_code=1000
+        )
+        leg.comment = f"upstream leg of {translation.match.requested} ({route.value}, {ws})"
+    else:
+        leg.request = http.Request.make("POST", shown, outcome.sent, headers)
+        status = outcome.upstream_status or 502
+        kind = "text/event-stream" if status == 200 else "application/json"
+        leg.response = http.Response.make(status, outcome.upstream.value()[:DISPLAY_LIMIT])
+        leg.response.headers["content-type"] = kind
+        leg.comment = f"upstream leg of {translation.match.requested} ({route.value})"
+    # The leg lasted as long as the call: mitmweb's Time column should say so.
+    leg.request.timestamp_start = flow.request.timestamp_start
+    leg.request.timestamp_end = flow.request.timestamp_end
+    if flow.response is not None and leg.response is not None:
+        leg.response.timestamp_start = flow.response.timestamp_start
+        leg.response.timestamp_end = flow.response.timestamp_end or time.time()
+    leg.marked = MARKS[route]
+    return leg
+
+
+def is_event_stream(headers: Any) -> bool:
+    content_type = str(headers.get("content-type", ""))
+    return content_type.split(";", maxsplit=1)[0].strip().lower() == "text/event-stream"
+
+
+def _ms(start: float, end: float) -> float:
+    return (end - start) * 1000

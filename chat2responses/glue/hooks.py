@@ -1,0 +1,299 @@
+"""The mitmproxy addon: options, hooks, and nothing the core or the driver could do instead.
+
+It matches `POST …/chat/completions`, has the pure core parse and translate the body, registers
+the call with the loopback driver and re-points the flow at it; the driver answers in the
+client's format and mitmproxy relays the bytes. When the flow ends (answered, failed, or the
+proxy stopping) it is put back as the client sent it and annotated (display.py).
+
+Rule 1: nothing the addon adds to a flow is a credential: the login's headers are fetched by the
+        driver at send time, and the client's own headers never leave the client's flow.
+Rule 2: an error of any kind reaches the client as an OpenAI error body (before the first byte)
+        or one error chunk (after it) — never as a traceback, an HTML page or a hung stream.
+Rule 3: hooks return early for flows that are not theirs; lifecycle hooks stay synchronous.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from typing import Any
+
+from mitmproxy import ctx, exceptions, http
+
+from chat2responses.body import parse_json_body
+from chat2responses.catalog import Catalog
+from chat2responses.conversation import ConversationStore
+from chat2responses.errors import ClientError, ProxyError
+from chat2responses.glue import display
+from chat2responses.glue.calls import (
+    Call,
+    CallKind,
+    account_of,
+    answer_models,
+    call_kind,
+    client_headers,
+    conversation_for,
+    current_login,
+    decoded_body,
+    origin_of,
+    point_at_driver,
+    quota_tap,
+    refuse,
+    sink_factory,
+)
+from chat2responses.glue.catalogs import Catalogs
+from chat2responses.glue.contentviews import register_views
+from chat2responses.login_refresh import CodexLogin, close_soon
+from chat2responses.policy import Memory, Route, asks_summaries
+from chat2responses.profiles import profile_for_url
+from chat2responses.quota import QuotaBook
+from chat2responses.replay import ReasoningCache
+from chat2responses.routing import is_chat_completions_path, responses_url_for, websocket_url
+from chat2responses.settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings
+from chat2responses.translate_request import translate_request
+from chat2responses.transports.driver import Driver
+from chat2responses.transports.job import CallJob
+from chat2responses.transports.websocket import redacted_url, websocket_ssl_context
+from chat2responses.wire import ReasoningMode
+
+logger = logging.getLogger(__name__)
+
+# Conversations whose socket is kept for their next turn (each holds one idle socket).
+MAX_CONVERSATIONS = 256
+_TLS_OPTIONS = frozenset({"ssl_insecure", "ssl_verify_upstream_trusted_ca"})
+_FETCH_OPTIONS = frozenset(
+    {"responses_auth", "responses_codex_auth_file", "responses_catalog_refresh"}
+)
+
+
+class Chat2Responses:
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self.catalogs = Catalogs()
+        self.memory = Memory()
+        self.calls: dict[str, Call] = {}
+        self.driver = Driver()
+        self.ssl_context: ssl.SSLContext | None = None
+        self.codex_login: CodexLogin | None = None
+        self.quota = QuotaBook()
+        self.conversations = ConversationStore(cap=MAX_CONVERSATIONS)
+        self.reasoning = ReasoningCache()
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.catalogs.current()
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def load(self, loader: Any) -> None:
+        for name, typespec, default, help_text, choices in OPTIONS:
+            loader.add_option(name, typespec, default, help_text, choices=choices)
+        register_views()
+
+    def configure(self, updated: set[str]) -> None:
+        if updated & _TLS_OPTIONS or self.ssl_context is None:
+            try:
+                self.ssl_context = websocket_ssl_context(
+                    bool(ctx.options.ssl_insecure), ctx.options.ssl_verify_upstream_trusted_ca
+                )
+            except ValueError as exc:
+                raise exceptions.OptionsError(str(exc)) from None  # type: ignore[no-untyped-call]
+        if "stream_large_bodies" in updated and ctx.options.stream_large_bodies:
+            logger.warning(
+                "stream_large_bodies is set: chat requests larger than %s reach the upstream "
+                "before chat2responses sees them, so they cannot be rewritten",
+                ctx.options.stream_large_bodies,
+            )
+        if not updated & OPTION_NAMES:
+            return
+        try:
+            settings = Settings.parse(**{name: getattr(ctx.options, name) for name in OPTION_NAMES})
+            if "responses_catalog" in updated or settings.catalog_path != self.catalogs.path:
+                self.catalogs.load(settings.catalog_path)
+        except ValueError as exc:
+            raise exceptions.OptionsError(str(exc)) from None  # type: ignore[no-untyped-call]
+        if settings.responses_url != self.settings.responses_url:
+            self.memory = Memory()  # what one upstream taught says nothing of another
+        refetch = settings.responses_url != self.settings.responses_url or updated & _FETCH_OPTIONS
+        self.settings = settings
+        if refetch and self.driver.started:
+            self._start_fetcher()
+
+    def running(self) -> None:
+        self.driver.start()
+        self._start_fetcher()
+
+    def _start_fetcher(self) -> None:
+        self.catalogs.fetch(self.settings, self._login(), self.ssl_context)
+
+    def done(self) -> None:
+        for flow_id in list(self.calls):
+            call = self.calls.pop(flow_id)
+            display.restore(call.original)
+        self.driver.stop()
+        self.catalogs.stop()
+        if self.codex_login is not None:
+            close_soon(self.codex_login)
+            self.codex_login = None
+
+    # ---- request ---------------------------------------------------------------------------
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        req = flow.request
+        kind = call_kind(req.path)
+        if kind is None:
+            if self.settings.rewrite is RewriteMode.ALL and req.method == "GET":
+                answer_models(flow, self.catalogs.current())
+            return
+        if req.method != "POST":
+            if self.settings.rewrite is RewriteMode.ALL:
+                refuse(
+                    flow, ClientError(f"{req.method} is not allowed here; use POST.", status=405)
+                )
+                flow.response.headers["allow"] = "POST"  # type: ignore[union-attr]
+            return
+        try:
+            call = self._rewrite(flow, kind)
+        except ClientError as err:
+            refuse(flow, err)
+            return
+        except Exception as exc:  # a bug must not send a half-rewritten request anywhere
+            logger.exception("chat2responses: rewriting the request failed")
+            refuse(flow, ProxyError(f"chat2responses internal error: {exc}"))
+            return
+        if call is not None:
+            self.calls[flow.id] = call
+
+    def _rewrite(self, flow: http.HTTPFlow, kind: CallKind) -> Call | None:
+        req = flow.request
+        rewrite_all = self.settings.rewrite is RewriteMode.ALL
+        try:
+            body = parse_json_body(decoded_body(req))
+        except ClientError:
+            if rewrite_all:
+                raise
+            return None  # not ours to judge: the upstream's own chat endpoint answers it
+        model = body.get("model")
+        catalog = self.catalogs.current()
+        match = catalog.match(model) if isinstance(model, str) else None
+        if not rewrite_all and (match is None or match.info is None):
+            return None
+        url = responses_url_for(self.settings.responses_url, origin_of(req), req.path)
+        profile = profile_for_url(url)
+        upstream = redacted_url(url)
+        summaries = self.settings.reasoning is not ReasoningMode.NONE and (
+            match is None or self.memory.summaries_allowed(upstream, match)
+        )
+        translation = translate_request(body, catalog=catalog, profile=profile, summaries=summaries)
+        plan = self.memory.plan(
+            self.settings.transport,
+            upstream,
+            translation.match,
+            summaries=asks_summaries(translation.body),
+            login=self.settings.auth is AuthMode.CODEX,
+            retries=self.settings.retries,
+        )
+        login = self._login()
+        headers = client_headers(req, self.settings.auth)
+        credential = account_of(headers, login)
+        body, turn, session = conversation_for(
+            translation.body,
+            upstream=upstream,
+            credential=credential,
+            profile=profile,
+            store=self.conversations if self.settings.continuation else None,
+            cache=self.reasoning,
+            websocket=plan.route is Route.WEBSOCKET,
+        )
+        job = CallJob(
+            http_url=url,
+            ws_url=websocket_url(url),
+            body=body,
+            headers=headers,
+            profile=profile,
+            http_headers=translation.http_headers,
+            ws_extra=translation.ws_extra,
+            plan=plan,
+            memory=self.memory,
+            upstream=upstream,
+            match=translation.match,
+            make_sink=sink_factory(kind, translation, self.settings.reasoning),
+            idle_timeout=float(self.settings.idle_timeout),
+            keepalive=float(self.settings.keepalive),
+            ssl=self.ssl_context,
+            login=login,
+            quota=quota_tap(self.quota, credential),
+            turn=turn,
+            session_headers=session,
+        )
+        call = Call(
+            token=self.driver.register(job),
+            job=job,
+            translation=translation,
+            upstream_url=url,
+            started=time.monotonic(),
+            original=display.Original.of(flow),
+        )
+        point_at_driver(flow, call, self.driver.port)
+        logger.debug(
+            "%s → %s: %s (%s) to %s; dropped: %s",
+            translation.match.requested,
+            translation.match.upstream_name,
+            plan.route.value,
+            plan.reason.value,
+            upstream,
+            ", ".join(translation.dropped) or "nothing",
+        )
+        if translation.match.alias_of:
+            logger.info(
+                "%s is retired; sent as %s (a catalog alias)",
+                translation.match.alias_of,
+                translation.match.upstream_name,
+            )
+        return call
+
+    def _login(self) -> CodexLogin | None:
+        """With `responses_auth=codex`, the login the driver asks for headers at send time."""
+        self.codex_login = current_login(self.settings, self.codex_login)
+        return self.codex_login
+
+    # ---- response --------------------------------------------------------------------------
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        resp = flow.response
+        if resp is None:
+            return
+        if flow.id in self.calls:
+            if display.is_event_stream(resp.headers):
+                resp.stream = True  # the driver shaped it: relay as it comes
+        elif display.is_event_stream(resp.headers) and is_chat_completions_path(flow.request.path):
+            resp.stream = True  # a chat stream passed through untouched: byte for byte
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        call = self.calls.pop(flow.id, None)
+        if call is not None:
+            self._end(flow, call)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        call = self.calls.pop(flow.id, None)
+        if call is not None:
+            self.driver.discard(call.token)
+            self._end(flow, call)
+
+    def _end(self, flow: http.HTTPFlow, call: Call) -> None:
+        """Put the flow back as the client sent it, and annotate it for mitmweb and the console."""
+        display.restore(call.original)
+        try:
+            report = display.report(flow, call.job, call.translation, call.started)
+            flow.comment = report.details()
+            flow.marked = report.mark
+            flow.metadata["chat2responses"].update(
+                {"summary": report.summary(), "route": report.route.value}
+            )
+            logger.info(report.summary())
+            display.show(flow, call.job, call.translation, call.upstream_url)
+        except Exception:  # display only: never let it disturb the proxy
+            logger.exception("chat2responses: preparing the flow for display failed")

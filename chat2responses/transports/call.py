@@ -1,0 +1,335 @@
+"""One upstream call, carried out: the attempts the policy asks for, in the client's format.
+
+`UpstreamCall.run` is the one path of every rewritten call. Each attempt goes over HTTP SSE or
+the WebSocket; its events are fed once to the call's sink (chat SSE or chat JSON), and what the
+sink returns is written to mitmproxy, which only relays the bytes. When an attempt fails before
+any output, `policy.next_attempt` decides what comes next; the call records one `CallOutcome` that
+the glue reads once, and teaches `Memory` what the upstream showed.
+
+Must not: decide (policy.py does), translate (the sink does), or put a credential anywhere but in
+the upstream request: display copies of the headers are redacted here, as they are recorded.
+
+Rule 1: before the first output, events are held back and an error keeps its HTTP status (a JSON
+        error body); after it, an error is one error chunk and the stream ends.
+Rule 2: when the sink says the answer is complete, the upstream is closed (a stop sequence).
+Rule 3: the client leaving cancels the handler; leaving the `async with` closes the upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import ClientSession, web
+
+from chat2responses.auth import bearer_of
+from chat2responses.errors import ProxyError, UpstreamError
+from chat2responses.events import Event, EventType, is_advisory_error, parse_event
+from chat2responses.pipeline import Sink, Transcript
+from chat2responses.policy import (
+    Attempt,
+    Failure,
+    Route,
+    Tried,
+    body_for,
+    classify,
+    dead_end_note,
+    first_attempt,
+    lesson_of,
+    next_attempt,
+    retry_after,
+)
+from chat2responses.profiles import response_create_frame
+from chat2responses.transports.answer import ClientAnswer
+from chat2responses.transports.http import open_http_events
+from chat2responses.transports.job import CallJob, CallOutcome, redacted
+from chat2responses.transports.websocket import WebSocketPool, open_response_stream
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 15.0
+KEEPALIVE = b": keepalive\n\n"
+# Events that come before any output: held back, so that an early error keeps its status.
+PREAMBLE = frozenset({EventType.CREATED, EventType.IN_PROGRESS, EventType.QUEUED})
+
+
+class UpstreamCall:
+    """Runs one `CallJob` for one loopback request (`run`)."""
+
+    def __init__(
+        self, job: CallJob, session: Callable[[], ClientSession], pool: WebSocketPool
+    ) -> None:
+        self.job = job
+        self._session = session
+        self._pool = pool
+        self._bearer = ""  # the login's access token last sent (a 401 refreshes it)
+        self._sink = job.make_sink()
+        self.answer: ClientAnswer
+
+    async def run(self, request: web.Request) -> web.StreamResponse:
+        self.answer = ClientAnswer(request, self.job.outcome, self.job.keepalive)
+        self.answer.sink = self._sink
+        self.answer.arm_keepalive()
+        try:
+            return await self._run()
+        finally:
+            self.answer.stop_keepalive()
+            self._note_quota()
+            self._let_go()
+
+    async def _run(self) -> web.StreamResponse:
+        job, outcome = self.job, self.job.outcome
+        if job.turn is not None and job.plan.route is Route.WEBSOCKET:
+            full = body_for(first_attempt(job.plan), job.body)
+            if job.turn.plan(full, self._pool.usable):  # policy rule 7: the first attempt only
+                job.plan = replace(job.plan, continuation=True)
+        history: list[Tried] = []
+        attempt: Attempt | None = first_attempt(job.plan)
+        while attempt is not None:
+            if attempt.delay > 0:
+                await asyncio.sleep(attempt.delay)
+            try:
+                await self._guarded(attempt)
+            except ProxyError as err:
+                if isinstance(err, UpstreamError):
+                    if outcome.upstream_status is None:
+                        outcome.upstream_status = err.status  # what the leg shows
+                    if job.quota is not None:
+                        err = job.quota.usage_limit(err)
+                failure = self._failure(attempt, err)
+                history.append(
+                    Tried(attempt, failure, err.status, retry_after(err), random.random())
+                )
+                outcome.tried = history
+                if self.sink.started:  # output reached the client: no retry (rule 1)
+                    return await self.answer.fail_late(err)
+                attempt = next_attempt(job.plan, tuple(history))
+                if attempt is None:
+                    err.message += dead_end_note(job.plan, failure)
+                    if self.answer.response is not None:  # keep-alive comments went out already
+                        return await self.answer.fail_late(err)
+                    return self.answer.fail_early(err)
+                logger.info(
+                    "%s: %s (%s); retrying %s",
+                    job.match.upstream_name,
+                    err.message,
+                    err.status,
+                    attempt.why,
+                )
+                self.sink = job.make_sink()  # a fresh answer: the old one saw the failure
+                continue
+            history.append(Tried(attempt, None, 200))
+            break
+        outcome.tried = history
+        if job.turn is not None:
+            for news in job.turn.finished(history[-1].attempt):
+                logger.warning(news)
+        for news in job.memory.learn(job.upstream, job.match, lesson_of(job.plan, tuple(history))):
+            logger.info(news)
+        assert self.answer.response is not None
+        return self.answer.response
+
+    @property
+    def sink(self) -> Sink:
+        return self._sink
+
+    @sink.setter
+    def sink(self, sink: Sink) -> None:
+        self._sink = sink
+        if hasattr(self, "answer"):
+            self.answer.sink = sink
+
+    def _let_go(self) -> None:
+        """Sockets the conversation store no longer holds go back to the pool (or close)."""
+        turn = self.job.turn
+        if turn is not None and turn.store is not None:
+            for ws in turn.store.evicted():
+                self._pool.give_back(ws)
+
+    def _note_quota(self) -> None:
+        tap = self.job.quota
+        if tap is not None:
+            for warning in tap.warnings:
+                logger.warning(warning)
+            tap.warnings.clear()
+            self.job.outcome.quota = tap.text()
+
+    def _failure(self, attempt: Attempt, err: ProxyError) -> Failure:
+        """The policy's view of `err`, told what this call knows of its conversation."""
+        failure, turn = classify(attempt.route, err), self.job.turn
+        if attempt.continued and failure is not Failure.UNAUTHORIZED:
+            # A socket gone, past its age limit, or an upstream that lost the previous response:
+            # whatever went wrong with a continuation, the full request goes at once.
+            failure = Failure.CONTINUATION_MISS
+        if failure is Failure.REPLAY_REFUSED and (turn is None or not turn.replayed):
+            failure = Failure.FATAL  # the client's own items: nothing of ours to take out
+        if turn is not None and failure is Failure.CONTINUATION_MISS:
+            turn.missed()
+        if turn is not None and failure is Failure.REPLAY_REFUSED:
+            turn.replay_refused()
+        return failure
+
+    async def _guarded(self, attempt: Attempt) -> None:
+        try:
+            await self._attempt(attempt)
+        except (ProxyError, asyncio.CancelledError, ConnectionResetError):
+            raise  # ConnectionResetError: mitmproxy is gone (the client left), nobody to answer
+        except Exception as exc:  # a bug must still end in an OpenAI error, never a cut
+            logger.exception("chat2responses: the upstream call failed unexpectedly")
+            raise ProxyError(f"chat2responses internal error: {exc}") from None
+
+    # ---- one attempt ----------------------------------------------------------------------
+
+    async def _attempt(self, attempt: Attempt) -> None:
+        """One attempt, start to end: the client's answer is complete when it returns."""
+        body = body_for(attempt, self.job.body)
+        held: list[Event] = []
+        tap, turn = self.job.quota, self.job.turn
+        advisory = attempt.route is Route.WEBSOCKET
+        async with self._events(attempt, body) as events:
+            async for event in events:
+                if tap is not None and tap.event(event):
+                    continue
+                if turn is not None:
+                    turn.observe(event)
+                if advisory and self.sink.started and is_advisory_error(event):
+                    logger.warning(
+                        "%s: the upstream reported %s", self.job.match.upstream_name, event
+                    )
+                    continue
+                if not self.sink.started and event["type"] in PREAMBLE:
+                    held.append(event)
+                    continue
+                if held:
+                    for early in held:
+                        await self.answer.send(self.sink.feed(early), more=True)
+                    held.clear()
+                await self.answer.send(self.sink.feed(event), more=events.buffered())
+                if self.sink.done:
+                    break
+                self.sink.check_size(events.received)
+            for early in held:
+                await self.answer.send(self.sink.feed(early), more=True)
+            await self.answer.complete()
+            if not self.sink.stopped:
+                await events.drain()  # the rest of an HTTP body: its connection can be reused
+
+    @asynccontextmanager
+    async def _events(self, attempt: Attempt, body: dict[str, Any]) -> AsyncIterator[Any]:
+        job, outcome = self.job, self.job.outcome
+        headers = dict(job.headers)
+        if job.login is not None:
+            if attempt.fresh_login:
+                headers.update(await job.login.refresh_after_401(self._bearer))
+            else:
+                headers.update(await job.login.headers())
+            self._bearer = bearer_of(headers)
+        headers.update(job.session_headers)  # the conversation's, over a login's per-process one
+        turn, socket, full = job.turn, None, body
+        if turn is not None:
+            body, socket = turn.body(attempt, body)
+            outcome.sent_items, outcome.full_items = turn.sent_items, turn.full_items
+            outcome.replayed, outcome.continued = turn.replayed, socket is not None
+            if socket is not None:
+                outcome.full_bytes = len(_json(response_create_frame(job.profile, full, {})))
+        outcome.upstream_status = None
+        if attempt.route is Route.HTTP:
+            headers.update(job.http_headers)
+            outcome.headers = redacted(headers)
+            outcome.sent = _json(body)
+            outcome.upstream = Transcript()
+            async with open_http_events(
+                self._session(),
+                job.http_url,
+                headers=headers,
+                body=outcome.sent,
+                ssl=job.ssl,
+                connect_timeout=CONNECT_TIMEOUT,
+                idle_timeout=job.idle_timeout,
+                transcript=outcome.upstream,
+                on_headers=job.quota.headers if job.quota is not None else None,
+            ) as events:
+                outcome.upstream_status = 200
+                yield _Events(events) if isinstance(events, list) else events
+            return
+        headers.update(job.profile.ws_headers)
+        outcome.headers = redacted(headers)
+        frame = response_create_frame(job.profile, body, job.ws_extra)
+        outcome.sent = _json(frame)
+        outcome.frames, outcome.frames_size = [], 0
+        async with open_response_stream(
+            job.ws_url,
+            headers=headers,
+            frame=outcome.sent.decode(),
+            ssl=job.ssl,
+            connect_timeout=CONNECT_TIMEOUT,
+            idle_timeout=job.idle_timeout,
+            pool=self._pool,
+            on_handshake=job.quota.headers if job.quota is not None else None,
+            socket=socket,  # type: ignore[arg-type]
+            keep=self._keep_socket if turn is not None else None,
+        ) as frames:
+            outcome.upstream_status = 101
+            yield _Frames(frames, outcome)
+
+    def _keep_socket(self, ws: Any) -> bool:
+        turn = self.job.turn
+        opened = self._pool.opened_at(ws)
+        return turn is not None and opened is not None and turn.remember(ws, opened)
+
+
+class _Events:
+    """A JSON Response's events (an upstream ignoring `stream: true`), iterated like a stream."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self._events = iter(events)
+        self.received = 0  # the JSON answer was read within MAX_EVENT_BYTES already
+
+    def buffered(self) -> bool:
+        return True
+
+    async def drain(self) -> None:
+        pass
+
+    def __aiter__(self) -> _Events:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return next(self._events)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+
+class _Frames:
+    """WebSocket frames → events, each frame kept (bounded) for display."""
+
+    def __init__(self, frames: Any, outcome: CallOutcome) -> None:
+        self._frames = frames
+        self._outcome = outcome
+        self.received = 0
+
+    def buffered(self) -> bool:
+        return bool(self._frames.buffered())
+
+    async def drain(self) -> None:
+        pass  # a socket goes back to the pool at the terminal event
+
+    def __aiter__(self) -> _Frames:
+        return self
+
+    async def __anext__(self) -> Event:
+        frame = await self._frames.__anext__()
+        self.received += len(frame)
+        self._outcome.keep_frame(frame)
+        return parse_event(frame)
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()

@@ -1,0 +1,186 @@
+"""The Responses HTTP client: one POST, its SSE answer as events, bounded in time and size.
+
+Owns the upstream side of the HTTP route: the request, the status check (a non-200 answer becomes
+the project's `UpstreamError` keeping its status), the SSE body decoded into events as it arrives,
+and aiohttp's and the socket layer's exceptions mapped into the error tree in one place
+(`_upstream_errors`). A JSON `Response` answer (an upstream that ignores `stream: true`) becomes
+the events a stream would have ended with.
+
+Must not: translate events, retry (the call policy decides), or log a header value (they carry
+credentials): only the URL without userinfo and query.
+
+Rule 1: an upstream silent for `idle_timeout` seconds ends the attempt with a 504 that says it
+        stalled; a connection that cannot be made in `connect_timeout` is a 504 too, a refused
+        one a 502.
+Rule 2: a body that ends before a terminal event is not decided here: the events just end, and
+        the translator reports the missing terminal event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl as ssl_module
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+
+from aiohttp import ClientError, ClientResponse, ClientSession
+
+from chat2responses.errors import UpstreamError, UpstreamProtocolError, upstream_error_from_body
+from chat2responses.events import Event
+from chat2responses.pipeline import MAX_EVENT_BYTES, Transcript, UpstreamSSE, events_of_response
+from chat2responses.transports.websocket import redacted_url
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_BODY = 1 << 20
+DRAIN_TIMEOUT = 1.0
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class HttpEvents:
+    """The events of one HTTP upstream answer; iterate with `async for`."""
+
+    def __init__(
+        self, upstream: ClientResponse, where: str, idle_timeout: float, transcript: Transcript
+    ) -> None:
+        self._upstream = upstream
+        self._where = where
+        self._idle = idle_timeout
+        self._transcript = transcript
+        self._decoder = UpstreamSSE()
+        self._ready: deque[Event] = deque()
+        self._ended = False
+        self.received = 0
+        self.headers: dict[str, str] = dict(upstream.headers)
+
+    def buffered(self) -> bool:
+        """Whether the next event is already here (the caller may batch its writes)."""
+        return bool(self._ready)
+
+    async def drain(self) -> None:
+        """Read what is left of the body (bounded), so the connection can serve another call."""
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                while not self._ended and self.received < MAX_EVENT_BYTES:
+                    data = await self._upstream.content.readany()
+                    self._ended = not data
+                    self.received += len(data)
+        except (TimeoutError, ClientError, OSError):
+            pass  # the connection is closed instead
+
+    def __aiter__(self) -> HttpEvents:
+        return self
+
+    async def __anext__(self) -> Event:
+        while not self._ready:
+            if self._ended:
+                raise StopAsyncIteration
+            await self._read()
+        return self._ready.popleft()
+
+    async def _read(self) -> None:
+        with _upstream_errors(self._where, self._idle):
+            async with asyncio.timeout(self._idle):
+                data = await self._upstream.content.readany()
+        if not data:
+            self._ended = True
+            self._ready.extend(self._decoder.finish())
+            return
+        self.received += len(data)
+        self._transcript.add(data)
+        self._ready.extend(self._decoder.feed(data))
+
+
+@asynccontextmanager
+async def open_http_events(
+    session: ClientSession,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    body: bytes,
+    ssl: ssl_module.SSLContext | None,
+    connect_timeout: float,
+    idle_timeout: float,
+    transcript: Transcript,
+    on_headers: Callable[[Mapping[str, str]], None] | None = None,
+) -> AsyncIterator[HttpEvents | list[Event]]:
+    """POST `body` (the request's JSON bytes) to `url` and yield its events: an `HttpEvents`
+    for an SSE answer, or the list of events of a JSON `Response`. Raises `UpstreamError` for a
+    non-200 answer."""
+    where = redacted_url(url)
+    sent = {**headers, "content-type": "application/json", "accept": "text/event-stream"}
+    # The session bounds the TCP connect (connect_timeout); the answer's head may take as long
+    # as any other silence.
+    with _upstream_errors(where, idle_timeout, connecting=True):
+        async with asyncio.timeout(idle_timeout):
+            upstream = await session.post(url, data=body, headers=sent, ssl=ssl or True)
+    try:
+        if on_headers is not None:
+            on_headers(upstream.headers)
+        if upstream.status != 200:
+            with _upstream_errors(where, idle_timeout):
+                async with asyncio.timeout(idle_timeout):
+                    error = await upstream.content.read(MAX_ERROR_BODY)
+            transcript.add(error)
+            raise upstream_error_from_body(upstream.status, error, dict(upstream.headers))
+        if upstream.content_type == "text/event-stream":
+            yield HttpEvents(upstream, where, idle_timeout, transcript)
+            return
+        yield await _json_events(upstream, where, idle_timeout, transcript)
+    finally:
+        if upstream.content.is_eof():
+            upstream.release()  # the connection goes back to the pool
+        else:
+            upstream.close()
+
+
+async def _json_events(
+    upstream: ClientResponse, where: str, idle_timeout: float, transcript: Transcript
+) -> list[Event]:
+    with _upstream_errors(where, idle_timeout):
+        async with asyncio.timeout(idle_timeout):
+            raw = await upstream.content.read(MAX_EVENT_BYTES + 1)
+    transcript.add(raw)
+    if len(raw) > MAX_EVENT_BYTES:
+        raise UpstreamProtocolError(f"upstream answered more than {MAX_EVENT_BYTES} bytes of JSON")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or data.get("object") != "response":
+        kind = upstream.content_type or "no content type"
+        raise UpstreamProtocolError(
+            f"upstream answered 200 with {kind}, neither an event stream nor a Response object"
+        )
+    return events_of_response(data)
+
+
+@contextmanager
+def _upstream_errors(where: str, timeout: float, *, connecting: bool = False) -> Iterator[None]:
+    """Map aiohttp's and the socket layer's exceptions to the project's error tree (rule 1)."""
+    try:
+        yield
+    except TimeoutError:
+        if connecting:
+            raise UpstreamError(
+                f"upstream {where} did not answer within {timeout:g} s",
+                status=504,
+                code="upstream_timeout",
+            ) from None
+        raise UpstreamError(
+            f"upstream {where} stalled: no data for {timeout:g} s (responses_idle_timeout)",
+            status=504,
+            code="upstream_stalled",
+        ) from None
+    except ssl_module.SSLError as exc:
+        raise UpstreamError(f"TLS failure talking to upstream {where}: {exc.reason}") from None
+    except (ClientError, OSError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        if connecting:
+            raise UpstreamError(
+                f"cannot reach upstream {where}: {reason}", status=502, code="upstream_unreachable"
+            ) from None
+        raise UpstreamProtocolError(f"upstream {where} broke off the answer: {reason}") from None
