@@ -22,7 +22,7 @@ from .aggregate import ChatAggregator
 from .chunks import ChunkContext
 from .errors import ProxyError, UpstreamError, error_body, error_chunk
 from .events import Event, EventType, parse_event
-from .sse import DONE, SSEDecoder, encode_data
+from .sse import DONE, SSEDecoder
 from .translate_stream import StreamTranslator
 
 DISPLAY_LIMIT = 2 * 1024 * 1024  # bytes of each side kept for mitmweb; the client gets all
@@ -99,7 +99,7 @@ class ChatStreamSink:
         chunks = self.translator.feed(event)
         if not chunks:
             return b""
-        out = b"".join([encode_data(_dumps(chunk)) for chunk in chunks])
+        out = _frame(chunks)
         self.client.add(out)
         return out
 
@@ -109,7 +109,7 @@ class ChatStreamSink:
             return b""
         chunks = self.translator.finish()
         self.finished = True
-        out = b"".join([encode_data(_dumps(chunk)) for chunk in chunks]) + DONE
+        out = _frame(chunks) + DONE
         self.client.add(out)
         return out
 
@@ -129,6 +129,14 @@ class ChatStreamSink:
     def usage(self) -> dict[str, Any] | None:
         usage = self.translator.usage
         return dict(usage) if usage else None
+
+
+def _frame(chunks: list[Any]) -> bytes:
+    """Chunks as SSE `data:` events. JSON text never holds a raw line break (json escapes it),
+    so each is one `data:` line: no scan for line breaks is needed (sse.encode_data's rule 3)."""
+    if len(chunks) == 1:
+        return b"data: " + _dumps(chunks[0]).encode() + b"\n\n"
+    return b"".join([b"data: " + _dumps(chunk).encode() + b"\n\n" for chunk in chunks])
 
 
 class ChatJsonSink:
