@@ -104,3 +104,30 @@ def test_the_upstreams_own_catalog_is_fetched_and_listed(tmp_path: Path) -> None
             answer = api.responses.create(model="gpt-7-emulated", input="hi")
             assert answer.output_text == GREETING + "hi"
             proxy.wait_for_log("gpt-7-emulated → gpt-7-emulated · websocket (catalog prefers it)")
+
+
+@pytest.mark.parametrize("model", ["gpt-5.6-terra", "gpt-5.6-luna"])
+def test_a_lite_model_is_sent_in_the_lite_shape_and_answered(proxy: Mitmdump, model: str) -> None:
+    # The emulator refuses a Lite model whose request lacks the marker or has top-level tools or
+    # instructions: an answer means the shape was right, over the WebSocket (the catalog's route).
+    api = client(proxy)
+    tools: Any = [{"type": "function", "function": {k: v for k, v in TOOL.items() if k != "type"}}]
+    messages: Any = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "[scenario:tool] weather?"},
+    ]
+    answer = api.chat.completions.create(model=model, messages=messages, tools=tools)
+    assert answer.choices[0].message.tool_calls
+    assert answer.choices[0].message.tool_calls[0].function.name == "get_weather"
+    text = api.chat.completions.create(
+        model=model, messages=[messages[0], {"role": "user", "content": "hi"}]
+    )
+    assert text.choices[0].message.content == GREETING + "hi"
+
+
+def test_a_lite_model_refuses_a_hosted_tool_before_anything_goes_upstream(proxy: Mitmdump) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client(proxy).responses.create(
+            model="gpt-5.6-sol", input="search", tools=[{"type": "web_search"}]
+        )
+    assert "tools[0]" in str(caught.value)
