@@ -263,6 +263,27 @@ class ResponseWriter:
         self._emit(EventType.FUNCTION_CALL_ARGUMENTS_DONE, **where, name=name, arguments=arguments)
         self._finish_item(index, item | _status("completed") | {"arguments": arguments})
 
+    def custom_tool_call(self, name: str, input_deltas: Sequence[str]) -> None:
+        """A custom_tool_call item (a freeform tool, such as an apply-patch tool) whose raw input
+        is streamed in the given deltas."""
+        index, item_id = self._next_item("ctc")
+        text = "".join(input_deltas)
+        self._output_chars += len(text)
+        item = {
+            "id": item_id,
+            "type": "custom_tool_call",
+            "call_id": f"call_{self._tag}{index:02d}",
+        }
+        item |= {"name": name, "input": ""}
+        self._emit(
+            EventType.OUTPUT_ITEM_ADDED, output_index=index, item=item | _status("in_progress")
+        )
+        where = {"item_id": item_id, "output_index": index}
+        for delta in input_deltas:
+            self._emit(EventType.CUSTOM_TOOL_CALL_INPUT_DELTA, **where, delta=delta)
+        self._emit(EventType.CUSTOM_TOOL_CALL_INPUT_DONE, **where, input=text)
+        self._finish_item(index, item | _status("completed") | {"input": text})
+
     # -- internals ---------------------------------------------------------------------------
 
     def _next_item(self, prefix: str) -> tuple[int, str]:

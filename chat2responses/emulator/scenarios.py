@@ -34,7 +34,10 @@ from .quota import Quota
 from .rules import Rejection
 from .signing import ReasoningSealer
 from .tokens import PromptUsage
-from .tools import tool_calls
+from .tools import custom_tool, tool_calls
+
+# What a tool scenario sends a custom (freeform) tool.
+CUSTOM_INPUT = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n"
 
 
 class Scenario(StrEnum):
@@ -227,8 +230,12 @@ def _calls(count: int) -> Callable[[ResponseWriter, Ask], None]:
     def scenario(w: ResponseWriter, ask: Ask) -> None:
         w.start()
         w.reasoning(short_summary(ask))
-        for name, arguments in tool_calls(ask.body, count):
-            w.function_call(name, slices(json.dumps(arguments)))
+        custom = custom_tool(ask.body)
+        if custom is not None:
+            w.custom_tool_call(custom, slices(CUSTOM_INPUT))
+        else:
+            for name, arguments in tool_calls(ask.body, count):
+                w.function_call(name, slices(json.dumps(arguments)))
         w.complete()
 
     return scenario

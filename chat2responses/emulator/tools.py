@@ -59,3 +59,15 @@ def _placeholder(spec: Any) -> Any:
     if isinstance(kind, list):  # ["string", "null"]: take the first type
         kind = kind[0] if kind else "string"
     return _PLACEHOLDERS.get(kind, "emulator") if isinstance(kind, str) else "emulator"
+
+
+def custom_tool(body: Mapping[str, Any]) -> str | None:
+    """The name of the request's first custom (freeform) tool, when it declares no function
+    tool: a tool scenario then calls it with a raw text input."""
+    tools = [
+        t for t in [*(body.get("tools") or ()), *additional_tools(body)] if isinstance(t, dict)
+    ]
+    if any(t.get("type") == "function" for t in tools):
+        return None
+    names = [t.get("name") for t in tools if t.get("type") == "custom"]
+    return names[0] if names and isinstance(names[0], str) else None
