@@ -122,8 +122,8 @@ class ConversationStore:
 
     def __init__(
         self,
-        cap: int = 1024,
-        idle_ttl: float = 3600.0,
+        cap: int = 64,  # each record holds one idle socket
+        idle_ttl: float = 300.0,  # agents come back within seconds of a tool result
         max_age: float = 55 * 60,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

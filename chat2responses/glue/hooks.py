@@ -59,10 +59,6 @@ from chat2responses.wire import ReasoningMode
 
 logger = logging.getLogger(__name__)
 
-# Conversations whose socket is kept for their next turn (each holds one idle socket), and how
-# long one waits for it: agents send their next turn within seconds of a tool result.
-MAX_CONVERSATIONS = 64
-CONVERSATION_IDLE = 300.0
 _TLS_OPTIONS = frozenset({"ssl_insecure", "ssl_verify_upstream_trusted_ca"})
 _FETCH_OPTIONS = frozenset(
     {"responses_auth", "responses_codex_auth_file", "responses_catalog_refresh"}
@@ -79,7 +75,7 @@ class Chat2Responses:
         self.ssl_context: ssl.SSLContext | None = None
         self.codex_login: CodexLogin | None = None
         self.quota = QuotaBook()
-        self.conversations = ConversationStore(cap=MAX_CONVERSATIONS, idle_ttl=CONVERSATION_IDLE)
+        self.conversations = ConversationStore()
         self.reasoning = ReasoningCache()
 
     @property
