@@ -235,6 +235,9 @@ def run(settings: RunSettings) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
+        # A second Ctrl-C (or a SIGTERM to the whole group) must not cut the clean stop short.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
         for child in reversed(children):
             stop(child)
 
