@@ -187,7 +187,7 @@ class ReasoningCache:
 
     def __init__(
         self,
-        cap: int = 10240,
+        cap: int = 2048,
         ttl: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

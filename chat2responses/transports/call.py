@@ -146,8 +146,12 @@ class UpstreamCall:
             self.answer.sink = sink
 
     def _let_go(self) -> None:
-        """Sockets the conversation store no longer holds go back to the pool (or close)."""
+        """Sockets the conversation store no longer holds go back to the pool (or close); so does
+        a continuation's socket that no attempt used (the client left first)."""
         turn = self.job.turn
+        if turn is not None and turn.continuation is not None and not self.job.outcome.tried:
+            self._pool.give_back(turn.continuation.socket)
+            turn.continuation = None
         if turn is not None and turn.store is not None:
             for ws in turn.store.evicted():
                 self._pool.give_back(ws)

@@ -46,6 +46,7 @@ from websockets.exceptions import (
     InvalidURI,
     WebSocketException,
 )
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import CloseCode
 from websockets.protocol import State
 
@@ -87,6 +88,11 @@ _CLEAN_END: Final = frozenset({EventType.COMPLETED, EventType.INCOMPLETE})
 # §4.5/§4.6: the server's 60-minute limit, sent as an `error` frame; a fresh socket continues.
 CONNECTION_LIMIT_REACHED: Final = "websocket_connection_limit_reached"
 _WAITING: Final = "waiting for an event from"
+_DEFLATE: Final = ClientPerMessageDeflateFactory(
+    server_max_window_bits=12,
+    client_max_window_bits=12,
+    compress_settings={"memLevel": 5},
+)
 _POLL: Final = 0.5  # seconds: how often a silent socket is checked for a failure of our own
 
 
@@ -280,6 +286,10 @@ class _EventStream:
                 open_timeout=target.connect_timeout,
                 close_timeout=CLOSE_TIMEOUT,
                 max_size=MAX_MESSAGE_BYTES,
+                # permessage-deflate as Codex offers it, with smaller windows: zlib's default
+                # state is ~300 KB per socket, and the pool and conversations keep many open.
+                compression=None,
+                extensions=[_DEFLATE],
                 # Environment proxies are ignored, as mitmproxy ignores them: a shell that points
                 # HTTPS_PROXY at this very mitmproxy would otherwise loop the upstream through it.
                 proxy=None,
