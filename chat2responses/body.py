@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from .errors import ClientError
+from .params import invalid_type
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 # Deep enough for any real tool schema (OpenAI's strict schemas allow 10 levels of objects).
@@ -55,12 +56,7 @@ def parse_json_body(raw: bytes | None) -> dict[str, Any]:
     except ValueError as exc:
         raise ClientError(f"The request body is not valid JSON ({exc}).") from None
     if not isinstance(data, dict):
-        kind = type(data).__name__ if data is not None else "null"
-        raise ClientError(
-            f"The request body must be a JSON object, not {kind}.",
-            param="body",
-            code="invalid_type",
-        )
+        raise invalid_type("body", "a JSON object", data)
     check_structure(data, surrogates=_SURROGATE_ESCAPE.search(raw) is not None)
     return data
 

@@ -131,6 +131,17 @@ class ChatStreamSink:
         return dict(usage) if usage else None
 
 
+def check_buffered(received: int, limit: int) -> None:
+    """A non-streaming client's answer is buffered: past `limit` bytes the call fails (502)."""
+    if received > limit:
+        raise UpstreamError(
+            f"the upstream's answer exceeds {limit} bytes, the most chat2responses buffers "
+            "for a non-streaming client; ask with stream: true",
+            status=502,
+            code="answer_too_large",
+        )
+
+
 def _frame(chunks: list[Any]) -> bytes:
     """Chunks as SSE `data:` events. JSON text never holds a raw line break (json escapes it),
     so each is one `data:` line: no scan for line breaks is needed (sse.encode_data's rule 3)."""
@@ -167,13 +178,7 @@ class ChatJsonSink:
 
     def check_size(self, received: int) -> None:
         """`received` bytes of upstream events so far; past the cap the call fails (502)."""
-        if received > self._limit:
-            raise UpstreamError(
-                f"the upstream's answer exceeds {self._limit} bytes, the most chat2responses "
-                "buffers for a non-streaming client; ask with stream: true",
-                status=502,
-                code="answer_too_large",
-            )
+        check_buffered(received, self._limit)
 
     def feed(self, event: Event) -> bytes:
         """Fold `event` in (may raise the upstream's error); nothing is sent until `finish`."""

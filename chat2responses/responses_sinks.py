@@ -20,9 +20,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import ProxyError, UpstreamError, UpstreamProtocolError, error_body
+from .errors import ProxyError, UpstreamProtocolError, error_body
 from .events import TERMINAL, Event, EventType, error_of_event
-from .pipeline import JSON_CONTENT_TYPE, MAX_AGGREGATED_BYTES, SSE_CONTENT_TYPE, Transcript
+from .pipeline import (
+    JSON_CONTENT_TYPE,
+    MAX_AGGREGATED_BYTES,
+    SSE_CONTENT_TYPE,
+    Transcript,
+    check_buffered,
+)
 from .sse import encode_event
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -141,10 +147,4 @@ class ResponsesJsonSink:
         return error_body(err)
 
     def check_size(self, received: int) -> None:
-        if received > self._limit:
-            raise UpstreamError(
-                f"the upstream's answer exceeds {self._limit} bytes, the most chat2responses "
-                "buffers for a non-streaming client; ask with stream: true",
-                status=502,
-                code="answer_too_large",
-            )
+        check_buffered(received, self._limit)

@@ -1,6 +1,6 @@
 """Chat Completions request → Responses request: the body parser and one pure translation.
 
-Owns: turning the client's bytes into a JSON object (`parse_chat_body`), and `translate_request`,
+Owns `translate_request` (the client's bytes become a JSON object in body.py),
 which validates every chat parameter, maps it per reference/openai-protocols.md §3.6, rejects what
 has no Responses counterpart (400 naming the parameter), drops what is harmless (listed in
 `Translation.dropped`) and applies the upstream profile. A body that is already Responses-shaped
@@ -30,7 +30,6 @@ Rule 5: a model the catalog flags `use_responses_lite`, on a profile with a Lite
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -59,37 +58,7 @@ from .translate_messages import translate_messages
 from .translate_tools import custom_tool_names, translate_tool_choice, translate_tools
 from .wire import ReasoningMode
 
-MAX_BODY_BYTES = 32 * 1024 * 1024
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
-
-
-def parse_chat_body(raw: bytes | None) -> dict[str, Any]:
-    """The client's JSON object, or a ClientError (400; 413 when larger than MAX_BODY_BYTES)."""
-    if raw is None:
-        raise ClientError("The request body is not available to the proxy (it was streamed).")
-    if len(raw) > MAX_BODY_BYTES:
-        raise ClientError(
-            f"The request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.",
-            status=413,
-            code="request_too_large",
-        )
-    if not raw.strip():
-        raise ClientError("The request body is empty; expected a JSON object.")
-    try:
-        data = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
-    except UnicodeDecodeError as exc:
-        raise ClientError(f"The request body is not valid UTF-8 ({exc.reason}).") from None
-    except ValueError as exc:
-        raise ClientError(f"The request body is not valid JSON ({exc}).") from None
-    except RecursionError:
-        raise ClientError("The request body is not valid JSON (nested too deeply).") from None
-    if not isinstance(data, dict):
-        raise invalid_type("body", "a JSON object", data)
-    return data
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
 
 
 @dataclass(frozen=True, slots=True)

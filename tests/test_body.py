@@ -18,6 +18,7 @@ from chat2responses.errors import ClientError
         ('\ufeff{"a": 1}'.encode(), {"a": 1}),
         (b'{"t": 0.5, "n": -1e300}', {"t": 0.5, "n": -1e300}),
         ('{"s": "\U0001f600 \\ud83d\\ude00"}'.encode(), {"s": "\U0001f600 \U0001f600"}),
+        (b'\xef\xbb\xbf{"a": [1, 2.5, null, true]}', {"a": [1, 2.5, None, True]}),
     ],
 )
 def test_parse(raw: bytes, expected: dict[str, Any]) -> None:
@@ -35,8 +36,10 @@ def nested(depth: int) -> bytes:
         (b"", 400, "empty", None),
         (b"  \n", 400, "empty", None),
         (b"{", 400, "not valid JSON", None),
-        (b"[1]", 400, "must be a JSON object, not list", "body"),
-        (b"null", 400, "not null", "body"),
+        (b"[1]", 400, "expected a JSON object, but got an array", "body"),
+        (b'"hi"', 400, "but got a string instead", "body"),
+        (b"null", 400, "but got null instead", "body"),
+        (b"model=m", 400, "not valid JSON", None),
         (b"\xff{}", 400, "not valid UTF-8", None),
         (b'{"t": NaN}', 400, "NaN is not a JSON value", None),
         (b'{"t": -Infinity}', 400, "not a JSON value", None),

@@ -22,9 +22,7 @@ from chat2responses.chunks import ChunkContext
 from chat2responses.errors import ClientError, UnsupportedParameter
 from chat2responses.profiles import CODEX, OPENAI, UpstreamProfile
 from chat2responses.translate_request import (
-    MAX_BODY_BYTES,
     Translation,
-    parse_chat_body,
     translate_request,
 )
 from chat2responses.wire import ReasoningMode
@@ -93,47 +91,6 @@ def refused(body: dict[str, Any], profile: UpstreamProfile = OPENAI) -> ClientEr
 def test_the_oracle_can_fail(body: dict[str, Any]) -> None:
     with pytest.raises((AssertionError, ValidationError)):
         assert_sdk_accepts(body)
-
-
-# --- parse_chat_body ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        (b'{"model": "m"}', {"model": "m"}),
-        (b'\xef\xbb\xbf{"a": [1, 2.5, null, true]}', {"a": [1, 2.5, None, True]}),
-        ('{"text": "h\u00e9llo \u2603"}'.encode(), {"text": "h\u00e9llo \u2603"}),
-    ],
-)
-def test_parse_chat_body(raw: bytes, expected: dict[str, Any]) -> None:
-    assert parse_chat_body(raw) == expected
-
-
-@pytest.mark.parametrize(
-    ("raw", "status", "message"),
-    [
-        (None, 400, "not available"),
-        (b"", 400, "empty"),
-        (b" \n ", 400, "empty"),
-        (b"\xff\xfe{}", 400, "not valid UTF-8"),
-        (b'{"model": "m"', 400, "not valid JSON"),
-        (b"model=m", 400, "not valid JSON"),
-        (b'{"temperature": NaN}', 400, "not valid JSON (NaN is not a JSON value)"),
-        (b'{"temperature": Infinity}', 400, "not valid JSON"),
-        (b"[" * 100_000 + b"]" * 100_000, 400, "not valid JSON"),
-        (b"[1, 2]", 400, "Invalid type for 'body': expected a JSON object, but got an array"),
-        (b'"hi"', 400, "but got a string instead"),
-        (b"null", 400, "but got null instead"),
-        (b" " * (MAX_BODY_BYTES + 1), 413, f"the limit is {MAX_BODY_BYTES}"),
-    ],
-)
-def test_parse_chat_body_refuses(raw: bytes | None, status: int, message: str) -> None:
-    with pytest.raises(ClientError) as caught:
-        parse_chat_body(raw)
-    assert caught.value.status == status
-    assert message in caught.value.message
-    assert caught.value.type == "invalid_request_error"
 
 
 # --- messages → instructions + input -----------------------------------------------------------
