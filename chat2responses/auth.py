@@ -35,9 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ClientError
+from .profiles import CODEX
 
-WEBSOCKET_BETA = "responses_websockets=2026-02-06"
-ORIGINATOR = "codex_cli_rs"
 # The Codex CLI's OAuth client and token endpoint (codex-rs/login/src/auth/manager.rs).
 CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
 REFRESH_URL = "https://auth.openai.com/oauth/token"
@@ -122,11 +121,6 @@ class LoginFile:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-# The glue still imports the sync reader by its old name; the driver moves to
-# login_refresh.CodexLogin, which refreshes.
-CodexLogin = LoginFile
-
-
 def parse_login(data: Mapping[str, Any], path: Path) -> CodexCredentials:
     tokens = data.get("tokens")
     if not isinstance(tokens, dict):
@@ -143,11 +137,11 @@ def parse_login(data: Mapping[str, Any], path: Path) -> CodexCredentials:
 
 
 def codex_headers(creds: CodexCredentials, session_id: str) -> dict[str, str]:
-    """The headers the Codex backend expects on both transports (the WebSocket handshake
-    adds `OpenAI-Beta: responses_websockets=…`, see WEBSOCKET_BETA)."""
+    """The headers the Codex backend expects on both transports (the profile adds the
+    WebSocket handshake's own, `profiles.CODEX.ws_headers`)."""
     headers = {
         "authorization": f"Bearer {creds.access_token}",
-        "originator": ORIGINATOR,
+        "originator": CODEX.originator or "",
         "session_id": session_id,
     }
     if creds.account_id:

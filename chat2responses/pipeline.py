@@ -15,7 +15,6 @@ Rule 2: what is kept for display is bounded (`Transcript`); the client always ge
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol
 
 from .aggregate import ChatAggregator
@@ -24,6 +23,7 @@ from .errors import ProxyError, UpstreamError, error_body, error_chunk
 from .events import Event, EventType, parse_event
 from .sse import DONE, SSEDecoder
 from .translate_stream import StreamTranslator
+from .wire import dumps
 
 DISPLAY_LIMIT = 2 * 1024 * 1024  # bytes of each side kept for mitmweb; the client gets all
 # A non-streaming client's answer is built in memory: this many bytes of upstream events at most.
@@ -58,10 +58,6 @@ class Transcript:
     def value(self) -> bytes:
         note = b"\n: chat2responses: truncated for display\n\n" if self.truncated else b""
         return b"".join(self.parts) + note
-
-
-# Built once: json.dumps re-creates an encoder per call when given options.
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class ChatStreamSink:
@@ -146,8 +142,8 @@ def _frame(chunks: list[Any]) -> bytes:
     """Chunks as SSE `data:` events. JSON text never holds a raw line break (json escapes it),
     so each is one `data:` line: no scan for line breaks is needed (sse.encode_data's rule 3)."""
     if len(chunks) == 1:
-        return b"data: " + _dumps(chunks[0]).encode() + b"\n\n"
-    return b"".join([b"data: " + _dumps(chunk).encode() + b"\n\n" for chunk in chunks])
+        return b"data: " + dumps(chunks[0]).encode() + b"\n\n"
+    return b"".join([b"data: " + dumps(chunk).encode() + b"\n\n" for chunk in chunks])
 
 
 class ChatJsonSink:
@@ -191,7 +187,7 @@ class ChatJsonSink:
         body = self._aggregator.finish()
         usage = body.get("usage")
         self.usage = usage if isinstance(usage, dict) else None
-        return _dumps(body).encode()
+        return dumps(body).encode()
 
     def fail(self, err: ProxyError) -> bytes:
         self.error = err

@@ -232,8 +232,18 @@ def refused_for_websocket(err: ProxyError) -> bool:
     return bool(_NEEDS_WEBSOCKET.search(f"{err.code or ''} {err.message}"))
 
 
-def classify(route: Route, err: ProxyError) -> Failure:
-    """How the policy sees an attempt's error (raised before any byte reached the client)."""
+def classify(route: Route, err: ProxyError, *, continued: bool = False) -> Failure:
+    """How the policy sees an attempt's error (raised before any byte reached the client).
+    `continued`: the attempt continued a conversation (rule 7)."""
+    failure = _classify(route, err)
+    if continued and failure is not Failure.UNAUTHORIZED:
+        # A socket gone, past its age limit, or an upstream that lost the previous response:
+        # whatever went wrong with a continuation, the full request goes at once.
+        return Failure.CONTINUATION_MISS
+    return failure
+
+
+def _classify(route: Route, err: ProxyError) -> Failure:
     if not isinstance(err, UpstreamError):
         return Failure.FATAL  # the client's fault, or the login's: no attempt can fix it
     if err.status == 401:

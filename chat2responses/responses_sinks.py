@@ -17,7 +17,6 @@ Rule 3: when `response.completed` carries an empty `output` (the Codex backend d
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .errors import ProxyError, UpstreamProtocolError, error_body
@@ -30,8 +29,8 @@ from .pipeline import (
     check_buffered,
 )
 from .sse import encode_event
+from .wire import dumps
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _FINAL = frozenset({EventType.COMPLETED, EventType.INCOMPLETE, EventType.DONE})
 
 
@@ -61,7 +60,7 @@ class ResponsesStreamSink:
         self.started = True
         self.done = kind in TERMINAL
         self._note(event)
-        out = encode_event(kind, _dumps(event))
+        out = encode_event(kind, dumps(event))
         self.client.add(out)
         return out
 
@@ -82,7 +81,7 @@ class ResponsesStreamSink:
             "param": err.param,
             "sequence_number": self._sequence + 1,
         }
-        out = encode_event("error", _dumps(event))
+        out = encode_event("error", dumps(event))
         self.client.add(out)
         return out
 
@@ -140,7 +139,7 @@ class ResponsesJsonSink:
             response["output"] = [self._items[i] for i in sorted(self._items)]
         usage = response.get("usage")
         self.usage = usage if isinstance(usage, dict) else None
-        return _dumps(response).encode()
+        return dumps(response).encode()
 
     def fail(self, err: ProxyError) -> bytes:
         self.error = err

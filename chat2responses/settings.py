@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from .auth import REFRESH_URL
 from .wire import ReasoningMode
 
 # (name, type, default, help, choices): the public contract of DESIGN.md.
@@ -75,7 +76,7 @@ OPTIONS: tuple[tuple[str, type, str | int, str, tuple[str, ...] | None], ...] = 
     (
         "responses_codex_refresh_url",
         str,
-        "https://auth.openai.com/oauth/token",
+        REFRESH_URL,
         "Where the Codex login's refresh token is exchanged for a new access token (when the "
         "access token is about to expire, or the upstream answered 401).",
         None,
@@ -137,6 +138,11 @@ class RewriteMode(StrEnum):
     ALL = "all"
 
 
+class ContinuationMode(StrEnum):
+    AUTO = "auto"
+    OFF = "off"
+
+
 class TransportMode(StrEnum):
     AUTO = "auto"
     HTTP = "http"
@@ -160,7 +166,7 @@ class Settings:
     keepalive: int = 15
     catalog_refresh: int = 3600
     continuation: bool = True
-    refresh_url: str = "https://auth.openai.com/oauth/token"
+    refresh_url: str = REFRESH_URL
 
     @classmethod
     def parse(
@@ -178,7 +184,7 @@ class Settings:
         responses_keepalive: int = 15,
         responses_catalog_refresh: int = 3600,
         responses_continuation: str = "auto",
-        responses_codex_refresh_url: str = "https://auth.openai.com/oauth/token",
+        responses_codex_refresh_url: str = REFRESH_URL,
     ) -> Settings:
         url = responses_url.strip().rstrip("/")
         if url:
@@ -203,7 +209,8 @@ class Settings:
             idle_timeout=_positive("responses_idle_timeout", responses_idle_timeout),
             retries=_bounded("responses_retries", responses_retries, 0, 10),
             keepalive=_bounded("responses_keepalive", responses_keepalive, 0, 3600),
-            continuation=_on_off("responses_continuation", responses_continuation),
+            continuation=_choice(ContinuationMode, "responses_continuation", responses_continuation)
+            is ContinuationMode.AUTO,
             catalog_refresh=_bounded(
                 "responses_catalog_refresh", responses_catalog_refresh, 0, 7 * 86400
             ),
@@ -237,10 +244,3 @@ def _bounded(name: str, value: int, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
     return value
-
-
-def _on_off(name: str, value: str) -> bool:
-    choice = value.strip().lower()
-    if choice not in ("auto", "off"):
-        raise ValueError(f"{name} must be one of 'auto', 'off', not {value!r}")
-    return choice == "auto"

@@ -6,8 +6,13 @@ events); past it, code uses these names instead of ad-hoc dict literals. Pure: n
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Any, Literal, NotRequired, TypedDict
+
+# The JSON text this project writes (chunks, events, request bodies): compact, UTF-8 as is.
+# Built once: json.dumps makes a new encoder per call when given options.
+dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class ReasoningMode(StrEnum):

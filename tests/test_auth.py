@@ -14,7 +14,7 @@ import pytest
 
 from chat2responses.auth import (
     CodexCredentials,
-    CodexLogin,
+    LoginFile,
     account_digest,
     bearer_of,
     jwt_expiry,
@@ -34,7 +34,7 @@ def write(path: Path, data: object) -> None:
 def test_the_login_gives_the_codex_headers(tmp_path: Path) -> None:
     path = tmp_path / "auth.json"
     write(path, {"OPENAI_API_KEY": None, "tokens": {"access_token": "at", "account_id": "ac"}})
-    headers = CodexLogin(str(path)).headers()
+    headers = LoginFile(str(path)).headers()
     assert headers["authorization"] == "Bearer at"
     assert headers["chatgpt-account-id"] == "ac"
     assert headers["originator"] and headers["session_id"]
@@ -43,7 +43,7 @@ def test_the_login_gives_the_codex_headers(tmp_path: Path) -> None:
 def test_a_new_login_is_read_on_the_next_call(tmp_path: Path) -> None:
     path = tmp_path / "auth.json"
     write(path, {"tokens": {"access_token": "first"}})
-    login = CodexLogin(str(path))
+    login = LoginFile(str(path))
     assert login.headers()["authorization"] == "Bearer first"
     write(path, {"tokens": {"access_token": "second-token"}})
     stat = path.stat()
@@ -69,7 +69,7 @@ def test_a_missing_or_broken_login_is_a_401_that_says_codex_login(
     if content is not None:
         write(path, content)
     with pytest.raises(ClientError) as caught:
-        CodexLogin(str(path)).headers()
+        LoginFile(str(path)).headers()
     assert caught.value.status == 401
     assert needle in caught.value.message and "codex login" in caught.value.message
 
@@ -249,7 +249,7 @@ def test_the_account_digest_names_the_account_not_the_token(
 def test_the_bearer_is_read_back_from_the_headers(tmp_path: Path) -> None:
     path = tmp_path / "auth.json"
     write(path, {"tokens": {"access_token": "at", "account_id": "ac"}})
-    assert bearer_of(CodexLogin(str(path)).headers()) == "at"
+    assert bearer_of(LoginFile(str(path)).headers()) == "at"
 
 
 def test_the_login_is_written_atomically_with_its_mode(tmp_path: Path) -> None:
@@ -267,7 +267,7 @@ def test_the_login_is_written_atomically_with_its_mode(tmp_path: Path) -> None:
 def test_a_login_replaced_with_the_same_size_and_time_is_still_reread(tmp_path: Path) -> None:
     path = tmp_path / "auth.json"
     write(path, {"tokens": {"access_token": "first-token"}})
-    login = CodexLogin(str(path))
+    login = LoginFile(str(path))
     assert bearer_of(login.headers()) == "first-token"
     before = path.stat()
     write_login(path, {"tokens": {"access_token": "other-token"}})

@@ -39,6 +39,7 @@ from tests.clients_helpers import (
     wait_for_route,
 )
 from tests.proxy_helpers import Mitmdump
+from tests.test_e2e_http import TOOLS
 
 # Which API LangChain and LiteLLM choose by default: the Responses API for codex-named models.
 CLIENT_API = {"gpt-5-codex": "responses", "gpt-5.5": "chat"}
@@ -164,22 +165,6 @@ def test_litellm_streamed_completion(litellm: ModuleType, proxy: Mitmdump, model
     wait_for_route(proxy, since, model)
 
 
-LITELLM_TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Weather for a city",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    }
-]
-
-
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
 @pytest.mark.parametrize("model", MODELS)
 def test_litellm_tool_round_trip(
@@ -189,11 +174,11 @@ def test_litellm_tool_round_trip(
     messages = ask(QUESTION)
     if stream:
         chunks = list(
-            completion(litellm, proxy, model, messages=messages, tools=LITELLM_TOOLS, stream=True)
+            completion(litellm, proxy, model, messages=messages, tools=TOOLS, stream=True)
         )
         first = litellm.stream_chunk_builder(chunks, messages=messages)
     else:
-        first = completion(litellm, proxy, model, messages=messages, tools=LITELLM_TOOLS)
+        first = completion(litellm, proxy, model, messages=messages, tools=TOOLS)
     assert first.choices[0].finish_reason == "tool_calls"
     message = first.choices[0].message
     calls = [(c.function.name, json.loads(c.function.arguments)) for c in message.tool_calls]
@@ -204,7 +189,7 @@ def test_litellm_tool_round_trip(
         {"role": "tool", "tool_call_id": call_id, "content": TOOL_RESULT},
         *ask(FOLLOW_UP),
     ]
-    answer = completion(litellm, proxy, model, messages=messages, tools=LITELLM_TOOLS)
+    answer = completion(litellm, proxy, model, messages=messages, tools=TOOLS)
     assert answer.choices[0].finish_reason == "stop"
     assert not answer.choices[0].message.tool_calls
     assert_round_trip_upstream(answer.choices[0].message.content, call_id)

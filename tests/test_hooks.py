@@ -116,6 +116,20 @@ def test_bad_json_in_rewrite_all_mode_is_a_400_without_upstream(addon: Chat2Resp
         assert json.loads(flow.response.content or b"")["error"]["type"] == "invalid_request_error"
 
 
+def codex_login(folder: Path) -> Path:
+    login = folder / "auth.json"
+    login.write_text(json.dumps({"tokens": {"access_token": "tok-1", "account_id": "acct-9"}}))
+    return login
+
+
+def codex_options(login: Path) -> dict[str, str]:
+    return {
+        "responses_auth": "codex",
+        "responses_codex_auth_file": str(login),
+        "responses_transport": "http",
+    }
+
+
 def started(addon: Chat2Responses, port: int = 40000) -> None:
     addon.driver.port = port  # not started: only the re-pointing is checked here
 
@@ -165,15 +179,9 @@ def test_a_websocket_model_plans_the_websocket_route(addon: Chat2Responses) -> N
 async def test_codex_auth_is_fetched_by_the_driver_never_put_in_the_flow(
     addon: Chat2Responses, tmp_path: Path
 ) -> None:
-    login = tmp_path / "auth.json"
-    login.write_text(json.dumps({"tokens": {"access_token": "tok-1", "account_id": "acct-9"}}))
+    login = codex_login(tmp_path)
     with taddons.context(addon) as tctx:
-        tctx.configure(
-            addon,
-            responses_auth="codex",
-            responses_codex_auth_file=str(login),
-            responses_transport="http",
-        )
+        tctx.configure(addon, **codex_options(login))
         started(addon)
         flow = chat_flow(
             BODY, authorization="Bearer client-key", x_api_key="k", cookie="c=1", user_agent="ua"
@@ -335,16 +343,8 @@ def test_the_content_views_are_registered_and_chosen_automatically(
 def test_the_codex_login_only_goes_to_the_codex_backend(
     addon: Chat2Responses, tmp_path: Path
 ) -> None:
-    login = tmp_path / "auth.json"
-    login.write_text(json.dumps({"tokens": {"access_token": "tok-1", "account_id": "acct-9"}}))
     with taddons.context(addon) as tctx:
-        tctx.configure(
-            addon,
-            responses_auth="codex",
-            responses_codex_auth_file=str(login),
-            responses_transport="http",
-            responses_rewrite="all",
-        )
+        tctx.configure(addon, **codex_options(codex_login(tmp_path)), responses_rewrite="all")
         started(addon)
         flow = chat_flow(BODY, path="/some/other/api/v1/chat/completions")
         addon.request(flow)

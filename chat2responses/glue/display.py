@@ -20,12 +20,13 @@ from mitmproxy import connection, ctx, http, websocket
 from wsproto.frame_protocol import Opcode
 
 from chat2responses.pipeline import DISPLAY_LIMIT
-from chat2responses.policy import Reason, Route, lesson_of
+from chat2responses.policy import Reason, Route
 from chat2responses.report import MARKS, CallReport, conversation_text
 from chat2responses.routing import websocket_url
 from chat2responses.translate_request import Translation
 from chat2responses.transports.job import CallJob
 from chat2responses.transports.websocket import redacted_url
+from chat2responses.wire import dumps
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +58,7 @@ def report(
     route = outcome.route or plan.route
     reason = plan.reason
     if route is not plan.route:
-        learned = lesson_of(plan, tuple(outcome.tried)).route is not None
-        reason = Reason.LEARNED if learned else Reason.FALLBACK
+        reason = Reason.LEARNED if outcome.learned else Reason.FALLBACK
     error = outcome.error
     if flow.error is not None:
         error = flow.error.msg
@@ -88,7 +88,7 @@ def report(
             sent_items=outcome.sent_items,
             full_items=outcome.full_items,
             sent=len(outcome.sent),
-            full=outcome.full_bytes,
+            full=len(dumps(outcome.full_body).encode()) if outcome.full_body else 0,
             replayed=outcome.replayed,
         ),
     )

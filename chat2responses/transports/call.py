@@ -18,7 +18,6 @@ Rule 3: the client leaving cancels the handler; leaving the `async with` closes 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
@@ -31,7 +30,7 @@ from aiohttp import ClientSession, web
 from chat2responses.auth import bearer_of
 from chat2responses.errors import ProxyError, UpstreamError
 from chat2responses.events import Event, EventType, is_advisory_error, parse_event
-from chat2responses.pipeline import Sink, Transcript
+from chat2responses.pipeline import Transcript
 from chat2responses.policy import (
     Attempt,
     Failure,
@@ -50,6 +49,7 @@ from chat2responses.transports.answer import ClientAnswer
 from chat2responses.transports.http import open_http_events
 from chat2responses.transports.job import CallJob, CallOutcome, redacted
 from chat2responses.transports.websocket import WebSocketPool, open_response_stream
+from chat2responses.wire import dumps
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +69,12 @@ class UpstreamCall:
         self._session = session
         self._pool = pool
         self._bearer = ""  # the login's access token last sent (a 401 refreshes it)
-        self._sink = job.make_sink()
+        self.sink = job.make_sink()
         self.answer: ClientAnswer
 
     async def run(self, request: web.Request) -> web.StreamResponse:
         self.answer = ClientAnswer(request, self.job.outcome, self.job.keepalive)
-        self.answer.sink = self._sink
+        self.answer.sink = self.sink
         self.answer.arm_keepalive()
         try:
             return await self._run()
@@ -122,7 +122,7 @@ class UpstreamCall:
                     err.status,
                     attempt.why,
                 )
-                self.sink = job.make_sink()  # a fresh answer: the old one saw the failure
+                self.sink = self.answer.sink = job.make_sink()  # the old one saw the failure
                 continue
             history.append(Tried(attempt, None, 200))
             break
@@ -130,20 +130,12 @@ class UpstreamCall:
         if job.turn is not None:
             for news in job.turn.finished(history[-1].attempt):
                 logger.warning(news)
-        for news in job.memory.learn(job.upstream, job.match, lesson_of(job.plan, tuple(history))):
+        lesson = lesson_of(job.plan, tuple(history))
+        outcome.learned = lesson.route is not None
+        for news in job.memory.learn(job.upstream, job.match, lesson):
             logger.info(news)
         assert self.answer.response is not None
         return self.answer.response
-
-    @property
-    def sink(self) -> Sink:
-        return self._sink
-
-    @sink.setter
-    def sink(self, sink: Sink) -> None:
-        self._sink = sink
-        if hasattr(self, "answer"):
-            self.answer.sink = sink
 
     def _let_go(self) -> None:
         """Sockets the conversation store no longer holds go back to the pool (or close); so does
@@ -166,11 +158,8 @@ class UpstreamCall:
 
     def _failure(self, attempt: Attempt, err: ProxyError) -> Failure:
         """The policy's view of `err`, told what this call knows of its conversation."""
-        failure, turn = classify(attempt.route, err), self.job.turn
-        if attempt.continued and failure is not Failure.UNAUTHORIZED:
-            # A socket gone, past its age limit, or an upstream that lost the previous response:
-            # whatever went wrong with a continuation, the full request goes at once.
-            failure = Failure.CONTINUATION_MISS
+        failure = classify(attempt.route, err, continued=attempt.continued)
+        turn = self.job.turn
         if failure is Failure.REPLAY_REFUSED and (turn is None or not turn.replayed):
             failure = Failure.FATAL  # the client's own items: nothing of ours to take out
         if turn is not None and failure is Failure.CONTINUATION_MISS:
@@ -240,13 +229,12 @@ class UpstreamCall:
             body, socket = turn.body(attempt, body)
             outcome.sent_items, outcome.full_items = turn.sent_items, turn.full_items
             outcome.replayed, outcome.continued = turn.replayed, socket is not None
-            if socket is not None:
-                outcome.full_bytes = len(_json(response_create_frame(job.profile, full, {})))
+            outcome.full_body = full if socket is not None else None
         outcome.upstream_status = None
         if attempt.route is Route.HTTP:
             headers.update(job.http_headers)
             outcome.headers = redacted(headers)
-            outcome.sent = _json(body)
+            outcome.sent = dumps(body).encode()
             outcome.upstream = Transcript()
             async with open_http_events(
                 self._session(),
@@ -265,7 +253,7 @@ class UpstreamCall:
         headers.update(job.profile.ws_headers)
         outcome.headers = redacted(headers)
         frame = response_create_frame(job.profile, body, job.ws_extra)
-        outcome.sent = _json(frame)
+        outcome.sent = dumps(frame).encode()
         outcome.frames, outcome.frames_size = [], 0
         async with open_response_stream(
             job.ws_url,
@@ -333,7 +321,3 @@ class _Frames:
         self.received += len(frame)
         self._outcome.keep_frame(frame)
         return parse_event(frame)
-
-
-def _json(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()

@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 MAX_ERROR_BODY = 1 << 20
 DRAIN_TIMEOUT = 1.0
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class HttpEvents:

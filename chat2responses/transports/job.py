@@ -53,10 +53,12 @@ class CallOutcome:
     frames_size: int = 0
     client: bytes = b""  # what a streaming client was sent (bounded), for display
     quota: str = ""  # the account's quota after the call, in words
+    learned: bool = False  # the route it took is one Memory now remembers
     continued: bool = False  # sent as previous_response_id + the new items
     sent_items: int = 0  # input items sent, of `full_items`
     full_items: int = 0
-    full_bytes: int = 0  # what the full request would have been, when it continued
+    # The full request a continued call did not send (its size is shown at the end).
+    full_body: dict[str, Any] | None = None
     replayed: int = 0  # kept reasoning items replayed into a full request
 
     @property

@@ -56,7 +56,14 @@ from chat2responses.errors import (
     UpstreamProtocolError,
     WebSocketClosed,
 )
-from chat2responses.events import TERMINAL, EventType, is_advisory_error, parse_event
+from chat2responses.events import (
+    TERMINAL,
+    Event,
+    EventType,
+    error_of_event,
+    is_advisory_error,
+    parse_event,
+)
 from chat2responses.pipeline import MAX_EVENT_BYTES
 
 logger = logging.getLogger(__name__)
@@ -351,13 +358,10 @@ async def _receive(ws: ClientConnection, idle_timeout: float) -> str | bytes:
                 raise
 
 
-def _is_connection_limit(event: Mapping[str, Any]) -> bool:
+def _is_connection_limit(event: Event) -> bool:
     """Whether `event` is §4.5's `websocket_connection_limit_reached` error."""
-    if event.get("type") != EventType.ERROR:
-        return False
-    error = event.get("error")
-    code = error.get("code") if isinstance(error, dict) else event.get("code")
-    return bool(code == CONNECTION_LIMIT_REACHED)
+    err = error_of_event(event) if event.get("type") == EventType.ERROR else None
+    return err is not None and err.code == CONNECTION_LIMIT_REACHED
 
 
 class WebSocketPool:
