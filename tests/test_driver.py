@@ -589,3 +589,39 @@ async def test_a_continuation_miss_is_resent_in_full_out_of_sight(driver: Driver
         (False, 3),
     ]
     assert [t.failure for t in the_job.outcome.tried] == ["continuation_miss", None]
+
+
+async def test_a_refused_replayed_reasoning_item_is_resent_without_and_forgotten(
+    driver: Driver,
+) -> None:
+    from chat2responses.replay import ReasoningCache
+    from chat2responses.turn import Turn
+
+    bodies: list[dict[str, Any]] = []
+
+    async def strict(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        bodies.append(body)
+        if any(item.get("type") == "reasoning" for item in body["input"]):
+            error = {
+                "message": "The encrypted content could not be verified.",
+                "code": "invalid_encrypted_content",
+                "param": "input[1]",
+            }
+            return web.json_response({"error": error}, status=400)
+        return await sse_events(request, [ADDED, delta("ok"), COMPLETED])
+
+    call_item = {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}
+    reasoning = {"type": "reasoning", "summary": [], "encrypted_content": "from-elsewhere"}
+    cache = ReasoningCache()
+    cache.keep("cred", [reasoning, call_item])
+    user = {"role": "user", "content": "hi"}
+    body = {"model": "m", "input": [user, call_item]}
+    async with upstream(strict) as url:
+        the_job = job(url, Route.HTTP, body=body)
+        the_job.turn = Turn(key="k", upstream=url, credential="cred", store=None, cache=cache)
+        status, _, answer = await call(driver, the_job)
+    assert status == 200 and text_of(answer) == "ok"
+    assert [len(b["input"]) for b in bodies] == [3, 2]  # with the kept item, then without
+    assert [t.failure for t in the_job.outcome.tried] == ["replay_refused", None]
+    assert cache.replay("cred", [user, call_item])[1] == 0  # forgotten

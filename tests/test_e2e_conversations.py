@@ -208,3 +208,52 @@ def test_two_turns_of_one_conversation_in_flight_at_once(
         ]
         answers = [f.result() for f in futures]
     assert all(a.choices[0].finish_reason == "tool_calls" for a in answers)
+
+
+def loop_then_echo(proxy: Mitmdump, model: str, turns: int) -> dict[str, Any]:
+    """A tool loop of `turns` turns, then a user turn whose answer is the body the upstream
+    received for it (the emulator's echo): what really went upstream, not what we say."""
+    api = client(proxy)
+    messages: list[Any] = [
+        {"role": "system", "content": "You are an agent."},
+        {"role": "user", "content": f"[scenario:tool] echo loop {time.monotonic_ns()}"},
+    ]
+    for turn in range(turns):
+        completion = api.chat.completions.create(model=model, messages=messages, tools=TOOLS)
+        message = completion.choices[0].message
+        assert message.tool_calls
+        messages.append(message.model_dump(exclude_none=True))
+        messages.append(
+            {"role": "tool", "tool_call_id": message.tool_calls[0].id, "content": f"r{turn}"}
+        )
+    messages.append({"role": "user", "content": "[scenario:echo_request] and now?"})
+    echo = api.chat.completions.create(model=model, messages=messages, tools=TOOLS)
+    return dict(json.loads(echo.choices[0].message.content or ""))
+
+
+def test_what_the_upstream_received_on_a_continued_turn(proxies: tuple[Mitmdump, Mitmdump]) -> None:
+    on, _ = proxies
+    received = loop_then_echo(on, "gpt-5.5", 2)
+    # It continued: the emulator joined its stored turn with the new items on that socket.
+    assert received["previous_response_id"]
+    assert received["prompt_cache_key"].startswith("c2r-")
+    # The instructions travel as the first input item, and are not sent again.
+    first = received["input"][0]
+    assert first["role"] == "developer" and "You are an agent." in json.dumps(first)
+    assert received["instructions"] == ""
+    kinds = [item.get("type", "message") for item in received["input"]]
+    assert kinds.count("function_call_output") == 2 and kinds[-1] == "message"
+
+
+def test_what_the_upstream_received_on_a_stateless_route(
+    proxies: tuple[Mitmdump, Mitmdump],
+) -> None:
+    on, _ = proxies
+    received = loop_then_echo(on, "gpt-5-codex", 2)
+    assert received.get("previous_response_id") is None
+    items = received["input"]
+    calls = [i for i, item in enumerate(items) if item.get("type") == "function_call"]
+    assert len(calls) == 2
+    for index in calls:  # each replayed call right after the reasoning kept from its answer
+        before = items[index - 1]
+        assert before["type"] == "reasoning" and before["encrypted_content"]

@@ -131,3 +131,10 @@ def test_a_lite_model_refuses_a_hosted_tool_before_anything_goes_upstream(proxy:
             model="gpt-5.6-sol", input="search", tools=[{"type": "web_search"}]
         )
     assert "tools[0]" in str(caught.value)
+
+
+def test_a_retired_model_is_sent_under_its_alias_and_says_so(proxy: Mitmdump) -> None:
+    answer = client(proxy).responses.create(model="gpt-5.4", input="hi")
+    assert answer.output_text == GREETING + "hi"
+    proxy.wait_for_log("gpt-5.4 is retired; sent as gpt-5.6-terra")
+    proxy.wait_for_log("gpt-5.4 → gpt-5.6-terra ·")

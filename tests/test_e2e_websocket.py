@@ -143,6 +143,8 @@ def test_a_refused_websocket_handshake_falls_back_to_http(tmp_path: Path) -> Non
             assert text_of(chunks) == GREETING + "hi"
         falls = [line for line in proxy.lines if "retrying over http" in line]
         assert len(falls) == 1, proxy.log[-3000:]
+        # gpt-5.5 is a model the catalog says prefers the WebSocket: the log says so plainly.
+        proxy.wait_for_log("gpt-5.5: the catalog says it prefers the WebSocket, but")
 
 
 def _established(port: int) -> int:

@@ -164,6 +164,10 @@ def test_responses_url_repoints_the_call(addon: Chat2Responses) -> None:
         job = addon.calls[flow.id].job
         assert job.http_url == "https://up.example/backend-api/codex/responses"
         assert job.profile.ws_headers == {"openai-beta": "responses_websockets=2026-02-06"}
+        # The conversation's key names it to the upstream's prompt cache and, on the Codex
+        # backend, as the session header (in place of the login's per-process one).
+        key = job.body["prompt_cache_key"]
+        assert key.startswith("c2r-") and job.session_headers == {"session_id": key}
         assert job.body["store"] is False and job.body["stream"] is True
         assert "instructions" in job.body
 

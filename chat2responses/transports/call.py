@@ -34,6 +34,7 @@ from chat2responses.pipeline import Transcript
 from chat2responses.policy import (
     Attempt,
     Failure,
+    Reason,
     Route,
     Tried,
     body_for,
@@ -115,6 +116,14 @@ class UpstreamCall:
                     if self.answer.response is not None:  # keep-alive comments went out already
                         return await self.answer.fail_late(err)
                     return self.answer.fail_early(err)
+                if failure is Failure.WEBSOCKET_REFUSED and job.plan.reason is Reason.CATALOG:
+                    logger.warning(
+                        "%s: the catalog says it prefers the WebSocket, but %s refused the "
+                        "upgrade (%s); using HTTP from now on",
+                        job.match.upstream_name,
+                        job.upstream,
+                        err.status,
+                    )
                 logger.info(
                     "%s: %s (%s); retrying %s",
                     job.match.upstream_name,
