@@ -87,6 +87,26 @@ class _Item:
     refusal_sent: int = 0
 
 
+# Event type → the StreamTranslator method that handles it (looked up once per translator).
+_HANDLERS: dict[str, str] = {
+    EventType.OUTPUT_TEXT_DELTA.value: "_on_text_delta",
+    EventType.REFUSAL_DELTA.value: "_on_refusal_delta",
+    EventType.OUTPUT_ITEM_ADDED.value: "_on_item_added",
+    EventType.OUTPUT_ITEM_DONE.value: "_on_item_done",
+    EventType.FUNCTION_CALL_ARGUMENTS_DELTA.value: "_on_arguments_delta",
+    EventType.CUSTOM_TOOL_CALL_INPUT_DELTA.value: "_on_arguments_delta",
+    EventType.FUNCTION_CALL_ARGUMENTS_DONE.value: "_on_arguments_done",
+    EventType.CUSTOM_TOOL_CALL_INPUT_DONE.value: "_on_arguments_done",
+    EventType.REASONING_SUMMARY_TEXT_DELTA.value: "_on_reasoning_delta",
+    EventType.REASONING_TEXT_DELTA.value: "_on_reasoning_delta",
+    EventType.COMPLETED.value: "_on_completed",
+    EventType.INCOMPLETE.value: "_on_incomplete",
+    EventType.FAILED.value: "_on_failed",
+    EventType.DONE.value: "_on_done",
+    EventType.ERROR.value: "_on_error",
+}
+
+
 class StreamTranslator:
     """Feed every upstream event to `feed` and send what it returns; call `finish` at end of
     stream. Either may raise `UpstreamError`: render it, send nothing more."""
@@ -109,21 +129,7 @@ class StreamTranslator:
         # "\n\n" separator.
         self._reasoning_part: tuple[object, str, object] | None = None
         self._handlers: dict[str, Handler] = {
-            EventType.OUTPUT_TEXT_DELTA.value: self._on_text_delta,
-            EventType.REFUSAL_DELTA.value: self._on_refusal_delta,
-            EventType.OUTPUT_ITEM_ADDED.value: self._on_item_added,
-            EventType.OUTPUT_ITEM_DONE.value: self._on_item_done,
-            EventType.FUNCTION_CALL_ARGUMENTS_DELTA.value: self._on_arguments_delta,
-            EventType.CUSTOM_TOOL_CALL_INPUT_DELTA.value: self._on_arguments_delta,
-            EventType.FUNCTION_CALL_ARGUMENTS_DONE.value: self._on_arguments_done,
-            EventType.CUSTOM_TOOL_CALL_INPUT_DONE.value: self._on_arguments_done,
-            EventType.REASONING_SUMMARY_TEXT_DELTA.value: self._on_reasoning_delta,
-            EventType.REASONING_TEXT_DELTA.value: self._on_reasoning_delta,
-            EventType.COMPLETED.value: self._on_completed,
-            EventType.INCOMPLETE.value: self._on_incomplete,
-            EventType.FAILED.value: self._on_failed,
-            EventType.DONE.value: self._on_done,
-            EventType.ERROR.value: self._on_error,
+            kind: getattr(self, name) for kind, name in _HANDLERS.items()
         }
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,7 +21,8 @@ from chat2responses.profiles import OPENAI
 from chat2responses.sse import SSEDecoder
 from chat2responses.transports import driver as driver_module
 from chat2responses.transports.driver import PATH_PREFIX, Driver
-from chat2responses.transports.job import CallJob
+from chat2responses.transports.job import CallJob, Relayed
+from chat2responses.transports.websocket import reading_paused
 from chat2responses.wire import ReasoningMode
 
 CTX = ChunkContext("chatcmpl-1", 1_700_000_000, "m", ReasoningMode.REASONING_CONTENT)
@@ -625,3 +627,109 @@ async def test_a_refused_replayed_reasoning_item_is_resent_without_and_forgotten
     assert [len(b["input"]) for b in bodies] == [3, 2]  # with the kept item, then without
     assert [t.failure for t in the_job.outcome.tried] == ["replay_refused", None]
     assert cache.replay("cred", [user, call_item])[1] == 0  # forgotten
+
+
+# ---- the call starts at once; first bytes first -------------------------------------------------
+
+
+async def test_the_call_starts_before_mitmproxys_request_arrives(driver: Driver) -> None:
+    reached = asyncio.Event()
+
+    async def noting(request: web.Request) -> web.StreamResponse:
+        reached.set()
+        return await sse_ok(request)
+
+    async with upstream(noting) as url:
+        token = driver.register(job(url, Route.HTTP))
+        await asyncio.wait_for(reached.wait(), 2)  # nobody asked the driver yet
+        assert driver.pending() == 1
+        async with (
+            ClientSession() as session,
+            session.post(f"http://127.0.0.1:{driver.port}{PATH_PREFIX}{token}") as response,
+        ):
+            assert response.status == 200 and text_of(await response.read()) == "Hi"
+    assert driver.pending() == 0
+
+
+async def endless_upstream(closed: asyncio.Event) -> Handler:
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            await response.write(b"data: " + json.dumps(ADDED).encode() + b"\n\n")
+            while True:
+                await response.write(b"data: " + json.dumps(delta("x")).encode() + b"\n\n")
+                await asyncio.sleep(0.01)
+        finally:
+            closed.set()
+
+    return endless
+
+
+async def test_release_cancels_a_call_never_claimed_and_leaves_a_claimed_one(
+    driver: Driver,
+) -> None:
+    closed = asyncio.Event()
+    async with upstream(await endless_upstream(closed)) as url:
+        token = driver.register(job(url, Route.HTTP))
+        await asyncio.sleep(0.05)
+        driver.release(token)  # another addon answered the flow: the call is not needed
+        await asyncio.wait_for(closed.wait(), 2)
+        assert driver.pending() == 0
+
+    async with upstream(sse_ok) as url:
+        token = driver.register(job(url, Route.HTTP))
+        async with (
+            ClientSession() as session,
+            session.post(f"http://127.0.0.1:{driver.port}{PATH_PREFIX}{token}") as response,
+        ):
+            driver.release(token)  # claimed: it answers to the end
+            assert text_of(await response.read()) == "Hi"
+
+
+@pytest.mark.parametrize("relayed_by_client", [True, False])
+async def test_after_the_first_bytes_the_call_waits_for_the_relay_at_most_a_moment(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch, relayed_by_client: bool
+) -> None:
+    monkeypatch.setattr("chat2responses.transports.call.FIRST_RELAY_WAIT", 0.5)
+
+    async def burst(request: web.Request) -> web.StreamResponse:
+        return await sse_events(request, [ADDED, *(delta(str(i)) for i in range(50)), COMPLETED])
+
+    async with upstream(burst) as url:
+        the_job = job(url, Route.HTTP)
+        the_job.relayed = Relayed()
+        token = driver.register(the_job)
+        started = asyncio.get_running_loop().time()
+        async with (
+            ClientSession() as session,
+            session.post(f"http://127.0.0.1:{driver.port}{PATH_PREFIX}{token}") as response,
+        ):
+            body = await response.content.readany()
+            if relayed_by_client:
+                the_job.relayed.set()  # what the glue's stream callable does
+            body += await response.read()
+        took = asyncio.get_running_loop().time() - started
+    assert text_of(body) == "".join(str(i) for i in range(50))
+    if relayed_by_client:
+        assert took < 0.4  # the relay's word let it read on
+    else:
+        assert 0.5 <= took < 2  # nobody said so: it read on after FIRST_RELAY_WAIT
+
+
+async def test_reading_paused_pauses_only_a_reading_transport() -> None:
+    ours, theirs = socket.socketpair()
+    _, writer = await asyncio.open_connection(sock=ours)
+    transport = writer.transport
+    assert isinstance(transport, asyncio.Transport)
+    with reading_paused(transport):
+        assert not transport.is_reading()
+    assert transport.is_reading()
+    transport.pause_reading()  # flow control's own pause
+    with reading_paused(transport):
+        assert not transport.is_reading()
+    assert not transport.is_reading()  # still flow control's
+    with reading_paused(None):
+        pass
+    writer.close()
+    theirs.close()

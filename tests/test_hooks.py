@@ -452,3 +452,21 @@ def test_models_are_listed_from_the_catalog_with_rewrite_all(addon: Chat2Respons
         assert missing.response is not None and missing.response.status_code == 404
         error = json.loads(missing.response.content or b"")["error"]
         assert error["code"] == "model_not_found"
+
+
+def test_a_rewritten_stream_is_relayed_as_it_comes_and_tells_the_call(
+    addon: Chat2Responses,
+) -> None:
+    with taddons.context(addon):
+        started(addon)
+        flow = chat_flow(BODY)
+        addon.request(flow)
+        job = addon.calls[flow.id].job
+        assert job.relayed is not None and not job.relayed.is_set()
+        flow.response = tutils.tresp(headers=[(b"content-type", b"text/event-stream")])
+        addon.responseheaders(flow)
+        relay = flow.response.stream
+        assert callable(relay)
+        assert relay(b"data: 1\n\n") == b"data: 1\n\n"  # byte for byte
+        assert job.relayed.is_set()
+        assert relay(b"") == b""

@@ -44,25 +44,34 @@ from chat2responses.wire import ReasoningMode
 logger = logging.getLogger(__name__)
 
 # Client headers passed on to the upstream with `responses_auth=client`.
-_CLIENT_HEADERS = (
-    "authorization",
-    "openai-organization",
-    "openai-project",
-    "user-agent",
-    "chatgpt-account-id",
-    "originator",
-    "session_id",
-    "openai-beta",
-    "api-key",
-    "x-api-key",
+_CLIENT_HEADERS = frozenset(
+    {
+        b"authorization",
+        b"openai-organization",
+        b"openai-project",
+        b"user-agent",
+        b"chatgpt-account-id",
+        b"originator",
+        b"session_id",
+        b"openai-beta",
+        b"api-key",
+        b"x-api-key",
+    }
 )
 # With `responses_auth=codex` the login speaks for the client: none of its credentials go on.
-_CODEX_CLIENT_HEADERS = ("user-agent",)
+_CODEX_CLIENT_HEADERS = frozenset({b"user-agent"})
 
 
 def client_headers(req: http.Request, auth: AuthMode) -> dict[str, str]:
+    """The client headers that go on, by lowercase name (a repeated one: joined with ", ")."""
     names = _CODEX_CLIENT_HEADERS if auth is AuthMode.CODEX else _CLIENT_HEADERS
-    return {name: str(req.headers[name]) for name in names if name in req.headers}
+    found: dict[str, str] = {}
+    for raw_name, raw_value in req.headers.fields:  # one pass over the raw fields: cheap
+        name = raw_name.lower()
+        if name in names:
+            key, value = name.decode("ascii"), raw_value.decode("utf-8", "surrogateescape")
+            found[key] = f"{found[key]}, {value}" if key in found else value
+    return found
 
 
 @dataclass(slots=True)
@@ -75,6 +84,13 @@ class Call:
     upstream_url: str
     started: float
     original: display.Original
+
+    def relay(self, data: bytes) -> bytes:
+        """mitmproxy's stream callable: the bytes pass as they are; the first tell the call."""
+        relayed = self.job.relayed
+        if relayed is not None and not relayed.is_set():
+            relayed.set()
+        return data
 
 
 def load_catalog(path: str, live: bytes | None = None) -> Catalog:

@@ -53,7 +53,7 @@ from chat2responses.routing import is_chat_completions_path, responses_url_for, 
 from chat2responses.settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings
 from chat2responses.translate_request import translate_request
 from chat2responses.transports.driver import Driver
-from chat2responses.transports.job import CallJob
+from chat2responses.transports.job import CallJob, Relayed
 from chat2responses.transports.websocket import redacted_url, websocket_ssl_context
 from chat2responses.wire import ReasoningMode
 
@@ -226,6 +226,7 @@ class Chat2Responses:
             quota=quota_tap(self.quota, credential),
             turn=turn,
             session_headers=session,
+            relayed=Relayed(),
         )
         call = Call(
             token=self.driver.register(job),
@@ -264,15 +265,17 @@ class Chat2Responses:
         resp = flow.response
         if resp is None:
             return
-        if flow.id in self.calls:
+        call = self.calls.get(flow.id)
+        if call is not None:
             if display.is_event_stream(resp.headers):
-                resp.stream = True  # the driver shaped it: relay as it comes
+                resp.stream = call.relay  # the driver shaped it: relay as it comes
         elif display.is_event_stream(resp.headers) and is_chat_completions_path(flow.request.path):
             resp.stream = True  # a chat stream passed through untouched: byte for byte
 
     def response(self, flow: http.HTTPFlow) -> None:
         call = self.calls.pop(flow.id, None)
         if call is not None:
+            self.driver.release(call.token)  # answered by another addon: its call is not needed
             self._end(flow, call)
 
     def error(self, flow: http.HTTPFlow) -> None:

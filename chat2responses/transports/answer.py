@@ -1,9 +1,11 @@
 """The answer mitmproxy relays: started on the first write, kept alive in silence, ended once.
 
-`ClientAnswer` owns the loopback HTTP response of one call: it starts it (status 200, SSE headers)
-at the first byte to send, batches writes while more events are already here, writes `: keepalive`
-comments when nothing was written for `keepalive` seconds, and ends it with the sink's last bytes
-or its error — an OpenAI error body before the first byte, one error chunk after it.
+`ClientAnswer` owns the loopback exchange of one call (loopback.py). The call starts before
+mitmproxy's request reaches the driver, so every write first waits for the exchange to be
+attached. It starts the answer (status 200, SSE headers) at the first byte to send, batches
+writes while more events are already here, writes `: keepalive` comments when nothing was written
+for `keepalive` seconds, and ends it with the sink's last bytes or its error — an OpenAI error
+body before the first byte, one error chunk after it.
 
 Must not: decide anything about the upstream (call.py does); it only writes.
 """
@@ -13,27 +15,42 @@ from __future__ import annotations
 import asyncio
 import time
 
-from aiohttp import web
-
 from chat2responses.errors import ProxyError, error_body
 from chat2responses.pipeline import Sink
 from chat2responses.transports.job import CallOutcome
+from chat2responses.transports.loopback import JSON, Exchange
 
 KEEPALIVE = b": keepalive\n\n"
 
 
 class ClientAnswer:
-    def __init__(self, request: web.Request, outcome: CallOutcome, keepalive: float) -> None:
-        self._request = request
+    def __init__(self, outcome: CallOutcome, keepalive: float) -> None:
         self.outcome = outcome
         self.keepalive = keepalive
         self.sink: Sink | None = None  # the current attempt's (set by the call)
-        self.response: web.StreamResponse | None = None
+        self.started = False  # the answer's head went out
+        self._exchange: Exchange | None = None
+        self._attached = asyncio.Event()
         self._pending: list[bytes] = []
         self._keepalive: asyncio.TimerHandle | None = None
         self._last_write = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
-        self._starting: asyncio.Task[web.StreamResponse] | None = None
+
+    def attach(self, exchange: Exchange) -> None:
+        """mitmproxy's request arrived: the answer goes to `exchange`."""
+        self._exchange = exchange
+        self._attached.set()
+
+    async def _ready(self) -> Exchange:
+        if self._exchange is None:
+            await self._attached.wait()
+        assert self._exchange is not None
+        return self._exchange
+
+    def abandon(self) -> None:
+        """The call ended without finishing its answer (cancelled, or the peer left): cut it."""
+        if self._exchange is not None and not self._exchange.finished:
+            self._exchange.abort()
 
     def stop_keepalive(self) -> None:
         if self._keepalive is not None:
@@ -64,11 +81,12 @@ class ClientAnswer:
         self._keepalive = loop.call_later(wait, self._keepalive_due)
 
     async def send(self, data: bytes, *, more: bool) -> None:
-        """Write `data`; while more events are already here, collect them into one write."""
+        """Write `data`; while more events are already here (and the first byte is out), collect
+        them into one write."""
         if not data:
             return
         self._pending.append(data)
-        if not more:
+        if not more or not self.started:
             await self.flush()
 
     async def flush(self) -> None:
@@ -78,28 +96,19 @@ class ClientAnswer:
             await self.write(data)
 
     async def write(self, data: bytes) -> None:
-        if self.response is None:
-            if self._starting is None:
-                self._starting = asyncio.get_running_loop().create_task(self.start(200))
-            self.response = await self._starting
-        self._last_write = asyncio.get_running_loop().time()
-        await self.response.write(data)
-
-    async def start(self, status: int) -> web.StreamResponse:
-        assert self._request is not None
-        self.outcome.status = status
-        self.outcome.first_byte_at = time.monotonic()
-        response = web.StreamResponse(
-            status=status,
-            headers={
+        exchange = await self._ready()
+        if not self.started:
+            self.started = True
+            self.outcome.status = 200
+            self.outcome.first_byte_at = time.monotonic()
+            headers = {
                 "content-type": self._sink.content_type,
                 "cache-control": "no-cache",
                 "x-accel-buffering": "no",
-            },
-        )
-        response.enable_chunked_encoding()
-        await response.prepare(self._request)
-        return response
+            }
+            exchange.start(200, headers)
+        self._last_write = asyncio.get_running_loop().time()
+        await exchange.write(data)
 
     async def complete(self) -> None:
         """The answer's end: the last chunks and `[DONE]`, or the whole JSON body (raises the
@@ -110,39 +119,37 @@ class ClientAnswer:
             await self.send(data, more=False)
             await self.close(sink.error)
             return
-        assert self._request is not None
+        exchange = await self._ready()
         outcome.status, outcome.first_byte_at = 200, time.monotonic()
         outcome.usage = sink.usage
-        response = web.Response(status=200, body=data, content_type="application/json")
-        await response.prepare(self._request)
-        await response.write_eof()
-        self.response = response
+        self.started = True
+        exchange.respond(200, JSON, data)
 
-    def fail_early(self, err: ProxyError) -> web.Response:
+    async def fail_early(self, err: ProxyError) -> None:
+        exchange = await self._ready()
         outcome = self.outcome
         outcome.status, outcome.error = err.status, err.message
         outcome.first_byte_at = time.monotonic()
-        return web.Response(
-            status=err.status,
-            body=error_body(err),
-            headers={**err.headers, "content-type": "application/json"},
-        )
+        self.started = True
+        exchange.respond(err.status, {**err.headers, **JSON}, error_body(err))
 
-    async def fail_late(self, err: ProxyError) -> web.StreamResponse:
+    async def fail_late(self, err: ProxyError) -> None:
         if not self._sink.streaming:
-            return self.fail_early(err)
+            await self.fail_early(err)
+            return
         await self.send(self._sink.fail(err), more=False)
-        return await self.close(err)
+        await self.close(err)
 
-    async def close(self, err: ProxyError | None) -> web.StreamResponse:
+    async def close(self, err: ProxyError | None) -> None:
         outcome = self.outcome
         await self.flush()
+        if not self.started:
+            await self.write(b"")  # nothing was written: the head still goes first
         if self._keepalive is not None:
             self._keepalive.cancel()
-        assert self.response is not None
-        await self.response.write_eof()
+        exchange = await self._ready()
+        exchange.end()
         outcome.usage = self._sink.usage
         outcome.error = err.message if err is not None else None
         client = getattr(self.sink, "client", None)
         outcome.client = client.value() if client is not None else b""
-        return self.response

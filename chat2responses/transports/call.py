@@ -12,7 +12,14 @@ the upstream request: display copies of the headers are redacted here, as they a
 Rule 1: before the first output, events are held back and an error keeps its HTTP status (a JSON
         error body); after it, an error is one error chunk and the stream ends.
 Rule 2: when the sink says the answer is complete, the upstream is closed (a stop sequence).
-Rule 3: the client leaving cancels the handler; leaving the `async with` closes the upstream.
+Rule 3: the client leaving cancels the call; leaving the `async with` closes the upstream.
+Rule 4: the call starts as soon as the glue registers it, before mitmproxy's request reaches the
+        driver: the upstream's answer is on its way while mitmproxy makes the loopback hop.
+Rule 5: first bytes first. mitmproxy relays the answer on this same event loop, and an upstream
+        that answers in a burst keeps the loop busy reading, decoding and translating; so once
+        the first bytes are written, the upstream socket is not read (its data waits in the
+        kernel) until the glue says mitmproxy relayed them (`job.relayed`), at most
+        FIRST_RELAY_WAIT. The client's first byte comes that much sooner; nothing is lost.
 """
 
 from __future__ import annotations
@@ -25,11 +32,11 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 
 from chat2responses.auth import bearer_of
 from chat2responses.errors import ProxyError, UpstreamError
-from chat2responses.events import Event, EventType, is_advisory_error, parse_event
+from chat2responses.events import Event, EventType, is_advisory_error
 from chat2responses.pipeline import Transcript
 from chat2responses.policy import (
     Attempt,
@@ -47,15 +54,21 @@ from chat2responses.policy import (
 )
 from chat2responses.profiles import response_create_frame
 from chat2responses.transports.answer import ClientAnswer
+from chat2responses.transports.attempt_events import FrameEvents, JsonEvents
 from chat2responses.transports.http import open_http_events
-from chat2responses.transports.job import CallJob, CallOutcome, redacted
-from chat2responses.transports.websocket import WebSocketPool, open_response_stream
+from chat2responses.transports.job import CallJob, redacted
+from chat2responses.transports.websocket import (
+    WebSocketPool,
+    open_response_stream,
+    reading_paused,
+)
 from chat2responses.wire import dumps
 
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 15.0
 KEEPALIVE = b": keepalive\n\n"
+FIRST_RELAY_WAIT = 0.02  # seconds, at most (rule 5)
 # Events that come before any output: held back, so that an early error keeps its status.
 PREAMBLE = frozenset({EventType.CREATED, EventType.IN_PROGRESS, EventType.QUEUED})
 
@@ -71,20 +84,28 @@ class UpstreamCall:
         self._pool = pool
         self._bearer = ""  # the login's access token last sent (a 401 refreshes it)
         self.sink = job.make_sink()
-        self.answer: ClientAnswer
-
-    async def run(self, request: web.Request) -> web.StreamResponse:
-        self.answer = ClientAnswer(request, self.job.outcome, self.job.keepalive)
+        self.answer = ClientAnswer(job.outcome, job.keepalive)
         self.answer.sink = self.sink
+
+    async def run(self) -> None:
+        """The whole call; its answer goes to the exchange attached to `answer` (it waits for
+        mitmproxy's request to arrive before its first write)."""
         self.answer.arm_keepalive()
         try:
-            return await self._run()
+            await self._run()
+        except ConnectionResetError:
+            logger.debug("the loopback connection closed: nobody to answer")
+        except Exception as exc:  # a bug must still end in an answer, never a hang
+            logger.exception("chat2responses: the call failed unexpectedly")
+            if not self.answer.started:
+                await self.answer.fail_early(ProxyError(f"chat2responses internal error: {exc}"))
         finally:
             self.answer.stop_keepalive()
+            self.answer.abandon()
             self._note_quota()
             self._let_go()
 
-    async def _run(self) -> web.StreamResponse:
+    async def _run(self) -> None:
         job, outcome = self.job, self.job.outcome
         if job.turn is not None and job.plan.route is Route.WEBSOCKET:
             full = body_for(first_attempt(job.plan), job.body)
@@ -109,13 +130,16 @@ class UpstreamCall:
                 )
                 outcome.tried = history
                 if self.sink.started:  # output reached the client: no retry (rule 1)
-                    return await self.answer.fail_late(err)
+                    await self.answer.fail_late(err)
+                    return
                 attempt = next_attempt(job.plan, tuple(history))
                 if attempt is None:
                     err.message += dead_end_note(job.plan, failure)
-                    if self.answer.response is not None:  # keep-alive comments went out already
-                        return await self.answer.fail_late(err)
-                    return self.answer.fail_early(err)
+                    if self.answer.started:  # keep-alive comments went out already
+                        await self.answer.fail_late(err)
+                    else:
+                        await self.answer.fail_early(err)
+                    return
                 if failure is Failure.WEBSOCKET_REFUSED and job.plan.reason is Reason.CATALOG:
                     logger.warning(
                         "%s: the catalog says it prefers the WebSocket, but %s refused the "
@@ -143,8 +167,6 @@ class UpstreamCall:
         outcome.learned = lesson.route is not None
         for news in job.memory.learn(job.upstream, job.match, lesson):
             logger.info(news)
-        assert self.answer.response is not None
-        return self.answer.response
 
     def _let_go(self) -> None:
         """Sockets the conversation store no longer holds go back to the pool (or close); so does
@@ -194,6 +216,7 @@ class UpstreamCall:
         held: list[Event] = []
         tap, turn = self.job.quota, self.job.turn
         advisory = attempt.route is Route.WEBSOCKET
+        relayed = self.job.relayed
         async with self._events(attempt, body) as events:
             async for event in events:
                 if tap is not None and tap.event(event):
@@ -213,6 +236,10 @@ class UpstreamCall:
                         await self.answer.send(self.sink.feed(early), more=True)
                     held.clear()
                 await self.answer.send(self.sink.feed(event), more=events.buffered())
+                if relayed is not None and self.answer.started:  # rule 5
+                    with reading_paused(events.transport()):
+                        await relayed.wait(FIRST_RELAY_WAIT)
+                    relayed = None
                 if self.sink.done:
                     break
                 self.sink.check_size(events.received)
@@ -257,7 +284,7 @@ class UpstreamCall:
                 on_headers=job.quota.headers if job.quota is not None else None,
             ) as events:
                 outcome.upstream_status = 200
-                yield _Events(events) if isinstance(events, list) else events
+                yield JsonEvents(events) if isinstance(events, list) else events
             return
         headers.update(job.profile.ws_headers)
         outcome.headers = redacted(headers)
@@ -277,56 +304,9 @@ class UpstreamCall:
             keep=self._keep_socket if turn is not None else None,
         ) as frames:
             outcome.upstream_status = 101
-            yield _Frames(frames, outcome)
+            yield FrameEvents(frames, outcome)
 
     def _keep_socket(self, ws: Any) -> bool:
         turn = self.job.turn
         opened = self._pool.opened_at(ws)
         return turn is not None and opened is not None and turn.remember(ws, opened)
-
-
-class _Events:
-    """A JSON Response's events (an upstream ignoring `stream: true`), iterated like a stream."""
-
-    def __init__(self, events: list[Event]) -> None:
-        self._events = iter(events)
-        self.received = 0  # the JSON answer was read within MAX_EVENT_BYTES already
-
-    def buffered(self) -> bool:
-        return True
-
-    async def drain(self) -> None:
-        pass
-
-    def __aiter__(self) -> _Events:
-        return self
-
-    async def __anext__(self) -> Event:
-        try:
-            return next(self._events)
-        except StopIteration:
-            raise StopAsyncIteration from None
-
-
-class _Frames:
-    """WebSocket frames → events, each frame kept (bounded) for display."""
-
-    def __init__(self, frames: Any, outcome: CallOutcome) -> None:
-        self._frames = frames
-        self._outcome = outcome
-        self.received = 0
-
-    def buffered(self) -> bool:
-        return bool(self._frames.buffered())
-
-    async def drain(self) -> None:
-        pass  # a socket goes back to the pool at the terminal event
-
-    def __aiter__(self) -> _Frames:
-        return self
-
-    async def __anext__(self) -> Event:
-        frame = await self._frames.__anext__()
-        self.received += len(frame)
-        self._outcome.keep_frame(frame)
-        return parse_event(frame)

@@ -1,37 +1,41 @@
 """The loopback driver: where mitmproxy sends every rewritten call, and who answers it.
 
 mitmproxy cannot stream a body an addon makes (reference/mitmproxy.md §2), so the glue re-points
-each rewritten flow at this small aiohttp server on 127.0.0.1. The server runs the flow's
-`UpstreamCall`, which answers in the client's own format; mitmproxy only relays the bytes.
+each rewritten flow at this small server on 127.0.0.1 (loopback.py). Each call starts when the
+glue registers it: its upstream request goes out while mitmproxy makes the hop, and its answer,
+in the client's own format, goes to the exchange mitmproxy's request opens; mitmproxy only relays
+the bytes.
 
 Rules:
-1. Only calls the glue registered are served, each once, by a random token; an unclaimed job is
-   gone after JOB_TTL seconds, and `discard` removes a job (and cancels its running call) when
-   its flow errors or ends.
+1. Only calls the glue registered are served, each once, by a random token; a call unclaimed for
+   JOB_TTL seconds is cancelled, and `discard` cancels a call when its flow errors or ends.
 2. Bound to 127.0.0.1 only; never reached through an upstream proxy (the glue sets the flow's
    server connection).
 3. A request for an unknown token gets a 404 OpenAI error body, nothing else.
+4. mitmproxy closing the connection mid-answer (its client left) cancels the call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import socket
 
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
 from chat2responses.errors import UpstreamError, error_body
 from chat2responses.transports.call import CONNECT_TIMEOUT, UpstreamCall
 from chat2responses.transports.job import CallJob
+from chat2responses.transports.loopback import JSON, Exchange, LoopbackConnection
 from chat2responses.transports.sessions import close_session_now
 from chat2responses.transports.websocket import WebSocketPool
 
 logger = logging.getLogger(__name__)
 
-JOB_TTL = 10.0  # seconds a registered job waits for mitmproxy to connect
+JOB_TTL = 10.0  # seconds a registered call waits for mitmproxy to connect
 PATH_PREFIX = "/call/"
 
 
@@ -40,16 +44,18 @@ class Driver:
 
     def __init__(self) -> None:
         self.port = 0
-        self._jobs: dict[str, CallJob] = {}
+        self._unclaimed: dict[str, UpstreamCall] = {}
         self._expiry: dict[str, asyncio.TimerHandle] = {}
-        self._running: dict[str, asyncio.Task[object]] = {}
-        self._runner: web.AppRunner | None = None
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._sock: socket.socket | None = None
+        self._server: asyncio.Server | None = None
+        self._connections: set[LoopbackConnection] = set()
         self._session: ClientSession | None = None
         self.pool = WebSocketPool()
 
     @property
     def started(self) -> bool:
-        return self._runner is not None
+        return self._sock is not None
 
     def start(self) -> None:
         """Bind now (so `port` is known at once) and serve on the running event loop."""
@@ -59,17 +65,15 @@ class Driver:
         sock.listen(512)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
-        app = web.Application()
-        app.router.add_route("*", PATH_PREFIX + "{token}", self._handle)
-        self._runner = web.AppRunner(
-            app, handler_cancellation=True, access_log=None, shutdown_timeout=1.0
-        )
-        asyncio.get_running_loop().create_task(self._serve(self._runner, sock))
+        self._sock = sock
+        asyncio.get_running_loop().create_task(self._serve(sock))
 
-    async def _serve(self, runner: web.AppRunner, sock: socket.socket) -> None:
-        await runner.setup()
+    async def _serve(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            await web.SockSite(runner, sock).start()
+            self._server = await loop.create_server(
+                lambda: LoopbackConnection(self._dispatch, self._connections), sock=sock
+            )
         except Exception:
             logger.exception("the loopback driver could not start: rewritten calls will fail")
             raise
@@ -77,8 +81,15 @@ class Driver:
 
     def stop(self) -> None:
         """Stop serving; sockets close in the background (mitmproxy's `done` is sync)."""
-        for token in list(self._jobs) + list(self._running):
+        for token in list(self._unclaimed) + list(self._running):
             self.discard(token)
+        if self._server is not None:
+            self._server.close()
+        elif self._sock is not None:
+            self._sock.close()
+        for connection in list(self._connections):
+            connection.close()
+        self._server = self._sock = None
         if self._session is not None:
             close_session_now(self._session)
             self._session = None
@@ -86,27 +97,30 @@ class Driver:
             asyncio.get_running_loop().create_task(self.aclose())
 
     async def aclose(self) -> None:
-        runner, session, pool = self._runner, self._session, self.pool
+        session, pool = self._session, self.pool
         self.pool = WebSocketPool()
-        self._runner = self._session = None
-        if runner is not None:
-            await runner.cleanup()
+        self._session = None
         if session is not None:
             await session.close()
         await pool.close()
 
     def register(self, job: CallJob) -> str:
-        """Keep `job` for one request; returns its token (the path is PATH_PREFIX + token)."""
+        """Keep `job` for one request and start its call; returns its token (the path is
+        PATH_PREFIX + token). Without a running server (a test of the glue) it starts when
+        claimed."""
         token = secrets.token_urlsafe(24)
-        self._jobs[token] = job
+        call = UpstreamCall(job, self.session, self.pool)
+        self._unclaimed[token] = call
         with contextlib.suppress(RuntimeError):
             loop = asyncio.get_running_loop()
             self._expiry[token] = loop.call_later(JOB_TTL, self._expire, token)
+            if self.started:
+                self._launch(token, call)
         return token
 
     def discard(self, token: str) -> None:
-        """Forget `token`'s job, and cancel its call if it is running (its flow is over)."""
-        self._jobs.pop(token, None)
+        """Forget `token`'s call, and cancel it if it is running (its flow is over)."""
+        self._unclaimed.pop(token, None)
         timer = self._expiry.pop(token, None)
         if timer is not None:
             timer.cancel()
@@ -114,14 +128,30 @@ class Driver:
         if task is not None and not task.done():
             task.cancel()
 
+    def release(self, token: str) -> None:
+        """The flow ended: a call never claimed (another addon answered it) is cancelled; a
+        claimed one finishes on its own (its upstream connection may still be read to its end)."""
+        if token in self._unclaimed:
+            self.discard(token)
+
     def pending(self) -> int:
-        """Jobs registered and not yet claimed (for tests and the status command)."""
-        return len(self._jobs)
+        """Calls registered and not yet claimed (for tests and the status command)."""
+        return len(self._unclaimed)
 
     def _expire(self, token: str) -> None:
         self._expiry.pop(token, None)
-        if self._jobs.pop(token, None) is not None:
+        if token in self._unclaimed:
+            self.discard(token)
             logger.debug("an unclaimed call expired")
+
+    def _launch(self, token: str, call: UpstreamCall) -> None:
+        task = asyncio.get_running_loop().create_task(call.run())
+        self._running[token] = task
+        task.add_done_callback(functools.partial(self._ended, token))
+
+    def _ended(self, token: str, task: asyncio.Task[None]) -> None:
+        if self._running.get(token) is task:
+            del self._running[token]
 
     def session(self) -> ClientSession:
         if self._session is None or self._session.closed:
@@ -133,19 +163,20 @@ class Driver:
             )
         return self._session
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        token = request.match_info["token"]
-        job = self._jobs.pop(token, None)
+    def _dispatch(self, method: str, target: str, exchange: Exchange) -> None:
+        """mitmproxy's request for one call: its answer goes to `exchange`."""
+        token = target[len(PATH_PREFIX) :] if target.startswith(PATH_PREFIX) else ""
+        call = self._unclaimed.pop(token, None)
         timer = self._expiry.pop(token, None)
         if timer is not None:
             timer.cancel()
-        if job is None or request.method != "POST":
+        if call is None or method != "POST":
+            if call is not None:
+                self.discard(token)
             err = UpstreamError("unknown or expired call", status=404, code="not_found")
-            return web.Response(status=404, body=error_body(err), content_type="application/json")
-        task = asyncio.current_task()
-        if task is not None:
-            self._running[token] = task
-        try:
-            return await UpstreamCall(job, self.session, self.pool).run(request)
-        finally:
-            self._running.pop(token, None)
+            exchange.respond(404, JSON, error_body(err))
+            return
+        if token not in self._running:
+            self._launch(token, call)
+        exchange.on_lost = functools.partial(self.discard, token)  # rule 4
+        call.answer.attach(exchange)

@@ -14,6 +14,8 @@ Rule 1: an upstream silent for `idle_timeout` seconds ends the attempt with a 50
         one a 502.
 Rule 2: a body that ends before a terminal event is not decided here: the events just end, and
         the translator reports the missing terminal event.
+Rule 3: the body is read at most READ_SIZE bytes at a time, the first read FIRST_READ_SIZE: an
+        upstream that answers in a burst still has its first event through at once.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from chat2responses.transports.websocket import redacted_url
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_BODY = 1 << 20
+FIRST_READ_SIZE = 4096
+READ_SIZE = 1 << 16
 DRAIN_TIMEOUT = 1.0
 
 
@@ -59,6 +63,12 @@ class HttpEvents:
         """Whether the next event is already here (the caller may batch its writes)."""
         return bool(self._ready)
 
+    def transport(self) -> asyncio.Transport | None:
+        """The connection's transport (to pause reading it a moment: `reading_paused`)."""
+        connection = self._upstream.connection
+        transport = connection.transport if connection is not None else None
+        return transport if isinstance(transport, asyncio.Transport) else None
+
     async def drain(self) -> None:
         """Read what is left of the body (bounded), so the connection can serve another call."""
         try:
@@ -81,9 +91,11 @@ class HttpEvents:
         return self._ready.popleft()
 
     async def _read(self) -> None:
+        # Rule 3: a small first read, so the first event is not decoded after a whole burst.
+        size = READ_SIZE if self.received else FIRST_READ_SIZE
         with _upstream_errors(self._where, self._idle):
             async with asyncio.timeout(self._idle):
-                data = await self._upstream.content.readany()
+                data = await self._upstream.content.read(size)
         if not data:
             self._ended = True
             self._ready.extend(self._decoder.finish())

@@ -9,6 +9,8 @@ login is an object asked for headers at send time; recorded headers are redacted
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -103,7 +105,30 @@ class CallJob:
     quota: QuotaTap | None = None  # where this call's quota readings go
     turn: Turn | None = None  # the call's part in its conversation (continuation, replay)
     session_headers: Mapping[str, str] = field(default_factory=dict)  # the conversation's id
+    relayed: Relayed | None = None  # the glue's word that mitmproxy relays the first bytes
     outcome: CallOutcome = field(default_factory=CallOutcome)
+
+
+class Relayed:
+    """Whether mitmproxy has relayed the answer's first bytes: set by the glue's stream callable,
+    waited for by the answer after its first write (answer.py rule 1)."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self, seconds: float) -> None:
+        """Until set, or `seconds` have passed: the call never stalls on it."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
 
 
 def redacted(headers: Mapping[str, str]) -> dict[str, str]:
