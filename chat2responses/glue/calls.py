@@ -224,20 +224,26 @@ def refuse(flow: http.HTTPFlow, err: ProxyError) -> None:
     flow.marked = ":no_entry:"
 
 
+# Request headers that describe the client's body: the driver's request has none.
+_BODY_HEADERS = frozenset({b"content-length", b"content-encoding", b"transfer-encoding"})
+
+
 def point_at_driver(flow: http.HTTPFlow, call: Call, port: int) -> None:
     """Send the flow to the loopback driver, which holds the whole call (the body is not
-    needed there: it is put back, as the client sent it, when the flow ends)."""
-    req = flow.request
-    original_host = req.host_header
-    req.scheme, req.host, req.port = "http", "127.0.0.1", port
-    req.path = PATH_PREFIX + call.token
+    needed there: it is put back, as the client sent it, when the flow ends). The Host header
+    stays the client's, so mitmweb shows the host the client asked for."""
+    data = flow.request.data
+    data.scheme, data.host, data.port, data.authority = b"http", "127.0.0.1", port, b""
+    data.path = (PATH_PREFIX + call.token).encode()
+    fields = data.headers.fields
+    data.headers.fields = (
+        *(field for field in fields if field[0].lower() not in _BODY_HEADERS),
+        (b"content-length", b"0"),
+    )
+    data.content = b""
     # Straight to the driver, never through an upstream proxy (`--mode upstream`).
     if flow.server_conn.via is not None:
         flow.server_conn = connection.Server(address=("127.0.0.1", port))
-    req.content = b""
-    req.headers.pop("content-encoding", None)
-    if original_host:
-        req.host_header = original_host  # mitmweb shows the host the client asked for
     flow.metadata["chat2responses"] = {
         "model": call.translation.model,
         "route": call.job.plan.route.value,

@@ -31,24 +31,26 @@ from chat2responses.wire import dumps
 
 @dataclass(frozen=True, slots=True)
 class Original:
-    """The client's own request, kept to put back when the call ends."""
+    """The client's own request, kept to put back when the call ends: the fields the glue
+    changes, as they were (mitmproxy's header fields are an immutable tuple: kept, not copied)."""
 
     flow: http.HTTPFlow
-    url: str
-    headers: http.Headers
+    target: tuple[bytes, str, int, bytes, bytes]  # scheme, host, port, authority, path
+    fields: tuple[tuple[bytes, bytes], ...]
     content: bytes | None
 
     @classmethod
     def of(cls, flow: http.HTTPFlow) -> Original:
-        req = flow.request
-        return cls(flow, req.url, req.headers.copy(), req.raw_content)
+        data = flow.request.data
+        target = (data.scheme, data.host, data.port, data.authority, data.path)
+        return cls(flow, target, data.headers.fields, data.content)
 
 
 def restore(original: Original) -> None:
-    req = original.flow.request
-    req.url = original.url
-    req.headers = original.headers.copy()  # after the url: it restores the client's Host header
-    req.raw_content = original.content
+    data = original.flow.request.data
+    data.scheme, data.host, data.port, data.authority, data.path = original.target
+    data.headers.fields = original.fields
+    data.content = original.content
 
 
 def report(

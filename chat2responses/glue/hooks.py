@@ -14,6 +14,7 @@ Rule 3: hooks return early for flows that are not theirs; lifecycle hooks stay s
 
 from __future__ import annotations
 
+import gc
 import logging
 import ssl
 import time
@@ -119,6 +120,9 @@ class Chat2Responses:
             self._start_fetcher()
 
     def running(self) -> None:
+        # What exists now lives as long as the process (mitmproxy's addons, the catalogs): out
+        # of the collector's reach, each full collection walks only the calls' objects.
+        gc.freeze()
         self.driver.start()
         self._start_fetcher()
 
@@ -237,15 +241,6 @@ class Chat2Responses:
             original=display.Original.of(flow),
         )
         point_at_driver(flow, call, self.driver.port)
-        logger.debug(
-            "%s → %s: %s (%s) to %s; dropped: %s",
-            translation.match.requested,
-            translation.match.upstream_name,
-            plan.route.value,
-            plan.reason.value,
-            upstream,
-            ", ".join(translation.dropped) or "nothing",
-        )
         if translation.match.alias_of:
             logger.info(
                 "%s is retired; sent as %s (a catalog alias)",

@@ -116,7 +116,7 @@ class ClientAnswer:
         outcome, sink = self.outcome, self._sink
         data = sink.finish()
         if sink.streaming:
-            await self.send(data, more=False)
+            await self.send(data, more=True)  # it goes out with the end (close)
             await self.close(sink.error)
             return
         exchange = await self._ready()
@@ -137,18 +137,20 @@ class ClientAnswer:
         if not self._sink.streaming:
             await self.fail_early(err)
             return
-        await self.send(self._sink.fail(err), more=False)
+        await self.send(self._sink.fail(err), more=True)  # it goes out with the end (close)
         await self.close(err)
 
     async def close(self, err: ProxyError | None) -> None:
+        """End the stream: what is pending goes out with the end, in one write."""
         outcome = self.outcome
-        await self.flush()
         if not self.started:
             await self.write(b"")  # nothing was written: the head still goes first
         if self._keepalive is not None:
             self._keepalive.cancel()
         exchange = await self._ready()
-        exchange.end()
+        last = b"".join(self._pending)
+        self._pending.clear()
+        exchange.end(last)
         outcome.usage = self._sink.usage
         outcome.error = err.message if err is not None else None
         client = getattr(self.sink, "client", None)

@@ -235,7 +235,9 @@ class UpstreamCall:
                     for early in held:
                         await self.answer.send(self.sink.feed(early), more=True)
                     held.clear()
-                await self.answer.send(self.sink.feed(event), more=events.buffered())
+                data = self.sink.feed(event)
+                # The answer's last events go out with its end (ClientAnswer.close).
+                await self.answer.send(data, more=events.buffered() or self.sink.done)
                 if relayed is not None and self.answer.started:  # rule 5
                     with reading_paused(events.transport()):
                         await relayed.wait(FIRST_RELAY_WAIT)

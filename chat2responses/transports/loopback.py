@@ -75,8 +75,9 @@ class Exchange:
             self._send(b"%x\r\n%b\r\n" % (len(data), data) if data else b"")
         await self._connection.drained()
 
-    def end(self) -> None:
-        self._send(b"0\r\n\r\n")
+    def end(self, last: bytes = b"") -> None:
+        """The last chunk (if any) and the end of the answer, in one segment."""
+        self._send(b"%x\r\n%b\r\n0\r\n\r\n" % (len(last), last) if last else b"0\r\n\r\n")
         self._finish()
 
     def _send(self, data: bytes) -> None:
