@@ -733,3 +733,23 @@ async def test_reading_paused_pauses_only_a_reading_transport() -> None:
         pass
     writer.close()
     theirs.close()
+
+
+async def test_an_unclaimed_call_leaves_no_keepalive_write_behind(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(driver_module, "JOB_TTL", 0.3)
+
+    async def silent(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(5)
+        return await sse_ok(request)
+
+    async with upstream(silent) as url:
+        the_job = job(url, Route.HTTP)
+        the_job.keepalive = 0.05  # keep-alive writes wait for an exchange that never comes
+        driver.register(the_job)
+        await asyncio.sleep(0.6)
+        assert driver.pending() == 0
+        await asyncio.sleep(0.05)
+        left = [t for t in asyncio.all_tasks() if "ClientAnswer" in repr(t.get_coro())]
+        assert not left

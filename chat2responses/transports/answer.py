@@ -48,7 +48,10 @@ class ClientAnswer:
         return self._exchange
 
     def abandon(self) -> None:
-        """The call ended without finishing its answer (cancelled, or the peer left): cut it."""
+        """The call is over: a keep-alive write still waiting (for an exchange that never came)
+        is cancelled, and an answer not finished (cancelled, or the peer left) is cut."""
+        for task in self._tasks:
+            task.cancel()
         if self._exchange is not None and not self._exchange.finished:
             self._exchange.abort()
 
