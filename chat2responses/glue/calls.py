@@ -231,9 +231,9 @@ _BODY_HEADERS = frozenset({b"content-length", b"content-encoding", b"transfer-en
 def point_at_driver(flow: http.HTTPFlow, call: Call, port: int) -> None:
     """Send the flow to the loopback driver, which holds the whole call (the body is not
     needed there: it is put back, as the client sent it, when the flow ends). The Host header
-    stays the client's, so mitmweb shows the host the client asked for."""
+    and the authority stay the client's, so mitmweb shows the host the client asked for."""
     data = flow.request.data
-    data.scheme, data.host, data.port, data.authority = b"http", "127.0.0.1", port, b""
+    data.scheme, data.host, data.port = b"http", "127.0.0.1", port
     data.path = (PATH_PREFIX + call.token).encode()
     fields = data.headers.fields
     data.headers.fields = (
