@@ -80,7 +80,7 @@ def emulator_subprocess(*args: str, startup_timeout: float = 15.0) -> Iterator[s
     try:
         yield _read_base_url(process, startup_timeout)
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def _read_base_url(process: subprocess.Popen[str], timeout: float) -> str:
@@ -96,11 +96,14 @@ def _read_base_url(process: subprocess.Popen[str], timeout: float) -> str:
     return match.group(0)
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
+def stop_process(
+    process: subprocess.Popen[Any], how: int = signal.SIGTERM, timeout: float = 5.0
+) -> None:
+    """Stop a child we started: `how` first, then a kill after `timeout` seconds."""
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(how)
         try:
-            process.wait(timeout=5)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

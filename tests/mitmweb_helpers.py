@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.emulator_helpers import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 ENTRY = ROOT / "addon" / "chat2responses.py"
 _PROXY_LISTENING = re.compile(r"proxy .*listening at (?:\*|127\.0\.0\.1|\[::1?\]):(\d+)")
@@ -205,17 +207,7 @@ def run_mitmweb(
             time.sleep(0.02)
         yield Mitmweb(process, proxy_port[0], web[0][0], web[0][1], lines)
     finally:
-        stop(process)
+        stop_process(process, timeout=10)
         reader.join(timeout=5)
         if process.stdout is not None:
             process.stdout.close()
-
-
-def stop(process: subprocess.Popen[Any]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

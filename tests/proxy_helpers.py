@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.emulator_helpers import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 ENTRY = ROOT / "addon" / "chat2responses.py"
 _LISTENING = re.compile(r"listening at (?:http://)?(?:\*|127\.0\.0\.1|\[::1?\]):(\d+)")
@@ -96,11 +98,6 @@ def run_mitmdump(
     try:
         yield proxy
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
         if process.stdout is not None:
             process.stdout.close()

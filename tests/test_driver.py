@@ -20,9 +20,9 @@ from chat2responses.policy import Memory, Plan, Reason, Route
 from chat2responses.profiles import OPENAI
 from chat2responses.sse import SSEDecoder
 from chat2responses.transports import driver as driver_module
+from chat2responses.transports.attempt_events import reading_paused
 from chat2responses.transports.driver import PATH_PREFIX, Driver
 from chat2responses.transports.job import CallJob, Relayed
-from chat2responses.transports.websocket import reading_paused
 from chat2responses.wire import ReasoningMode
 
 CTX = ChunkContext("chatcmpl-1", 1_700_000_000, "m", ReasoningMode.REASONING_CONTENT)
@@ -322,8 +322,8 @@ async def test_an_unclaimed_job_expires(driver: Driver, monkeypatch: pytest.Monk
     assert driver.pending() == 0
 
 
-async def test_a_discarded_call_is_cancelled_and_its_upstream_closed(driver: Driver) -> None:
-    closed = asyncio.Event()
+def endless_upstream(closed: asyncio.Event) -> Handler:
+    """An upstream that streams deltas until its client leaves (then sets `closed`)."""
 
     async def endless(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
@@ -336,7 +336,12 @@ async def test_a_discarded_call_is_cancelled_and_its_upstream_closed(driver: Dri
         finally:
             closed.set()
 
-    async with upstream(endless) as url:
+    return endless
+
+
+async def test_a_discarded_call_is_cancelled_and_its_upstream_closed(driver: Driver) -> None:
+    closed = asyncio.Event()
+    async with upstream(endless_upstream(closed)) as url:
         token = driver.register(job(url, Route.HTTP))
         async with ClientSession() as session:
             where = f"http://127.0.0.1:{driver.port}{PATH_PREFIX}{token}"
@@ -651,26 +656,11 @@ async def test_the_call_starts_before_mitmproxys_request_arrives(driver: Driver)
     assert driver.pending() == 0
 
 
-async def endless_upstream(closed: asyncio.Event) -> Handler:
-    async def endless(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await response.prepare(request)
-        try:
-            await response.write(b"data: " + json.dumps(ADDED).encode() + b"\n\n")
-            while True:
-                await response.write(b"data: " + json.dumps(delta("x")).encode() + b"\n\n")
-                await asyncio.sleep(0.01)
-        finally:
-            closed.set()
-
-    return endless
-
-
 async def test_release_cancels_a_call_never_claimed_and_leaves_a_claimed_one(
     driver: Driver,
 ) -> None:
     closed = asyncio.Event()
-    async with upstream(await endless_upstream(closed)) as url:
+    async with upstream(endless_upstream(closed)) as url:
         token = driver.register(job(url, Route.HTTP))
         await asyncio.sleep(0.05)
         driver.release(token)  # another addon answered the flow: the call is not needed

@@ -43,8 +43,21 @@ TOOLS: list[Any] = [
 ]
 
 
+_CLIENTS: list[openai.OpenAI] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    """Every client a test made is closed when it ends (its pooled sockets with it)."""
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
+
+
 def client(proxy: Mitmdump) -> openai.OpenAI:
-    return openai.OpenAI(base_url=proxy.base_url, api_key="sk-test", max_retries=0, timeout=20)
+    made = openai.OpenAI(base_url=proxy.base_url, api_key="sk-test", max_retries=0, timeout=20)
+    _CLIENTS.append(made)
+    return made
 
 
 def ask(text: str) -> list[Any]:

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
+from tests.emulator_helpers import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = ROOT / "scripts" / "gateway"
 READY = re.compile(r"gateway is ready: (http://127\.0\.0\.1:(\d+)/v1)")
@@ -82,13 +84,7 @@ def gateway() -> Iterator[Gateway]:
         assert sorted(running.pids) == ["c2r-1", "c2r-2"], running.log
         yield running
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, signal.SIGINT, timeout=15)
         reader.join(timeout=5)
         if process.stdout:
             process.stdout.close()

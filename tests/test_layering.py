@@ -20,6 +20,7 @@ ALLOWED = {
     "transports/answer.py": {"asyncio"},
     "transports/loopback.py": {"asyncio", "socket"},
     "transports/job.py": {"asyncio"},
+    "transports/attempt_events.py": {"asyncio"},
     "transports/driver.py": {"asyncio", "aiohttp", "socket"},
     "emulator/server.py": {"asyncio", "aiohttp", "socket"},
     "emulator/__main__.py": {"asyncio", "aiohttp", "socket"},

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from openai import OpenAI
 
+from tests.emulator_helpers import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "scripts" / "run"
 READY = re.compile(r"chat2responses is ready: mitmdump on 127\.0\.0\.1:(\d+), upstream .*\((\S+)\)")
@@ -61,13 +63,7 @@ def scripts_run(*args: str, env: dict[str, str] | None = None) -> Iterator[Runni
     try:
         yield running
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, signal.SIGINT, timeout=15)
         reader.join(timeout=5)
         process.stdout.close()
 

@@ -28,13 +28,17 @@ class ClientAnswer:
         self.outcome = outcome
         self.keepalive = keepalive
         self.sink: Sink | None = None  # the current attempt's (set by the call)
-        self.started = False  # the answer's head went out
         self._exchange: Exchange | None = None
         self._attached = asyncio.Event()
         self._pending: list[bytes] = []
         self._keepalive: asyncio.TimerHandle | None = None
         self._last_write = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def started(self) -> bool:
+        """Whether the answer's head went out."""
+        return self._exchange is not None and self._exchange.started
 
     def attach(self, exchange: Exchange) -> None:
         """mitmproxy's request arrived: the answer goes to `exchange`."""
@@ -100,8 +104,7 @@ class ClientAnswer:
 
     async def write(self, data: bytes) -> None:
         exchange = await self._ready()
-        if not self.started:
-            self.started = True
+        if not exchange.started:
             self.outcome.status = 200
             self.outcome.first_byte_at = time.monotonic()
             headers = {
@@ -125,7 +128,6 @@ class ClientAnswer:
         exchange = await self._ready()
         outcome.status, outcome.first_byte_at = 200, time.monotonic()
         outcome.usage = sink.usage
-        self.started = True
         exchange.respond(200, JSON, data)
 
     async def fail_early(self, err: ProxyError) -> None:
@@ -133,7 +135,6 @@ class ClientAnswer:
         outcome = self.outcome
         outcome.status, outcome.error = err.status, err.message
         outcome.first_byte_at = time.monotonic()
-        self.started = True
         exchange.respond(err.status, {**err.headers, **JSON}, error_body(err))
 
     async def fail_late(self, err: ProxyError) -> None:

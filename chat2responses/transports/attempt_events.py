@@ -2,13 +2,16 @@
 of a JSON `Response` (an upstream that ignored `stream: true`), and WebSocket frames.
 
 Each is iterated with `async for` and answers the same questions the call asks of `HttpEvents`:
-`buffered()` (is the next event already here, so writes may be batched), `transport()` (what to
-pause reading, call.py rule 5), `drain()` (read the rest so the connection can be reused) and
-`received` (bytes so far, for the size cap).
+`buffered()` (is the next event already here, so writes may be batched), `transport()` (what
+`reading_paused` pauses, call.py rule 5), `drain()` (read the rest so the connection can be
+reused) and `received` (bytes so far, for the size cap).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from chat2responses.events import Event, parse_event
@@ -66,3 +69,19 @@ class FrameEvents:
         self.received += len(frame)
         self._outcome.keep_frame(frame)
         return parse_event(frame)
+
+
+@contextmanager
+def reading_paused(transport: asyncio.Transport | None) -> Iterator[None]:
+    """Read nothing more from `transport` for a moment (what arrives waits in the kernel). Only a
+    transport that is reading is paused, and only that one resumed: a pause that flow control
+    made stays its own."""
+    if transport is None or transport.is_closing() or not transport.is_reading():
+        yield
+        return
+    transport.pause_reading()
+    try:
+        yield
+    finally:
+        if not transport.is_closing():
+            transport.resume_reading()

@@ -54,14 +54,10 @@ from chat2responses.policy import (
 )
 from chat2responses.profiles import response_create_frame
 from chat2responses.transports.answer import ClientAnswer
-from chat2responses.transports.attempt_events import FrameEvents, JsonEvents
+from chat2responses.transports.attempt_events import FrameEvents, JsonEvents, reading_paused
 from chat2responses.transports.http import open_http_events
 from chat2responses.transports.job import CallJob, redacted
-from chat2responses.transports.websocket import (
-    WebSocketPool,
-    open_response_stream,
-    reading_paused,
-)
+from chat2responses.transports.websocket import WebSocketPool, open_response_stream
 from chat2responses.wire import dumps
 
 logger = logging.getLogger(__name__)

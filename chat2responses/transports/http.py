@@ -64,7 +64,7 @@ class HttpEvents:
         return bool(self._ready)
 
     def transport(self) -> asyncio.Transport | None:
-        """The connection's transport (to pause reading it a moment: `reading_paused`)."""
+        """The connection's transport (for attempt_events.reading_paused)."""
         connection = self._upstream.connection
         transport = connection.transport if connection is not None else None
         return transport if isinstance(transport, asyncio.Transport) else None

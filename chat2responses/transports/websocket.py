@@ -232,7 +232,7 @@ class _EventStream:
         return ws is not None and bool(len(ws.recv_messages.frames))
 
     def transport(self) -> asyncio.Transport | None:
-        """The socket's transport (to pause reading it a moment: `reading_paused`)."""
+        """The socket's transport (for attempt_events.reading_paused)."""
         return self._ws.transport if self._ws is not None else None
 
     async def __anext__(self) -> str:
@@ -366,22 +366,6 @@ def _is_connection_limit(event: Event) -> bool:
     """Whether `event` is §4.5's `websocket_connection_limit_reached` error."""
     err = error_of_event(event) if event.get("type") == EventType.ERROR else None
     return err is not None and err.code == CONNECTION_LIMIT_REACHED
-
-
-@contextmanager
-def reading_paused(transport: asyncio.Transport | None) -> Iterator[None]:
-    """Read nothing more from `transport` for a moment (what arrives waits in the kernel). Only a
-    transport that is reading is paused, and only that one resumed: a pause that flow control
-    made stays its own."""
-    if transport is None or transport.is_closing() or not transport.is_reading():
-        yield
-        return
-    transport.pause_reading()
-    try:
-        yield
-    finally:
-        if not transport.is_closing():
-            transport.resume_reading()
 
 
 class WebSocketPool:
