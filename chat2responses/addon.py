@@ -12,12 +12,14 @@ from typing import Any
 from chat2responses.glue.commands import Commands
 from chat2responses.glue.eager import EagerConnections
 from chat2responses.glue.hooks import Chat2Responses
+from chat2responses.glue.verbosity import Verbosity
 
 
 def make_addons() -> list[Any]:
-    """The addons, in the order their hooks must run (EagerConnections' `request` first)."""
+    """The addons, in the order their hooks must run (the log level set before anything logs,
+    EagerConnections' `request` before the rewrite)."""
     main = Chat2Responses()
-    return [EagerConnections(main.driver), main, Commands(main)]
+    return [Verbosity(), EagerConnections(main.driver), main, Commands(main)]
 
 
 if __name__.startswith("__mitmproxy_script__"):
