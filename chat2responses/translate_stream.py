@@ -43,7 +43,7 @@ from .errors import UpstreamError, UpstreamProtocolError
 from .events import Event, EventType, ItemType, error_of_event
 from .wire import ChatChunk, ChatUsage, FinishReason, ReasoningMode, ToolCallDelta
 
-Handler = Callable[[Event], list[ChatChunk]]
+Handler = Callable[["StreamTranslator", Event], list[ChatChunk]]
 
 # Known event types that carry nothing a chat client needs: their data is either in the deltas
 # (the `.done` texts repeat them) or in `output_item.done`, which rule 3 reads instead.
@@ -87,7 +87,7 @@ class _Item:
     refusal_sent: int = 0
 
 
-# Event type → the StreamTranslator method that handles it (looked up once per translator).
+# Event type → the name of the StreamTranslator method for it (`_METHODS`, below the class).
 _HANDLERS: dict[str, str] = {
     EventType.OUTPUT_TEXT_DELTA.value: "_on_text_delta",
     EventType.REFUSAL_DELTA.value: "_on_refusal_delta",
@@ -128,9 +128,6 @@ class StreamTranslator:
         # (item key, event type, part index) of the last reasoning delta: a new part gets a
         # "\n\n" separator.
         self._reasoning_part: tuple[object, str, object] | None = None
-        self._handlers: dict[str, Handler] = {
-            kind: getattr(self, name) for kind, name in _HANDLERS.items()
-        }
 
     @property
     def started(self) -> bool:
@@ -156,11 +153,11 @@ class StreamTranslator:
         """The chunks this event produces, in order (often one, possibly none)."""
         if self._terminal is not None:
             return []  # rule 6
-        handler = self._handlers.get(event["type"])
+        handler = _METHODS.get(event["type"])
         if handler is None:
             return []  # IGNORED, or a type newer than this code
         try:
-            out = handler(event)
+            out = handler(self, event)
         except (KeyError, TypeError, AttributeError) as exc:
             raise UpstreamProtocolError(
                 f"upstream sent a malformed {event['type']} event ({type(exc).__name__}: {exc})"
@@ -418,6 +415,10 @@ class StreamTranslator:
             out += self._out.usage(self.usage)
         return out
 
+
+# Plain functions, not bound methods kept per translator: those would tie each translator into a
+# reference cycle that only the garbage collector frees.
+_METHODS: dict[str, Handler] = {kind: getattr(StreamTranslator, n) for kind, n in _HANDLERS.items()}
 
 _TOOL_CALL_TYPES = frozenset({ItemType.FUNCTION_CALL.value, ItemType.CUSTOM_TOOL_CALL.value})
 

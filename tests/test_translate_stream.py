@@ -3,9 +3,11 @@ openai SDK (chunk types, and its own stream accumulator), plus tables of edge ca
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import typing
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from chat2responses.chunks import ChunkContext
 from chat2responses.errors import UpstreamError, UpstreamProtocolError
 from chat2responses.events import Event, EventType, parse_event
 from chat2responses.sse import DONE, SSEDecoder, encode_data
-from chat2responses.translate_stream import IGNORED, StreamTranslator
+from chat2responses.translate_stream import _METHODS, IGNORED, StreamTranslator
 from chat2responses.wire import ReasoningMode
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -795,7 +797,7 @@ def test_malformed_events_are_protocol_errors(event: Event) -> None:
 
 
 def test_every_event_type_is_handled_or_deliberately_ignored() -> None:
-    handled = set(translator()._handlers)
+    handled = set(_METHODS)
     assert handled.isdisjoint(IGNORED)
     assert handled | set(IGNORED) == {t.value for t in EventType}
 
@@ -1064,3 +1066,20 @@ def test_legacy_function_call_after_text() -> None:
     chunks = run(events, legacy_functions=True)
     assert deltas(chunks)[2] == {"function_call": {"name": "f", "arguments": "{}"}}
     assert chunks[-1]["choices"][0]["finish_reason"] == "function_call"
+
+
+@pytest.mark.parametrize("name", ["text_reasoning", "parallel_tools", "refusal"])
+def test_a_translator_is_freed_by_reference_counting(name: str) -> None:
+    """No reference cycle: under load the collector would otherwise walk every finished
+    translator (its items, writer and handlers) before freeing it."""
+    t = translator(include_usage=True)
+    for event in load(name):
+        t.feed(event)
+    t.finish()
+    gone = weakref.ref(t)
+    gc.disable()
+    try:
+        del t
+        assert gone() is None
+    finally:
+        gc.enable()
