@@ -192,10 +192,11 @@ def _completed(body: Mapping[str, Any], steps: list[Step]) -> Completed | None:
     last = steps[-1] if steps else None
     if not (isinstance(last, Emit) and last.event["type"] == EventType.COMPLETED):
         return None
+    done = (
+        EventType.OUTPUT_ITEM_DONE.value
+    )  # looked up once: thousands of steps, before any is sent
     output = [
-        step.event["item"]
-        for step in steps
-        if isinstance(step, Emit) and step.event["type"] == EventType.OUTPUT_ITEM_DONE
+        step.event["item"] for step in steps if type(step) is Emit and step.event["type"] == done
     ]
     return Completed(last.event["response"]["id"], list(body["input"]), output)
 
@@ -214,7 +215,12 @@ def _outcome(steps: list[Step]) -> str:
     return "no events"
 
 
+_ERROR = EventType.ERROR.value
+
+
 def _for_websocket(step: Step) -> Step:
+    if type(step) is Emit and step.event["type"] != _ERROR:
+        return step  # nearly every step: thousands per long stream, before its first frame
     match step:
         case Reject(rejection):
             return Emit(rejection.ws_frame())
