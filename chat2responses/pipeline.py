@@ -232,14 +232,17 @@ class UpstreamSSE:
         self._decoder = SSEDecoder(max_event_bytes=MAX_EVENT_BYTES)
 
     def feed(self, data: bytes) -> list[Event]:
-        return [
-            parse_event(m.data) for m in self._decoder.feed(data) if m.data and m.data != "[DONE]"
-        ]
+        return [parse_event(raw) for raw in self.feed_raw(data)]
 
     def finish(self) -> list[Event]:
-        return [
-            parse_event(m.data) for m in self._decoder.finish() if m.data and m.data != "[DONE]"
-        ]
+        return [parse_event(raw) for raw in self.finish_raw()]
+
+    def feed_raw(self, data: bytes) -> list[str]:
+        """The events' JSON texts, not parsed yet (`parse_event` each when it is its turn)."""
+        return [m.data for m in self._decoder.feed(data) if m.data and m.data != "[DONE]"]
+
+    def finish_raw(self) -> list[str]:
+        return [m.data for m in self._decoder.finish() if m.data and m.data != "[DONE]"]
 
 
 def events_of_response(response: dict[str, Any]) -> list[Event]:

@@ -259,6 +259,28 @@ async def test_an_error_after_output_is_one_error_chunk(driver: Driver) -> None:
     assert b"[DONE]" not in body
 
 
+async def test_text_read_together_with_a_malformed_event_still_reaches_the_client(
+    driver: Driver,
+) -> None:
+    """Events are parsed one at a time as they are taken: what came before a broken event in the
+    same read is answered, then one error chunk."""
+
+    async def broken(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        good = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in (ADDED, delta("ok")))
+        await response.write(good + b"data: {not json\n\n")  # one write, one read
+        await response.write_eof()
+        return response
+
+    async with upstream(broken) as url:
+        status, _, body = await call(driver, job(url, Route.HTTP))
+    assert status == 200
+    assert text_of(body) == "ok"
+    assert "not JSON" in chunks(body)[-1]["error"]["message"]
+    assert b"[DONE]" not in body
+
+
 @pytest.mark.parametrize("after_output", [False, True])
 async def test_a_stalled_upstream_ends_the_call(driver: Driver, after_output: bool) -> None:
     async def stall(request: web.Request) -> web.StreamResponse:

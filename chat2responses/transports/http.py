@@ -31,7 +31,7 @@ from contextlib import asynccontextmanager, contextmanager
 from aiohttp import ClientError, ClientResponse, ClientSession
 
 from chat2responses.errors import UpstreamError, UpstreamProtocolError, upstream_error_from_body
-from chat2responses.events import Event
+from chat2responses.events import Event, parse_event
 from chat2responses.pipeline import MAX_EVENT_BYTES, Transcript, UpstreamSSE, events_of_response
 from chat2responses.transports.websocket import redacted_url
 
@@ -54,7 +54,9 @@ class HttpEvents:
         self._idle = idle_timeout
         self._transcript = transcript
         self._decoder = UpstreamSSE()
-        self._ready: deque[Event] = deque()
+        # JSON texts, parsed one at a time as they are taken: the first event is translated and
+        # written before the rest of its read is decoded (call.py rule 5).
+        self._ready: deque[str] = deque()
         self._ended = False
         self.received = 0
         self.headers: dict[str, str] = dict(upstream.headers)
@@ -88,7 +90,7 @@ class HttpEvents:
             if self._ended:
                 raise StopAsyncIteration
             await self._read()
-        return self._ready.popleft()
+        return parse_event(self._ready.popleft())
 
     async def _read(self) -> None:
         # Rule 3: a small first read, so the first event is not decoded after a whole burst.
@@ -98,11 +100,11 @@ class HttpEvents:
                 data = await self._upstream.content.read(size)
         if not data:
             self._ended = True
-            self._ready.extend(self._decoder.finish())
+            self._ready.extend(self._decoder.finish_raw())
             return
         self.received += len(data)
         self._transcript.add(data)
-        self._ready.extend(self._decoder.feed(data))
+        self._ready.extend(self._decoder.feed_raw(data))
 
 
 @asynccontextmanager
