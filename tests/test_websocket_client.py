@@ -156,6 +156,15 @@ async def test_sends_one_frame_with_headers_and_yields_events_until_completed() 
     assert up.close_codes == [1000]
 
 
+async def test_each_text_comes_with_its_event_parsed_once() -> None:
+    async with (
+        upstream(sends(CREATED, DELTA, COMPLETED)) as up,
+        open_response_stream(up.url, headers=HEADERS, frame=FRAME) as events,
+    ):
+        pairs = [(text, events.event) async for text in events]
+    assert pairs == [(text, json.loads(text)) for text in (CREATED, DELTA, COMPLETED)]
+
+
 async def test_a_client_user_agent_replaces_ours() -> None:
     headers = {**HEADERS, "User-Agent": "codex-tui/0.146.0"}
     async with upstream(sends(COMPLETED)) as up:

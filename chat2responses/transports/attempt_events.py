@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from chat2responses.events import Event, parse_event
+from chat2responses.events import Event
 from chat2responses.transports.job import CallOutcome
 
 
@@ -45,7 +45,8 @@ class JsonEvents:
 
 
 class FrameEvents:
-    """WebSocket frames → events, each frame kept (bounded) for display."""
+    """WebSocket frames → events (websocket.py's stream parsed each), each frame kept (bounded)
+    for display."""
 
     def __init__(self, frames: Any, outcome: CallOutcome) -> None:
         self._frames = frames
@@ -68,7 +69,8 @@ class FrameEvents:
         frame = await self._frames.__anext__()
         self.received += len(frame)
         self._outcome.keep_frame(frame)
-        return parse_event(frame)
+        event: Event = self._frames.event  # parsed once, by the stream
+        return event
 
 
 @contextmanager

@@ -161,7 +161,8 @@ class _Target:
 
 
 class _EventStream:
-    """The event texts of one response, ending after the first terminal event."""
+    """The event texts of one response, ending after the first terminal event; `event` is the
+    last one parsed (each frame is parsed once, here)."""
 
     def __init__(
         self,
@@ -179,6 +180,7 @@ class _EventStream:
         self._ws: ClientConnection | None = None
         self._reused = False  # the current socket came from the pool
         self._yielded = False
+        self.event: Event | None = None  # the text `__anext__` returned last, parsed
         self.finished = False
         self._clean = False  # finished with response.completed or response.incomplete
         self._failed = False
@@ -239,16 +241,19 @@ class _EventStream:
         if self.finished or self._failed:
             raise StopAsyncIteration
         try:
-            text, kind = await self._next_event()
+            text, self.event = await self._next_event()
         except UpstreamError:
             self._failed = True
             raise
+        kind = self.event["type"]
+        if kind == EventType.ERROR and is_advisory_error(self.event):
+            kind = ""  # a status-less error frame is advisory (events.is_advisory_error): no end
         self._yielded = True
         self.finished = kind in TERMINAL
         self._clean = kind in _CLEAN_END
         return text
 
-    async def _next_event(self) -> tuple[str, str]:
+    async def _next_event(self) -> tuple[str, Event]:
         while True:
             ws = self._ws
             assert ws is not None
@@ -280,9 +285,7 @@ class _EventStream:
                 )
                 await self._replace()
                 continue
-            # A status-less error frame is advisory (events.is_advisory_error): not an end.
-            advisory = event["type"] == EventType.ERROR and is_advisory_error(event)
-            return message, "" if advisory else event["type"]
+            return message, event
 
     async def _open(self) -> None:
         """Open a fresh socket and send the frame on it."""
