@@ -237,6 +237,28 @@ async def test_a_frame_that_is_not_an_event_is_a_protocol_error() -> None:
             await collect(up.url)
 
 
+async def test_silence_in_the_middle_of_a_fragmented_message_is_a_504() -> None:
+    release = asyncio.Event()
+
+    async def half_a_message(ws: ServerConnection) -> None:
+        async def fragments() -> AsyncIterator[str]:
+            yield CREATED[:10]
+            await release.wait()  # the rest comes only after the test
+            yield CREATED[10:]
+
+        await ws.send(CREATED)
+        await ws.send(fragments())
+
+    async with upstream(half_a_message) as up:
+        try:
+            with pytest.raises(UpstreamError) as info:
+                await asyncio.wait_for(collect(up.url, idle_timeout=0.3), 5)
+        finally:
+            release.set()
+    assert info.value.status == 504
+    assert "stalled" in info.value.message
+
+
 async def test_silence_past_the_idle_timeout_is_a_504() -> None:
     async with upstream(sends(CREATED)) as up:
         with pytest.raises(UpstreamError) as info:

@@ -351,6 +351,9 @@ async def _receive(ws: ClientConnection, idle_timeout: float) -> str | bytes:
     and the upstream never answers the close, `recv` would wait out the whole idle timeout; so
     silence is watched in short steps, and such a failure surfaces at once.
     """
+    buffered = ws.recv_messages.frames.queue
+    if buffered and buffered[0].fin:
+        return await ws.recv()  # a whole message is here: no wait to bound (most of a burst)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + idle_timeout
     while True:
