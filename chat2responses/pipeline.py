@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from .aggregate import ChatAggregator
+from .chunk_frames import ChunkFrames
 from .chunks import ChunkContext
 from .errors import ProxyError, UpstreamError, error_body, error_chunk
 from .events import Event, EventType, parse_event
@@ -68,6 +69,7 @@ class ChatStreamSink:
 
     def __init__(self, ctx: ChunkContext, *, include_usage: bool) -> None:
         self.translator = StreamTranslator(ctx, include_usage=include_usage)
+        self._frame = ChunkFrames()
         self.error: ProxyError | None = None
         self.finished = False
         self.client = Transcript()  # what the client was sent, for display
@@ -95,7 +97,7 @@ class ChatStreamSink:
         chunks = self.translator.feed(event)
         if not chunks:
             return b""
-        out = _frame(chunks)
+        out = self._frame(chunks)
         self.client.add(out)
         return out
 
@@ -105,7 +107,7 @@ class ChatStreamSink:
             return b""
         chunks = self.translator.finish()
         self.finished = True
-        out = _frame(chunks) + DONE
+        out = self._frame(chunks) + DONE
         self.client.add(out)
         return out
 
@@ -136,14 +138,6 @@ def check_buffered(received: int, limit: int) -> None:
             status=502,
             code="answer_too_large",
         )
-
-
-def _frame(chunks: list[Any]) -> bytes:
-    """Chunks as SSE `data:` events. JSON text never holds a raw line break (json escapes it),
-    so each is one `data:` line: no scan for line breaks is needed (sse.encode_data's rule 3)."""
-    if len(chunks) == 1:
-        return b"data: " + dumps(chunks[0]).encode() + b"\n\n"
-    return b"".join([b"data: " + dumps(chunk).encode() + b"\n\n" for chunk in chunks])
 
 
 class ChatJsonSink:

@@ -1,0 +1,68 @@
+"""Chat chunks → the SSE `data:` events a streaming client reads, encoded once.
+
+Owns: the bytes of each chunk. Must not: decide what a chunk holds (chunks.py, translate_stream.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .wire import dumps
+
+
+class ChunkFrames:
+    """Chunks as SSE `data:` events. JSON text never holds a raw line break (json escapes it),
+    so each is one `data:` line: no scan for line breaks is needed (sse.encode_data's rule 3).
+
+    A chunk that carries only text, nearly every chunk of a long answer, is framed from a head
+    and a tail cut once per stream from the first such chunk's own encoding: only its text is
+    encoded, and the bytes are those `dumps` gives. This holds because every chunk of one stream
+    is a copy of one template (chunks.ChunkWriter); a chunk of any other shape, or with other
+    fields, is encoded whole."""
+
+    __slots__ = ("_fields", "_head", "_tail")
+
+    _PROBE = "\x00text\x00"
+
+    def __init__(self) -> None:
+        self._fields = -1  # how many fields the probed chunk had
+        self._head = self._tail = b""
+
+    def __call__(self, chunks: list[Any]) -> bytes:
+        if len(chunks) == 1:
+            return self._one(chunks[0])
+        return b"".join([self._one(chunk) for chunk in chunks])
+
+    def _one(self, chunk: Any) -> bytes:
+        text = _text_only(chunk)
+        if text is None:
+            return b"data: " + dumps(chunk).encode() + b"\n\n"
+        if self._fields < 0:
+            choice = {**chunk["choices"][0], "delta": {"content": self._PROBE}}
+            head, _, tail = f"data: {dumps({**chunk, 'choices': [choice]})}\n\n".partition(
+                dumps(self._PROBE)
+            )
+            self._fields, self._head, self._tail = len(chunk), head.encode(), tail.encode()
+        elif len(chunk) != self._fields:
+            return b"data: " + dumps(chunk).encode() + b"\n\n"
+        return self._head + dumps(text).encode() + self._tail
+
+
+def _text_only(chunk: Any) -> str | None:
+    """The text of a chunk whose only content is one choice's `delta.content`, else None."""
+    choices = chunk.get("choices")
+    if not choices or len(choices) != 1 or chunk.get("usage") is not None:
+        return None
+    choice = choices[0]
+    if (
+        len(choice) != 4
+        or choice.get("index") != 0
+        or choice.get("finish_reason") is not None
+        or choice.get("logprobs", 0) is not None
+    ):
+        return None
+    delta = choice.get("delta")
+    if type(delta) is not dict or len(delta) != 1:
+        return None
+    text = delta.get("content")
+    return text if type(text) is str else None
