@@ -38,14 +38,24 @@ class ChunkFrames:
         if text is None:
             return b"data: " + dumps(chunk).encode() + b"\n\n"
         if self._fields < 0:
-            choice = {**chunk["choices"][0], "delta": {"content": self._PROBE}}
-            head, _, tail = f"data: {dumps({**chunk, 'choices': [choice]})}\n\n".partition(
-                dumps(self._PROBE)
-            )
-            self._fields, self._head, self._tail = len(chunk), head.encode(), tail.encode()
-        elif len(chunk) != self._fields:
+            return self._probe(chunk, text)
+        if len(chunk) != self._fields:
             return b"data: " + dumps(chunk).encode() + b"\n\n"
         return self._head + dumps(text).encode() + self._tail
+
+    def _probe(self, chunk: Any, text: str) -> bytes:
+        """Cut the head and tail from this chunk's encoding with a marker for its text (the
+        last occurrence: the text comes after every other string of the chunk, even a model
+        name that happens to hold the marker); kept only if they rebuild this very chunk."""
+        choice = {**chunk["choices"][0], "delta": {"content": self._PROBE}}
+        probe = f"data: {dumps({**chunk, 'choices': [choice]})}\n\n"
+        head, _, tail = probe.rpartition(dumps(self._PROBE))
+        whole = b"data: " + dumps(chunk).encode() + b"\n\n"
+        if (head + dumps(text) + tail).encode() == whole:
+            self._fields, self._head, self._tail = len(chunk), head.encode(), tail.encode()
+        else:
+            self._fields = 0  # no chunk has no fields: every one is encoded whole
+        return whole
 
 
 def _text_only(chunk: Any) -> str | None:

@@ -89,3 +89,17 @@ def test_a_chunk_with_more_than_text_is_encoded_whole() -> None:
     both = {**text, "choices": [{**text["choices"][0], "delta": {"content": "b", "role": "x"}}]}
     for chunk in (extra, finish, both):
         assert frames([chunk]) == b"data: " + dumps(chunk).encode() + b"\n\n"
+
+
+def test_a_model_name_holding_the_marker_does_not_confuse_the_cut() -> None:
+    frames = ChunkFrames()
+    marker = ChunkFrames._PROBE
+    template = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": marker}
+    for text in ("one", marker, "two"):
+        chunk = {
+            **template,
+            "choices": [
+                {"index": 0, "delta": {"content": text}, "logprobs": None, "finish_reason": None}
+            ],
+        }
+        assert frames([chunk]) == b"data: " + dumps(chunk).encode() + b"\n\n"

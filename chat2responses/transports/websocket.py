@@ -351,7 +351,7 @@ async def _receive(ws: ClientConnection, idle_timeout: float) -> str | bytes:
     and the upstream never answers the close, `recv` would wait out the whole idle timeout; so
     silence is watched in short steps, and such a failure surfaces at once.
     """
-    buffered = ws.recv_messages.frames.queue
+    buffered = getattr(ws.recv_messages.frames, "queue", None)  # websockets' own frame deque
     if buffered and buffered[0].fin:
         return await ws.recv()  # a whole message is here: no wait to bound (most of a burst)
     loop = asyncio.get_running_loop()
