@@ -64,8 +64,32 @@ def parse_json_body(raw: bytes | None) -> dict[str, Any]:
 def check_structure(data: dict[str, Any], *, surrogates: bool = True) -> None:
     """Raise a ClientError for nesting beyond MAX_DEPTH, or (when `surrogates`) a lone surrogate.
 
-    Iterative, so a hostile depth cannot exhaust the interpreter's stack here.
-    """
+    Iterative, so a hostile depth cannot exhaust the interpreter's stack here. A body that passes
+    (nearly every one) is walked once without naming anything; only a failing one is walked again
+    to name the field (`_locate`)."""
+    if not _structure_ok(data, surrogates):
+        _locate(data, surrogates)
+
+
+def _structure_ok(data: dict[str, Any], surrogates: bool) -> bool:
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        children = value.values() if isinstance(value, dict) else value
+        if surrogates and isinstance(value, dict) and any(_has_surrogate(k) for k in value):
+            return False
+        for child in children:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+            elif surrogates and isinstance(child, str) and _has_surrogate(child):
+                return False
+    return True
+
+
+def _locate(data: dict[str, Any], surrogates: bool) -> None:
+    """Raise the ClientError naming where `data` first fails check_structure."""
     stack: list[tuple[Any, int, str]] = [(data, 1, "")]
     while stack:
         value, depth, path = stack.pop()

@@ -6,8 +6,17 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from chat2responses.body import MAX_BODY_BYTES, MAX_DEPTH, parse_json_body
+from chat2responses.body import (
+    MAX_BODY_BYTES,
+    MAX_DEPTH,
+    _locate,
+    _structure_ok,
+    check_structure,
+    parse_json_body,
+)
 from chat2responses.errors import ClientError
 
 
@@ -69,3 +78,38 @@ def test_the_deepest_allowed_body_parses_and_encodes_again() -> None:
 
 def test_a_paired_surrogate_escape_is_fine() -> None:
     assert parse_json_body(b'{"e": "\\ud83d\\ude00"}') == {"e": "\U0001f600"}
+
+
+_TEXT = st.text(st.characters(codec=None), max_size=4) | st.sampled_from(["\ud800", "a\udfffb"])
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+def _nested(value: Any, depth: int) -> Any:
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.dictionaries(_TEXT, _JSON, max_size=4),
+    surrogates=st.booleans(),
+    depth=st.sampled_from([0, MAX_DEPTH - 2, MAX_DEPTH]),
+)
+def test_the_quick_walk_fails_exactly_where_the_naming_walk_raises(
+    body: dict[str, Any], surrogates: bool, depth: int
+) -> None:
+    body = {**body, "deep": _nested({}, depth)}
+    try:
+        _locate(body, surrogates)
+        raised = False
+    except ClientError:
+        raised = True
+    assert _structure_ok(body, surrogates) is not raised
+    if raised:
+        with pytest.raises(ClientError):
+            check_structure(body, surrogates=surrogates)
