@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .wire import dumps
+from .wire import dumps, utf8
 
 
 class ChunkFrames:
@@ -36,12 +36,12 @@ class ChunkFrames:
     def _one(self, chunk: Any) -> bytes:
         text = _text_only(chunk)
         if text is None:
-            return b"data: " + dumps(chunk).encode() + b"\n\n"
+            return b"data: " + utf8(dumps(chunk)) + b"\n\n"
         if self._fields < 0:
             return self._probe(chunk, text)
         if len(chunk) != self._fields:
-            return b"data: " + dumps(chunk).encode() + b"\n\n"
-        return self._head + dumps(text).encode() + self._tail
+            return b"data: " + utf8(dumps(chunk)) + b"\n\n"
+        return self._head + utf8(dumps(text)) + self._tail
 
     def _probe(self, chunk: Any, text: str) -> bytes:
         """Cut the head and tail from this chunk's encoding with a marker for its text (the
@@ -50,8 +50,8 @@ class ChunkFrames:
         choice = {**chunk["choices"][0], "delta": {"content": self._PROBE}}
         probe = f"data: {dumps({**chunk, 'choices': [choice]})}\n\n"
         head, _, tail = probe.rpartition(dumps(self._PROBE))
-        whole = b"data: " + dumps(chunk).encode() + b"\n\n"
-        if (head + dumps(text) + tail).encode() == whole:
+        whole = b"data: " + utf8(dumps(chunk)) + b"\n\n"
+        if utf8(head + dumps(text) + tail) == whole:
             self._fields, self._head, self._tail = len(chunk), head.encode(), tail.encode()
         else:
             self._fields = 0  # no chunk has no fields: every one is encoded whole

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .wire import utf8
+
 
 class ProxyError(Exception):
     """Base of every error this project turns into an OpenAI error body."""
@@ -140,7 +142,7 @@ def type_for_status(status: int) -> str:
 
 def error_body(err: ProxyError) -> bytes:
     """The JSON body of an error response sent before any byte of a stream."""
-    return json.dumps(err.to_dict(), ensure_ascii=False).encode()
+    return utf8(json.dumps(err.to_dict(), ensure_ascii=False))
 
 
 def error_chunk(err: ProxyError) -> bytes:

@@ -24,7 +24,7 @@ from .errors import ProxyError, UpstreamError, error_body, error_chunk
 from .events import Event, EventType, parse_event
 from .sse import DONE, SSEDecoder
 from .translate_stream import StreamTranslator
-from .wire import dumps
+from .wire import dumps, utf8
 
 DISPLAY_LIMIT = 2 * 1024 * 1024  # bytes of each side kept for mitmweb; the client gets all
 # A non-streaming client's answer is built in memory: this many bytes of upstream events at most.
@@ -181,7 +181,7 @@ class ChatJsonSink:
         body = self._aggregator.finish()
         usage = body.get("usage")
         self.usage = usage if isinstance(usage, dict) else None
-        return dumps(body).encode()
+        return utf8(dumps(body))
 
     def fail(self, err: ProxyError) -> bytes:
         self.error = err

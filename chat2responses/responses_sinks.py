@@ -29,7 +29,7 @@ from .pipeline import (
     check_buffered,
 )
 from .sse import encode_event
-from .wire import dumps
+from .wire import dumps, utf8
 
 _FINAL = frozenset({EventType.COMPLETED, EventType.INCOMPLETE, EventType.DONE})
 
@@ -139,7 +139,7 @@ class ResponsesJsonSink:
             response["output"] = [self._items[i] for i in sorted(self._items)]
         usage = response.get("usage")
         self.usage = usage if isinstance(usage, dict) else None
-        return dumps(response).encode()
+        return utf8(dumps(response))
 
     def fail(self, err: ProxyError) -> bytes:
         self.error = err

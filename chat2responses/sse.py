@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import UpstreamProtocolError
+from .wire import utf8
 
 _BOM = b"\xef\xbb\xbf"
 _EVENT_LINE = b"event: "
@@ -181,7 +182,7 @@ def encode_data(payload: str) -> bytes:
     """One `data:` event; a payload with line breaks becomes several `data:` lines (rule 3)."""
     if "\n" in payload or "\r" in payload:
         return _data_lines(payload) + b"\n"
-    return b"data: " + payload.encode() + b"\n\n"
+    return b"data: " + utf8(payload) + b"\n\n"
 
 
 def encode_event(event: str, payload: str) -> bytes:
@@ -193,4 +194,4 @@ def encode_event(event: str, payload: str) -> bytes:
 
 def _data_lines(payload: str) -> bytes:
     lines = payload.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return b"".join(b"data: " + line.encode() + b"\n" for line in lines)
+    return b"".join(b"data: " + utf8(line) + b"\n" for line in lines)

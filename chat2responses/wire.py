@@ -7,12 +7,26 @@ events); past it, code uses these names instead of ad-hoc dict literals. Pure: n
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
 from typing import Any, Literal, NotRequired, TypedDict
 
 # The JSON text this project writes (chunks, events, request bodies): compact, UTF-8 as is.
 # Built once: json.dumps makes a new encoder per call when given options.
 dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8(text: str) -> bytes:
+    """JSON text (or an SSE line of it) as UTF-8. A lone surrogate, which an upstream can send
+    as an escape (half of an emoji split across two deltas, say), has no UTF-8 form: it goes out
+    as the `\\uXXXX` escape it came in as. In JSON text it can only sit inside a string, where
+    the escape means the same."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode()
 
 
 class ReasoningMode(StrEnum):

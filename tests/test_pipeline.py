@@ -177,3 +177,29 @@ def test_a_json_response_object_is_read_as_events() -> None:
     assert completion.choices[0].message.content == "Hi!"
     incomplete = events_of_response({**response, "status": "incomplete"})
     assert incomplete[-1]["type"] == "response.incomplete"
+
+
+def test_half_an_emoji_per_delta_goes_out_escaped_as_it_came() -> None:
+    """An upstream that splits a surrogate pair across two deltas sends each half as a lone
+    `\\uXXXX` escape: no UTF-8 form, so each chunk keeps the escape, and a client joining the
+    contents gets the emoji back."""
+    sink = ChatStreamSink(CTX, include_usage=False)
+    raw = sse(ADDED, delta("\ud83d"), delta("\ude00!"), COMPLETED)
+    out = [sink.feed(e) for e in events(raw, 7)] + [sink.finish()]
+    body = b"".join(out)
+    body.decode("utf-8")  # valid UTF-8 throughout
+    text = "".join(
+        json.loads(p)["choices"][0]["delta"].get("content") or ""
+        for p in payloads([body])
+        if p != b"[DONE]" and json.loads(p)["choices"]
+    )
+    assert text.encode("utf-16", "surrogatepass").decode("utf-16") == "😀!"
+    assert sink.error is None
+
+
+def test_a_non_streaming_answer_with_a_lone_surrogate_is_valid_utf8() -> None:
+    sink = ChatJsonSink(CTX)
+    for e in events(sse(ADDED, delta("a\udfffb"), COMPLETED), 64):
+        sink.feed(e)
+    body = sink.finish()
+    assert json.loads(body.decode("utf-8"))["choices"][0]["message"]["content"] == "a\udfffb"
