@@ -52,7 +52,7 @@ class ChunkFrames:
         head, _, tail = probe.rpartition(dumps(self._PROBE))
         whole = b"data: " + utf8(dumps(chunk)) + b"\n\n"
         if utf8(head + dumps(text) + tail) == whole:
-            self._fields, self._head, self._tail = len(chunk), head.encode(), tail.encode()
+            self._fields, self._head, self._tail = len(chunk), utf8(head), utf8(tail)
         else:
             self._fields = 0  # no chunk has no fields: every one is encoded whole
         return whole
