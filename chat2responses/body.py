@@ -77,10 +77,11 @@ def _structure_ok(data: dict[str, Any], surrogates: bool) -> bool:
         value, depth = stack.pop()
         if depth > MAX_DEPTH:
             return False
-        children = value.values() if isinstance(value, dict) else value
-        if surrogates and isinstance(value, dict) and any(_has_surrogate(k) for k in value):
-            return False
-        for child in children:
+        if isinstance(value, dict):
+            if surrogates and any(_has_surrogate(key) for key in value):
+                return False
+            value = value.values()
+        for child in value:
             if isinstance(child, (dict, list)):
                 stack.append((child, depth + 1))
             elif surrogates and isinstance(child, str) and _has_surrogate(child):

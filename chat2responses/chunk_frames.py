@@ -36,11 +36,11 @@ class ChunkFrames:
     def _one(self, chunk: Any) -> bytes:
         text = _text_only(chunk)
         if text is None:
-            return b"data: " + utf8(dumps(chunk)) + b"\n\n"
+            return _whole(chunk)
         if self._fields < 0:
             return self._probe(chunk, text)
         if len(chunk) != self._fields:
-            return b"data: " + utf8(dumps(chunk)) + b"\n\n"
+            return _whole(chunk)
         return self._head + utf8(dumps(text)) + self._tail
 
     def _probe(self, chunk: Any, text: str) -> bytes:
@@ -50,12 +50,16 @@ class ChunkFrames:
         choice = {**chunk["choices"][0], "delta": {"content": self._PROBE}}
         probe = f"data: {dumps({**chunk, 'choices': [choice]})}\n\n"
         head, _, tail = probe.rpartition(dumps(self._PROBE))
-        whole = b"data: " + utf8(dumps(chunk)) + b"\n\n"
+        whole = _whole(chunk)
         if utf8(head + dumps(text) + tail) == whole:
             self._fields, self._head, self._tail = len(chunk), utf8(head), utf8(tail)
         else:
             self._fields = 0  # no chunk has no fields: every one is encoded whole
         return whole
+
+
+def _whole(chunk: Any) -> bytes:
+    return b"data: " + utf8(dumps(chunk)) + b"\n\n"
 
 
 def _text_only(chunk: Any) -> str | None:

@@ -22,7 +22,7 @@ from .chunk_frames import ChunkFrames
 from .chunks import ChunkContext
 from .errors import ProxyError, UpstreamError, error_body, error_chunk
 from .events import Event, EventType, parse_event
-from .sse import DONE, SSEDecoder
+from .sse import DONE, SSEDecoder, SSEMessage
 from .translate_stream import StreamTranslator
 from .wire import dumps, utf8
 
@@ -233,10 +233,14 @@ class UpstreamSSE:
 
     def feed_raw(self, data: bytes) -> list[str]:
         """The events' JSON texts, not parsed yet (`parse_event` each when it is its turn)."""
-        return [m.data for m in self._decoder.feed(data) if m.data and m.data != "[DONE]"]
+        return _texts(self._decoder.feed(data))
 
     def finish_raw(self) -> list[str]:
-        return [m.data for m in self._decoder.finish() if m.data and m.data != "[DONE]"]
+        return _texts(self._decoder.finish())
+
+
+def _texts(messages: list[SSEMessage]) -> list[str]:
+    return [m.data for m in messages if m.data and m.data != "[DONE]"]
 
 
 def events_of_response(response: dict[str, Any]) -> list[Event]:

@@ -9,41 +9,15 @@ from chat2responses.chunk_frames import ChunkFrames
 from chat2responses.chunks import ChunkContext
 from chat2responses.translate_stream import StreamTranslator
 from chat2responses.wire import ReasoningMode, dumps
+from tests.events_helpers import ADDED, RESPONSE, delta
 
-RESPONSE = {"id": "resp_1", "object": "response", "created_at": 1.5, "model": "gpt-5.5"}
-ADDED = {
-    "type": "response.output_item.added",
-    "output_index": 0,
-    "item": {"type": "message", "id": "msg_1", "role": "assistant", "content": []},
-}
-
-
-def delta(text: str) -> dict[str, object]:
-    return {
-        "type": "response.output_text.delta",
-        "item_id": "msg_1",
-        "output_index": 0,
-        "content_index": 0,
-        "delta": text,
-    }
-
-
+SUMMARY = "response.reasoning_summary_text.delta"
 USAGE = {"input_tokens": 5, "output_tokens": 7, "total_tokens": 12}
 REASONING = {
     "type": "response.output_item.added",
     "output_index": 0,
     "item": {"type": "reasoning", "id": "rs_1", "summary": []},
 }
-
-
-def summary_delta(text: str) -> dict[str, object]:
-    return {
-        "type": "response.reasoning_summary_text.delta",
-        "item_id": "rs_1",
-        "output_index": 0,
-        "summary_index": 0,
-        "delta": text,
-    }
 
 
 @settings(max_examples=60, deadline=None)
@@ -66,7 +40,8 @@ def test_text_chunks_are_framed_as_dumps_frames_the_whole_chunk(
     ctx = ChunkContext("chatcmpl-x", 1_700_000_001, "gpt-5.5", mode, stop)
     message = {**ADDED, "output_index": 1}
     stream: list[dict[str, object]] = [{"type": "response.created", "response": RESPONSE}]
-    stream += [REASONING, *(summary_delta(t) for t in thoughts), message]
+    thinking = (delta(t, kind=SUMMARY, item_id="rs_1", part="summary_index") for t in thoughts)
+    stream += [REASONING, *thinking, message]
     stream += [{**delta(t), "output_index": 1} for t in texts]
     stream.append({"type": "response.completed", "response": {**RESPONSE, "usage": USAGE}})
     translator, frames = StreamTranslator(ctx, include_usage=include_usage), ChunkFrames()

@@ -17,30 +17,15 @@ from chat2responses.pipeline import (
     events_of_response,
 )
 from chat2responses.wire import ReasoningMode
+from tests.events_helpers import ADDED, RESPONSE, delta
 
 CTX = ChunkContext("chatcmpl-1", 1_700_000_000, "gpt-5.5", ReasoningMode.REASONING_CONTENT)
-RESPONSE = {"id": "resp_1", "object": "response", "created_at": 1.5, "model": "gpt-5.5"}
 
 
 def sse(*events: dict[str, object]) -> bytes:
     return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
 
 
-def delta(text: str) -> dict[str, object]:
-    return {
-        "type": "response.output_text.delta",
-        "item_id": "msg_1",
-        "output_index": 0,
-        "content_index": 0,
-        "delta": text,
-    }
-
-
-ADDED = {
-    "type": "response.output_item.added",
-    "output_index": 0,
-    "item": {"type": "message", "id": "msg_1", "role": "assistant", "content": []},
-}
 COMPLETED = {"type": "response.completed", "response": {**RESPONSE, "status": "completed"}}
 STREAM = sse({"type": "response.created", "response": RESPONSE}, ADDED, delta("Hel"), delta("lo"))
 
