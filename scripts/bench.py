@@ -12,9 +12,9 @@ baseline measured in the same run, because absolute numbers depend on the machin
    and the added first-byte time as the median over rounds of each round's own difference (a
    shared machine drifts between rounds more than the routes differ within one).
 4. Load: 1000 streamed requests at 200 concurrency through the addon (half each route) against
-   the same through untouched mitmdump run just before it; failures, requests per second, and
-   the addon process's memory after each of ten such pairs; the ratio is the median of the ten
-   pairs' (their range is printed too).
+   the mean of the same through untouched mitmdump run just before and just after it; failures,
+   requests per second, and the addon process's memory after each of ten such runs; the ratio
+   is the median of the ten runs' (their range is printed too).
 """
 
 from __future__ import annotations
@@ -258,14 +258,18 @@ def rss_mb(pid: int) -> float:
 
 
 async def bench_load(p: Proxies, requests: int, concurrency: int, runs: int) -> dict[str, Any]:
-    """Each run through the addon right after one through untouched mitmdump: the ratio of the
-    pair is what counts (a shared machine drifts between runs more than the two routes differ)."""
-    base_fail, results = 0, []
+    """Each run through the addon sits between two runs through untouched mitmdump, and is held
+    against their mean: a shared machine drifts between runs more than the two proxies differ,
+    and a drift spreads over both sides of the run alike."""
+    base_fail, before = await load_run(p, ("untouched",), requests, concurrency)
+    results = []
     for _ in range(runs):
-        fail, base_rps = await load_run(p, ("untouched",), requests, concurrency)
-        base_fail += fail
         fail, rps = await load_run(p, ("http", "websocket"), requests, concurrency)
-        results.append((fail, rps, base_rps, rss_mb(p.addon.process.pid)))
+        rss = rss_mb(p.addon.process.pid)
+        after_fail, after = await load_run(p, ("untouched",), requests, concurrency)
+        base_fail += after_fail
+        results.append((fail, rps, (before + after) / 2, rss))
+        before = after
     return {"base_fail": base_fail, "runs": results}
 
 
@@ -326,16 +330,17 @@ def main() -> None:
                 f"Load: {args.requests} streamed requests at concurrency {args.concurrency} "
                 f"({args.runs} runs through the addon, half per route):"
             )
-            print(f"  untouched mitmdump: {load['base_fail']} failures in {args.runs} runs")
+            print(f"  untouched mitmdump: {load['base_fail']} failures in {args.runs + 1} runs")
             for i, (fail, rps, base, rss) in enumerate(load["runs"], 1):
                 print(
                     f"  run {i:2}: addon {rps:6.1f} req/s = {rps / base:5.1%} of untouched "
-                    f"({base:6.1f} req/s, the run before), {fail} failures, RSS {rss:6.1f} MB"
+                    f"({base:6.1f} req/s, mean of the runs before and after), {fail} failures, "
+                    f"RSS {rss:6.1f} MB"
                 )
             ratios = [rps / base for _, rps, base, _ in load["runs"]]
             print(
                 f"  requests per second vs untouched: median {statistics.median(ratios):.1%} of "
-                f"the {args.runs} pairs (range {min(ratios):.1%} to {max(ratios):.1%}, "
+                f"the {args.runs} runs (range {min(ratios):.1%} to {max(ratios):.1%}, "
                 f"{sum(r >= 0.6 for r in ratios)} of {args.runs} at or above 60 %)"
             )
             first, last = load["runs"][0][3], load["runs"][-1][3]
