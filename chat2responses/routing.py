@@ -38,3 +38,10 @@ def is_chat_completions_path(path: str) -> bool:
 def is_responses_path(path: str) -> bool:
     """`POST …/responses` from a Responses client (not `…/responses/{id}`, not the driver's)."""
     return path.partition("?")[0].rstrip("/").endswith("/responses")
+
+
+def redacted_url(url: str) -> str:
+    """`url` without userinfo, query or fragment: safe to log and to show to a client."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

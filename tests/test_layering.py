@@ -14,7 +14,10 @@ GUARDED = {"mitmproxy", "websockets", "asyncio", "aiohttp", "socket", "threading
 ALLOWED = {
     **{f"glue/{p.name}": {"mitmproxy"} for p in (ADDON / "glue").glob("*.py")},
     "chat2responses.py": {"mitmproxy"},
-    "transports/websocket.py": {"websockets", "asyncio", "socket"},
+    **{
+        f"transports/websocket/{p.name}": {"websockets", "asyncio"}
+        for p in (ADDON / "transports" / "websocket").glob("*.py")
+    },
     "transports/http.py": {"asyncio", "aiohttp"},
     "transports/call.py": {"asyncio", "aiohttp"},
     "transports/answer.py": {"asyncio"},
@@ -73,3 +76,9 @@ def test_only_the_glue_package_imports_mitmproxy() -> None:
 )
 def test_glue_modules_stay_small(path: Path) -> None:
     assert len(path.read_text().splitlines()) <= 300
+
+
+def test_only_the_websocket_package_imports_websockets() -> None:
+    importers = {str(p.relative_to(ADDON)) for p in MODULES if "websockets" in _imports(p)}
+    assert importers
+    assert all(name.startswith("transports/websocket/") for name in importers), importers

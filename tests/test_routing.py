@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from chat2responses.routing import is_chat_completions_path, responses_url_for, websocket_url
+from chat2responses.routing import (
+    is_chat_completions_path,
+    redacted_url,
+    responses_url_for,
+    websocket_url,
+)
 
 
 @pytest.mark.parametrize(
@@ -50,3 +55,21 @@ def test_websocket_urls(url: str, expected: str) -> None:
 )
 def test_which_paths_are_chat_completions(path: str, expected: bool) -> None:
     assert is_chat_completions_path(path) is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "wss://user:pw@example.com:8443/v1/responses?api_key=k#f",
+            "wss://example.com:8443/v1/responses",
+        ),
+        (
+            "https://chatgpt.com/backend-api/codex/responses",
+            "https://chatgpt.com/backend-api/codex/responses",
+        ),
+        ("http://token@127.0.0.1:9/up?key=sk-1", "http://127.0.0.1:9/up"),
+    ],
+)
+def test_redacted_url_drops_userinfo_query_and_fragment(url: str, expected: str) -> None:
+    assert redacted_url(url) == expected

@@ -27,7 +27,6 @@ from chat2responses.errors import UpstreamError, UpstreamProtocolError
 from chat2responses.transports.websocket import (
     HandshakeRefused,
     open_response_stream,
-    redacted_url,
     websocket_ssl_context,
 )
 
@@ -133,11 +132,6 @@ def sends(*frames: str | bytes) -> Behaviour:
 async def collect(url: str, headers: dict[str, str] = HEADERS, **kwargs: Any) -> list[str]:
     async with open_response_stream(url, headers=headers, frame=FRAME, **kwargs) as events:
         return [text async for text in events]
-
-
-def test_redacted_url_drops_userinfo_and_query() -> None:
-    url = "wss://user:pw@example.com:8443/v1/responses?api_key=k#f"
-    assert redacted_url(url) == "wss://example.com:8443/v1/responses"
 
 
 # ---- a whole response -------------------------------------------------------------------------

@@ -31,13 +31,12 @@ from chat2responses.quota import QuotaBook
 from chat2responses.quota_tap import QuotaTap
 from chat2responses.replay import ReasoningCache
 from chat2responses.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
-from chat2responses.routing import is_chat_completions_path, is_responses_path
+from chat2responses.routing import is_chat_completions_path, is_responses_path, redacted_url
 from chat2responses.settings import AuthMode, Settings
 from chat2responses.translate_request import Translation
 from chat2responses.transports.catalog_fetch import CatalogFetcher
 from chat2responses.transports.driver import PATH_PREFIX
 from chat2responses.transports.job import CallJob
-from chat2responses.transports.websocket import redacted_url
 from chat2responses.turn import Turn, instructions_as_input
 from chat2responses.wire import ReasoningMode
 

@@ -22,10 +22,9 @@ from wsproto.frame_protocol import Opcode
 from chat2responses.pipeline import DISPLAY_LIMIT
 from chat2responses.policy import Reason, Route
 from chat2responses.report import MARKS, CallReport, conversation_text
-from chat2responses.routing import websocket_url
+from chat2responses.routing import redacted_url, websocket_url
 from chat2responses.translate_request import Translation
 from chat2responses.transports.job import CallJob
-from chat2responses.transports.websocket import redacted_url
 from chat2responses.wire import dumps
 
 

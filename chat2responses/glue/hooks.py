@@ -50,12 +50,17 @@ from chat2responses.policy import Memory, Route, asks_summaries
 from chat2responses.profiles import profile_for_url
 from chat2responses.quota import QuotaBook
 from chat2responses.replay import ReasoningCache
-from chat2responses.routing import is_chat_completions_path, responses_url_for, websocket_url
+from chat2responses.routing import (
+    is_chat_completions_path,
+    redacted_url,
+    responses_url_for,
+    websocket_url,
+)
 from chat2responses.settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings
 from chat2responses.translate_request import translate_request
 from chat2responses.transports.driver import Driver
 from chat2responses.transports.job import CallJob, Relayed
-from chat2responses.transports.websocket import redacted_url, websocket_ssl_context
+from chat2responses.transports.websocket import websocket_ssl_context
 from chat2responses.wire import ReasoningMode
 
 logger = logging.getLogger(__name__)

@@ -45,7 +45,7 @@ class JsonEvents:
 
 
 class FrameEvents:
-    """WebSocket frames → events (websocket.py's stream parsed each), each frame kept (bounded)
+    """WebSocket frames → events (websocket/stream.py parsed each), each frame kept (bounded)
     for display."""
 
     def __init__(self, frames: Any, outcome: CallOutcome) -> None:
