@@ -23,12 +23,8 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from chat2responses.errors import UpstreamError, UpstreamProtocolError
-from chat2responses.transports.websocket import (
-    HandshakeRefused,
-    open_response_stream,
-    websocket_ssl_context,
-)
+from chat2responses.errors import HandshakeRefused, UpstreamError, UpstreamProtocolError
+from chat2responses.transports.websocket import open_response_stream, websocket_ssl_context
 
 PATH = "/backend-api/codex/responses"
 SECRET = "sk-test-secret-token"

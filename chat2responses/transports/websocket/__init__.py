@@ -28,23 +28,8 @@ and must never log handshake header values (they carry credentials): only the UR
 userinfo and query removed.
 """
 
-from chat2responses.errors import HandshakeRefused
-from chat2responses.transports.websocket.errors import CLOSE_TIMEOUT, MAX_MESSAGE_BYTES
 from chat2responses.transports.websocket.pool import WebSocketPool
-from chat2responses.transports.websocket.stream import (
-    CONNECTION_LIMIT_REACHED,
-    USER_AGENT,
-    open_response_stream,
-)
+from chat2responses.transports.websocket.stream import open_response_stream
 from chat2responses.transports.websocket.tls import websocket_ssl_context
 
-__all__ = [
-    "CLOSE_TIMEOUT",
-    "CONNECTION_LIMIT_REACHED",
-    "MAX_MESSAGE_BYTES",
-    "USER_AGENT",
-    "HandshakeRefused",
-    "WebSocketPool",
-    "open_response_stream",
-    "websocket_ssl_context",
-]
+__all__ = ["WebSocketPool", "open_response_stream", "websocket_ssl_context"]

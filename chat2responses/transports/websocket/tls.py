@@ -19,10 +19,12 @@ except ImportError:  # pragma: no cover
 
 
 def ssl_argument(context: ssl_module.SSLContext | None) -> dict[str, Any]:
+    """`connect`'s keyword for `context`: none at all for a ws:// URL."""
     return {} if context is None else {"ssl": context}
 
 
 def tls_context(url: str, context: ssl_module.SSLContext | None) -> ssl_module.SSLContext | None:
+    """The context a socket to `url` uses (`context`, else the shared default); None for ws://."""
     # websockets refuses an `ssl` argument for ws:// URLs, so there is one for wss:// only.
     if urlsplit(url).scheme.lower() != "wss":
         return None
