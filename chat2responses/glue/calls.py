@@ -31,7 +31,12 @@ from chat2responses.quota import QuotaBook
 from chat2responses.quota_tap import QuotaTap
 from chat2responses.replay import ReasoningCache
 from chat2responses.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
-from chat2responses.routing import is_chat_completions_path, is_responses_path, redacted_url
+from chat2responses.routing import (
+    is_chat_completions_path,
+    is_responses_path,
+    redacted_url,
+    responses_url_for,
+)
 from chat2responses.settings import AuthMode, Settings
 from chat2responses.translate_request import Translation
 from chat2responses.transports.catalog_fetch import CatalogFetcher
@@ -178,6 +183,13 @@ def decoded_body(req: http.Request) -> bytes | None:
             f"The request body could not be decoded as content-encoding {encoding!r} ({exc}).",
             code="invalid_encoding",
         ) from None
+
+
+def upstream_url(responses_url: str, req: http.Request) -> str:
+    """Where `req` goes: `responses_url`'s endpoint when it is set (the request's origin is not
+    even read), else the request's own origin and path (routing.responses_url_for)."""
+    origin = "" if responses_url else origin_of(req)
+    return responses_url_for(responses_url, origin, req.path)
 
 
 def origin_of(req: http.Request) -> str:

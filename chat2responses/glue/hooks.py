@@ -37,11 +37,11 @@ from chat2responses.glue.calls import (
     conversation_for,
     current_login,
     decoded_body,
-    origin_of,
     point_at_driver,
     quota_tap,
     refuse,
     sink_factory,
+    upstream_url,
 )
 from chat2responses.glue.catalogs import Catalogs
 from chat2responses.glue.contentviews import register_views
@@ -50,12 +50,7 @@ from chat2responses.policy import Memory, Route, asks_summaries
 from chat2responses.profiles import profile_for_url
 from chat2responses.quota import QuotaBook
 from chat2responses.replay import ReasoningCache
-from chat2responses.routing import (
-    is_chat_completions_path,
-    redacted_url,
-    responses_url_for,
-    websocket_url,
-)
+from chat2responses.routing import is_chat_completions_path, redacted_url, websocket_url
 from chat2responses.settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings
 from chat2responses.translate_request import translate_request
 from chat2responses.transports.driver import Driver
@@ -188,7 +183,7 @@ class Chat2Responses:
         match = catalog.match(model) if isinstance(model, str) else None
         if not rewrite_all and (match is None or match.info is None):
             return None
-        url = responses_url_for(self.settings.responses_url, origin_of(req), req.path)
+        url = upstream_url(self.settings.responses_url, req)
         profile = profile_for_url(url)
         upstream = redacted_url(url)
         summaries = self.settings.reasoning is not ReasoningMode.NONE and (
