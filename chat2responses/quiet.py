@@ -7,7 +7,7 @@ flow lines are not log records (the dumper addon writes them), so `run` also set
 
 Owns: the levels of mitmproxy's loggers while loaded (mitmweb's line with its URL and token is
 kept). Must not: touch any other logger (the addon's own, `chat2responses.*`, stays at whatever
-mitmproxy's termlog shows) or import mitmproxy.
+mitmproxy's termlog shows) or load mitmproxy itself.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Owns: the command line (every flag and its C2R_* variable), and the order of a r
 port before anything starts, start the emulator (when it is the upstream) and mitmdump/mitmweb from
 this same Python environment, print the banner once the proxy is ready, stop both on Ctrl-C or
 when either exits. What the children are is commands.py; how they are watched is processes.py.
-Must not: import mitmproxy (the children do) or know anything about translation.
+Must not: load mitmproxy in this process (the children do) or know anything about translation.
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ Dispatch = Callable[[str, str, Exchange], None]
 
 
 class LoopbackConnection(asyncio.Protocol):
-    """One connection from mitmproxy: reads request heads, hands each to `dispatch`."""
+    """One connection of mitmproxy's: reads request heads, hands each to `dispatch`."""
 
     def __init__(self, dispatch: Dispatch, connections: set[LoopbackConnection]) -> None:
         self._dispatch = dispatch
