@@ -188,15 +188,19 @@ def _unknown_type(kind: object) -> Rejection:
     )
 
 
+# Looked up once: these run over every step of an answer (thousands), before its first frame.
+_ITEM_DONE = EventType.OUTPUT_ITEM_DONE.value
+_ERROR = EventType.ERROR.value
+
+
 def _completed(body: Mapping[str, Any], steps: list[Step]) -> Completed | None:
     last = steps[-1] if steps else None
     if not (isinstance(last, Emit) and last.event["type"] == EventType.COMPLETED):
         return None
-    done = (
-        EventType.OUTPUT_ITEM_DONE.value
-    )  # looked up once: thousands of steps, before any is sent
     output = [
-        step.event["item"] for step in steps if type(step) is Emit and step.event["type"] == done
+        step.event["item"]
+        for step in steps
+        if type(step) is Emit and step.event["type"] == _ITEM_DONE
     ]
     return Completed(last.event["response"]["id"], list(body["input"]), output)
 
@@ -213,9 +217,6 @@ def _outcome(steps: list[Step]) -> str:
         case Emit(event):
             return str(event["type"])
     return "no events"
-
-
-_ERROR = EventType.ERROR.value
 
 
 def _for_websocket(step: Step) -> Step:
