@@ -510,6 +510,36 @@ async def test_a_websocket_closed_with_1009_sends_that_request_over_http(driver:
     assert memory.routes == {}  # one request too big says nothing of the model
 
 
+async def test_the_outcome_is_final_when_the_clients_answer_ends(driver: Driver) -> None:
+    """mitmproxy ends the flow and reports it once it has relayed the answer's end; the rest of
+    the upstream's HTTP body is drained afterwards (here it stays open for a while)."""
+    body_done = asyncio.Event()
+
+    async def too_big(request: web.Request) -> web.StreamResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.receive()
+        await socket.close(code=1009, message=b"message too big")
+        return socket
+
+    async def slow_end(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for event in (ADDED, delta("Hi"), COMPLETED):
+            await response.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+        await body_done.wait()  # the body's end comes later
+        await response.write_eof()
+        return response
+
+    async with upstream(slow_end, too_big) as url:
+        the_job = job(url, Route.WEBSOCKET)
+        status, _, body = await call(driver, the_job)
+        tried = [t.attempt.route for t in the_job.outcome.tried]  # what the glue would report
+        body_done.set()
+    assert status == 200 and text_of(body) == "Hi", body
+    assert tried == [Route.WEBSOCKET, Route.HTTP]
+
+
 @pytest.mark.usefixtures("quick_backoff")
 async def test_a_dropped_websocket_is_retried_on_a_fresh_socket(driver: Driver) -> None:
     handshakes: list[int] = []

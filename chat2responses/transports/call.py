@@ -20,6 +20,9 @@ Rule 5: first bytes first. mitmproxy relays the answer on this same event loop, 
         the first bytes are written, the upstream socket is not read (its data waits in the
         kernel) until the glue says mitmproxy relayed them (`job.relayed`), at most
         FIRST_RELAY_WAIT. The client's first byte comes that much sooner; nothing is lost.
+Rule 6: the outcome is final when the client's answer is: the answered attempt is recorded right
+        after the answer's end is written, before the rest of an HTTP body is drained, because
+        mitmproxy may end the flow and report it as soon as it has relayed that end.
 """
 
 from __future__ import annotations
@@ -153,11 +156,16 @@ class UpstreamCall:
                 )
                 self.sink = self.answer.sink = job.make_sink()  # the old one saw the failure
                 continue
-            history.append(Tried(attempt, None, 200))
             break
+
+    def _answered(self, attempt: Attempt) -> None:
+        """`attempt` answered the client: the outcome is final before anything else is awaited
+        (rule 6; mitmproxy may end the flow and read it as soon as the answer's end is out)."""
+        job, outcome = self.job, self.job.outcome
+        history = [*outcome.tried, Tried(attempt, None, 200)]
         outcome.tried = history
         if job.turn is not None:
-            for news in job.turn.finished(history[-1].attempt):
+            for news in job.turn.finished(attempt):
                 logger.warning(news)
         lesson = lesson_of(job.plan, tuple(history))
         outcome.learned = lesson.route is not None
@@ -244,6 +252,7 @@ class UpstreamCall:
             for early in held:
                 await self.answer.send(self.sink.feed(early), more=True)
             await self.answer.complete()
+            self._answered(attempt)
             if not self.sink.stopped:
                 await events.drain()  # the rest of an HTTP body: its connection can be reused
 
