@@ -35,6 +35,7 @@ from .rules import Rejection
 from .signing import ReasoningSealer, secret_for
 from .tokens import PromptUsage, count_tokens
 
+_NO_FIELDS: Mapping[str, Any] = {}
 # Seals reasoning items when the backend passes no sealer (a scenario played on its own).
 _ANONYMOUS = ReasoningSealer(secret_for("emulator"), "")
 
@@ -215,8 +216,7 @@ class ResponseWriter:
         self._reasoning_chars += len(text)
         empty, full = {"type": "summary_text", "text": ""}, {"type": "summary_text", "text": text}
         self._emit(EventType.REASONING_SUMMARY_PART_ADDED, **where, part=empty)
-        for delta in deltas:
-            self._emit(EventType.REASONING_SUMMARY_TEXT_DELTA, **where, delta=delta)
+        self._deltas(EventType.REASONING_SUMMARY_TEXT_DELTA, where, deltas)
         self._emit(EventType.REASONING_SUMMARY_TEXT_DONE, **where, text=text)
         self._emit(EventType.REASONING_SUMMARY_PART_DONE, **where, part=full)
         return full
@@ -238,8 +238,7 @@ class ResponseWriter:
         )
         where = {"item_id": item_id, "output_index": index, "content_index": 0}
         self._emit(EventType.CONTENT_PART_ADDED, **where, part=_part(kind, ""))
-        for delta in deltas:
-            self._emit(spec.delta, **where, delta=delta, **spec.extra())
+        self._deltas(spec.delta, where, deltas, spec.extra())
         if end is ItemEnd.OPEN:
             self._output.append(item | _status("incomplete") | {"content": [_part(kind, text)]})
             return
@@ -258,8 +257,7 @@ class ResponseWriter:
             EventType.OUTPUT_ITEM_ADDED, output_index=index, item=item | _status("in_progress")
         )
         where = {"item_id": item_id, "output_index": index}
-        for delta in argument_deltas:
-            self._emit(EventType.FUNCTION_CALL_ARGUMENTS_DELTA, **where, delta=delta)
+        self._deltas(EventType.FUNCTION_CALL_ARGUMENTS_DELTA, where, argument_deltas)
         self._emit(EventType.FUNCTION_CALL_ARGUMENTS_DONE, **where, name=name, arguments=arguments)
         self._finish_item(index, item | _status("completed") | {"arguments": arguments})
 
@@ -279,8 +277,7 @@ class ResponseWriter:
             EventType.OUTPUT_ITEM_ADDED, output_index=index, item=item | _status("in_progress")
         )
         where = {"item_id": item_id, "output_index": index}
-        for delta in input_deltas:
-            self._emit(EventType.CUSTOM_TOOL_CALL_INPUT_DELTA, **where, delta=delta)
+        self._deltas(EventType.CUSTOM_TOOL_CALL_INPUT_DELTA, where, input_deltas)
         self._emit(EventType.CUSTOM_TOOL_CALL_INPUT_DONE, **where, input=text)
         self._finish_item(index, item | _status("completed") | {"input": text})
 
@@ -293,6 +290,26 @@ class ResponseWriter:
     def _finish_item(self, index: int, item: dict[str, Any]) -> None:
         self._emit(EventType.OUTPUT_ITEM_DONE, output_index=index, item=item)
         self._output.append(item)
+
+    def _deltas(
+        self,
+        type: EventType,
+        where: Mapping[str, Any],
+        deltas: Sequence[str],
+        extra: Mapping[str, Any] = _NO_FIELDS,
+    ) -> None:
+        """One `type` event per delta, as `_emit` would record them, in one tight loop: a long
+        stream has thousands, all computed before its first byte."""
+        if self._delay:
+            for delta in deltas:
+                self._emit(type, **where, delta=delta, **extra)
+            return
+        head, first = {"type": type.value, **where}, self._sequence
+        self.steps.extend(
+            Emit({**head, "delta": delta, **extra, "sequence_number": sequence})
+            for sequence, delta in enumerate(deltas, first)
+        )
+        self._sequence = first + len(deltas)
 
     def _emit(self, type: EventType, **fields: Any) -> None:
         if self._delay and self._sequence:
