@@ -22,10 +22,8 @@ Rule 3: `logprobs`/`top_logprobs` are dropped, not mapped: the chunks we emit ca
 Rule 4: `stop` (a string or up to 4) is kept in `Translation.stop` for the stream translator,
         which cuts the answer there; Responses has no `stop`, so it is never sent, nor "dropped".
 Rule 5: a model the catalog flags `use_responses_lite`, on a profile with a Lite marker, gets
-        the Responses-Lite shape (codex-backend-2026.md §2): tools as a first `additional_tools`
-        input item, instructions as a developer message, `parallel_tool_calls: false`,
-        `reasoning.context: "all_turns"`, and the marker in `http_headers` / `ws_extra`. Hosted
-        tools and a forced `tool_choice` are refused (400) before anything goes upstream.
+        the Responses-Lite shape (translate_lite.py), and the marker in `http_headers` /
+        `ws_extra`; what has no Lite form is refused (400) before anything goes upstream.
 """
 
 from __future__ import annotations
@@ -53,7 +51,8 @@ from .params import (
     need_str,
     opt_str,
 )
-from .profiles import LiteMarker, UpstreamProfile
+from .profiles import UpstreamProfile
+from .translate_lite import lite_marker, to_responses_lite
 from .translate_messages import translate_messages
 from .translate_tools import custom_tool_names, translate_tool_choice, translate_tools
 from .wire import ReasoningMode
@@ -123,7 +122,7 @@ def translate_request(
         _drop_default_summary(out, body)
     lite = profile.responses_lite if match.info and match.info.use_responses_lite else None
     if lite is not None:
-        _to_responses_lite(out, body)
+        to_responses_lite(out, body)
     return Translation(
         body=out,
         stream=stream,
@@ -134,7 +133,7 @@ def translate_request(
         stop=stop,
         legacy_functions="messages" in body and _legacy_functions(body),
         responses_lite=lite is not None,
-        **_lite_marker(lite),
+        **lite_marker(lite),
     )
 
 
@@ -160,13 +159,6 @@ def _stop(value: object) -> tuple[str, ...]:
             code="invalid_value",
         )
     return tuple(s for i, s in enumerate(sequences) if as_str(s, f"stop[{i}]"))
-
-
-def _lite_marker(lite: LiteMarker | None) -> dict[str, Mapping[str, Any]]:
-    if lite is None:
-        return {}
-    metadata = MappingProxyType({"client_metadata": dict(lite.ws_client_metadata)})
-    return {"http_headers": lite.http_headers, "ws_extra": metadata}
 
 
 def _stream_flags(body: dict[str, Any]) -> tuple[bool, bool]:
@@ -459,60 +451,3 @@ def _apply_profile(
     if profile.requires_instructions:
         out.setdefault("instructions", "")
     return dropped
-
-
-# --- Responses-Lite (rule 5) -------------------------------------------------------------------
-
-# "Responses-Lite only supports function tools, custom tools, and client-executed tool search."
-_LITE_TOOLS = frozenset({"function", "custom"})
-
-
-def _to_responses_lite(out: dict[str, Any], body: dict[str, Any]) -> None:
-    tools = out.pop("tools", [])
-    for i, tool in enumerate(tools):
-        kind = tool.get("type") if isinstance(tool, dict) else None
-        if kind not in _LITE_TOOLS:
-            from_chat = kind == "web_search" and body.get("web_search_options") is not None
-            param = "web_search_options" if from_chat else f"tools[{i}]"
-            raise ClientError(
-                f"{out['model']} takes the Responses-Lite request shape, which supports only "
-                f"function and custom tools; '{param}' asks for a hosted {kind!r} tool.",
-                param=param,
-                code="unsupported_value",
-            )
-    if _forced(out.get("tool_choice")):
-        param = "tool_choice" if body.get("tool_choice") is not None else "function_call"
-        raise ClientError(
-            f"{out['model']} takes the Responses-Lite request shape, which cannot force a tool "
-            f'call; send \'{param}\' as "auto" or "none".',
-            param=param,
-            code="unsupported_value",
-        )
-    first: list[Item] = []
-    if tools:
-        first.append({"type": "additional_tools", "role": "developer", "tools": tools})
-    if instructions := out.pop("instructions", None):
-        text = {"type": "input_text", "text": instructions}
-        first.append({"type": "message", "role": "developer", "content": [text]})
-    given = out["input"]
-    if isinstance(given, str):
-        given = [
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": given}]}
-        ]
-    out["input"] = [*first, *given]
-    out["parallel_tool_calls"] = False
-    reasoning = out.get("reasoning")
-    out["reasoning"] = {
-        **(reasoning if isinstance(reasoning, dict) else {}),
-        "context": "all_turns",
-    }
-
-
-def _forced(choice: object) -> bool:
-    """Whether `tool_choice` forces a call: "required", a named tool, or allowed tools in
-    "required" mode."""
-    if isinstance(choice, str):
-        return choice == "required"
-    if isinstance(choice, dict):
-        return choice.get("type") != "allowed_tools" or choice.get("mode") == "required"
-    return False
