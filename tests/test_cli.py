@@ -19,6 +19,7 @@ from chat2responses.cli.commands import (
     CliError,
     Upstream,
     mitmproxy_command,
+    options_set_by,
     resolve_upstream,
 )
 from chat2responses.cli.processes import claim_port, port_is_free
@@ -160,6 +161,54 @@ def test_verbose_drops_the_quieting_and_extra_arguments_come_last() -> None:
     assert _after(command, "-s") == [str(ENTRY_SCRIPT)]
     assert "flow_detail=0" not in command
     assert command[-2:] == list(extra)
+
+
+@pytest.mark.parametrize(
+    ("tool", "extra", "replaced", "kept_after"),
+    [
+        (
+            "mitmdump",
+            ["--set", "flow_detail=3"],
+            "flow_detail=0",
+            {"--set": ["connection_strategy=lazy", f"responses_url={UP.url}"]},
+        ),
+        ("mitmdump", ["--set=responses_rewrite=catalog"], "responses_rewrite=all", {}),
+        ("mitmdump", ["--set", "responses_url=http://h/v1"], f"responses_url={UP.url}", {}),
+        ("mitmdump", ["--mode", "regular"], "reverse:http://127.0.0.1:4321", {}),
+        ("mitmdump", ["-mregular@9"], "reverse:http://127.0.0.1:4321", {}),
+        ("mitmdump", ["-p", "9090"], "8080", {"--listen-host": ["127.0.0.1"]}),
+        ("mitmdump", ["--listen-port=9090"], "8080", {}),
+        ("mitmdump", ["--set", "listen_host=0.0.0.0"], "127.0.0.1", {"--listen-port": ["8080"]}),
+        ("mitmweb", ["--web-port", "9"], "8181", {"--web-host": ["127.0.0.1"]}),
+        ("mitmweb", ["--web-open-browser"], "web_open_browser=false", {}),
+    ],
+)
+def test_an_option_given_after_the_double_dash_replaces_ours(
+    tool: str, extra: list[str], replaced: str, kept_after: dict[str, list[str]]
+) -> None:
+    """mitmproxy refuses an option given twice ('Received multiple values for flow_detail'),
+    or keeps a flag's value over a --set of the same option: so ours is left out."""
+    web_port = 8181 if tool == "mitmweb" else None
+    command = mitmproxy_command(tool, UP, port=8080, web_port=web_port, verbose=False, extra=extra)
+    assert command[-len(extra) :] == extra
+    assert replaced not in command[: -len(extra)]
+    for flag, values in kept_after.items():
+        assert all(value in _after(command, flag) for value in values)
+    assert _after(command, "-s")[-1] == str(ENTRY_SCRIPT)
+
+
+@pytest.mark.parametrize(
+    ("args", "options"),
+    [
+        ([], set()),
+        (["--set", "a=1", "--set=b=2", "--set", "c"], {"a", "b", "c"}),
+        (["--listen-port", "1", "-p2", "--mode=regular", "-m", "x"], {"listen_port", "mode"}),
+        (["--no-web-open-browser", "--flow-detail", "2"], {"web_open_browser", "flow_detail"}),
+        (["-s", "x.py", "--ssl-insecure", "-k", "--set"], set()),  # others, and a dangling --set
+    ],
+)
+def test_the_options_a_command_line_sets(args: list[str], options: set[str]) -> None:
+    assert options_set_by(args) == options
 
 
 def test_mitmweb_gets_its_ui_port_and_no_dumper_option() -> None:

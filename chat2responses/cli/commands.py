@@ -94,19 +94,65 @@ def mitmproxy_command(
     verbose: bool,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """The proxy's command line; `extra` (what followed `--`) comes last, so it wins."""
-    command = [*tool_command(tool), "--mode", f"reverse:{origin(upstream.url)}"]
-    command += ["--listen-host", "127.0.0.1", "--listen-port", str(port)]
-    command += ["--set", "connection_strategy=lazy"]
+    """The proxy's command line; `extra` (what followed `--`) comes last, and an option it sets
+    replaces the one set here (mitmproxy refuses an option given twice, or quietly keeps the
+    wrong one)."""
+    theirs = options_set_by(extra)
+    ours: list[tuple[str, list[str]]] = [
+        ("mode", ["--mode", f"reverse:{origin(upstream.url)}"]),
+        ("listen_host", ["--listen-host", "127.0.0.1"]),
+        ("listen_port", ["--listen-port", str(port)]),
+        ("connection_strategy", ["--set", "connection_strategy=lazy"]),
+    ]
+    command = [*tool_command(tool)]
     if not verbose:
         command += ["-s", str(QUIET_SCRIPT)]
         if tool == "mitmdump":  # the dumper's flow lines; mitmweb has no dumper
-            command += ["--set", "flow_detail=0"]
-    command += ["-s", str(ENTRY_SCRIPT)]
-    command += ["--set", f"responses_url={upstream.url}"]
-    command += ["--set", f"responses_auth={upstream.auth}"]
-    command += ["--set", f"responses_rewrite={upstream.rewrite}"]
+            ours.append(("flow_detail", ["--set", "flow_detail=0"]))
+    ours += [
+        ("responses_url", ["--set", f"responses_url={upstream.url}"]),
+        ("responses_auth", ["--set", f"responses_auth={upstream.auth}"]),
+        ("responses_rewrite", ["--set", f"responses_rewrite={upstream.rewrite}"]),
+    ]
     if web_port is not None:
-        command += ["--web-host", "127.0.0.1", "--web-port", str(web_port)]
-        command += ["--set", "web_open_browser=false"]
-    return [*command, *extra]
+        ours += [
+            ("web_host", ["--web-host", "127.0.0.1"]),
+            ("web_port", ["--web-port", str(web_port)]),
+            ("web_open_browser", ["--set", "web_open_browser=false"]),
+        ]
+    for option, words in ours:
+        if option not in theirs:
+            command += words
+    return [*command, "-s", str(ENTRY_SCRIPT), *extra]
+
+
+# mitmproxy's own flags for the options set above (mitmproxy/tools/cmdline.py).
+_FLAGS = {
+    "--mode": "mode",
+    "-m": "mode",
+    "--listen-host": "listen_host",
+    "--listen-port": "listen_port",
+    "-p": "listen_port",
+    "--web-host": "web_host",
+    "--web-port": "web_port",
+    "--web-open-browser": "web_open_browser",
+    "--no-web-open-browser": "web_open_browser",
+    "--flow-detail": "flow_detail",
+}
+
+
+def options_set_by(args: Sequence[str]) -> frozenset[str]:
+    """The mitmproxy options that `args` sets: by `--set NAME[=VALUE]` (`--set=NAME=VALUE`) or by
+    one of the flags in _FLAGS (`--flag VALUE`, `--flag=VALUE`, `-pVALUE`)."""
+    found: set[str] = set()
+    for i, word in enumerate(args):
+        if word == "--set" and i + 1 < len(args):
+            found.add(args[i + 1].partition("=")[0])
+        elif word.startswith("--set="):
+            found.add(word.removeprefix("--set=").partition("=")[0])
+        elif word.startswith("--"):
+            option = _FLAGS.get(word.partition("=")[0])
+            found.update([option] if option else [])
+        elif word.startswith("-") and word[:2] in _FLAGS:
+            found.add(_FLAGS[word[:2]])
+    return frozenset(found)
