@@ -83,15 +83,24 @@ def _attempt_text(tried: Tried) -> str:
     return f"{attempt.why} over {attempt.route.value}: {result}"
 
 
+# (in, out, cached, reasoning) as a chat usage object names them, and as a Responses one does.
+_USAGE_SHAPES = (
+    ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"),
+    ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details"),
+)
+
+
 def tokens_text(usage: dict[str, Any] | None) -> str:
-    """`tokens 12 in (4 cached) / 30 out (10 reasoning)` from a chat usage object."""
+    """`tokens 12 in (4 cached) / 30 out (10 reasoning)` from a chat usage object, or from a
+    Responses one (a call on the Responses path)."""
     if not isinstance(usage, dict):
         return ""
-    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    shape = next((keys for keys in _USAGE_SHAPES if keys[0] in usage), _USAGE_SHAPES[0])
+    prompt, completion = usage.get(shape[0]), usage.get(shape[1])
     if not isinstance(prompt, int) or not isinstance(completion, int):
         return ""
-    cached = _detail(usage, "prompt_tokens_details", "cached_tokens")
-    reasoning = _detail(usage, "completion_tokens_details", "reasoning_tokens")
+    cached = _detail(usage, shape[2], "cached_tokens")
+    reasoning = _detail(usage, shape[3], "reasoning_tokens")
     text = f"tokens {prompt} in"
     if cached:
         text += f" ({cached} cached)"

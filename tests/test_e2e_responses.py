@@ -41,6 +41,23 @@ def test_responses_create(proxy: Mitmdump, model: str) -> None:
     assert response.usage is not None and response.usage.output_tokens > 0
 
 
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("model", MODELS)
+def test_the_summary_line_counts_the_tokens(proxy: Mitmdump, model: str, stream: bool) -> None:
+    """As a chat call's does: from the Responses usage the answer ends with."""
+    text = f"Count my tokens ({model}, stream={stream}) " * (3 if stream else 5)
+    api = client(proxy)
+    if stream:
+        with api.responses.stream(model=model, input=text) as events:
+            usage = events.get_final_response().usage
+    else:
+        usage = api.responses.create(model=model, input=text).usage
+    assert usage is not None
+    line = proxy.wait_for_log(f"tokens {usage.input_tokens} in")
+    assert f"{model} → {model} · " in line
+    assert f"/ {usage.output_tokens} out" in line
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_responses_stream(proxy: Mitmdump, model: str) -> None:
     with client(proxy).responses.stream(model=model, input="Stream me") as stream:

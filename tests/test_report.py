@@ -46,6 +46,15 @@ def test_a_failed_learned_call_says_so() -> None:
     assert report.mark == LEARNED_MARK
 
 
+RESPONSES_USAGE = {
+    "input_tokens": 52,
+    "input_tokens_details": {"cached_tokens": 8},
+    "output_tokens": 41,
+    "output_tokens_details": {"reasoning_tokens": 12},
+    "total_tokens": 93,
+}
+
+
 @pytest.mark.parametrize(
     ("usage", "text"),
     [
@@ -54,6 +63,10 @@ def test_a_failed_learned_call_says_so() -> None:
         ({"prompt_tokens": 3, "completion_tokens": 4}, "tokens 3 in / 4 out"),
         ({"prompt_tokens": 3, "completion_tokens": 4, "prompt_tokens_details": "x"}, "tokens 3 in / 4 out"),  # noqa: E501
         (USAGE, "tokens 52 in (8 cached) / 41 out (12 reasoning)"),
+        # A Responses usage object: a call on the Responses path.
+        ({"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}, "tokens 3 in / 4 out"),
+        ({"input_tokens": 3}, ""),
+        (RESPONSES_USAGE, "tokens 52 in (8 cached) / 41 out (12 reasoning)"),
     ],
 )  # fmt: skip
 def test_tokens_text(usage: dict[str, object] | None, text: str) -> None:
