@@ -1,13 +1,17 @@
 """The addon's options, parsed once into a frozen value.
 
-`proxy.py` declares the mitmproxy options and calls `Settings.parse` in `configure`; everything
-else receives a `Settings` and never reads mitmproxy options. A bad value raises `ValueError`,
-which the glue turns into mitmproxy's `OptionsError` (the previous value then stays).
+The glue (glue/hooks.py) declares the mitmproxy options and calls `Settings.parse` in `configure`;
+everything else receives a `Settings` and never reads mitmproxy options. A bad value raises
+`ValueError`: the glue turns a change into mitmproxy's `OptionsError` (the previous value then
+stays), and a bad value at start into one error line (mitmproxy then exits). `chat2responses run`
+checks the values it passes with `Settings.from_strings` before it starts anything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from difflib import get_close_matches
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -126,6 +130,7 @@ OPTIONS: tuple[tuple[str, type, str | int, str, tuple[str, ...] | None], ...] = 
     ),
 )
 OPTION_NAMES = frozenset(name for name, *_ in OPTIONS)
+_DEFAULTS: dict[str, str | int] = {name: default for name, _, default, _, _ in OPTIONS}
 
 
 class AuthMode(StrEnum):
@@ -167,6 +172,26 @@ class Settings:
     catalog_refresh: int = 3600
     continuation: bool = True
     refresh_url: str = REFRESH_URL
+
+    @classmethod
+    def from_strings(cls, values: Mapping[str, str]) -> Settings:
+        """`parse` of option values as `--set NAME=VALUE` spells them, the others at their
+        defaults: what `chat2responses run` checks before it starts mitmproxy. An unknown
+        name is a ValueError too (mitmproxy would ignore it without a word)."""
+        given = dict(_DEFAULTS)
+        for name, value in values.items():
+            if name not in _DEFAULTS:
+                near = get_close_matches(name, sorted(OPTION_NAMES), n=1)
+                hint = f"; did you mean {near[0]}?" if near else ""
+                raise ValueError(f"there is no option {name}{hint}")
+            if not isinstance(_DEFAULTS[name], int):
+                given[name] = value
+                continue
+            try:
+                given[name] = int(value)
+            except ValueError:
+                raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+        return cls.parse(**given)  # type: ignore[arg-type]
 
     @classmethod
     def parse(

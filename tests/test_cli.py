@@ -18,7 +18,9 @@ from chat2responses.cli.commands import (
     QUIET_SCRIPT,
     CliError,
     Upstream,
+    check_addon_options,
     mitmproxy_command,
+    option_values,
     options_set_by,
     resolve_upstream,
 )
@@ -238,3 +240,35 @@ def test_a_busy_port_is_refused_naming_it_and_the_way_out() -> None:
 def test_port_zero_picks_a_free_port() -> None:
     port = claim_port(0, "mitmdump", "--port", "C2R_PORT")
     assert port > 0 and port_is_free(port)
+
+
+@pytest.mark.parametrize(
+    ("args", "values"),
+    [
+        ([], {}),
+        (["--set", "a=1", "--set=b=x=y", "--set", "c", "-p", "9"], {"a": "1", "b": "x=y"}),
+        (["--set", "a=1", "--set", "a=2"], {"a": "2"}),
+    ],
+)
+def test_the_values_a_command_line_sets(args: list[str], values: dict[str, str]) -> None:
+    assert option_values(args) == values
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "responses_transport=pigeon"], "responses_transport must be one of"),
+        (["--set=responses_keepalive=soon"], "responses_keepalive must be a whole number"),
+        (["--set", "responses_retry=1"], "did you mean responses_retries?"),
+    ],
+)
+def test_a_bad_addon_option_is_refused_before_anything_starts(
+    args: list[str], message: str
+) -> None:
+    with pytest.raises(CliError, match=message) as caught:
+        check_addon_options(args)
+    assert str(caught.value).endswith("(after --)")
+
+
+def test_other_options_are_mitmproxys_to_check() -> None:
+    check_addon_options(["--set", "flow_detail=3", "--set", "responses_retries=3", "-p", "x"])

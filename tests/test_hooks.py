@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from mitmproxy import exceptions
+from mitmproxy import exceptions, hooks
 from mitmproxy.test import taddons, tflow, tutils
 
 from chat2responses.glue.commands import Commands
@@ -67,6 +67,25 @@ def test_invalid_option_values_are_refused_and_the_old_value_stays(
         with pytest.raises(exceptions.OptionsError, match=needle):
             tctx.configure(addon, **{option: value})
         assert addon.settings == before
+
+
+def test_a_bad_value_the_addon_loads_with_is_one_error_line(
+    addon: Chat2Responses, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As mitmproxy's script loader does it: `--set` values waiting for the options, then one
+    configure with every option. A raise there prints the script's traceback; an error line
+    makes mitmproxy exit at start with just that line."""
+    with taddons.context() as tctx:
+        tctx.options.set("responses_retries=99", defer=True)
+        tctx.master.addons.register(addon)
+        with caplog.at_level("ERROR"):
+            tctx.master.addons.invoke_addon_sync(
+                addon, hooks.ConfigureHook(set(tctx.options.keys()))
+            )
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [
+        "chat2responses: responses_retries must be a whole number from 0 to 10, not 99"
+    ]
 
 
 def test_an_invalid_user_catalog_is_an_options_error(addon: Chat2Responses, tmp_path: Path) -> None:

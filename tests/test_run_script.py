@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from openai import OpenAI
 
 from tests.emulator_helpers import stop_process
@@ -102,6 +103,43 @@ def test_a_busy_port_is_refused_before_anything_starts() -> None:
             assert time.monotonic() - started < 30
 
 
+@pytest.mark.parametrize(
+    ("option", "message", "started"),
+    [
+        (
+            "responses_rewrite=sometimes",
+            "responses_rewrite must be one of 'catalog', 'all', not 'sometimes' (after --)",
+            False,
+        ),
+        (
+            "responses_retry=1",
+            "there is no option responses_retry; did you mean responses_retries? (after --)",
+            False,
+        ),
+        # Only the addon can tell, once mitmproxy runs it; mitmproxy has opened its port then.
+        ("responses_catalog=/nonexistent/c.json", "cannot read /nonexistent/c.json", True),
+    ],
+)
+def test_a_bad_addon_option_after_the_double_dash_is_one_clear_line(
+    option: str, message: str, started: bool
+) -> None:
+    """Never 'ready', and no traceback: neither the addon's nor one from a readiness probe
+    that mitmproxy was handling when it exited."""
+    done = subprocess.run(
+        [str(RUN), "--port", "0", "--", "--set", option],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert message in output
+    assert ("mitmdump exited (status 1); see its output above" in output) is started
+    assert ("emulator: serving" in output) is started
+    assert "Traceback" not in output and "is ready" not in output
+
+
 def test_a_run_prints_one_line_per_call_and_ctrl_c_stops_everything() -> None:
     with scripts_run("--port", "0") as running:
         ready = running.wait_for(READY)
@@ -130,6 +168,6 @@ def test_verbose_brings_back_mitmproxys_own_lines() -> None:
         port = int(running.wait_for(READY)[1])
         client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-local")
         client.chat.completions.create(model="gpt-5-codex", messages=MESSAGES)  # type: ignore[arg-type]
-        running.wait_for(re.compile(r"client disconnect"))
+        running.wait_for(re.compile(r"client connect"))
         running.wait_for(re.compile(r"POST http://127\.0\.0\.1:\d+/v1/chat/completions"))
         running.wait_for(re.compile(r"gpt-5-codex → "))

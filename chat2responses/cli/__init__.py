@@ -28,12 +28,13 @@ from .commands import (
     PACKAGE,
     CliError,
     Upstream,
+    check_addon_options,
     check_upstream,
     emulator_command,
     mitmproxy_command,
     resolve_upstream,
 )
-from .processes import claim_port, start_emulator, stop, wait_until_listening
+from .processes import claim_port, settle, start_emulator, stop, wait_until_listening
 
 ENVIRONMENT_HELP = """\
 environment (each flag wins over its variable):
@@ -197,6 +198,7 @@ def banner(tool: str, port: int, upstream: Upstream, web_port: int | None) -> st
 def run(settings: RunSettings) -> int:
     """Starts the children, prints the banner once ready, and waits; returns the exit status."""
     check_upstream(settings.upstream)
+    check_addon_options(settings.mitmproxy_args)
     tool = "mitmweb" if settings.web else "mitmdump"
     port = claim_port(settings.port, tool, "--port", "C2R_PORT")
     web_port = (
@@ -226,12 +228,15 @@ def run(settings: RunSettings) -> int:
         wait_until_listening(proxy, port, tool)
         if web_port is not None:
             wait_until_listening(proxy, web_port, tool)
+        settle(proxy, port, tool)
         print(banner(tool, port, upstream, web_port), flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.2)
         gone = next(child for child in children if child.poll() is not None)
         if gone is not proxy:
             print("chat2responses: the emulator stopped; stopping the proxy.", file=sys.stderr)
+        elif gone.returncode:
+            print(f"chat2responses: {tool} exited (status {gone.returncode})", file=sys.stderr)
         return gone.returncode or (1 if gone is not proxy else 0)
     except KeyboardInterrupt:
         return 130

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from chat2responses.settings import Settings
+
 PACKAGE = __package__.rpartition(".")[0] if __package__ else "chat2responses"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 ENTRY_SCRIPT = PACKAGE_DIR / "addon.py"
@@ -156,3 +158,25 @@ def options_set_by(args: Sequence[str]) -> frozenset[str]:
         elif word.startswith("-") and word[:2] in _FLAGS:
             found.add(_FLAGS[word[:2]])
     return frozenset(found)
+
+
+def option_values(args: Sequence[str]) -> dict[str, str]:
+    """The `--set NAME=VALUE` (`--set=NAME=VALUE`) values in `args`, by option name."""
+    values: dict[str, str] = {}
+    for i, word in enumerate(args):
+        spec = args[i + 1] if word == "--set" and i + 1 < len(args) else None
+        spec = word.removeprefix("--set=") if word.startswith("--set=") else spec
+        if spec is not None and "=" in spec:
+            name, _, value = spec.partition("=")
+            values[name] = value
+    return values
+
+
+def check_addon_options(args: Sequence[str]) -> None:
+    """Refuses a bad value (or an unknown name) of an addon option in `args`, the mitmproxy
+    arguments, before anything starts: mitmproxy would open its port, then exit on it."""
+    ours = {k: v for k, v in option_values(args).items() if k.startswith("responses_")}
+    try:
+        Settings.from_strings(ours)
+    except ValueError as exc:
+        raise CliError(f"{exc} (after --)") from None

@@ -1,9 +1,9 @@
 """Ports and child processes for `chat2responses run`.
 
 Owns: refusing a busy port before anything starts, starting the emulator and reading the URL it
-prints, telling when the proxy is ready, and stopping children. Readiness is "our child is alive
-and answers on a port that was free before it started": an answer from someone else's server
-cannot pass for it.
+prints, telling when the proxy is ready, and stopping children. Readiness is "our child listens on
+a port that was free before it started, and is still up a moment later": someone else's server
+cannot pass for it, and a mitmproxy that exits on a startup error is not called ready.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import IO
 from .commands import CliError
 
 READY_TIMEOUT = 60.0
+SETTLE = 0.5  # seconds a listening mitmproxy must stay up to count as started (`settle`)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -49,14 +50,6 @@ def claim_port(port: int, what: str, flag: str, variable: str) -> int:
             f"{flag} 0 picks a free one."
         )
     return port
-
-
-def answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _forward_lines(stream: IO[str], lines: queue.Queue[str], out: IO[str]) -> None:
@@ -94,15 +87,33 @@ def start_emulator(command: list[str]) -> tuple[subprocess.Popen[str], str]:
 
 
 def wait_until_listening(child: subprocess.Popen[str], port: int, tool: str) -> None:
-    """Returns once `child` answers on `port`, which was free before it started."""
+    """Returns once `child` listens on `port`, which was free before it started. Told by the
+    port no longer being free, not by connecting: a probe connection that mitmproxy is handling
+    when it exits on a startup error makes it print asyncio's traceback."""
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         if child.poll() is not None:
             raise CliError(f"{tool} exited (status {child.returncode}); see its output above")
-        if answers(port) and child.poll() is None:
+        if not port_is_free(port) and child.poll() is None:
             return
         time.sleep(0.1)
     raise CliError(f"{tool} did not listen on 127.0.0.1:{port} within {READY_TIMEOUT:.0f} s")
+
+
+def settle(child: subprocess.Popen[str], port: int, tool: str) -> None:
+    """Returns once `child` has kept `port` open for SETTLE seconds: mitmproxy opens its ports
+    first, then exits if an error was logged while it started (a catalog file it cannot read).
+    Closing the port is the first sign of that exit; the process may take a while longer."""
+    deadline = time.monotonic() + SETTLE
+    while time.monotonic() < deadline and child.poll() is None and not port_is_free(port):
+        time.sleep(0.05)
+    if child.poll() is None and not port_is_free(port):
+        return
+    try:
+        child.wait(timeout=READY_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        stop(child)
+    raise CliError(f"{tool} exited (status {child.returncode}); see its output above")
 
 
 def stop(child: subprocess.Popen[str]) -> None:

@@ -91,13 +91,20 @@ class Chat2Responses:
         register_views()
 
     def configure(self, updated: set[str]) -> None:
-        if updated & _TLS_OPTIONS or self.ssl_context is None:
-            try:
-                self.ssl_context = websocket_ssl_context(
-                    bool(ctx.options.ssl_insecure), ctx.options.ssl_verify_upstream_trusted_ca
-                )
-            except ValueError as exc:
+        try:
+            self._configure(updated)
+        except ValueError as exc:
+            if not updated >= OPTION_NAMES:  # a change: mitmproxy refuses it, the old value stays
                 raise exceptions.OptionsError(str(exc)) from None  # type: ignore[no-untyped-call]
+            # Every option at once: the values a script loads with. One error line, on which
+            # mitmproxy exits at start, instead of the traceback it prints for a script raising.
+            logger.error("chat2responses: %s", exc)
+
+    def _configure(self, updated: set[str]) -> None:
+        if updated & _TLS_OPTIONS or self.ssl_context is None:
+            self.ssl_context = websocket_ssl_context(
+                bool(ctx.options.ssl_insecure), ctx.options.ssl_verify_upstream_trusted_ca
+            )
         if "stream_large_bodies" in updated and ctx.options.stream_large_bodies:
             logger.warning(
                 "stream_large_bodies is set: chat requests larger than %s reach the upstream "
@@ -106,12 +113,9 @@ class Chat2Responses:
             )
         if not updated & OPTION_NAMES:
             return
-        try:
-            settings = Settings.parse(**{name: getattr(ctx.options, name) for name in OPTION_NAMES})
-            if "responses_catalog" in updated or settings.catalog_path != self.catalogs.path:
-                self.catalogs.load(settings.catalog_path)
-        except ValueError as exc:
-            raise exceptions.OptionsError(str(exc)) from None  # type: ignore[no-untyped-call]
+        settings = Settings.parse(**{name: getattr(ctx.options, name) for name in OPTION_NAMES})
+        if "responses_catalog" in updated or settings.catalog_path != self.catalogs.path:
+            self.catalogs.load(settings.catalog_path)
         if settings.responses_url != self.settings.responses_url:
             self.memory = Memory()  # what one upstream taught says nothing of another
         refetch = settings.responses_url != self.settings.responses_url or updated & _FETCH_OPTIONS

@@ -1,0 +1,56 @@
+"""settings: option values parsed once, from mitmproxy's typed values or from `--set` strings."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat2responses.settings import (
+    OPTIONS,
+    AuthMode,
+    RewriteMode,
+    Settings,
+    TransportMode,
+)
+
+
+def test_the_defaults_of_the_options_parse_to_the_default_settings() -> None:
+    assert Settings.from_strings({}) == Settings.parse(
+        **{name: default for name, _, default, _, _ in OPTIONS}  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "expected"),
+    [
+        ({"responses_rewrite": "all"}, "rewrite", RewriteMode.ALL),
+        ({"responses_rewrite": " ALL "}, "rewrite", RewriteMode.ALL),
+        ({"responses_transport": "websocket"}, "transport", TransportMode.WEBSOCKET),
+        ({"responses_retries": "0"}, "retries", 0),
+        ({"responses_idle_timeout": "30"}, "idle_timeout", 30),
+        ({"responses_url": "https://h/v1/"}, "responses_url", "https://h/v1"),
+        # codex auth without a URL: only ever the Codex backend.
+        ({"responses_auth": "codex"}, "responses_url", "https://chatgpt.com/backend-api/codex"),
+        ({"responses_auth": "codex"}, "auth", AuthMode.CODEX),
+    ],
+)
+def test_values_as_set_spells_them(values: dict[str, str], field: str, expected: object) -> None:
+    assert getattr(Settings.from_strings(values), field) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"responses_rewrite": "sometimes"}, "responses_rewrite must be one of 'catalog', 'all'"),
+        ({"responses_retries": "x"}, "responses_retries must be a whole number, not 'x'"),
+        ({"responses_retries": "99"}, "responses_retries must be a whole number from 0 to 10"),
+        ({"responses_idle_timeout": "0"}, "responses_idle_timeout must be a whole number of"),
+        ({"responses_url": "ftp://h"}, "responses_url must be an http:// or https:// URL"),
+        ({"responses_retry": "1"}, "there is no option responses_retry; did you mean "),
+        ({"responses_nothing_like_it": "1"}, "there is no option responses_nothing_like_it"),
+    ],
+)
+def test_a_bad_value_or_name_is_a_value_error_naming_it(
+    values: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        Settings.from_strings(values)
