@@ -31,7 +31,7 @@ from .pipeline import (
 from .sse import encode_event
 from .wire import dumps, utf8
 
-_FINAL = frozenset({EventType.COMPLETED, EventType.INCOMPLETE, EventType.DONE})
+_FINAL = frozenset({EventType.COMPLETED, EventType.INCOMPLETE, EventType.FAILED, EventType.DONE})
 
 
 class ResponsesStreamSink:
@@ -92,6 +92,8 @@ class ResponsesStreamSink:
         number = event.get("sequence_number")
         if isinstance(number, int):
             self._sequence = number
+        if self.done and (err := error_of_event(event)) is not None:
+            self.error = err  # passed on as it came; the call's outcome still says it failed
         response = event.get("response")
         if event["type"] in _FINAL and isinstance(response, dict):
             usage = response.get("usage")

@@ -49,8 +49,29 @@ def test_an_early_error_raises_and_a_late_one_is_passed_on() -> None:
     assert caught.value.status == 503
     sink = ResponsesStreamSink()
     sink.feed(CREATED)
+    assert sink.error is None
     assert events_of(sink.feed(OVERLOADED)) == [("error", OVERLOADED)]
     assert sink.done
+    # Passed on as it came, and still the call's error (the console line says so).
+    assert sink.error is not None and sink.error.message == "busy"
+
+
+def test_a_late_response_failed_is_the_calls_error_and_keeps_its_usage() -> None:
+    failed = {
+        "type": "response.failed",
+        "sequence_number": 2,
+        "response": {
+            **RESPONSE,
+            "status": "failed",
+            "error": {"code": "server_error", "message": "it broke"},
+            "usage": USAGE,
+        },
+    }
+    sink = ResponsesStreamSink()
+    out = b"".join(sink.feed(e) for e in (CREATED, DELTA, failed)) + sink.finish()
+    assert events_of(out)[-1] == ("response.failed", failed)
+    assert sink.error is not None and sink.error.message == "it broke"
+    assert sink.usage == USAGE
 
 
 def test_a_cut_stream_ends_with_one_error_event() -> None:
