@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,6 +63,15 @@ class UpstreamProfile:
     # The Responses-Lite marker, for models the catalog flags `use_responses_lite` (None: this
     # backend has no Lite shape, the classic one is always sent).
     responses_lite: LiteMarker | None
+    # Models this backend serves through the Responses API only (lower-case fnmatch patterns):
+    # rewritten under responses_rewrite=catalog like a catalog model, since its own chat
+    # endpoint refuses them. Another model sent this way works too: Responses serves them all.
+    responses_only: tuple[str, ...] = ()
+
+    def serves_only_responses(self, model: str) -> bool:
+        """Whether `model` is one this backend serves through the Responses API only."""
+        name = model.strip().lower()
+        return any(fnmatchcase(name, pattern) for pattern in self.responses_only)
 
 
 CODEX = UpstreamProfile(
@@ -124,6 +134,18 @@ OPENAI = UpstreamProfile(
     ws_headers=MappingProxyType({}),
     originator=None,
     responses_lite=None,
+    # The API's model pages list these for v1/responses only, and its chat endpoint refuses
+    # them; reaching them from chat clients is the most frequent ask (peers.md §6).
+    responses_only=(
+        "gpt-5*-codex*",  # gpt-5-codex, gpt-5.1-codex-mini, gpt-5.1-codex-max, …
+        "codex-mini*",
+        "gpt-5*-pro",  # gpt-5-pro, gpt-5.2-pro
+        "gpt-5*-pro-*",  # their dated snapshots
+        "o1-pro*",
+        "o3-pro*",
+        "*-deep-research*",  # o3-deep-research, o4-mini-deep-research
+        "computer-use-preview*",
+    ),
 )
 
 

@@ -1,4 +1,4 @@
-"""Where a rewritten request goes: which paths are ours, and the upstream URLs.
+"""Where a rewritten request goes: which paths and models are ours, and the upstream URLs.
 
 URLs are built with `urllib.parse`, never by concatenation, so a base URL's query survives
 (`https://h/openai/v1?api-version=preview` → `https://h/openai/v1/responses?api-version=preview`).
@@ -8,6 +8,18 @@ The transport is the call policy's business (policy.py). Pure: no I/O.
 from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
+
+from .catalog import ModelMatch
+from .profiles import UpstreamProfile
+
+
+def ours_under_catalog(match: ModelMatch | None, profile: UpstreamProfile) -> bool:
+    """Whether `responses_rewrite=catalog` rewrites a call for `match`'s model: one the catalog
+    lists, or one `profile`'s upstream serves through the Responses API only (its own chat
+    endpoint would refuse it). Every other call reaches the upstream untouched."""
+    if match is None:
+        return False
+    return match.info is not None or profile.serves_only_responses(match.upstream_name)
 
 
 def responses_url_for(responses_url: str, origin: str, path: str) -> str:

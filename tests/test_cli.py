@@ -18,6 +18,7 @@ from chat2responses.cli.commands import (
     QUIET_SCRIPT,
     CliError,
     Upstream,
+    banner,
     check_addon_options,
     mitmproxy_command,
     option_values,
@@ -272,3 +273,24 @@ def test_a_bad_addon_option_is_refused_before_anything_starts(
 
 def test_other_options_are_mitmproxys_to_check() -> None:
     check_addon_options(["--set", "flow_detail=3", "--set", "responses_retries=3", "-p", "x"])
+
+
+@pytest.mark.parametrize(
+    ("name", "model", "key", "shown"),
+    [
+        ("emulator", "gpt-5-codex", "sk-local", "the bundled emulator (http://127.0.0.1:5/"),
+        ("openai", "gpt-5-codex", "$OPENAI_API_KEY", "the OpenAI API (https://api.openai.com/v1)"),
+        ("codex", "gpt-5.5", "sk-local", "the ChatGPT Codex backend (https://chatgpt.com/"),
+        ("http://127.0.0.1:9/v1", "gpt-5.5", "$OPENAI_API_KEY", "upstream http://127.0.0.1:9/v1."),
+    ],
+)
+def test_the_banner_tries_a_model_the_upstream_rewrites_with_the_key_it_needs(
+    name: str, model: str, key: str, shown: str
+) -> None:
+    upstream = resolve_upstream(name, "http://127.0.0.1:5/backend-api/codex", "", "")
+    text = banner("mitmdump", 8080, upstream, None)
+    assert shown in text
+    assert f'"model":"{model}"' in text and f'model="{model}"' in text
+    assert f"Bearer {key}" in text
+    # The SDK reads OPENAI_API_KEY itself; a placeholder only where no key goes upstream.
+    assert ('api_key="sk-local"' in text) is (key == "sk-local")

@@ -116,6 +116,24 @@ def test_a_model_outside_the_catalog_passes_through_byte_for_byte(addon: Chat2Re
         assert flow.id not in addon.calls
 
 
+@pytest.mark.parametrize(("model", "rewritten"), [("gpt-5-codex", True), ("gpt-4o", False)])
+def test_a_responses_only_model_of_the_api_is_rewritten_under_catalog(
+    addon: Chat2Responses, model: str, rewritten: bool
+) -> None:
+    """The API's chat endpoint refuses gpt-5-codex, so it goes the Responses way; gpt-4o stays."""
+    raw = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}]}).encode()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_url="https://api.openai.com/v1")
+        started(addon)
+        flow = chat_flow(raw)
+        addon.request(flow)
+        assert (flow.id in addon.calls) is rewritten
+        assert (flow.request.path == "/v1/chat/completions") is not rewritten
+        if rewritten:
+            assert addon.calls[flow.id].job.http_url == "https://api.openai.com/v1/responses"
+            assert addon.calls[flow.id].job.body["model"] == model
+
+
 @pytest.mark.parametrize("path", ["/v1/models", "/v1/responses/resp_1", "/v1/chat/completions/x"])
 def test_other_paths_are_not_touched(addon: Chat2Responses, path: str) -> None:
     with taddons.context(addon):

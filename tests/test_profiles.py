@@ -157,3 +157,28 @@ def test_response_create_frame(
     built = response_create_frame(profile, body, extra)
     assert built == frame and next(iter(built)) == "type"
     assert body == before
+
+
+@pytest.mark.parametrize(
+    ("model", "only"),
+    [
+        ("gpt-5-codex", True),
+        ("gpt-5.1-codex-mini", True),
+        ("codex-mini-latest", True),
+        ("gpt-5-pro", True),
+        ("gpt-5.2-pro", True),
+        ("gpt-5-pro-2025-10-06", True),
+        ("o1-pro", True),
+        ("o3-deep-research-2025-06-26", True),
+        ("computer-use-preview", True),
+        (" GPT-5-Codex ", True),
+        ("gpt-5", False),
+        ("gpt-5.1", False),
+        ("gpt-4o", False),
+        ("o3", False),
+        ("gpt-5-promo", False),
+    ],
+)
+def test_the_apis_responses_only_models(model: str, only: bool) -> None:
+    assert OPENAI.serves_only_responses(model) is only
+    assert CODEX.serves_only_responses(model) is False

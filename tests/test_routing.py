@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from chat2responses.catalog import Catalog
+from chat2responses.profiles import CODEX, OPENAI, UpstreamProfile
 from chat2responses.routing import (
     is_chat_completions_path,
+    ours_under_catalog,
     redacted_url,
     responses_url_for,
     websocket_url,
@@ -73,3 +76,24 @@ def test_which_paths_are_chat_completions(path: str, expected: bool) -> None:
 )
 def test_redacted_url_drops_userinfo_query_and_fragment(url: str, expected: str) -> None:
     assert redacted_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("model", "profile", "ours"),
+    [
+        ("gpt-5.5", OPENAI, True),  # the catalog lists it
+        ("gpt-5.4", OPENAI, True),  # a catalog alias
+        ("gpt-5-codex", OPENAI, True),  # Responses-only on the API
+        ("GPT-5.1-Codex-Max", OPENAI, True),
+        ("o3-pro-2025-06-10", OPENAI, True),
+        ("o4-mini-deep-research", OPENAI, True),
+        ("gpt-4o", OPENAI, False),  # the API's chat endpoint serves it
+        ("gpt-5-codex", CODEX, False),  # a fact of the API, not of the Codex backend
+        (None, OPENAI, False),
+    ],
+)
+def test_which_models_are_ours_under_rewrite_catalog(
+    model: str | None, profile: UpstreamProfile, ours: bool
+) -> None:
+    match = Catalog.default().match(model) if model is not None else None
+    assert ours_under_catalog(match, profile) is ours

@@ -15,26 +15,38 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from chat2responses.ready import READY_VARIABLE
 
 from .commands import (
     EMULATOR_NAMES,
     ENTRY_SCRIPT,
     PACKAGE,
     CliError,
-    Upstream,
+    banner,
     check_addon_options,
     check_upstream,
     emulator_command,
     mitmproxy_command,
     resolve_upstream,
 )
-from .processes import claim_port, settle, start_emulator, stop, wait_until_listening
+from .processes import (
+    claim_port,
+    settle,
+    start_emulator,
+    stop,
+    wait_until_listening,
+    wait_until_ready,
+)
 
 ENVIRONMENT_HELP = """\
 environment (each flag wins over its variable):
@@ -165,36 +177,6 @@ def settings_from(args: argparse.Namespace, mitmproxy_args: Sequence[str]) -> Ru
     )
 
 
-def banner(tool: str, port: int, upstream: Upstream, web_port: int | None) -> str:
-    base = f"http://127.0.0.1:{port}/v1"
-    key = "$OPENAI_API_KEY" if upstream.url == "https://api.openai.com/v1" else "sk-local"
-    body = (
-        '{"model":"gpt-5-codex","stream":true,"messages":[{"role":"user","content":"Say hello"}]}'
-    )
-    lines = [
-        "",
-        f"chat2responses is ready: {tool} on 127.0.0.1:{port}, "
-        f"upstream {upstream.label} ({upstream.url}).",
-        f"  OpenAI base URL for your client:  {base}",
-    ]
-    if web_port is not None:
-        lines.append(
-            f"  mitmweb UI: http://127.0.0.1:{web_port} (open the ?token= URL mitmweb prints)"
-        )
-    lines += [
-        "Try it:",
-        f"  curl -sN {base}/chat/completions -H 'content-type: application/json' \\",
-        f'    -H "authorization: Bearer {key}" \\',
-        f"    -d '{body}'",
-        f'  python: OpenAI(base_url="{base}", api_key="sk-local").chat.completions.create(',
-        '              model="gpt-5-codex", messages=[{"role": "user", "content": "Say hello"}])',
-        "Each rewritten call prints one line below (--verbose: mitmproxy's own lines too).",
-        "Press Ctrl-C to stop.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def run(settings: RunSettings) -> int:
     """Starts the children, prints the banner once ready, and waits; returns the exit status."""
     check_upstream(settings.upstream)
@@ -207,6 +189,7 @@ def run(settings: RunSettings) -> int:
         else None
     )
     children: list[subprocess.Popen[str]] = []
+    ready = Path(tempfile.mkdtemp(prefix="chat2responses-")) / "ready"
     try:
         emulator_url = None
         if settings.upstream in EMULATOR_NAMES:
@@ -223,11 +206,12 @@ def run(settings: RunSettings) -> int:
             verbose=settings.verbose,
             extra=settings.mitmproxy_args,
         )
-        proxy = subprocess.Popen(command, text=True)
+        proxy = subprocess.Popen(command, text=True, env={**os.environ, READY_VARIABLE: str(ready)})
         children.append(proxy)
         wait_until_listening(proxy, port, tool)
         if web_port is not None:
             wait_until_listening(proxy, web_port, tool)
+        wait_until_ready(proxy, ready, tool)
         settle(proxy, port, tool)
         print(banner(tool, port, upstream, web_port), flush=True)
         while all(child.poll() is None for child in children):
@@ -246,6 +230,7 @@ def run(settings: RunSettings) -> int:
             signal.signal(signum, signal.SIG_IGN)
         for child in reversed(children):
             stop(child)
+        shutil.rmtree(ready.parent, ignore_errors=True)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

@@ -19,6 +19,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 ENTRY_SCRIPT = PACKAGE_DIR / "addon.py"
 QUIET_SCRIPT = PACKAGE_DIR / "quiet.py"
 EMULATOR_NAMES = frozenset({"", "emulator"})
+EMULATOR_LABEL = "the bundled emulator"
 
 
 class CliError(Exception):
@@ -57,7 +58,7 @@ def resolve_upstream(name: str, emulator_url: str | None, auth: str, rewrite: st
             raise CliError("the emulator upstream needs the emulator's URL")
         url, label, default_auth, default_rewrite = (
             emulator_url,
-            "the bundled emulator",
+            EMULATOR_LABEL,
             "client",
             "all",
         )
@@ -180,3 +181,41 @@ def check_addon_options(args: Sequence[str]) -> None:
         Settings.from_strings(ours)
     except ValueError as exc:
         raise CliError(f"{exc} (after --)") from None
+
+
+def banner(tool: str, port: int, upstream: Upstream, web_port: int | None) -> str:
+    base = f"http://127.0.0.1:{port}/v1"
+    emulator = upstream.label == EMULATOR_LABEL
+    # The client's key goes upstream unless the emulator or the Codex login answers.
+    own_key = not emulator and upstream.auth == "client"
+    key = "$OPENAI_API_KEY" if own_key else "sk-local"
+    client = f'OpenAI(base_url="{base}"' + ("" if own_key else ', api_key="sk-local"') + ")"
+    # A model each upstream rewrites as `run` sets it up: gpt-5-codex (Responses-only on the
+    # API; the emulator serves any name), else the catalog's gpt-5.5.
+    model = "gpt-5-codex" if emulator or upstream.url == NAMED_UPSTREAMS["openai"][0] else "gpt-5.5"
+    message = '"messages":[{"role":"user","content":"Say hello"}]'
+    body = f'{{"model":"{model}","stream":true,{message}}}'
+    where = upstream.label
+    if upstream.url != upstream.label:
+        where += f" ({upstream.url})"
+    lines = [
+        "",
+        f"chat2responses is ready: {tool} on 127.0.0.1:{port}, upstream {where}.",
+        f"  OpenAI base URL for your client:  {base}",
+    ]
+    if web_port is not None:
+        lines.append(
+            f"  mitmweb UI: http://127.0.0.1:{web_port} (open the ?token= URL mitmweb prints)"
+        )
+    lines += [
+        "Try it:",
+        f"  curl -sN {base}/chat/completions -H 'content-type: application/json' \\",
+        f'    -H "authorization: Bearer {key}" \\',
+        f"    -d '{body}'",
+        f"  python: {client}.chat.completions.create(",
+        f'              model="{model}", messages=[{{"role": "user", "content": "Say hello"}}])',
+        "Each rewritten call prints one line below (--verbose: mitmproxy's own lines too).",
+        "Press Ctrl-C to stop.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -2,8 +2,9 @@
 
 Owns: refusing a busy port before anything starts, starting the emulator and reading the URL it
 prints, telling when the proxy is ready, and stopping children. Readiness is "our child listens on
-a port that was free before it started, and is still up a moment later": someone else's server
-cannot pass for it, and a mitmproxy that exits on a startup error is not called ready.
+a port that was free before it started, its addon says it runs (ready.py's handshake), and it is
+still up a moment later": someone else's server cannot pass for it, and a mitmproxy that exits on
+a startup error is not called ready.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import IO
 
 from .commands import CliError
@@ -98,6 +100,20 @@ def wait_until_listening(child: subprocess.Popen[str], port: int, tool: str) -> 
             return
         time.sleep(0.1)
     raise CliError(f"{tool} did not listen on 127.0.0.1:{port} within {READY_TIMEOUT:.0f} s")
+
+
+def wait_until_ready(child: subprocess.Popen[str], ready: Path, tool: str) -> None:
+    """Returns once the addon in `child` wrote `ready` (the start handshake of ready.py): it
+    runs with the options it started with. Raises if `child` exits first (mitmproxy exits on an
+    error logged while it started)."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if ready.exists() and child.poll() is None:
+            return
+        if child.poll() is not None:
+            raise CliError(f"{tool} exited (status {child.returncode}); see its output above")
+        time.sleep(0.05)
+    raise CliError(f"{tool} did not load the chat2responses addon within {READY_TIMEOUT:.0f} s")
 
 
 def settle(child: subprocess.Popen[str], port: int, tool: str) -> None:

@@ -287,3 +287,14 @@ def conversation_for(
         body = {**body, "prompt_cache_key": key}
     turn = Turn(key=key, upstream=upstream, credential=credential, store=store, cache=cache)
     return body, turn, ({"session_id": key} if profile is CODEX else {})
+
+
+def warn_if_bodies_stream(stream_large_bodies: str | None) -> None:
+    """mitmproxy streams request bodies over this size to the upstream as they come: such a chat
+    request is never seen whole, so it cannot be rewritten. Said once, when the option is set."""
+    if stream_large_bodies:
+        logger.warning(
+            "stream_large_bodies is set: chat requests larger than %s reach the upstream "
+            "before chat2responses sees them, so they cannot be rewritten",
+            stream_large_bodies,
+        )

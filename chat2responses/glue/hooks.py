@@ -22,6 +22,7 @@ from typing import Any
 
 from mitmproxy import ctx, exceptions, http
 
+from chat2responses import routing
 from chat2responses.body import parse_json_body
 from chat2responses.catalog import Catalog
 from chat2responses.conversation import ConversationStore
@@ -42,6 +43,7 @@ from chat2responses.glue.calls import (
     refuse,
     sink_factory,
     upstream_url,
+    warn_if_bodies_stream,
 )
 from chat2responses.glue.catalogs import Catalogs
 from chat2responses.glue.contentviews import register_views
@@ -49,8 +51,8 @@ from chat2responses.login_refresh import CodexLogin, close_soon
 from chat2responses.policy import Memory, Route, asks_summaries
 from chat2responses.profiles import profile_for_url
 from chat2responses.quota import QuotaBook
+from chat2responses.ready import announce_ready
 from chat2responses.replay import ReasoningCache
-from chat2responses.routing import is_chat_completions_path, redacted_url, websocket_url
 from chat2responses.settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings
 from chat2responses.translate_request import translate_request
 from chat2responses.transports.driver import Driver
@@ -78,6 +80,7 @@ class Chat2Responses:
         self.quota = QuotaBook()
         self.conversations = ConversationStore()
         self.reasoning = ReasoningCache()
+        self.failed_at_start = False  # a bad value it was loaded with: mitmproxy is exiting
 
     @property
     def catalog(self) -> Catalog:
@@ -99,18 +102,15 @@ class Chat2Responses:
             # Every option at once: the values a script loads with. One error line, on which
             # mitmproxy exits at start, instead of the traceback it prints for a script raising.
             logger.error("chat2responses: %s", exc)
+            self.failed_at_start = True
 
     def _configure(self, updated: set[str]) -> None:
         if updated & _TLS_OPTIONS or self.ssl_context is None:
             self.ssl_context = websocket_ssl_context(
                 bool(ctx.options.ssl_insecure), ctx.options.ssl_verify_upstream_trusted_ca
             )
-        if "stream_large_bodies" in updated and ctx.options.stream_large_bodies:
-            logger.warning(
-                "stream_large_bodies is set: chat requests larger than %s reach the upstream "
-                "before chat2responses sees them, so they cannot be rewritten",
-                ctx.options.stream_large_bodies,
-            )
+        if "stream_large_bodies" in updated:
+            warn_if_bodies_stream(ctx.options.stream_large_bodies)
         if not updated & OPTION_NAMES:
             return
         settings = Settings.parse(**{name: getattr(ctx.options, name) for name in OPTION_NAMES})
@@ -124,11 +124,11 @@ class Chat2Responses:
             self._start_fetcher()
 
     def running(self) -> None:
-        # What exists now lives as long as the process (mitmproxy's addons, the catalogs): out
-        # of the collector's reach, each full collection walks only the calls' objects.
-        gc.freeze()
+        gc.freeze()  # what exists now lives as long as the process: out of the collector's reach
         self.driver.start()
         self._start_fetcher()
+        if not self.failed_at_start:
+            announce_ready()
 
     def _start_fetcher(self) -> None:
         self.catalogs.fetch(self.settings, self._login(), self.ssl_context)
@@ -185,11 +185,11 @@ class Chat2Responses:
         model = body.get("model")
         catalog = self.catalogs.current()
         match = catalog.match(model) if isinstance(model, str) else None
-        if not rewrite_all and (match is None or match.info is None):
-            return None
         url = upstream_url(self.settings.responses_url, req)
         profile = profile_for_url(url)
-        upstream = redacted_url(url)
+        if not rewrite_all and not routing.ours_under_catalog(match, profile):
+            return None  # the upstream's own endpoint serves it
+        upstream = routing.redacted_url(url)
         summaries = self.settings.reasoning is not ReasoningMode.NONE and (
             match is None or self.memory.summaries_allowed(upstream, match)
         )
@@ -216,7 +216,7 @@ class Chat2Responses:
         )
         job = CallJob(
             http_url=url,
-            ws_url=websocket_url(url),
+            ws_url=routing.websocket_url(url),
             body=body,
             headers=headers,
             profile=profile,
@@ -264,11 +264,11 @@ class Chat2Responses:
         resp = flow.response
         if resp is None:
             return
-        call = self.calls.get(flow.id)
+        call, events = self.calls.get(flow.id), display.is_event_stream(resp.headers)
         if call is not None:
-            if display.is_event_stream(resp.headers):
+            if events:
                 resp.stream = call.relay  # the driver shaped it: relay as it comes
-        elif display.is_event_stream(resp.headers) and is_chat_completions_path(flow.request.path):
+        elif events and routing.is_chat_completions_path(flow.request.path):
             resp.stream = True  # a chat stream passed through untouched: byte for byte
 
     def response(self, flow: http.HTTPFlow) -> None:
