@@ -147,7 +147,7 @@ def _retry(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
         return None
     backoff = BACKOFF * 2 ** (done - 1)
     delay = after if after is not None else backoff * (1 + history[-1].jitter)
-    why = f"retry {done} of {plan.retries}"
+    why = f"again ({done} of {plan.retries})"
     return Attempt(last.route, last.summaries, why, delay=delay, replay=last.replay)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -241,9 +242,11 @@ async def test_an_early_error_event_keeps_its_status(driver: Driver) -> None:
         return await sse_events(request, [created, error])
 
     async with upstream(overloaded) as url:
-        status, kind, body = await call(driver, job(url, Route.HTTP))
+        the_job = job(url, Route.HTTP)
+        status, kind, body = await call(driver, the_job)
     assert (status, kind) == (503, "application/json")
     assert json.loads(body)["error"]["code"] == "server_is_overloaded"
+    assert the_job.outcome.first_byte_at is None  # no chunk: the summary shows no first chunk
 
 
 async def test_an_error_after_output_is_one_error_chunk(driver: Driver) -> None:
@@ -412,7 +415,7 @@ async def test_an_overload_before_output_is_retried_out_of_sight(driver: Driver)
     assert status == 200 and text_of(body) == "Hi"
     assert b"error" not in body
     assert [t.failure for t in the_job.outcome.tried] == ["transient", None]
-    assert the_job.outcome.tried[1].attempt.why == "retry 1 of 2"
+    assert the_job.outcome.tried[1].attempt.why == "again (1 of 2)"
 
 
 @pytest.mark.usefixtures("quick_backoff")
@@ -476,6 +479,7 @@ async def test_keepalive_comments_fill_a_silent_start(driver: Driver) -> None:
         the_job = job(url, Route.HTTP)
         the_job.keepalive = 0.1
         token = driver.register(the_job)
+        asked = time.monotonic()
         async with (
             ClientSession() as session,
             session.post(f"http://127.0.0.1:{driver.port}{PATH_PREFIX}{token}") as response,
@@ -485,6 +489,9 @@ async def test_keepalive_comments_fill_a_silent_start(driver: Driver) -> None:
             body = await response.read()
     head = body.split(b"data: ", 1)[0]
     assert head.count(b": keepalive\n\n") >= 2 and head == b": keepalive\n\n" * head.count(b":")
+    # The first chunk is the first data, not the first comment.
+    first = the_job.outcome.first_byte_at
+    assert first is not None and first - asked >= 0.3
     assert b"ping" not in body
     assert text_of(body) == "late"
     decoder = SSEDecoder()

@@ -227,7 +227,7 @@ def current_login(settings: Settings, login: CodexLogin | None) -> CodexLogin | 
 def refuse(flow: http.HTTPFlow, err: ProxyError) -> None:
     """Answer `flow` with `err` at once (nothing goes upstream), and say so in mitmweb."""
     if err.status < 500:
-        logger.info("chat request refused: %s", err.message)
+        logger.info("request refused (%d): %s", err.status, err.message)
     flow.response = http.Response.make(
         err.status, error_body(err), {"content-type": "application/json", **err.headers}
     )

@@ -104,9 +104,9 @@ class ClientAnswer:
 
     async def write(self, data: bytes) -> None:
         exchange = await self._ready()
+        self._note_first_chunk(data)
         if not exchange.started:
             self.outcome.status = 200
-            self.outcome.first_byte_at = time.monotonic()
             headers = {
                 "content-type": self._sink.content_type,
                 "cache-control": "no-cache",
@@ -115,6 +115,11 @@ class ClientAnswer:
             exchange.start(200, headers)
         self._last_write = asyncio.get_running_loop().time()
         await exchange.write(data)
+
+    def _note_first_chunk(self, data: bytes) -> None:
+        """The first chunk's time (for the call's summary): data, not a `: keepalive` comment."""
+        if self.outcome.first_byte_at is None and data and data != KEEPALIVE:
+            self.outcome.first_byte_at = time.monotonic()
 
     async def complete(self) -> None:
         """The answer's end: the last chunks and `[DONE]`, or the whole JSON body (raises the
@@ -133,8 +138,7 @@ class ClientAnswer:
     async def fail_early(self, err: ProxyError) -> None:
         exchange = await self._ready()
         outcome = self.outcome
-        outcome.status, outcome.error = err.status, err.message
-        outcome.first_byte_at = time.monotonic()
+        outcome.status, outcome.error = err.status, err.message  # no chunk: no first-chunk time
         exchange.respond(err.status, {**err.headers, **JSON}, error_body(err))
 
     async def fail_late(self, err: ProxyError) -> None:
@@ -154,6 +158,7 @@ class ClientAnswer:
         exchange = await self._ready()
         last = b"".join(self._pending)
         self._pending.clear()
+        self._note_first_chunk(last)
         exchange.end(last)
         outcome.usage = self._sink.usage
         outcome.error = err.message if err is not None else None

@@ -142,7 +142,7 @@ class UpstreamCall:
                 if failure is Failure.WEBSOCKET_REFUSED and job.plan.reason is Reason.CATALOG:
                     logger.warning(
                         "%s: the catalog says it prefers the WebSocket, but %s refused the "
-                        "upgrade (%s); using HTTP from now on",
+                        "upgrade (%s); trying HTTP, and keeping to it if it answers",
                         job.match.upstream_name,
                         job.upstream,
                         err.status,

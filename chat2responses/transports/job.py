@@ -43,7 +43,7 @@ class CallOutcome:
 
     tried: list[Tried] = field(default_factory=list)
     status: int | None = None  # what the client was answered
-    first_byte_at: float | None = None  # monotonic
+    first_byte_at: float | None = None  # monotonic: the first chunk (or JSON answer) written
     error: str | None = None
     usage: dict[str, Any] | None = None
     # The last attempt's upstream request, for the upstream leg in mitmweb (headers redacted).
