@@ -16,6 +16,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from chat2responses.catalog import Catalog
 from chat2responses.chunks import ChunkContext
+from chat2responses.errors import ProxyError
 from chat2responses.pipeline import ChatJsonSink, ChatStreamSink, Sink
 from chat2responses.policy import Memory, Plan, Reason, Route
 from chat2responses.profiles import OPENAI
@@ -324,6 +325,37 @@ async def test_a_non_streaming_answer_is_capped(
         status, _, body = await call(driver, the_job)
     assert status == 502
     assert "exceeds 10000 bytes" in json.loads(body)["error"]["message"]
+
+
+@pytest.mark.parametrize("after_output", [False, True])
+async def test_stopping_ends_each_running_answer_with_the_error_given(
+    driver: Driver, after_output: bool
+) -> None:
+    """call.py rule 7: an error body before the first byte, one error chunk after it."""
+
+    async def stall(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        created = {"type": "response.created", "response": {**RESPONSE, "status": "in_progress"}}
+        for event in [created, ADDED, delta("x")] if after_output else [created]:
+            await response.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+        await asyncio.sleep(30)
+        return response
+
+    stopping = ProxyError("stopping now", status=503, code="proxy_stopping")
+    async with upstream(stall) as url:
+        the_job = job(url, Route.HTTP)
+        pending = asyncio.ensure_future(call(driver, the_job))
+        await asyncio.sleep(0.3)  # the upstream's events are in: the call waits on its silence
+        assert (the_job.outcome.first_byte_at is not None) is after_output
+        ending = driver.stop_calls(stopping)
+        assert len(ending) == 1
+        status, _, body = await asyncio.wait_for(pending, 5)
+    if after_output:
+        assert status == 200 and text_of(body) == "x"
+        assert chunks(body)[-1]["error"]["code"] == "proxy_stopping"
+    else:
+        assert status == 503 and json.loads(body)["error"]["message"] == "stopping now"
 
 
 async def test_a_token_is_good_for_one_request_only(driver: Driver) -> None:

@@ -9,11 +9,14 @@ Rule 1: nothing the addon adds to a flow is a credential: the login's headers ar
         driver at send time, and the client's own headers never leave the client's flow.
 Rule 2: an error of any kind reaches the client as an OpenAI error body (before the first byte)
         or one error chunk (after it) — never as a traceback, an HTML page or a hung stream.
-Rule 3: hooks return early for flows that are not theirs; lifecycle hooks stay synchronous.
+Rule 3: hooks return early for flows that are not theirs; lifecycle hooks stay synchronous (a
+        removed script's `done` is called synchronously), but `done` may return what mitmproxy
+        awaits when it stops (glue/shutdown.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import ssl
@@ -27,7 +30,7 @@ from chat2responses.body import parse_json_body
 from chat2responses.catalog import Catalog
 from chat2responses.conversation import ConversationStore
 from chat2responses.errors import ClientError, ProxyError
-from chat2responses.glue import display
+from chat2responses.glue import display, shutdown
 from chat2responses.glue.calls import (
     Call,
     CallKind,
@@ -47,7 +50,7 @@ from chat2responses.glue.calls import (
 )
 from chat2responses.glue.catalogs import Catalogs
 from chat2responses.glue.contentviews import register_views
-from chat2responses.login_refresh import CodexLogin, close_soon
+from chat2responses.login_refresh import CodexLogin
 from chat2responses.policy import Memory, Route, asks_summaries
 from chat2responses.profiles import profile_for_url
 from chat2responses.quota import QuotaBook
@@ -133,15 +136,9 @@ class Chat2Responses:
     def _start_fetcher(self) -> None:
         self.catalogs.fetch(self.settings, self._login(), self.ssl_context)
 
-    def done(self) -> None:
-        for flow_id in list(self.calls):
-            call = self.calls.pop(flow_id)
-            display.restore(call.original)
-        self.driver.stop()
-        self.catalogs.stop()
-        if self.codex_login is not None:
-            close_soon(self.codex_login)
-            self.codex_login = None
+    def done(self) -> asyncio.Task[None] | None:
+        """mitmproxy awaits what this returns when it stops (glue/shutdown.py)."""
+        return shutdown.stop(self)
 
     # ---- request ---------------------------------------------------------------------------
 
@@ -156,10 +153,8 @@ class Chat2Responses:
             return
         if req.method != "POST":
             if self.settings.rewrite is RewriteMode.ALL:
-                refuse(
-                    flow, ClientError(f"{req.method} is not allowed here; use POST.", status=405)
-                )
-                flow.response.headers["allow"] = "POST"  # type: ignore[union-attr]
+                message = f"{req.method} is not allowed here; use POST."
+                refuse(flow, ClientError(message, status=405, headers={"allow": "POST"}))
             return
         try:
             call = self._rewrite(flow, kind)

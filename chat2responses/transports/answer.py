@@ -141,6 +141,17 @@ class ClientAnswer:
         outcome.status, outcome.error = err.status, err.message  # no chunk: no first-chunk time
         exchange.respond(err.status, {**err.headers, **JSON}, error_body(err))
 
+    async def fail_now(self, err: ProxyError) -> None:
+        """End an answer not finished yet with `err`, as far as it got: an error body, or one
+        error chunk. Nothing when mitmproxy's request never came (no one to answer)."""
+        exchange = self._exchange
+        if exchange is None or exchange.finished:
+            return
+        if self.started:
+            await self.fail_late(err)
+        else:
+            await self.fail_early(err)
+
     async def fail_late(self, err: ProxyError) -> None:
         if not self._sink.streaming:
             await self.fail_early(err)

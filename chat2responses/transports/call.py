@@ -23,6 +23,8 @@ Rule 5: first bytes first. mitmproxy relays the answer on this same event loop, 
 Rule 6: the outcome is final when the client's answer is: the answered attempt is recorded right
         after the answer's end is written, before the rest of an HTTP body is drained, because
         mitmproxy may end the flow and report it as soon as it has relayed that end.
+Rule 7: a call the proxy cancels as it stops (`stopping` set) ends its answer with that error:
+        a JSON error body before the first byte, one error chunk after it; never a cut stream.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class UpstreamCall:
         self.sink = job.make_sink()
         self.answer = ClientAnswer(job.outcome, job.keepalive)
         self.answer.sink = self.sink
+        self.stopping: ProxyError | None = None  # why the proxy cancels it (rule 7)
 
     async def run(self) -> None:
         """The whole call; its answer goes to the exchange attached to `answer` (it waits for
@@ -92,6 +95,10 @@ class UpstreamCall:
         self.answer.arm_keepalive()
         try:
             await self._run()
+        except asyncio.CancelledError:
+            if self.stopping is None:
+                raise
+            await self.answer.fail_now(self.stopping)  # rule 7
         except ConnectionResetError:
             logger.debug("the loopback connection closed: nobody to answer")
         except Exception as exc:  # a bug must still end in an answer, never a hang

@@ -26,7 +26,7 @@ import socket
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
-from chat2responses.errors import UpstreamError, error_body
+from chat2responses.errors import ProxyError, UpstreamError, error_body
 from chat2responses.transports.call import CONNECT_TIMEOUT, UpstreamCall
 from chat2responses.transports.job import CallJob
 from chat2responses.transports.loopback import JSON, Exchange, LoopbackConnection
@@ -47,6 +47,7 @@ class Driver:
         self._unclaimed: dict[str, UpstreamCall] = {}
         self._expiry: dict[str, asyncio.TimerHandle] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._calls: dict[str, UpstreamCall] = {}  # the running ones, by token
         self._sock: socket.socket | None = None
         self._server: asyncio.Server | None = None
         self._connections: set[LoopbackConnection] = set()
@@ -125,6 +126,7 @@ class Driver:
         if timer is not None:
             timer.cancel()
         task = self._running.pop(token, None)
+        self._calls.pop(token, None)
         if task is not None and not task.done():
             task.cancel()
 
@@ -146,12 +148,27 @@ class Driver:
 
     def _launch(self, token: str, call: UpstreamCall) -> None:
         task = asyncio.get_running_loop().create_task(call.run())
-        self._running[token] = task
+        self._running[token], self._calls[token] = task, call
         task.add_done_callback(functools.partial(self._ended, token))
 
     def _ended(self, token: str, task: asyncio.Task[None]) -> None:
         if self._running.get(token) is task:
             del self._running[token]
+            self._calls.pop(token, None)
+
+    def stop_calls(self, err: ProxyError) -> list[asyncio.Task[None]]:
+        """The proxy is stopping: every running call ends its answer with `err` (call.py rule
+        7), and no new call is served. Returns their tasks, to wait for."""
+        for token in list(self._unclaimed):
+            self.discard(token)
+        ending = []
+        for token, task in list(self._running.items()):
+            call = self._calls.get(token)
+            if call is not None and not task.done():
+                call.stopping = err
+                task.cancel()
+                ending.append(task)
+        return ending
 
     def session(self) -> ClientSession:
         if self._session is None or self._session.closed:
