@@ -45,7 +45,7 @@ def test_responses_create(proxy: Mitmdump, model: str) -> None:
 @pytest.mark.parametrize("model", MODELS)
 def test_the_summary_line_counts_the_tokens(proxy: Mitmdump, model: str, stream: bool) -> None:
     """As a chat call's does: from the Responses usage the answer ends with."""
-    text = f"Count my tokens ({model}, stream={stream}) " * (3 if stream else 5)
+    text = f"Count my tokens ({model}, stream={stream}) " * (37 if stream else 41)
     api = client(proxy)
     if stream:
         with api.responses.stream(model=model, input=text) as events:
@@ -53,9 +53,13 @@ def test_the_summary_line_counts_the_tokens(proxy: Mitmdump, model: str, stream:
     else:
         usage = api.responses.create(model=model, input=text).usage
     assert usage is not None
-    line = proxy.wait_for_log(f"tokens {usage.input_tokens} in")
-    assert f"{model} → {model} · " in line
-    assert f"/ {usage.output_tokens} out" in line
+    cached = usage.input_tokens_details.cached_tokens
+    cache = f" ({cached} cached)" if cached else ""
+    tokens = f"tokens {usage.input_tokens} in{cache} / {usage.output_tokens} out"
+    deadline = time.monotonic() + 5
+    while not any(f"{model} → {model} · " in line and tokens in line for line in proxy.lines):
+        assert time.monotonic() < deadline, f"{tokens!r} not in {proxy.log[-3000:]}"
+        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("model", MODELS)

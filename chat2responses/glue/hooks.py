@@ -16,11 +16,11 @@ Rule 3: hooks return early for flows that are not theirs; lifecycle hooks stay s
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import ssl
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from mitmproxy import ctx, exceptions, http
@@ -136,7 +136,7 @@ class Chat2Responses:
     def _start_fetcher(self) -> None:
         self.catalogs.fetch(self.settings, self._login(), self.ssl_context)
 
-    def done(self) -> asyncio.Task[None] | None:
+    def done(self) -> Awaitable[None] | None:
         """mitmproxy awaits what this returns when it stops (glue/shutdown.py)."""
         return shutdown.stop(self)
 

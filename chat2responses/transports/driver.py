@@ -23,6 +23,7 @@ import functools
 import logging
 import secrets
 import socket
+from collections.abc import Callable
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
@@ -36,6 +37,7 @@ from chat2responses.transports.websocket import WebSocketPool
 logger = logging.getLogger(__name__)
 
 JOB_TTL = 10.0  # seconds a registered call waits for mitmproxy to connect
+STOP_GRACE = 2.0  # seconds, at most, for the answers to end and mitmproxy to relay them
 PATH_PREFIX = "/call/"
 
 
@@ -158,7 +160,7 @@ class Driver:
 
     def stop_calls(self, err: ProxyError) -> list[asyncio.Task[None]]:
         """The proxy is stopping: every running call ends its answer with `err` (call.py rule
-        7), and no new call is served. Returns their tasks, to wait for."""
+        7); calls not claimed yet are dropped. Returns the running calls' tasks."""
         for token in list(self._unclaimed):
             self.discard(token)
         ending = []
@@ -169,6 +171,18 @@ class Driver:
                 task.cancel()
                 ending.append(task)
         return ending
+
+    def wind_down(
+        self, err: ProxyError, *, flows_done: Callable[[], bool], then: Callable[[], None]
+    ) -> asyncio.Task[None] | None:
+        """`stop_calls(err)`, then `then()` once those calls wrote their last bytes and
+        `flows_done()` (mitmproxy relayed them), or after STOP_GRACE seconds: in a task to
+        await, or at once (returning None) when no call runs."""
+        ending = self.stop_calls(err)
+        if not ending:
+            then()
+            return None
+        return asyncio.ensure_future(_settle(ending, flows_done, then))
 
     def session(self) -> ClientSession:
         if self._session is None or self._session.closed:
@@ -197,3 +211,17 @@ class Driver:
             self._launch(token, call)
         exchange.on_lost = functools.partial(self.discard, token)  # rule 4
         call.answer.attach(exchange)
+
+
+async def _settle(
+    ending: list[asyncio.Task[None]], flows_done: Callable[[], bool], then: Callable[[], None]
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STOP_GRACE
+    try:
+        await asyncio.wait(ending, timeout=STOP_GRACE)
+        # The flows end in mitmproxy's own hooks, once it relayed the answers' ends.
+        while not flows_done() and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    finally:
+        then()
