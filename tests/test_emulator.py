@@ -4,6 +4,9 @@ and the ordering rules of openai-protocols.md §1), and its HTTP front end."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import time
 import urllib.request
 from collections import defaultdict
@@ -473,3 +476,18 @@ def test_the_module_runs_as_a_subprocess_on_a_free_port() -> None:
         with urllib.request.urlopen(f"{base_url}/responses", data, timeout=5) as response:
             assert response.headers["content-type"] == "text/event-stream"
             assert b"event: response.completed\n" in response.read()
+
+
+def test_the_help_lists_every_scenario_and_the_arguments_bounds() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "chat2responses.emulator", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    listed = done.stdout.split("Names:", 1)[1]
+    for scenario in Scenario:
+        assert re.search(rf"\b{scenario.value}\b", listed), scenario
+    assert "long:N (1-100000, default 50)" in listed
+    assert "[scenario:NAME:N]" in done.stdout

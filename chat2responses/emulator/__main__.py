@@ -25,6 +25,7 @@ from .backend import WS_MAX_AGE, WS_ONLY_TEST_PREFIX, Emulator, EmulatorConfig
 from .latency import Latency
 from .login import DEFAULT_TOKEN_TTL
 from .quota import Quota, Window
+from .scenarios import scenarios_help
 from .server import TOKEN_PATH, serving
 
 
@@ -36,6 +37,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m chat2responses.emulator",
         description="A local Responses upstream that behaves like the ChatGPT Codex backend.",
+        epilog=scenarios_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     parser.add_argument(

@@ -154,6 +154,32 @@ def _bad_trigger(message: str) -> Rejection:
     return Rejection(400, message, code="unknown_scenario", param="input")
 
 
+def scenarios_help() -> str:
+    """The scenarios, as `--help` lists them: the trigger syntax, then each name (with its
+    argument's default and bounds where it takes one)."""
+    names = []
+    for scenario in Scenario:
+        argument = ARGUMENTS.get(scenario)
+        if argument is None:
+            names.append(scenario.value)
+        else:
+            bounds = f"{argument.low}-{argument.high}, default {argument.default}"
+            names.append(f"{scenario.value}:N ({bounds})")
+    lines = [
+        "Scenarios and faults, per request: put [scenario:NAME] or [scenario:NAME:N] in the last",
+        "user message (e.g. [scenario:long:500], [scenario:http_error:503]); without one the",
+        "text scenario plays. Names:",
+    ]
+    line = " "
+    for name in names:
+        if len(line) + len(name) + 2 > 78:
+            lines.append(line)
+            line = " "
+        line += f" {name},"
+    lines.append(line.rstrip(","))
+    return "\n".join(lines)
+
+
 def play(
     body: Mapping[str, Any], *, response_id: str, created_at: int, turn: Turn = Turn()
 ) -> list[Step]:
