@@ -9,10 +9,19 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${C2R_VENV:-$ROOT/.venv}"
 
-_is_312() { "$1" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; }
+_is_312() { [ "$("$1" -c 'import sys; print(sys.version_info >= (3, 12))' 2>/dev/null)" = True ]; }
 
 find_python() {
     local candidate
+    if [ -n "${C2R_PYTHON:-}" ]; then  # an explicit choice is used, or refused: never passed over
+        if ! command -v "$C2R_PYTHON" >/dev/null 2>&1; then
+            echo "C2R_PYTHON=$C2R_PYTHON: no such program." >&2; return 1
+        elif ! _is_312 "$C2R_PYTHON"; then
+            echo "C2R_PYTHON=$C2R_PYTHON is $("$C2R_PYTHON" --version 2>&1); chat2responses needs 3.12 or newer." >&2
+            return 1
+        fi
+        command -v "$C2R_PYTHON"; return 0
+    fi
     # An explicit choice first, then what this directory resolves to (pyenv honours the
     # repository's .python-version), then versioned names, then pyenv's installs.
     for candidate in "${C2R_PYTHON:-}" python3 python3.14 python3.13 python3.12 python; do
@@ -80,6 +89,7 @@ ensure_venv() {  # $1: the extras to install ("", "client" or "test"; test inclu
     if [ ! -x "$VENV/bin/python" ] || ! _is_312 "$VENV/bin/python"; then
         local base
         if ! base="$(find_python)"; then
+            [ -z "${C2R_PYTHON:-}" ] || exit 2  # find_python said what is wrong with it
             echo "chat2responses needs Python 3.12 or newer (mitmproxy 12 requires it), and none was found." >&2
             echo "Install one (e.g. 'apt-get install python3.12 python3.12-venv', 'pyenv install 3.12'," >&2
             echo "or 'uv python install 3.12'), or point C2R_PYTHON at it, then run this again." >&2

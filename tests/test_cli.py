@@ -5,6 +5,7 @@ A real run (children, banner, console, Ctrl-C) is tests/test_run_script.py.
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -294,3 +295,32 @@ def test_the_banner_tries_a_model_the_upstream_rewrites_with_the_key_it_needs(
     assert f"Bearer {key}" in text
     # The SDK reads OPENAI_API_KEY itself; a placeholder only where no key goes upstream.
     assert ('api_key="sk-local"' in text) is (key == "sk-local")
+
+
+def test_version_names_the_project_mitmproxy_and_python(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert re.fullmatch(r"chat2responses \S+ \(mitmproxy 12\.\S+, Python 3\.\d+\.\d+\)\n", out)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--prot", "8282"], "unrecognized arguments: --prot 8282 (did you mean --port?)"),
+        (["run", "--upstrem", "codex"], "(did you mean --upstream?)"),
+        (["run", "--zzz"], "unrecognized arguments: --zzz\n"),
+    ],
+)
+def test_a_mistyped_flag_gets_the_commands_usage_and_the_near_miss(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(args)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: chat2responses run [options]")
+    assert message in err

@@ -171,3 +171,27 @@ def test_verbose_brings_back_mitmproxys_own_lines() -> None:
         running.wait_for(re.compile(r"client connect"))
         running.wait_for(re.compile(r"POST http://127\.0\.0\.1:\d+/v1/chat/completions"))
         running.wait_for(re.compile(r"gpt-5-codex → "))
+
+
+@pytest.mark.parametrize(
+    ("python", "message"),
+    [
+        ("/nonexistent/python3", "C2R_PYTHON=/nonexistent/python3: no such program."),
+        ("true", "chat2responses needs 3.12 or newer."),  # a program, but not a Python 3.12
+    ],
+)
+def test_a_c2r_python_that_cannot_build_the_venv_is_refused_not_passed_over(
+    tmp_path: Path, python: str, message: str
+) -> None:
+    venv = tmp_path / "venv"
+    done = subprocess.run(
+        [str(RUN), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "C2R_VENV": str(venv), "C2R_PYTHON": python},
+    )
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert not venv.exists()

@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import get_close_matches
 from pathlib import Path
 
 from chat2responses.ready import READY_VARIABLE
@@ -38,6 +39,7 @@ from .commands import (
     emulator_command,
     mitmproxy_command,
     resolve_upstream,
+    version_text,
 )
 from .processes import (
     claim_port,
@@ -99,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="chat2responses",
         description="Let Chat Completions clients use Responses-only models, through mitmproxy.",
     )
+    parser.add_argument("--version", action="version", version=version_text())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser(
         "run",
@@ -160,7 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     emulator.add_argument("args", nargs=argparse.REMAINDER)
-    commands.add_parser("script", help="print the path of the entry script, for mitmproxy's -s")
+    script = commands.add_parser(
+        "script", help="print the path of the entry script, for mitmproxy's -s"
+    )
+    for command in (run, emulator, script):
+        command.set_defaults(parser=command)
     return parser
 
 
@@ -246,7 +253,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut = argv.index("--")
         own, mitmproxy_args = argv[:cut], argv[cut + 1 :]
     parser = build_parser()
-    args = parser.parse_args(own)
+    args, unknown = parser.parse_known_args(own)
+    if unknown:  # the command's own usage, and the flag meant when it is a near miss
+        command: argparse.ArgumentParser = args.parser
+        flags = [f for action in command._actions for f in action.option_strings]
+        near = get_close_matches(unknown[0], flags, n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        command.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     if args.command == "script":
         print(ENTRY_SCRIPT)
         return 0

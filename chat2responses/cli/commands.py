@@ -7,9 +7,11 @@ is read from the environment but where this Python lives.
 
 from __future__ import annotations
 
+import platform
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from chat2responses.settings import Settings
@@ -219,3 +221,16 @@ def banner(tool: str, port: int, upstream: Upstream, web_port: int | None) -> st
         "",
     ]
     return "\n".join(lines)
+
+
+def version_text() -> str:
+    """`chat2responses --version`: its version, and mitmproxy's and Python's beside it."""
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    python = platform.python_version()
+    return f"chat2responses {of('chat2responses')} (mitmproxy {of('mitmproxy')}, Python {python})"
