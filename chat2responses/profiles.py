@@ -11,7 +11,7 @@ Must not: do I/O, or decide routing or transport (that is the caller's business)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from types import MappingProxyType
 from typing import Any
@@ -63,9 +63,9 @@ class UpstreamProfile:
     # The Responses-Lite marker, for models the catalog flags `use_responses_lite` (None: this
     # backend has no Lite shape, the classic one is always sent).
     responses_lite: LiteMarker | None
-    # Models this backend serves through the Responses API only (lower-case fnmatch patterns):
-    # rewritten under responses_rewrite=catalog like a catalog model, since its own chat
-    # endpoint refuses them. Another model sent this way works too: Responses serves them all.
+    # Models this backend serves through the Responses API only (lower-case fnmatch patterns): a
+    # chat call for one is rewritten under responses_rewrite=catalog like a catalog model, since
+    # its own chat endpoint refuses them.
     responses_only: tuple[str, ...] = ()
 
     def serves_only_responses(self, model: str) -> bool:
@@ -134,28 +134,33 @@ OPENAI = UpstreamProfile(
     ws_headers=MappingProxyType({}),
     originator=None,
     responses_lite=None,
-    # The API's model pages list these for v1/responses only, and its chat endpoint refuses
-    # them; reaching them from chat clients is the most frequent ask (peers.md §6).
-    responses_only=(
-        "gpt-5*-codex*",  # gpt-5-codex, gpt-5.1-codex-mini, gpt-5.1-codex-max, …
-        "codex-mini*",
-        "gpt-5*-pro",  # gpt-5-pro, gpt-5.2-pro
-        "gpt-5*-pro-*",  # their dated snapshots
-        "o1-pro*",
-        "o3-pro*",
-        "*-deep-research*",  # o3-deep-research, o4-mini-deep-research
-        "computer-use-preview*",
-    ),
 )
 
 
+# The OpenAI API itself: OPENAI's body rules, and the models its chat endpoint refuses with a 404
+# "This model is only supported in v1/responses and not in v1/chat/completions." Only models
+# known to stream are listed, since every rewritten call streams upstream (o1-pro, o3-pro,
+# gpt-5-pro and the deep-research models are left out: it is not confirmed here that they take
+# `stream: true`). A fact of this host only: another upstream may serve the same names.
+OPENAI_API = replace(
+    OPENAI,
+    name="openai-api",
+    responses_only=(
+        "gpt-5*-codex*",  # gpt-5-codex, gpt-5.1-codex-mini, gpt-5.1-codex-max, …
+        "codex-mini*",  # codex-mini-latest
+    ),
+)
+OPENAI_API_HOST = "api.openai.com"
+
+
 def profile_for_url(url: str) -> UpstreamProfile:
-    """CODEX for the ChatGPT backend (any host serving `/backend-api/codex`, e.g. the emulator)."""
+    """CODEX for the ChatGPT backend (any host serving `/backend-api/codex`, e.g. the emulator),
+    OPENAI_API for the OpenAI API, OPENAI for any other Responses upstream."""
     parts = urlsplit(url if "//" in url else "//" + url)
     host = (parts.hostname or "").lower()
     if "/backend-api/codex" in parts.path.lower() or host == "chatgpt.com":
         return CODEX
-    return OPENAI
+    return OPENAI_API if host == OPENAI_API_HOST else OPENAI
 
 
 def response_create_frame(

@@ -70,8 +70,9 @@ class ResponsesStreamSink:
         return b""
 
     def fail(self, err: ProxyError) -> bytes:
-        """One `error` event (the shape of OpenAI's `ResponseErrorEvent`), and the end."""
-        if self.done and self.error is not None:
+        """One `error` event (the shape of OpenAI's `ResponseErrorEvent`), and the end; nothing
+        once the stream has ended (its terminal event went out already)."""
+        if self.done:
             return b""
         self.error, self.done = err, True
         event = {

@@ -13,13 +13,14 @@ from .catalog import ModelMatch
 from .profiles import UpstreamProfile
 
 
-def ours_under_catalog(match: ModelMatch | None, profile: UpstreamProfile) -> bool:
+def ours_under_catalog(match: ModelMatch | None, profile: UpstreamProfile, *, chat: bool) -> bool:
     """Whether `responses_rewrite=catalog` rewrites a call for `match`'s model: one the catalog
-    lists, or one `profile`'s upstream serves through the Responses API only (its own chat
-    endpoint would refuse it). Every other call reaches the upstream untouched."""
+    lists, or a chat call for one `profile`'s upstream serves through the Responses API only
+    (its own chat endpoint would refuse it; a Responses call for it reaches that upstream's own
+    Responses endpoint as sent). Every other call reaches the upstream untouched."""
     if match is None:
         return False
-    return match.info is not None or profile.serves_only_responses(match.upstream_name)
+    return match.info is not None or (chat and profile.serves_only_responses(match.upstream_name))
 
 
 def responses_url_for(responses_url: str, origin: str, path: str) -> str:

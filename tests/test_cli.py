@@ -20,7 +20,7 @@ from chat2responses.cli.commands import (
     CliError,
     Upstream,
     banner,
-    check_addon_options,
+    check_mitmproxy_args,
     mitmproxy_command,
     option_values,
     options_set_by,
@@ -178,12 +178,6 @@ def test_verbose_drops_the_quieting_and_extra_arguments_come_last() -> None:
         ),
         ("mitmdump", ["--set=responses_rewrite=catalog"], "responses_rewrite=all", {}),
         ("mitmdump", ["--set", "responses_url=http://h/v1"], f"responses_url={UP.url}", {}),
-        ("mitmdump", ["--mode", "regular"], "reverse:http://127.0.0.1:4321", {}),
-        ("mitmdump", ["-mregular@9"], "reverse:http://127.0.0.1:4321", {}),
-        ("mitmdump", ["-p", "9090"], "8080", {"--listen-host": ["127.0.0.1"]}),
-        ("mitmdump", ["--listen-port=9090"], "8080", {}),
-        ("mitmdump", ["--set", "listen_host=0.0.0.0"], "127.0.0.1", {"--listen-port": ["8080"]}),
-        ("mitmweb", ["--web-port", "9"], "8181", {"--web-host": ["127.0.0.1"]}),
         ("mitmweb", ["--web-open-browser"], "web_open_browser=false", {}),
     ],
 )
@@ -199,6 +193,14 @@ def test_an_option_given_after_the_double_dash_replaces_ours(
     for flag, values in kept_after.items():
         assert all(value in _after(command, flag) for value in values)
     assert _after(command, "-s")[-1] == str(ENTRY_SCRIPT)
+
+
+@pytest.mark.parametrize("mode", [["--mode", "socks5@1080"], ["-mregular@9"]])
+def test_a_mode_after_the_double_dash_is_one_more_listener(mode: list[str]) -> None:
+    """mitmproxy takes several modes: run's reverse proxy stays, on the port it waits for."""
+    command = mitmproxy_command("mitmdump", UP, port=8080, web_port=None, verbose=False, extra=mode)
+    assert _after(command, "--mode")[0] == "reverse:http://127.0.0.1:4321"
+    assert _after(command, "--listen-port") == ["8080"] and command[-len(mode) :] == mode
 
 
 @pytest.mark.parametrize(
@@ -268,12 +270,31 @@ def test_a_bad_addon_option_is_refused_before_anything_starts(
     args: list[str], message: str
 ) -> None:
     with pytest.raises(CliError, match=message) as caught:
-        check_addon_options(args)
+        check_mitmproxy_args(args)
     assert str(caught.value).endswith("(after --)")
 
 
 def test_other_options_are_mitmproxys_to_check() -> None:
-    check_addon_options(["--set", "flow_detail=3", "--set", "responses_retries=3", "-p", "x"])
+    check_mitmproxy_args(["--set", "flow_detail=3", "--set", "responses_retries=3", "-k"])
+    check_mitmproxy_args(["--mode", "socks5@1080", "-s", "mine.py"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-p", "9090"], "listen_port is run's to set, not mitmproxy's after --; use --port N"),
+        (["--listen-port=9090"], "use --port N"),
+        (["--set", "listen_port=9090"], "use --port N"),
+        (["--web-port", "9"], "use --web-port N"),
+        (["--set", "listen_host=0.0.0.0"], "run listens on 127.0.0.1 only"),
+        (["--web-host", "::1"], "run listens on 127.0.0.1 only"),
+    ],
+)
+def test_where_run_listens_is_refused_after_the_double_dash(args: list[str], message: str) -> None:
+    """run waits on its own port and address: one given to mitmproxy instead would be waited
+    for in vain."""
+    with pytest.raises(CliError, match=re.escape(message)):
+        check_mitmproxy_args(args)
 
 
 @pytest.mark.parametrize(
@@ -313,6 +334,8 @@ def test_version_names_the_project_mitmproxy_and_python(
         (["run", "--prot", "8282"], "unrecognized arguments: --prot 8282 (did you mean --port?)"),
         (["run", "--upstrem", "codex"], "(did you mean --upstream?)"),
         (["run", "--zzz"], "unrecognized arguments: --zzz\n"),
+        (["--verbose", "run"], "(--verbose goes after the command: chat2responses run --verbose)"),
+        (["run", "--set", "flow_detail=3"], "(mitmproxy's arguments go after --: chat2responses"),
     ],
 )
 def test_a_mistyped_flag_gets_the_commands_usage_and_the_near_miss(

@@ -358,6 +358,36 @@ async def test_stopping_ends_each_running_answer_with_the_error_given(
         assert status == 503 and json.loads(body)["error"]["message"] == "stopping now"
 
 
+async def test_once_stopping_a_call_not_claimed_yet_or_registered_since_gets_the_error(
+    driver: Driver,
+) -> None:
+    """Not a 404 'unknown call' and not a call that starts and is then cut: the error at once,
+    and nothing sent upstream for the call registered after the stop."""
+    asked: list[str] = []
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        asked.append(request.path)
+        await asyncio.sleep(30)
+        return web.Response()
+
+    stopping = ProxyError("stopping now", status=503, code="proxy_stopping")
+    async with upstream(answer) as url:
+        before = job(url, Route.HTTP)
+        early = driver.register(before)  # registered: its upstream request is on its way
+        await asyncio.sleep(0.2)
+        driver.stop_calls(stopping)
+        after = job(url, Route.HTTP)
+        late = driver.register(after)
+        async with ClientSession() as session:
+            for token, the_job in ((early, before), (late, after)):
+                target = f"http://127.0.0.1:{driver.port}{PATH_PREFIX}{token}"
+                async with session.post(target) as response:
+                    assert response.status == 503
+                    assert (await response.json())["error"]["code"] == "proxy_stopping"
+                assert (the_job.outcome.status, the_job.outcome.error) == (503, "stopping now")
+    assert len(asked) == 1  # only the call registered before the stop reached the upstream
+
+
 async def test_a_token_is_good_for_one_request_only(driver: Driver) -> None:
     async with upstream(sse_ok) as url:
         token = driver.register(job(url, Route.HTTP))

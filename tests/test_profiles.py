@@ -12,6 +12,7 @@ from openai.types.responses.response_create_params import ResponseCreateParamsBa
 from chat2responses.profiles import (
     CODEX,
     OPENAI,
+    OPENAI_API,
     RESPONSES_LITE,
     UpstreamProfile,
     profile_for_url,
@@ -26,9 +27,10 @@ URLS = [
     ("http://127.0.0.1:8765/backend-api/codex", CODEX),  # the emulator
     ("http://localhost:9000/prefix/backend-api/codex/responses", CODEX),
     ("127.0.0.1:8765/backend-api/codex", CODEX),  # no scheme
-    ("https://api.openai.com/v1", OPENAI),
-    ("https://api.openai.com/v1/responses", OPENAI),
-    ("wss://api.openai.com/v1/responses", OPENAI),
+    ("https://api.openai.com/v1", OPENAI_API),
+    ("https://API.openai.com/v1/responses", OPENAI_API),
+    ("wss://api.openai.com/v1/responses", OPENAI_API),
+    ("https://api.openai.com.example.net/v1", OPENAI),
     ("https://my-resource.openai.azure.com/openai/v1", OPENAI),
     ("https://chatgpt.com.example.net/v1", OPENAI),
     ("https://example.com/backend-api/other", OPENAI),
@@ -164,21 +166,23 @@ def test_response_create_frame(
     [
         ("gpt-5-codex", True),
         ("gpt-5.1-codex-mini", True),
+        ("gpt-5.1-codex-max", True),
         ("codex-mini-latest", True),
-        ("gpt-5-pro", True),
-        ("gpt-5.2-pro", True),
-        ("gpt-5-pro-2025-10-06", True),
-        ("o1-pro", True),
-        ("o3-deep-research-2025-06-26", True),
-        ("computer-use-preview", True),
         (" GPT-5-Codex ", True),
         ("gpt-5", False),
         ("gpt-5.1", False),
         ("gpt-4o", False),
         ("o3", False),
-        ("gpt-5-promo", False),
+        ("o3-pro", False),
+        ("gpt-5-pro", False),
+        ("openai/gpt-5-codex", False),
     ],
 )
 def test_the_apis_responses_only_models(model: str, only: bool) -> None:
-    assert OPENAI.serves_only_responses(model) is only
+    assert OPENAI_API.serves_only_responses(model) is only
+    assert OPENAI.serves_only_responses(model) is False  # another upstream may serve it by chat
     assert CODEX.serves_only_responses(model) is False
+
+
+def test_the_openai_api_has_openais_body_rules() -> None:
+    assert dataclasses.replace(OPENAI_API, name="openai", responses_only=()) == OPENAI

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chat2responses.catalog import Catalog
-from chat2responses.profiles import CODEX, OPENAI, UpstreamProfile
+from chat2responses.profiles import CODEX, OPENAI, OPENAI_API, UpstreamProfile
 from chat2responses.routing import (
     is_chat_completions_path,
     ours_under_catalog,
@@ -79,21 +79,24 @@ def test_redacted_url_drops_userinfo_query_and_fragment(url: str, expected: str)
 
 
 @pytest.mark.parametrize(
-    ("model", "profile", "ours"),
+    ("model", "profile", "chat", "ours"),
     [
-        ("gpt-5.5", OPENAI, True),  # the catalog lists it
-        ("gpt-5.4", OPENAI, True),  # a catalog alias
-        ("gpt-5-codex", OPENAI, True),  # Responses-only on the API
-        ("GPT-5.1-Codex-Max", OPENAI, True),
-        ("o3-pro-2025-06-10", OPENAI, True),
-        ("o4-mini-deep-research", OPENAI, True),
-        ("gpt-4o", OPENAI, False),  # the API's chat endpoint serves it
-        ("gpt-5-codex", CODEX, False),  # a fact of the API, not of the Codex backend
-        (None, OPENAI, False),
+        ("gpt-5.5", OPENAI, True, True),  # the catalog lists it
+        ("gpt-5.5", OPENAI, False, True),
+        ("gpt-5.4", OPENAI, True, True),  # a catalog alias
+        ("gpt-5-codex", OPENAI_API, True, True),  # the API's chat endpoint refuses it
+        ("GPT-5.1-Codex-Max", OPENAI_API, True, True),
+        ("codex-mini-latest", OPENAI_API, True, True),
+        ("gpt-5-codex", OPENAI_API, False, False),  # the API's /responses serves it as sent
+        ("gpt-5-codex", OPENAI, True, False),  # another upstream may serve it by chat
+        ("gpt-5-codex", CODEX, True, False),
+        ("gpt-4o", OPENAI_API, True, False),  # the API's chat endpoint serves it
+        ("o3-pro", OPENAI_API, True, False),  # not known to stream: not rewritten
+        (None, OPENAI_API, True, False),
     ],
 )
 def test_which_models_are_ours_under_rewrite_catalog(
-    model: str | None, profile: UpstreamProfile, ours: bool
+    model: str | None, profile: UpstreamProfile, chat: bool, ours: bool
 ) -> None:
     match = Catalog.default().match(model) if model is not None else None
-    assert ours_under_catalog(match, profile) is ours
+    assert ours_under_catalog(match, profile, chat=chat) is ours

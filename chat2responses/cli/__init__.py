@@ -34,7 +34,7 @@ from .commands import (
     PACKAGE,
     CliError,
     banner,
-    check_addon_options,
+    check_mitmproxy_args,
     check_upstream,
     emulator_command,
     mitmproxy_command,
@@ -187,7 +187,7 @@ def settings_from(args: argparse.Namespace, mitmproxy_args: Sequence[str]) -> Ru
 def run(settings: RunSettings) -> int:
     """Starts the children, prints the banner once ready, and waits; returns the exit status."""
     check_upstream(settings.upstream)
-    check_addon_options(settings.mitmproxy_args)
+    check_mitmproxy_args(settings.mitmproxy_args)
     tool = "mitmweb" if settings.web else "mitmdump"
     port = claim_port(settings.port, tool, "--port", "C2R_PORT")
     web_port = (
@@ -257,8 +257,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:  # the command's own usage, and the flag meant when it is a near miss
         command: argparse.ArgumentParser = args.parser
         flags = [f for action in command._actions for f in action.option_strings]
-        near = get_close_matches(unknown[0], flags, n=1)
+        first = unknown[0].partition("=")[0]
+        near = get_close_matches(first, flags, n=1)
         hint = f" (did you mean {near[0]}?)" if near else ""
+        if first in flags:
+            hint = f" ({first} goes after the command: chat2responses {args.command} {first})"
+        elif first in ("--set", "-s") or first.startswith("--set"):
+            hint = f" (mitmproxy's arguments go after --: chat2responses {args.command} -- …)"
         command.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     if args.command == "script":
         print(ENTRY_SCRIPT)

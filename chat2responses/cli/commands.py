@@ -101,15 +101,14 @@ def mitmproxy_command(
 ) -> list[str]:
     """The proxy's command line; `extra` (what followed `--`) comes last, and an option it sets
     replaces the one set here (mitmproxy refuses an option given twice, or quietly keeps the
-    wrong one)."""
+    wrong one). A mode it gives is one more listener (mitmproxy takes several); the address and
+    ports are `run`'s own (check_mitmproxy_args refuses them after `--`)."""
     theirs = options_set_by(extra)
+    command = [*tool_command(tool), "--mode", f"reverse:{origin(upstream.url)}"]
+    command += ["--listen-host", "127.0.0.1", "--listen-port", str(port)]
     ours: list[tuple[str, list[str]]] = [
-        ("mode", ["--mode", f"reverse:{origin(upstream.url)}"]),
-        ("listen_host", ["--listen-host", "127.0.0.1"]),
-        ("listen_port", ["--listen-port", str(port)]),
         ("connection_strategy", ["--set", "connection_strategy=lazy"]),
     ]
-    command = [*tool_command(tool)]
     if not verbose:
         command += ["-s", str(QUIET_SCRIPT)]
         if tool == "mitmdump":  # the dumper's flow lines; mitmweb has no dumper
@@ -120,11 +119,8 @@ def mitmproxy_command(
         ("responses_rewrite", ["--set", f"responses_rewrite={upstream.rewrite}"]),
     ]
     if web_port is not None:
-        ours += [
-            ("web_host", ["--web-host", "127.0.0.1"]),
-            ("web_port", ["--web-port", str(web_port)]),
-            ("web_open_browser", ["--set", "web_open_browser=false"]),
-        ]
+        command += ["--web-host", "127.0.0.1", "--web-port", str(web_port)]
+        ours.append(("web_open_browser", ["--set", "web_open_browser=false"]))
     for option, words in ours:
         if option not in theirs:
             command += words
@@ -175,9 +171,23 @@ def option_values(args: Sequence[str]) -> dict[str, str]:
     return values
 
 
-def check_addon_options(args: Sequence[str]) -> None:
-    """Refuses a bad value (or an unknown name) of an addon option in `args`, the mitmproxy
-    arguments, before anything starts: mitmproxy would open its port, then exit on it."""
+# Where `run` listens: its own flags say it (it checks those ports and waits on them).
+_OWN_PLACES = {
+    "listen_port": "--port N",
+    "web_port": "--web-port N",
+    "listen_host": "nothing: run listens on 127.0.0.1 only (run mitmdump yourself for more)",
+    "web_host": "nothing: run listens on 127.0.0.1 only (run mitmweb yourself for more)",
+}
+
+
+def check_mitmproxy_args(args: Sequence[str]) -> None:
+    """Refuses, before anything starts, what `args` (the mitmproxy arguments after `--`) must
+    not set: where `run` listens, and a bad value (or an unknown name) of an addon option,
+    on which mitmproxy would open its port, then exit."""
+    for option in sorted(options_set_by(args) & _OWN_PLACES.keys()):
+        raise CliError(
+            f"{option} is run's to set, not mitmproxy's after --; use {_OWN_PLACES[option]}"
+        )
     ours = {k: v for k, v in option_values(args).items() if k.startswith("responses_")}
     try:
         Settings.from_strings(ours)

@@ -182,7 +182,8 @@ class Chat2Responses:
         match = catalog.match(model) if isinstance(model, str) else None
         url = upstream_url(self.settings.responses_url, req)
         profile = profile_for_url(url)
-        if not rewrite_all and not routing.ours_under_catalog(match, profile):
+        chat = kind is CallKind.CHAT
+        if not rewrite_all and not routing.ours_under_catalog(match, profile, chat=chat):
             return None  # the upstream's own endpoint serves it
         upstream = routing.redacted_url(url)
         summaries = self.settings.reasoning is not ReasoningMode.NONE and (

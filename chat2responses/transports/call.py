@@ -30,6 +30,7 @@ Rule 7: a call the proxy cancels as it stops (`stopping` set) ends its answer wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
@@ -98,7 +99,8 @@ class UpstreamCall:
         except asyncio.CancelledError:
             if self.stopping is None:
                 raise
-            await self.answer.fail_now(self.stopping)  # rule 7
+            with contextlib.suppress(ConnectionResetError):  # mitmproxy let go of it meanwhile
+                await self.answer.fail_now(self.stopping)  # rule 7
         except ConnectionResetError:
             logger.debug("the loopback connection closed: nobody to answer")
         except Exception as exc:  # a bug must still end in an answer, never a hang

@@ -50,6 +50,7 @@ class Driver:
         self._expiry: dict[str, asyncio.TimerHandle] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._calls: dict[str, UpstreamCall] = {}  # the running ones, by token
+        self._stopping: ProxyError | None = None  # set once the proxy stops (stop_calls)
         self._sock: socket.socket | None = None
         self._server: asyncio.Server | None = None
         self._connections: set[LoopbackConnection] = set()
@@ -117,7 +118,7 @@ class Driver:
         with contextlib.suppress(RuntimeError):
             loop = asyncio.get_running_loop()
             self._expiry[token] = loop.call_later(JOB_TTL, self._expire, token)
-            if self.started:
+            if self.started and self._stopping is None:
                 self._launch(token, call)
         return token
 
@@ -160,9 +161,9 @@ class Driver:
 
     def stop_calls(self, err: ProxyError) -> list[asyncio.Task[None]]:
         """The proxy is stopping: every running call ends its answer with `err` (call.py rule
-        7); calls not claimed yet are dropped. Returns the running calls' tasks."""
-        for token in list(self._unclaimed):
-            self.discard(token)
+        7), and from now on mitmproxy's request for any call gets `err` at once (a call it has
+        not claimed yet, or one registered since). Returns the running calls' tasks."""
+        self._stopping = err
         ending = []
         for token, task in list(self._running.items()):
             call = self._calls.get(token)
@@ -179,7 +180,7 @@ class Driver:
         `flows_done()` (mitmproxy relayed them), or after STOP_GRACE seconds: in a task to
         await, or at once (returning None) when no call runs."""
         ending = self.stop_calls(err)
-        if not ending:
+        if not ending and flows_done():
             then()
             return None
         return asyncio.ensure_future(_settle(ending, flows_done, then))
@@ -206,6 +207,11 @@ class Driver:
                 self.discard(token)
             err = UpstreamError("unknown or expired call", status=404, code="not_found")
             exchange.respond(404, JSON, error_body(err))
+            return
+        if self._stopping is not None:  # the call never answers: the client hears why at once
+            outcome, stopping = call.job.outcome, self._stopping
+            outcome.status, outcome.error = stopping.status, stopping.message
+            exchange.respond(stopping.status, JSON, error_body(stopping))
             return
         if token not in self._running:
             self._launch(token, call)
