@@ -7,6 +7,10 @@
 # C2R_INSTALLER (uv or pip; default: uv, falling back to pip when uv cannot be had or fails).
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# C2R_PYTHON as the caller meant it: ensure_venv works from the checkout.
+case "${C2R_PYTHON:-}" in
+    */*) [ "${C2R_PYTHON#/}" != "$C2R_PYTHON" ] || C2R_PYTHON="$PWD/$C2R_PYTHON" ;;
+esac
 VENV="${C2R_VENV:-$ROOT/.venv}"
 
 _is_312() { [ "$("$1" -c 'import sys; print(sys.version_info >= (3, 12))' 2>/dev/null)" = True ]; }
