@@ -180,10 +180,14 @@ class Driver:
         `flows_done()` (mitmproxy relayed them), or after STOP_GRACE seconds: in a task to
         await, or at once (returning None) when no call runs."""
         ending = self.stop_calls(err)
-        if not ending and flows_done():
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a test of the glue): nothing can be relayed any more
+            loop = None
+        if loop is None or (not ending and flows_done()):
             then()
             return None
-        return asyncio.ensure_future(_settle(ending, flows_done, then))
+        return loop.create_task(_settle(ending, flows_done, then))
 
     def session(self) -> ClientSession:
         if self._session is None or self._session.closed:
