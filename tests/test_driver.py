@@ -285,8 +285,9 @@ async def test_text_read_together_with_a_malformed_event_still_reaches_the_clien
     assert b"[DONE]" not in body
 
 
-@pytest.mark.parametrize("after_output", [False, True])
-async def test_a_stalled_upstream_ends_the_call(driver: Driver, after_output: bool) -> None:
+def stalling(after_output: bool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """An upstream that sends `response.created` (and some text, `after_output`), then nothing."""
+
     async def stall(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
@@ -296,6 +297,12 @@ async def test_a_stalled_upstream_ends_the_call(driver: Driver, after_output: bo
         await asyncio.sleep(30)
         return response
 
+    return stall
+
+
+@pytest.mark.parametrize("after_output", [False, True])
+async def test_a_stalled_upstream_ends_the_call(driver: Driver, after_output: bool) -> None:
+    stall = stalling(after_output)
     async with upstream(stall) as url:
         started = asyncio.get_running_loop().time()
         status, _, body = await call(driver, job(url, Route.HTTP, idle=0.3))
@@ -333,15 +340,7 @@ async def test_stopping_ends_each_running_answer_with_the_error_given(
 ) -> None:
     """call.py rule 7: an error body before the first byte, one error chunk after it."""
 
-    async def stall(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await response.prepare(request)
-        created = {"type": "response.created", "response": {**RESPONSE, "status": "in_progress"}}
-        for event in [created, ADDED, delta("x")] if after_output else [created]:
-            await response.write(b"data: " + json.dumps(event).encode() + b"\n\n")
-        await asyncio.sleep(30)
-        return response
-
+    stall = stalling(after_output)
     stopping = ProxyError("stopping now", status=503, code="proxy_stopping")
     async with upstream(stall) as url:
         the_job = job(url, Route.HTTP)
