@@ -357,6 +357,23 @@ async def test_stopping_ends_each_running_answer_with_the_error_given(
         assert status == 503 and json.loads(body)["error"]["message"] == "stopping now"
 
 
+async def test_winding_down_waits_for_flows_still_relayed_then_tears_down_once(
+    driver: Driver,
+) -> None:
+    """No call runs, but mitmproxy still relays an answer: the teardown waits for its flow."""
+    relayed, torn = [False], []
+    stopping = ProxyError("stopping now", status=503)
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.1, relayed.__setitem__, 0, True)
+    task = driver.wind_down(stopping, flows_done=lambda: relayed[0], then=lambda: torn.append(1))
+    assert task is not None and torn == []
+    await asyncio.wait_for(task, 3)
+    assert torn == [1] and relayed[0]
+    # Nothing to wait for: at once, and nothing to await.
+    assert driver.wind_down(stopping, flows_done=lambda: True, then=lambda: torn.append(2)) is None
+    assert torn == [1, 2]
+
+
 async def test_once_stopping_a_call_not_claimed_yet_or_registered_since_gets_the_error(
     driver: Driver,
 ) -> None:

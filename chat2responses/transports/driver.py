@@ -229,7 +229,8 @@ async def _settle(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + STOP_GRACE
     try:
-        await asyncio.wait(ending, timeout=STOP_GRACE)
+        if ending:  # (asyncio.wait refuses an empty set)
+            await asyncio.wait(ending, timeout=STOP_GRACE)
         # The flows end in mitmproxy's own hooks, once it relayed the answers' ends.
         while not flows_done() and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
