@@ -282,7 +282,7 @@ def test_other_options_are_mitmproxys_to_check() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-p", "9090"], "listen_port is run's to set, not mitmproxy's after --; use --port N"),
+        (["-p", "9090"], "listen_port is run's to set, not mitmproxy's after --: use --port N"),
         (["--listen-port=9090"], "use --port N"),
         (["--set", "listen_port=9090"], "use --port N"),
         (["--web-port", "9"], "use --web-port N"),

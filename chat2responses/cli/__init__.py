@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start mitmdump (or mitmweb) as a reverse proxy on 127.0.0.1 with the\n"
         "chat2responses addon; with the emulator as upstream (the default), start it too.\n"
         "A busy port is refused before anything starts. Anything after -- goes to mitmproxy,\n"
-        "and an option set there (--set NAME=VALUE, --mode, ...) replaces the one run sets.",
+        "and an option set there (--set NAME=VALUE) replaces the one run sets; a --mode there\n"
+        "is one more listener. The port and address are run's: --port, --web-port.",
         epilog=ENVIRONMENT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -173,10 +173,10 @@ def option_values(args: Sequence[str]) -> dict[str, str]:
 
 # Where `run` listens: its own flags say it (it checks those ports and waits on them).
 _OWN_PLACES = {
-    "listen_port": "--port N",
-    "web_port": "--web-port N",
-    "listen_host": "nothing: run listens on 127.0.0.1 only (run mitmdump yourself for more)",
-    "web_host": "nothing: run listens on 127.0.0.1 only (run mitmweb yourself for more)",
+    "listen_port": "use --port N",
+    "web_port": "use --web-port N",
+    "listen_host": "run listens on 127.0.0.1 only (run mitmdump yourself for another address)",
+    "web_host": "run listens on 127.0.0.1 only (run mitmweb yourself for another address)",
 }
 
 
@@ -185,9 +185,7 @@ def check_mitmproxy_args(args: Sequence[str]) -> None:
     not set: where `run` listens, and a bad value (or an unknown name) of an addon option,
     on which mitmproxy would open its port, then exit."""
     for option in sorted(options_set_by(args) & _OWN_PLACES.keys()):
-        raise CliError(
-            f"{option} is run's to set, not mitmproxy's after --; use {_OWN_PLACES[option]}"
-        )
+        raise CliError(f"{option} is run's to set, not mitmproxy's after --: {_OWN_PLACES[option]}")
     ours = {k: v for k, v in option_values(args).items() if k.startswith("responses_")}
     try:
         Settings.from_strings(ours)
