@@ -12,6 +12,7 @@ from mitmproxy.test import taddons, tflow, tutils
 from chat2responses.glue.commands import Commands
 from chat2responses.glue.hooks import Chat2Responses
 from chat2responses.policy import Route
+from chat2responses.settings import Settings
 
 
 def chat_flow(body: object, path: str = "/v1/chat/completions", **headers: str) -> tflow.HTTPFlow:
@@ -86,6 +87,26 @@ def test_a_bad_value_the_addon_loads_with_is_one_error_line(
     assert errors == [
         "chat2responses: responses_retries must be a whole number from 0 to 10, not 99"
     ]
+
+
+async def test_every_option_at_once_while_running_is_still_refused(
+    addon: Chat2Responses, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading an options file while running changes every option at once: still a change,
+    refused (the old value stays), not only logged as at start."""
+
+    def bad(**_: object) -> Settings:
+        raise ValueError("responses_retries must be a whole number from 0 to 10, not 99")
+
+    with taddons.context(addon) as tctx:
+        addon.driver.start()
+        try:
+            monkeypatch.setattr(Settings, "parse", bad)
+            with pytest.raises(exceptions.OptionsError, match="responses_retries"):
+                addon.configure(set(tctx.options.keys()))
+            assert addon.failed_at_start is False
+        finally:
+            addon.driver.stop()
 
 
 def test_an_invalid_user_catalog_is_an_options_error(addon: Chat2Responses, tmp_path: Path) -> None:

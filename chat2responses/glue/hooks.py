@@ -100,10 +100,11 @@ class Chat2Responses:
         try:
             self._configure(updated)
         except ValueError as exc:
-            if not updated >= OPTION_NAMES:  # a change: mitmproxy refuses it, the old value stays
+            # A change (or every option once running): refused, and the old value stays.
+            if self.driver.started or not updated >= OPTION_NAMES:
                 raise exceptions.OptionsError(str(exc)) from None  # type: ignore[no-untyped-call]
-            # Every option at once: the values a script loads with. One error line, on which
-            # mitmproxy exits at start, instead of the traceback it prints for a script raising.
+            # Every option before running: the values a script loads with. One error line, on
+            # which mitmproxy exits at start, instead of the traceback it prints for a script.
             logger.error("chat2responses: %s", exc)
             self.failed_at_start = True
 
