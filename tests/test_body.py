@@ -113,3 +113,37 @@ def test_the_quick_walk_fails_exactly_where_the_naming_walk_raises(
     if raised:
         with pytest.raises(ClientError):
             check_structure(body, surrogates=surrogates)
+
+
+def _depth(value: Any) -> int:
+    """The reference: the root container is at depth 1; a scalar adds nothing."""
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _chain(kinds: list[str]) -> Any:
+    value: Any = "leaf"
+    for kind in reversed(kinds):
+        value = {"k": value, "s": "x"} if kind == "d" else ["x", value, 1]
+    return value
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kinds=st.lists(st.sampled_from("dl"), min_size=MAX_DEPTH - 3, max_size=MAX_DEPTH + 3),
+    siblings=st.integers(min_value=0, max_value=3),
+)
+def test_the_depth_check_agrees_with_the_reference_either_side_of_the_limit(
+    kinds: list[str], siblings: int
+) -> None:
+    """Deep chains of dicts and lists, beside shallow siblings, at and around MAX_DEPTH."""
+    body = {"model": "m", "deep": _chain(kinds), "wide": [{"a": [1]}] * siblings}
+    raw = json.dumps(body).encode()
+    if _depth(body) <= MAX_DEPTH:
+        assert parse_json_body(raw) == body
+    else:
+        with pytest.raises(ClientError, match=f"more than {MAX_DEPTH} levels"):
+            parse_json_body(raw)
