@@ -577,17 +577,19 @@ async def test_keepalive_comments_fill_a_silent_start(driver: Driver) -> None:
     assert [e.data for e in events][-1] == "[DONE]"
 
 
+async def closed_with_1009(request: web.Request) -> web.StreamResponse:
+    """A WebSocket upstream that closes with 1009 (message too big) after the first frame."""
+    socket = web.WebSocketResponse()
+    await socket.prepare(request)
+    await socket.receive()
+    await socket.close(code=1009, message=b"message too big")
+    return socket
+
+
 async def test_a_websocket_closed_with_1009_sends_that_request_over_http(driver: Driver) -> None:
     memory = Memory()
 
-    async def too_big(request: web.Request) -> web.StreamResponse:
-        socket = web.WebSocketResponse()
-        await socket.prepare(request)
-        await socket.receive()
-        await socket.close(code=1009, message=b"message too big")
-        return socket
-
-    async with upstream(sse_ok, too_big) as url:
+    async with upstream(sse_ok, closed_with_1009) as url:
         the_job = job(url, Route.WEBSOCKET, memory=memory)
         status, _, body = await call(driver, the_job)
     assert status == 200 and text_of(body) == "Hi", body
@@ -600,13 +602,6 @@ async def test_the_outcome_is_final_when_the_clients_answer_ends(driver: Driver)
     the upstream's HTTP body is drained afterwards (here it stays open for a while)."""
     body_done = asyncio.Event()
 
-    async def too_big(request: web.Request) -> web.StreamResponse:
-        socket = web.WebSocketResponse()
-        await socket.prepare(request)
-        await socket.receive()
-        await socket.close(code=1009, message=b"message too big")
-        return socket
-
     async def slow_end(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
@@ -616,7 +611,7 @@ async def test_the_outcome_is_final_when_the_clients_answer_ends(driver: Driver)
         await response.write_eof()
         return response
 
-    async with upstream(slow_end, too_big) as url:
+    async with upstream(slow_end, closed_with_1009) as url:
         the_job = job(url, Route.WEBSOCKET)
         status, _, body = await call(driver, the_job)
         tried = [t.attempt.route for t in the_job.outcome.tried]  # what the glue would report
