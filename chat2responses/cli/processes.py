@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -92,28 +93,30 @@ def wait_until_listening(child: subprocess.Popen[str], port: int, tool: str) -> 
     """Returns once `child` listens on `port`, which was free before it started. Told by the
     port no longer being free, not by connecting: a probe connection that mitmproxy is handling
     when it exits on a startup error makes it print asyncio's traceback."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise CliError(f"{tool} exited (status {child.returncode}); see its output above")
-        if not port_is_free(port) and child.poll() is None:
-            return
-        time.sleep(0.1)
-    raise CliError(f"{tool} did not listen on 127.0.0.1:{port} within {READY_TIMEOUT:.0f} s")
+    listening = f"did not listen on 127.0.0.1:{port}"
+    _wait_for(child, tool, lambda: not port_is_free(port), listening)
 
 
 def wait_until_ready(child: subprocess.Popen[str], ready: Path, tool: str) -> None:
     """Returns once the addon in `child` wrote `ready` (the start handshake of ready.py): it
     runs with the options it started with. Raises if `child` exits first (mitmproxy exits on an
     error logged while it started)."""
+    _wait_for(child, tool, ready.exists, "did not load the chat2responses addon")
+
+
+def _wait_for(
+    child: subprocess.Popen[str], tool: str, condition: Callable[[], bool], failing: str
+) -> None:
+    """Returns once `condition()` holds while `child` runs; a CliError when `child` exits first,
+    or after READY_TIMEOUT seconds (`failing` says what did not happen)."""
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
-        if ready.exists() and child.poll() is None:
-            return
         if child.poll() is not None:
             raise CliError(f"{tool} exited (status {child.returncode}); see its output above")
+        if condition() and child.poll() is None:
+            return
         time.sleep(0.05)
-    raise CliError(f"{tool} did not load the chat2responses addon within {READY_TIMEOUT:.0f} s")
+    raise CliError(f"{tool} {failing} within {READY_TIMEOUT:.0f} s")
 
 
 def settle(child: subprocess.Popen[str], port: int, tool: str) -> None:
