@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -142,33 +142,30 @@ _FLAGS = {
 }
 
 
-def options_set_by(args: Sequence[str]) -> frozenset[str]:
-    """The mitmproxy options that `args` sets: by `--set NAME[=VALUE]` (`--set=NAME=VALUE`) or by
-    one of the flags in _FLAGS (`--flag VALUE`, `--flag=VALUE`, `-pVALUE`)."""
-    found: set[str] = set()
+def _set_specs(args: Sequence[str]) -> Iterator[str]:
+    """The `NAME[=VALUE]` of each `--set NAME[=VALUE]` or `--set=NAME[=VALUE]` in `args`."""
     for i, word in enumerate(args):
         if word == "--set" and i + 1 < len(args):
-            found.add(args[i + 1].partition("=")[0])
+            yield args[i + 1]
         elif word.startswith("--set="):
-            found.add(word.removeprefix("--set=").partition("=")[0])
-        elif word.startswith("--"):
-            option = _FLAGS.get(word.partition("=")[0])
-            found.update([option] if option else [])
-        elif word.startswith("-") and word[:2] in _FLAGS:
-            found.add(_FLAGS[word[:2]])
+            yield word.removeprefix("--set=")
+
+
+def options_set_by(args: Sequence[str]) -> frozenset[str]:
+    """The mitmproxy options that `args` sets: by `--set` or by one of the flags in _FLAGS
+    (`--flag VALUE`, `--flag=VALUE`, `-pVALUE`)."""
+    found = {spec.partition("=")[0] for spec in _set_specs(args)}
+    for word in args:
+        flag = word.partition("=")[0] if word.startswith("--") else word[:2]
+        if word.startswith("-") and flag in _FLAGS:
+            found.add(_FLAGS[flag])
     return frozenset(found)
 
 
 def option_values(args: Sequence[str]) -> dict[str, str]:
     """The `--set NAME=VALUE` (`--set=NAME=VALUE`) values in `args`, by option name."""
-    values: dict[str, str] = {}
-    for i, word in enumerate(args):
-        spec = args[i + 1] if word == "--set" and i + 1 < len(args) else None
-        spec = word.removeprefix("--set=") if word.startswith("--set=") else spec
-        if spec is not None and "=" in spec:
-            name, _, value = spec.partition("=")
-            values[name] = value
-    return values
+    pairs = (spec.partition("=") for spec in _set_specs(args))
+    return {name: value for name, equals, value in pairs if equals}
 
 
 # Where `run` listens: its own flags say it (it checks those ports and waits on them).
@@ -184,7 +181,8 @@ def check_mitmproxy_args(args: Sequence[str]) -> None:
     """Refuses, before anything starts, what `args` (the mitmproxy arguments after `--`) must
     not set: where `run` listens, and a bad value (or an unknown name) of an addon option,
     on which mitmproxy would open its port, then exit."""
-    for option in sorted(options_set_by(args) & _OWN_PLACES.keys()):
+    if clashes := sorted(options_set_by(args) & _OWN_PLACES.keys()):
+        option = clashes[0]
         raise CliError(f"{option} is run's to set, not mitmproxy's after --: {_OWN_PLACES[option]}")
     ours = {k: v for k, v in option_values(args).items() if k.startswith("responses_")}
     try:
