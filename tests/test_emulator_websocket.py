@@ -22,12 +22,14 @@ from websockets.asyncio.client import ClientConnection
 
 from chat2responses.emulator import Emulator, EmulatorConfig
 from chat2responses.emulator.__main__ import config_from, parse_args
-from chat2responses.emulator.builder import Drop, Emit
+from chat2responses.emulator.builder import Drop, Emit, Reject, Sleep, Step
 from chat2responses.emulator.quota import RATE_LIMITS_EVENT
 from chat2responses.emulator.session import (
     REFUSE_HEADER,
     WEBSOCKET_REFUSED,
     WebSocketSession,
+    WebSocketSteps,
+    _for_websocket,
     handshake_refusal,
     wrapped_error,
 )
@@ -160,6 +162,44 @@ def test_a_dropped_response_ends_in_drop_and_the_error_event_is_wrapped() -> Non
         "sequence_number": 2,
     }
     ResponseWsError.model_validate(wrapped)
+
+
+def test_each_reply_settles_the_last_response_only_after_its_own_steps() -> None:
+    """The remembered response is worked out lazily (no pass over a long answer before its
+    first frame), yet each frame still sees the one before it, and a failure keeps it."""
+    state = session()
+    first = state.receive_text(json.dumps(create()))
+    first_id = frames_of(first)[-1]["response"]["id"]
+    state.receive_text(json.dumps(create("[scenario:failed]")))
+    chained = state.receive_text(json.dumps(create(previous_response_id=first_id)))
+    assert frames_of(chained)[-1]["type"] == "response.completed"
+
+
+STEPS: list[Step] = [
+    Sleep(0.5),
+    Emit({"type": "response.created", "sequence_number": 0}),
+    Emit({"type": "error", "code": "server_error", "message": "m", "sequence_number": 1}),
+    Reject(WEBSOCKET_REFUSED),
+    Drop(),
+]
+EXTRA = Emit({"type": "codex.rate_limits"})
+
+
+@pytest.mark.parametrize("at", [None, 0, 1, 3, len(STEPS)])
+def test_websocket_steps_read_as_the_eager_list_would(at: int | None) -> None:
+    eager = [_for_websocket(step) for step in STEPS]
+    if at is not None:
+        eager.insert(at, EXTRA)
+    lazy = WebSocketSteps(STEPS, insert=None if at is None else (at, EXTRA))
+    assert list(lazy) == eager
+    assert lazy == eager and len(lazy) == len(eager)
+    assert [lazy[i] for i in range(-len(eager), len(eager))] == eager + eager
+    assert lazy[1:-1] == eager[1:-1] and lazy[::2] == eager[::2]
+    with pytest.raises(IndexError):
+        lazy[len(eager)]
+    with pytest.raises(IndexError):
+        lazy[-len(eager) - 1]
+    assert WebSocketSteps([]) == [] and list(WebSocketSteps([], insert=(0, EXTRA))) == [EXTRA]
 
 
 # -- the front end -------------------------------------------------------------------------------

@@ -35,9 +35,9 @@ Pure: no I/O.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from chat2responses.events import Event, EventType
 
@@ -88,7 +88,7 @@ class Reply:
     """What one frame gets: the steps to perform (`Emit`, `Sleep`, `Drop`, `Close`), and for the
     log, what the frame was and how its answer ends once every step has run."""
 
-    steps: list[Step]
+    steps: Sequence[Step]
     what: str
     outcome: str
 
@@ -121,7 +121,22 @@ class WebSocketSession:
         self._emulator = emulator
         self._credential = credential
         self.opened_at = emulator.now()
-        self.last: Completed | None = None
+        self._last: Completed | None = None
+        self._played: tuple[dict[str, Any], list[Step]] | None = None  # the last reply's
+
+    @property
+    def last(self) -> Completed | None:
+        """The last response this connection completed (Rule 3). Worked out from the previous
+        reply's steps when first asked (they have all run by then, Rule 1), not before its first
+        frame: that would be one more pass over a long answer's thousands of steps."""
+        self._settle()
+        return self._last
+
+    def _settle(self) -> None:
+        if self._played is not None:
+            body, steps = self._played
+            self._played = None
+            self._last = _completed(body, steps) or self._last
 
     @property
     def last_response_id(self) -> str | None:
@@ -156,19 +171,18 @@ class WebSocketSession:
                 body["input"] = [*self.last.input, *self.last.output, *body["input"]]
         caller = Caller(self._credential, websocket_marker(body), len(text.encode()))
         steps = self._emulator.respond(body, Transport.WEBSOCKET, caller)
-        completed = _completed(body, steps)
-        if completed is not None:
-            self.last = completed
+        self._settle()  # the previous reply's response, before this one's takes its place
+        self._played = (body, steps)
         return Reply(self._with_rate_limits(steps), what, _outcome(steps))
 
-    def _with_rate_limits(self, steps: list[Step]) -> list[Step]:
+    def _with_rate_limits(self, steps: list[Step]) -> Sequence[Step]:
         """Rule 6 and the WebSocket shapes of refusals and error events."""
         lead = 1 if steps and isinstance(steps[0], Sleep) else 0
-        sent = [_for_websocket(step) for step in steps]
         refused = lead < len(steps) and isinstance(steps[lead], Reject)
         if refused or not self._emulator.config.rate_limits_event:
-            return sent
-        return [*sent[:lead], Emit(self._emulator.rate_limits_event()), *sent[lead:]]
+            return WebSocketSteps(steps)
+        limits = Emit(self._emulator.rate_limits_event())
+        return WebSocketSteps(steps, insert=(lead, limits))
 
     def receive_binary(self) -> Reply:
         """The reply to a binary frame: Responses events are JSON text (§4.3)."""
@@ -217,6 +231,57 @@ def _outcome(steps: list[Step]) -> str:
         case Emit(event):
             return str(event["type"])
     return "no events"
+
+
+class WebSocketSteps(Sequence[Step]):
+    """A reply's steps in their WebSocket shapes (`_for_websocket`), each shaped as it is read,
+    with one step inserted (Rule 6's event) where asked: a long answer's first frame does not
+    wait for a pass over its thousands of steps."""
+
+    __slots__ = ("_at", "_extra", "_steps")
+    _extra: Step | None
+
+    def __init__(self, steps: list[Step], *, insert: tuple[int, Step] | None = None) -> None:
+        self._steps = steps
+        self._at, self._extra = -1, None
+        if insert is not None:
+            self._at, self._extra = insert
+
+    def __len__(self) -> int:
+        return len(self._steps) + (self._extra is not None)
+
+    @overload
+    def __getitem__(self, index: int) -> Step: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Step]: ...
+    def __getitem__(self, index: int | slice) -> Step | list[Step]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        size = len(self)
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError("step index out of range")
+        if self._extra is not None and index >= self._at:
+            if index == self._at:
+                return self._extra
+            index -= 1
+        return _for_websocket(self._steps[index])
+
+    def __iter__(self) -> Iterator[Step]:
+        for i, step in enumerate(self._steps):
+            if i == self._at and self._extra is not None:
+                yield self._extra
+            yield _for_websocket(step)
+        if self._at == len(self._steps) and self._extra is not None:
+            yield self._extra
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def _for_websocket(step: Step) -> Step:

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import WSMsgType, web
 
@@ -117,7 +117,7 @@ async def _answer(
             return
 
 
-async def _perform(ws: web.WebSocketResponse, request: web.Request, steps: list[Step]) -> bool:
+async def _perform(ws: web.WebSocketResponse, request: web.Request, steps: Iterable[Step]) -> bool:
     """Run `steps`; False once the connection is dropped or closed."""
     for step in steps:
         match step:
