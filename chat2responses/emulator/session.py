@@ -127,12 +127,15 @@ class WebSocketSession:
     @property
     def last(self) -> Completed | None:
         """The last response this connection completed (Rule 3). Worked out from the previous
-        reply's steps when first asked (they have all run by then, Rule 1), not before its first
-        frame: that would be one more pass over a long answer's thousands of steps."""
-        self._settle()
+        reply's steps after they have run (`settle`), not before its first frame: that would be
+        one more pass over a long answer's thousands of steps."""
+        self.settle()
         return self._last
 
-    def _settle(self) -> None:
+    def settle(self) -> None:
+        """Work out the remembered response from the last reply's steps, once they have all run:
+        the front end calls it after sending them, outside any answer's way; otherwise the next
+        frame or `last` does."""
         if self._played is not None:
             body, steps = self._played
             self._played = None
@@ -171,7 +174,7 @@ class WebSocketSession:
                 body["input"] = [*self.last.input, *self.last.output, *body["input"]]
         caller = Caller(self._credential, websocket_marker(body), len(text.encode()))
         steps = self._emulator.respond(body, Transport.WEBSOCKET, caller)
-        self._settle()  # the previous reply's response, before this one's takes its place
+        self.settle()  # the previous reply's response, if the front end did not settle it
         self._played = (body, steps)
         return Reply(self._with_rate_limits(steps), what, _outcome(steps))
 

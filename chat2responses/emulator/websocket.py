@@ -112,6 +112,7 @@ async def _answer(
                 "WebSocket %s -> stopped mid-stream (client gone or server stopping)", reply.what
             )
             raise
+        session.settle()  # after the last frame went out: in no answer's way
         log.info("WebSocket %s -> %s", reply.what, reply.outcome)
         if not connected:
             return
