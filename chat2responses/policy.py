@@ -1,11 +1,9 @@
-"""The call policy: which attempt an upstream call makes next, and what the process has learned.
+"""The call policy: which attempt an upstream call makes next.
 
 One rewritten call is a series of attempts. The driver carries each out and classifies how it
 failed (`classify`); `next_attempt` decides, from the plan and what happened so far, whether
-there is another attempt and what it looks like. `Memory` holds what upstreams taught (a model
-that needs WebSocket, an upstream that refuses WebSocket, a model whose reasoning summaries are
-refused), per upstream and model, bounded; the glue replaces it whole when `responses_url`
-changes.
+there is another attempt and what it looks like. The plan comes from what upstreams taught the
+process (memory.py).
 
 Pure: no I/O, no clock, no mitmproxy. Every rule is a row of `_RULES`, tested as a table.
 
@@ -28,13 +26,11 @@ Rule 8: a refused replayed reasoning item (`invalid_encrypted_content`) is retri
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .catalog import ModelMatch
 from .errors import (
     HandshakeRefused,
     ProxyError,
@@ -42,10 +38,8 @@ from .errors import (
     UpstreamProtocolError,
     WebSocketClosed,
 )
-from .settings import TransportMode
 
 MAX_ATTEMPTS = 8
-MAX_LEARNED = 1024
 
 
 class Route(StrEnum):
@@ -298,92 +292,3 @@ def body_for(attempt: Attempt, body: dict[str, Any]) -> dict[str, Any]:
 def asks_summaries(body: dict[str, Any]) -> bool:
     reasoning = body.get("reasoning")
     return isinstance(reasoning, dict) and reasoning.get("summary") is not None
-
-
-# ---- what upstreams taught ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Lesson:
-    """What one finished call teaches, for `Memory.learn`."""
-
-    route: Route | None = None  # the route that answered, when the upstream confirmed it
-    summaries_refused: bool = False
-
-
-@dataclass(slots=True)
-class Memory:
-    """Learned routes and refused summaries, per (upstream, model family), least recent first."""
-
-    cap: int = MAX_LEARNED
-    routes: OrderedDict[tuple[str, str], Route] = field(default_factory=OrderedDict)
-    no_summaries: OrderedDict[tuple[str, str], bool] = field(default_factory=OrderedDict)
-
-    def plan(
-        self,
-        transport: TransportMode,
-        upstream: str,
-        match: ModelMatch,
-        *,
-        summaries: bool,
-        login: bool = False,
-        retries: int = 0,
-    ) -> Plan:
-        if transport is TransportMode.HTTP:
-            return Plan(Route.HTTP, Reason.FORCED, False, summaries, login, retries)
-        if transport is TransportMode.WEBSOCKET:
-            return Plan(Route.WEBSOCKET, Reason.FORCED, False, summaries, login, retries)
-        if match.info is not None and match.info.prefer_websockets:
-            route, reason = Route.WEBSOCKET, Reason.CATALOG
-        else:
-            route, reason = Route.HTTP, Reason.DEFAULT
-        learned = self.routes.get(_key(upstream, match))
-        if learned is not None and learned is not route:
-            route, reason = learned, Reason.LEARNED
-        return Plan(route, reason, True, summaries, login, retries)
-
-    def summaries_allowed(self, upstream: str, match: ModelMatch) -> bool:
-        return _key(upstream, match) not in self.no_summaries
-
-    def learn(self, upstream: str, match: ModelMatch, lesson: Lesson) -> list[str]:
-        """Remember `lesson`; returns what is new, in words, for the log."""
-        key, news = _key(upstream, match), []
-        if lesson.route is not None and self.routes.get(key) is not lesson.route:
-            _put(self.routes, key, lesson.route, self.cap)
-            news.append(
-                f"{match.upstream_name}: learned that it needs {lesson.route.value}; "
-                "later requests go there directly"
-            )
-        if lesson.summaries_refused and key not in self.no_summaries:
-            _put(self.no_summaries, key, True, self.cap)
-            news.append(
-                f"{match.upstream_name}: the upstream refuses reasoning summaries; "
-                "later requests leave them out"
-            )
-        return news
-
-
-def _key(upstream: str, match: ModelMatch) -> tuple[str, str]:
-    """One entry per catalog family, or per name for models the catalog does not know."""
-    model = match.info.slug if match.info is not None else match.upstream_name.lower()
-    return upstream, model
-
-
-def _put[V](
-    table: OrderedDict[tuple[str, str], V], key: tuple[str, str], value: V, cap: int
-) -> None:
-    table.pop(key, None)
-    table[key] = value
-    while len(table) > cap:  # a client inventing names must not grow it
-        table.popitem(last=False)
-
-
-def lesson_of(plan: Plan, history: tuple[Tried, ...]) -> Lesson:
-    """What a call's attempts teach: the route that answered when it is not the one planned, and
-    whether summaries were refused."""
-    refused = any(t.failure is Failure.SUMMARY_REFUSED for t in history)
-    answered = history[-1].attempt.route if history and history[-1].failure is None else None
-    route = answered if answered is not None and answered is not plan.route else None
-    if any(t.failure is Failure.TOO_BIG for t in history):
-        route = None  # one request too big for the WebSocket says nothing of the model
-    return Lesson(route=route, summaries_refused=refused)

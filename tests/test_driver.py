@@ -17,8 +17,9 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from chat2responses.catalog import Catalog
 from chat2responses.chunks import ChunkContext
 from chat2responses.errors import ProxyError
+from chat2responses.memory import Memory
 from chat2responses.pipeline import ChatJsonSink, ChatStreamSink, Sink
-from chat2responses.policy import Memory, Plan, Reason, Route
+from chat2responses.policy import Plan, Reason, Route
 from chat2responses.profiles import OPENAI
 from chat2responses.sse import SSEDecoder
 from chat2responses.transports import driver as driver_module

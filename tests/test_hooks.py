@@ -332,7 +332,7 @@ def test_the_reload_command_rereads_the_catalog_file(addon: Chat2Responses, tmp_
 
 
 def test_the_status_command_names_quota_and_learned_routes(addon: Chat2Responses) -> None:
-    from chat2responses.policy import Lesson
+    from chat2responses.memory import Lesson
 
     with taddons.context(addon) as tctx:
         commands = Commands(addon)

@@ -51,7 +51,8 @@ from chat2responses.glue.calls import (
 from chat2responses.glue.catalogs import Catalogs
 from chat2responses.glue.contentviews import register_views
 from chat2responses.login_refresh import CodexLogin
-from chat2responses.policy import Memory, Route, asks_summaries
+from chat2responses.memory import Memory
+from chat2responses.policy import Route, asks_summaries
 from chat2responses.profiles import profile_for_url
 from chat2responses.quota import QuotaBook
 from chat2responses.ready import announce_ready

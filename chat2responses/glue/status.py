@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chat2responses.policy import Memory
+from chat2responses.memory import Memory
 from chat2responses.quota import QuotaBook
 
 

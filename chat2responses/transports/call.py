@@ -43,6 +43,7 @@ from aiohttp import ClientSession
 from chat2responses.auth import bearer_of
 from chat2responses.errors import ProxyError, UpstreamError
 from chat2responses.events import Event, EventType, is_advisory_error
+from chat2responses.memory import lesson_of
 from chat2responses.pipeline import Transcript
 from chat2responses.policy import (
     Attempt,
@@ -54,7 +55,6 @@ from chat2responses.policy import (
     classify,
     dead_end_note,
     first_attempt,
-    lesson_of,
     next_attempt,
     retry_after,
 )

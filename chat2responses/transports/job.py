@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chat2responses.catalog import ModelMatch
+from chat2responses.memory import Memory
 from chat2responses.pipeline import DISPLAY_LIMIT, Sink, Transcript
-from chat2responses.policy import Memory, Plan, Route, Tried
+from chat2responses.policy import Plan, Route, Tried
 from chat2responses.profiles import UpstreamProfile
 from chat2responses.quota_tap import QuotaTap
 from chat2responses.turn import Turn
