@@ -4,19 +4,18 @@ Owns `translate_request` (the client's bytes become a JSON object in body.py),
 which validates every chat parameter, maps it per reference/openai-protocols.md §3.6, rejects what
 has no Responses counterpart (400 naming the parameter), drops what is harmless (listed in
 `Translation.dropped`) and applies the upstream profile. A body that is already Responses-shaped
-(`input` instead of `messages`, as Cursor's agent sends to /chat/completions) is accepted as such.
-It hands `messages` to translate_messages.py and the tools and tool choice to translate_tools.py;
-a parameter of the wrong shape is one of params.py's 400s.
+(`input` instead of `messages`, as Cursor's agent sends to /chat/completions) goes to
+translate_responses_shape.py. It hands `messages` to translate_messages.py, the tools and tool
+choice to translate_tools.py, and reasoning to translate_reasoning.py; a parameter of the wrong
+shape is one of params.py's 400s.
 
 Must not: do I/O, know the transport (the WebSocket route adds `"type": "response.create"`), or
 hold a backend quirk (those are fields of `profiles.UpstreamProfile`).
 
 Rule 1: upstream is always streamed (`stream: true`), whatever the client asked; `stream` and
         `include_usage` report what the client asked, for the response side.
-Rule 2: reasoning effort: the explicit field beats the model-name suffix beats the catalog default,
-        clamped to the model's levels when the catalog knows it; summaries are asked for unless the
-        catalog says the model has none, or effort is "none" — also for a model the catalog does
-        not know (a refusal is the caller's retry policy's business, not a guess made here).
+Rule 2: reasoning effort and summaries as translate_reasoning.py settles them; `summaries=False`
+        takes back only the default summary.
 Rule 3: `logprobs`/`top_logprobs` are dropped, not mapped: the chunks we emit carry
         `logprobs: null`, so asking upstream for them would cost tokens for nothing.
 Rule 4: `stop` (a string or up to 4) is kept in `Translation.stop` for the stream translator,
@@ -33,7 +32,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .catalog import EFFORTS, Catalog, Effort, ModelMatch, clamp_effort
+from .catalog import Catalog, ModelMatch
 from .chunks import ChunkContext
 from .errors import ClientError, UnsupportedParameter
 from .params import (
@@ -54,10 +53,10 @@ from .params import (
 from .profiles import UpstreamProfile
 from .translate_lite import lite_marker, to_responses_lite
 from .translate_messages import translate_messages
+from .translate_reasoning import drop_default_summary, settle_reasoning, with_encrypted_reasoning
+from .translate_responses_shape import from_responses_shape
 from .translate_tools import custom_tool_names, translate_tool_choice, translate_tools
 from .wire import ReasoningMode
-
-ENCRYPTED_REASONING = "reasoning.encrypted_content"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +107,7 @@ def translate_request(
     stream, include_usage = _stream_flags(body)
     stop = _stop(body.get("stop"))
     if "messages" not in body and "input" in body:
-        out, dropped, renamed = _from_responses_shape(body, match, profile)
+        out, dropped, renamed = from_responses_shape(body, match, profile)
     else:
         if "input" in body:
             raise ClientError(
@@ -119,7 +118,7 @@ def translate_request(
         out, dropped, renamed = _from_chat(body, match, profile)
     dropped.extend(_apply_profile(out, profile, renamed))
     if not summaries:
-        _drop_default_summary(out, body)
+        drop_default_summary(out, body)
     lite = profile.responses_lite if match.info and match.info.use_responses_lite else None
     if lite is not None:
         to_responses_lite(out, body)
@@ -259,18 +258,14 @@ def _from_chat(
             out[name] = check(value, key)
             renamed[name] = key
     effort = body.get("reasoning_effort")
-    reasoning = _reasoning(effort, "reasoning_effort", match, {})
+    reasoning = settle_reasoning(effort, "reasoning_effort", match, {})
     if reasoning is not None:
         out["reasoning"] = reasoning
     if text := _text(body):
         out["text"] = text
-    if _effort_set(reasoning) or profile.always_include_reasoning:
-        out["include"] = [ENCRYPTED_REASONING]
+    if include := with_encrypted_reasoning([], reasoning, profile):
+        out["include"] = include
     return out, dropped, renamed
-
-
-def _effort_set(reasoning: dict[str, Any] | None) -> bool:
-    return reasoning is not None and "effort" in reasoning
 
 
 # Read by the proxy itself (streaming and the usage chunk), not forwarded: not "dropped".
@@ -292,35 +287,7 @@ def _leftovers(body: dict[str, Any]) -> list[str]:
     return dropped
 
 
-# --- reasoning and text ------------------------------------------------------------------------
-
-
-def _reasoning(
-    explicit: object, param: str, match: ModelMatch, base: dict[str, Any]
-) -> dict[str, Any] | None:
-    """`reasoning` for the body: `base` (a Responses body's own object) with effort settled."""
-    if explicit is not None and (not isinstance(explicit, str) or explicit not in EFFORTS):
-        raise invalid_value(param, explicit, Effort)
-    info = match.info
-    effort = explicit or match.effort or (info.default_reasoning_level if info else None)
-    if effort is not None and info is not None:
-        effort = clamp_effort(effort, info.reasoning_levels)
-    if effort is None:
-        if info is None:  # unknown: it may reason, and a summary is how reasoning shows
-            return {**base, "summary": base.get("summary", "auto")}
-        return base or None
-    out = {**base, "effort": effort}
-    if effort != Effort.NONE and (info is None or info.supports_reasoning_summaries):
-        out.setdefault("summary", "auto")
-    return out
-
-
-def _drop_default_summary(out: dict[str, Any], body: dict[str, Any]) -> None:
-    reasoning, asked = out.get("reasoning"), body.get("reasoning")
-    if isinstance(reasoning, dict) and not (isinstance(asked, dict) and "summary" in asked):
-        reasoning.pop("summary", None)
-        if not reasoning:
-            del out["reasoning"]
+# --- text --------------------------------------------------------------------------------------
 
 
 _VERBOSITY = ("low", "medium", "high")
@@ -352,73 +319,6 @@ def _text_format(fmt: dict[str, Any]) -> Item:
     out["schema"] = need_object(spec, "schema", where)
     if (strict := spec.get("strict")) is not None:
         out["strict"] = as_bool(strict, f"{where}.strict")
-    return out
-
-
-# --- Responses-shaped bodies -------------------------------------------------------------------
-
-# Top-level keys of a Responses create request (openai-python ResponseCreateParams).
-# fmt: off
-_RESPONSES_KEYS = frozenset({
-    "background", "context_management", "conversation", "include", "input", "instructions",
-    "max_output_tokens", "max_tool_calls", "metadata", "moderation", "parallel_tool_calls",
-    "previous_response_id", "prompt", "prompt_cache_key", "prompt_cache_options",
-    "prompt_cache_retention", "reasoning", "safety_identifier", "service_tier", "store",
-    "temperature", "text", "tool_choice", "tools", "top_logprobs", "top_p", "truncation", "user"
-})
-# fmt: on
-
-
-def _from_responses_shape(
-    body: dict[str, Any], match: ModelMatch, profile: UpstreamProfile
-) -> tuple[dict[str, Any], list[str], dict[str, str]]:
-    """Keep the Responses fields as sent; settle model, reasoning and include like a chat body."""
-    out: dict[str, Any] = {"model": match.upstream_name}
-    dropped = []
-    for key, value in body.items():
-        if value is None or key in ("model", "stop") or key in _CONSUMED:
-            continue  # `stop` is Translation.stop's (rule 4)
-        if key in _RESPONSES_KEYS:
-            out[key] = value
-        else:
-            dropped.append(key)  # chat leftovers
-    out["input"] = _responses_input(body.get("input"), profile)
-    if "instructions" in out:
-        as_str(out["instructions"], "instructions")
-    base = as_object(out.pop("reasoning", {}), "reasoning")
-    reasoning = _reasoning(base.get("effort"), "reasoning.effort", match, base)
-    if reasoning is not None:
-        out["reasoning"] = reasoning
-    include = [*as_list(out.pop("include", []), "include")]
-    if (_effort_set(reasoning) or profile.always_include_reasoning) and (
-        ENCRYPTED_REASONING not in include
-    ):
-        include.append(ENCRYPTED_REASONING)
-    if include:
-        out["include"] = include
-    return out, dropped, {}
-
-
-def _responses_input(value: object, profile: UpstreamProfile) -> object:
-    if isinstance(value, str):
-        # The same as one user message; the Codex backend takes only the list form.
-        return [
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": value}]}
-        ]
-    if value is None:
-        raise missing("input")
-    items = as_list(value, "input")
-    role = profile.system_role_as
-    out = []
-    for i, item in enumerate(items):
-        obj = as_object(item, f"input[{i}]")
-        if profile.requires_store_false and obj.get("type") == "item_reference":
-            # A reference to an item the upstream stored; with store=false it stored none (the
-            # Vercel AI SDK sends them for reasoning): the reasoning replay puts kept items back.
-            continue
-        if obj.get("role") == "system" and role != "system":
-            obj = {**obj, "role": role}
-        out.append(obj)
     return out
 
 

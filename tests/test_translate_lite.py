@@ -14,7 +14,6 @@ from chat2responses.translate_lite import lite_marker, to_responses_lite
 from chat2responses.translate_request import Translation, translate_request
 from tests.test_translate_request import (
     CATALOG,
-    FLAT_TOOL,
     FN,
     GET_WEATHER,
     HI,
@@ -23,6 +22,7 @@ from tests.test_translate_request import (
     SQL_UPSTREAM,
     USER_HI,
 )
+from tests.test_translate_responses_shape import FLAT_TOOL
 
 LITE_HEADERS = {"X-OpenAI-Internal-Codex-Responses-Lite": "true"}
 LITE_WS = {"client_metadata": {"ws_request_header_x_openai_internal_codex_responses_lite": "true"}}
