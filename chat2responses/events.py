@@ -68,6 +68,9 @@ TERMINAL = frozenset(
     }
 )
 
+# Events that come before any output: a failure after them is still a failure before output.
+PREAMBLE = frozenset({EventType.CREATED, EventType.IN_PROGRESS, EventType.QUEUED})
+
 
 class ItemType(StrEnum):
     MESSAGE = "message"

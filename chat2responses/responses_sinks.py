@@ -8,8 +8,10 @@ the final `Response` object for a non-streaming client. Same verbs as the chat s
 
 Pure: no I/O.
 
-Rule 1: an `error` or `response.failed` before anything was sent raises (the call keeps its HTTP
-        status or retries); after that it is passed on as it came: the client reads it natively.
+Rule 1: an `error` or `response.failed` before any output raises (the call keeps its HTTP status
+        or retries); after that it is passed on as it came: the client reads it natively. The
+        preamble (`response.created`, `response.in_progress`, `response.queued`) is held back
+        and goes out with the first event after it, so an error right after it raises too.
 Rule 2: a stream that ends without a terminal event ends with one `error` event of our own.
 Rule 3: when `response.completed` carries an empty `output` (the Codex backend does), the
         non-streamed Response gets the items from `response.output_item.done`.
@@ -20,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import ProxyError, UpstreamProtocolError, error_body
-from .events import TERMINAL, Event, EventType, error_of_event
+from .events import PREAMBLE, TERMINAL, Event, EventType, error_of_event
 from .pipeline import (
     JSON_CONTENT_TYPE,
     MAX_AGGREGATED_BYTES,
@@ -48,6 +50,7 @@ class ResponsesStreamSink:
         self.usage: dict[str, Any] | None = None
         self.client = Transcript()
         self._sequence = 0
+        self._preamble = b""  # held back until an event after it (rule 1)
 
     def feed(self, event: Event) -> bytes:
         if self.done:
@@ -57,10 +60,16 @@ class ResponsesStreamSink:
             err = error_of_event(event)
             if err is not None:
                 raise err  # rule 1
+        out = encode_event(kind, dumps(event))
+        if not self.started and kind in PREAMBLE:
+            self._note(event)
+            self._preamble += out
+            return b""
         self.started = True
         self.done = kind in TERMINAL
         self._note(event)
-        out = encode_event(kind, dumps(event))
+        if self._preamble:
+            out, self._preamble = self._preamble + out, b""
         self.client.add(out)
         return out
 

@@ -95,6 +95,29 @@ def test_an_early_upstream_error_keeps_its_status(proxy: Mitmdump) -> None:
     assert caught.value.status_code == 429
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_a_streamed_error_after_only_the_preamble_keeps_its_status(
+    proxy: Mitmdump, model: str
+) -> None:
+    """`response.created` is not output: a rate-limit `error` event right after it is a 429
+    before any byte, as on the chat path, not a 200 stream carrying the error."""
+    with pytest.raises(openai.APIStatusError) as caught:
+        client(proxy).responses.create(model=model, input="[scenario:error_event]", stream=True)
+    assert caught.value.status_code == 429
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_streamed_overload_before_output_is_retried_out_of_sight(
+    proxy: Mitmdump, model: str
+) -> None:
+    stream = client(proxy).responses.create(
+        model=model, input=f"[scenario:overload_once] {model} {time.time()}", stream=True
+    )
+    kinds = [event.type for event in stream]
+    assert kinds.count("response.created") == 1  # one response, the retry's
+    assert "error" not in kinds and kinds[-1] == "response.completed"
+
+
 def test_models_are_listed_and_looked_up(proxy: Mitmdump) -> None:
     api = client(proxy)
     ids = [model.id for model in api.models.list()]

@@ -43,12 +43,46 @@ def test_a_stream_is_passed_on_event_by_event() -> None:
     assert sink.done and sink.usage == USAGE and sink.client.value() == out
 
 
+IN_PROGRESS = {"type": "response.in_progress", "sequence_number": 1, "response": RESPONSE}
+FAILED_EARLY = {
+    "type": "response.failed",
+    "sequence_number": 2,
+    "response": {**RESPONSE, "status": "failed", "error": {"code": "rate_limit_exceeded"}},
+}
+
+
+@pytest.mark.parametrize("error", [OVERLOADED, FAILED_EARLY])
+def test_an_error_after_only_the_preamble_raises_and_nothing_was_sent(
+    error: dict[str, Any],
+) -> None:
+    """`response.created` and `response.in_progress` are not output: an error after them keeps
+    its HTTP status and may be retried, as on the chat path."""
+    sink = ResponsesStreamSink()
+    assert sink.feed(CREATED) == b"" and sink.feed(IN_PROGRESS) == b""
+    assert not sink.started
+    with pytest.raises(UpstreamError) as caught:
+        sink.feed(error)
+    assert caught.value.status in (429, 503)
+    assert sink.client.value() == b""
+
+
+def test_the_preamble_goes_out_with_the_first_event_after_it() -> None:
+    sink = ResponsesStreamSink()
+    sink.feed(CREATED)
+    sink.feed(IN_PROGRESS)
+    out = sink.feed(DELTA)
+    assert sink.started
+    assert events_of(out) == [(e["type"], e) for e in (CREATED, IN_PROGRESS, DELTA)]
+    assert sink.client.value() == out
+
+
 def test_an_early_error_raises_and_a_late_one_is_passed_on() -> None:
     with pytest.raises(UpstreamError) as caught:
         ResponsesStreamSink().feed(OVERLOADED)
     assert caught.value.status == 503
     sink = ResponsesStreamSink()
     sink.feed(CREATED)
+    sink.feed(DELTA)
     assert sink.error is None
     assert events_of(sink.feed(OVERLOADED)) == [("error", OVERLOADED)]
     assert sink.done

@@ -42,7 +42,7 @@ from aiohttp import ClientSession
 
 from chat2responses.auth import bearer_of
 from chat2responses.errors import ProxyError, UpstreamError
-from chat2responses.events import Event, EventType, is_advisory_error
+from chat2responses.events import PREAMBLE, Event, is_advisory_error
 from chat2responses.memory import lesson_of
 from chat2responses.pipeline import Transcript
 from chat2responses.policy import (
@@ -71,8 +71,6 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 15.0
 KEEPALIVE = b": keepalive\n\n"
 FIRST_RELAY_WAIT = 0.02  # seconds, at most (rule 5)
-# Events that come before any output: held back, so that an early error keeps its status.
-PREAMBLE = frozenset({EventType.CREATED, EventType.IN_PROGRESS, EventType.QUEUED})
 
 
 class UpstreamCall:
