@@ -118,7 +118,8 @@ def _locate(data: dict[str, Any], surrogates: bool) -> None:
             for key, child in value.items():
                 where = f"{path}.{key}" if path else str(key)
                 if surrogates and _has_surrogate(key):
-                    raise _surrogate(where)
+                    # The name itself cannot be printed, logged or encoded as it is: escaped.
+                    raise _surrogate(where.encode("utf-8", "backslashreplace").decode())
                 if isinstance(child, (dict, list)):
                     stack.append((child, depth + 1, where))
                 elif surrogates and isinstance(child, str) and _has_surrogate(child):

@@ -43,10 +43,20 @@ def missing(param: str) -> ClientError:
     )
 
 
+SHOWN = 100  # characters of a client's value quoted back in an error, at most
+
+
+def shown(value: object) -> str:
+    """`value` as an error message quotes it: its repr, cut after SHOWN characters (a 10 MB
+    value must not come back whole, nor fill the log)."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else f"{text[:SHOWN]}… ({len(text) - SHOWN} more characters)"
+
+
 def invalid_value(param: str, value: object, allowed: Iterable[str]) -> ClientError:
     supported = ", ".join(f"'{a}'" for a in allowed)
     return ClientError(
-        f"Invalid value for '{param}': {value!r}. Supported values are: {supported}.",
+        f"Invalid value for '{param}': {shown(value)}. Supported values are: {supported}.",
         param=param,
         code="invalid_value",
     )

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import ClientError
-from .params import Item
+from .params import Item, shown
 from .profiles import LiteMarker
 
 
@@ -47,7 +47,7 @@ def to_responses_lite(out: dict[str, Any], body: dict[str, Any]) -> None:
             param = "web_search_options" if from_chat else f"tools[{i}]"
             raise ClientError(
                 f"{out['model']} takes the Responses-Lite request shape, which supports only "
-                f"function and custom tools; '{param}' asks for a hosted {kind!r} tool.",
+                f"function and custom tools; '{param}' asks for a hosted {shown(kind)} tool.",
                 param=param,
                 code="unsupported_value",
             )

@@ -35,6 +35,7 @@ from .params import (
     need_object,
     need_str,
     opt_str,
+    shown,
 )
 
 # --- the walk ----------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ def _function(walk: _Walk, msg: dict[str, Any]) -> None:
             break
     else:
         raise ClientError(
-            f"'{walk.param}.name' is {name!r}, but no earlier assistant message has a "
+            f"'{walk.param}.name' is {shown(name)}, but no earlier assistant message has a "
             "function_call to it.",
             param=f"{walk.param}.name",
             code="invalid_value",

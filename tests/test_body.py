@@ -55,7 +55,8 @@ def nested(depth: int) -> bytes:
         (b'{"t": 1e999}', 400, "too large", None),
         (b'{"messages": [{"content": "a\\ud800b"}]}', 400, "lone UTF-16 surrogate", "messages[0].content"),  # noqa: E501
         (b'{"tools": [{"function": {"name": "\\udfff"}}]}', 400, "surrogate", "tools[0].function.name"),  # noqa: E501
-        (b'{"\\ud800": 1}', 400, "surrogate", "\ud800"),
+        (b'{"\\ud800": 1}', 400, "surrogate", "\\ud800"),  # the name escaped: printable
+        (b'{"a": {"b\\udc00c": 1}}', 400, "surrogate", "a.b\\udc00c"),
         (b'{"a": ["x", "\\uDBFF"]}', 400, "surrogate", "a[1]"),
         (nested(MAX_DEPTH + 1), 400, f"more than {MAX_DEPTH} levels", None),
         (nested(1480), 400, "levels", None),
@@ -69,6 +70,9 @@ def test_refused(raw: bytes | None, status: int, message: str, param: str | None
     assert caught.value.status == status
     assert message in caught.value.message
     assert caught.value.param == param
+    # What goes into the error body and the log line can be encoded (and so printed) as it is.
+    caught.value.message.encode("utf-8")
+    (caught.value.param or "").encode("utf-8")
 
 
 def test_the_deepest_allowed_body_parses_and_encodes_again() -> None:
