@@ -459,6 +459,18 @@ def test_an_encoded_request_body_is_decoded_and_answered(
     assert {r.transport for r in received} == {route}
 
 
+@pytest.mark.parametrize("encoding", list(ENCODERS))
+def test_a_compressed_body_that_inflates_past_the_limit_is_a_413(
+    setup: Setup, encoding: str
+) -> None:
+    """A few KB that would inflate to 64 MB gets a 413 through the proxy (that it stops at the
+    limit rather than inflating it whole is test_content_coding.py's)."""
+    zeros = b"\0" * (64 << 20)
+    bomb = brotli.compress(zeros, quality=1) if encoding == "br" else ENCODERS[encoding](zeros)
+    answer = call(setup.proxies["http"].port, bomb, headers={"content-encoding": encoding})
+    error_of(answer, 413)
+
+
 def _with_escape(body: dict[str, Any], escape: str) -> bytes:
     """`body` as JSON, with every `@@` replaced by a raw `\\u` escape (json.dumps would refuse to
     write a lone surrogate itself)."""

@@ -19,7 +19,9 @@ from urllib.parse import unquote
 
 from mitmproxy import connection, http
 
+from chat2responses.body import MAX_BODY_BYTES
 from chat2responses.catalog import LIVE_NAME, Catalog, CatalogError, embedded_catalog
+from chat2responses.content_coding import decode_content
 from chat2responses.conversation import ConversationStore, conversation_key
 from chat2responses.errors import ClientError, ProxyError, error_body
 from chat2responses.glue import display
@@ -172,17 +174,11 @@ def sink_factory(kind: CallKind, translation: Translation, reasoning: ReasoningM
 
 
 def decoded_body(req: http.Request) -> bytes | None:
-    """The body with its content-encoding undone (gzip, deflate, br, zstd)."""
+    """The body with its content-encoding undone (gzip, deflate, br, zstd), never past
+    MAX_BODY_BYTES (content_coding.py)."""
     if req.raw_content is None:
         return None
-    try:
-        return req.get_content(strict=True)
-    except ValueError as exc:
-        encoding = req.headers.get("content-encoding", "")
-        raise ClientError(
-            f"The request body could not be decoded as content-encoding {encoding!r} ({exc}).",
-            code="invalid_encoding",
-        ) from None
+    return decode_content(req.raw_content, req.headers.get("content-encoding", ""), MAX_BODY_BYTES)
 
 
 def upstream_url(responses_url: str, req: http.Request) -> str:
