@@ -286,6 +286,21 @@ def test_a_gzip_body_is_decoded_and_a_broken_one_refused(addon: Chat2Responses) 
         assert "content-encoding" in json.loads(flow.response.content or b"")["error"]["message"]
 
 
+@pytest.mark.parametrize("value", ["Bearer h\xe9SECRET", "Bearer a\x01SECRET"])
+def test_a_credential_header_that_cannot_be_sent_is_a_400_not_a_500(
+    addon: Chat2Responses, value: str
+) -> None:
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_rewrite="all")
+        started(addon)
+        flow = chat_flow(BODY, authorization=value)
+        addon.request(flow)
+        assert flow.response is not None and flow.response.status_code == 400
+        error = json.loads(flow.response.content or b"")["error"]
+        assert "'authorization' header" in error["message"] and "SECRET" not in error["message"]
+        assert not addon.calls
+
+
 def test_the_flow_is_put_back_as_the_client_sent_it_on_error(addon: Chat2Responses) -> None:
     from mitmproxy import flow as flow_module
 

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import time
@@ -48,36 +47,6 @@ from chat2responses.turn import Turn, instructions_as_input
 from chat2responses.wire import ReasoningMode
 
 logger = logging.getLogger(__name__)
-
-# Client headers passed on to the upstream with `responses_auth=client`.
-_CLIENT_HEADERS = frozenset(
-    {
-        b"authorization",
-        b"openai-organization",
-        b"openai-project",
-        b"user-agent",
-        b"chatgpt-account-id",
-        b"originator",
-        b"session_id",
-        b"openai-beta",
-        b"api-key",
-        b"x-api-key",
-    }
-)
-# With `responses_auth=codex` the login speaks for the client: none of its credentials go on.
-_CODEX_CLIENT_HEADERS = frozenset({b"user-agent"})
-
-
-def client_headers(req: http.Request, auth: AuthMode) -> dict[str, str]:
-    """The client headers that go on, by lowercase name (a repeated one: joined with ", ")."""
-    names = _CODEX_CLIENT_HEADERS if auth is AuthMode.CODEX else _CLIENT_HEADERS
-    found: dict[str, str] = {}
-    for raw_name, raw_value in req.headers.fields:  # one pass over the raw fields: cheap
-        name = raw_name.lower()
-        if name in names:
-            key, value = name.decode("ascii"), raw_value.decode("utf-8", "surrogateescape")
-            found[key] = f"{found[key]}, {value}" if key in found else value
-    return found
 
 
 @dataclass(slots=True)
@@ -192,15 +161,6 @@ def origin_of(req: http.Request) -> str:
     default_port = {"http": 80, "https": 443}.get(req.scheme)
     port = "" if req.port == default_port else f":{req.port}"
     return f"{req.scheme}://{req.pretty_host}{port}"
-
-
-def account_of(headers: dict[str, str], login: CodexLogin | None) -> str:
-    """Who the quota belongs to: the login's account digest, or a digest of the client's own
-    credential (never the credential itself)."""
-    if login is not None:
-        return login.account_digest()
-    secret = headers.get("authorization") or headers.get("api-key") or headers.get("x-api-key")
-    return hashlib.sha256((secret or "anonymous").encode()).hexdigest()[:12]
 
 
 def quota_tap(book: QuotaBook, account: str) -> QuotaTap:

@@ -28,16 +28,15 @@ from mitmproxy import ctx, exceptions, http
 from chat2responses import routing
 from chat2responses.body import parse_json_body
 from chat2responses.catalog import Catalog
+from chat2responses.client_headers import account_of, client_headers
 from chat2responses.conversation import ConversationStore
 from chat2responses.errors import ClientError, ProxyError
 from chat2responses.glue import display, shutdown
 from chat2responses.glue.calls import (
     Call,
     CallKind,
-    account_of,
     answer_models,
     call_kind,
-    client_headers,
     conversation_for,
     current_login,
     decoded_body,
@@ -201,7 +200,7 @@ class Chat2Responses:
             retries=self.settings.retries,
         )
         login = self._login()
-        headers = client_headers(req, self.settings.auth)
+        headers = client_headers(req.headers.fields, self.settings.auth)
         credential = account_of(headers, login)
         body, turn, session = conversation_for(
             translation.body,
