@@ -418,6 +418,22 @@ async def test_a_token_is_good_for_one_request_only(driver: Driver) -> None:
                 assert (await second.json())["error"]["message"]
 
 
+async def test_a_request_target_in_absolute_form_is_served(driver: Driver) -> None:
+    """mitmproxy passes on the absolute form (`POST http://host/call/…`) when its client sent
+    one; an HTTP/1.1 server must accept it."""
+    async with upstream(sse_ok) as url:
+        token = driver.register(job(url, Route.HTTP))
+        reader, writer = await asyncio.open_connection("127.0.0.1", driver.port)
+        writer.write(
+            f"POST http://api.example/{PATH_PREFIX.strip('/')}/{token} HTTP/1.1\r\n"
+            "host: api.example\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode()
+        )
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+        assert b"data: [DONE]" in answer
+
+
 async def test_an_unclaimed_job_expires(driver: Driver, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(driver_module, "JOB_TTL", 0.05)
     driver.register(job("http://127.0.0.1:9/v1/responses", Route.HTTP))

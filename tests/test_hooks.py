@@ -271,6 +271,25 @@ def test_a_non_post_on_a_rewritten_chat_path_is_a_405(addon: Chat2Responses) -> 
         assert json.loads(flow.response.content or b"")["error"]["message"]
 
 
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "OPTIONS", "PATCH", "HEAD", "POST"])
+@pytest.mark.parametrize("path", ["/v1/models", "/v1/models/gpt-5.5"])
+def test_a_non_get_on_the_models_paths_is_a_405(
+    addon: Chat2Responses, method: str, path: str
+) -> None:
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_rewrite="all")
+        flow = chat_flow(b"", path=path)
+        flow.request.method = method
+        addon.request(flow)
+        assert flow.response is not None and flow.response.status_code == 405
+        assert flow.response.headers["allow"] == "GET"
+        assert json.loads(flow.response.content or b"")["error"]["message"]
+        flow = chat_flow(b"", path=path)
+        flow.request.method = "GET"
+        addon.request(flow)
+        assert flow.response is not None and flow.response.status_code == 200
+
+
 def test_a_gzip_body_is_decoded_and_a_broken_one_refused(addon: Chat2Responses) -> None:
     import gzip
 

@@ -112,9 +112,14 @@ def call_kind(path: str) -> CallKind | None:
 
 
 def answer_models(flow: http.HTTPFlow, catalog: Catalog) -> None:
-    """`GET …/v1/models[/{id}]`, answered from the catalog in use (responses_rewrite=all)."""
+    """`GET …/v1/models[/{id}]`, answered from the catalog in use (responses_rewrite=all); any
+    other method there is a 405, as on the paths the addon rewrites."""
     is_models, model_id = models_path(flow.request.path)
     if not is_models:
+        return
+    if flow.request.method != "GET":
+        message = f"{flow.request.method} is not allowed here; use GET."
+        refuse(flow, ClientError(message, status=405, headers={"allow": "GET"}))
         return
     try:
         body = model_list(catalog) if model_id is None else one_model(catalog, unquote(model_id))

@@ -149,7 +149,7 @@ class Chat2Responses:
         req = flow.request
         kind = call_kind(req.path)
         if kind is None:
-            if self.settings.rewrite is RewriteMode.ALL and req.method == "GET":
+            if self.settings.rewrite is RewriteMode.ALL:
                 answer_models(flow, self.catalogs.current())
             return
         if req.method != "POST":

@@ -201,6 +201,7 @@ class Driver:
 
     def _dispatch(self, method: str, target: str, exchange: Exchange) -> None:
         """mitmproxy's request for one call: its answer goes to `exchange`."""
+        target = _origin_form(target)
         token = target[len(PATH_PREFIX) :] if target.startswith(PATH_PREFIX) else ""
         call = self._unclaimed.pop(token, None)
         timer = self._expiry.pop(token, None)
@@ -221,6 +222,16 @@ class Driver:
             self._launch(token, call)
         exchange.on_lost = functools.partial(self.discard, token)  # rule 4
         call.answer.attach(exchange)
+
+
+def _origin_form(target: str) -> str:
+    """The path of a request target in absolute form (`http://host/call/…`, which mitmproxy
+    passes on when its client sent one, and which HTTP/1.1 servers must accept), else `target`."""
+    scheme, sep, rest = target.partition("://")
+    if sep and scheme.lower() in ("http", "https"):
+        path = rest.partition("/")[1:]
+        return "".join(path) or "/"
+    return target
 
 
 async def _settle(
