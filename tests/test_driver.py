@@ -892,3 +892,42 @@ async def test_an_unclaimed_call_leaves_no_keepalive_write_behind(
         await asyncio.sleep(0.05)
         left = [t for t in asyncio.all_tasks() if "ClientAnswer" in repr(t.get_coro())]
         assert not left
+
+
+async def test_a_keepalive_to_an_answer_mitmproxy_let_go_of_raises_nowhere() -> None:
+    """The exchange is gone (mitmproxy's client left) when a keep-alive is due: the write's
+    ConnectionResetError is the call's business, not an unhandled task error in the log."""
+    from chat2responses.transports.answer import ClientAnswer
+    from chat2responses.transports.job import CallOutcome
+
+    class GoneExchange:
+        started = finished = False
+
+        def start(self, status: int, headers: dict[str, str]) -> None:
+            self.started = True
+
+        async def write(self, data: bytes) -> None:
+            raise ConnectionResetError("the loopback connection is closed")
+
+        def abort(self) -> None:
+            self.finished = True
+
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    try:
+        answer = ClientAnswer(CallOutcome(), keepalive=0.02)
+        answer.sink = ChatStreamSink(CTX, include_usage=False)
+        answer.attach(GoneExchange())  # type: ignore[arg-type]
+        answer.arm_keepalive()
+        await asyncio.sleep(0.15)
+        answer.stop_keepalive()
+        answer.abandon()
+        await asyncio.sleep(0)
+        import gc
+
+        gc.collect()  # a task whose exception nobody read reports it when it is collected
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(None)
+    assert not unhandled, unhandled

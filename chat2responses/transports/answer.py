@@ -13,6 +13,7 @@ Must not: decide anything about the upstream (call.py does); it only writes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from chat2responses.errors import ProxyError, error_body
@@ -81,11 +82,17 @@ class ClientAnswer:
         silent = loop.time() - self._last_write
         wait = self.keepalive - silent
         if wait <= 0.001:
-            task = loop.create_task(self.write(KEEPALIVE))
+            task = loop.create_task(self._write_keepalive())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             self._last_write, wait = loop.time(), self.keepalive
         self._keepalive = loop.call_later(wait, self._keepalive_due)
+
+    async def _write_keepalive(self) -> None:
+        # mitmproxy may have let go of the answer meanwhile (its client left): the call hears of
+        # it through the exchange (loopback rule 4); a keep-alive has nothing to add.
+        with contextlib.suppress(ConnectionResetError):
+            await self.write(KEEPALIVE)
 
     async def send(self, data: bytes, *, more: bool) -> None:
         """Write `data`; while more events are already here (and the first byte is out), collect
