@@ -95,9 +95,12 @@ def translate_request(
     catalog: Catalog,
     profile: UpstreamProfile,
     summaries: bool = True,
+    responses_api: bool = False,
 ) -> Translation:
     """The Responses request for a chat (or Responses-shaped) body. `summaries=False` leaves out
-    the reasoning summary the proxy asks for by default (the client's own request stays)."""
+    the reasoning summary the proxy asks for by default (the client's own request stays);
+    `responses_api`: the body came to `…/responses`, so without `messages` it is
+    Responses-shaped (a missing `input` is named as such)."""
     model = body.get("model")
     if not isinstance(model, str):
         raise missing("model") if model is None else invalid_type("model", "a string", model)
@@ -106,7 +109,7 @@ def translate_request(
     match = catalog.match(model)
     stream, include_usage = _stream_flags(body)
     stop = _stop(body.get("stop"))
-    if "messages" not in body and "input" in body:
+    if "messages" not in body and ("input" in body or responses_api):
         out, dropped, renamed = from_responses_shape(body, match, profile)
     else:
         if "input" in body:

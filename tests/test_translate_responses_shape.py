@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chat2responses.catalog import Catalog
+from chat2responses.errors import ClientError
 from chat2responses.profiles import CODEX, OPENAI
 from chat2responses.translate_request import translate_request
 from tests.test_translate_request import NO_ARGS, refused, translate
@@ -172,3 +173,12 @@ def test_item_references_are_not_sent_to_a_store_false_upstream() -> None:
     assert [item.get("type") for item in sent] == [None, "function_call_output"]
     kept = translate_request(body, catalog=Catalog.default(), profile=OPENAI).body["input"]
     assert {"type": "item_reference", "id": "rs_1"} in kept
+
+
+def test_a_body_for_the_responses_endpoint_without_input_is_missing_input() -> None:
+    body = {"model": "gpt-5.5", "instructions": "hi"}
+    with pytest.raises(ClientError) as caught:
+        translate_request(body, catalog=Catalog.default(), profile=OPENAI, responses_api=True)
+    assert caught.value.param == "input" and caught.value.code == "missing_required_parameter"
+    chat = {"model": "gpt-5.5", "messages": [{"role": "user", "content": "hi"}]}
+    assert translate_request(chat, catalog=Catalog.default(), profile=OPENAI, responses_api=True)

@@ -190,7 +190,9 @@ class Chat2Responses:
         summaries = self.settings.reasoning is not ReasoningMode.NONE and (
             match is None or self.memory.summaries_allowed(upstream, match)
         )
-        translation = translate_request(body, catalog=catalog, profile=profile, summaries=summaries)
+        translation = translate_request(
+            body, catalog=catalog, profile=profile, summaries=summaries, responses_api=not chat
+        )
         plan = self.memory.plan(
             self.settings.transport,
             upstream,
