@@ -38,11 +38,7 @@ def parse_json_body(raw: bytes | None) -> dict[str, Any]:
     if raw is None:
         raise ClientError("The request body is not available to the proxy (it was streamed).")
     if len(raw) > MAX_BODY_BYTES:
-        raise ClientError(
-            f"The request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.",
-            status=413,
-            code="request_too_large",
-        )
+        raise too_large(f"is {len(raw)} bytes")
     if not raw.strip():
         raise ClientError("The request body is empty; expected a JSON object.")
     try:
@@ -149,6 +145,13 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"the number {text[:40]} is too large to be represented")
     return value
+
+
+def too_large(size: str, limit: int = MAX_BODY_BYTES) -> ClientError:
+    """The 413 for a request body past `limit`; `size` says how big it is ("is N bytes")."""
+    return ClientError(
+        f"The request body {size}; the limit is {limit}.", status=413, code="request_too_large"
+    )
 
 
 def _too_deep() -> ClientError:

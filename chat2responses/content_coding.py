@@ -20,6 +20,7 @@ import zlib
 import brotli  # type: ignore[import-untyped]
 import zstandard
 
+from .body import too_large
 from .errors import ClientError
 
 
@@ -69,7 +70,7 @@ def _inflate(decoder: zlib._Decompress, data: bytes, out: bytearray, limit: int)
     while True:
         out += decoder.decompress(data, limit + 1 - len(out))
         if len(out) > limit:
-            raise _too_large(limit)
+            raise too_large(f"decodes to more than {limit} bytes", limit)
         if decoder.eof:
             return decoder.unused_data
         data = decoder.unconsumed_tail
@@ -81,7 +82,7 @@ def _brotli(data: bytes, limit: int) -> bytes:
     decoder = brotli.Decompressor()
     out: bytes = decoder.process(data, output_buffer_limit=limit + 1)
     if len(out) > limit:
-        raise _too_large(limit)
+        raise too_large(f"decodes to more than {limit} bytes", limit)
     if not decoder.is_finished():
         raise _Truncated("the compressed body ends early")
     return out
@@ -91,7 +92,7 @@ def _zstd(data: bytes, limit: int) -> bytes:
     reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
     out = reader.read(limit + 1)
     if len(out) > limit:
-        raise _too_large(limit)
+        raise too_large(f"decodes to more than {limit} bytes", limit)
     return out
 
 
@@ -102,14 +103,6 @@ _DECODERS = {
     "br": _brotli,
     "zstd": _zstd,
 }
-
-
-def _too_large(limit: int) -> ClientError:
-    return ClientError(
-        f"The request body decodes to more than {limit} bytes; the limit is {limit}.",
-        status=413,
-        code="request_too_large",
-    )
 
 
 def _undecodable(encoding: str, why: str) -> ClientError:

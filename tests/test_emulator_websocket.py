@@ -27,8 +27,8 @@ from chat2responses.emulator.quota import RATE_LIMITS_EVENT
 from chat2responses.emulator.session import (
     REFUSE_HEADER,
     WEBSOCKET_REFUSED,
+    Reply,
     WebSocketSession,
-    WebSocketSteps,
     _for_websocket,
     handshake_refusal,
     wrapped_error,
@@ -186,20 +186,13 @@ EXTRA = Emit({"type": "codex.rate_limits"})
 
 
 @pytest.mark.parametrize("at", [None, 0, 1, 3, len(STEPS)])
-def test_websocket_steps_read_as_the_eager_list_would(at: int | None) -> None:
+def test_a_replys_frames_read_as_the_eager_list_would(at: int | None) -> None:
     eager = [_for_websocket(step) for step in STEPS]
     if at is not None:
         eager.insert(at, EXTRA)
-    lazy = WebSocketSteps(STEPS, insert=None if at is None else (at, EXTRA))
-    assert list(lazy) == eager
-    assert lazy == eager and len(lazy) == len(eager)
-    assert [lazy[i] for i in range(-len(eager), len(eager))] == eager + eager
-    assert lazy[1:-1] == eager[1:-1] and lazy[::2] == eager[::2]
-    with pytest.raises(IndexError):
-        lazy[len(eager)]
-    with pytest.raises(IndexError):
-        lazy[-len(eager) - 1]
-    assert WebSocketSteps([]) == [] and list(WebSocketSteps([], insert=(0, EXTRA))) == [EXTRA]
+    reply = Reply(STEPS, "what", "outcome", None if at is None else (at, EXTRA))
+    assert list(reply.frames()) == eager and reply.steps == eager
+    assert Reply([], "w", "o").steps == [] and Reply([], "w", "o", (0, EXTRA)).steps == [EXTRA]
 
 
 # -- the front end -------------------------------------------------------------------------------

@@ -35,9 +35,9 @@ Pure: no I/O.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any
 
 from chat2responses.events import Event, EventType
 
@@ -85,12 +85,30 @@ def handshake_refusal(config: EmulatorConfig, refuse_header: str | None) -> Reje
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What one frame gets: the steps to perform (`Emit`, `Sleep`, `Drop`, `Close`), and for the
-    log, what the frame was and how its answer ends once every step has run."""
+    """What one frame gets: the steps to perform (`Emit`, `Sleep`, `Drop`, `Close`) as `frames`
+    gives them, and for the log, what the frame was and how its answer ends once every step has
+    run. `inserted` is Rule 6's event and its place among the steps."""
 
-    steps: Sequence[Step]
+    played: list[Step]
     what: str
     outcome: str
+    inserted: tuple[int, Step] | None = None
+
+    def frames(self) -> Iterator[Step]:
+        """The steps in their WebSocket shapes, each shaped as it is sent: a long answer's first
+        frame does not wait for a pass over its thousands of steps."""
+        inserted = self.inserted
+        for i, step in enumerate(self.played):
+            if inserted is not None and i == inserted[0]:
+                yield inserted[1]
+            yield _for_websocket(step)
+        if inserted is not None and inserted[0] == len(self.played):
+            yield inserted[1]
+
+    @property
+    def steps(self) -> list[Step]:
+        """All of `frames()` at once."""
+        return list(self.frames())
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,16 +194,16 @@ class WebSocketSession:
         steps = self._emulator.respond(body, Transport.WEBSOCKET, caller)
         self.settle()  # the previous reply's response, if the front end did not settle it
         self._played = (body, steps)
-        return Reply(self._with_rate_limits(steps), what, _outcome(steps))
+        return Reply(steps, what, _outcome(steps), self._rate_limits(steps))
 
-    def _with_rate_limits(self, steps: list[Step]) -> Sequence[Step]:
-        """Rule 6 and the WebSocket shapes of refusals and error events."""
+    def _rate_limits(self, steps: list[Step]) -> tuple[int, Step] | None:
+        """Rule 6: the `codex.rate_limits` event and its place (after a leading `Sleep`), unless
+        the reply is a refusal or the emulator sends none."""
         lead = 1 if steps and isinstance(steps[0], Sleep) else 0
         refused = lead < len(steps) and isinstance(steps[lead], Reject)
         if refused or not self._emulator.config.rate_limits_event:
-            return WebSocketSteps(steps)
-        limits = Emit(self._emulator.rate_limits_event())
-        return WebSocketSteps(steps, insert=(lead, limits))
+            return None
+        return lead, Emit(self._emulator.rate_limits_event())
 
     def receive_binary(self) -> Reply:
         """The reply to a binary frame: Responses events are JSON text (§4.3)."""
@@ -234,57 +252,6 @@ def _outcome(steps: list[Step]) -> str:
         case Emit(event):
             return str(event["type"])
     return "no events"
-
-
-class WebSocketSteps(Sequence[Step]):
-    """A reply's steps in their WebSocket shapes (`_for_websocket`), each shaped as it is read,
-    with one step inserted (Rule 6's event) where asked: a long answer's first frame does not
-    wait for a pass over its thousands of steps."""
-
-    __slots__ = ("_at", "_extra", "_steps")
-    _extra: Step | None
-
-    def __init__(self, steps: list[Step], *, insert: tuple[int, Step] | None = None) -> None:
-        self._steps = steps
-        self._at, self._extra = -1, None
-        if insert is not None:
-            self._at, self._extra = insert
-
-    def __len__(self) -> int:
-        return len(self._steps) + (self._extra is not None)
-
-    @overload
-    def __getitem__(self, index: int) -> Step: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Step]: ...
-    def __getitem__(self, index: int | slice) -> Step | list[Step]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        size = len(self)
-        if index < 0:
-            index += size
-        if not 0 <= index < size:
-            raise IndexError("step index out of range")
-        if self._extra is not None and index >= self._at:
-            if index == self._at:
-                return self._extra
-            index -= 1
-        return _for_websocket(self._steps[index])
-
-    def __iter__(self) -> Iterator[Step]:
-        for i, step in enumerate(self._steps):
-            if i == self._at and self._extra is not None:
-                yield self._extra
-            yield _for_websocket(step)
-        if self._at == len(self._steps) and self._extra is not None:
-            yield self._extra
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
-            return list(self) == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 def _for_websocket(step: Step) -> Step:

@@ -106,7 +106,7 @@ async def _answer(
         else:
             reply = session.receive_binary()
         try:
-            connected = await _perform(ws, request, reply.steps)
+            connected = await _perform(ws, request, reply.frames())
         except (ConnectionResetError, asyncio.CancelledError):
             log.info(
                 "WebSocket %s -> stopped mid-stream (client gone or server stopping)", reply.what

@@ -9,8 +9,9 @@ the glue reads once, and teaches `Memory` what the upstream showed.
 Must not: decide (policy.py does), translate (the sink does), or put a credential anywhere but in
 the upstream request: display copies of the headers are redacted here, as they are recorded.
 
-Rule 1: before the first output, events are held back and an error keeps its HTTP status (a JSON
-        error body); after it, an error is one error chunk and the stream ends.
+Rule 1: before the first output an error keeps its HTTP status (a JSON error body); after it,
+        an error is one error chunk and the stream ends. The sinks write nothing for the
+        preamble (events.PREAMBLE: `response.created`, …), so it is not output.
 Rule 2: when the sink says the answer is complete, the upstream is closed (a stop sequence).
 Rule 3: the client leaving cancels the call; leaving the `async with` closes the upstream.
 Rule 4: the call starts as soon as the glue registers it, before mitmproxy's request reaches the
@@ -42,7 +43,7 @@ from aiohttp import ClientSession
 
 from chat2responses.auth import bearer_of
 from chat2responses.errors import ProxyError, UpstreamError
-from chat2responses.events import PREAMBLE, Event, is_advisory_error
+from chat2responses.events import is_advisory_error
 from chat2responses.memory import lesson_of
 from chat2responses.pipeline import Transcript
 from chat2responses.policy import (
@@ -224,7 +225,6 @@ class UpstreamCall:
     async def _attempt(self, attempt: Attempt) -> None:
         """One attempt, start to end: the client's answer is complete when it returns."""
         body = body_for(attempt, self.job.body)
-        held: list[Event] = []
         tap, turn = self.job.quota, self.job.turn
         advisory = attempt.route is Route.WEBSOCKET
         relayed = self.job.relayed
@@ -239,14 +239,7 @@ class UpstreamCall:
                         "%s: the upstream reported %s", self.job.match.upstream_name, event
                     )
                     continue
-                if not self.sink.started and event["type"] in PREAMBLE:
-                    held.append(event)
-                    continue
-                if held:
-                    for early in held:
-                        await self.answer.send(self.sink.feed(early), more=True)
-                    held.clear()
-                data = self.sink.feed(event)
+                data = self.sink.feed(event)  # nothing for the preamble (rule 1)
                 # The answer's last events go out with its end (ClientAnswer.close).
                 await self.answer.send(data, more=events.buffered() or self.sink.done)
                 if relayed is not None and self.answer.started:  # rule 5
@@ -256,8 +249,6 @@ class UpstreamCall:
                 if self.sink.done:
                     break
                 self.sink.check_size(events.received)
-            for early in held:
-                await self.answer.send(self.sink.feed(early), more=True)
             await self.answer.complete()
             self._answered(attempt)
             if not self.sink.stopped:

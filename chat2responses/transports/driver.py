@@ -24,6 +24,7 @@ import logging
 import secrets
 import socket
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
@@ -227,11 +228,8 @@ class Driver:
 def _origin_form(target: str) -> str:
     """The path of a request target in absolute form (`http://host/call/…`, which mitmproxy
     passes on when its client sent one, and which HTTP/1.1 servers must accept), else `target`."""
-    scheme, sep, rest = target.partition("://")
-    if sep and scheme.lower() in ("http", "https"):
-        path = rest.partition("/")[1:]
-        return "".join(path) or "/"
-    return target
+    parts = urlsplit(target)
+    return (parts.path or "/") if parts.scheme in ("http", "https") else target
 
 
 async def _settle(
