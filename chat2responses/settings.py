@@ -15,8 +15,8 @@ from difflib import get_close_matches
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from .auth import REFRESH_URL
-from .wire import ReasoningMode
+from chat2responses.protocol.wire import ReasoningMode
+from chat2responses.upstream.login import REFRESH_URL
 
 # (name, type, default, help, choices): the public contract of DESIGN.md.
 OPTIONS: tuple[tuple[str, type, str | int, str, tuple[str, ...] | None], ...] = (

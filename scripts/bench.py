@@ -41,15 +41,15 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chat2responses.body import parse_json_body  # noqa: E402
-from chat2responses.catalog import Catalog  # noqa: E402
-from chat2responses.chunks import ChunkContext  # noqa: E402
 from chat2responses.emulator.builder import Emit  # noqa: E402
 from chat2responses.emulator.scenarios import play  # noqa: E402
-from chat2responses.pipeline import ChatStreamSink, UpstreamSSE  # noqa: E402
-from chat2responses.profiles import profile_for_url  # noqa: E402
-from chat2responses.translate_request import translate_request  # noqa: E402
-from chat2responses.wire import ReasoningMode  # noqa: E402
+from chat2responses.protocol.body import parse_json_body  # noqa: E402
+from chat2responses.protocol.wire import ReasoningMode  # noqa: E402
+from chat2responses.request.translate import translate_request  # noqa: E402
+from chat2responses.response.chat_sinks import ChatStreamSink, UpstreamSSE  # noqa: E402
+from chat2responses.response.chunks import ChunkContext  # noqa: E402
+from chat2responses.upstream.catalog import Catalog  # noqa: E402
+from chat2responses.upstream.profiles import profile_for_url  # noqa: E402
 from scripts.bench_socket import StreamClient  # noqa: E402
 from tests.emulator_helpers import emulator_subprocess  # noqa: E402
 from tests.proxy_helpers import Mitmdump, run_mitmdump  # noqa: E402

@@ -26,9 +26,7 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
 
-from chat2responses.ready import READY_VARIABLE
-
-from .commands import (
+from chat2responses.cli.commands import (
     EMULATOR_NAMES,
     ENTRY_SCRIPT,
     PACKAGE,
@@ -41,7 +39,7 @@ from .commands import (
     resolve_upstream,
     version_text,
 )
-from .processes import (
+from chat2responses.cli.processes import (
     claim_port,
     settle,
     start_emulator,
@@ -49,6 +47,7 @@ from .processes import (
     wait_until_listening,
     wait_until_ready,
 )
+from chat2responses.glue.ready import READY_VARIABLE
 
 ENVIRONMENT_HELP = """\
 environment (each flag wins over its variable):

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from .commands import CliError
+from chat2responses.cli.commands import CliError
 
 READY_TIMEOUT = 60.0
 SETTLE = 0.5  # seconds a listening mitmproxy must stay up to count as started (`settle`)

@@ -20,14 +20,14 @@ server.py, websocket.py and __main__.py do I/O (and backend.py reads the embedde
 
 from __future__ import annotations
 
-from .backend import Caller, Emulator, EmulatorConfig
-from .builder import Close, Drop, Emit, Reject, Sleep, Step
-from .latency import Latency
-from .quota import Quota, Window
-from .rules import Rejection, Transport
-from .scenarios import Scenario, Turn, play
-from .server import BASE_PATH, TOKEN_PATH, build_app, serving
-from .session import REFUSE_HEADER, WebSocketSession
+from chat2responses.emulator.backend import Caller, Emulator, EmulatorConfig
+from chat2responses.emulator.builder import Close, Drop, Emit, Reject, Sleep, Step
+from chat2responses.emulator.latency import Latency
+from chat2responses.emulator.quota import Quota, Window
+from chat2responses.emulator.rules import Rejection, Transport
+from chat2responses.emulator.scenarios import Scenario, Turn, play
+from chat2responses.emulator.server import BASE_PATH, TOKEN_PATH, build_app, serving
+from chat2responses.emulator.session import REFUSE_HEADER, WebSocketSession
 
 __all__ = [
     "BASE_PATH",

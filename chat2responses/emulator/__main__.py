@@ -21,12 +21,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .backend import WS_MAX_AGE, WS_ONLY_TEST_PREFIX, Emulator, EmulatorConfig
-from .latency import Latency
-from .login import DEFAULT_TOKEN_TTL
-from .quota import Quota, Window
-from .scenarios import scenarios_help
-from .server import TOKEN_PATH, serving
+from chat2responses.emulator.backend import (
+    WS_MAX_AGE,
+    WS_ONLY_TEST_PREFIX,
+    Emulator,
+    EmulatorConfig,
+)
+from chat2responses.emulator.latency import Latency
+from chat2responses.emulator.login import DEFAULT_TOKEN_TTL
+from chat2responses.emulator.quota import Quota, Window
+from chat2responses.emulator.scenarios import scenarios_help
+from chat2responses.emulator.server import TOKEN_PATH, serving
 
 
 def _families(value: str) -> frozenset[str]:

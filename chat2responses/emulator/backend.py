@@ -30,17 +30,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chat2responses.catalog import embedded_catalog
-
-from .builder import Reject, Sleep, Step
-from .latency import Latency
-from .lite import check_lite, lite_slugs
-from .login import DEFAULT_TOKEN_TTL, LoginAuthority
-from .quota import Quota
-from .rules import NOT_AN_OBJECT, Rejection, Transport, check_request, model_family
-from .scenarios import Turn, play
-from .signing import ReasoningSealer, check_reasoning_items, secret_for
-from .tokens import PromptCache, canonical_json
+from chat2responses.emulator.builder import Reject, Sleep, Step
+from chat2responses.emulator.latency import Latency
+from chat2responses.emulator.lite import check_lite, lite_slugs
+from chat2responses.emulator.login import DEFAULT_TOKEN_TTL, LoginAuthority
+from chat2responses.emulator.quota import Quota
+from chat2responses.emulator.rules import (
+    NOT_AN_OBJECT,
+    Rejection,
+    Transport,
+    check_request,
+    model_family,
+)
+from chat2responses.emulator.scenarios import Turn, play
+from chat2responses.emulator.signing import ReasoningSealer, check_reasoning_items, secret_for
+from chat2responses.emulator.tokens import PromptCache, canonical_json
+from chat2responses.upstream.catalog import embedded_catalog
 
 # Models whose name starts with this are refused over HTTP whatever the catalog says.
 WS_ONLY_TEST_PREFIX = "ws-only-"

@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from chat2responses.events import Event, EventType
-
-from .rules import Rejection
-from .signing import ReasoningSealer, secret_for
-from .tokens import PromptUsage, count_tokens
+from chat2responses.emulator.rules import Rejection
+from chat2responses.emulator.signing import ReasoningSealer, secret_for
+from chat2responses.emulator.tokens import PromptUsage, count_tokens
+from chat2responses.protocol.events import Event, EventType
 
 _NO_FIELDS: Mapping[str, Any] = {}
 # Seals reasoning items when the backend passes no sealer (a scenario played on its own).

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .rules import Rejection
+from chat2responses.emulator.rules import Rejection
 
 LITE_HEADER = "X-OpenAI-Internal-Codex-Responses-Lite"
 LITE_METADATA = "ws_request_header_x_openai_internal_codex_responses_lite"

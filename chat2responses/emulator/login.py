@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from .rules import Rejection
-from .signing import b64url, b64url_decode, mac
+from chat2responses.emulator.rules import Rejection
+from chat2responses.emulator.signing import b64url, b64url_decode, mac
 
 AUTH_CLAIM = "https://api.openai.com/auth"
 DEFAULT_ACCOUNT = "emulator-account"

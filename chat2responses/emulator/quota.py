@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .rules import Rejection
+from chat2responses.emulator.rules import Rejection
 
 RATE_LIMITS_EVENT = "codex.rate_limits"
 USAGE_LIMIT_MESSAGE = "The usage limit has been reached"

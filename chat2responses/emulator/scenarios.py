@@ -27,14 +27,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from chat2responses.errors import type_for_status
-
-from .builder import ItemEnd, PartKind, ResponseWriter, Step
-from .quota import Quota
-from .rules import Rejection
-from .signing import ReasoningSealer
-from .tokens import PromptUsage
-from .tools import custom_tool, tool_calls
+from chat2responses.emulator.builder import ItemEnd, PartKind, ResponseWriter, Step
+from chat2responses.emulator.quota import Quota
+from chat2responses.emulator.rules import Rejection
+from chat2responses.emulator.signing import ReasoningSealer
+from chat2responses.emulator.tokens import PromptUsage
+from chat2responses.emulator.tools import custom_tool, tool_calls
+from chat2responses.protocol.errors import type_for_status
 
 # What a tool scenario sends a custom (freeform) tool.
 CUSTOM_INPUT = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n"

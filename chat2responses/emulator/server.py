@@ -29,12 +29,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .backend import Caller, Emulator
-from .builder import Close, Drop, Emit, Reject, Sleep, Step
-from .lite import LITE_HEADER, is_true
-from .rules import NOT_JSON, Rejection, Transport
-from .signing import credential_digest
-from .websocket import websocket_handler
+from chat2responses.emulator.backend import Caller, Emulator
+from chat2responses.emulator.builder import Close, Drop, Emit, Reject, Sleep, Step
+from chat2responses.emulator.lite import LITE_HEADER, is_true
+from chat2responses.emulator.rules import NOT_JSON, Rejection, Transport
+from chat2responses.emulator.signing import credential_digest
+from chat2responses.emulator.websocket import websocket_handler
 
 log = logging.getLogger(__name__)
 

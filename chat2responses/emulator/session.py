@@ -39,12 +39,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chat2responses.events import Event, EventType
-
-from .backend import Caller, Emulator, EmulatorConfig
-from .builder import Close, Drop, Emit, Reject, Sleep, Step
-from .lite import websocket_marker
-from .rules import NOT_AN_OBJECT, NOT_JSON, Rejection, Transport, previous_not_found
+from chat2responses.emulator.backend import Caller, Emulator, EmulatorConfig
+from chat2responses.emulator.builder import Close, Drop, Emit, Reject, Sleep, Step
+from chat2responses.emulator.lite import websocket_marker
+from chat2responses.emulator.rules import (
+    NOT_AN_OBJECT,
+    NOT_JSON,
+    Rejection,
+    Transport,
+    previous_not_found,
+)
+from chat2responses.protocol.events import Event, EventType
 
 # A handshake carrying this header (value `1`) is refused with 426, whatever the config says.
 REFUSE_HEADER = "x-emulator-refuse-websocket"

@@ -25,8 +25,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .rules import Rejection
-from .tokens import canonical_json
+from chat2responses.emulator.rules import Rejection
+from chat2responses.emulator.tokens import canonical_json
 
 
 def secret_for(seed: str) -> bytes:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .lite import additional_tools
+from chat2responses.emulator.lite import additional_tools
 
 _DEFAULT_CALLS = (("get_weather", {"city": "Paris"}), ("get_time", {"timezone": "Europe/Paris"}))
 

@@ -27,11 +27,16 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import WSMsgType, web
 
-from .backend import Emulator
-from .builder import Close, Drop, Emit, Reject, Sleep, Step
-from .rules import Rejection
-from .session import NOT_AN_UPGRADE, REFUSE_HEADER, WebSocketSession, handshake_refusal
-from .signing import credential_digest
+from chat2responses.emulator.backend import Emulator
+from chat2responses.emulator.builder import Close, Drop, Emit, Reject, Sleep, Step
+from chat2responses.emulator.rules import Rejection
+from chat2responses.emulator.session import (
+    NOT_AN_UPGRADE,
+    REFUSE_HEADER,
+    WebSocketSession,
+    handshake_refusal,
+)
+from chat2responses.emulator.signing import credential_digest
 
 log = logging.getLogger(__name__)
 

@@ -18,33 +18,33 @@ from urllib.parse import unquote
 
 from mitmproxy import connection, http
 
-from chat2responses.body import MAX_BODY_BYTES
-from chat2responses.catalog import LIVE_NAME, Catalog, CatalogError, embedded_catalog
-from chat2responses.content_coding import decode_content
-from chat2responses.conversation import ConversationStore, conversation_key
-from chat2responses.errors import ClientError, ProxyError, error_body
+from chat2responses.call.conversation import ConversationStore, conversation_key
+from chat2responses.call.job import CallJob
+from chat2responses.call.replay import ReasoningCache
+from chat2responses.call.turn import Turn, instructions_as_input
 from chat2responses.glue import display
-from chat2responses.login_refresh import CodexLogin, close_soon
-from chat2responses.models_list import model_list, models_path, one_model
-from chat2responses.pipeline import ChatJsonSink, ChatStreamSink, Sink
-from chat2responses.profiles import CODEX, UpstreamProfile, profile_for_url
-from chat2responses.quota import QuotaBook
-from chat2responses.quota_tap import QuotaTap
-from chat2responses.replay import ReasoningCache
-from chat2responses.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
-from chat2responses.routing import (
+from chat2responses.protocol.body import MAX_BODY_BYTES
+from chat2responses.protocol.content_coding import decode_content
+from chat2responses.protocol.errors import ClientError, ProxyError, error_body
+from chat2responses.protocol.wire import ReasoningMode
+from chat2responses.request.translate import Translation
+from chat2responses.response.chat_sinks import ChatJsonSink, ChatStreamSink, Sink
+from chat2responses.response.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
+from chat2responses.settings import AuthMode, Settings
+from chat2responses.transports.catalog_fetch import CatalogFetcher
+from chat2responses.transports.driver import PATH_PREFIX
+from chat2responses.transports.login_refresh import CodexLogin, close_soon
+from chat2responses.upstream.catalog import LIVE_NAME, Catalog, CatalogError, embedded_catalog
+from chat2responses.upstream.models_list import model_list, models_path, one_model
+from chat2responses.upstream.profiles import CODEX, UpstreamProfile, profile_for_url
+from chat2responses.upstream.quota import QuotaBook
+from chat2responses.upstream.quota_tap import QuotaTap
+from chat2responses.upstream.routing import (
     is_chat_completions_path,
     is_responses_path,
     redacted_url,
     responses_url_for,
 )
-from chat2responses.settings import AuthMode, Settings
-from chat2responses.translate_request import Translation
-from chat2responses.transports.catalog_fetch import CatalogFetcher
-from chat2responses.transports.driver import PATH_PREFIX
-from chat2responses.transports.job import CallJob
-from chat2responses.turn import Turn, instructions_as_input
-from chat2responses.wire import ReasoningMode
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def sink_factory(kind: CallKind, translation: Translation, reasoning: ReasoningM
 
 def decoded_body(req: http.Request) -> bytes | None:
     """The body with its content-encoding undone (gzip, deflate, br, zstd), never past
-    MAX_BODY_BYTES (content_coding.py)."""
+    MAX_BODY_BYTES (protocol/content_coding.py)."""
     if req.raw_content is None:
         return None
     return decode_content(req.raw_content, req.headers.get("content-encoding", ""), MAX_BODY_BYTES)

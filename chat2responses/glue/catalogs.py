@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chat2responses.catalog import Catalog
 from chat2responses.glue.calls import catalog_fetcher, load_catalog
-from chat2responses.login_refresh import CodexLogin
 from chat2responses.settings import Settings
 from chat2responses.transports.catalog_fetch import CatalogFetcher
+from chat2responses.transports.login_refresh import CodexLogin
+from chat2responses.upstream.catalog import Catalog
 
 logger = logging.getLogger(__name__)
 

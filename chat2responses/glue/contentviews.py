@@ -11,7 +11,7 @@ import json
 
 from mitmproxy import contentviews, http
 
-from chat2responses.events import TERMINAL
+from chat2responses.protocol.events import TERMINAL
 from chat2responses.views import (
     is_chat_stream,
     is_responses_events,

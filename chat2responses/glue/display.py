@@ -19,13 +19,13 @@ from urllib.parse import urlsplit
 from mitmproxy import connection, ctx, http, websocket
 from wsproto.frame_protocol import Opcode
 
-from chat2responses.pipeline import DISPLAY_LIMIT
-from chat2responses.policy import Reason, Route
-from chat2responses.report import MARKS, CallReport, conversation_text
-from chat2responses.routing import redacted_url, websocket_url
-from chat2responses.translate_request import Translation
-from chat2responses.transports.job import CallJob
-from chat2responses.wire import dumps
+from chat2responses.call.job import CallJob
+from chat2responses.call.policy import Reason, Route
+from chat2responses.call.report import MARKS, CallReport, conversation_text
+from chat2responses.protocol.wire import dumps
+from chat2responses.request.translate import Translation
+from chat2responses.response.chat_sinks import DISPLAY_LIMIT
+from chat2responses.upstream.routing import redacted_url, websocket_url
 
 
 @dataclass(frozen=True, slots=True)

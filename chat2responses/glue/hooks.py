@@ -25,12 +25,11 @@ from typing import Any
 
 from mitmproxy import ctx, exceptions, http
 
-from chat2responses import routing
-from chat2responses.body import parse_json_body
-from chat2responses.catalog import Catalog
-from chat2responses.client_headers import account_of, client_headers
-from chat2responses.conversation import ConversationStore
-from chat2responses.errors import ClientError, ProxyError
+from chat2responses.call.conversation import ConversationStore
+from chat2responses.call.job import CallJob
+from chat2responses.call.memory import Memory
+from chat2responses.call.policy import Route, asks_summaries
+from chat2responses.call.replay import ReasoningCache
 from chat2responses.glue import display, shutdown
 from chat2responses.glue.calls import (
     Call,
@@ -49,19 +48,21 @@ from chat2responses.glue.calls import (
 )
 from chat2responses.glue.catalogs import Catalogs
 from chat2responses.glue.contentviews import register_views
-from chat2responses.login_refresh import CodexLogin
-from chat2responses.memory import Memory
-from chat2responses.policy import Route, asks_summaries
-from chat2responses.profiles import profile_for_url
-from chat2responses.quota import QuotaBook
-from chat2responses.ready import announce_ready
-from chat2responses.replay import ReasoningCache
+from chat2responses.glue.ready import announce_ready
+from chat2responses.protocol.body import parse_json_body
+from chat2responses.protocol.errors import ClientError, ProxyError
+from chat2responses.protocol.wire import ReasoningMode
+from chat2responses.request.client_headers import account_of, client_headers
+from chat2responses.request.translate import translate_request
 from chat2responses.settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings
-from chat2responses.translate_request import translate_request
+from chat2responses.transports.answer import Relayed
 from chat2responses.transports.driver import Driver
-from chat2responses.transports.job import CallJob, Relayed
+from chat2responses.transports.login_refresh import CodexLogin
 from chat2responses.transports.websocket import websocket_ssl_context
-from chat2responses.wire import ReasoningMode
+from chat2responses.upstream import routing
+from chat2responses.upstream.catalog import Catalog
+from chat2responses.upstream.profiles import profile_for_url
+from chat2responses.upstream.quota import QuotaBook
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from chat2responses.errors import ProxyError
 from chat2responses.glue import display
-from chat2responses.login_refresh import close_soon
+from chat2responses.protocol.errors import ProxyError
+from chat2responses.transports.login_refresh import close_soon
 
 if TYPE_CHECKING:
     from chat2responses.glue.hooks import Chat2Responses

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chat2responses.memory import Memory
-from chat2responses.quota import QuotaBook
+from chat2responses.call.memory import Memory
+from chat2responses.upstream.quota import QuotaBook
 
 
 def status_text(book: QuotaBook, memory: Memory) -> str:

@@ -16,9 +16,9 @@ import asyncio
 import contextlib
 import time
 
-from chat2responses.errors import ProxyError, error_body
-from chat2responses.pipeline import Sink
-from chat2responses.transports.job import CallOutcome
+from chat2responses.call.job import CallOutcome
+from chat2responses.protocol.errors import ProxyError, error_body
+from chat2responses.response.chat_sinks import Sink
 from chat2responses.transports.loopback import JSON, Exchange
 
 KEEPALIVE = b": keepalive\n\n"
@@ -182,3 +182,25 @@ class ClientAnswer:
         outcome.error = err.message if err is not None else None
         client = getattr(self.sink, "client", None)
         outcome.client = client.value() if client is not None else b""
+
+
+class Relayed:
+    """Whether mitmproxy has relayed the answer's first bytes: set by the glue's stream callable,
+    waited for by the answer after its first write (answer.py rule 1)."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self, seconds: float) -> None:
+        """Until set, or `seconds` have passed: the call never stalls on it."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._event.wait()

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from chat2responses.events import Event
-from chat2responses.transports.job import CallOutcome
+from chat2responses.call.job import CallOutcome
+from chat2responses.protocol.events import Event
 
 
 class JsonEvents:

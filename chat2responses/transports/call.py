@@ -41,12 +41,9 @@ from typing import Any
 
 from aiohttp import ClientSession
 
-from chat2responses.auth import bearer_of
-from chat2responses.errors import ProxyError, UpstreamError
-from chat2responses.events import is_advisory_error
-from chat2responses.memory import lesson_of
-from chat2responses.pipeline import Transcript
-from chat2responses.policy import (
+from chat2responses.call.job import CallJob, redacted
+from chat2responses.call.memory import lesson_of
+from chat2responses.call.policy import (
     Attempt,
     Failure,
     Reason,
@@ -59,13 +56,16 @@ from chat2responses.policy import (
     next_attempt,
     retry_after,
 )
-from chat2responses.profiles import response_create_frame
+from chat2responses.protocol.errors import ProxyError, UpstreamError
+from chat2responses.protocol.events import is_advisory_error
+from chat2responses.protocol.wire import dumps
+from chat2responses.response.chat_sinks import Transcript
 from chat2responses.transports.answer import ClientAnswer
 from chat2responses.transports.attempt_events import FrameEvents, JsonEvents, reading_paused
 from chat2responses.transports.http import open_http_events
-from chat2responses.transports.job import CallJob, redacted
 from chat2responses.transports.websocket import WebSocketPool, open_response_stream
-from chat2responses.wire import dumps
+from chat2responses.upstream.login import bearer_of
+from chat2responses.upstream.profiles import response_create_frame
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
 
-from chat2responses.routing import redacted_url
 from chat2responses.transports.sessions import close_session_now
+from chat2responses.upstream.routing import redacted_url
 
 logger = logging.getLogger(__name__)
 

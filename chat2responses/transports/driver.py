@@ -28,9 +28,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
-from chat2responses.errors import ProxyError, UpstreamError, error_body
+from chat2responses.call.job import CallJob
+from chat2responses.protocol.errors import ProxyError, UpstreamError, error_body
 from chat2responses.transports.call import CONNECT_TIMEOUT, UpstreamCall
-from chat2responses.transports.job import CallJob
 from chat2responses.transports.loopback import JSON, Exchange, LoopbackConnection
 from chat2responses.transports.sessions import close_session_now
 from chat2responses.transports.websocket import WebSocketPool

@@ -30,10 +30,19 @@ from contextlib import asynccontextmanager, contextmanager
 
 from aiohttp import ClientError, ClientResponse, ClientSession
 
-from chat2responses.errors import UpstreamError, UpstreamProtocolError, upstream_error_from_body
-from chat2responses.events import Event, parse_event
-from chat2responses.pipeline import MAX_EVENT_BYTES, Transcript, UpstreamSSE, events_of_response
-from chat2responses.routing import redacted_url
+from chat2responses.protocol.errors import (
+    UpstreamError,
+    UpstreamProtocolError,
+    upstream_error_from_body,
+)
+from chat2responses.protocol.events import Event, parse_event
+from chat2responses.response.chat_sinks import (
+    MAX_EVENT_BYTES,
+    Transcript,
+    UpstreamSSE,
+    events_of_response,
+)
+from chat2responses.upstream.routing import redacted_url
 
 logger = logging.getLogger(__name__)
 

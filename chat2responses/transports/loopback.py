@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from email.utils import formatdate
 from http import HTTPStatus
 
-from chat2responses.errors import ClientError, ProxyError, error_body
+from chat2responses.protocol.errors import ClientError, ProxyError, error_body
 
 logger = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ crossed the wire, so nothing in it is trusted:
 Pure: no I/O.
 """
 
-from .chat_request import render_chat_request
-from .chat_stream import is_chat_stream, render_chat_stream
-from .reading import MAX_EVENT_BYTES, MAX_INPUT_BYTES
-from .responses_events import is_responses_events, render_responses_events
-from .writer import MAX_BLOCK_CHARS, MAX_OUTPUT_CHARS
+from chat2responses.views.chat_request import render_chat_request
+from chat2responses.views.chat_stream import is_chat_stream, render_chat_stream
+from chat2responses.views.reading import MAX_EVENT_BYTES, MAX_INPUT_BYTES
+from chat2responses.views.responses_events import is_responses_events, render_responses_events
+from chat2responses.views.writer import MAX_BLOCK_CHARS, MAX_OUTPUT_CHARS
 
 __all__ = [
     "MAX_BLOCK_CHARS",

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .fields import Json, compact, obj, seq, string
-from .reading import request_json
-from .writer import Writer, clip
+from chat2responses.views.fields import Json, compact, obj, seq, string
+from chat2responses.views.reading import request_json
+from chat2responses.views.writer import Writer, clip
 
 _PART_LABELS: dict[str, Callable[[Json], str]] = {
     "text": lambda part: string(part.get("text")),

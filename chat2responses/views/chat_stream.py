@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .fields import (
+from chat2responses.views.fields import (
     Json,
     UsageSpec,
     error_text,
@@ -22,8 +22,8 @@ from .fields import (
     string,
     usage_line,
 )
-from .reading import DONE_DATA, first_event, sse_payloads
-from .writer import Writer, clip
+from chat2responses.views.reading import DONE_DATA, first_event, sse_payloads
+from chat2responses.views.writer import Writer, clip
 
 # A payload cut short by the sniff window is still recognised by its first keys.
 _CHUNK_HEAD = re.compile(r'"object"\s*:\s*"chat\.completion\.chunk"')

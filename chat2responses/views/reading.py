@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chat2responses.errors import UpstreamProtocolError
-from chat2responses.sse import SSEDecoder
-
-from .fields import INVALID, loads
+from chat2responses.protocol.errors import UpstreamProtocolError
+from chat2responses.protocol.sse import SSEDecoder
+from chat2responses.views.fields import INVALID, loads
 
 MAX_INPUT_BYTES = 16 << 20  # about a second of parsing: mitmproxy renders views inline
 MAX_EVENT_BYTES = 8 << 20

@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from chat2responses.events import EventType
-
-from .fields import (
+from chat2responses.protocol.events import EventType
+from chat2responses.views.fields import (
     INVALID,
     Json,
     UsageSpec,
@@ -31,8 +30,8 @@ from .fields import (
     string,
     usage_line,
 )
-from .reading import DONE_DATA, first_event, message_texts, sse_payloads
-from .writer import Writer, clip
+from chat2responses.views.reading import DONE_DATA, first_event, message_texts, sse_payloads
+from chat2responses.views.writer import Writer, clip
 
 _CREATE = "response.create"  # the client's frame on the WebSocket transport
 _NOT_JSON = "(not JSON)"

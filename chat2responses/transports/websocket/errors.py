@@ -20,13 +20,13 @@ from websockets.exceptions import (
 from websockets.frames import CloseCode
 from websockets.protocol import State
 
-from chat2responses.errors import (
+from chat2responses.protocol.errors import (
     HandshakeRefused,
     UpstreamError,
     UpstreamProtocolError,
     WebSocketClosed,
 )
-from chat2responses.pipeline import MAX_EVENT_BYTES
+from chat2responses.response.chat_sinks import MAX_EVENT_BYTES
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFact
 from websockets.frames import CloseCode
 from websockets.protocol import State
 
-from chat2responses.errors import UpstreamError, UpstreamProtocolError
-from chat2responses.events import (
+from chat2responses.protocol.errors import UpstreamError, UpstreamProtocolError
+from chat2responses.protocol.events import (
     TERMINAL,
     Event,
     EventType,
@@ -27,7 +27,6 @@ from chat2responses.events import (
     is_advisory_error,
     parse_event,
 )
-from chat2responses.routing import redacted_url
 from chat2responses.transports.websocket.errors import (
     CLOSE_TIMEOUT,
     MAX_MESSAGE_BYTES,
@@ -37,6 +36,7 @@ from chat2responses.transports.websocket.errors import (
 )
 from chat2responses.transports.websocket.pool import WebSocketPool
 from chat2responses.transports.websocket.tls import ssl_argument, tls_context
+from chat2responses.upstream.routing import redacted_url
 
 logger = logging.getLogger(__name__)
 

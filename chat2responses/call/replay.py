@@ -1,0 +1,285 @@
+"""What a chat client replays of an answer, and the reasoning it cannot replay.
+
+Owns the normalisation that makes a client's resent history comparable with what the upstream
+returned (conversation.py continues a conversation when they agree), and `ReasoningCache`, which
+gives stateless chat clients back the encrypted reasoning items they never see
+(reference/codex-backend-2026.md §7). Must not do I/O or read a clock of its own (injected:
+monotonic seconds).
+
+Rule 1 (units): input is compared as units. A run of assistant items (messages, function and
+        custom tool calls; reasoning items inside it do not break it) is one unit: its text,
+        then its calls `[type, call_id, name, arguments|input]` in order, arguments exact. The
+        text: each message's `output_text`/`text` parts joined (else its refusal), messages
+        joined by "\\n\\n" (translate_stream rule 8), `<think>…</think>` blocks removed (the
+        `think` reasoning mode), surrounding white space stripped; a run whose text is empty has
+        none. Reasoning items are ignored anywhere. Any other item drops `id` and `status`; a
+        string `content` becomes one `input_text` part; it is compared as canonical JSON.
+Rule 2 (replay): the upstream's output comes back from a chat client as messages and calls only:
+        no ids, statuses, annotations, `encrypted_content` or reasoning items. Other output item
+        types (hosted tools) are kept as they came minus `id`/`status`: a chat history never
+        has them, so it never matches (a full resend, the safe side).
+Rule 3 (reasoning): `ReasoningCache.keep` files a response's reasoning items that carry
+        `encrypted_content` (as `{"type", "summary", "encrypted_content"}`: no id, which
+        `store: false` would refuse) under each of its tool calls' `call_id`, or, for a text
+        answer, under the digest of its rule-1 text; always per credential. `replay` puts them
+        back right before the assistant run that a later request replays (found by its first
+        known `call_id`, else by its text), unless a reasoning item already precedes that run.
+        It never changes the list it is given. Entries live `ttl` seconds since last use, at
+        most `cap` of them, least recently used first out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeGuard
+
+from chat2responses.protocol.params import Item
+
+# Assistant tool calls → the key holding their payload.
+CALL_PAYLOAD: Mapping[str, str] = {"function_call": "arguments", "custom_tool_call": "input"}
+REASONING = "reasoning"
+_METADATA = frozenset({"id", "status"})
+_TEXT_PARTS = frozenset({"output_text", "text", "input_text"})
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
+
+
+def canonical(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def item_type(item: object) -> str | None:
+    """An input item's type; a message may leave it out (an "easy" message)."""
+    if not isinstance(item, dict):
+        return None
+    kind = item.get("type", "message" if "role" in item else None)
+    return kind if isinstance(kind, str) else None
+
+
+def is_assistant(item: object) -> TypeGuard[dict[str, Any]]:
+    """A message from the assistant, or one of its tool calls."""
+    kind = item_type(item)
+    if kind == "message":
+        return isinstance(item, dict) and item.get("role") == "assistant"
+    return kind in CALL_PAYLOAD
+
+
+def answer_text(items: Iterable[object]) -> str:
+    """The assistant text of `items` as a chat client replays it (rule 1)."""
+    texts = [_message_text(item) for item in items if item_type(item) == "message"]
+    joined = "\n\n".join(text for text in texts if text)
+    return _THINK.sub("", joined).strip()
+
+
+def _message_text(item: object) -> str:
+    content = item.get("content") if isinstance(item, dict) else None
+    if isinstance(content, str):
+        return content
+    texts: list[str] = []
+    refusals: list[str] = []
+    for part in content if isinstance(content, list) else ():
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in _TEXT_PARTS and isinstance(text := part.get("text"), str):
+            texts.append(text)
+        elif kind == "refusal" and isinstance(refusal := part.get("refusal"), str):
+            refusals.append(refusal)
+    return "".join(texts) or "".join(refusals)
+
+
+def _call(item: dict[str, Any]) -> list[object]:
+    kind = item["type"]
+    return [kind, item.get("call_id"), item.get("name"), item.get(CALL_PAYLOAD[kind])]
+
+
+def plain(item: object) -> object:
+    if not isinstance(item, dict):
+        return item
+    out = {key: value for key, value in item.items() if key not in _METADATA}
+    if "role" in out:
+        out.setdefault("type", "message")
+    if out.get("type") == "message" and isinstance(content := out.get("content"), str):
+        out["content"] = [{"type": "input_text", "text": content}]
+    return out
+
+
+def units(items: Sequence[object]) -> list[tuple[bytes, int]]:
+    """`items` as comparable units (rule 1): each unit's canonical bytes and the index just
+    after its last item."""
+    out: list[tuple[bytes, int]] = []
+    run: list[dict[str, Any]] = []
+    end = 0
+
+    def flush() -> None:
+        if run:
+            calls = [_call(item) for item in run if item["type"] in CALL_PAYLOAD]
+            out.append((canonical({"assistant": answer_text(run), "calls": calls}), end))
+            run.clear()
+
+    for index, item in enumerate(items):
+        if item_type(item) == REASONING:
+            continue
+        if is_assistant(item):
+            run.append({"type": "message", **item})  # an "easy" message has no type
+            end = index + 1
+            continue
+        flush()
+        out.append((canonical(plain(item)), index + 1))
+    flush()
+    return out
+
+
+def replayed(output: Iterable[object]) -> list[object]:
+    """The upstream's output items as a chat client sends them back (rule 2)."""
+    out: list[object] = []
+    for item in output:
+        kind = item_type(item)
+        if kind == REASONING or not isinstance(item, dict):
+            continue
+        if kind == "message":
+            text = {"type": "output_text", "text": _message_text(item)}
+            out.append({"type": "message", "role": "assistant", "content": [text]})
+        elif (payload := CALL_PAYLOAD.get(kind or "")) is not None:
+            out.append({key: item.get(key) for key in ("type", "call_id", "name", payload)})
+        else:
+            out.append(plain(item))
+    return out
+
+
+def is_empty_answer(output: Iterable[object]) -> bool:
+    """Whether a response's output has neither text nor a tool call (a broken continuation)."""
+    items = list(output)
+    return not answer_text(items) and not any(item_type(item) in CALL_PAYLOAD for item in items)
+
+
+# --- reasoning for stateless clients (rule 3) ----------------------------------------------------
+
+
+def _kept(item: Mapping[str, Any]) -> Item:
+    summary = item.get("summary")
+    return {
+        "type": REASONING,
+        "summary": summary if isinstance(summary, list) else [],
+        "encrypted_content": item["encrypted_content"],
+    }
+
+
+def _text_key(text: str) -> str:
+    return "text:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _call_key(call_id: object) -> str:
+    return f"call:{call_id}"
+
+
+@dataclass(slots=True)
+class _Entry:
+    items: tuple[Item, ...]
+    at: float  # when it was kept or last replayed
+
+
+class ReasoningCache:
+    """Encrypted reasoning items per credential and assistant turn (rule 3)."""
+
+    def __init__(
+        self,
+        cap: int = 2048,
+        ttl: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._cap = cap
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def keep(self, credential: str, output: Sequence[Any]) -> int:
+        """After a completed response: file its reasoning items; how many keys were filed."""
+        calls = [i for i, item in enumerate(output) if item_type(item) in CALL_PAYLOAD]
+        if calls:
+            keys = [_call_key(output[i].get("call_id")) for i in calls]
+            last = calls[-1]
+        else:
+            text = answer_text(output)
+            keys = [_text_key(text)] if text else []
+            last = len(output)
+        kept = tuple(
+            _kept(item)
+            for item in output[:last]
+            if item_type(item) == REASONING
+            and isinstance(item.get("encrypted_content"), str)
+            and item["encrypted_content"]
+        )
+        if not kept or not keys:
+            return 0
+        now = self._clock()
+        for key in keys:
+            self._entries[credential, key] = _Entry(kept, now)
+            self._entries.move_to_end((credential, key))
+        while len(self._entries) > self._cap:
+            self._entries.popitem(last=False)
+        return len(keys)
+
+    def replay(self, credential: str, input_items: Sequence[Any]) -> tuple[list[Any], int]:
+        """Before sending a full request: a new input list with the kept reasoning items put
+        back before each assistant run that has none, and how many items were put back."""
+        now = self._clock()
+        self._expire(now)
+        out: list[Any] = []
+        count = 0
+        index = 0
+        while index < len(input_items):
+            if not is_assistant(input_items[index]):
+                out.append(input_items[index])
+                index += 1
+                continue
+            end = index
+            while end < len(input_items) and is_assistant(input_items[end]):
+                end += 1
+            run = input_items[index:end]
+            if index == 0 or item_type(input_items[index - 1]) != REASONING:
+                found = self._lookup(credential, run, now)
+                out.extend(dict(item) for item in found)
+                count += len(found)
+            out.extend(run)
+            index = end
+        return out, count
+
+    def forget(self, credential: str, items: Iterable[Any]) -> int:
+        """After `invalid_encrypted_content`: drop every entry of `credential` holding one of
+        the reasoning items in `items` (e.g. the refused request's input); how many went."""
+        refused = {item.get("encrypted_content") for item in items if item_type(item) == REASONING}
+        gone = [
+            where
+            for where, entry in self._entries.items()
+            if where[0] == credential
+            and any(item["encrypted_content"] in refused for item in entry.items)
+        ]
+        for where in gone:
+            del self._entries[where]
+        return len(gone)
+
+    def _lookup(self, credential: str, run: Sequence[Any], now: float) -> tuple[Item, ...]:
+        calls = [item.get("call_id") for item in run if item_type(item) in CALL_PAYLOAD]
+        keys = [_call_key(call_id) for call_id in calls] if calls else [_text_key(answer_text(run))]
+        for key in keys:
+            entry = self._entries.get((credential, key))
+            if entry is not None and now - entry.at < self._ttl:
+                entry.at = now
+                self._entries.move_to_end((credential, key))
+                return entry.items
+        return ()
+
+    def _expire(self, now: float) -> None:
+        # Entries are in the order they were last used: the stale ones are at the front.
+        while self._entries:
+            entry = next(iter(self._entries.values()))
+            if now - entry.at < self._ttl:
+                return
+            self._entries.popitem(last=False)

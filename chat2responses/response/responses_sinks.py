@@ -1,0 +1,161 @@
+"""Upstream events in, a Responses client's bytes out: the Responses stream itself, or its Response.
+
+For `POST …/responses` from Responses-native clients (LangChain, LiteLLM, aider and the openai
+SDK's `responses.create` send codex models there) the addon does everything it does for a chat
+call — profile rules, auth, transport, retries — but the answer stays in the Responses format:
+`ResponsesStreamSink` re-frames each event as SSE (`event:` + `data:`), `ResponsesJsonSink` keeps
+the final `Response` object for a non-streaming client. Same verbs as the chat sinks.
+
+Pure: no I/O.
+
+Rule 1: an `error` or `response.failed` before any output raises (the call keeps its HTTP status
+        or retries); after that it is passed on as it came: the client reads it natively. The
+        preamble (`response.created`, `response.in_progress`, `response.queued`) is held back
+        and goes out with the first event after it, so an error right after it raises too.
+Rule 2: a stream that ends without a terminal event ends with one `error` event of our own.
+Rule 3: when `response.completed` carries an empty `output` (the Codex backend does), the
+        non-streamed Response gets the items from `response.output_item.done`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chat2responses.protocol.errors import ProxyError, UpstreamProtocolError, error_body
+from chat2responses.protocol.events import PREAMBLE, TERMINAL, Event, EventType, error_of_event
+from chat2responses.protocol.sse import encode_event
+from chat2responses.protocol.wire import dumps, utf8
+from chat2responses.response.chat_sinks import (
+    JSON_CONTENT_TYPE,
+    MAX_AGGREGATED_BYTES,
+    SSE_CONTENT_TYPE,
+    Transcript,
+    check_buffered,
+)
+
+_FINAL = frozenset({EventType.COMPLETED, EventType.INCOMPLETE, EventType.FAILED, EventType.DONE})
+
+
+class ResponsesStreamSink:
+    """Events → Responses SSE, as the upstream sent them."""
+
+    streaming = True
+    content_type = SSE_CONTENT_TYPE
+
+    def __init__(self) -> None:
+        self.started = False
+        self.done = False
+        self.stopped = False  # Responses clients apply their own stop sequences
+        self.error: ProxyError | None = None
+        self.usage: dict[str, Any] | None = None
+        self.client = Transcript()
+        self._sequence = 0
+        self._preamble = b""  # held back until an event after it (rule 1)
+
+    def feed(self, event: Event) -> bytes:
+        if self.done:
+            return b""
+        kind = event["type"]
+        if not self.started:
+            err = error_of_event(event)
+            if err is not None:
+                raise err  # rule 1
+        out = encode_event(kind, dumps(event))
+        if not self.started and kind in PREAMBLE:
+            self._note(event)
+            self._preamble += out
+            return b""
+        self.started = True
+        self.done = kind in TERMINAL
+        self._note(event)
+        if self._preamble:
+            out, self._preamble = self._preamble + out, b""
+        self.client.add(out)
+        return out
+
+    def finish(self) -> bytes:
+        if not self.done:
+            raise UpstreamProtocolError("upstream closed the stream before response.completed")
+        return b""
+
+    def fail(self, err: ProxyError) -> bytes:
+        """One `error` event (the shape of OpenAI's `ResponseErrorEvent`), and the end; nothing
+        once the stream has ended (its terminal event went out already)."""
+        if self.done:
+            return b""
+        self.error, self.done = err, True
+        event = {
+            "type": "error",
+            "code": err.code,
+            "message": err.message,
+            "param": err.param,
+            "sequence_number": self._sequence + 1,
+        }
+        out = encode_event("error", dumps(event))
+        self.client.add(out)
+        return out
+
+    def check_size(self, received: int) -> None:
+        """A streaming client's answer is not buffered: no cap."""
+
+    def _note(self, event: Event) -> None:
+        number = event.get("sequence_number")
+        if isinstance(number, int):
+            self._sequence = number
+        if self.done and (err := error_of_event(event)) is not None:
+            self.error = err  # passed on as it came; the call's outcome still says it failed
+        response = event.get("response")
+        if event["type"] in _FINAL and isinstance(response, dict):
+            usage = response.get("usage")
+            self.usage = usage if isinstance(usage, dict) else None
+
+
+class ResponsesJsonSink:
+    """Events → the final `Response` object, for a client that asked for `stream: false`."""
+
+    streaming = False
+    content_type = JSON_CONTENT_TYPE
+
+    def __init__(self, *, limit: int = MAX_AGGREGATED_BYTES) -> None:
+        self.started = False
+        self.done = False
+        self.stopped = False
+        self.error: ProxyError | None = None
+        self.usage: dict[str, Any] | None = None
+        self._limit = limit
+        self._items: dict[int, Any] = {}
+        self._final: dict[str, Any] | None = None
+
+    def feed(self, event: Event) -> bytes:
+        err = error_of_event(event)
+        if err is not None:
+            raise err
+        kind = event["type"]
+        if kind == EventType.OUTPUT_ITEM_DONE:
+            index = event.get("output_index")
+            position = index if isinstance(index, int) else len(self._items)
+            self._items[position] = event.get("item")
+            self.started = True
+        elif kind in _FINAL:
+            response = event.get("response")
+            if not isinstance(response, dict):
+                raise UpstreamProtocolError(f"upstream sent {kind} without a response object")
+            self._final, self.done, self.started = response, True, True
+        return b""
+
+    def finish(self) -> bytes:
+        if self._final is None:
+            raise UpstreamProtocolError("upstream closed the stream before response.completed")
+        response = dict(self._final)
+        if not response.get("output") and self._items:  # rule 3
+            response["output"] = [self._items[i] for i in sorted(self._items)]
+        usage = response.get("usage")
+        self.usage = usage if isinstance(usage, dict) else None
+        return utf8(dumps(response))
+
+    def fail(self, err: ProxyError) -> bytes:
+        self.error = err
+        return error_body(err)
+
+    def check_size(self, received: int) -> None:
+        check_buffered(received, self._limit)

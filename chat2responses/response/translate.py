@@ -1,0 +1,445 @@
+"""Responses events → Chat Completions chunks: the one translator both transports and the
+non-streaming aggregator use.
+
+Owns the mapping of reference/openai-protocols.md §3.7 and the client rules of §5. It takes parsed
+event dicts (events.parse_event) and returns chunk dicts; it must not do I/O, encode JSON, emit
+`[DONE]` or render errors: a failed upstream is raised as `UpstreamError` and the caller renders it
+(a status before the first byte, an error chunk after).
+
+Rules, each enforced in one place (1, 4 and 5 by chunks.ChunkWriter, the others below):
+1. `role` is sent once, in the first chunk (§5.1): OpenAI's own role chunk for text and refusals,
+   merged into the first tool call (with `content: null`) or the first `reasoning_content`.
+2. Tool calls get a 0-based counter as `index`, never `output_index` (§5.2), and the Responses
+   `call_id` as `id` (§5.3). `id`, `type` and `name` appear only in a call's first delta.
+3. `output_item.done` is authoritative: whatever an item's deltas did not carry (or an item that
+   was never announced) is sent from it. `response.completed.output` is used only when no item
+   event came at all, because the Codex backend completes with an empty `output`.
+4. `reasoning_content` chunks never carry a `content` key (§5.9).
+5. The finish chunk has `delta: {}`; the usage chunk (`choices: []`) follows it only under
+   `include_usage` (§5.4), when every other chunk carries `usage: null` as OpenAI's do.
+6. Nothing is emitted after a terminal event; a stream that ends without one is an error. A
+   client's stop sequence ends the answer too (`stopped`: the caller closes the upstream).
+7. An event is about the item its `output_index` names; without one (relays drop it, codex
+   accepts that) the item its `item_id` names, else the current item. A missing
+   `output_index` alone is never a protocol error.
+8. Two message items (a `phase: "commentary"` preamble and the answer) are separated by a blank
+   line ("\n\n") in `content`.
+9. A `custom_tool_call` streams in the only form the SDKs' chunk types know, a `function` tool
+   call whose `arguments` is the raw input; `custom_calls` lists them so the aggregator can give
+   the non-streamed reply OpenAI's own `{"type": "custom", "custom": {...}}` shape. A request
+   with legacy `functions` gets `function_call` deltas (one call) and finish `function_call`.
+An upstream failure's status and type are events.error_of_event's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from chat2responses.protocol.errors import UpstreamError, UpstreamProtocolError
+from chat2responses.protocol.events import Event, EventType, ItemType, error_of_event
+from chat2responses.protocol.wire import (
+    ChatChunk,
+    ChatUsage,
+    FinishReason,
+    ReasoningMode,
+    ToolCallDelta,
+)
+from chat2responses.response.chunks import ChunkContext, ChunkWriter, chat_usage
+
+Handler = Callable[["StreamTranslator", Event], list[ChatChunk]]
+
+# Known event types that carry nothing a chat client needs: their data is either in the deltas
+# (the `.done` texts repeat them) or in `output_item.done`, which rule 3 reads instead.
+IGNORED = frozenset(
+    {
+        EventType.CREATED,
+        EventType.QUEUED,
+        EventType.IN_PROGRESS,
+        EventType.CONTENT_PART_ADDED,
+        EventType.CONTENT_PART_DONE,
+        EventType.OUTPUT_TEXT_DONE,
+        EventType.OUTPUT_TEXT_ANNOTATION_ADDED,
+        EventType.REFUSAL_DONE,
+        EventType.REASONING_SUMMARY_PART_ADDED,
+        EventType.REASONING_SUMMARY_PART_DONE,
+        EventType.REASONING_SUMMARY_TEXT_DONE,
+        EventType.REASONING_TEXT_DONE,
+    }
+)
+
+_INCOMPLETE_REASONS = {
+    "max_output_tokens": FinishReason.LENGTH,
+    "content_filter": FinishReason.CONTENT_FILTER,
+}
+
+
+class ItemPhase(StrEnum):
+    OPEN = "open"  # seen through `output_item.added` or a delta
+    DONE = "done"  # `output_item.done` handled; later events for the item are ignored
+
+
+@dataclass(slots=True)
+class _Item:
+    """What has been sent for one Responses output item (keyed by `output_index`, rule 7)."""
+
+    phase: ItemPhase = ItemPhase.OPEN
+    tool_index: int = -1  # chat tool-call index once announced; -1 for anything else
+    # Characters forwarded of the item's main text: output_text of a message, arguments (or
+    # custom input) of a tool call, reasoning of a reasoning item. Rule 3 sends the rest.
+    sent: int = 0
+    refusal_sent: int = 0
+
+
+# Event type → the name of the StreamTranslator method for it (`_METHODS`, below the class).
+_HANDLERS: dict[str, str] = {
+    EventType.OUTPUT_TEXT_DELTA.value: "_on_text_delta",
+    EventType.REFUSAL_DELTA.value: "_on_refusal_delta",
+    EventType.OUTPUT_ITEM_ADDED.value: "_on_item_added",
+    EventType.OUTPUT_ITEM_DONE.value: "_on_item_done",
+    EventType.FUNCTION_CALL_ARGUMENTS_DELTA.value: "_on_arguments_delta",
+    EventType.CUSTOM_TOOL_CALL_INPUT_DELTA.value: "_on_arguments_delta",
+    EventType.FUNCTION_CALL_ARGUMENTS_DONE.value: "_on_arguments_done",
+    EventType.CUSTOM_TOOL_CALL_INPUT_DONE.value: "_on_arguments_done",
+    EventType.REASONING_SUMMARY_TEXT_DELTA.value: "_on_reasoning_delta",
+    EventType.REASONING_TEXT_DELTA.value: "_on_reasoning_delta",
+    EventType.COMPLETED.value: "_on_completed",
+    EventType.INCOMPLETE.value: "_on_incomplete",
+    EventType.FAILED.value: "_on_failed",
+    EventType.DONE.value: "_on_done",
+    EventType.ERROR.value: "_on_error",
+}
+
+
+class StreamTranslator:
+    """Feed every upstream event to `feed` and send what it returns; call `finish` at end of
+    stream. Either may raise `UpstreamError`: render it, send nothing more."""
+
+    def __init__(self, ctx: ChunkContext, *, include_usage: bool = False) -> None:
+        self._reasoning = ctx.reasoning
+        self._legacy = ctx.legacy_functions
+        self._out = ChunkWriter(ctx, include_usage=include_usage)
+        self._terminal: str | None = None
+        # What the answer ended with, for the flow's summary (not part of the chunks).
+        self.finish_reason: FinishReason | None = None
+        self.usage: ChatUsage | None = None
+        self._items: dict[object, _Item] = {}
+        self._ids: dict[object, object] = {}  # item id → the key of its item (rule 7)
+        self._last: object = None  # key of the item opened last: "the current item"
+        self._answer_item: object = None  # key of the message item that sent text last (rule 8)
+        self._tool_count = 0
+        self._custom: set[int] = set()
+        # (item key, event type, part index) of the last reasoning delta: a new part gets a
+        # "\n\n" separator.
+        self._reasoning_part: tuple[object, str, object] | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether any chunk has been returned (an error must then be an error chunk)."""
+        return self._out.started
+
+    @property
+    def done(self) -> bool:
+        """Whether the answer is over (a terminal event, or a stop sequence)."""
+        return self._terminal is not None
+
+    @property
+    def stopped(self) -> bool:
+        """Whether a stop sequence ended the answer: the call can end, close the upstream."""
+        return self._out.stopped
+
+    @property
+    def custom_calls(self) -> frozenset[int]:
+        """Chat tool-call indexes that are custom tool calls (streamed as `function`, rule 9)."""
+        return frozenset(self._custom)
+
+    def feed(self, event: Event) -> list[ChatChunk]:
+        """The chunks this event produces, in order (often one, possibly none)."""
+        if self._terminal is not None:
+            return []  # rule 6
+        handler = _METHODS.get(event["type"])
+        if handler is None:
+            return []  # IGNORED, or a type newer than this code
+        try:
+            out = handler(self, event)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise UpstreamProtocolError(
+                f"upstream sent a malformed {event['type']} event ({type(exc).__name__}: {exc})"
+            ) from None
+        if self._out.stopped and self._terminal is None:
+            self._terminal = "stop"
+            self.finish_reason = FinishReason.STOP
+        return out
+
+    def finish(self) -> list[ChatChunk]:
+        """End of the upstream stream: nothing to add after a terminal event or a stop
+        sequence, else an error."""
+        if self._terminal is None:
+            raise UpstreamProtocolError("upstream closed the stream before response.completed")
+        return []
+
+    # -- deltas ------------------------------------------------------------------------------
+
+    def _on_text_delta(self, event: Event) -> list[ChatChunk]:
+        # The hot path (most events of a long answer): one lookup, one chunk.
+        text: str = event["delta"]
+        if type(text) is not str:
+            raise TypeError(f"delta is {type(text).__name__}, not a string")
+        key = event.get("output_index")
+        item = self._items.get(key) if key is not None else None
+        if item is None:
+            key, item = self._open_item(event)
+        if item.phase is ItemPhase.DONE or not text:
+            return []
+        item.sent += len(text)
+        return self._text(key, text)
+
+    def _text(self, key: object, text: str) -> list[ChatChunk]:
+        """Answer text of message item `key`; a new message item after another's text is
+        separated from it by a blank line (rule 8)."""
+        if self._answer_item != key:
+            if self._answer_item is not None:
+                text = "\n\n" + text
+            self._answer_item = key
+        return self._out.content(text)
+
+    def _on_refusal_delta(self, event: Event) -> list[ChatChunk]:
+        text: str = event["delta"]
+        item = self._open_item(event)[1]
+        if item.phase is ItemPhase.DONE or not text:
+            return []
+        item.refusal_sent += len(text)
+        return self._out.refusal(text)
+
+    def _on_arguments_delta(self, event: Event) -> list[ChatChunk]:
+        text: str = event["delta"]
+        item = self._items.get(self._key(event))
+        # A delta for a call never announced is left to output_item.done (rule 3).
+        if item is None or item.tool_index < 0 or item.phase is ItemPhase.DONE or not text:
+            return []
+        item.sent += len(text)
+        return self._out.arguments(item.tool_index, text)
+
+    def _on_arguments_done(self, event: Event) -> list[ChatChunk]:
+        item = self._items.get(self._key(event))
+        if item is None or item.tool_index < 0 or item.phase is ItemPhase.DONE:
+            return []
+        full = event.get("arguments", event.get("input", ""))
+        return self._missing_arguments(item, full if isinstance(full, str) else "")
+
+    def _on_reasoning_delta(self, event: Event) -> list[ChatChunk]:
+        text: str = event["delta"]
+        key, item = self._open_item(event)
+        if item.phase is ItemPhase.DONE or not text or self._reasoning is ReasoningMode.NONE:
+            return []
+        item.sent += len(text)
+        index = event.get("summary_index", event.get("content_index"))
+        part = (key, event["type"], index)
+        new_part = self._reasoning_part is not None and part != self._reasoning_part
+        self._reasoning_part = part
+        return self._out.reasoning(text, separate=new_part)
+
+    # -- output items ------------------------------------------------------------------------
+
+    def _on_item_added(self, event: Event) -> list[ChatChunk]:
+        payload: dict[str, Any] = event["item"]
+        payload.get("type")  # an item that is not an object is malformed
+        item = self._open_item(event, added=True)[1]
+        if payload.get("type") in _TOOL_CALL_TYPES and item.tool_index < 0:
+            return self._announce(item, payload)
+        return []
+
+    def _on_item_done(self, event: Event) -> list[ChatChunk]:
+        payload: dict[str, Any] = event["item"]
+        payload.get("type")  # an item that is not an object is malformed
+        return self._item_done(self._open_item(event)[0], payload)
+
+    def _item_done(self, key: object, payload: dict[str, Any]) -> list[ChatChunk]:
+        item = self._items.get(key)
+        if item is None:
+            item = self._items[key] = _Item()
+        if item.phase is ItemPhase.DONE:
+            return []
+        item.phase = ItemPhase.DONE
+        kind = payload.get("type")
+        if kind == ItemType.MESSAGE:
+            return self._message_rest(key, item, payload)
+        if kind in _TOOL_CALL_TYPES:
+            if item.tool_index < 0:
+                return self._announce(item, payload)
+            return self._missing_arguments(item, _call_arguments(payload))
+        if kind == ItemType.REASONING and item.sent == 0:
+            return self._reasoning_rest(key, item, payload)
+        return []
+
+    def _message_rest(self, key: object, item: _Item, payload: dict[str, Any]) -> list[ChatChunk]:
+        text: list[str] = []
+        refusal: list[str] = []
+        for part in payload.get("content") or ():
+            if part.get("type") == "output_text":
+                text.append(part.get("text") or "")
+            elif part.get("type") == "refusal":
+                refusal.append(part.get("refusal") or "")
+        out: list[ChatChunk] = []
+        rest = "".join(text)[item.sent :]
+        if rest:
+            item.sent += len(rest)
+            out += self._text(key, rest)
+        rest = "".join(refusal)[item.refusal_sent :]
+        if rest:
+            item.refusal_sent += len(rest)
+            out += self._out.refusal(rest)
+        return out
+
+    def _reasoning_rest(self, key: object, item: _Item, payload: dict[str, Any]) -> list[ChatChunk]:
+        # Only for a reasoning item none of whose text streamed: a partly streamed one cannot
+        # be completed without guessing where its part separators went.
+        if self._reasoning is ReasoningMode.NONE:
+            return []
+        parts = payload.get("summary") or payload.get("content") or ()
+        text = "\n\n".join(part.get("text") or "" for part in parts)
+        if not text:
+            return []
+        item.sent = len(text)
+        separate = self._reasoning_part is not None
+        self._reasoning_part = (key, "done", None)
+        return self._out.reasoning(text, separate=separate)
+
+    def _announce(self, item: _Item, payload: dict[str, Any]) -> list[ChatChunk]:
+        """The first delta of a tool call: index, id, type and name, sent once (rule 2)."""
+        if self._legacy and self._tool_count:
+            return []  # the legacy shape holds one call: later ones cannot be said (rule 9)
+        item.tool_index = self._tool_count
+        self._tool_count += 1
+        if payload.get("type") == ItemType.CUSTOM_TOOL_CALL:
+            self._custom.add(item.tool_index)
+        arguments = _call_arguments(payload)
+        item.sent = len(arguments)
+        call: ToolCallDelta = {
+            "index": item.tool_index,
+            "id": payload.get("call_id") or payload.get("id") or f"call_{item.tool_index}",
+            "type": "function",
+            "function": {"name": payload.get("name") or "", "arguments": arguments},
+        }
+        return self._out.tool_call(call)
+
+    def _missing_arguments(self, item: _Item, full: str) -> list[ChatChunk]:
+        rest = full[item.sent :]
+        if not rest:
+            return []
+        item.sent += len(rest)
+        return self._out.arguments(item.tool_index, rest)
+
+    def _key(self, event: Event, *, added: bool = False) -> object:
+        """The key of the item `event` is about (rule 7): its `output_index`, else its item
+        id's item, else the current one (a new one for an `output_item.added`)."""
+        index = event.get("output_index")
+        if index is not None:
+            return index
+        item_id = event.get("item_id")
+        if item_id is None and isinstance(payload := event.get("item"), dict):
+            item_id = payload.get("id")
+        if item_id is not None:
+            return self._ids.get(item_id, ("id", item_id))
+        if added or self._last is None:
+            return ("anonymous", len(self._items))
+        return self._last
+
+    def _open_item(self, event: Event, *, added: bool = False) -> tuple[object, _Item]:
+        key = self._key(event, added=added)
+        item = self._items.get(key)
+        if item is None:
+            item = self._items[key] = _Item()
+            self._last = key
+            item_id = event.get("item_id")
+            if item_id is None and isinstance(payload := event.get("item"), dict):
+                item_id = payload.get("id")
+            if item_id is not None:
+                self._ids.setdefault(item_id, key)
+        return key, item
+
+    # -- terminal events ---------------------------------------------------------------------
+
+    def _on_completed(self, event: Event) -> list[ChatChunk]:
+        response = _response(event)
+        self._terminal = event["type"]
+        out = self._backfill(response)
+        reason = FinishReason.STOP
+        if self._tool_count:
+            reason = FinishReason.FUNCTION_CALL if self._legacy else FinishReason.TOOL_CALLS
+        return out + self._finish_chunks(reason, response)
+
+    def _on_incomplete(self, event: Event) -> list[ChatChunk]:
+        response = _response(event)
+        self._terminal = event["type"]
+        out = self._backfill(response)
+        details = response.get("incomplete_details")
+        cause = details.get("reason") if isinstance(details, dict) else None
+        # An unknown cause still means the answer was cut short.
+        reason = _INCOMPLETE_REASONS.get(str(cause), FinishReason.LENGTH)
+        return out + self._finish_chunks(reason, response)
+
+    def _on_done(self, event: Event) -> list[ChatChunk]:
+        # `response.done` (some relays) is whichever terminal its response's status says.
+        status = _response(event).get("status")
+        if status == "incomplete":
+            return self._on_incomplete(event)
+        if status in ("failed", "cancelled"):
+            return self._on_failed(event)
+        return self._on_completed(event)
+
+    def _on_failed(self, event: Event) -> list[ChatChunk]:
+        self._terminal = event["type"]
+        raise _failure({**event, "type": EventType.FAILED.value})
+
+    def _on_error(self, event: Event) -> list[ChatChunk]:
+        self._terminal = event["type"]
+        raise _failure(event)
+
+    def _backfill(self, response: dict[str, Any]) -> list[ChatChunk]:
+        """Rule 3: the terminal response's `output`, only when no item event came at all."""
+        output = response.get("output")
+        if self._items or not isinstance(output, list):
+            return []
+        out: list[ChatChunk] = []
+        for index, payload in enumerate(output):
+            if isinstance(payload, dict):
+                out += self._item_done(index, payload)
+        return out
+
+    def _finish_chunks(self, reason: FinishReason, response: dict[str, Any]) -> list[ChatChunk]:
+        if self._out.stopped:  # a stop sequence in the backfilled text already finished
+            out, reason = [], FinishReason.STOP
+        else:
+            out = self._out.finish(reason)
+        usage = response.get("usage")
+        self.finish_reason = reason
+        if isinstance(usage, dict):
+            self.usage = chat_usage(usage)
+            out += self._out.usage(self.usage)
+        return out
+
+
+# Plain functions, not bound methods kept per translator: those would tie each translator into a
+# reference cycle that only the garbage collector frees.
+_METHODS: dict[str, Handler] = {kind: getattr(StreamTranslator, n) for kind, n in _HANDLERS.items()}
+
+_TOOL_CALL_TYPES = frozenset({ItemType.FUNCTION_CALL.value, ItemType.CUSTOM_TOOL_CALL.value})
+
+
+def _failure(event: Event) -> UpstreamError:
+    err = error_of_event(event)
+    return err if err is not None else UpstreamError("upstream failed")
+
+
+def _response(event: Event) -> dict[str, Any]:
+    response = event.get("response")
+    return response if isinstance(response, dict) else {}
+
+
+def _call_arguments(payload: dict[str, Any]) -> str:
+    # function_call items carry `arguments`; custom_tool_call items carry free-form `input`.
+    value = payload.get("arguments", payload.get("input"))
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,63 @@
+"""What one call reads about its account's quota, kept in the process's `QuotaBook`.
+
+The driver shows every quota source of one call to its `QuotaTap`: the headers of an HTTP answer
+or a WebSocket handshake, the `codex.rate_limits` event (which is then not an output event), the
+`headers` of an error frame. The tap keeps the book up to date for the account (a digest, never
+the credential), collects the warnings of a window passing 90 %, and turns a
+`usage_limit_reached` error into the 429 that says which window ran out and when it resets.
+
+Pure: the clock is injected; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chat2responses.protocol.errors import UpstreamError
+from chat2responses.upstream.quota import (
+    QuotaBook,
+    snapshot_from_error_frame,
+    snapshot_from_event,
+    snapshot_from_headers,
+    usage_limit_error,
+)
+
+RATE_LIMITS_EVENT = "codex.rate_limits"
+
+
+@dataclass(slots=True)
+class QuotaTap:
+    book: QuotaBook
+    account: str
+    clock: Callable[[], datetime]
+    warnings: list[str] = field(default_factory=list)  # for the log, in order
+
+    def headers(self, headers: Mapping[str, Any]) -> None:
+        self._keep(snapshot_from_headers(headers, self.clock()))
+
+    def event(self, event: Mapping[str, Any]) -> bool:
+        """Read `event`; True when it is a quota event the translator must not see."""
+        kind = event.get("type")
+        if kind == RATE_LIMITS_EVENT:
+            self._keep(snapshot_from_event(event, self.clock()))
+            return True
+        if kind == "error" and isinstance(event.get("headers"), dict):
+            self._keep(snapshot_from_error_frame(event, self.clock()))
+        return False
+
+    def usage_limit(self, err: UpstreamError) -> UpstreamError:
+        """`err` itself, or the 429 a `usage_limit_reached` answer stands for."""
+        if err.status != 429 and err.code != "usage_limit_reached":
+            return err
+        better = usage_limit_error(err.payload, self.book.get(self.account), self.clock())
+        return better if better is not None else err
+
+    def text(self) -> str:
+        return self.book.text(self.account, self.clock())
+
+    def _keep(self, snapshot: Any) -> None:
+        if snapshot is not None:
+            self.warnings += self.book.update(self.account, snapshot)

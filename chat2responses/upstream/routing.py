@@ -1,0 +1,60 @@
+"""Where a rewritten request goes: which paths and models are ours, and the upstream URLs.
+
+URLs are built with `urllib.parse`, never by concatenation, so a base URL's query survives
+(`https://h/openai/v1?api-version=preview` → `https://h/openai/v1/responses?api-version=preview`).
+The transport is the call policy's business (policy.py). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from chat2responses.upstream.catalog import ModelMatch
+from chat2responses.upstream.profiles import UpstreamProfile
+
+
+def ours_under_catalog(match: ModelMatch | None, profile: UpstreamProfile, *, chat: bool) -> bool:
+    """Whether `responses_rewrite=catalog` rewrites a call for `match`'s model: one the catalog
+    lists, or a chat call for one `profile`'s upstream serves through the Responses API only
+    (its own chat endpoint would refuse it; a Responses call for it reaches that upstream's own
+    Responses endpoint as sent). Every other call reaches the upstream untouched."""
+    if match is None:
+        return False
+    return match.info is not None or (chat and profile.serves_only_responses(match.upstream_name))
+
+
+def responses_url_for(responses_url: str, origin: str, path: str) -> str:
+    """The HTTP URL of the Responses endpoint for one intercepted chat request.
+
+    `responses_url` set: `{responses_url}/responses`. Empty: the request's own origin and path,
+    with its trailing `/chat/completions` replaced by `/responses` (the query is kept).
+    """
+    if responses_url:
+        parts = urlsplit(responses_url)
+        return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/responses"))
+    parts = urlsplit(origin + path)
+    base = parts.path.rstrip("/").removesuffix("/chat/completions").removesuffix("/responses")
+    return urlunsplit(parts._replace(path=base + "/responses"))
+
+
+def websocket_url(http_url: str) -> str:
+    """`https://…/responses` → `wss://…/responses` (and http → ws); the query is kept."""
+    parts = urlsplit(http_url)
+    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme.lower(), parts.scheme)
+    return urlunsplit(parts._replace(scheme=scheme))
+
+
+def is_chat_completions_path(path: str) -> bool:
+    return path.partition("?")[0].rstrip("/").endswith("/chat/completions")
+
+
+def is_responses_path(path: str) -> bool:
+    """`POST …/responses` from a Responses client (not `…/responses/{id}`, not the driver's)."""
+    return path.partition("?")[0].rstrip("/").endswith("/responses")
+
+
+def redacted_url(url: str) -> str:
+    """`url` without userinfo, query or fragment: safe to log and to show to a client."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

@@ -1,0 +1,390 @@
+"""replay.py: how a chat client's replay compares with the upstream's output, and the reasoning
+cache that gives stateless clients their encrypted reasoning back.
+
+The client side of every comparison is built by the addon's own `translate_messages` from chat
+messages; the upstream side is literal items shaped like the emulator's, or the emulator's own
+output (`play`), sealed for a credential so that the emulator's check says whether a replayed
+item would be accepted.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any
+
+import pytest
+
+from chat2responses.call.replay import ReasoningCache, is_empty_answer, replayed, units
+from chat2responses.emulator.backend import Caller, Emulator, EmulatorConfig
+from chat2responses.emulator.builder import Emit, Reject, Step
+from chat2responses.emulator.rules import Transport
+from chat2responses.emulator.scenarios import Turn, play
+from chat2responses.emulator.signing import ReasoningSealer, check_reasoning_items, secret_for
+from chat2responses.request.messages import translate_messages
+from chat2responses.request.translate import translate_request
+from chat2responses.upstream.catalog import Catalog
+from chat2responses.upstream.profiles import CODEX
+
+CATALOG = Catalog.default()
+ALICE = hashlib.sha256(b"alice-account").hexdigest()
+BOB = hashlib.sha256(b"bob-account").hexdigest()
+SECRET = secret_for("emulator")  # the emulator's default seed
+
+# --- upstream items, shaped like the emulator's -------------------------------------------------
+
+
+def msg(text: str, *, kind: str = "output_text", phase: str | None = None) -> dict[str, Any]:
+    part: dict[str, Any] = {"type": kind, kind if kind == "refusal" else "text": text}
+    if kind == "output_text":
+        part |= {"annotations": [], "logprobs": []}
+    item = {"id": "msg_t01", "type": "message", "role": "assistant", "status": "completed"}
+    return item | {"content": [part]} | ({"phase": phase} if phase else {})
+
+
+def fc(call_id: str, arguments: str = '{"city": "Paris"}', name: str = "get_weather") -> dict:
+    item = {"id": f"fc_{call_id}", "type": "function_call", "call_id": call_id, "name": name}
+    return item | {"arguments": arguments, "status": "completed"}
+
+
+def rs(blob: str = "sealed") -> dict[str, Any]:
+    summary = [{"type": "summary_text", "text": "**Thinking**"}]
+    return {"id": "rs_t00", "type": "reasoning", "summary": summary, "encrypted_content": blob}
+
+
+CUSTOM = {
+    "id": "ctc_t02",
+    "type": "custom_tool_call",
+    "call_id": "call_p",
+    "name": "apply_patch",
+    "input": "*** Begin Patch",
+    "status": "completed",
+}
+WEB_SEARCH = {"id": "ws_t01", "type": "web_search_call", "status": "completed"}
+
+
+def call(call_id: str, arguments: str = '{"city": "Paris"}', name: str = "get_weather") -> dict:
+    """A chat tool call as a client replays it."""
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def client(*assistant: dict[str, Any], custom: frozenset[str] = frozenset()) -> list[Any]:
+    """What the addon sends for these chat assistant messages (after one user message)."""
+    messages = [{"role": "user", "content": "hi"}, *assistant]
+    _, items = translate_messages(messages, custom_tools=custom)
+    return items[1:]
+
+
+def data(items: list[Any]) -> list[bytes]:
+    return [unit for unit, _ in units(items)]
+
+
+# (what the chat client replays, what the upstream returned)
+SAME: list[tuple[str, list[Any], list[Any]]] = [
+    ("string content vs output_text parts", client({"role": "assistant", "content": "Hello"}),
+     [msg("Hello")]),
+    ("text split in parts", client({"role": "assistant", "content": [
+        {"type": "text", "text": "Hel"}, {"type": "text", "text": "lo"}]}), [msg("Hello")]),
+    ("an easy message", [{"role": "assistant", "content": "Hello"}], [msg("Hello")]),
+    ("commentary and answer joined by a blank line",
+     client({"role": "assistant", "content": "Let me look.\n\nIt is sunny."}),
+     [msg("Let me look.", phase="commentary"), msg("It is sunny.", phase="final_answer")]),
+    ("a think block", client({"role": "assistant", "content": "<think>Hmm.\n\nOk</think>Hello"}),
+     [rs(), msg("Hello")]),
+    ("a think block before calls", client({"role": "assistant",
+     "content": "<think>Hmm</think>", "tool_calls": [call("call_1")]}), [rs(), fc("call_1")]),
+    ("white space around the text", client({"role": "assistant", "content": "Hello\n"}),
+     [msg("Hello")]),
+    ("a refusal", client({"role": "assistant", "content": None, "refusal": "No."}),
+     [msg("No.", kind="refusal")]),
+    ("calls with ids, status and reasoning",
+     client({"role": "assistant", "content": None, "tool_calls": [call("c1"), call("c2")]}),
+     [rs(), fc("c1"), fc("c2")]),
+    ("text then calls, whichever came first", client({"role": "assistant",
+     "content": "Checking.", "tool_calls": [call("c1")]}), [fc("c1"), msg("Checking.")]),
+    ("a Responses client's exact replay", [rs(), msg("Hi"), fc("c1")], [rs(), msg("Hi"), fc("c1")]),
+    ("a custom tool call", client({"role": "assistant", "tool_calls": [
+        call("call_p", "*** Begin Patch", "apply_patch")]}, custom=frozenset({"apply_patch"})),
+     [CUSTOM]),
+]  # fmt: skip
+
+DIFFERENT: list[tuple[str, list[Any], list[Any]]] = [
+    ("other text", client({"role": "assistant", "content": "Hello!"}), [msg("Hello")]),
+    ("text dropped", client({"role": "assistant", "tool_calls": [call("c1")]}),
+     [msg("Checking."), fc("c1")]),
+    ("arguments re-spaced", client({"role": "assistant", "tool_calls": [
+        call("c1", '{"city":"Paris"}')]}), [fc("c1")]),
+    ("another call id", client({"role": "assistant", "tool_calls": [call("c9")]}), [fc("c1")]),
+    ("another name", client({"role": "assistant", "tool_calls": [call("c1", name="get_time")]}),
+     [fc("c1")]),
+    ("calls in another order", client({"role": "assistant", "tool_calls": [call("c2"),
+     call("c1")]}), [fc("c1"), fc("c2")]),
+    ("one call missing", client({"role": "assistant", "tool_calls": [call("c1")]}),
+     [fc("c1"), fc("c2")]),
+    ("a custom call replayed as a function", client({"role": "assistant", "tool_calls": [
+        call("call_p", "*** Begin Patch", "apply_patch")]}), [CUSTOM]),
+    ("a hosted tool's item a chat client never sees",
+     client({"role": "assistant", "content": "Found it."}), [WEB_SEARCH, msg("Found it.")]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("replay", "output"), [c[1:] for c in SAME], ids=[c[0] for c in SAME])
+def test_a_faithful_replay_compares_equal(replay: list[Any], output: list[Any]) -> None:
+    assert data(replay) == data(replayed(output))
+
+
+@pytest.mark.parametrize(
+    ("replay", "output"), [c[1:] for c in DIFFERENT], ids=[c[0] for c in DIFFERENT]
+)
+def test_an_unfaithful_replay_differs(replay: list[Any], output: list[Any]) -> None:
+    assert data(replay) != data(replayed(output))
+
+
+def test_replayed_output_carries_no_server_metadata() -> None:
+    assert replayed([rs(), msg("Hi", phase="commentary"), fc("c1"), CUSTOM]) == [
+        {"type": "message", "role": "assistant",
+         "content": [{"type": "output_text", "text": "Hi"}]},
+        {"type": "function_call", "call_id": "c1", "name": "get_weather",
+         "arguments": '{"city": "Paris"}'},
+        {"type": "custom_tool_call", "call_id": "call_p", "name": "apply_patch",
+         "input": "*** Begin Patch"},
+    ]  # fmt: skip
+
+
+USER_TEXT = [{"type": "input_text", "text": "hi"}]
+OTHER_ITEMS: list[tuple[str, Any, Any, bool]] = [
+    ("string content vs input_text", {"role": "user", "content": "hi"},
+     {"type": "message", "role": "user", "content": USER_TEXT}, True),
+    ("ids and status", {"type": "function_call_output", "call_id": "c1", "output": "x"},
+     {"type": "function_call_output", "call_id": "c1", "output": "x", "id": "fco_1",
+      "status": "completed"}, True),
+    ("another output", {"type": "function_call_output", "call_id": "c1", "output": "x"},
+     {"type": "function_call_output", "call_id": "c1", "output": "y"}, False),
+    ("another role", {"role": "user", "content": "hi"}, {"role": "developer", "content": "hi"},
+     False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"), [c[1:] for c in OTHER_ITEMS], ids=[c[0] for c in OTHER_ITEMS]
+)
+def test_other_items_compare_without_server_metadata(one: Any, other: Any, same: bool) -> None:
+    assert (data([one]) == data([other])) is same
+
+
+def test_units_end_after_their_last_item_and_skip_reasoning() -> None:
+    items = [{"role": "user", "content": "hi"}, rs(), msg("A"), rs(), fc("c1"), rs()]
+    assert [end for _, end in units(items)] == [1, 5]
+
+
+EMPTY: list[tuple[str, list[Any], bool]] = [
+    ("nothing", [], True),
+    ("reasoning only", [rs()], True),
+    ("an empty message", [msg("")], True),
+    ("text", [rs(), msg("Hi")], False),
+    ("a call", [fc("c1")], False),
+]
+
+
+@pytest.mark.parametrize(("output", "empty"), [c[1:] for c in EMPTY], ids=[c[0] for c in EMPTY])
+def test_is_empty_answer(output: list[Any], empty: bool) -> None:
+    assert is_empty_answer(output) is empty
+
+
+# --- the reasoning cache ------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 500.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+
+
+def translated(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    body = {"model": "gpt-5.5", "messages": messages, "tools": [WEATHER]}
+    return translate_request(body, catalog=CATALOG, profile=CODEX).body
+
+
+def emulated(body: dict[str, Any], credential: str, response_id: str) -> list[dict[str, Any]]:
+    """The emulator's output items for `body`, reasoning sealed for `credential`."""
+    turn = Turn(sealer=ReasoningSealer(SECRET, credential))
+    steps = play(body, response_id=response_id, created_at=0, turn=turn)
+    return [
+        step.event["item"]
+        for step in steps
+        if isinstance(step, Emit) and step.event["type"] == "response.output_item.done"
+    ]
+
+
+def chat_message(output: list[dict[str, Any]]) -> dict[str, Any]:
+    """The assistant message a chat client keeps of `output` (no reasoning)."""
+    calls = [call(i["call_id"], i["arguments"], i["name"]) for i in output if "call_id" in i]
+    texts = [i["content"][0]["text"] for i in output if i["type"] == "message"]
+    message: dict[str, Any] = {"role": "assistant", "content": "\n\n".join(texts) or None}
+    return message | ({"tool_calls": calls} if calls else {})
+
+
+def accepted(body: dict[str, Any], credential: str) -> bool:
+    steps: list[Step] = Emulator(EmulatorConfig.default()).respond(
+        body, Transport.WEBSOCKET, Caller(credential)
+    )
+    return not any(isinstance(step, Reject) for step in steps)
+
+
+USER = {"role": "user", "content": "[scenario:tools] Weather in Paris and Lyon?"}
+
+
+def tool_turn(cache: ReasoningCache) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Turn 1 answered with reasoning and two calls (kept); turn 2's history and body."""
+    output = emulated(translated([USER]), ALICE, "resp_t1")
+    assert [i["type"] for i in output] == ["reasoning", "function_call", "function_call"]
+    assert cache.keep(ALICE, output) == 2  # one key per call
+    answer = chat_message(output)
+    results = [{"role": "tool", "tool_call_id": c["id"], "content": "sunny"} for c in answer[
+        "tool_calls"]]  # fmt: skip
+    return output, translated([USER, answer, *results])
+
+
+def test_replay_puts_the_reasoning_right_before_its_tool_calls() -> None:
+    cache = ReasoningCache(clock=Clock())
+    output, body = tool_turn(cache)
+    given = body["input"]
+    before = copy.deepcopy(given)
+    items, count = cache.replay(ALICE, given)
+    assert count == 1
+    assert given == before  # never mutated
+    assert [i["type"] for i in items] == [
+        "message", "reasoning", "function_call", "function_call", "function_call_output",
+        "function_call_output",
+    ]  # fmt: skip
+    assert items[1] == {
+        "type": "reasoning",
+        "summary": output[0]["summary"],
+        "encrypted_content": output[0]["encrypted_content"],
+    }
+    assert check_reasoning_items(items, ReasoningSealer(SECRET, ALICE)) is None
+    assert accepted({**body, "input": items}, ALICE)
+
+
+def test_replay_never_crosses_credentials() -> None:
+    cache = ReasoningCache(clock=Clock())
+    _, body = tool_turn(cache)
+    items, count = cache.replay(BOB, body["input"])
+    assert count == 0
+    assert items == body["input"]
+    assert items is not body["input"]
+    # Why it matters: Alice's sealed item in Bob's request is refused.
+    alices, _ = cache.replay(ALICE, body["input"])
+    assert not accepted({**body, "input": alices}, BOB)
+
+
+def test_a_text_answer_is_found_by_its_text_also_through_a_think_block() -> None:
+    cache = ReasoningCache(clock=Clock())
+    first = [{"role": "user", "content": "[scenario:reasoning] Why?"}]
+    output = emulated(translated(first), ALICE, "resp_t2")
+    assert cache.keep(ALICE, output) == 1
+    text = chat_message(output)["content"]
+    for shown in (text, f"<think>{output[0]['summary'][0]['text']}</think>{text}"):
+        body = translated([*first, {"role": "assistant", "content": shown}, USER])
+        items, count = cache.replay(ALICE, body["input"])
+        assert count == 1
+        assert [i["type"] for i in items] == ["message", "reasoning", "message", "message"]
+        assert accepted({**body, "input": items}, ALICE)
+
+
+def test_a_turn_already_preceded_by_reasoning_gets_none() -> None:
+    cache = ReasoningCache(clock=Clock())
+    _, body = tool_turn(cache)
+    with_reasoning, _ = cache.replay(ALICE, body["input"])
+    again, count = cache.replay(ALICE, with_reasoning)
+    assert count == 0
+    assert again == with_reasoning
+
+
+def test_each_known_turn_gets_its_own_reasoning() -> None:
+    cache = ReasoningCache(clock=Clock())
+    one = [rs("blob-1"), fc("c1")]
+    two = [rs("blob-2a"), msg("Let me check."), rs("blob-2b"), fc("c2"), rs("after the calls")]
+    assert cache.keep(ALICE, one) == 1
+    assert cache.keep(ALICE, two) == 1
+    history = client(
+        {"role": "assistant", "tool_calls": [call("c1")]},
+        {"role": "tool", "tool_call_id": "c1", "content": "x"},
+        {"role": "assistant", "content": "Let me check.", "tool_calls": [call("c2")]},
+        {"role": "tool", "tool_call_id": "c2", "content": "y"},
+    )
+    items, count = cache.replay(ALICE, history)
+    assert count == 3
+    blobs = [i.get("encrypted_content") for i in items]
+    assert blobs == ["blob-1", None, None, "blob-2a", "blob-2b", None, None, None]
+    assert all("id" not in i for i in items if i["type"] == "reasoning")
+
+
+KEEP_NOTHING: list[tuple[str, list[Any]]] = [
+    ("no reasoning", [msg("Hi")]),
+    ("reasoning without encrypted content", [{"type": "reasoning", "summary": []}, fc("c1")]),
+    ("reasoning after the last call", [fc("c1"), rs()]),
+    ("reasoning and no answer", [rs()]),
+]
+
+
+@pytest.mark.parametrize("output", [c[1] for c in KEEP_NOTHING], ids=[c[0] for c in KEEP_NOTHING])
+def test_what_is_not_kept(output: list[Any]) -> None:
+    cache = ReasoningCache(clock=Clock())
+    assert cache.keep(ALICE, output) == 0
+    assert len(cache) == 0
+
+
+def test_forget_drops_the_refused_items_of_that_credential_only() -> None:
+    cache = ReasoningCache(clock=Clock())
+    _, body = tool_turn(cache)
+    cache.keep(BOB, [rs(emulated(translated([USER]), ALICE, "resp_t1")[0]["encrypted_content"]),
+                     fc("call_bob")])  # fmt: skip
+    items, _ = cache.replay(ALICE, body["input"])
+    assert cache.forget(ALICE, items) == 2  # both calls' keys
+    assert cache.replay(ALICE, body["input"]) == (body["input"], 0)
+    assert len(cache) == 1  # Bob's entry stays
+
+
+def test_entries_live_ttl_seconds_since_last_use() -> None:
+    clock = Clock()
+    cache = ReasoningCache(ttl=100.0, clock=clock)
+    _, body = tool_turn(cache)
+    clock.now += 99.0
+    assert cache.replay(ALICE, body["input"])[1] == 1  # used: lives on
+    clock.now += 99.0
+    assert cache.replay(ALICE, body["input"])[1] == 1
+    clock.now += 100.0
+    assert cache.replay(ALICE, body["input"])[1] == 0
+    assert len(cache) == 0
+
+
+def test_least_recently_used_entries_go_first() -> None:
+    cache = ReasoningCache(cap=2, clock=Clock())
+    for n in range(2):
+        cache.keep(ALICE, [rs(f"blob-{n}"), fc(f"c{n}")])
+    replays = [client({"role": "assistant", "tool_calls": [call(f"c{n}")]}) for n in range(3)]
+    assert cache.replay(ALICE, replays[0])[1] == 1  # c0 used: c1 is now the oldest
+    cache.keep(ALICE, [rs("blob-2"), fc("c2")])
+    assert len(cache) == 2
+    assert [cache.replay(ALICE, r)[1] for r in replays] == [1, 0, 1]
+
+
+def test_replayed_items_are_copies() -> None:
+    cache = ReasoningCache(clock=Clock())
+    cache.keep(ALICE, [rs("blob"), fc("c1")])
+    replay = client({"role": "assistant", "tool_calls": [call("c1")]})
+    items, _ = cache.replay(ALICE, replay)
+    items[0]["encrypted_content"] = "edited"
+    assert cache.replay(ALICE, replay)[0][0]["encrypted_content"] == "blob"

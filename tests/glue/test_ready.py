@@ -1,0 +1,31 @@
+"""ready: the start handshake of `chat2responses run` with the addon in its mitmproxy child."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chat2responses.glue.ready import READY_VARIABLE, announce_ready
+
+
+def test_the_file_run_named_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ready = tmp_path / "ready"
+    monkeypatch.setenv(READY_VARIABLE, str(ready))
+    announce_ready()
+    assert ready.read_text() == "ready\n"
+
+
+def test_nothing_is_written_outside_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(READY_VARIABLE, raising=False)
+    monkeypatch.chdir(tmp_path)
+    announce_ready()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_that_cannot_be_written_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(READY_VARIABLE, str(tmp_path / "missing" / "ready"))
+    announce_ready()
+    assert "cannot tell chat2responses run it is up" in caplog.text

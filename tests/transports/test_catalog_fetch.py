@@ -1,0 +1,100 @@
+"""The upstream's own model catalog: fetched, cached by ETag, layered, and kept on failure."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from chat2responses.glue.calls import load_catalog
+from chat2responses.transports.catalog_fetch import CatalogFetcher, models_url
+from chat2responses.upstream.catalog import embedded_catalog
+from tests.emulator_helpers import emulator_in_process
+
+LIVE = {"models": [{"slug": "gpt-7-live", "prefer_websockets": True}]}
+
+
+@asynccontextmanager
+async def catalog_server(state: dict[str, Any]) -> AsyncIterator[str]:
+    async def models(request: web.Request) -> web.StreamResponse:
+        state.setdefault("seen", []).append(dict(request.headers))
+        if state.get("fail"):
+            return web.Response(status=503, text="down")
+        etag = state["etag"]
+        if request.headers.get("if-none-match") == etag:
+            return web.Response(status=304)
+        return web.json_response(state["body"], headers={"x-models-etag": etag})
+
+    app = web.Application()
+    app.router.add_get("/backend-api/codex/models", models)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/backend-api/codex"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        ("https://chatgpt.com/backend-api/codex", "https://chatgpt.com/backend-api/codex/models?"),
+        ("http://h/x/?a=1", "http://h/x/models?a=1&"),
+    ],
+)
+def test_models_url(base: str, expected: str) -> None:
+    assert models_url(base).startswith(expected + "client_version=")
+
+
+async def test_fetched_then_cached_by_etag(caplog: pytest.LogCaptureFixture) -> None:
+    state: dict[str, Any] = {"etag": "v1", "body": LIVE}
+
+    async def headers() -> dict[str, str]:
+        return {"authorization": "Bearer login"}
+
+    async with catalog_server(state) as base:
+        fetcher = CatalogFetcher(base, interval=0, headers=headers)
+        assert await fetcher.fetch() is True
+        assert fetcher.version == 1 and json.loads(fetcher.live or b"") == LIVE
+        assert await fetcher.fetch() is False  # 304
+        assert state["seen"][1]["If-None-Match"] == "v1"
+        assert state["seen"][0]["Authorization"] == "Bearer login"
+        state.update(etag="v2", body={"models": [{"slug": "gpt-7-newer"}]})
+        assert await fetcher.fetch() is True and fetcher.version == 2
+        state["fail"] = True
+        with caplog.at_level(logging.WARNING):
+            assert await fetcher.fetch() is False
+            assert await fetcher.fetch() is False
+        warnings = [r for r in caplog.records if "could not fetch" in r.getMessage()]
+        assert len(warnings) == 1  # said once, not on every try
+        assert b"gpt-7-newer" in (fetcher.live or b"")  # what was there is kept
+        fetcher.stop()
+
+
+async def test_the_emulators_catalog_is_fetched_and_layered(tmp_path: Any) -> None:
+    async with emulator_in_process() as base:
+        fetcher = CatalogFetcher(base, interval=0)
+        assert await fetcher.fetch() is True
+        fetcher.stop()
+    user = tmp_path / "mine.json"
+    user.write_text(json.dumps({"models": [{"slug": "gpt-7-live", "prefer_websockets": False}]}))
+    live = json.dumps(LIVE).encode()
+    catalog = load_catalog("", live)
+    info = catalog.match("gpt-7-live").info
+    assert info is not None and info.prefer_websockets  # live over embedded
+    mine = load_catalog(str(user), live).match("gpt-7-live").info
+    assert mine is not None and not mine.prefer_websockets  # the user's file over live
+    assert set(json.loads(embedded_catalog())["models"][0]) >= {"slug"}
+
+
+def test_a_live_answer_that_cannot_be_read_is_left_out(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        catalog = load_catalog("", b'{"not": "a catalog"}')
+    assert catalog.match("gpt-5.5").info is not None
+    assert any("left out" in r.getMessage() for r in caplog.records)

@@ -1,0 +1,102 @@
+"""Which paths are ours, and the upstream URLs: tables of literal cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat2responses.upstream.catalog import Catalog
+from chat2responses.upstream.profiles import CODEX, OPENAI, OPENAI_API, UpstreamProfile
+from chat2responses.upstream.routing import (
+    is_chat_completions_path,
+    ours_under_catalog,
+    redacted_url,
+    responses_url_for,
+    websocket_url,
+)
+
+
+@pytest.mark.parametrize(
+    ("configured", "origin", "path", "expected"),
+    [
+        ("", "https://api.openai.com", "/v1/chat/completions", "https://api.openai.com/v1/responses"),
+        ("", "http://h:8080", "/v1/chat/completions/?x=1", "http://h:8080/v1/responses?x=1"),
+        ("https://chatgpt.com/backend-api/codex", "http://x", "/v1/chat/completions",
+         "https://chatgpt.com/backend-api/codex/responses"),
+        ("http://127.0.0.1:9/up/", "http://x", "/chat/completions", "http://127.0.0.1:9/up/responses"),
+        ("https://h/openai/v1?api-version=preview", "http://x", "/chat/completions",
+         "https://h/openai/v1/responses?api-version=preview"),
+        ("", "https://h", "/openai/deployments/d/chat/completions?api-version=1",
+         "https://h/openai/deployments/d/responses?api-version=1"),
+    ],
+)  # fmt: skip
+def test_responses_urls(configured: str, origin: str, path: str, expected: str) -> None:
+    assert responses_url_for(configured, origin, path) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://chatgpt.com/backend-api/codex/responses", "wss://chatgpt.com/backend-api/codex/responses"),
+        ("http://127.0.0.1:8/v1/responses", "ws://127.0.0.1:8/v1/responses"),
+        ("HTTPS://h/v1/responses?api-version=2", "wss://h/v1/responses?api-version=2"),
+    ],
+)  # fmt: skip
+def test_websocket_urls(url: str, expected: str) -> None:
+    assert websocket_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/v1/chat/completions", True),
+        ("/chat/completions?api-version=1", True),
+        ("/openai/deployments/x/chat/completions/", True),
+        ("/v1/completions", False),
+        ("/v1/chat/completions/abc", False),
+        ("/v1/responses", False),
+    ],
+)
+def test_which_paths_are_chat_completions(path: str, expected: bool) -> None:
+    assert is_chat_completions_path(path) is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "wss://user:pw@example.com:8443/v1/responses?api_key=k#f",
+            "wss://example.com:8443/v1/responses",
+        ),
+        (
+            "https://chatgpt.com/backend-api/codex/responses",
+            "https://chatgpt.com/backend-api/codex/responses",
+        ),
+        ("http://token@127.0.0.1:9/up?key=sk-1", "http://127.0.0.1:9/up"),
+    ],
+)
+def test_redacted_url_drops_userinfo_query_and_fragment(url: str, expected: str) -> None:
+    assert redacted_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("model", "profile", "chat", "ours"),
+    [
+        ("gpt-5.5", OPENAI, True, True),  # the catalog lists it
+        ("gpt-5.5", OPENAI, False, True),
+        ("gpt-5.4", OPENAI, True, True),  # a catalog alias
+        ("gpt-5-codex", OPENAI_API, True, True),  # the API's chat endpoint refuses it
+        ("GPT-5.1-Codex-Max", OPENAI_API, True, True),
+        ("codex-mini-latest", OPENAI_API, True, True),
+        ("gpt-5-codex", OPENAI_API, False, False),  # the API's /responses serves it as sent
+        ("gpt-5-codex", OPENAI, True, False),  # another upstream may serve it by chat
+        ("gpt-5-codex", CODEX, True, False),
+        ("gpt-4o", OPENAI_API, True, False),  # the API's chat endpoint serves it
+        ("o3-pro", OPENAI_API, True, False),  # not known to stream: not rewritten
+        (None, OPENAI_API, True, False),
+    ],
+)
+def test_which_models_are_ours_under_rewrite_catalog(
+    model: str | None, profile: UpstreamProfile, chat: bool, ours: bool
+) -> None:
+    match = Catalog.default().match(model) if model is not None else None
+    assert ours_under_catalog(match, profile, chat=chat) is ours
