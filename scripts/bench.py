@@ -44,9 +44,10 @@ sys.path.insert(0, str(ROOT))
 from chat2responses.emulator.builder import Emit  # noqa: E402
 from chat2responses.emulator.scenarios import play  # noqa: E402
 from chat2responses.protocol.body import parse_json_body  # noqa: E402
+from chat2responses.protocol.events import UpstreamSSE  # noqa: E402
 from chat2responses.protocol.wire import ReasoningMode  # noqa: E402
 from chat2responses.request.translate import translate_request  # noqa: E402
-from chat2responses.response.chat_sinks import ChatStreamSink, UpstreamSSE  # noqa: E402
+from chat2responses.response.chat_sinks import ChatStreamSink  # noqa: E402
 from chat2responses.response.chunks import ChunkContext  # noqa: E402
 from chat2responses.upstream.catalog import Catalog  # noqa: E402
 from chat2responses.upstream.profiles import profile_for_url  # noqa: E402

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 from chat2responses.call.memory import Memory
 from chat2responses.call.policy import Plan, Route, Tried
 from chat2responses.call.turn import Turn
-from chat2responses.response.chat_sinks import DISPLAY_LIMIT, Sink, Transcript
+from chat2responses.protocol.transcript import DISPLAY_LIMIT, Transcript
+from chat2responses.response.chat_sinks import Sink
 from chat2responses.upstream.catalog import ModelMatch
 from chat2responses.upstream.profiles import UpstreamProfile
 from chat2responses.upstream.quota_tap import QuotaTap

@@ -22,9 +22,9 @@ from wsproto.frame_protocol import Opcode
 from chat2responses.call.job import CallJob
 from chat2responses.call.policy import Reason, Route
 from chat2responses.call.report import MARKS, CallReport, conversation_text
+from chat2responses.protocol.transcript import DISPLAY_LIMIT
 from chat2responses.protocol.wire import dumps
 from chat2responses.request.translate import Translation
-from chat2responses.response.chat_sinks import DISPLAY_LIMIT
 from chat2responses.upstream.routing import redacted_url, websocket_url
 
 

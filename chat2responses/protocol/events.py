@@ -23,6 +23,7 @@ from chat2responses.protocol.errors import (
     is_known_code,
     upstream_error_from_event,
 )
+from chat2responses.protocol.sse import SSEDecoder, SSEMessage
 
 Event = dict[str, Any]
 
@@ -72,6 +73,9 @@ TERMINAL = frozenset(
         EventType.ERROR,
     }
 )
+
+# Events that end a response that was answered (well or not): every terminal event but `error`.
+RESPONSE_END = TERMINAL - {EventType.ERROR}
 
 # Events that come before any output: a failure after them is still a failure before output.
 PREAMBLE = frozenset({EventType.CREATED, EventType.IN_PROGRESS, EventType.QUEUED})
@@ -150,3 +154,55 @@ def is_advisory_error(event: Event) -> bool:
     nested = event.get("error")
     fields = nested if isinstance(nested, dict) else event
     return not is_known_code(fields.get("code")) and not is_known_code(fields.get("type"))
+
+
+# One upstream event (an SSE event or a WebSocket frame) at most.
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+
+
+class UpstreamSSE:
+    """Raw bytes of an upstream SSE body → events (`feed`/`finish`), any split."""
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder(max_event_bytes=MAX_EVENT_BYTES)
+
+    def feed(self, data: bytes) -> list[Event]:
+        return [parse_event(raw) for raw in self.feed_raw(data)]
+
+    def finish(self) -> list[Event]:
+        return [parse_event(raw) for raw in self.finish_raw()]
+
+    def feed_raw(self, data: bytes) -> list[str]:
+        """The events' JSON texts, not parsed yet (`parse_event` each when it is its turn)."""
+        return _texts(self._decoder.feed(data))
+
+    def finish_raw(self) -> list[str]:
+        return _texts(self._decoder.finish())
+
+
+def _texts(messages: list[SSEMessage]) -> list[str]:
+    return [m.data for m in messages if m.data and m.data != "[DONE]"]
+
+
+def events_of_response(response: dict[str, Any]) -> list[Event]:
+    """The events a stream would have carried for a final JSON `Response` object.
+
+    Some upstreams ignore `stream: true` and answer the final Response as JSON; it becomes the
+    events a stream would have ended with, so one translator handles both.
+    """
+    status = response.get("status")
+    terminal = {
+        "incomplete": EventType.INCOMPLETE,
+        "failed": EventType.FAILED,
+    }.get(str(status), EventType.COMPLETED)
+    output = response.get("output")
+    items = output if isinstance(output, list) else []
+    events: list[Event] = [{"type": EventType.CREATED.value, "response": response}]
+    events += [
+        {"type": EventType.OUTPUT_ITEM_DONE.value, "output_index": i, "item": item}
+        for i, item in enumerate(items)
+    ]
+    events.append({"type": terminal.value, "response": response})
+    return events

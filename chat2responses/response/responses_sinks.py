@@ -22,18 +22,23 @@ from __future__ import annotations
 from typing import Any
 
 from chat2responses.protocol.errors import ProxyError, UpstreamProtocolError, error_body
-from chat2responses.protocol.events import PREAMBLE, TERMINAL, Event, EventType, error_of_event
+from chat2responses.protocol.events import (
+    PREAMBLE,
+    RESPONSE_END,
+    TERMINAL,
+    Event,
+    EventType,
+    error_of_event,
+)
 from chat2responses.protocol.sse import encode_event
+from chat2responses.protocol.transcript import Transcript
 from chat2responses.protocol.wire import dumps, utf8
 from chat2responses.response.chat_sinks import (
     JSON_CONTENT_TYPE,
     MAX_AGGREGATED_BYTES,
     SSE_CONTENT_TYPE,
-    Transcript,
     check_buffered,
 )
-
-_FINAL = frozenset({EventType.COMPLETED, EventType.INCOMPLETE, EventType.FAILED, EventType.DONE})
 
 
 class ResponsesStreamSink:
@@ -105,7 +110,7 @@ class ResponsesStreamSink:
         if self.done and (err := error_of_event(event)) is not None:
             self.error = err  # passed on as it came; the call's outcome still says it failed
         response = event.get("response")
-        if event["type"] in _FINAL and isinstance(response, dict):
+        if event["type"] in RESPONSE_END and isinstance(response, dict):
             usage = response.get("usage")
             self.usage = usage if isinstance(usage, dict) else None
 
@@ -136,7 +141,7 @@ class ResponsesJsonSink:
             position = index if isinstance(index, int) else len(self._items)
             self._items[position] = event.get("item")
             self.started = True
-        elif kind in _FINAL:
+        elif kind in RESPONSE_END:
             response = event.get("response")
             if not isinstance(response, dict):
                 raise UpstreamProtocolError(f"upstream sent {kind} without a response object")

@@ -58,8 +58,8 @@ from chat2responses.call.policy import (
 )
 from chat2responses.protocol.errors import ProxyError, UpstreamError
 from chat2responses.protocol.events import is_advisory_error
+from chat2responses.protocol.transcript import Transcript
 from chat2responses.protocol.wire import dumps
-from chat2responses.response.chat_sinks import Transcript
 from chat2responses.transports.answer import ClientAnswer
 from chat2responses.transports.attempt_events import FrameEvents, JsonEvents, reading_paused
 from chat2responses.transports.http import open_http_events

@@ -35,13 +35,14 @@ from chat2responses.protocol.errors import (
     UpstreamProtocolError,
     upstream_error_from_body,
 )
-from chat2responses.protocol.events import Event, parse_event
-from chat2responses.response.chat_sinks import (
+from chat2responses.protocol.events import (
     MAX_EVENT_BYTES,
-    Transcript,
+    Event,
     UpstreamSSE,
     events_of_response,
+    parse_event,
 )
+from chat2responses.protocol.transcript import Transcript
 from chat2responses.upstream.routing import redacted_url
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from chat2responses.protocol.errors import UpstreamError, UpstreamProtocolError, type_for_status
-from chat2responses.protocol.events import Event, EventType, error_of_event, event_type, parse_event
+from chat2responses.protocol.events import (
+    Event,
+    EventType,
+    error_of_event,
+    event_type,
+    parse_event,
+)
 from tests.response.test_translate import ev, text, translator
 
 # --- parse_event -------------------------------------------------------------------------------

@@ -8,14 +8,9 @@ import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from chat2responses.protocol.errors import ProxyError, UpstreamError
+from chat2responses.protocol.events import UpstreamSSE, events_of_response
 from chat2responses.protocol.wire import ReasoningMode
-from chat2responses.response.chat_sinks import (
-    ChatJsonSink,
-    ChatStreamSink,
-    Transcript,
-    UpstreamSSE,
-    events_of_response,
-)
+from chat2responses.response.chat_sinks import ChatJsonSink, ChatStreamSink
 from chat2responses.response.chunks import ChunkContext
 from tests.events_helpers import ADDED, RESPONSE, delta
 
@@ -94,14 +89,6 @@ def test_the_client_transcript_keeps_what_was_sent() -> None:
     assert sink.client.value() == b"".join(sent)
 
 
-def test_a_transcript_is_bounded_and_says_so() -> None:
-    transcript = Transcript(limit=10)
-    transcript.add(b"0123456789abcdef")
-    transcript.add(b"more")
-    assert transcript.value().startswith(b"0123456789\n: chat2responses: truncated for display")
-    assert transcript.size == 10
-
-
 def test_a_json_sink_folds_the_events_into_one_completion() -> None:
     sink = ChatJsonSink(CTX)
     for event in events(STREAM + sse(COMPLETED), 3):
@@ -136,6 +123,32 @@ def test_an_unfinished_json_answer_is_an_upstream_error() -> None:
     assert caught.value.status == 502
 
 
+def test_half_an_emoji_per_delta_goes_out_escaped_as_it_came() -> None:
+    """An upstream that splits a surrogate pair across two deltas sends each half as a lone
+    `\\uXXXX` escape: no UTF-8 form, so each chunk keeps the escape, and a client joining the
+    contents gets the emoji back."""
+    sink = ChatStreamSink(CTX, include_usage=False)
+    raw = sse(ADDED, delta("\ud83d"), delta("\ude00!"), COMPLETED)
+    out = [sink.feed(e) for e in events(raw, 7)] + [sink.finish()]
+    body = b"".join(out)
+    body.decode("utf-8")  # valid UTF-8 throughout
+    text = "".join(
+        json.loads(p)["choices"][0]["delta"].get("content") or ""
+        for p in payloads([body])
+        if p != b"[DONE]" and json.loads(p)["choices"]
+    )
+    assert text.encode("utf-16", "surrogatepass").decode("utf-16") == "😀!"
+    assert sink.error is None
+
+
+def test_a_non_streaming_answer_with_a_lone_surrogate_is_valid_utf8() -> None:
+    sink = ChatJsonSink(CTX)
+    for e in events(sse(ADDED, delta("a\udfffb"), COMPLETED), 64):
+        sink.feed(e)
+    body = sink.finish()
+    assert json.loads(body.decode("utf-8"))["choices"][0]["message"]["content"] == "a\udfffb"
+
+
 def test_a_json_response_object_is_read_as_events() -> None:
     response = {
         **RESPONSE,
@@ -162,29 +175,3 @@ def test_a_json_response_object_is_read_as_events() -> None:
     assert completion.choices[0].message.content == "Hi!"
     incomplete = events_of_response({**response, "status": "incomplete"})
     assert incomplete[-1]["type"] == "response.incomplete"
-
-
-def test_half_an_emoji_per_delta_goes_out_escaped_as_it_came() -> None:
-    """An upstream that splits a surrogate pair across two deltas sends each half as a lone
-    `\\uXXXX` escape: no UTF-8 form, so each chunk keeps the escape, and a client joining the
-    contents gets the emoji back."""
-    sink = ChatStreamSink(CTX, include_usage=False)
-    raw = sse(ADDED, delta("\ud83d"), delta("\ude00!"), COMPLETED)
-    out = [sink.feed(e) for e in events(raw, 7)] + [sink.finish()]
-    body = b"".join(out)
-    body.decode("utf-8")  # valid UTF-8 throughout
-    text = "".join(
-        json.loads(p)["choices"][0]["delta"].get("content") or ""
-        for p in payloads([body])
-        if p != b"[DONE]" and json.loads(p)["choices"]
-    )
-    assert text.encode("utf-16", "surrogatepass").decode("utf-16") == "😀!"
-    assert sink.error is None
-
-
-def test_a_non_streaming_answer_with_a_lone_surrogate_is_valid_utf8() -> None:
-    sink = ChatJsonSink(CTX)
-    for e in events(sse(ADDED, delta("a\udfffb"), COMPLETED), 64):
-        sink.feed(e)
-    body = sink.finish()
-    assert json.loads(body.decode("utf-8"))["choices"][0]["message"]["content"] == "a\udfffb"

@@ -26,7 +26,7 @@ from chat2responses.protocol.errors import (
     UpstreamProtocolError,
     WebSocketClosed,
 )
-from chat2responses.response.chat_sinks import MAX_EVENT_BYTES
+from chat2responses.protocol.events import MAX_EVENT_BYTES
 
 logger = logging.getLogger(__name__)
 
