@@ -1,10 +1,13 @@
-"""What the glue hands the driver for one call (`CallJob`), and what the call did (`CallOutcome`).
+"""What a planned call is (`CallJob`), what it did (`CallOutcome`), and when (`CallTimes`).
 
-Plain data, shared by the glue (which builds the job and reads the outcome once, at the end) and
-the driver (which carries the job out and fills the outcome as it goes).
+`call/plan.py` builds the job; the driver carries it out. Each record has one writer: the call
+machine (call/machine.py) writes the outcome, the transport that runs it writes the times, and the
+glue reads both once, when the flow ends.
 
 Must not: hold a credential. The client's forwarded headers are the client's own; the addon's
 login is an object asked for headers at send time; recorded headers are redacted as recorded.
+Pure: no I/O; the login, the TLS context and the relay signal are carried for the transports,
+opaque here.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from chat2responses.call.memory import Memory
 from chat2responses.call.policy import Plan, Route, Tried
 from chat2responses.call.turn import Turn
 from chat2responses.protocol.transcript import DISPLAY_LIMIT, Transcript
+from chat2responses.request.translate import Translation
 from chat2responses.response.chat_sinks import Sink
-from chat2responses.upstream.catalog import ModelMatch
-from chat2responses.upstream.profiles import UpstreamProfile
 from chat2responses.upstream.quota_tap import QuotaTap
+from chat2responses.upstream.routing import CallKind, Upstream
 
 # Header values never recorded for display (DESIGN: credentials never enter a flow).
 SECRET_HEADERS = frozenset(
@@ -39,16 +42,15 @@ SECRET_HEADERS = frozenset(
 
 @dataclass(slots=True)
 class CallOutcome:
-    """What one call did: filled by the driver as it goes, read once by the glue at the end."""
+    """What one call did: written by its machine only, read once by the glue at the end."""
 
     tried: list[Tried] = field(default_factory=list)
     status: int | None = None  # what the client was answered
-    first_byte_at: float | None = None  # monotonic: the first chunk (or JSON answer) written
     error: str | None = None
     usage: dict[str, Any] | None = None
     # The last attempt's upstream request, for the upstream leg in mitmweb (headers redacted).
     headers: dict[str, str] = field(default_factory=dict)
-    sent: bytes = b""
+    sent: str = ""
     upstream_status: int | None = None
     upstream: Transcript = field(default_factory=Transcript)  # HTTP: the raw answer
     frames: list[str] = field(default_factory=list)  # WebSocket: the frames received
@@ -73,6 +75,24 @@ class CallOutcome:
             self.frames_size += len(frame)
 
 
+@dataclass(slots=True)
+class CallTimes:
+    """When things happened (the transport's monotonic clock; None: not yet, or never)."""
+
+    registered: float | None = None  # the glue handed the job over
+    sent: float | None = None  # the last attempt's request went upstream
+    first_event: float | None = None  # the last attempt's first upstream event
+    first_byte: float | None = None  # the client's first data (not a `: keepalive`)
+
+
+class Login(Protocol):
+    """The addon's own upstream login (responses_auth=codex): transports/login_refresh.py."""
+
+    async def headers(self) -> dict[str, str]: ...
+
+    async def refresh_after_401(self, rejected_access_token: str) -> dict[str, str]: ...
+
+
 class RelaySignal(Protocol):
     """Whether mitmproxy has relayed the answer's first bytes (transports/answer.py `Relayed`)."""
 
@@ -83,40 +103,36 @@ class RelaySignal(Protocol):
     async def wait(self, seconds: float) -> None: ...
 
 
-class Login(Protocol):
-    """The addon's own upstream login (responses_auth=codex): see login_refresh.CodexLogin."""
-
-    async def headers(self) -> dict[str, str]: ...
-
-    async def refresh_after_401(self, rejected_access_token: str) -> dict[str, str]: ...
-
-
 @dataclass(slots=True)
 class CallJob:
-    """Everything one call needs, handed from the glue to the driver. Holds no credential:
-    the client's forwarded headers are the client's own, and `auth` fetches the login's."""
+    """Everything one call needs, planned by call/plan.py and carried out by the driver. Holds no
+    credential: the client's forwarded headers are the client's own, `login` fetches the
+    login's at send time."""
 
-    http_url: str
-    ws_url: str
-    body: dict[str, Any]  # the translation's body: never mutated (attempts copy it)
+    kind: CallKind
+    upstream: Upstream
+    translation: Translation
+    body: dict[str, Any]  # the request to send: never mutated (attempts copy it)
     headers: dict[str, str]  # forwarded client headers
-    profile: UpstreamProfile  # the backend's rules: handshake headers, what a frame drops
     plan: Plan
-    memory: Memory
-    upstream: str  # the key Memory learns under
-    match: ModelMatch
+    memory: Memory  # what the call teaches goes here
     make_sink: Callable[[], Sink]
     idle_timeout: float
     keepalive: float = 0.0  # seconds of silence before a streaming client gets `: keepalive`
-    ssl: Any = None
-    login: Login | None = None
-    http_headers: Mapping[str, str] = field(default_factory=dict)  # e.g. the Lite marker
-    ws_extra: Mapping[str, Any] = field(default_factory=dict)  # merged into response.create
     quota: QuotaTap | None = None  # where this call's quota readings go
     turn: Turn | None = None  # the call's part in its conversation (continuation, replay)
     session_headers: Mapping[str, str] = field(default_factory=dict)  # the conversation's id
+    # Carried for the transports, opaque here.
+    login: Login | None = None
+    ssl: Any = None
     relayed: RelaySignal | None = None  # the glue's word that mitmproxy relayed the first bytes
     outcome: CallOutcome = field(default_factory=CallOutcome)
+    times: CallTimes = field(default_factory=CallTimes)
+
+    @property
+    def model(self) -> str:
+        """The model name the upstream is sent (for log lines)."""
+        return self.translation.match.upstream_name
 
 
 def redacted(headers: Mapping[str, str]) -> dict[str, str]:

@@ -4,13 +4,14 @@ and the user's `responses_catalog` file, layered in that order and rebuilt when 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
-from chat2responses.glue.calls import catalog_fetcher, load_catalog
 from chat2responses.settings import Settings
 from chat2responses.transports.catalog_fetch import CatalogFetcher
 from chat2responses.transports.login_refresh import CodexLogin
-from chat2responses.upstream.catalog import Catalog
+from chat2responses.upstream.catalog import LIVE_NAME, Catalog, CatalogError, embedded_catalog
+from chat2responses.upstream.profiles import CODEX, profile_for_url
 
 logger = logging.getLogger(__name__)
 
@@ -53,3 +54,33 @@ class Catalogs:
 
     def _live(self) -> bytes | None:
         return self.fetcher.live if self.fetcher is not None else None
+
+
+def load_catalog(path: str, live: bytes | None = None) -> Catalog:
+    """embedded < live (the upstream's own /models answer) < the responses_catalog file. A live
+    answer that cannot be read is left out (and said so); a bad file is a ValueError."""
+    user, name = None, "responses_catalog"
+    if path:
+        file = Path(path).expanduser()
+        try:
+            user, name = file.read_bytes(), str(file)
+        except OSError as exc:
+            raise ValueError(f"responses_catalog: cannot read {file}: {exc.strerror}") from None
+    if live is not None:
+        try:
+            return Catalog.layered(embedded_catalog(), live, user, user_name=name)
+        except CatalogError as exc:
+            if not str(exc).startswith(LIVE_NAME):
+                raise
+            logger.warning("the upstream's model catalog is left out: %s", exc)
+    return Catalog.layered(embedded_catalog(), None, user, user_name=name)
+
+
+def catalog_fetcher(settings: Settings, login: CodexLogin | None, ssl: Any) -> Any:
+    """A fetcher of the upstream's own catalog, when the upstream publishes one (the Codex
+    backend and the emulator do) and responses_catalog_refresh allows it."""
+    url = settings.responses_url
+    if not url or settings.catalog_refresh <= 0 or profile_for_url(url) is not CODEX:
+        return None
+    headers = login.headers if login is not None else None
+    return CatalogFetcher(url, interval=settings.catalog_refresh, headers=headers, ssl=ssl)

@@ -27,7 +27,7 @@ class Commands:
     @command.command("chat2responses.status")  # type: ignore[untyped-decorator]
     def status(self) -> str:
         """Quota per account (digests only) and the routes learned from upstreams."""
-        text = status_text(self.main.quota, self.main.memory)
+        text = status_text(self.main.state.quota, self.main.state.memory)
         logger.info(text)
         return text
 

@@ -24,8 +24,6 @@ from chat2responses.call.policy import Reason, Route
 from chat2responses.call.report import MARKS, CallReport, conversation_text
 from chat2responses.protocol.transcript import DISPLAY_LIMIT
 from chat2responses.protocol.wire import dumps
-from chat2responses.request.translate import Translation
-from chat2responses.upstream.routing import redacted_url, websocket_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +50,8 @@ def restore(original: Original) -> None:
     data.content = original.content
 
 
-def report(
-    flow: http.HTTPFlow, job: CallJob, translation: Translation, started: float
-) -> CallReport:
-    outcome, plan = job.outcome, job.plan
+def report(flow: http.HTTPFlow, job: CallJob, started: float) -> CallReport:
+    outcome, plan, translation = job.outcome, job.plan, job.translation
     route = outcome.route or plan.route
     reason = plan.reason
     if route is not plan.route:
@@ -75,9 +71,7 @@ def report(
         reason=reason,
         stream=translation.stream,
         status=status,
-        first_chunk_ms=None
-        if outcome.first_byte_at is None
-        else _ms(started, outcome.first_byte_at),
+        first_chunk_ms=None if job.times.first_byte is None else _ms(started, job.times.first_byte),
         duration_ms=_ms(started, end),
         usage=outcome.usage,
         error=error,
@@ -88,47 +82,46 @@ def report(
             continued=outcome.continued,
             sent_items=outcome.sent_items,
             full_items=outcome.full_items,
-            sent=len(outcome.sent),
+            sent=len(outcome.sent.encode()),
             full=len(dumps(outcome.full_body).encode()) if outcome.full_body else 0,
             replayed=outcome.replayed,
         ),
     )
 
 
-def show(flow: http.HTTPFlow, job: CallJob, translation: Translation, url: str) -> None:
+def show(flow: http.HTTPFlow, job: CallJob) -> None:
     """Store the streamed answer for display, and add the upstream leg where flows are kept."""
     if flow.response is not None and job.outcome.client:
         flow.response.content = job.outcome.client
     view = ctx.master.addons.get("view") if ctx.master else None  # type: ignore[no-untyped-call]
     if view is not None and job.outcome.tried:  # mitmweb and the console keep flows
-        view.add([upstream_leg(flow, job, translation, url)])
+        view.add([upstream_leg(flow, job)])
 
 
-def upstream_leg(
-    flow: http.HTTPFlow, job: CallJob, translation: Translation, url: str
-) -> http.HTTPFlow:
-    outcome = job.outcome
+def upstream_leg(flow: http.HTTPFlow, job: CallJob) -> http.HTTPFlow:
+    outcome, translation, upstream = job.outcome, job.translation, job.upstream
     route = outcome.route or job.plan.route
-    parts = urlsplit(url)
+    parts = urlsplit(upstream.http_url)
     address = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
     leg = http.HTTPFlow(flow.client_conn, connection.Server(address=address), live=False)
     headers: dict[str | bytes, str | bytes] = {"content-type": "application/json"}
     headers.update(outcome.headers)
-    shown = redacted_url(url)
+    shown = upstream.key
     if route is Route.WEBSOCKET:
-        ws = redacted_url(websocket_url(url))
         leg.request = http.Request.make("GET", shown, b"", {**headers, "upgrade": "websocket"})
         leg.response = http.Response.make(101, b"", {"upgrade": "websocket"})
-        messages = [websocket.WebSocketMessage(Opcode.TEXT, True, outcome.sent)]
+        messages = [websocket.WebSocketMessage(Opcode.TEXT, True, outcome.sent.encode())]
         messages += [
             websocket.WebSocketMessage(Opcode.TEXT, False, f.encode()) for f in outcome.frames
         ]
         leg.websocket = websocket.WebSocketData(
             messages=messages, closed_by_client=True, close_code=1000
         )
-        leg.comment = f"upstream leg of {translation.match.requested} ({route.value}, {ws})"
+        leg.comment = (
+            f"upstream leg of {translation.match.requested} ({route.value}, {upstream.ws_shown})"
+        )
     else:
-        leg.request = http.Request.make("POST", shown, outcome.sent, headers)
+        leg.request = http.Request.make("POST", shown, outcome.sent.encode(), headers)
         status = outcome.upstream_status or 502
         kind = "text/event-stream" if status == 200 else "application/json"
         leg.response = http.Response.make(status, outcome.upstream.value()[:DISPLAY_LIMIT])

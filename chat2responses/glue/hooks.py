@@ -18,51 +18,32 @@ from __future__ import annotations
 
 import gc
 import logging
+import secrets
 import ssl
 import time
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from typing import Any
 
 from mitmproxy import ctx, exceptions, http
 
-from chat2responses.call.conversation import ConversationStore
-from chat2responses.call.job import CallJob
 from chat2responses.call.memory import Memory
-from chat2responses.call.policy import Route, asks_summaries
-from chat2responses.call.replay import ReasoningCache
+from chat2responses.call.plan import CallState, Context, plan_call
 from chat2responses.glue import display, shutdown
-from chat2responses.glue.calls import (
-    Call,
-    CallKind,
-    answer_models,
-    call_kind,
-    conversation_for,
-    current_login,
-    decoded_body,
-    point_at_driver,
-    quota_tap,
-    refuse,
-    sink_factory,
-    upstream_url,
-    warn_if_bodies_stream,
-)
 from chat2responses.glue.catalogs import Catalogs
 from chat2responses.glue.contentviews import register_views
+from chat2responses.glue.flows import Call, client_request, point_at_driver, refuse
+from chat2responses.glue.login import account_for, current_login
+from chat2responses.glue.models import answer_models
 from chat2responses.glue.ready import announce_ready
-from chat2responses.protocol.body import parse_json_body
 from chat2responses.protocol.errors import ClientError, ProxyError
-from chat2responses.protocol.wire import ReasoningMode
-from chat2responses.request.client_headers import account_of, client_headers
-from chat2responses.request.translate import translate_request
-from chat2responses.settings import OPTION_NAMES, OPTIONS, AuthMode, RewriteMode, Settings
+from chat2responses.settings import OPTION_NAMES, OPTIONS, RewriteMode, Settings
 from chat2responses.transports.answer import Relayed
 from chat2responses.transports.driver import Driver
 from chat2responses.transports.login_refresh import CodexLogin
 from chat2responses.transports.websocket import websocket_ssl_context
-from chat2responses.upstream import routing
 from chat2responses.upstream.catalog import Catalog
-from chat2responses.upstream.profiles import profile_for_url
-from chat2responses.upstream.quota import QuotaBook
+from chat2responses.upstream.routing import CallKind, call_kind, is_chat_completions_path
 
 logger = logging.getLogger(__name__)
 
@@ -76,14 +57,11 @@ class Chat2Responses:
     def __init__(self) -> None:
         self.settings = Settings()
         self.catalogs = Catalogs()
-        self.memory = Memory()
+        self.state = CallState()
         self.calls: dict[str, Call] = {}
         self.driver = Driver()
         self.ssl_context: ssl.SSLContext | None = None
         self.codex_login: CodexLogin | None = None
-        self.quota = QuotaBook()
-        self.conversations = ConversationStore()
-        self.reasoning = ReasoningCache()
         self.failed_at_start = False  # a bad value it was loaded with: mitmproxy is exiting
 
     @property
@@ -114,15 +92,20 @@ class Chat2Responses:
             self.ssl_context = websocket_ssl_context(
                 bool(ctx.options.ssl_insecure), ctx.options.ssl_verify_upstream_trusted_ca
             )
-        if "stream_large_bodies" in updated:
-            warn_if_bodies_stream(ctx.options.stream_large_bodies)
+        if "stream_large_bodies" in updated and ctx.options.stream_large_bodies:
+            # Such a chat request reaches the upstream before the addon sees it whole.
+            logger.warning(
+                "stream_large_bodies is set: chat requests larger than %s reach the upstream "
+                "before chat2responses sees them, so they cannot be rewritten",
+                ctx.options.stream_large_bodies,
+            )
         if not updated & OPTION_NAMES:
             return
         settings = Settings.parse(**{name: getattr(ctx.options, name) for name in OPTION_NAMES})
         if "responses_catalog" in updated or settings.catalog_path != self.catalogs.path:
             self.catalogs.load(settings.catalog_path)
         if settings.responses_url != self.settings.responses_url:
-            self.memory = Memory()  # what one upstream taught says nothing of another
+            self.state.memory = Memory()  # what one upstream taught says nothing of another
         refetch = settings.responses_url != self.settings.responses_url or updated & _FETCH_OPTIONS
         self.settings = settings
         if refetch and self.driver.started:
@@ -171,85 +154,32 @@ class Chat2Responses:
             self.calls[flow.id] = call
 
     def _rewrite(self, flow: http.HTTPFlow, kind: CallKind) -> Call | None:
-        req = flow.request
-        rewrite_all = self.settings.rewrite is RewriteMode.ALL
-        try:
-            body = parse_json_body(decoded_body(req))
-        except ClientError:
-            if rewrite_all:
-                raise
-            return None  # not ours to judge: the upstream's own chat endpoint answers it
-        model = body.get("model")
-        catalog = self.catalogs.current()
-        match = catalog.match(model) if isinstance(model, str) else None
-        url = upstream_url(self.settings.responses_url, req)
-        profile = profile_for_url(url)
-        chat = kind is CallKind.CHAT
-        if not rewrite_all and not routing.ours_under_catalog(match, profile, chat=chat):
-            return None  # the upstream's own endpoint serves it
-        upstream = routing.redacted_url(url)
-        summaries = self.settings.reasoning is not ReasoningMode.NONE and (
-            match is None or self.memory.summaries_allowed(upstream, match)
-        )
-        translation = translate_request(
-            body, catalog=catalog, profile=profile, summaries=summaries, responses_api=not chat
-        )
-        plan = self.memory.plan(
-            self.settings.transport,
-            upstream,
-            translation.match,
-            summaries=asks_summaries(translation.body),
-            login=self.settings.auth is AuthMode.CODEX,
-            retries=self.settings.retries,
-        )
+        started = time.monotonic()
         login = self._login()
-        headers = client_headers(req.headers.fields, self.settings.auth)
-        credential = account_of(headers, login)
-        body, turn, session = conversation_for(
-            translation.body,
-            upstream=upstream,
-            credential=credential,
-            profile=profile,
-            store=self.conversations if self.settings.continuation else None,
-            cache=self.reasoning,
-            websocket=plan.route is Route.WEBSOCKET,
-        )
-        job = CallJob(
-            http_url=url,
-            ws_url=routing.websocket_url(url),
-            body=body,
-            headers=headers,
-            profile=profile,
-            http_headers=translation.http_headers,
-            ws_extra=translation.ws_extra,
-            plan=plan,
-            memory=self.memory,
-            upstream=upstream,
-            match=translation.match,
-            make_sink=sink_factory(kind, translation, self.settings.reasoning),
-            idle_timeout=float(self.settings.idle_timeout),
-            keepalive=float(self.settings.keepalive),
-            ssl=self.ssl_context,
+        context = Context(
             login=login,
-            quota=quota_tap(self.quota, credential),
-            turn=turn,
-            session_headers=session,
-            relayed=Relayed(),
+            account=account_for(login),
+            now=lambda: datetime.now(UTC),
+            chunk_id="chatcmpl-" + secrets.token_hex(12),
+            created=int(time.time()),
+            ssl=self.ssl_context,
         )
-        call = Call(
-            token=self.driver.register(job),
-            job=job,
-            translation=translation,
-            upstream_url=url,
-            started=time.monotonic(),
-            original=display.Original.of(flow),
+        job = plan_call(
+            client_request(flow.request, kind),
+            settings=self.settings,
+            catalog=self.catalogs.current(),
+            state=self.state,
+            context=context,
         )
+        if job is None:
+            return None  # not ours: the upstream's own endpoint serves it
+        job.relayed = Relayed()
+        call = Call(self.driver.register(job), job, started, display.Original.of(flow))
         point_at_driver(flow, call, self.driver.port)
-        if translation.match.alias_of:
+        match = job.translation.match
+        if match.alias_of:
             logger.info(
-                "%s is retired; sent as %s (a catalog alias)",
-                translation.match.alias_of,
-                translation.match.upstream_name,
+                "%s is retired; sent as %s (a catalog alias)", match.alias_of, match.upstream_name
             )
         return call
 
@@ -268,7 +198,7 @@ class Chat2Responses:
         if call is not None:
             if events:
                 resp.stream = call.relay  # the driver shaped it: relay as it comes
-        elif events and routing.is_chat_completions_path(flow.request.path):
+        elif events and is_chat_completions_path(flow.request.path):
             resp.stream = True  # a chat stream passed through untouched: byte for byte
 
     def response(self, flow: http.HTTPFlow) -> None:
@@ -287,13 +217,13 @@ class Chat2Responses:
         """Put the flow back as the client sent it, and annotate it for mitmweb and the console."""
         display.restore(call.original)
         try:
-            report = display.report(flow, call.job, call.translation, call.started)
+            report = display.report(flow, call.job, call.started)
             flow.comment = report.details()
             flow.marked = report.mark
             flow.metadata["chat2responses"].update(
                 {"summary": report.summary(), "route": report.route.value}
             )
             logger.info(report.summary())
-            display.show(flow, call.job, call.translation, call.upstream_url)
+            display.show(flow, call.job)
         except Exception:  # display only: never let it disturb the proxy
             logger.exception("chat2responses: preparing the flow for display failed")

@@ -19,13 +19,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from chat2responses.protocol.errors import ClientError
 from chat2responses.settings import AuthMode
-
-if TYPE_CHECKING:
-    from chat2responses.transports.login_refresh import CodexLogin
 
 # Client headers passed on to the upstream with `responses_auth=client`.
 _CLIENT_HEADERS = frozenset(
@@ -72,10 +68,10 @@ def client_headers(fields: Iterable[tuple[bytes, bytes]], auth: AuthMode) -> dic
     return found
 
 
-def account_of(headers: dict[str, str], login: CodexLogin | None) -> str:
+def account_of(headers: dict[str, str], login_account: str | None) -> str:
     """Who the quota belongs to: the login's account digest, or a digest of the client's own
     credential (never the credential itself)."""
-    if login is not None:
-        return login.account_digest()
+    if login_account is not None:
+        return login_account
     secret = headers.get("authorization") or headers.get("api-key") or headers.get("x-api-key")
     return hashlib.sha256((secret or "anonymous").encode()).hexdigest()[:12]

@@ -100,17 +100,20 @@ def translate_request(
     profile: UpstreamProfile,
     summaries: bool = True,
     responses_api: bool = False,
+    match: ModelMatch | None = None,
 ) -> Translation:
     """The Responses request for a chat (or Responses-shaped) body. `summaries=False` leaves out
     the reasoning summary the proxy asks for by default (the client's own request stays);
     `responses_api`: the body came to `…/responses`, so without `messages` it is
-    Responses-shaped (a missing `input` is named as such)."""
+    Responses-shaped (a missing `input` is named as such). `match`: the body's model matched
+    already (call/plan.py matches it once, to route the call), else it is matched here."""
     model = body.get("model")
     if not isinstance(model, str):
         raise missing("model") if model is None else invalid_type("model", "a string", model)
     if not model.strip():
         raise ClientError("'model' must not be empty.", param="model", code="invalid_value")
-    match = catalog.match(model)
+    if match is None:
+        match = catalog.match(model)
     stream, include_usage = _stream_flags(body)
     stop = _stop(body.get("stop"))
     if "messages" not in body and ("input" in body or responses_api):

@@ -30,9 +30,10 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
 from chat2responses.call.job import CallJob
 from chat2responses.protocol.errors import ProxyError, UpstreamError, error_body
-from chat2responses.transports.call import CONNECT_TIMEOUT, UpstreamCall
+from chat2responses.transports.call import UpstreamCall
 from chat2responses.transports.loopback import JSON, Exchange, LoopbackConnection
 from chat2responses.transports.sessions import close_session_now
+from chat2responses.transports.upstream import CONNECT_TIMEOUT, Connector, connect_upstream
 from chat2responses.transports.websocket import WebSocketPool
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,9 @@ PATH_PREFIX = "/call/"
 class Driver:
     """The loopback server; `start` in mitmproxy's `running`, `stop` in `done`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, connect: Connector = connect_upstream) -> None:
         self.port = 0
+        self._connect = connect  # how calls reach the upstream (tests give a fake one)
         self._unclaimed: dict[str, UpstreamCall] = {}
         self._expiry: dict[str, asyncio.TimerHandle] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -114,7 +116,7 @@ class Driver:
         PATH_PREFIX + token). Without a running server (a test of the glue) it starts when
         claimed."""
         token = secrets.token_urlsafe(24)
-        call = UpstreamCall(job, self.session, self.pool)
+        call = UpstreamCall(job, self.session, self.pool, connect=self._connect)
         self._unclaimed[token] = call
         with contextlib.suppress(RuntimeError):
             loop = asyncio.get_running_loop()
@@ -215,8 +217,8 @@ class Driver:
             exchange.respond(404, JSON, error_body(err))
             return
         if self._stopping is not None:  # the call never answers: the client hears why at once
-            outcome, stopping = call.job.outcome, self._stopping
-            outcome.status, outcome.error = stopping.status, stopping.message
+            stopping = self._stopping
+            call.machine.stop(stopping)  # the call's outcome says so
             exchange.respond(stopping.status, JSON, error_body(stopping))
             return
         if token not in self._running:

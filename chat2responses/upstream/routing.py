@@ -1,16 +1,53 @@
-"""Where a rewritten request goes: which paths and models are ours, and the upstream URLs.
+"""Where a rewritten request goes: which paths and models are ours, and the upstream.
+
+`Upstream` is the one value that says where a call goes: its HTTP and WebSocket URLs, the same
+without credentials or query (what is learned under, logged and shown), and the backend's
+profile. It is built once per call (`upstream_for`); everyone else asks it.
 
 URLs are built with `urllib.parse`, never by concatenation, so a base URL's query survives
 (`https://h/openai/v1?api-version=preview` → `https://h/openai/v1/responses?api-version=preview`).
-The transport is the call policy's business (policy.py). Pure: no I/O.
+The transport is the call policy's business (call/policy.py). Pure: no I/O.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
 from urllib.parse import urlsplit, urlunsplit
 
 from chat2responses.upstream.catalog import ModelMatch
-from chat2responses.upstream.profiles import UpstreamProfile
+from chat2responses.upstream.profiles import UpstreamProfile, profile_for_url
+
+
+class CallKind(StrEnum):
+    CHAT = "chat"  # POST …/chat/completions: translated both ways
+    RESPONSES = "responses"  # POST …/responses from a Responses client: answered as Responses
+
+
+def call_kind(path: str) -> CallKind | None:
+    if is_chat_completions_path(path):
+        return CallKind.CHAT
+    if is_responses_path(path):
+        return CallKind.RESPONSES
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """Where one call goes."""
+
+    http_url: str  # POST {responses_url}/responses
+    ws_url: str  # the same with ws/wss
+    key: str  # http_url without userinfo, query or fragment: learned under, logged, shown
+    ws_shown: str  # ws_url the same way, for display
+    profile: UpstreamProfile
+
+
+def upstream_for(responses_url: str, origin: str, path: str) -> Upstream:
+    """The upstream of one intercepted request (see `responses_url_for`)."""
+    url = responses_url_for(responses_url, origin, path)
+    ws = websocket_url(url)
+    return Upstream(url, ws, redacted_url(url), redacted_url(ws), profile_for_url(url))
 
 
 def ours_under_catalog(match: ModelMatch | None, profile: UpstreamProfile, *, chat: bool) -> bool:

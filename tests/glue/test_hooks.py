@@ -151,7 +151,9 @@ def test_a_responses_only_model_of_the_api_is_rewritten_under_catalog(
         assert (flow.id in addon.calls) is rewritten
         assert (flow.request.path == "/v1/chat/completions") is not rewritten
         if rewritten:
-            assert addon.calls[flow.id].job.http_url == "https://api.openai.com/v1/responses"
+            assert (
+                addon.calls[flow.id].job.upstream.http_url == "https://api.openai.com/v1/responses"
+            )
             assert addon.calls[flow.id].job.body["model"] == model
 
 
@@ -207,8 +209,8 @@ def test_every_rewritten_call_goes_to_the_driver(addon: Chat2Responses) -> None:
         assert call.job.headers["authorization"] == "Bearer sk-abc"
         sent = call.job.body
         assert sent["model"] == "gpt-5.5" and "messages" not in sent and sent["input"]
-        assert call.job.http_url == "http://api.example.com:22/v1/responses"
-        assert call.job.ws_url == "ws://api.example.com:22/v1/responses"
+        assert call.job.upstream.http_url == "http://api.example.com:22/v1/responses"
+        assert call.job.upstream.ws_url == "ws://api.example.com:22/v1/responses"
 
 
 def test_responses_url_repoints_the_call(addon: Chat2Responses) -> None:
@@ -220,8 +222,8 @@ def test_responses_url_repoints_the_call(addon: Chat2Responses) -> None:
         flow = chat_flow(BODY)
         addon.request(flow)
         job = addon.calls[flow.id].job
-        assert job.http_url == "https://up.example/backend-api/codex/responses"
-        assert job.profile.ws_headers == {"openai-beta": "responses_websockets=2026-02-06"}
+        assert job.upstream.http_url == "https://up.example/backend-api/codex/responses"
+        assert job.upstream.profile.ws_headers == {"openai-beta": "responses_websockets=2026-02-06"}
         # The conversation's key names it to the upstream's prompt cache and, on the Codex
         # backend, as the session header (in place of the login's per-process one).
         key = job.body["prompt_cache_key"]
@@ -373,7 +375,7 @@ def test_the_status_command_names_quota_and_learned_routes(addon: Chat2Responses
         text = tctx.command(commands.status_alias)
         assert "quota: no readings yet" in text and "learned routes: none" in text
         match = addon.catalog.match("mystery")
-        addon.memory.learn("http://up/responses", match, Lesson(route=Route.WEBSOCKET))
+        addon.state.memory.learn("http://up/responses", match, Lesson(route=Route.WEBSOCKET))
         text = tctx.command(commands.status)
         assert "mystery at http://up/responses: websocket" in text
 
@@ -445,7 +447,7 @@ def test_the_codex_login_only_goes_to_the_codex_backend(
         flow = chat_flow(BODY, path="/some/other/api/v1/chat/completions")
         addon.request(flow)
         job = addon.calls[flow.id].job
-        assert job.http_url == "https://chatgpt.com/backend-api/codex/responses"
+        assert job.upstream.http_url == "https://chatgpt.com/backend-api/codex/responses"
 
 
 def test_the_driver_hop_never_goes_through_an_upstream_proxy(addon: Chat2Responses) -> None:
@@ -473,7 +475,7 @@ def test_a_bug_while_rewriting_answers_500_and_forwards_nothing(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("chat2responses.glue.hooks.translate_request", broken)
+    monkeypatch.setattr("chat2responses.call.plan.translate_request", broken)
     with taddons.context(addon):
         flow = chat_flow(BODY)
         addon.request(flow)
@@ -503,7 +505,7 @@ def test_a_responses_request_goes_the_same_way_and_is_answered_as_responses(
         flow = chat_flow({"model": "gpt-5.5", "input": "hi", "stream": True}, path="/v1/responses")
         addon.request(flow)
         job = addon.calls[flow.id].job
-        assert job.http_url == "http://up.example/backend-api/codex/responses"
+        assert job.upstream.http_url == "http://up.example/backend-api/codex/responses"
         assert job.plan.route is Route.WEBSOCKET
         assert job.body["input"] == [
             {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from chat2responses.glue.calls import load_catalog
+from chat2responses.glue.catalogs import load_catalog
 from chat2responses.transports.catalog_fetch import CatalogFetcher, models_url
 from chat2responses.upstream.catalog import embedded_catalog
 from tests.emulator_helpers import emulator_in_process

@@ -539,3 +539,13 @@ async def test_debug_logs_name_the_url_and_never_the_credentials(
     messages = [record.getMessage() for record in caplog.records]
     assert any(up.url in message for message in messages)
     assert not any(SECRET in message or "acct-123" in message for message in messages)
+
+
+async def test_a_frame_with_newlines_is_one_whole_event() -> None:
+    pretty = json.dumps(json.loads(DELTA), indent=2)
+    async with (
+        upstream(sends(pretty, COMPLETED)) as up,
+        open_response_stream(up.url, headers=HEADERS, frame=FRAME) as events,
+    ):
+        parsed = [events.event async for _ in events]
+    assert parsed == [json.loads(DELTA), json.loads(COMPLETED)]

@@ -5,12 +5,21 @@ from __future__ import annotations
 import pytest
 
 from chat2responses.upstream.catalog import Catalog
-from chat2responses.upstream.profiles import CODEX, OPENAI, OPENAI_API, UpstreamProfile
+from chat2responses.upstream.profiles import (
+    CODEX,
+    OPENAI,
+    OPENAI_API,
+    UpstreamProfile,
+    profile_for_url,
+)
 from chat2responses.upstream.routing import (
+    CallKind,
+    call_kind,
     is_chat_completions_path,
     ours_under_catalog,
     redacted_url,
     responses_url_for,
+    upstream_for,
     websocket_url,
 )
 
@@ -100,3 +109,44 @@ def test_which_models_are_ours_under_rewrite_catalog(
 ) -> None:
     match = Catalog.default().match(model) if model is not None else None
     assert ours_under_catalog(match, profile, chat=chat) is ours
+
+
+@pytest.mark.parametrize(
+    ("configured", "origin", "path", "expected"),
+    [
+        # responses_url set: its endpoint, whatever the client asked for
+        ("https://chatgpt.com/backend-api/codex", "", "/v1/chat/completions",
+         "https://chatgpt.com/backend-api/codex/responses"),
+        ("https://h/openai/v1?api-version=preview", "", "/chat/completions",
+         "https://h/openai/v1/responses?api-version=preview"),
+        # empty (transparent interception): the request's own origin and path
+        ("", "https://api.openai.com", "/v1/chat/completions", "https://api.openai.com/v1/responses"),
+        ("", "http://h:8080", "/v1/chat/completions?x=1", "http://h:8080/v1/responses?x=1"),
+    ],
+)  # fmt: skip
+def test_the_upstream_of_a_request(configured: str, origin: str, path: str, expected: str) -> None:
+    up = upstream_for(configured, origin, path)
+    assert up.http_url == expected
+    assert up.ws_url == expected.replace("https://", "wss://").replace("http://", "ws://")
+    assert up.key == redacted_url(expected) and up.ws_shown == redacted_url(up.ws_url)
+    assert up.profile is profile_for_url(expected)
+
+
+def test_the_upstream_shown_holds_no_credential() -> None:
+    up = upstream_for("https://user:secret@h/v1?key=sk-1", "", "/chat/completions")
+    assert "secret" not in up.key + up.ws_shown and "sk-1" not in up.key + up.ws_shown
+    assert up.http_url == "https://user:secret@h/v1/responses?key=sk-1"
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/v1/chat/completions", CallKind.CHAT),
+        ("/v1/chat/completions?x=1", CallKind.CHAT),
+        ("/v1/responses", CallKind.RESPONSES),
+        ("/v1/responses/resp_1", None),
+        ("/v1/models", None),
+    ],
+)
+def test_the_kind_of_a_call(path: str, kind: CallKind | None) -> None:
+    assert call_kind(path) is kind

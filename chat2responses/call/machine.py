@@ -1,0 +1,325 @@
+"""One upstream call as a machine: what happened in, what to do next out.
+
+`CallMachine` is the whole of a rewritten call's logic; transports/call.py only carries out its
+commands, as emulator/websocket.py carries out the emulator session's steps. The runner tells it
+what happened (`start`, each upstream `event`, the events' `end`, a `failure`, the answer's head
+going out) and does what it returns:
+
+- `Open`: make this attempt, after `attempt.delay` seconds: send `payload` over `attempt.route`,
+  with `headers`, then the login's (fetched at send time), then `extra`; on `socket` when the
+  attempt continues a conversation there.
+- `Write`: these bytes to the client.
+- `Finish`: the answer's end: the last bytes of a stream, or a whole JSON answer; `close`: stop
+  reading the upstream and close it (a stop sequence ended the answer), else read it to its end.
+- `Fail`: end the answer with `error`: its body and status before the answer's head went out,
+  `chunk` as the stream's last bytes after it.
+
+Rule 1: before the first output an error keeps its HTTP status and may be retried; after it, an
+        error is one error chunk and the stream ends. The sinks write nothing for the preamble,
+        so the preamble is not output.
+Rule 2: the machine alone writes the call's outcome, and it is final when `Finish` or `Fail` is
+        returned (mitmproxy may end the flow as soon as the answer's end is relayed).
+Rule 3: a failure is classified once (call/policy.py), adjusted by what this call knows of its
+        conversation (a refused replay when nothing was replayed is the client's own; a
+        continuation miss forgets the conversation), and the policy alone picks the next attempt.
+Rule 4: a continuation is planned once, before the first attempt, on the WebSocket route only.
+Rule 5: what the call taught (the route that answered, refused summaries) goes to Memory once,
+        when the answer is complete.
+Rule 6: an `error` frame on the WebSocket route that carries no status and no known code is
+        advisory once output began: logged, and the answer goes on (as the Codex CLI does).
+Pure: no I/O and no clock; the jitter of a backoff is injected.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from chat2responses.call.job import CallJob, redacted
+from chat2responses.call.memory import lesson_of
+from chat2responses.call.policy import (
+    Attempt,
+    Failure,
+    Reason,
+    Route,
+    Tried,
+    body_for,
+    classify,
+    dead_end_note,
+    first_attempt,
+    next_attempt,
+    retry_after,
+)
+from chat2responses.protocol.errors import ProxyError, UpstreamError
+from chat2responses.protocol.events import Event, is_advisory_error
+from chat2responses.protocol.transcript import Transcript
+from chat2responses.protocol.wire import dumps
+from chat2responses.upstream.profiles import response_create_frame
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Open:
+    attempt: Attempt
+    payload: str  # the JSON body (HTTP) or the `response.create` frame (WebSocket)
+    headers: Mapping[str, str]  # before the login's
+    extra: Mapping[str, str]  # after the login's: the conversation's and the route's
+    socket: object | None = None  # the conversation's socket this attempt continues on
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    data: bytes
+    close: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    error: ProxyError
+    chunk: bytes | None = None
+
+
+Command = Open | Write | Finish | Fail
+
+
+class CallMachine:
+    """The logic of one call (see the module rules); one per `CallJob`."""
+
+    def __init__(self, job: CallJob, *, jitter: Callable[[], float]) -> None:
+        self.job = job
+        self.outcome = job.outcome
+        self.sink = job.make_sink()
+        self._jitter = jitter
+        self._attempt: Attempt | None = None
+        self._head_out = False  # the answer's head went out (a first write, or a keepalive)
+        self.ended = False  # Finish or Fail was returned
+
+    # ---- what the runner asks ------------------------------------------------------------
+
+    @property
+    def streaming(self) -> bool:
+        return self.sink.streaming
+
+    @property
+    def content_type(self) -> str:
+        return self.sink.content_type
+
+    @property
+    def attempt(self) -> Attempt:
+        assert self._attempt is not None, "start() first"
+        return self._attempt
+
+    # ---- what happened ---------------------------------------------------------------------
+
+    def start(self, socket_usable: Callable[[object], bool]) -> Open:
+        """The first attempt; a WebSocket call continues its conversation when it can (rule 4)."""
+        job = self.job
+        turn, plan = job.turn, job.plan
+        first = body_for(first_attempt(plan), job.body)
+        if turn is not None and plan.route is Route.WEBSOCKET and turn.plan(first, socket_usable):
+            job.plan = replace(plan, continuation=True)
+        return self._open(first_attempt(job.plan))
+
+    def head_out(self) -> None:
+        """The answer's head went out: from now on an error is in the stream (rule 1)."""
+        self._head_out = True
+        self.outcome.status = 200
+
+    def sending(self, headers: Mapping[str, str]) -> None:
+        """The attempt's request goes out with `headers`: kept for display, redacted."""
+        self.outcome.headers = redacted(headers)
+
+    def opened(self, status: int, headers: Mapping[str, Any] | None = None) -> None:
+        """The upstream accepted the attempt (200, or 101 for a WebSocket)."""
+        self.outcome.upstream_status = status
+        if headers is not None:
+            self.upstream_headers(headers)
+
+    def upstream_headers(self, headers: Mapping[str, Any]) -> None:
+        """An HTTP answer's or a WebSocket handshake's headers: they carry quota readings."""
+        if self.job.quota is not None:
+            self.job.quota.headers(headers)
+
+    def frame(self, text: str) -> None:
+        """A WebSocket frame, kept (bounded) for display."""
+        self.outcome.keep_frame(text)
+
+    def transcript(self) -> Transcript:
+        """Where an HTTP attempt's raw answer is kept for display."""
+        return self.outcome.upstream
+
+    def event(self, event: Event) -> Command | None:
+        """One upstream event: bytes for the client, the answer's end, or what a failure calls
+        for (rules 1, 6)."""
+        job = self.job
+        if job.quota is not None and job.quota.event(event):
+            return None  # a quota event, not an output event
+        if job.turn is not None:
+            job.turn.observe(event)
+        if self.attempt.route is Route.WEBSOCKET and self.sink.started and is_advisory_error(event):
+            logger.warning("%s: the upstream reported %s", job.model, event)
+            return None
+        try:
+            data = self.sink.feed(event)
+        except ProxyError as err:
+            return self.failure(err)
+        if self.sink.done:
+            return self._complete(data)
+        return Write(data) if data else None
+
+    def received(self, size: int) -> Command | None:
+        """`size` bytes of upstream events so far: a buffered answer past its cap fails."""
+        try:
+            self.sink.check_size(size)
+        except ProxyError as err:
+            return self.failure(err)
+        return None
+
+    def end(self) -> Command:
+        """The attempt's events ended: the answer is complete, or the stream broke off."""
+        return self._complete(b"")
+
+    def failure(self, err: ProxyError) -> Open | Fail:
+        """The attempt failed with `err`: the next attempt, or the answer's end (rules 1, 3)."""
+        job, outcome, attempt = self.job, self.outcome, self.attempt
+        if isinstance(err, UpstreamError):
+            if outcome.upstream_status is None:
+                outcome.upstream_status = err.status  # what the leg shows
+            if job.quota is not None:
+                err = job.quota.usage_limit(err)
+        failure = self._classify(attempt, err)
+        outcome.tried.append(Tried(attempt, failure, err.status, retry_after(err), self._jitter()))
+        if self.sink.started:  # output reached the client: no retry
+            return self._fail(err)
+        following = next_attempt(job.plan, tuple(outcome.tried))
+        if following is None:
+            err.message += dead_end_note(job.plan, failure)
+            return self._fail(err)
+        if failure is Failure.WEBSOCKET_REFUSED and job.plan.reason is Reason.CATALOG:
+            logger.warning(
+                "%s: the catalog says it prefers the WebSocket, but %s refused the upgrade (%s); "
+                "trying HTTP, and keeping to it if it answers",
+                job.model,
+                job.upstream.key,
+                err.status,
+            )
+        logger.info("%s: %s (%s); retrying %s", job.model, err.message, err.status, following.why)
+        self.sink = job.make_sink()  # the old one saw the failure
+        return self._open(following)
+
+    def stop(self, err: ProxyError) -> Fail | None:
+        """The proxy is stopping: the answer ends with `err` (None: it has ended already)."""
+        return None if self.ended else self._fail(err)
+
+    # ---- the call's conversation and the end -----------------------------------------------
+
+    def keep_socket(self, socket: object, opened_at: float) -> bool:
+        """Whether the conversation keeps `socket` (the answered attempt's) for its next turn."""
+        turn = self.job.turn
+        return turn is not None and turn.remember(socket, opened_at)
+
+    def sockets_to_release(self) -> list[object]:
+        """Sockets the call's conversation store no longer holds, and a continuation's socket no
+        attempt used (the client left first): back to the pool, or closed."""
+        turn = self.job.turn
+        if turn is None:
+            return []
+        released: list[object] = []
+        if turn.continuation is not None and not self.outcome.tried:
+            released.append(turn.continuation.socket)
+            turn.continuation = None
+        if turn.store is not None:
+            released.extend(turn.store.evicted())
+        return released
+
+    def note_quota(self) -> None:
+        """The call is over: the account's quota in words, and its warnings logged."""
+        tap = self.job.quota
+        if tap is not None:
+            for warning in tap.warnings:
+                logger.warning(warning)
+            tap.warnings.clear()
+            self.outcome.quota = tap.text()
+
+    # ---- inside ----------------------------------------------------------------------------
+
+    def _open(self, attempt: Attempt) -> Open:
+        job, outcome = self.job, self.outcome
+        self._attempt = attempt
+        full = body_for(attempt, job.body)
+        body, socket = full, None
+        if job.turn is not None:
+            turn = job.turn
+            body, socket = turn.body(attempt, full)
+            outcome.sent_items, outcome.full_items = turn.sent_items, turn.full_items
+            outcome.replayed, outcome.continued = turn.replayed, socket is not None
+            outcome.full_body = full if socket is not None else None
+        extra = dict(job.session_headers)  # the conversation's, over a login's per-process one
+        if attempt.route is Route.HTTP:
+            payload = dumps(body)
+            extra.update(job.translation.http_headers)
+            outcome.upstream = Transcript()
+        else:
+            frame = response_create_frame(job.upstream.profile, body, job.translation.ws_extra)
+            payload = dumps(frame)
+            extra.update(job.upstream.profile.ws_headers)
+            outcome.frames, outcome.frames_size = [], 0
+        outcome.sent, outcome.upstream_status = payload, None
+        return Open(attempt, payload, job.headers, extra, socket)
+
+    def _classify(self, attempt: Attempt, err: ProxyError) -> Failure:
+        """The policy's view of `err`, told what this call knows of its conversation (rule 3)."""
+        failure = classify(attempt.route, err, continued=attempt.continued)
+        turn = self.job.turn
+        if failure is Failure.REPLAY_REFUSED and (turn is None or not turn.replayed):
+            failure = Failure.FATAL  # the client's own items: nothing of ours to take out
+        if turn is not None and failure is Failure.CONTINUATION_MISS:
+            turn.missed()
+        if turn is not None and failure is Failure.REPLAY_REFUSED:
+            turn.replay_refused()
+        return failure
+
+    def _complete(self, data: bytes) -> Command:
+        """The answer is complete: its last bytes, the outcome final, the lessons kept."""
+        try:
+            data += self.sink.finish()
+        except ProxyError as err:
+            return self.failure(err)
+        job, outcome, attempt = self.job, self.outcome, self.attempt
+        outcome.tried.append(Tried(attempt, None, 200))
+        if job.turn is not None:
+            for news in job.turn.finished(attempt):
+                logger.warning(news)
+        lesson = lesson_of(job.plan, tuple(outcome.tried))
+        outcome.learned = lesson.route is not None
+        for news in job.memory.learn(job.upstream.key, job.translation.match, lesson):
+            logger.info(news)
+        self._settle(None)
+        outcome.status = 200
+        return Finish(data, close=self.sink.stopped)
+
+    def _fail(self, err: ProxyError) -> Fail:
+        """End the answer with `err`: in the stream once its head went out (rule 1)."""
+        in_stream = self._head_out and self.sink.streaming
+        chunk = self.sink.fail(err) if in_stream else None
+        if not in_stream:
+            self.outcome.status = err.status
+        self._settle(err)
+        return Fail(err, chunk)
+
+    def _settle(self, err: ProxyError | None) -> None:
+        outcome, sink = self.outcome, self.sink
+        self.ended = True
+        outcome.usage = sink.usage
+        error = err or sink.error
+        outcome.error = error.message if error is not None else None
+        client = getattr(sink, "client", None)
+        outcome.client = client.value() if isinstance(client, Transcript) else b""

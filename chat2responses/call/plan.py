@@ -1,0 +1,196 @@
+"""One client request → the planned call (`plan_call`), or why not.
+
+The glue reads a flow into a `ClientRequest` and hands it here with what the process knows
+(`CallState`); this module decides everything else, once: whether the call is ours, the body,
+the model match (once, here: routing and translation share it), the upstream, reasoning
+summaries, the translation, the first plan, the conversation key and the job the driver runs.
+
+Rule 1: `responses_rewrite=catalog` rewrites only what `upstream.routing.ours_under_catalog`
+        says; a body that cannot be read is then not ours to judge either (`None`: the upstream's
+        own endpoint answers it). Under `all` a bad body is a 400.
+Rule 2: a conversation that may continue (the WebSocket route, continuation on) carries its
+        instructions as input (call/turn.py rule 4); every call gets a `prompt_cache_key`, the
+        conversation's, when the client sent none; on the Codex backend the key is the
+        `session_id` header too.
+Rule 3: reasoning summaries are asked for unless the option says none or this upstream refused
+        them for this model before (call/memory.py).
+Pure: no I/O; the clock and the ids are injected, and the login is opaque.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chat2responses.call.conversation import ConversationStore, conversation_key
+from chat2responses.call.job import CallJob, Login
+from chat2responses.call.memory import Memory
+from chat2responses.call.policy import Route, asks_summaries
+from chat2responses.call.replay import ReasoningCache
+from chat2responses.call.turn import Turn, instructions_as_input
+from chat2responses.protocol.body import parse_json_body
+from chat2responses.protocol.errors import ClientError
+from chat2responses.protocol.wire import ReasoningMode
+from chat2responses.request.client_headers import client_headers
+from chat2responses.request.translate import Translation, translate_request
+from chat2responses.response.chat_sinks import ChatJsonSink, ChatStreamSink, Sink
+from chat2responses.response.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
+from chat2responses.settings import AuthMode, RewriteMode, Settings
+from chat2responses.upstream.catalog import Catalog, ModelMatch
+from chat2responses.upstream.profiles import CODEX
+from chat2responses.upstream.quota import QuotaBook
+from chat2responses.upstream.quota_tap import QuotaTap
+from chat2responses.upstream.routing import CallKind, Upstream, ours_under_catalog, upstream_for
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRequest:
+    """What the glue read of one intercepted request."""
+
+    kind: CallKind
+    path: str
+    origin: str  # scheme://host[:port] the client addressed
+    body: bytes | None  # its content-encoding undone
+    header_fields: tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(slots=True)
+class CallState:
+    """What outlives a call, per process: bounded caches, each losable."""
+
+    memory: Memory = field(default_factory=Memory)
+    conversations: ConversationStore = field(default_factory=ConversationStore)
+    reasoning: ReasoningCache = field(default_factory=ReasoningCache)
+    quota: QuotaBook = field(default_factory=QuotaBook)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the glue injects: the login (opaque), whose quota a call counts against, the clock
+    and the ids."""
+
+    login: Login | None
+    account: Callable[[dict[str, str]], str]  # forwarded client headers → account digest
+    now: Callable[[], datetime]
+    chunk_id: str
+    created: int
+    ssl: Any = None
+
+
+def plan_call(
+    request: ClientRequest,
+    *,
+    settings: Settings,
+    catalog: Catalog,
+    state: CallState,
+    context: Context,
+) -> CallJob | None:
+    """The call for `request`, or None when it is not ours (it passes through untouched).
+    Raises `ClientError` for a request that is ours but cannot be served as sent."""
+    rewrite_all = settings.rewrite is RewriteMode.ALL
+    try:
+        body = parse_json_body(request.body)
+    except ClientError:
+        if rewrite_all:
+            raise
+        return None  # rule 1
+    model = body.get("model")
+    match = catalog.match(model) if isinstance(model, str) and model.strip() else None
+    origin = "" if settings.responses_url else request.origin
+    upstream = upstream_for(settings.responses_url, origin, request.path)
+    chat = request.kind is CallKind.CHAT
+    if not rewrite_all and not ours_under_catalog(match, upstream.profile, chat=chat):
+        return None  # rule 1
+    translation = translate_request(
+        body,
+        catalog=catalog,
+        profile=upstream.profile,
+        summaries=_summaries(settings, state.memory, upstream, match),
+        responses_api=not chat,
+        match=match,
+    )
+    plan = state.memory.plan(
+        settings.transport,
+        upstream.key,
+        translation.match,
+        summaries=asks_summaries(translation.body),
+        login=settings.auth is AuthMode.CODEX,
+        retries=settings.retries,
+    )
+    headers = client_headers(request.header_fields, settings.auth)
+    credential = context.account(headers)
+    body, turn, session = _conversation(
+        translation.body,
+        upstream=upstream,
+        credential=credential,
+        store=state.conversations if settings.continuation else None,
+        cache=state.reasoning,
+        websocket=plan.route is Route.WEBSOCKET,
+    )
+    return CallJob(
+        kind=request.kind,
+        upstream=upstream,
+        translation=translation,
+        body=body,
+        headers=headers,
+        plan=plan,
+        memory=state.memory,
+        make_sink=_sink_factory(request.kind, translation, settings.reasoning, context),
+        idle_timeout=float(settings.idle_timeout),
+        keepalive=float(settings.keepalive),
+        quota=QuotaTap(state.quota, credential, clock=context.now),
+        turn=turn,
+        session_headers=session,
+        login=context.login,
+        ssl=context.ssl,
+    )
+
+
+def _summaries(
+    settings: Settings, memory: Memory, upstream: Upstream, match: ModelMatch | None
+) -> bool:
+    """Rule 3."""
+    if settings.reasoning is ReasoningMode.NONE:
+        return False
+    return match is None or memory.summaries_allowed(upstream.key, match)
+
+
+def _conversation(
+    body: dict[str, Any],
+    *,
+    upstream: Upstream,
+    credential: str,
+    store: ConversationStore | None,
+    cache: ReasoningCache,
+    websocket: bool,
+) -> tuple[dict[str, Any], Turn, dict[str, str]]:
+    """Rule 2: the body to send, the call's `Turn`, and the Codex backend's session header."""
+    key = conversation_key(body, upstream=upstream.key, credential=credential)
+    profile = upstream.profile
+    if store is not None and websocket:
+        body = instructions_as_input(
+            body, role=profile.system_role_as, keep_field=profile.requires_instructions
+        )
+    if "prompt_cache_key" not in body:
+        body = {**body, "prompt_cache_key": key}
+    turn = Turn(key=key, upstream=upstream.key, credential=credential, store=store, cache=cache)
+    return body, turn, ({"session_id": key} if profile is CODEX else {})
+
+
+def _sink_factory(
+    kind: CallKind, translation: Translation, reasoning: ReasoningMode, context: Context
+) -> Callable[[], Sink]:
+    chunks = translation.chunk_context(
+        chunk_id=context.chunk_id, created=context.created, reasoning=reasoning
+    )
+
+    def make() -> Sink:
+        if kind is CallKind.RESPONSES:
+            return ResponsesStreamSink() if translation.stream else ResponsesJsonSink()
+        if translation.stream:
+            return ChatStreamSink(chunks, include_usage=translation.include_usage)
+        return ChatJsonSink(chunks)
+
+    return make

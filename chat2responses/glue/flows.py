@@ -1,0 +1,98 @@
+"""A rewritten flow, from the glue's side: what the client asked (`client_request`), the call it
+became (`Call`), the flow re-pointed at the driver (`point_at_driver`), or refused (`refuse`).
+
+Rule 1: the flow keeps the client's Host and authority (mitmweb shows what the client asked for);
+        only its target changes, to the loopback driver, reached directly even in
+        upstream-proxy mode, with an empty body (the client's is put back when the flow ends).
+Rule 2: nothing written into a flow is a credential: the metadata holds model, route and the
+        upstream's URL without userinfo or query.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from mitmproxy import connection, http
+
+from chat2responses.call.job import CallJob
+from chat2responses.call.plan import ClientRequest
+from chat2responses.glue import display
+from chat2responses.protocol.body import MAX_BODY_BYTES
+from chat2responses.protocol.content_coding import decode_content
+from chat2responses.protocol.errors import ProxyError, error_body
+from chat2responses.transports.driver import PATH_PREFIX
+from chat2responses.upstream.routing import CallKind
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Call:
+    """What the addon keeps about one rewritten flow, from request to end."""
+
+    token: str
+    job: CallJob
+    started: float  # monotonic, when the request hook began
+    original: display.Original
+
+    def relay(self, data: bytes) -> bytes:
+        """mitmproxy's stream callable: the bytes pass as they are; the first tell the call."""
+        relayed = self.job.relayed
+        if relayed is not None and not relayed.is_set():
+            relayed.set()
+        return data
+
+
+def client_request(req: http.Request, kind: CallKind) -> ClientRequest:
+    """What plan_call needs of the client's request: its body's content-encoding undone
+    (gzip, deflate, br, zstd), never past MAX_BODY_BYTES (protocol/content_coding.py)."""
+    body = None
+    if req.raw_content is not None:
+        coding = req.headers.get("content-encoding", "")
+        body = decode_content(req.raw_content, coding, MAX_BODY_BYTES)
+    return ClientRequest(kind, req.path, origin_of(req), body, req.headers.fields)
+
+
+def origin_of(req: http.Request) -> str:
+    default_port = {"http": 80, "https": 443}.get(req.scheme)
+    port = "" if req.port == default_port else f":{req.port}"
+    return f"{req.scheme}://{req.pretty_host}{port}"
+
+
+def refuse(flow: http.HTTPFlow, err: ProxyError) -> None:
+    """Answer `flow` with `err` at once (nothing goes upstream), and say so in mitmweb."""
+    if err.status < 500:
+        logger.info("request refused (%d): %s", err.status, err.message)
+    flow.response = http.Response.make(
+        err.status, error_body(err), {"content-type": "application/json", **err.headers}
+    )
+    flow.comment = f"chat2responses refused it: {err.message}"
+    flow.marked = ":no_entry:"
+
+
+# Request headers that describe the client's body: the driver's request has none.
+_BODY_HEADERS = frozenset({b"content-length", b"content-encoding", b"transfer-encoding"})
+
+
+def point_at_driver(flow: http.HTTPFlow, call: Call, port: int) -> None:
+    """Send the flow to the loopback driver, which holds the whole call (rule 1)."""
+    data = flow.request.data
+    data.scheme, data.host, data.port = b"http", "127.0.0.1", port
+    data.path = (PATH_PREFIX + call.token).encode()
+    fields = data.headers.fields
+    data.headers.fields = (
+        *(field for field in fields if field[0].lower() not in _BODY_HEADERS),
+        (b"content-length", b"0"),
+    )
+    data.content = b""
+    if flow.server_conn.via is not None:  # never through an upstream proxy (`--mode upstream`)
+        flow.server_conn = connection.Server(address=("127.0.0.1", port))
+    job = call.job
+    flow.metadata["chat2responses"] = {
+        "model": job.translation.model,
+        "route": job.plan.route.value,
+        "reason": job.plan.reason.value,
+        "upstream_url": job.upstream.key,
+        "dropped": list(job.translation.dropped),
+    }

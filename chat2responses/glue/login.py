@@ -1,0 +1,33 @@
+"""The Codex login the options ask for (`responses_auth=codex`), kept while the file and the
+token endpoint stay the same, and whose quota a call counts against."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from chat2responses.request.client_headers import account_of
+from chat2responses.settings import AuthMode, Settings
+from chat2responses.transports.login_refresh import CodexLogin, close_soon
+
+
+def current_login(settings: Settings, login: CodexLogin | None) -> CodexLogin | None:
+    """The login `settings` ask for, reusing `login` when it is the same file and token
+    endpoint, closing it when it is not."""
+    if settings.auth is not AuthMode.CODEX:
+        return None
+    wanted = Path(settings.codex_auth_file).expanduser()
+    if login is not None and login.path == wanted and login.refresh_url == settings.refresh_url:
+        return login
+    if login is not None:
+        close_soon(login)
+    return CodexLogin(settings.codex_auth_file, settings.refresh_url)
+
+
+def account_for(login: CodexLogin | None) -> Callable[[dict[str, str]], str]:
+    """Who a call's quota belongs to: the login's account, else a digest of the client's key."""
+
+    def account(headers: dict[str, str]) -> str:
+        return account_of(headers, login.account_digest() if login is not None else None)
+
+    return account

@@ -1,0 +1,525 @@
+"""The call machine as tables: what an upstream does in, the commands out. No socket, no clock.
+
+Each case scripts the attempts the machine asks for (`Open`): the events each attempt yields, or
+the error it fails with. `play` runs the machine through them as the runner would, reporting the
+answer's head going out at the first bytes written, and returns what the client got.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from chat2responses.call.conversation import ConversationStore
+from chat2responses.call.job import CallJob
+from chat2responses.call.machine import CallMachine, Fail, Finish, Open, Write
+from chat2responses.call.memory import Memory
+from chat2responses.call.policy import Failure, Plan, Reason, Route
+from chat2responses.call.replay import ReasoningCache
+from chat2responses.call.turn import Turn
+from chat2responses.protocol.errors import (
+    ClientError,
+    HandshakeRefused,
+    ProxyError,
+    UpstreamError,
+    UpstreamProtocolError,
+    WebSocketClosed,
+)
+from chat2responses.protocol.wire import ReasoningMode
+from chat2responses.request.translate import Translation
+from chat2responses.response.chat_sinks import ChatJsonSink, ChatStreamSink, Sink
+from chat2responses.response.chunks import ChunkContext
+from chat2responses.response.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
+from chat2responses.upstream.catalog import Catalog
+from chat2responses.upstream.profiles import CODEX, OPENAI
+from chat2responses.upstream.quota import QuotaBook
+from chat2responses.upstream.quota_tap import QuotaTap
+from chat2responses.upstream.routing import CallKind, upstream_for
+from tests.events_helpers import ADDED, RESPONSE, delta
+
+H, W = Route.HTTP, Route.WEBSOCKET
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+URL = "http://up.example/v1"
+UPSTREAM = upstream_for(URL, "", "/chat/completions")
+MATCH = Catalog.default().match("gpt-5.5")
+CTX = ChunkContext("chatcmpl-1", 1_700_000_000, "gpt-5.5", ReasoningMode.REASONING_CONTENT)
+DONE_ITEM = {
+    "type": "message",
+    "id": "msg_1",
+    "role": "assistant",
+    "content": [{"type": "output_text", "text": "Hi", "annotations": []}],
+}
+ITEM_DONE = {"type": "response.output_item.done", "output_index": 0, "item": DONE_ITEM}
+COMPLETED = {"type": "response.completed", "response": {**RESPONSE, "output": [DONE_ITEM]}}
+CREATED = {"type": "response.created", "response": RESPONSE}
+ANSWER = [CREATED, ADDED, delta("Hi"), ITEM_DONE, COMPLETED]
+OVERLOADED = {"type": "error", "code": "server_is_overloaded", "message": "busy"}
+ADVISORY = {"type": "error", "error": {"message": "something odd"}}
+
+
+def five(status: int = 503, **headers: str) -> UpstreamError:
+    return UpstreamError("upstream failed", status=status, headers=headers)
+
+
+def job(
+    route: Route = H,
+    *,
+    stream: bool = True,
+    kind: CallKind = CallKind.CHAT,
+    switchable: bool = True,
+    reason: Reason = Reason.DEFAULT,
+    summaries: bool = False,
+    login: bool = False,
+    retries: int = 2,
+    body: dict[str, Any] | None = None,
+    turn: Turn | None = None,
+    memory: Memory | None = None,
+    stop: tuple[str, ...] = (),
+) -> CallJob:
+    body = body or {"model": "gpt-5.5", "input": "hi"}
+    ctx = ChunkContext(CTX.chunk_id, CTX.created, CTX.model, CTX.reasoning, stop=stop)
+
+    def make() -> Sink:
+        if kind is CallKind.RESPONSES:
+            return ResponsesStreamSink() if stream else ResponsesJsonSink()
+        return ChatStreamSink(ctx, include_usage=True) if stream else ChatJsonSink(ctx)
+
+    return CallJob(
+        kind=kind,
+        upstream=UPSTREAM,
+        translation=Translation(body, stream, True, "gpt-5.5", MATCH, (), stop=stop),
+        body=body,
+        headers={"authorization": "Bearer sk-test"},
+        plan=Plan(route, reason, switchable, summaries, login=login, retries=retries),
+        memory=memory or Memory(),
+        make_sink=make,
+        idle_timeout=300.0,
+        quota=QuotaTap(QuotaBook(), "acct", clock=lambda: NOW),
+        turn=turn,
+    )
+
+
+Step = dict[str, Any] | ProxyError
+
+
+@dataclass
+class Played:
+    machine: CallMachine
+    opens: list[Open] = field(default_factory=list)
+    writes: list[bytes] = field(default_factory=list)
+    end: Finish | Fail | None = None
+
+    @property
+    def client(self) -> bytes:
+        """The bytes a streaming client read, end included."""
+        last = b""
+        if isinstance(self.end, Finish):
+            last = self.end.data
+        elif isinstance(self.end, Fail) and self.end.chunk is not None:
+            last = self.end.chunk
+        return b"".join(self.writes) + last
+
+    def chunks(self) -> list[dict[str, Any]]:
+        out = []
+        for event in self.client.split(b"\n\n"):
+            if event.startswith(b"data: ") and event != b"data: [DONE]":
+                out.append(json.loads(event[6:]))
+        return out
+
+    def text(self) -> str:
+        return "".join(
+            ChatCompletionChunk.model_validate(c).choices[0].delta.content or ""
+            for c in self.chunks()
+            if c.get("choices")
+        )
+
+    @property
+    def routes(self) -> list[tuple[Route, str]]:
+        return [(o.attempt.route, o.attempt.why) for o in self.opens]
+
+
+def play(
+    the_job: CallJob,
+    attempts: list[list[Step]],
+    *,
+    usable: Callable[[object], bool] = lambda socket: True,
+    head_first: bool = False,
+) -> Played:
+    """Run the machine through `attempts` (one script per `Open`), as the runner does.
+    `head_first`: a keep-alive comment went out before anything (the head is out)."""
+    machine = CallMachine(the_job, jitter=lambda: 0.5)
+    played = Played(machine)
+    if head_first:
+        machine.head_out()
+    command: Any = machine.start(usable)
+    scripts = iter(attempts)
+    while isinstance(command, Open):
+        played.opens.append(command)
+        command = None
+        for step in next(scripts):
+            if isinstance(step, ProxyError):
+                command = machine.failure(step)
+                break
+            command = machine.event(step)
+            if isinstance(command, Write):
+                if not played.writes and not head_first:
+                    machine.head_out()
+                played.writes.append(command.data)
+                command = None
+            if command is not None:
+                break
+        else:
+            command = machine.end()
+    assert isinstance(command, Finish | Fail)
+    assert machine.ended
+    played.end = command
+    return played
+
+
+# ---- answered ----------------------------------------------------------------------------------
+
+
+def test_a_stream_is_written_as_it_comes_and_ends_with_done() -> None:
+    played = play(job(), [ANSWER])
+    assert played.routes == [(H, "first")]
+    assert played.text() == "Hi" and played.client.endswith(b"data: [DONE]\n\n")
+    assert isinstance(played.end, Finish) and not played.end.close
+    outcome = played.machine.outcome
+    assert outcome.status == 200 and outcome.error is None
+    assert [t.failure for t in outcome.tried] == [None] and outcome.client == played.client
+
+
+def test_nothing_is_written_for_the_preamble() -> None:
+    """Rule 1: response.created is not output; the first write is the first text."""
+    the_job = job()
+    machine = CallMachine(the_job, jitter=lambda: 0.0)
+    machine.start(lambda s: True)
+    assert machine.event(CREATED) is None
+    assert machine.event(ADDED) is None  # the role chunk waits for content
+    written = machine.event(delta("Hi"))
+    assert isinstance(written, Write) and b'"Hi"' in written.data
+
+
+def test_a_json_client_gets_one_completion() -> None:
+    played = play(job(stream=False), [ANSWER])
+    assert played.writes == []
+    assert isinstance(played.end, Finish)
+    completion = ChatCompletion.model_validate_json(played.end.data)
+    assert completion.choices[0].message.content == "Hi"
+    assert played.machine.outcome.usage is None  # the events carried none
+
+
+def test_a_responses_client_gets_the_events_as_they_came() -> None:
+    played = play(job(kind=CallKind.RESPONSES), [ANSWER])
+    assert b"event: response.created" in played.client  # the preamble goes out with output
+    assert b"event: response.completed" in played.client
+
+
+def test_a_stop_sequence_ends_the_answer_and_closes_the_upstream() -> None:
+    played = play(job(stop=("i",)), [[ADDED, delta("Hi there"), ITEM_DONE, COMPLETED]])
+    assert played.text() == "H"
+    assert isinstance(played.end, Finish) and played.end.close
+    assert len(played.opens) == 1
+
+
+def test_a_buffered_answer_past_its_cap_fails_before_any_byte() -> None:
+    the_job = job(stream=False)
+    machine = CallMachine(the_job, jitter=lambda: 0.0)
+    machine.start(lambda s: True)
+    assert machine.received(10) is None
+    failed = machine.received(1 << 30)
+    assert isinstance(failed, Fail) and failed.chunk is None
+    assert failed.error.status == 502 and failed.error.code == "answer_too_large"
+
+
+def test_a_stream_that_breaks_off_before_output_is_an_error_not_an_empty_answer() -> None:
+    played = play(job(), [[CREATED, ADDED]])
+    assert isinstance(played.end, Fail) and played.end.chunk is None
+    assert played.machine.outcome.status == 502
+
+
+def test_a_stream_that_breaks_off_after_output_ends_with_an_error_chunk() -> None:
+    played = play(job(), [[ADDED, delta("Hi")]])
+    assert isinstance(played.end, Fail) and played.end.chunk is not None
+    assert (
+        played.text() == "Hi"
+        and "before response.completed" in played.chunks()[-1]["error"]["message"]
+    )
+    assert played.machine.outcome.error is not None and len(played.opens) == 1
+
+
+# ---- failures: a table ---------------------------------------------------------------------------
+
+
+REFUSED_404 = HandshakeRefused("no websocket here", status=404)
+SUMMARY = UpstreamError("verify", status=400, param="reasoning.summary", code="unsupported_value")
+NEEDS_WS = UpstreamError("routing_unsupported: use the WebSocket", status=400)
+DROPPED = WebSocketClosed("the WebSocket closed", 1006)
+TOO_BIG = WebSocketClosed("message too big", 1009)
+STALLED = UpstreamError("stalled", status=504, code="upstream_stalled")
+BROKEN = UpstreamProtocolError("not a Responses stream")
+
+
+@pytest.mark.parametrize(
+    ("case", "the_job", "attempts", "routes", "status"),
+    [
+        ("a 5xx before output is retried out of sight",
+         job(), [[five()], ANSWER], [(H, "first"), (H, "again (1 of 2)")], 200),
+        ("an overload event counts as a 503",
+         job(), [[CREATED, OVERLOADED], ANSWER], [(H, "first"), (H, "again (1 of 2)")], 200),
+        ("retries are bounded; the last error keeps its status",
+         job(), [[five()], [five()], [five(500)]],
+         [(H, "first"), (H, "again (1 of 2)"), (H, "again (2 of 2)")], 500),
+        ("no retries when responses_retries is 0",
+         job(retries=0), [[five()]], [(H, "first")], 503),
+        ("a refused upgrade falls back to HTTP under auto",
+         job(W), [[REFUSED_404], ANSWER], [(W, "first"), (H, "over http")], 200),
+        ("no fallback when the transport is forced",
+         job(W, switchable=False), [[REFUSED_404]], [(W, "first")], 404),
+        ("HTTP refused for needing the WebSocket goes over it",
+         job(H), [[NEEDS_WS], ANSWER], [(H, "first"), (W, "over websocket")], 200),
+        ("a refused summary is retried without it",
+         job(summaries=True, body={"model": "m", "input": "hi", "reasoning": {"summary": "auto"}}),
+         [[SUMMARY], ANSWER], [(H, "first"), (H, "without reasoning summaries")], 200),
+        ("a WebSocket closed with 1009 sends this request over HTTP",
+         job(W), [[TOO_BIG], ANSWER], [(W, "first"), (H, "over http (too big for the WebSocket)")],
+         200),
+        ("a dropped WebSocket is retried on the same route",
+         job(W), [[CREATED, DROPPED], ANSWER], [(W, "first"), (W, "again (1 of 2)")], 200),
+        ("a stall is not retried", job(), [[STALLED]], [(H, "first")], 504),
+        ("bytes that are not a Responses stream are not retried", job(), [[BROKEN]],
+         [(H, "first")], 502),
+        ("a 401 without a login is the client's to fix", job(), [[five(401)]], [(H, "first")], 401),
+        ("a 401 with a login is retried once with a refreshed one",
+         job(login=True), [[five(401)], [five(401)]],
+         [(H, "first"), (H, "with a refreshed login")], 401),
+        ("a 429 goes to the client", job(), [[five(429)]], [(H, "first")], 429),
+        ("the client's own fault is never retried",
+         job(), [[ClientError("bad", status=400)]], [(H, "first")], 400),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)  # fmt: skip
+def test_failures_before_output(
+    case: str,
+    the_job: CallJob,
+    attempts: list[list[Step]],
+    routes: list[tuple[Route, str]],
+    status: int,
+) -> None:
+    played = play(the_job, attempts)
+    assert played.routes == routes
+    assert played.machine.outcome.status == status
+    if status == 200:
+        assert isinstance(played.end, Finish) and played.text() == "Hi"
+    else:
+        assert isinstance(played.end, Fail) and played.end.chunk is None
+        assert played.end.error.status == status and played.writes == []
+    assert len(played.machine.outcome.tried) == len(routes)
+
+
+def test_backoff_doubles_with_jitter_and_honours_the_upstreams_retry_after() -> None:
+    played = play(job(retries=3), [[five()], [five()], [five(**{"retry-after": "2"})], ANSWER])
+    # 0.5 s * 2^(n-1) * (1 + jitter 0.5), then the upstream's own 2 s.
+    assert [o.attempt.delay for o in played.opens] == [0.0, 0.75, 1.5, 2.0]
+
+
+def test_a_retry_after_beyond_the_cap_goes_to_the_client() -> None:
+    played = play(job(), [[five(**{"retry-after": "31"})]])
+    assert isinstance(played.end, Fail) and played.end.error.headers["retry-after"] == "31"
+    assert len(played.opens) == 1
+
+
+def test_a_forced_http_refusal_says_why_it_was_not_sent_over_the_websocket() -> None:
+    played = play(job(H, switchable=False), [[NEEDS_WS]])
+    assert isinstance(played.end, Fail)
+    assert "responses_transport=http forbids it" in played.end.error.message
+
+
+# ---- after output --------------------------------------------------------------------------------
+
+
+def test_an_error_after_output_is_one_error_chunk_and_not_retried() -> None:
+    played = play(job(), [[ADDED, delta("Hi"), OVERLOADED], ANSWER])
+    assert len(played.opens) == 1
+    assert isinstance(played.end, Fail) and played.end.chunk is not None
+    assert played.text() == "Hi" and played.chunks()[-1]["error"]["code"] == "server_is_overloaded"
+    assert played.machine.outcome.status == 200  # the head went out as a 200 stream
+
+
+def test_after_a_keepalive_a_dead_end_is_an_error_chunk_with_status_200() -> None:
+    played = play(job(retries=0), [[five()]], head_first=True)
+    assert isinstance(played.end, Fail) and played.end.chunk is not None
+    assert json.loads(played.end.chunk[6:])["error"]["message"] == "upstream failed"
+    assert played.machine.outcome.status == 200
+
+
+def test_after_a_keepalive_a_failure_before_output_is_still_retried() -> None:
+    played = play(job(), [[five()], ANSWER], head_first=True)
+    assert played.routes == [(H, "first"), (H, "again (1 of 2)")]
+    assert isinstance(played.end, Finish)
+
+
+def test_a_status_less_websocket_error_after_output_is_advisory() -> None:
+    played = play(job(W), [[ADDED, delta("H"), ADVISORY, delta("i"), ITEM_DONE, COMPLETED]])
+    assert played.text() == "Hi" and isinstance(played.end, Finish)
+
+
+def test_the_same_error_frame_over_http_or_before_output_ends_the_answer() -> None:
+    over_http = play(job(H), [[ADDED, delta("H"), ADVISORY, ITEM_DONE, COMPLETED]])
+    assert isinstance(over_http.end, Fail) and over_http.end.chunk is not None
+    before = play(job(W, retries=0), [[ADVISORY, COMPLETED]])
+    assert isinstance(before.end, Fail) and before.end.chunk is None
+
+
+# ---- the proxy stopping ------------------------------------------------------------------------
+
+
+def test_stopping_ends_the_answer_as_far_as_it_got() -> None:
+    stopping = ProxyError("stopping", status=503, code="proxy_stopping")
+    quiet = CallMachine(job(), jitter=lambda: 0.0)
+    quiet.start(lambda s: True)
+    early = quiet.stop(stopping)
+    assert isinstance(early, Fail) and early.chunk is None and quiet.outcome.status == 503
+    streaming = CallMachine(job(), jitter=lambda: 0.0)
+    streaming.start(lambda s: True)
+    streaming.event(ADDED)
+    streaming.event(delta("Hi"))
+    streaming.head_out()
+    late = streaming.stop(stopping)
+    assert isinstance(late, Fail) and late.chunk is not None and b"proxy_stopping" in late.chunk
+    assert streaming.stop(stopping) is None  # ended already: nothing more
+
+
+# ---- what a call teaches, its quota and its conversation ----------------------------------------
+
+
+def test_a_fallback_that_answers_is_learned_and_a_1009_is_not() -> None:
+    memory = Memory()
+    played = play(job(W, memory=memory), [[REFUSED_404], ANSWER])
+    assert played.machine.outcome.learned
+    assert memory.routes == {(UPSTREAM.key, "gpt-5.5"): H}
+    memory = Memory()
+    played = play(job(W, memory=memory), [[TOO_BIG], ANSWER])
+    assert not played.machine.outcome.learned and memory.routes == {}
+
+
+def test_a_refused_summary_is_remembered() -> None:
+    memory = Memory()
+    body = {"model": "m", "input": "hi", "reasoning": {"summary": "auto", "effort": "low"}}
+    played = play(job(summaries=True, body=body, memory=memory), [[SUMMARY], ANSWER])
+    assert "summary" not in json.loads(played.opens[1].payload)["reasoning"]
+    assert not memory.summaries_allowed(UPSTREAM.key, MATCH)
+
+
+def test_a_usage_limit_becomes_the_429_that_says_when_it_resets() -> None:
+    limit = UpstreamError(
+        "The usage limit has been reached",
+        status=429,
+        code="usage_limit_reached",
+        headers={"x-codex-primary-used-percent": "100", "x-codex-primary-window-minutes": "300"},
+    )
+    played = play(job(), [[limit]])
+    assert isinstance(played.end, Fail) and played.end.error.status == 429
+    assert "usage limit" in played.end.error.message.lower()
+
+
+def test_quota_events_are_read_and_not_output() -> None:
+    rate_limits = {
+        "type": "codex.rate_limits",
+        "rate_limits": {"primary": {"used_percent": 42.0, "window_minutes": 300}},
+    }
+    played = play(job(), [[rate_limits, *ANSWER]])
+    played.machine.note_quota()
+    assert played.text() == "Hi" and "42 %" in played.machine.outcome.quota
+
+
+def test_what_went_upstream_is_kept_for_display_without_credentials() -> None:
+    played = play(job(W), [ANSWER])
+    machine = played.machine
+    machine.sending({"authorization": "Bearer sk-test", "session_id": "k"})
+    assert machine.outcome.headers == {"authorization": "<redacted>", "session_id": "k"}
+    assert json.loads(played.opens[0].payload)["type"] == "response.create"
+    assert machine.outcome.sent == played.opens[0].payload
+
+
+def _conversation() -> tuple[ConversationStore, ReasoningCache]:
+    return ConversationStore(), ReasoningCache()
+
+
+def test_a_continuation_miss_is_resent_in_full_and_forgets_the_conversation() -> None:
+    store, cache = _conversation()
+    user = {"role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    first = {"model": "m", "input": [user]}
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    played = play(job(W, body=first, turn=turn), [ANSWER])
+    assert played.machine.keep_socket("socket-1", opened_at=0.0)
+    reply = {"role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]}
+    more = {"role": "user", "content": [{"type": "input_text", "text": "more"}]}
+    second = {"model": "m", "input": [user, reply, more]}
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    missing = UpstreamError("gone", status=400, code="previous_response_not_found")
+    played = play(job(W, body=second, turn=turn), [[missing], ANSWER])
+    continued, full = (json.loads(o.payload) for o in played.opens)
+    assert played.opens[0].socket == "socket-1" and continued["previous_response_id"]
+    assert len(continued["input"]) == 1 and "previous_response_id" not in full
+    assert played.routes[1] == (W, "in full (continuation miss)")
+    assert [t.failure for t in played.machine.outcome.tried] == [Failure.CONTINUATION_MISS, None]
+    assert (
+        len(store) == 0
+        or store.plan(
+            "k", second, upstream=UPSTREAM.key, credential="c", socket_usable=lambda s: True
+        )
+        is None
+    )
+
+
+def test_a_socket_that_is_not_usable_is_never_continued_on() -> None:
+    store, cache = _conversation()
+    user = {"role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    play(job(W, body={"model": "m", "input": [user]}, turn=turn), [ANSWER]).machine.keep_socket(
+        "dead", 0.0
+    )
+    reply = {"role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]}
+    second = {"model": "m", "input": [user, reply, {"role": "user", "content": "more"}]}
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    played = play(job(W, body=second, turn=turn), [ANSWER], usable=lambda s: False)
+    assert played.opens[0].socket is None
+    assert "previous_response_id" not in json.loads(played.opens[0].payload)
+
+
+def test_a_refused_replayed_item_is_resent_without_and_forgotten() -> None:
+    call_item = {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}
+    reasoning = {"type": "reasoning", "summary": [], "encrypted_content": "from-elsewhere"}
+    cache = ReasoningCache()
+    cache.keep("cred", [reasoning, call_item])
+    user = {"role": "user", "content": "hi"}
+    body = {"model": "m", "input": [user, call_item]}
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="cred", store=None, cache=cache)
+    refused = UpstreamError("unverified", status=400, code="invalid_encrypted_content")
+    played = play(job(body=body, turn=turn), [[refused], ANSWER])
+    assert [len(json.loads(o.payload)["input"]) for o in played.opens] == [3, 2]
+    assert played.routes[1] == (H, "without replayed reasoning")
+    assert cache.replay("cred", [user, call_item])[1] == 0
+
+
+def test_a_refused_replay_with_nothing_replayed_is_the_clients_own() -> None:
+    refused = UpstreamError("unverified", status=400, code="invalid_encrypted_content")
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=None, cache=ReasoningCache())
+    played = play(job(turn=turn), [[refused]])
+    assert played.routes == [(H, "first")] and isinstance(played.end, Fail)
+
+
+def test_the_codex_profile_shapes_the_frame_and_the_session_header_goes_last() -> None:
+    the_job = job(W)
+    the_job.upstream = upstream_for("https://chatgpt.com/backend-api/codex", "", "/x")
+    the_job.session_headers = {"session_id": "conv"}
+    opened = CallMachine(the_job, jitter=lambda: 0.0).start(lambda s: True)
+    assert opened.extra == {"session_id": "conv", **CODEX.ws_headers}
+    assert the_job.upstream.profile is not OPENAI
