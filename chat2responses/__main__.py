@@ -1,4 +1,4 @@
-"""`python -m addon …`: the same as the `chat2responses` command (see cli/)."""
+"""`python -m chat2responses …`: the same as the `chat2responses` command (see cli/)."""
 
 import sys
 

@@ -8,8 +8,8 @@ the first step it puts one `Sleep` for the latency model (latency.py), when that
 Both front ends call it: the HTTP handler frames each emitted event as SSE, a WebSocket handler
 sends it as one text frame; a `Reject` step becomes an HTTP error response or an `error` frame.
 
-The model catalog is the package's embedded `models.json` (`addon.catalog.embedded_catalog`, the
-Codex backend's `/models` shape) unless the config names another; its `prefer_websockets` slugs
+The model catalog is the package's embedded `models.json` (`embedded_catalog_dict`, the Codex
+backend's `/models` shape) unless the config names another; its `prefer_websockets` slugs
 are the families refused over HTTP (plus the test prefix `ws-only-`, a model unknown to every
 catalog that still needs WebSocket), its `use_responses_lite` slugs the Lite families.
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -45,7 +44,7 @@ from chat2responses.emulator.rules import (
 from chat2responses.emulator.scenarios import Turn, play
 from chat2responses.emulator.signing import ReasoningSealer, check_reasoning_items, secret_for
 from chat2responses.emulator.tokens import PromptCache, canonical_json
-from chat2responses.upstream.catalog import embedded_catalog
+from chat2responses.upstream.catalog import embedded_catalog_dict
 
 # Models whose name starts with this are refused over HTTP whatever the catalog says.
 WS_ONLY_TEST_PREFIX = "ws-only-"
@@ -53,14 +52,6 @@ WS_ONLY_TEST_PREFIX = "ws-only-"
 WS_MAX_AGE = 3600.0
 # Prompts the `_once` faults remember having seen.
 MAX_SEEN_PROMPTS = 4096
-
-
-def parsed_embedded_catalog() -> dict[str, Any]:
-    """The package's `models.json`, parsed (the bytes come from `addon.catalog`)."""
-    catalog = json.loads(embedded_catalog())
-    if not isinstance(catalog, dict) or not isinstance(catalog.get("models"), list):
-        raise ValueError("chat2responses/models.json must be an object with a 'models' list")
-    return catalog
 
 
 def websocket_slugs(catalog: Mapping[str, Any]) -> frozenset[str]:
@@ -108,7 +99,7 @@ class EmulatorConfig:
     def default(cls, **overrides: Any) -> EmulatorConfig:
         """The catalog given as `catalog` (else the embedded one), its WebSocket-preferring
         slugs as `ws_only` and its Responses-Lite slugs as `lite`, then the other overrides."""
-        catalog = overrides.pop("catalog", None) or parsed_embedded_catalog()
+        catalog = overrides.pop("catalog", None) or embedded_catalog_dict()
         derived: dict[str, Any] = {
             "catalog": catalog,
             "ws_only": websocket_slugs(catalog) | {WS_ONLY_TEST_PREFIX},

@@ -2,10 +2,10 @@
 
 mitmproxy awaits what an addon's `done` returns when it stops, and cancels every connection once
 `done` is over. So `stop` hands the calls still running a STOPPING error (an OpenAI error body
-before the first byte, one error chunk after it: call.py rule 7) and returns what tears the
-addon down once their flows ended, or after the driver's STOP_GRACE seconds. Without calls in
-flight it tears down at once, as it must when mitmproxy removes the script (it does not await
-`done` then). Every flow still live is put back as the client sent it (display.restore).
+before the first byte, one error chunk after it: transports/call.py rule 4) and returns what
+tears the addon down once their flows ended, or after the driver's STOP_GRACE seconds. Without
+calls in flight it tears down at once, as it must when mitmproxy removes the script (it does not
+await `done` then). Every flow still live is put back as the client sent it (display.restore).
 """
 
 from __future__ import annotations

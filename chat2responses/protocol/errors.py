@@ -109,15 +109,9 @@ class HandshakeRefused(UpstreamError):
 
     @classmethod
     def from_response(cls, status: int, body: bytes, headers: dict[str, str]) -> HandshakeRefused:
-        parsed = upstream_error_from_body(status, body, headers)
-        return cls(
-            parsed.message,
-            status=parsed.status,
-            type=parsed.type,
-            code=parsed.code,
-            param=parsed.param,
-            headers=parsed.headers,
-        )
+        refused = upstream_error_from_body(status, body, headers, kind=cls)
+        assert isinstance(refused, cls)
+        return refused
 
 
 # Status → OpenAI error type, for upstream errors that carry only a status.
@@ -150,7 +144,32 @@ def error_chunk(err: ProxyError) -> bytes:
     return b"data: " + error_body(err) + b"\n\n"
 
 
-def upstream_error_from_body(status: int, body: bytes, headers: dict[str, str]) -> UpstreamError:
+def upstream_error(
+    status: int,
+    message: str,
+    *,
+    err_type: str | None = None,
+    code: str | None = None,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+    kind: type[UpstreamError] = UpstreamError,
+) -> UpstreamError:
+    """The one constructor of upstream errors: the type from the status when the upstream gave
+    none, and only the headers worth passing on (retry-after, …)."""
+    kept = {k: v for k, v in (headers or {}).items() if k.lower() in _KEPT_HEADERS}
+    return kind(
+        message,
+        status=status,
+        type=err_type or type_for_status(status),
+        code=code,
+        param=param,
+        headers=kept,
+    )
+
+
+def upstream_error_from_body(
+    status: int, body: bytes, headers: dict[str, str], *, kind: type[UpstreamError] = UpstreamError
+) -> UpstreamError:
     """Turn an upstream non-2xx HTTP answer into an UpstreamError keeping its status.
 
     Understands the OpenAI shape `{"error": {...}}`, the Codex backend's `{"detail": "..."}`, and
@@ -181,14 +200,8 @@ def upstream_error_from_body(status: int, body: bytes, headers: dict[str, str]) 
     if not message:
         text = body[:2000].decode("utf-8", "replace").strip()
         message = text or f"upstream answered HTTP {status}"
-    kept = {k: v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
-    err = UpstreamError(
-        message,
-        status=status,
-        type=err_type or type_for_status(status),
-        code=code,
-        param=param,
-        headers=kept,
+    err = upstream_error(
+        status, message, err_type=err_type, code=code, param=param, headers=headers, kind=kind
     )
     err.payload = body[:65536]
     return err
@@ -246,14 +259,13 @@ def upstream_error_from_event(
     if err_type == "error":  # the HTTP SSE event's own `type`, not an error type
         err_type = None
     message = _nonempty_str(fields.get("message")) or (f"{fallback}: {code}" if code else fallback)
-    body = {
-        "error": {"message": message, "type": err_type, "code": code, "param": fields.get("param")}
-    }
-    kept = {str(k): str(v) for k, v in (headers or {}).items()}
-    # upstream_error_from_body is the one constructor for upstream errors: it fills the type from
-    # the status and keeps only the headers worth passing on (retry-after, …).
-    return upstream_error_from_body(
-        status or status_for_code(code or err_type), json.dumps(body).encode(), kept
+    return upstream_error(
+        status or status_for_code(code or err_type),
+        message,
+        err_type=err_type,
+        code=code,
+        param=_str_or_none(fields.get("param")),
+        headers={str(k): str(v) for k, v in (headers or {}).items()},
     )
 
 

@@ -356,8 +356,7 @@ def _apply_profile(
         out["store"] = False
     else:
         out.setdefault("store", False)
-    if profile.force_stream:
-        out["stream"] = True
+    out["stream"] = True  # every call streams upstream; a non-streaming client's is aggregated
     if profile.requires_instructions:
         out.setdefault("instructions", "")
     return dropped

@@ -164,7 +164,7 @@ class Driver:
 
     def stop_calls(self, err: ProxyError) -> list[asyncio.Task[None]]:
         """The proxy is stopping: every running call ends its answer with `err` (call.py rule
-        7), and from now on mitmproxy's request for any call gets `err` at once (a call it has
+        4), and from now on mitmproxy's request for any call gets `err` at once (a call it has
         not claimed yet, or one registered since). Returns the running calls' tasks."""
         self._stopping = err
         ending = []

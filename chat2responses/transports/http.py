@@ -65,7 +65,7 @@ class HttpEvents:
         self._transcript = transcript
         self._decoder = UpstreamSSE()
         # JSON texts, parsed one at a time as they are taken: the first event is translated and
-        # written before the rest of its read is decoded (call.py rule 5).
+        # written before the rest of its read is decoded (call.py rule 2).
         self._ready: deque[str] = deque()
         self._ended = False
         self.received = 0
@@ -76,7 +76,7 @@ class HttpEvents:
         return bool(self._ready)
 
     def transport(self) -> asyncio.Transport | None:
-        """The connection's transport (for attempt_events.reading_paused)."""
+        """The connection's transport (for upstream.reading_paused)."""
         connection = self._upstream.connection
         transport = connection.transport if connection is not None else None
         return transport if isinstance(transport, asyncio.Transport) else None

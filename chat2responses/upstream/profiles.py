@@ -40,8 +40,6 @@ class UpstreamProfile:
     name: str
     # `store` is always sent false (the backend refuses anything else); otherwise false by default.
     requires_store_false: bool
-    # `stream: true` upstream even for a non-streaming client (the answer is aggregated).
-    force_stream: bool
     # `instructions` must be present, "" when the client sent no system/developer text.
     requires_instructions: bool
     # Top-level Responses keys the backend rejects; removed and reported as dropped.
@@ -78,7 +76,6 @@ CODEX = UpstreamProfile(
     name="codex",
     # "Store must be set to false" (ChatMock live test, cliproxyapi.md §3).
     requires_store_false=True,
-    force_stream=True,
     # The backend 400s "Instructions are required" without the key (cliproxyapi.md §3).
     requires_instructions=True,
     # `{"detail": "Unsupported parameter: <name>"}` for each (cliproxyapi.md §3, sub2api #3954);
@@ -121,7 +118,6 @@ CODEX = UpstreamProfile(
 OPENAI = UpstreamProfile(
     name="openai",
     requires_store_false=False,
-    force_stream=True,
     requires_instructions=False,
     dropped_params=frozenset(),
     service_tiers=None,

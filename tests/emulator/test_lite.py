@@ -13,7 +13,6 @@ import pytest
 
 from chat2responses.emulator import Emit, EmulatorConfig
 from chat2responses.emulator.__main__ import config_from, parse_args
-from chat2responses.emulator.backend import parsed_embedded_catalog
 from chat2responses.emulator.lite import (
     HOSTED_MESSAGE,
     LITE_HEADER,
@@ -22,6 +21,7 @@ from chat2responses.emulator.lite import (
     lite_slugs,
 )
 from chat2responses.emulator.tools import tool_calls
+from chat2responses.upstream.catalog import embedded_catalog_dict
 from tests.emulator.test_emulator import TOOLS, check_stream
 from tests.emulator.test_websocket import connected, over_http, read_response, send
 from tests.emulator_helpers import emulator_in_process, emulator_subprocess
@@ -56,7 +56,7 @@ def lite(text: str = "hi", declared: list[Any] = TOOLS, **fields: Any) -> dict[s
 def test_the_catalogs_lite_slugs_are_the_default_lite_set() -> None:
     assert lite_slugs(CATALOG) == {"gpt-lite"}
     assert EmulatorConfig.default(catalog=CATALOG).lite == {"gpt-lite"}
-    embedded = parsed_embedded_catalog()
+    embedded = embedded_catalog_dict()
     assert EmulatorConfig.default().lite == lite_slugs(embedded)
 
 

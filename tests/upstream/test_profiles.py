@@ -46,7 +46,6 @@ def test_profile_for_url(url: str, expected: UpstreamProfile) -> None:
 def test_codex_profile() -> None:
     assert CODEX.name == "codex"
     assert CODEX.requires_store_false is True
-    assert CODEX.force_stream is True
     assert CODEX.requires_instructions is True
     assert CODEX.service_tiers == frozenset({"priority"})
     assert dict(CODEX.service_tier_aliases) == {"fast": "priority"}
@@ -86,7 +85,6 @@ def test_codex_profile() -> None:
 def test_openai_profile_keeps_what_the_api_supports() -> None:
     assert OPENAI.name == "openai"
     assert OPENAI.requires_store_false is False
-    assert OPENAI.force_stream is True
     assert OPENAI.requires_instructions is False
     assert OPENAI.dropped_params == frozenset()
     assert OPENAI.service_tiers is None
@@ -101,7 +99,7 @@ def test_dropped_params_are_real_responses_params(profile: UpstreamProfile) -> N
 
 def test_profiles_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
-        CODEX.force_stream = False  # type: ignore[misc]
+        CODEX.requires_instructions = False  # type: ignore[misc]
 
 
 # --- transport facts and the response.create frame ---------------------------------------------

@@ -189,7 +189,7 @@ class _EventStream:
         return ws is not None and bool(len(ws.recv_messages.frames))
 
     def transport(self) -> asyncio.Transport | None:
-        """The socket's transport (for attempt_events.reading_paused)."""
+        """The socket's transport (for transports/upstream.reading_paused)."""
         return self._ws.transport if self._ws is not None else None
 
     async def __anext__(self) -> str:
