@@ -31,7 +31,7 @@ from typing import Any
 
 from chat2responses.emulator.builder import Reject, Sleep, Step
 from chat2responses.emulator.latency import Latency
-from chat2responses.emulator.lite import check_lite, lite_slugs
+from chat2responses.emulator.lite import check_lite, lite_slugs, slugs_with
 from chat2responses.emulator.login import DEFAULT_TOKEN_TTL, LoginAuthority
 from chat2responses.emulator.quota import Quota
 from chat2responses.emulator.rules import (
@@ -56,13 +56,7 @@ MAX_SEEN_PROMPTS = 4096
 
 def websocket_slugs(catalog: Mapping[str, Any]) -> frozenset[str]:
     """The catalog's slugs whose entry sets `prefer_websockets`."""
-    return frozenset(
-        model["slug"]
-        for model in catalog.get("models", ())
-        if isinstance(model, dict)
-        and model.get("prefer_websockets") is True
-        and isinstance(model.get("slug"), str)
-    )
+    return slugs_with(catalog, "prefer_websockets")
 
 
 @dataclass(frozen=True, slots=True)

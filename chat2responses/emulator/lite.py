@@ -33,15 +33,20 @@ HOSTED_MESSAGE = (
 )
 
 
-def lite_slugs(catalog: Mapping[str, Any]) -> frozenset[str]:
-    """The catalog's slugs whose entry sets `use_responses_lite`."""
+def slugs_with(catalog: Mapping[str, Any], flag: str) -> frozenset[str]:
+    """The catalog's slugs whose entry sets `flag` (`use_responses_lite`, `prefer_websockets`)."""
     return frozenset(
         model["slug"]
         for model in catalog.get("models", ())
         if isinstance(model, dict)
-        and model.get("use_responses_lite") is True
+        and model.get(flag) is True
         and isinstance(model.get("slug"), str)
     )
+
+
+def lite_slugs(catalog: Mapping[str, Any]) -> frozenset[str]:
+    """The catalog's slugs whose entry sets `use_responses_lite`."""
+    return slugs_with(catalog, "use_responses_lite")
 
 
 def is_true(value: object) -> bool:
