@@ -303,7 +303,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--runs", type=int, default=10, help="load runs through the addon")
     parser.add_argument("--turns", type=int, default=30, help="turns of the conversation loop")
-    parser.add_argument("--only", choices=("cpu", "stream", "load", "conversation"), default=None)
+    parser.add_argument(
+        "--only", choices=("cpu", "stream", "load", "conversation", "bigturn"), default=None
+    )
     args = parser.parse_args()
 
     if args.only in (None, "cpu"):
@@ -320,11 +322,14 @@ def main() -> None:
         print(f"  body checks + translate_request {req['ours_us']:7.1f} µs  (budget < 1000 µs)")
     if args.only == "cpu":
         return
-    if args.only in (None, "conversation"):
-        from scripts.bench_conversation import bench_conversation
+    if args.only in (None, "conversation", "bigturn"):
+        from scripts.bench_conversation import bench_bigturn, bench_conversation
 
-        bench_conversation(args.turns)
-        if args.only == "conversation":
+        if args.only in (None, "conversation"):
+            bench_conversation(args.turns)
+        if args.only in (None, "bigturn"):
+            bench_bigturn(args.turns)
+        if args.only in ("conversation", "bigturn"):
             return
     with tempfile.TemporaryDirectory() as tmp, proxies(Path(tmp)) as p:
         if args.only in (None, "stream"):

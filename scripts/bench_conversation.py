@@ -1,11 +1,16 @@
-"""The conversation benchmark (`scripts/bench --only conversation`).
+"""The conversation benchmarks (`scripts/bench --only conversation` and `--only bigturn`).
 
-A 30-turn tool loop — a 40 KB system prompt, each turn one tool call answered with a 2 KB
-result — driven by the openai SDK through the addon (gpt-5.5: the WebSocket route, continuation
-on), against the emulator with its latency model on; and in the same run the same loop by a
-Responses client calling the emulator directly over HTTP with the full context every turn and a
-fixed `prompt_cache_key` (the best a stateless client can do). Per turn: upstream request bytes,
-cached-token share, time to first token.
+A tool loop — a system prompt, each turn one tool call answered with a tool result — driven by
+the openai SDK through the addon (gpt-5.5: the WebSocket route, continuation on), and in the same
+run the same loop by a Responses client calling the emulator directly over HTTP with the full
+context every turn and a fixed `prompt_cache_key` (the best a stateless client can do).
+
+- `conversation`: a 30-turn loop, 40 KB system prompt, 2 KB results, against the emulator with
+  its latency model on. Per turn: upstream request bytes, cached-token share, time to first token.
+- `bigturn`: Codex-sized requests, a 30-turn loop from about 430 KB to 720 KB (a 420 KB system
+  prompt, 10 KB results), the emulator's latency model off: the time to first token is then the
+  client's, the proxy's and the emulator's own time, and the addon's own time per turn is its
+  first token less the direct client's.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import re
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +34,21 @@ from tests.proxy_helpers import Mitmdump, run_mitmdump  # noqa: E402
 
 LATENCY = ("--rtt-ms", "20", "--upload-kbps", "10000")
 PREFILL = ("--prefill-us-per-token", "40", "--prefill-us-per-cached-token", "4")
-SYSTEM = "You are a careful coding agent. Follow the repository's conventions. " * 580  # ~40 KB
-RESULT = "x" * 2048
+_RULES = "You are a careful coding agent. Follow the repository's conventions. "
+
+
+@dataclass(frozen=True)
+class Loop:
+    """One tool loop's sizes."""
+
+    system: str
+    result: str
+
+
+SMALL = Loop(_RULES * 580, "x" * 2048)  # 40 KB, 2 KB
+BIG = Loop(
+    _RULES * 6100, ("    line = read(source, offset)  # a tool's output\n" * 200)
+)  # 420 KB, 10 KB
 TOOLS: list[Any] = [
     {
         "type": "function",
@@ -43,10 +62,10 @@ TOOLS: list[Any] = [
 _CONTINUED = re.compile(r"continued: (\d+) of (\d+) items, ([\d.]+) of ([\d.]+) KB")
 
 
-def addon_loop(proxy: Mitmdump, turns: int) -> list[dict[str, float]]:
+def addon_loop(proxy: Mitmdump, turns: int, loop: Loop = SMALL) -> list[dict[str, float]]:
     api = openai.OpenAI(base_url=proxy.base_url, api_key="sk-bench", max_retries=0)
     messages: list[Any] = [
-        {"role": "system", "content": SYSTEM},
+        {"role": "system", "content": loop.system},
         {"role": "user", "content": "[scenario:tool] refactor the module"},
     ]
     rows = []
@@ -90,7 +109,7 @@ def addon_loop(proxy: Mitmdump, turns: int) -> list[dict[str, float]]:
                 ],
             }
         )
-        messages.append({"role": "tool", "tool_call_id": call["id"], "content": RESULT})
+        messages.append({"role": "tool", "tool_call_id": call["id"], "content": loop.result})
         sent, full = _upstream_kb(proxy, before, messages)
         details = usage.prompt_tokens_details
         cached = (details.cached_tokens or 0) if details else 0
@@ -122,7 +141,7 @@ def _upstream_kb(proxy: Mitmdump, before: int, messages: list[Any]) -> tuple[flo
     return full, full
 
 
-def direct_loop(base: str, turns: int) -> list[dict[str, float]]:
+def direct_loop(base: str, turns: int, loop: Loop = SMALL) -> list[dict[str, float]]:
     """The best a stateless Responses client can do: full context, a fixed cache key (the same
     openai SDK as the chat client, so both sides pay the same client costs)."""
     api = openai.OpenAI(base_url=base, api_key="sk-bench", max_retries=0)
@@ -132,7 +151,7 @@ def direct_loop(base: str, turns: int) -> list[dict[str, float]]:
     for turn in range(turns):
         body = {
             "model": "gpt-5.5",
-            "instructions": SYSTEM,
+            "instructions": loop.system,
             "input": items,
             "tools": tools,
             "store": False,
@@ -156,7 +175,9 @@ def direct_loop(base: str, turns: int) -> list[dict[str, float]]:
         assert first is not None and usage is not None
         call = next(i for i in output if i["type"] == "function_call")
         items += [{k: v for k, v in i.items() if k not in ("id", "status")} for i in output]
-        items.append({"type": "function_call_output", "call_id": call["call_id"], "output": RESULT})
+        items.append(
+            {"type": "function_call_output", "call_id": call["call_id"], "output": loop.result}
+        )
         details = usage.input_tokens_details
         cached = details.cached_tokens if details else 0
         rows.append(
@@ -203,4 +224,38 @@ def bench_conversation(turns: int) -> None:
         f"  from turn 5: bytes saved ≥ {worst_saved:.0%} (budget 90 %), cached share ≥ "
         f"{worst_share:.2f} of the direct client's (budget 0.90); turns from 2 where the addon's "
         f"first token came later than the direct client's: {slower} (budget 0)"
+    )
+
+
+def bench_bigturn(turns: int) -> None:
+    """Codex-sized turns: the addon's own time per turn against the direct client's."""
+    flags = ("--http-models", "gpt-5.5", "--log-level", "WARNING")  # no latency model
+    with emulator_subprocess(*flags) as base, tempfile.TemporaryDirectory() as tmp:
+        origin = base.split("/backend-api")[0]
+        options = {"responses_url": base, "responses_rewrite": "all", "termlog_verbosity": "info"}
+        with run_mitmdump(f"reverse:{origin}", Path(tmp), options) as proxy:
+            ours = addon_loop(proxy, turns, BIG)
+        direct = direct_loop(base, turns, BIG)
+    print(
+        f"Big turns: a {turns}-turn tool loop, {len(BIG.system) // 1024} KB system prompt, "
+        f"{len(BIG.result) // 1024} KB tool results; emulator latency model off"
+    )
+    print(
+        f"  {'turn':>4} {'request':>9} {'addon sent':>11} {'TTFT addon':>11} {'direct':>8}"
+        f" {'own time':>9}"
+    )
+    worst, first = -1e9, 0.0
+    for mine, theirs in zip(ours, direct, strict=True):
+        own = mine["ttft"] - theirs["ttft"]
+        if mine["turn"] == 1:
+            first = own
+        elif 500 <= theirs["sent_kb"] <= 750:
+            worst = max(worst, own)
+        print(
+            f"  {mine['turn']:4} {theirs['sent_kb']:7.0f}KB {mine['sent_kb']:9.1f}KB"
+            f" {mine['ttft']:9.1f}ms {theirs['ttft']:6.1f}ms {own:+8.1f}ms"
+        )
+    print(
+        f"  the addon's own time: first (uncached) turn {first:+.1f} ms (budget +30 ms); "
+        f"at 500-750 KB at most {worst:+.1f} ms (budget +10 ms)"
     )
