@@ -3,6 +3,7 @@
     chat2responses run [--upstream codex|openai|emulator|URL] [--port N] [--web] [--verbose] [-- …]
     chat2responses emulator [--port N …]     # python -m chat2responses.emulator
     chat2responses script                    # the path to give mitmproxy's -s
+    chat2responses status [--port N]         # a running proxy's quota and learned routes
 
 Owns: the command line (every flag and its C2R_* variable), and the order of a run: refuse a busy
 port before anything starts, start the emulator (when it is the upstream) and mitmdump/mitmweb from
@@ -47,6 +48,7 @@ from chat2responses.cli.processes import (
     wait_until_listening,
     wait_until_ready,
 )
+from chat2responses.cli.status import NotRunning, fetch_status
 from chat2responses.glue.ready import READY_VARIABLE
 
 ENVIRONMENT_HELP = """\
@@ -166,7 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
     script = commands.add_parser(
         "script", help="print the path of the entry script, for mitmproxy's -s"
     )
-    for command in (run, emulator, script):
+    status = commands.add_parser(
+        "status",
+        help="a running proxy's status: quota per account and the routes learned from upstreams",
+        description="Ask the chat2responses proxy on 127.0.0.1 for its status (what its\n"
+        "chat2responses.status command returns) and print it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    status.add_argument(
+        "--port",
+        type=_port,
+        default=_port(env("C2R_PORT", "8080")),
+        help="the proxy's port on 127.0.0.1 (default 8080, or C2R_PORT)",
+    )
+    for command in (run, emulator, script, status):
         command.set_defaults(parser=command)
     return parser
 
@@ -267,6 +282,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     if args.command == "script":
         print(ENTRY_SCRIPT)
+        return 0
+    if args.command == "status":
+        try:
+            print(fetch_status(args.port))
+        except NotRunning as err:
+            print(f"chat2responses: {err}", file=sys.stderr)
+            return 1
         return 0
     # Explicitly, since a shell that starts us in the background leaves SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
