@@ -43,6 +43,11 @@ class Running:
             time.sleep(0.05)
         raise AssertionError(f"{pattern.pattern!r} not printed:\n" + self.text)
 
+    def ctrl_c(self) -> None:
+        """What Ctrl-C in a terminal does: SIGINT to the whole process group (the command and
+        every child it started)."""
+        os.killpg(self.process.pid, signal.SIGINT)
+
     def after_banner(self) -> list[str]:
         return self.text.split("Press Ctrl-C to stop.", 1)[1].strip().splitlines()
 
@@ -51,9 +56,11 @@ class Running:
 def running(
     command: Sequence[str], env: dict[str, str] | None = None, cwd: Path = ROOT
 ) -> Iterator[Running]:
-    """`command` started with its output read line by line; SIGINT (Ctrl-C) when done."""
+    """`command` started in a process group of its own, its output read line by line; SIGINT
+    when done."""
     process = subprocess.Popen(
         list(command),
+        start_new_session=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -49,13 +49,15 @@ from chat2responses.cli.processes import (
     wait_until_ready,
 )
 from chat2responses.cli.status import NotRunning, fetch_status
-from chat2responses.glue.ready import READY_VARIABLE
+from chat2responses.glue.ready import READY_VARIABLE, read_web_url
+
+DEFAULT_WEB_PORT = 8081
 
 ENVIRONMENT_HELP = """\
 environment (each flag wins over its variable):
   C2R_UPSTREAM   same as --upstream (default: the bundled emulator)
   C2R_PORT       same as --port (default 8080)
-  C2R_WEB=1      same as --web;  C2R_WEB_PORT: mitmweb's UI port (default 8081)
+  C2R_WEB=1      same as --web;  C2R_WEB_PORT: same as --web-port (mitmweb's UI port)
   C2R_AUTH       same as --auth
   C2R_REWRITE    same as --rewrite
   C2R_VERBOSE=1  same as --verbose
@@ -135,8 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--web-port",
         type=_port,
-        default=_port(env("C2R_WEB_PORT", "8081")),
-        help="mitmweb's UI port with --web (default 8081)",
+        default=_port(env("C2R_WEB_PORT", "")) if env("C2R_WEB_PORT") else None,
+        help=f"mitmweb's UI port (default {DEFAULT_WEB_PORT}); implies --web",
     )
     run.add_argument(
         "--auth",
@@ -190,8 +192,8 @@ def settings_from(args: argparse.Namespace, mitmproxy_args: Sequence[str]) -> Ru
     return RunSettings(
         upstream=args.upstream,
         port=args.port,
-        web=args.web,
-        web_port=args.web_port,
+        web=args.web or args.web_port is not None,  # a UI port means the UI
+        web_port=DEFAULT_WEB_PORT if args.web_port is None else args.web_port,
         auth=args.auth or "",
         rewrite=args.rewrite or "",
         verbose=args.verbose,
@@ -206,7 +208,7 @@ def run(settings: RunSettings) -> int:
     tool = "mitmweb" if settings.web else "mitmdump"
     port = claim_port(settings.port, tool, "--port", "C2R_PORT")
     web_port = (
-        claim_port(settings.web_port, "mitmweb's UI", "--web-port", "C2R_WEB_PORT")
+        claim_port(settings.web_port, "mitmweb's UI", "--web-port", "C2R_WEB_PORT", taken=port)
         if settings.web
         else None
     )
@@ -235,7 +237,8 @@ def run(settings: RunSettings) -> int:
             wait_until_listening(proxy, web_port, tool)
         wait_until_ready(proxy, ready, tool)
         settle(proxy, port, tool)
-        print(banner(tool, port, upstream, web_port), flush=True)
+        web_url = read_web_url(ready) if web_port is not None else None
+        print(banner(tool, port, upstream, web_url, own_command()), flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.2)
         gone = next(child for child in children if child.poll() is not None)
@@ -253,6 +256,19 @@ def run(settings: RunSettings) -> int:
         for child in reversed(children):
             stop(child)
         shutil.rmtree(ready.parent, ignore_errors=True)
+
+
+def own_command() -> str:
+    """How the user runs this command: `chat2responses` when that is what their PATH finds,
+    else its path (`.venv/bin/chat2responses` from a checkout's scripts/run)."""
+    mine = Path(sys.executable).parent / "chat2responses"
+    found = shutil.which("chat2responses")
+    if found and Path(found).resolve() == mine.resolve():
+        return "chat2responses"
+    try:
+        return str(mine.relative_to(Path.cwd()))
+    except ValueError:
+        return str(mine)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

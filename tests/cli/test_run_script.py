@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import re
-import signal
 import subprocess
 import time
 import urllib.error
@@ -86,18 +86,24 @@ def test_a_run_prints_one_line_per_call_and_ctrl_c_stops_everything() -> None:
         client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-local")
         answer = client.chat.completions.create(model="gpt-5-codex", messages=MESSAGES)  # type: ignore[arg-type]
         assert answer.choices[0].message.content
-        stream = client.chat.completions.create(model="gpt-5-codex", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+        stream = client.chat.completions.create(model="gpt-5.5", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
         assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
         # Not a chat call: passed through to the upstream, and silent on the console.
         with contextlib.suppress(urllib.error.HTTPError):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/not-a-chat-path", timeout=10)
-        running.wait_for(re.compile(r"gpt-5-codex → .*· 200 ·"))
+        running.wait_for(re.compile(r"gpt-5\.5 → .*· 200 ·"))
+        # An IDE keeps its connection open: Ctrl-C must not print its disconnect (or a traceback).
+        kept = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        kept.request("GET", "/_chat2responses/status")
+        assert kept.getresponse().read().startswith(b"chat2responses status")
         time.sleep(0.5)
-        running.process.send_signal(signal.SIGINT)
+        running.ctrl_c()
         assert running.process.wait(timeout=15) == 130
+        kept.close()
     console = running.after_banner()
     assert len(console) == 2, console
     assert all(" → " in line and "tokens" in line for line in console), console
+    assert "Loading script" not in running.text, running.text
     assert not listens(port) and not listens(emulator_port)
 
 
