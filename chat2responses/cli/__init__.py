@@ -30,7 +30,6 @@ from pathlib import Path
 from chat2responses.cli.commands import (
     EMULATOR_NAMES,
     ENTRY_SCRIPT,
-    PACKAGE,
     CliError,
     banner,
     check_mitmproxy_args,
@@ -278,7 +277,10 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["emulator"]:  # everything else is the emulator's own (its --help too)
-        os.execv(sys.executable, [sys.executable, "-m", f"{PACKAGE}.emulator", *argv[1:]])
+        from chat2responses.emulator.__main__ import main as emulator  # noqa: PLC0415 (aiohttp)
+
+        emulator(argv[1:], prog="chat2responses emulator")
+        return 0
     own, mitmproxy_args = argv, []
     if "--" in argv:
         cut = argv.index("--")

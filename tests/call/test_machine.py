@@ -270,12 +270,12 @@ BROKEN = UpstreamProtocolError("not a Responses stream")
     ("case", "the_job", "attempts", "routes", "status"),
     [
         ("a 5xx before output is retried out of sight",
-         job(), [[five()], ANSWER], [(H, "first"), (H, "again (1 of 2)")], 200),
+         job(), [[five()], ANSWER], [(H, "first"), (H, "in 0.8 s (1 of 2)")], 200),
         ("an overload event counts as a 503",
-         job(), [[CREATED, OVERLOADED], ANSWER], [(H, "first"), (H, "again (1 of 2)")], 200),
+         job(), [[CREATED, OVERLOADED], ANSWER], [(H, "first"), (H, "in 0.8 s (1 of 2)")], 200),
         ("retries are bounded; the last error keeps its status",
          job(), [[five()], [five()], [five(500)]],
-         [(H, "first"), (H, "again (1 of 2)"), (H, "again (2 of 2)")], 500),
+         [(H, "first"), (H, "in 0.8 s (1 of 2)"), (H, "in 1.5 s (2 of 2)")], 500),
         ("no retries when responses_retries is 0",
          job(retries=0), [[five()]], [(H, "first")], 503),
         ("a refused upgrade falls back to HTTP under auto",
@@ -291,7 +291,7 @@ BROKEN = UpstreamProtocolError("not a Responses stream")
          job(W), [[TOO_BIG], ANSWER], [(W, "first"), (H, "over http (too big for the WebSocket)")],
          200),
         ("a dropped WebSocket is retried on the same route",
-         job(W), [[CREATED, DROPPED], ANSWER], [(W, "first"), (W, "again (1 of 2)")], 200),
+         job(W), [[CREATED, DROPPED], ANSWER], [(W, "first"), (W, "in 0.8 s (1 of 2)")], 200),
         ("a stall is not retried", job(), [[STALLED]], [(H, "first")], 504),
         ("bytes that are not a Responses stream are not retried", job(), [[BROKEN]],
          [(H, "first")], 502),
@@ -361,7 +361,7 @@ def test_after_a_keepalive_a_dead_end_is_an_error_chunk_with_status_200() -> Non
 
 def test_after_a_keepalive_a_failure_before_output_is_still_retried() -> None:
     played = play(job(), [[five()], ANSWER], head_first=True)
-    assert played.routes == [(H, "first"), (H, "again (1 of 2)")]
+    assert played.routes == [(H, "first"), (H, "in 0.8 s (1 of 2)")]
     assert isinstance(played.end, Finish)
 
 

@@ -134,6 +134,16 @@ def test_the_emulator_command_passes_its_arguments_through() -> None:
         check=True,
     )
     assert "--refuse-websocket" in done.stdout and "--ws-only-models" in done.stdout
+    assert done.stdout.startswith("usage: chat2responses emulator [-h]")
+    bad = subprocess.run(
+        [sys.executable, "-m", "chat2responses", "emulator", "--port", "x"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "chat2responses emulator: error: argument --port: invalid int value: 'x'" in bad.stderr
 
 
 UP = Upstream("http://127.0.0.1:4321/backend-api/codex", "emu", "client", "all")
