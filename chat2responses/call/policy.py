@@ -141,7 +141,7 @@ def _retry(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
         return None
     backoff = BACKOFF * 2 ** (done - 1)
     delay = after if after is not None else backoff * (1 + history[-1].jitter)
-    why = f"again ({done} of {plan.retries})"
+    why = f"in {delay:.1f} s ({done} of {plan.retries})"  # logged: "retrying in 0.7 s (1 of 2)"
     return Attempt(last.route, last.summaries, why, delay=delay, replay=last.replay)
 
 

@@ -3,6 +3,7 @@
     chat2responses run [--upstream codex|openai|emulator|URL] [--port N] [--web] [--verbose] [-- …]
     chat2responses emulator [--port N …]     # python -m chat2responses.emulator
     chat2responses script                    # the path to give mitmproxy's -s
+    chat2responses status [--port N]         # a running proxy's quota and learned routes
 
 Owns: the command line (every flag and its C2R_* variable), and the order of a run: refuse a busy
 port before anything starts, start the emulator (when it is the upstream) and mitmdump/mitmweb from
@@ -29,7 +30,6 @@ from pathlib import Path
 from chat2responses.cli.commands import (
     EMULATOR_NAMES,
     ENTRY_SCRIPT,
-    PACKAGE,
     CliError,
     banner,
     check_mitmproxy_args,
@@ -47,13 +47,16 @@ from chat2responses.cli.processes import (
     wait_until_listening,
     wait_until_ready,
 )
-from chat2responses.glue.ready import READY_VARIABLE
+from chat2responses.cli.status import NotRunning, fetch_status
+from chat2responses.glue.ready import READY_VARIABLE, read_web_url
+
+DEFAULT_WEB_PORT = 8081
 
 ENVIRONMENT_HELP = """\
 environment (each flag wins over its variable):
   C2R_UPSTREAM   same as --upstream (default: the bundled emulator)
   C2R_PORT       same as --port (default 8080)
-  C2R_WEB=1      same as --web;  C2R_WEB_PORT: mitmweb's UI port (default 8081)
+  C2R_WEB=1      same as --web;  C2R_WEB_PORT: same as --web-port (mitmweb's UI port)
   C2R_AUTH       same as --auth
   C2R_REWRITE    same as --rewrite
   C2R_VERBOSE=1  same as --verbose
@@ -133,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--web-port",
         type=_port,
-        default=_port(env("C2R_WEB_PORT", "8081")),
-        help="mitmweb's UI port with --web (default 8081)",
+        default=_port(env("C2R_WEB_PORT", "")) if env("C2R_WEB_PORT") else None,
+        help=f"mitmweb's UI port (default {DEFAULT_WEB_PORT}); implies --web",
     )
     run.add_argument(
         "--auth",
@@ -166,7 +169,20 @@ def build_parser() -> argparse.ArgumentParser:
     script = commands.add_parser(
         "script", help="print the path of the entry script, for mitmproxy's -s"
     )
-    for command in (run, emulator, script):
+    status = commands.add_parser(
+        "status",
+        help="a running proxy's status: quota per account and the routes learned from upstreams",
+        description="Ask the chat2responses proxy on 127.0.0.1 for its status (what its\n"
+        "chat2responses.status command returns) and print it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    status.add_argument(
+        "--port",
+        type=_port,
+        default=_port(env("C2R_PORT", "8080")),
+        help="the proxy's port on 127.0.0.1 (default 8080, or C2R_PORT)",
+    )
+    for command in (run, emulator, script, status):
         command.set_defaults(parser=command)
     return parser
 
@@ -175,8 +191,8 @@ def settings_from(args: argparse.Namespace, mitmproxy_args: Sequence[str]) -> Ru
     return RunSettings(
         upstream=args.upstream,
         port=args.port,
-        web=args.web,
-        web_port=args.web_port,
+        web=args.web or args.web_port is not None,  # a UI port means the UI
+        web_port=DEFAULT_WEB_PORT if args.web_port is None else args.web_port,
         auth=args.auth or "",
         rewrite=args.rewrite or "",
         verbose=args.verbose,
@@ -191,7 +207,7 @@ def run(settings: RunSettings) -> int:
     tool = "mitmweb" if settings.web else "mitmdump"
     port = claim_port(settings.port, tool, "--port", "C2R_PORT")
     web_port = (
-        claim_port(settings.web_port, "mitmweb's UI", "--web-port", "C2R_WEB_PORT")
+        claim_port(settings.web_port, "mitmweb's UI", "--web-port", "C2R_WEB_PORT", taken=port)
         if settings.web
         else None
     )
@@ -220,7 +236,8 @@ def run(settings: RunSettings) -> int:
             wait_until_listening(proxy, web_port, tool)
         wait_until_ready(proxy, ready, tool)
         settle(proxy, port, tool)
-        print(banner(tool, port, upstream, web_port), flush=True)
+        web_url = read_web_url(ready) if web_port is not None else None
+        print(banner(tool, port, upstream, web_url, own_command()), flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.2)
         gone = next(child for child in children if child.poll() is not None)
@@ -240,6 +257,19 @@ def run(settings: RunSettings) -> int:
         shutil.rmtree(ready.parent, ignore_errors=True)
 
 
+def own_command() -> str:
+    """How the user runs this command: `chat2responses` when that is what their PATH finds,
+    else its path (`.venv/bin/chat2responses` from a checkout's scripts/run)."""
+    mine = Path(sys.executable).parent / "chat2responses"
+    found = shutil.which("chat2responses")
+    if found and Path(found).resolve() == mine.resolve():
+        return "chat2responses"
+    try:
+        return str(mine.relative_to(Path.cwd()))
+    except ValueError:
+        return str(mine)
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -247,7 +277,10 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["emulator"]:  # everything else is the emulator's own (its --help too)
-        os.execv(sys.executable, [sys.executable, "-m", f"{PACKAGE}.emulator", *argv[1:]])
+        from chat2responses.emulator.__main__ import main as emulator  # noqa: PLC0415 (aiohttp)
+
+        emulator(argv[1:], prog="chat2responses emulator")
+        return 0
     own, mitmproxy_args = argv, []
     if "--" in argv:
         cut = argv.index("--")
@@ -267,6 +300,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     if args.command == "script":
         print(ENTRY_SCRIPT)
+        return 0
+    if args.command == "status":
+        try:
+            print(fetch_status(args.port))
+        except NotRunning as err:
+            print(f"chat2responses: {err}", file=sys.stderr)
+            return 1
         return 0
     # Explicitly, since a shell that starts us in the background leaves SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -15,6 +15,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from chat2responses.settings import Settings
+from chat2responses.upstream.catalog import Catalog
+from chat2responses.upstream.profiles import profile_for_url
+from chat2responses.upstream.routing import ours_under_catalog
 
 PACKAGE = __package__.rpartition(".")[0] if __package__ else "chat2responses"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -76,8 +79,11 @@ def origin(url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
-def tool_command(tool: str) -> list[str]:
-    """mitmdump/mitmweb from this environment: the script beside this Python, else via -c."""
+def tool_command(tool: str, *, verbose: bool = True) -> list[str]:
+    """mitmdump/mitmweb from this environment: the script beside this Python (else via -c);
+    not `verbose`, through glue/launch.py, which quiets mitmproxy before its first line."""
+    if not verbose:
+        return [sys.executable, "-m", f"{PACKAGE}.glue.launch", tool]
     sibling = Path(sys.executable).parent / tool
     if sibling.is_file():
         return [str(sibling)]
@@ -104,15 +110,13 @@ def mitmproxy_command(
     wrong one). A mode it gives is one more listener (mitmproxy takes several); the address and
     ports are `run`'s own (check_mitmproxy_args refuses them after `--`)."""
     theirs = options_set_by(extra)
-    command = [*tool_command(tool), "--mode", f"reverse:{origin(upstream.url)}"]
+    command = [*tool_command(tool, verbose=verbose), "--mode", f"reverse:{origin(upstream.url)}"]
     command += ["--listen-host", "127.0.0.1", "--listen-port", str(port)]
     ours: list[tuple[str, list[str]]] = [
         ("connection_strategy", ["--set", "connection_strategy=lazy"]),
     ]
-    if not verbose:
-        command += ["-s", str(QUIET_SCRIPT)]
-        if tool == "mitmdump":  # the dumper's flow lines; mitmweb has no dumper
-            ours.append(("flow_detail", ["--set", "flow_detail=0"]))
+    if not verbose and tool == "mitmdump":  # the dumper's flow lines; mitmweb has no dumper
+        ours.append(("flow_detail", ["--set", "flow_detail=0"]))
     ours += [
         ("responses_url", ["--set", f"responses_url={upstream.url}"]),
         ("responses_auth", ["--set", f"responses_auth={upstream.auth}"]),
@@ -191,16 +195,41 @@ def check_mitmproxy_args(args: Sequence[str]) -> None:
         raise CliError(f"{exc} (after --)") from None
 
 
-def banner(tool: str, port: int, upstream: Upstream, web_port: int | None) -> str:
+# The model "Try it" asks for, first choice first: the catalog's headline model, or on the OpenAI
+# API a model it serves through the Responses API only.
+TRY_MODELS = {NAMED_UPSTREAMS["openai"][0]: ("gpt-5-codex", "gpt-5.5")}
+DEFAULT_TRY_MODELS = ("gpt-5.5",)
+
+
+def try_model(upstream: Upstream) -> str:
+    """A model the addon rewrites for `upstream` as `run` sets it up (the embedded catalog, and
+    `responses_rewrite`): a model it would pass through would not show the addon at all."""
+    candidates = TRY_MODELS.get(upstream.url, DEFAULT_TRY_MODELS)
+    if upstream.rewrite == "all":
+        return candidates[0]
+    catalog, profile = Catalog.default(), profile_for_url(upstream.url)
+    for model in candidates:
+        if ours_under_catalog(catalog.match(model), profile, chat=True):
+            return model
+    raise CliError(f"no model of {candidates} is rewritten for {upstream.url}")  # a broken catalog
+
+
+def banner(
+    tool: str,
+    port: int,
+    upstream: Upstream,
+    web_url: str | None = None,
+    command: str = "chat2responses",
+) -> str:
+    """What `run` prints once ready; `web_url`: mitmweb's, with its token; `command`: how the
+    user runs this command from their shell (for the status line)."""
     base = f"http://127.0.0.1:{port}/v1"
     emulator = upstream.label == EMULATOR_LABEL
     # The client's key goes upstream unless the emulator or the Codex login answers.
     own_key = not emulator and upstream.auth == "client"
     key = "$OPENAI_API_KEY" if own_key else "sk-local"
     client = f'OpenAI(base_url="{base}"' + ("" if own_key else ', api_key="sk-local"') + ")"
-    # A model each upstream rewrites as `run` sets it up: gpt-5-codex (Responses-only on the
-    # API; the emulator serves any name), else the catalog's gpt-5.5.
-    model = "gpt-5-codex" if emulator or upstream.url == NAMED_UPSTREAMS["openai"][0] else "gpt-5.5"
+    model = try_model(upstream)
     message = '"messages":[{"role":"user","content":"Say hello"}]'
     body = f'{{"model":"{model}","stream":true,{message}}}'
     where = upstream.label
@@ -211,10 +240,8 @@ def banner(tool: str, port: int, upstream: Upstream, web_port: int | None) -> st
         f"chat2responses is ready: {tool} on 127.0.0.1:{port}, upstream {where}.",
         f"  OpenAI base URL for your client:  {base}",
     ]
-    if web_port is not None:
-        lines.append(
-            f"  mitmweb UI: http://127.0.0.1:{web_port} (open the ?token= URL mitmweb prints)"
-        )
+    if web_url is not None:
+        lines.append(f"  mitmweb UI:  {web_url}")
     lines += [
         "Try it:",
         f"  curl -sN {base}/chat/completions -H 'content-type: application/json' \\",
@@ -222,6 +249,8 @@ def banner(tool: str, port: int, upstream: Upstream, web_port: int | None) -> st
         f"    -d '{body}'",
         f"  python: {client}.chat.completions.create(",
         f'              model="{model}", messages=[{{"role": "user", "content": "Say hello"}}])',
+        f"Quota and learned routes, from another shell:  {command} status"
+        + ("" if port == 8080 else f" --port {port}"),
         "Each rewritten call prints one line below (--verbose: mitmproxy's own lines too).",
         "Press Ctrl-C to stop.",
         "",

@@ -42,17 +42,31 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
-def claim_port(port: int, what: str, flag: str, variable: str) -> int:
-    """`port` if it is free (a free one for 0); a `CliError` naming it and the way out if not."""
+def claim_port(port: int, what: str, flag: str, variable: str, taken: int | None = None) -> int:
+    """`port` if it is free (a free one for 0); a `CliError` naming it and the way out if not,
+    with a port that is free now as the example. `taken`: a port this run claimed already."""
     if port == 0:
         return free_port()
+    if port == taken:
+        raise CliError(f"{flag} {port} is the port of the proxy itself; pick another one.")
     if not port_is_free(port):
+        near = free_port_near(port, avoid=taken)
+        example = f"e.g. {flag} {near}; " if near is not None else ""
         raise CliError(
             f"port {port} on 127.0.0.1 is already in use, so {what} cannot listen there.\n"
-            f"Pick another port with {flag} N (or {variable}=N), e.g. {flag} {port + 10}; "
+            f"Pick another port with {flag} N (or {variable}=N), {example}"
             f"{flag} 0 picks a free one."
         )
     return port
+
+
+def free_port_near(port: int, avoid: int | None = None, tries: int = 100) -> int | None:
+    """The first port from `port` + 10 on that is free now (an example the user can type), or
+    None when none of `tries` is."""
+    for candidate in range(port + 10, min(port + 10 + tries, 65536)):
+        if candidate != avoid and port_is_free(candidate):
+            return candidate
+    return None
 
 
 def _forward_lines(stream: IO[str], lines: queue.Queue[str], out: IO[str]) -> None:

@@ -38,9 +38,12 @@ def _families(value: str) -> frozenset[str]:
     return frozenset(name.strip() for name in value.split(",") if name.strip())
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+PROG = "python -m chat2responses.emulator"
+
+
+def parse_args(argv: Sequence[str] | None = None, prog: str = PROG) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m chat2responses.emulator",
+        prog=prog,
         description="A local Responses upstream that behaves like the ChatGPT Codex backend.",
         epilog=scenarios_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -233,8 +236,10 @@ async def run(args: argparse.Namespace) -> None:
         await stop.wait()
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> None:
+    """Runs the emulator; `prog`: how the user called it (`chat2responses emulator`), for
+    `--help` and usage errors."""
+    args = parse_args(argv, prog)
     config_from(args)  # a bad --models-file ends here, before anything listens
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     try:

@@ -9,6 +9,8 @@ Serves, under `BASE_PATH` (`/backend-api/codex`, as the ChatGPT Codex backend):
 - `GET …/models`: the catalog, `{"models": [...]}`, with `x-models-etag` and `ETag`; a matching
   `If-None-Match` gets 304; `client_version` is accepted and ignored.
 - `POST /oauth/token` (at the root, as `auth.openai.com` serves it): the login refresh (login.py).
+- anything else: 404 with an OpenAI error body, `Invalid URL (GET /v1/models)`, as OpenAI answers
+  an unknown URL (a chat call passed through to it, say, since the backend has no chat endpoint).
 
 Every `/responses` answer carries the quota headers (quota.py); under `--require-login` one
 without a valid Bearer gets 401 first. Leading `Sleep` steps (the latency model) run before the
@@ -55,6 +57,7 @@ def build_app(emulator: Emulator) -> web.Application:
     app.router.add_get(f"{BASE_PATH}/responses", websocket_handler(emulator, MAX_BODY_BYTES))
     app.router.add_get(f"{BASE_PATH}/models", get_models)
     app.router.add_post(TOKEN_PATH, post_token)
+    app.router.add_route("*", "/{path:.*}", unknown_url)  # last: only what nothing else serves
     return app
 
 
@@ -143,6 +146,12 @@ def _drop(request: web.Request) -> None:
     transport = request.transport
     if transport is not None:
         transport.close()
+
+
+async def unknown_url(request: web.Request) -> web.Response:
+    log.info("%s %s -> 404", request.method, request.path)
+    message = f"Invalid URL ({request.method} {request.path})"
+    return reject_response(Rejection(404, message, code="unknown_url"))
 
 
 async def get_models(request: web.Request) -> web.Response:

@@ -29,7 +29,7 @@ from mitmproxy import ctx, exceptions, http
 
 from chat2responses.call.memory import Memory
 from chat2responses.call.plan import CallState, Context, plan_call
-from chat2responses.glue import display, shutdown
+from chat2responses.glue import display, own_endpoints, shutdown
 from chat2responses.glue.catalogs import Catalogs
 from chat2responses.glue.contentviews import register_views
 from chat2responses.glue.flows import Call, client_request, point_at_driver, refuse
@@ -128,7 +128,7 @@ class Chat2Responses:
     # ---- request ---------------------------------------------------------------------------
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response or flow.error or not flow.live:
+        if flow.response or flow.error or not flow.live or own_endpoints.answer(flow, self):
             return
         req = flow.request
         kind = call_kind(req.path)

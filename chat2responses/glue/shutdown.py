@@ -6,10 +6,17 @@ before the first byte, one error chunk after it: transports/call.py rule 4) and 
 tears the addon down once their flows ended, or after the driver's STOP_GRACE seconds. Without
 calls in flight it tears down at once, as it must when mitmproxy removes the script (it does not
 await `done` then). Every flow still live is put back as the client sent it (display.restore).
+
+A client that keeps its connection open (an IDE does) has that connection's task cancelled when
+mitmproxy exits, and Python before 3.12.2 then logs "Exception in callback
+StreamReaderProtocol.connection_made…" with a `CancelledError` traceback (a bug in asyncio's
+streams.py, CPython gh-113538): `stop` drops exactly that record, so Ctrl-C stays quiet.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
@@ -30,6 +37,9 @@ STOPPING = ProxyError(
 
 def stop(addon: Chat2Responses) -> Awaitable[None] | None:
     """The addon's `done`: something to await while calls end their answers, or None (done)."""
+    asyncio_logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, CancelledAtExit) for f in asyncio_logger.filters):
+        asyncio_logger.addFilter(CancelledAtExit())
     return addon.driver.wind_down(
         STOPPING, flows_done=lambda: not addon.calls, then=lambda: teardown(addon)
     )
@@ -44,3 +54,13 @@ def teardown(addon: Chat2Responses) -> None:
     if addon.codex_login is not None:
         close_soon(addon.codex_login)
         addon.codex_login = None
+
+
+class CancelledAtExit(logging.Filter):
+    """Drops asyncio's report of a cancelled connection task, which is not an error (gh-113538:
+    fixed in Python 3.12.2, where the callback closes the transport and logs nothing)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        bug = "StreamReaderProtocol.connection_made" in record.getMessage()
+        return not (bug and isinstance(exc, asyncio.CancelledError))

@@ -199,13 +199,15 @@ class QuotaBook:
         return self._readings.get((account, limit))
 
     def text(self, account: str, now: datetime) -> str:
-        """`quota 5 h 42 % (resets 14:05), weekly 91 % (resets Mon 09:00)` for one account."""
+        """`quota 5 h 42 % (resets 14:05), weekly 91 % (resets Mon 09:00)` for one account; ""
+        when no upstream reported one for it (the OpenAI API never does: quota is the Codex
+        backend's notion, and a line should not name what nobody reports)."""
         lines = [
             f"quota{_family(s)} {_summary(s, now, self.tz)}"
             for (a, _), s in self._readings.items()
             if a == account
         ]
-        return "; ".join(lines) if lines else "quota unknown (no reading yet)"
+        return "; ".join(lines)
 
     def status(self, now: datetime) -> str:
         """Every account's reading, one line each, accounts by digest only."""

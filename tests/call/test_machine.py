@@ -270,12 +270,12 @@ BROKEN = UpstreamProtocolError("not a Responses stream")
     ("case", "spec", "attempts", "routes", "status"),
     [
         ("a 5xx before output is retried out of sight",
-         dict(), [[five()], ANSWER], [(H, "first"), (H, "again (1 of 2)")], 200),
+         dict(), [[five()], ANSWER], [(H, "first"), (H, "in 0.8 s (1 of 2)")], 200),
         ("an overload event counts as a 503",
-         dict(), [[CREATED, OVERLOADED], ANSWER], [(H, "first"), (H, "again (1 of 2)")], 200),
+         dict(), [[CREATED, OVERLOADED], ANSWER], [(H, "first"), (H, "in 0.8 s (1 of 2)")], 200),
         ("retries are bounded; the last error keeps its status",
          dict(), [[five()], [five()], [five(500)]],
-         [(H, "first"), (H, "again (1 of 2)"), (H, "again (2 of 2)")], 500),
+         [(H, "first"), (H, "in 0.8 s (1 of 2)"), (H, "in 1.5 s (2 of 2)")], 500),
         ("no retries when responses_retries is 0",
          dict(retries=0), [[five()]], [(H, "first")], 503),
         ("a refused upgrade falls back to HTTP under auto",
@@ -291,7 +291,7 @@ BROKEN = UpstreamProtocolError("not a Responses stream")
          dict(route=W), [[TOO_BIG], ANSWER],
          [(W, "first"), (H, "over http (too big for the WebSocket)")], 200),
         ("a dropped WebSocket is retried on the same route",
-         dict(route=W), [[CREATED, DROPPED], ANSWER], [(W, "first"), (W, "again (1 of 2)")], 200),
+         dict(route=W), [[CREATED, DROPPED], ANSWER], [(W, "first"), (W, "in 0.8 s (1 of 2)")], 200),
         ("a stall is not retried", dict(), [[STALLED]], [(H, "first")], 504),
         ("bytes that are not a Responses stream are not retried", dict(), [[BROKEN]],
          [(H, "first")], 502),
@@ -362,7 +362,7 @@ def test_after_a_keepalive_a_dead_end_is_an_error_chunk_with_status_200() -> Non
 
 def test_after_a_keepalive_a_failure_before_output_is_still_retried() -> None:
     played = play(job(), [[five()], ANSWER], head_first=True)
-    assert played.routes == [(H, "first"), (H, "again (1 of 2)")]
+    assert played.routes == [(H, "first"), (H, "in 0.8 s (1 of 2)")]
     assert isinstance(played.end, Finish)
 
 
@@ -450,7 +450,8 @@ def test_what_went_upstream_is_kept_for_display_without_credentials() -> None:
 
 
 def _conversation() -> tuple[ConversationStore, ReasoningCache]:
-    return ConversationStore(), ReasoningCache()
+    """A store and a cache on a clock that stands still at 100 s (no socket ages)."""
+    return ConversationStore(clock=lambda: 100.0), ReasoningCache(clock=lambda: 100.0)
 
 
 def test_a_continuation_miss_is_resent_in_full_and_forgets_the_conversation() -> None:
@@ -459,7 +460,7 @@ def test_a_continuation_miss_is_resent_in_full_and_forgets_the_conversation() ->
     first = {"model": "m", "input": [user]}
     turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
     played = play(job(W, body=first, turn=turn), [ANSWER])
-    assert played.machine.keep_socket("socket-1", opened_at=0.0)
+    assert played.machine.keep_socket("socket-1", opened_at=99.0)
     reply = {"role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]}
     more = {"role": "user", "content": [{"type": "input_text", "text": "more"}]}
     second = {"model": "m", "input": [user, reply, more]}
@@ -485,7 +486,7 @@ def test_a_socket_that_is_not_usable_is_never_continued_on() -> None:
     user = {"role": "user", "content": [{"type": "input_text", "text": "hi"}]}
     turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
     play(job(W, body={"model": "m", "input": [user]}, turn=turn), [ANSWER]).machine.keep_socket(
-        "dead", 0.0
+        "dead", 99.0
     )
     reply = {"role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]}
     second = {"model": "m", "input": [user, reply, {"role": "user", "content": "more"}]}

@@ -134,6 +134,16 @@ def test_the_emulator_command_passes_its_arguments_through() -> None:
         check=True,
     )
     assert "--refuse-websocket" in done.stdout and "--ws-only-models" in done.stdout
+    assert done.stdout.startswith("usage: chat2responses emulator [-h]")
+    bad = subprocess.run(
+        [sys.executable, "-m", "chat2responses", "emulator", "--port", "x"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "chat2responses emulator: error: argument --port: invalid int value: 'x'" in bad.stderr
 
 
 UP = Upstream("http://127.0.0.1:4321/backend-api/codex", "emu", "client", "all")
@@ -144,12 +154,15 @@ def _after(command: list[str], flag: str) -> list[str]:
 
 
 def test_the_quiet_mitmdump_command() -> None:
+    """Quieted from mitmproxy's first line by the launcher, not by a script it loads (which
+    mitmproxy announces before the script can quiet anything)."""
     command = mitmproxy_command("mitmdump", UP, port=8080, web_port=None, verbose=False)
-    assert Path(command[0]).name == "mitmdump"
+    assert command[:4] == [sys.executable, "-m", "chat2responses.glue.launch", "mitmdump"]
     assert _after(command, "--mode") == ["reverse:http://127.0.0.1:4321"]
     assert _after(command, "--listen-host") == ["127.0.0.1"]
     assert _after(command, "--listen-port") == ["8080"]
-    assert _after(command, "-s") == [str(QUIET_SCRIPT), str(ENTRY_SCRIPT)]
+    assert _after(command, "-s") == [str(ENTRY_SCRIPT)]
+    assert str(QUIET_SCRIPT) not in command
     assert _after(command, "--set") == [
         "connection_strategy=lazy",
         "flow_detail=0",
@@ -162,6 +175,7 @@ def test_the_quiet_mitmdump_command() -> None:
 def test_verbose_drops_the_quieting_and_extra_arguments_come_last() -> None:
     extra = ("--set", "flow_detail=3")
     command = mitmproxy_command("mitmdump", UP, port=1, web_port=None, verbose=True, extra=extra)
+    assert Path(command[0]).name == "mitmdump"
     assert _after(command, "-s") == [str(ENTRY_SCRIPT)]
     assert "flow_detail=0" not in command
     assert command[-2:] == list(extra)
@@ -219,7 +233,10 @@ def test_the_options_a_command_line_sets(args: list[str], options: set[str]) -> 
 
 def test_mitmweb_gets_its_ui_port_and_no_dumper_option() -> None:
     command = mitmproxy_command("mitmweb", UP, port=1, web_port=8181, verbose=False)
-    assert Path(command[0]).name == "mitmweb"
+    assert command[3] == "mitmweb"
+    assert Path(mitmproxy_command("mitmweb", UP, port=1, web_port=8181, verbose=True)[0]).name == (
+        "mitmweb"
+    )
     assert _after(command, "--web-host") == ["127.0.0.1"]
     assert _after(command, "--web-port") == ["8181"]
     assert "web_open_browser=false" in command
@@ -237,6 +254,8 @@ def test_a_busy_port_is_refused_naming_it_and_the_way_out() -> None:
     message = str(refused.value)
     assert f"port {port} on 127.0.0.1 is already in use" in message
     assert "--port N" in message and "C2R_PORT=N" in message
+    suggested = int(re.search(r"e\.g\. --port (\d+);", message)[1])  # type: ignore[index]
+    assert suggested != port and port_is_free(suggested)
     assert port_is_free(port)
     assert claim_port(port, "mitmdump", "--port", "C2R_PORT") == port
 
@@ -300,7 +319,7 @@ def test_where_run_listens_is_refused_after_the_double_dash(args: list[str], mes
 @pytest.mark.parametrize(
     ("name", "model", "key", "shown"),
     [
-        ("emulator", "gpt-5-codex", "sk-local", "the bundled emulator (http://127.0.0.1:5/"),
+        ("emulator", "gpt-5.5", "sk-local", "the bundled emulator (http://127.0.0.1:5/"),
         ("openai", "gpt-5-codex", "$OPENAI_API_KEY", "the OpenAI API (https://api.openai.com/v1)"),
         ("codex", "gpt-5.5", "sk-local", "the ChatGPT Codex backend (https://chatgpt.com/"),
         ("http://127.0.0.1:9/v1", "gpt-5.5", "$OPENAI_API_KEY", "upstream http://127.0.0.1:9/v1."),
@@ -312,6 +331,8 @@ def test_the_banner_tries_a_model_the_upstream_rewrites_with_the_key_it_needs(
     upstream = resolve_upstream(name, "http://127.0.0.1:5/backend-api/codex", "", "")
     text = banner("mitmdump", 8080, upstream, None)
     assert shown in text
+    assert "mitmweb UI" not in text
+    assert "from another shell:  chat2responses status\n" in text
     assert f'"model":"{model}"' in text and f'model="{model}"' in text
     assert f"Bearer {key}" in text
     # The SDK reads OPENAI_API_KEY itself; a placeholder only where no key goes upstream.
@@ -347,3 +368,33 @@ def test_a_mistyped_flag_gets_the_commands_usage_and_the_near_miss(
     err = capsys.readouterr().err
     assert err.startswith("usage: chat2responses run [options]")
     assert message in err
+
+
+def test_the_banner_names_mitmwebs_address_and_the_status_command_for_its_port() -> None:
+    upstream = resolve_upstream("emulator", EMU, "", "")
+    url = "http://127.0.0.1:8181/?token=0123abcd"
+    text = banner("mitmweb", 9090, upstream, url, ".venv/bin/chat2responses")
+    assert f"  mitmweb UI:  {url}\n" in text
+    assert "from another shell:  .venv/bin/chat2responses status --port 9090\n" in text
+
+
+def test_web_port_implies_web(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("WEB", "WEB_PORT"):
+        monkeypatch.delenv(f"C2R_{name}", raising=False)
+    assert _parse("--web-port", "9001")[2:4] == (True, 9001)
+    assert _parse("--web")[2:4] == (True, 8081)
+    assert _parse()[2:4] == (False, 8081)
+    monkeypatch.setenv("C2R_WEB_PORT", "9002")
+    assert _parse()[2:4] == (True, 9002)
+
+
+def test_the_ui_port_may_not_be_the_proxys() -> None:
+    with pytest.raises(CliError, match="--web-port 9090 is the port of the proxy itself"):
+        claim_port(9090, "mitmweb's UI", "--web-port", "C2R_WEB_PORT", taken=9090)
+
+
+def test_no_free_port_nearby_leaves_only_port_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("chat2responses.cli.processes.port_is_free", lambda port: False)
+    with pytest.raises(CliError) as refused:
+        claim_port(8080, "mitmdump", "--port", "C2R_PORT")
+    assert "(or C2R_PORT=N), --port 0 picks a free one." in str(refused.value)

@@ -4,87 +4,25 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import re
-import signal
-import socket
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from openai import OpenAI
 
-from tests.emulator_helpers import stop_process
+from tests.run_helpers import READY, RUN, busy_port, listens, scripts_run
 
-ROOT = Path(__file__).resolve().parents[2]
-RUN = ROOT / "scripts" / "run"
-READY = re.compile(r"chat2responses is ready: mitmdump on 127\.0\.0\.1:(\d+), upstream .*\((\S+)\)")
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
 
-@dataclass
-class Running:
-    process: subprocess.Popen[str]
-    lines: list[str] = field(default_factory=list)
-
-    def wait_for(self, pattern: re.Pattern[str], timeout: float = 60.0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if found := pattern.search(line):
-                    return found
-            assert self.process.poll() is None, "scripts/run exited:\n" + "".join(self.lines)
-            time.sleep(0.05)
-        raise AssertionError(f"{pattern.pattern!r} not printed:\n" + "".join(self.lines))
-
-    def after_banner(self) -> list[str]:
-        text = "".join(self.lines)
-        return text.split("Press Ctrl-C to stop.", 1)[1].strip().splitlines()
-
-
-@contextlib.contextmanager
-def scripts_run(*args: str, env: dict[str, str] | None = None) -> Iterator[Running]:
-    process = subprocess.Popen(
-        [str(RUN), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    running = Running(process)
-    assert process.stdout is not None
-    reader = threading.Thread(target=lambda: running.lines.extend(process.stdout or ()))
-    reader.start()
-    try:
-        yield running
-    finally:
-        stop_process(process, signal.SIGINT, timeout=15)
-        reader.join(timeout=5)
-        process.stdout.close()
-
-
-def _listens(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-        return True
-    return False
-
-
-@contextlib.contextmanager
-def _busy_port() -> Iterator[int]:
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        yield holder.getsockname()[1]
-
-
 def test_a_busy_port_is_refused_before_anything_starts() -> None:
-    with _busy_port() as port:
+    with busy_port() as port:
         for args, env in ((["--port", str(port)], {}), ([], {"C2R_PORT": str(port)})):
             started = time.monotonic()
             done = subprocess.run(
@@ -148,19 +86,25 @@ def test_a_run_prints_one_line_per_call_and_ctrl_c_stops_everything() -> None:
         client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-local")
         answer = client.chat.completions.create(model="gpt-5-codex", messages=MESSAGES)  # type: ignore[arg-type]
         assert answer.choices[0].message.content
-        stream = client.chat.completions.create(model="gpt-5-codex", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+        stream = client.chat.completions.create(model="gpt-5.5", messages=MESSAGES, stream=True)  # type: ignore[arg-type]
         assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
         # Not a chat call: passed through to the upstream, and silent on the console.
         with contextlib.suppress(urllib.error.HTTPError):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/not-a-chat-path", timeout=10)
-        running.wait_for(re.compile(r"gpt-5-codex → .*· 200 ·"))
+        running.wait_for(re.compile(r"gpt-5\.5 → .*· 200 ·"))
+        # An IDE keeps its connection open: Ctrl-C must not print its disconnect (or a traceback).
+        kept = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        kept.request("GET", "/_chat2responses/status")
+        assert kept.getresponse().read().startswith(b"chat2responses status")
         time.sleep(0.5)
-        running.process.send_signal(signal.SIGINT)
+        running.ctrl_c()
         assert running.process.wait(timeout=15) == 130
+        kept.close()
     console = running.after_banner()
     assert len(console) == 2, console
     assert all(" → " in line and "tokens" in line for line in console), console
-    assert not _listens(port) and not _listens(emulator_port)
+    assert "Loading script" not in running.text, running.text
+    assert not listens(port) and not listens(emulator_port)
 
 
 def test_verbose_brings_back_mitmproxys_own_lines() -> None:

@@ -535,7 +535,7 @@ def test_a_lasting_overload_is_a_503_after_the_retries(
     assert "overloaded" in str(caught.value.message)
     assert upstream.emulator.transports(tag) == [Transport(route)] * (1 + RETRIES)
     attempts = chat_flow(web, tag)["comment"].splitlines()[1]
-    assert f"again ({RETRIES} of {RETRIES})" in attempts, attempts
+    assert f"s ({RETRIES} of {RETRIES}) over" in attempts, attempts
 
 
 @pytest.mark.parametrize("route", ROUTES)

@@ -491,3 +491,23 @@ def test_the_help_lists_every_scenario_and_the_arguments_bounds() -> None:
         assert re.search(rf"\b{scenario.value}\b", listed), scenario
     assert "long:N (1-100000, default 50)" in listed
     assert "[scenario:NAME:N]" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/chat/completions"),  # a chat call passed through: the backend has none
+        ("GET", "/v1/models"),
+        ("PUT", "/backend-api/codex/responses"),
+        ("GET", "/"),
+    ],
+)
+async def test_an_unknown_url_is_an_openai_shaped_404(method: str, path: str) -> None:
+    async with emulator_in_process() as base_url, aiohttp.ClientSession() as session:
+        root = base_url.removesuffix("/backend-api/codex")
+        async with session.request(method, root + path, json={}) as response:
+            assert response.status == 404
+            assert response.content_type == "application/json"
+            error = (await response.json())["error"]
+    assert error["message"] == f"Invalid URL ({method} {path})"
+    assert (error["type"], error["code"]) == ("invalid_request_error", "unknown_url")

@@ -154,3 +154,5 @@ async def test_a_refused_connection_is_a_502_that_holds_no_credential() -> None:
     err = unreachable.value
     assert (err.status, err.code) == (502, "upstream_unreachable")
     assert "sk-1" not in err.message
+    # worded as the WebSocket route's (test_websocket_stream.py): one story for both routes
+    assert err.message.startswith(f"cannot reach upstream http://127.0.0.1:{port}/v1/responses: ")

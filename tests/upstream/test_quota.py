@@ -251,7 +251,7 @@ def test_the_book_summarises_an_account() -> None:
     assert book.text("ab12cd34ef56", NOW) == (
         "quota 5 h 42 % (resets 14:05), weekly 91 % (resets Sun 09:00)"
     )
-    assert book.text("unknown", NOW) == "quota unknown (no reading yet)"
+    assert book.text("unknown", NOW) == ""  # nothing reported: the summary says nothing
     assert book.get("ab12cd34ef56") == snapshot
 
 

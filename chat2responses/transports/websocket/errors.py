@@ -37,6 +37,7 @@ MAX_MESSAGE_BYTES: Final = MAX_EVENT_BYTES
 # inside the one second DESIGN.md allows between a client leaving and the upstream closing.
 CLOSE_TIMEOUT: Final = 0.8
 WAITING: Final = "waiting for an event from"  # what `upstream_errors` says of a stall
+CONNECTING: Final = "connecting to"  # … and of the handshake
 
 
 @contextmanager
@@ -74,6 +75,11 @@ def upstream_errors(where: str, doing: str, timeout: float) -> Iterator[None]:
     except ssl_module.SSLError as exc:
         raise UpstreamError(f"TLS failure {doing} {where}: {exc}") from None
     except OSError as exc:
+        if doing == CONNECTING:  # worded and coded as the HTTP route's (http.py)
+            reason = exc.strerror or type(exc).__name__
+            raise UpstreamError(
+                f"cannot reach upstream {where}: {reason}", status=502, code="upstream_unreachable"
+            ) from None
         raise UpstreamError(f"network failure {doing} {where}: {exc}") from None
     except InvalidURI:
         # Its message repeats the URL verbatim, credentials included.

@@ -29,6 +29,7 @@ from chat2responses.protocol.events import (
 )
 from chat2responses.transports.websocket.errors import (
     CLOSE_TIMEOUT,
+    CONNECTING,
     MAX_MESSAGE_BYTES,
     WAITING,
     close_socket,
@@ -247,7 +248,7 @@ class _EventStream:
         target = self._target
         self._reused = False
         logger.debug("connecting WebSocket to %s", self._where)
-        with upstream_errors(self._where, "connecting to", target.connect_timeout):
+        with upstream_errors(self._where, CONNECTING, target.connect_timeout):
             ws = await connect(
                 target.url,
                 additional_headers=target.headers,
