@@ -22,7 +22,6 @@ baseline measured in the same run, because absolute numbers depend on the machin
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
 import json
 import statistics
@@ -35,8 +34,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,6 +48,7 @@ from chat2responses.response.chat_sinks import ChatStreamSink  # noqa: E402
 from chat2responses.response.chunks import ChunkContext  # noqa: E402
 from chat2responses.upstream.catalog import Catalog  # noqa: E402
 from chat2responses.upstream.profiles import profile_for_url  # noqa: E402
+from scripts.bench_load import load_run, median_ratio, rss_mb  # noqa: E402
 from scripts.bench_socket import StreamClient  # noqa: E402
 from tests.emulator_helpers import emulator_subprocess  # noqa: E402
 from tests.proxy_helpers import Mitmdump, run_mitmdump  # noqa: E402
@@ -183,29 +181,6 @@ def target(p: Proxies, kind: str, text: str) -> tuple[str, dict[str, Any]]:
     return f"{p.addon.base_url}/chat/completions", body
 
 
-async def read_stream(
-    session: ClientSession, url: str, body: dict[str, Any]
-) -> tuple[float, float]:
-    """(time to first byte, whole-stream time) in ms; raises unless the stream ends properly."""
-    started = time.perf_counter()
-    first: float | None = None
-    tail, ended = b"", False
-    async with session.post(url, json=body, headers={"authorization": "Bearer sk-bench"}) as r:
-        if r.status != 200:
-            raise RuntimeError(f"{url}: HTTP {r.status}: {(await r.read())[:200]!r}")
-        async for data in r.content.iter_any():
-            if first is None:
-                first = time.perf_counter()
-            window = tail + data
-            ended = ended or b"[DONE]" in window or b"event: response.completed" in window
-            tail = window[-64:]
-    end = time.perf_counter()
-    if not ended:
-        raise RuntimeError(f"{url}: the stream did not end properly: {tail[-120:]!r}")
-    assert first is not None
-    return (first - started) * 1000, (end - started) * 1000
-
-
 def bench_stream(p: Proxies, deltas: int, rounds: int) -> dict[str, dict[str, float]]:
     """Each round reads the three routes one after the other, the rounds going through the six
     orders in turn: what ran just before a stream (the same route, another, the emulator's other
@@ -245,50 +220,22 @@ def bench_stream(p: Proxies, deltas: int, rounds: int) -> dict[str, dict[str, fl
 # ---- 4. load ------------------------------------------------------------------------------------
 
 
-async def load_run(
-    p: Proxies, kinds: tuple[str, ...], requests: int, concurrency: int
-) -> tuple[int, float]:
-    """(failures, requests per second) of `requests` streamed calls, `concurrency` at a time."""
-    gate = asyncio.Semaphore(concurrency)
-    failures = 0
-
-    async def one(i: int, session: ClientSession) -> None:
-        nonlocal failures
-        async with gate:
-            try:
-                await read_stream(session, *target(p, kinds[i % len(kinds)], f"load {i}"))
-            except Exception:  # counted, and the run goes on
-                failures += 1
-
-    connector = TCPConnector(limit=concurrency)
-    async with ClientSession(connector=connector, timeout=ClientTimeout(total=120)) as session:
-        started = time.perf_counter()
-        await asyncio.gather(*(one(i, session) for i in range(requests)))
-        elapsed = time.perf_counter() - started
-    return failures, requests / elapsed
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-async def bench_load(p: Proxies, requests: int, concurrency: int, runs: int) -> dict[str, Any]:
-    """Each run through the addon sits between two runs through untouched mitmdump, and is held
-    against their mean: a shared machine drifts between runs more than the two proxies differ,
-    and a drift spreads over both sides of the run alike."""
-    base_fail, before = await load_run(p, ("untouched",), requests, concurrency)
-    results = []
+def bench_load(p: Proxies, requests: int, concurrency: int, runs: int, processes: int) -> Any:
+    """Runs through the addon alternate with runs through untouched mitmdump (one more, so that
+    each addon run sits between two): a shared machine drifts between runs more than the two
+    proxies differ, and a drift spreads over both sides of the run alike."""
+    untouched = [target(p, "untouched", f"load {i}") for i in range(requests)]
+    rewritten = [target(p, ("http", "websocket")[i % 2], f"load {i}") for i in range(requests)]
+    plain_pid, addon_pid = p.plain.process.pid, p.addon.process.pid
+    for pid, warm in ((plain_pid, untouched), (addon_pid, rewritten)):  # connections, caches
+        load_run(pid, warm[: concurrency * 2], concurrency, processes)
+    base = [load_run(plain_pid, untouched, concurrency, processes)]
+    ours, rss = [], []
     for _ in range(runs):
-        fail, rps = await load_run(p, ("http", "websocket"), requests, concurrency)
-        rss = rss_mb(p.addon.process.pid)
-        after_fail, after = await load_run(p, ("untouched",), requests, concurrency)
-        base_fail += after_fail
-        results.append((fail, rps, (before + after) / 2, rss))
-        before = after
-    return {"base_fail": base_fail, "runs": results}
+        ours.append(load_run(addon_pid, rewritten, concurrency, processes))
+        rss.append(rss_mb(addon_pid))
+        base.append(load_run(plain_pid, untouched, concurrency, processes))
+    return base, ours, rss
 
 
 def main() -> None:
@@ -302,6 +249,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="requests per load run")
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--runs", type=int, default=10, help="load runs through the addon")
+    parser.add_argument("--processes", type=int, default=4, help="client processes of the load")
     parser.add_argument("--turns", type=int, default=30, help="turns of the conversation loop")
     parser.add_argument(
         "--only", choices=("cpu", "stream", "load", "conversation", "bigturn"), default=None
@@ -354,29 +302,42 @@ def main() -> None:
                 "when the client's read returned it"
             )
         if args.only in (None, "load"):
-            load = asyncio.run(bench_load(p, args.requests, args.concurrency, args.runs))
-            print(
-                f"Load: {args.requests} streamed requests at concurrency {args.concurrency} "
-                f"({args.runs} runs through the addon, half per route):"
-            )
-            print(f"  untouched mitmdump: {load['base_fail']} failures in {args.runs + 1} runs")
-            for i, (fail, rps, base, rss) in enumerate(load["runs"], 1):
-                print(
-                    f"  run {i:2}: addon {rps:6.1f} req/s = {rps / base:5.1%} of untouched "
-                    f"({base:6.1f} req/s, mean of the runs before and after), {fail} failures, "
-                    f"RSS {rss:6.1f} MB"
-                )
-            ratios = [rps / base for _, rps, base, _ in load["runs"]]
-            print(
-                f"  requests per second vs untouched: median {statistics.median(ratios):.1%} of "
-                f"the {args.runs} runs (range {min(ratios):.1%} to {max(ratios):.1%}, "
-                f"{sum(r >= 0.6 for r in ratios)} of {args.runs} at or above 60 %)"
-            )
-            first, last = load["runs"][0][3], load["runs"][-1][3]
-            print(
-                f"  RSS after run {args.runs} vs run 1: {last / first - 1:+.1%} "
-                "(budgets: 0 failures, ≥ 60 % of untouched, RSS within 10 %)"
-            )
+            print_load(p, args)
+
+
+def print_load(p: Proxies, args: argparse.Namespace) -> None:
+    base, ours, rss = bench_load(p, args.requests, args.concurrency, args.runs, args.processes)
+    print(
+        f"Load: {args.requests} streamed requests at concurrency {args.concurrency}, one "
+        f"kept-alive connection per worker, {args.processes} client processes; {args.runs} runs "
+        "through the addon (half per route), each between two through untouched mitmdump:"
+    )
+    for i, run in enumerate(ours):
+        around = (base[i], base[i + 1])
+        print(
+            f"  run {i + 1:2}: addon {run.rps:6.1f} req/s, "
+            f"{run.cpu_ms_per_request:5.2f} ms CPU/req, {len(run.failures)} failures, "
+            f"RSS {rss[i]:6.1f} MB | untouched "
+            f"{statistics.mean(r.rps for r in around):6.1f} req/s, "
+            f"{statistics.mean(r.cpu_ms_per_request for r in around):5.2f} ms CPU/req"
+        )
+    failures = [f for run in ours for f in run.failures]
+    for failure in failures[:3]:
+        print(f"    e.g. {failure}")
+    mid, low, high = median_ratio(ours, base)
+    rps = [r.rps / statistics.mean((base[i].rps, base[i + 1].rps)) for i, r in enumerate(ours)]
+    print(
+        f"  CPU per request vs untouched: median {mid:.2f} x (range {low:.2f} to {high:.2f}; "
+        "budget 1.5 x)"
+    )
+    print(
+        f"  requests per second vs untouched: median {statistics.median(rps):.1%} "
+        f"(range {min(rps):.1%} to {max(rps):.1%}; budget 60 %)"
+    )
+    print(
+        f"  failures: addon {len(failures)}, untouched {sum(len(r.failures) for r in base)}; "
+        f"RSS after run {args.runs} vs run 1: {rss[-1] / rss[0] - 1:+.1%} (budgets: 0, within 10 %)"
+    )
 
 
 if __name__ == "__main__":
