@@ -9,8 +9,11 @@ going out) and does what it returns:
   with `headers`, then the login's (fetched at send time), then `extra`; on `socket` when the
   attempt continues a conversation there.
 - `Write`: these bytes to the client.
+- `Linger`: these bytes to the client; a stop sequence ended the answer's text: keep reading for
+  at most `seconds` more, only for the usage the terminal event carries, then say `lingered`.
 - `Finish`: the answer's end: the last bytes of a stream, or a whole JSON answer; `close`: stop
-  reading the upstream and close it (a stop sequence ended the answer), else read it to its end.
+  reading the upstream and close it (the answer ended before the upstream's did), else read it
+  to its end.
 - `Fail`: end the answer with `error`: its body and status before the answer's head went out,
   `chunk` as the stream's last bytes after it.
 
@@ -27,6 +30,9 @@ Rule 5: what the call taught (the route that answered, refused summaries) goes t
         when the answer is complete.
 Rule 6: an `error` frame on the WebSocket route that carries no status and no known code is
         advisory once output began: logged, and the answer goes on (as the Codex CLI does).
+Rule 7: a client's stop sequence ends the answer's text, not the call: the upstream is read on
+        for at most LINGER seconds, for the usage its terminal event carries (the client's
+        usage chunk, the summary's tokens), then closed.
 Pure: no I/O and no clock; the jitter of a backoff is injected.
 """
 
@@ -76,6 +82,12 @@ class Write:
 
 
 @dataclass(frozen=True, slots=True)
+class Linger:
+    data: bytes
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     data: bytes
     close: bool = False
@@ -87,7 +99,9 @@ class Fail:
     chunk: bytes | None = None
 
 
-Command = Open | Write | Finish | Fail
+Command = Open | Write | Linger | Finish | Fail
+
+LINGER = 2.0  # seconds a stopped answer waits for its usage (rule 7)
 
 
 class CallMachine:
@@ -100,6 +114,7 @@ class CallMachine:
         self._jitter = jitter
         self._attempt: Attempt | None = None
         self._head_out = False  # the answer's head went out (a first write, or a keepalive)
+        self._lingering = False  # a stop sequence ended the text (rule 7)
         self.ended = False  # Finish or Fail was returned
 
     # ---- what the runner asks ------------------------------------------------------------
@@ -173,6 +188,9 @@ class CallMachine:
             return self.failure(err)
         if self.sink.done:
             return self._complete(data)
+        if self.sink.stopped and not self._lingering:
+            self._lingering = True
+            return Linger(data, LINGER)  # rule 7
         return Write(data) if data else None
 
     def received(self, size: int) -> Command | None:
@@ -186,6 +204,11 @@ class CallMachine:
     def end(self) -> Command:
         """The attempt's events ended: the answer is complete, or the stream broke off."""
         return self._complete(b"")
+
+    def lingered(self) -> Command:
+        """No terminal event within `Linger.seconds`: the answer ends without its usage, and the
+        upstream is closed (rule 7)."""
+        return self._complete(b"", close=True)
 
     def failure(self, err: ProxyError) -> Open | Fail:
         """The attempt failed with `err`: the next attempt, or the answer's end (rules 1, 3)."""
@@ -287,7 +310,7 @@ class CallMachine:
             turn.replay_refused()
         return failure
 
-    def _complete(self, data: bytes) -> Command:
+    def _complete(self, data: bytes, *, close: bool = False) -> Command:
         """The answer is complete: its last bytes, the outcome final, the lessons kept."""
         try:
             data += self.sink.finish()
@@ -304,7 +327,7 @@ class CallMachine:
             logger.info(news)
         self._settle(None)
         outcome.status = 200
-        return Finish(data, close=self.sink.stopped)
+        return Finish(data, close=close)
 
     def _fail(self, err: ProxyError) -> Fail:
         """End the answer with `err`: in the stream once its head went out (rule 1)."""

@@ -46,8 +46,13 @@ class ChatAggregator:
 
     @property
     def stopped(self) -> bool:
-        """Whether a stop sequence ended the answer: stop reading, close the upstream, finish."""
+        """Whether a stop sequence ended the answer's text (its usage may still come)."""
         return self._translator.stopped
+
+    @property
+    def done(self) -> bool:
+        """Whether the answer is over: a terminal event came."""
+        return self._translator.done
 
     def feed(self, event: Event) -> None:
         for chunk in self._translator.feed(event):

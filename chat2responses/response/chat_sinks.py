@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from chat2responses.protocol.errors import ProxyError, UpstreamError, error_body, error_chunk
-from chat2responses.protocol.events import RESPONSE_END, Event
+from chat2responses.protocol.events import Event
 from chat2responses.protocol.sse import DONE
 from chat2responses.protocol.transcript import Transcript
 from chat2responses.protocol.wire import dumps, utf8
@@ -123,14 +123,13 @@ class ChatJsonSink:
     def __init__(self, ctx: ChunkContext, *, limit: int = MAX_AGGREGATED_BYTES) -> None:
         self._aggregator = ChatAggregator(ctx)
         self._limit = limit
-        self._done = False
         self.usage: dict[str, Any] | None = None
         self.error: ProxyError | None = None
 
     @property
     def done(self) -> bool:
-        """Whether the answer is complete (a terminal event, or a stop sequence)."""
-        return self._done or self._aggregator.stopped
+        """Whether the answer is complete (a terminal event, after a stop sequence too)."""
+        return self._aggregator.done
 
     @property
     def started(self) -> bool:
@@ -147,8 +146,6 @@ class ChatJsonSink:
     def feed(self, event: Event) -> bytes:
         """Fold `event` in (may raise the upstream's error); nothing is sent until `finish`."""
         self._aggregator.feed(event)
-        if event["type"] in RESPONSE_END:
-            self._done = True
         return b""
 
     def finish(self) -> bytes:
@@ -174,7 +171,7 @@ class Sink(Protocol):
     @property
     def done(self) -> bool: ...  # the answer is complete: the upstream may be closed
     @property
-    def stopped(self) -> bool: ...  # a stop sequence ended it: close the upstream
+    def stopped(self) -> bool: ...  # a stop sequence ended its text: only its usage is awaited
     @property
     def error(self) -> ProxyError | None: ...
     @property

@@ -18,7 +18,10 @@ Rules, each enforced in one place (1, 4 and 5 by chunks.ChunkWriter, the others 
 5. The finish chunk has `delta: {}`; the usage chunk (`choices: []`) follows it only under
    `include_usage` (§5.4), when every other chunk carries `usage: null` as OpenAI's do.
 6. Nothing is emitted after a terminal event; a stream that ends without one is an error. A
-   client's stop sequence ends the answer too (`stopped`: the caller closes the upstream).
+   client's stop sequence ends the answer too (`stopped`): nothing more of it is sent, but the
+   terminal event that follows still gives its usage (the usage chunk); the caller waits for it
+   a moment (call/machine.py `Linger`) and closes the upstream if it does not come. A stream that
+   ends, or fails, after a stop sequence is not an error: the answer was complete.
 7. An event is about the item its `output_index` names; without one (relays drop it, codex
    accepts that) the item its `item_id` names, else the current item. A missing
    `output_index` alone is never a protocol error.
@@ -39,7 +42,7 @@ from enum import StrEnum
 from typing import Any
 
 from chat2responses.protocol.errors import UpstreamError, UpstreamProtocolError
-from chat2responses.protocol.events import Event, EventType, ItemType, error_of_event
+from chat2responses.protocol.events import TERMINAL, Event, EventType, ItemType, error_of_event
 from chat2responses.protocol.wire import (
     ChatChunk,
     ChatUsage,
@@ -142,7 +145,7 @@ class StreamTranslator:
 
     @property
     def done(self) -> bool:
-        """Whether the answer is over (a terminal event, or a stop sequence)."""
+        """Whether the answer is over: a terminal event (after a stop sequence too, rule 6)."""
         return self._terminal is not None
 
     @property
@@ -159,6 +162,8 @@ class StreamTranslator:
         """The chunks this event produces, in order (often one, possibly none)."""
         if self._terminal is not None:
             return []  # rule 6
+        if self._out.stopped:
+            return self._after_stop(event)
         handler = _METHODS.get(event["type"])
         if handler is None:
             return []  # IGNORED, or a type newer than this code
@@ -168,15 +173,25 @@ class StreamTranslator:
             raise UpstreamProtocolError(
                 f"upstream sent a malformed {event['type']} event ({type(exc).__name__}: {exc})"
             ) from None
-        if self._out.stopped and self._terminal is None:
-            self._terminal = "stop"
+        if self._out.stopped:
             self.finish_reason = FinishReason.STOP
         return out
+
+    def _after_stop(self, event: Event) -> list[ChatChunk]:
+        """Rule 6: after a stop sequence only a terminal event counts, for its usage."""
+        if event["type"] not in _ENDS:
+            return []
+        self._terminal = event["type"]
+        usage = _response(event).get("usage")
+        if not isinstance(usage, dict):
+            return []
+        self.usage = chat_usage(usage)
+        return self._out.usage(self.usage)
 
     def finish(self) -> list[ChatChunk]:
         """End of the upstream stream: nothing to add after a terminal event or a stop
         sequence, else an error."""
-        if self._terminal is None:
+        if self._terminal is None and not self._out.stopped:
             raise UpstreamProtocolError("upstream closed the stream before response.completed")
         return []
 
@@ -427,6 +442,8 @@ class StreamTranslator:
 _METHODS: dict[str, Handler] = {kind: getattr(StreamTranslator, n) for kind, n in _HANDLERS.items()}
 
 _TOOL_CALL_TYPES = frozenset({ItemType.FUNCTION_CALL.value, ItemType.CUSTOM_TOOL_CALL.value})
+# What ends a response after a stop sequence: every terminal event, failures included (rule 6).
+_ENDS = frozenset(kind.value for kind in TERMINAL)
 
 
 def _failure(event: Event) -> UpstreamError:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from aiohttp import ClientSession
 
 from chat2responses.call.job import CallJob
-from chat2responses.call.machine import CallMachine, Command, Fail, Finish, Open, Write
+from chat2responses.call.machine import CallMachine, Command, Fail, Finish, Linger, Open, Write
 from chat2responses.protocol.errors import ProxyError, error_body
 from chat2responses.transports.answer import ClientAnswer
 from chat2responses.transports.loopback import JSON
@@ -140,22 +140,38 @@ class UpstreamCall:
         command that ends the attempt."""
         machine, answer, times = self.machine, self.answer, self.job.times
         relayed = self.job.relayed
-        async for event in events:
+        stream = aiter(events)
+        deadline: float | None = None  # a stopped answer's wait for its usage (machine rule 7)
+        while True:
+            try:
+                if deadline is None:
+                    event = await anext(stream)
+                else:
+                    async with asyncio.timeout_at(deadline):
+                        event = await anext(stream)
+            except StopAsyncIteration:
+                return machine.end()
+            except TimeoutError:
+                if deadline is None:
+                    raise
+                return machine.lingered()
             if times.first_event is None:
                 times.first_event = time.monotonic()
             command = machine.event(event)
-            if isinstance(command, Write):
+            if isinstance(command, Write | Linger):
                 await answer.send(command.data, more=events.buffered())
                 if relayed is not None and answer.started:  # rule 2
                     with reading_paused(events.transport()):
                         await relayed.wait(FIRST_RELAY_WAIT)
                     relayed = None
+                if isinstance(command, Linger):
+                    await answer.flush()  # the client has the whole text now
+                    deadline = asyncio.get_running_loop().time() + command.seconds
                 command = None
             if command is None:
                 command = machine.received(events.received)
             if command is not None:
                 return command
-        return machine.end()
 
     async def _end(self, command: Command) -> None:
         """Write the answer's end as the machine decided it."""

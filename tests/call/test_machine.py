@@ -18,7 +18,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from chat2responses.call.conversation import ConversationStore
 from chat2responses.call.job import CallJob
-from chat2responses.call.machine import CallMachine, Fail, Finish, Open, Write
+from chat2responses.call.machine import LINGER, CallMachine, Fail, Finish, Linger, Open, Write
 from chat2responses.call.memory import Memory
 from chat2responses.call.policy import Failure, Plan, Reason, Route
 from chat2responses.call.replay import ReasoningCache
@@ -114,6 +114,7 @@ class Played:
     opens: list[Open] = field(default_factory=list)
     writes: list[bytes] = field(default_factory=list)
     end: Finish | Fail | None = None
+    lingered: bool = False  # a Linger came: the script's end stands for its wait running out
 
     @property
     def client(self) -> bytes:
@@ -167,15 +168,16 @@ def play(
                 command = machine.failure(step)
                 break
             command = machine.event(step)
-            if isinstance(command, Write):
+            if isinstance(command, Write | Linger):
                 if not played.writes and not head_first:
                     machine.head_out()
                 played.writes.append(command.data)
+                played.lingered = played.lingered or isinstance(command, Linger)
                 command = None
             if command is not None:
                 break
         else:
-            command = machine.end()
+            command = machine.lingered() if played.lingered else machine.end()
     assert isinstance(command, Finish | Fail)
     assert machine.ended
     played.end = command
@@ -221,11 +223,40 @@ def test_a_responses_client_gets_the_events_as_they_came() -> None:
     assert b"event: response.completed" in played.client
 
 
-def test_a_stop_sequence_ends_the_answer_and_closes_the_upstream() -> None:
-    played = play(job(stop=("i",)), [[ADDED, delta("Hi there"), ITEM_DONE, COMPLETED]])
-    assert played.text() == "H"
-    assert isinstance(played.end, Finish) and played.end.close
-    assert len(played.opens) == 1
+USAGE = {"input_tokens": 5, "output_tokens": 7, "total_tokens": 12}
+COMPLETED_WITH_USAGE = {"type": "response.completed", "response": {**RESPONSE, "usage": USAGE}}
+
+
+def test_a_stop_sequence_ends_the_text_and_the_usage_still_comes() -> None:
+    """Rule 7: the text ends at the stop; the upstream is read on for the usage, then drained."""
+    played = play(
+        job(stop=("i",)), [[ADDED, delta("Hi there"), delta("more"), COMPLETED_WITH_USAGE]]
+    )
+    assert played.text() == "H" and played.lingered
+    assert isinstance(played.end, Finish) and not played.end.close
+    assert played.chunks()[-1]["usage"]["total_tokens"] == 12
+    assert played.machine.outcome.usage is not None and len(played.opens) == 1
+
+
+def test_a_stopped_answer_whose_usage_never_comes_ends_and_closes_the_upstream() -> None:
+    the_job = job(stop=("i",))
+    machine = CallMachine(the_job, jitter=lambda: 0.0)
+    machine.start(lambda s: True)
+    machine.event(ADDED)
+    lingering = machine.event(delta("Hi there"))
+    assert isinstance(lingering, Linger) and lingering.seconds == LINGER
+    assert machine.event(delta("more")) is None  # nothing more of the text
+    ended = machine.lingered()
+    assert isinstance(ended, Finish) and ended.close and ended.data.endswith(b"data: [DONE]\n\n")
+    assert machine.outcome.status == 200 and machine.outcome.error is None
+
+
+def test_a_stopped_json_answer_waits_for_its_usage_too() -> None:
+    played = play(job(stream=False, stop=("i",)), [[ADDED, delta("Hi"), COMPLETED_WITH_USAGE]])
+    assert isinstance(played.end, Finish)
+    completion = ChatCompletion.model_validate_json(played.end.data)
+    assert completion.choices[0].message.content == "H"
+    assert completion.usage is not None and completion.usage.total_tokens == 12
 
 
 def test_a_buffered_answer_past_its_cap_fails_before_any_byte() -> None:

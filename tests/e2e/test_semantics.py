@@ -98,16 +98,23 @@ def test_a_stop_sequence_cuts_the_answer(proxy: Mitmdump, model: str, stream: bo
     if stream:
         chunks = list(
             api.chat.completions.create(
-                model=model, messages=messages, stop=["emulator"], stream=True
+                model=model,
+                messages=messages,
+                stop=["emulator"],
+                stream=True,
+                stream_options={"include_usage": True},
             )
         )
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         finish = [c.choices[0].finish_reason for c in chunks if c.choices][-1]
+        usage = chunks[-1].usage  # the usage chunk still comes after the cut
     else:
         answer = api.chat.completions.create(model=model, messages=messages, stop="emulator")
         text, finish = answer.choices[0].message.content or "", answer.choices[0].finish_reason
+        usage = answer.usage
     assert text == "Hello from the "  # cut before the stop sequence
     assert finish == "stop"
+    assert usage is not None and usage.prompt_tokens > 0 and usage.completion_tokens > 0
 
 
 def test_a_bad_stop_is_a_400(proxy: Mitmdump) -> None:

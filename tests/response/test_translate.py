@@ -904,9 +904,7 @@ def stopped_run(
     out: list[dict[str, Any]] = []
     events = [text(0, d) for d in deltas_in] + (tail if tail is not None else [completed()])
     for event in events:
-        out += t.feed(event)
-        if t.stopped:
-            break
+        out += t.feed(event)  # after a stop, only the terminal event counts (rule 6)
     out += t.finish()
     return [dict(c) for c in out], t
 
@@ -969,6 +967,31 @@ def test_stop_applies_to_answer_text_only() -> None:
     chunks, t = stopped_run([], ("END",), tail=events)
     assert not t.stopped
     assert sdk_accumulate(chunks).choices[0].message.content == "fine"
+
+
+def test_after_a_stop_only_the_terminal_events_usage_comes() -> None:
+    """Rule 6: the text ends at the stop; the usage chunk still comes, from the terminal event."""
+    t = translator(stop=("END",), include_usage=True)
+    usage = {"input_tokens": 5, "output_tokens": 7, "total_tokens": 12}
+    chunks = [c for e in (text(0, "a END b"), text(0, "more")) for c in t.feed(e)]
+    assert t.stopped and not t.done
+    assert "".join(d.get("content") or "" for d in deltas(chunks)) == "a "
+    tail = t.feed(completed(usage=usage))
+    assert (
+        t.done and tail == [{**tail[0], "choices": []}] and tail[0]["usage"]["total_tokens"] == 12
+    )
+    assert t.finish() == []
+
+
+@pytest.mark.parametrize("ending", ["nothing", "an error event", "response.failed"])
+def test_after_a_stop_an_end_without_usage_is_no_error(ending: str) -> None:
+    t = translator(stop=("END",), include_usage=True)
+    t.feed(text(0, "a END"))
+    if ending == "an error event":
+        assert t.feed({"type": "error", "code": "server_error", "message": "x"}) == []
+    elif ending == "response.failed":
+        assert t.feed({"type": "response.failed", "response": {"status": "failed"}}) == []
+    assert t.finish() == [] and t.usage is None and t.finish_reason == "stop"
 
 
 def test_stop_in_backfilled_text_ends_once_with_usage() -> None:

@@ -100,11 +100,25 @@ async def test_the_answers_end_goes_out_before_the_rest_is_drained() -> None:
     assert seen == [(True, 200)]
 
 
-async def test_a_stop_sequence_closes_the_upstream_instead_of_draining_it() -> None:
+async def test_a_stopped_answer_reads_on_for_its_usage_then_drains() -> None:
     words = [ADDED, delta("Hi there"), *ANSWER[3:]]
     exchange, upstream = await run(job(stop=("i",)), [words])
-    assert "drain" not in upstream.log and upstream.log[-1] == "close 0"
-    assert exchange.finished
+    assert upstream.log == ["open 0", "drain", "close 0"]
+    assert exchange.finished and exchange.body.endswith(b"data: [DONE]\n\n")
+
+
+async def test_a_stopped_answer_whose_usage_never_comes_closes_the_upstream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Machine rule 7: the wait for the usage is bounded; then the answer ends, the upstream is
+    closed, not drained."""
+    monkeypatch.setattr("chat2responses.call.machine.LINGER", 0.01)
+    call, upstream = runner(job(stop=("i",)), [[ADDED, delta("Hi there"), asyncio.Event()]])
+    exchange = FakeExchange()
+    call.answer.attach(exchange)  # type: ignore[arg-type]
+    await asyncio.wait_for(call.run(), 10)
+    assert upstream.log == ["open 0", "close 0"]
+    assert exchange.finished and exchange.body.endswith(b"data: [DONE]\n\n")
 
 
 async def test_after_the_first_bytes_reading_waits_for_the_relay() -> None:
