@@ -119,6 +119,7 @@ class CallJob:
     make_sink: Callable[[], Sink]
     idle_timeout: float
     keepalive: float = 0.0  # seconds of silence before a streaming client gets `: keepalive`
+    planned_at: float = 0.0  # epoch seconds: when what the call teaches was learned
     quota: QuotaTap | None = None  # where this call's quota readings go
     turn: Turn | None = None  # the call's part in its conversation (continuation, replay)
     session_headers: Mapping[str, str] = field(default_factory=dict)  # the conversation's id

@@ -26,8 +26,8 @@ Rule 3: a failure is classified once (call/policy.py), adjusted by what this cal
         conversation (a refused replay when nothing was replayed is the client's own; a
         continuation miss forgets the conversation), and the policy alone picks the next attempt.
 Rule 4: a continuation is planned once, before the first attempt, on the WebSocket route only.
-Rule 5: what the call taught (the route that answered, refused summaries) goes to Memory once,
-        when the answer is complete.
+Rule 5: what the call taught (the route that answered, refused summaries, dropped WebSockets)
+        goes to Memory once, when the answer ends, answered or not.
 Rule 6: an `error` frame on the WebSocket route that carries no status and no known code is
         advisory once output began: logged, and the answer goes on (as the Codex CLI does).
 Rule 7: a client's stop sequence ends the answer's text, not the call: the upstream is read on
@@ -321,10 +321,6 @@ class CallMachine:
         if job.turn is not None:
             for news in job.turn.finished(attempt):
                 logger.warning(news)
-        lesson = lesson_of(job.plan, tuple(outcome.tried))
-        outcome.learned = lesson.route is not None
-        for news in job.memory.learn(job.upstream.key, job.translation.match, lesson):
-            logger.info(news)
         self._settle(None)
         outcome.status = 200
         return Finish(data, close=close)
@@ -339,8 +335,15 @@ class CallMachine:
         return Fail(err, chunk)
 
     def _settle(self, err: ProxyError | None) -> None:
-        outcome, sink = self.outcome, self.sink
+        """The outcome, final: what the call taught goes to Memory (rule 5), answered or not."""
+        outcome, sink, job = self.outcome, self.sink, self.job
         self.ended = True
+        lesson = lesson_of(job.plan, tuple(outcome.tried))
+        outcome.learned = lesson.route is not None
+        for news in job.memory.learn(
+            job.upstream.key, job.translation.match, lesson, now=job.planned_at
+        ):
+            logger.info(news)
         outcome.usage = sink.usage
         error = err or sink.error
         outcome.error = error.message if error is not None else None

@@ -1,21 +1,27 @@
-"""What upstreams taught the process: the route a model needs and the reasoning summaries an
-upstream refuses, per upstream and model family, bounded.
+"""What upstreams taught the process: the route a model needs, the reasoning summaries an
+upstream refuses, and the models whose WebSocket is unstable, per upstream and model family,
+bounded.
 
 `Memory.plan` turns it into the first attempt's plan for a call (policy.py carries the plan
 out), `lesson_of` reads what a finished call's attempts teach, and `Memory.learn` keeps it. The
 glue replaces the whole memory when `responses_url` changes.
 
-Pure: no I/O, no clock, no mitmproxy.
+Pure: no I/O, no mitmproxy; the time (epoch seconds) is passed in.
 
 Rule 1: one entry per catalog family (a dated snapshot counts as its family), or per name for a
         model the catalog does not know, and per upstream.
 Rule 2: at most `cap` entries per table; the least recently taught goes first (a client that
         invents model names must not grow it).
 Rule 3: a request too big for the WebSocket (close 1009) teaches nothing about the model.
+Rule 4: a WebSocket that closed before the response ended twice within UNSTABLE_WINDOW seconds
+        (in one call or across calls) makes the model's calls go over HTTP for the next
+        UNSTABLE_WINDOW seconds (`auto` only), then the WebSocket is tried again; an HTTP answer
+        after such drops teaches no route of its own (the WebSocket may heal).
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -24,6 +30,7 @@ from chat2responses.settings import TransportMode
 from chat2responses.upstream.catalog import ModelMatch
 
 MAX_LEARNED = 1024
+UNSTABLE_WINDOW = 600.0  # seconds (rule 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,7 @@ class Lesson:
 
     route: Route | None = None  # the route that answered, when the upstream confirmed it
     summaries_refused: bool = False
+    dropped: int = 0  # WebSockets that closed before the response ended (rule 4)
 
 
 @dataclass(slots=True)
@@ -41,6 +49,8 @@ class Memory:
     cap: int = MAX_LEARNED
     routes: OrderedDict[tuple[str, str], Route] = field(default_factory=OrderedDict)
     no_summaries: OrderedDict[tuple[str, str], bool] = field(default_factory=OrderedDict)
+    drops: OrderedDict[tuple[str, str], tuple[float, ...]] = field(default_factory=OrderedDict)
+    http_until: OrderedDict[tuple[str, str], float] = field(default_factory=OrderedDict)
 
     def plan(
         self,
@@ -51,6 +61,7 @@ class Memory:
         summaries: bool,
         login: bool = False,
         retries: int = 0,
+        now: float = 0.0,
     ) -> Plan:
         if transport is TransportMode.HTTP:
             return Plan(Route.HTTP, Reason.FORCED, False, summaries, login, retries)
@@ -60,17 +71,25 @@ class Memory:
             route, reason = Route.WEBSOCKET, Reason.CATALOG
         else:
             route, reason = Route.HTTP, Reason.DEFAULT
-        learned = self.routes.get(_key(upstream, match))
+        key = _key(upstream, match)
+        learned = self.routes.get(key)
         if learned is not None and learned is not route:
             route, reason = learned, Reason.LEARNED
+        until = self.http_until.get(key)
+        if route is Route.WEBSOCKET and until is not None and now < until:  # rule 4
+            return Plan(Route.HTTP, Reason.UNSTABLE, True, summaries, login, retries, until=until)
         return Plan(route, reason, True, summaries, login, retries)
 
     def summaries_allowed(self, upstream: str, match: ModelMatch) -> bool:
         return _key(upstream, match) not in self.no_summaries
 
-    def learn(self, upstream: str, match: ModelMatch, lesson: Lesson) -> list[str]:
-        """Remember `lesson`; returns what is new, in words, for the log."""
+    def learn(
+        self, upstream: str, match: ModelMatch, lesson: Lesson, now: float = 0.0
+    ) -> list[str]:
+        """Remember `lesson` (taught at `now`); returns what is new, in words, for the log."""
         key, news = _key(upstream, match), []
+        if lesson.dropped:
+            news += self._dropped(key, match, lesson.dropped, now)
         if lesson.route is not None and self.routes.get(key) is not lesson.route:
             _put(self.routes, key, lesson.route, self.cap)
             news.append(
@@ -84,6 +103,31 @@ class Memory:
                 "later requests leave them out"
             )
         return news
+
+    def _dropped(
+        self, key: tuple[str, str], match: ModelMatch, count: int, now: float
+    ) -> list[str]:
+        """Rule 4: keep the drops of the last window; two of them make the model unstable."""
+        recent = [at for at in self.drops.get(key, ()) if now - at < UNSTABLE_WINDOW]
+        recent += [now] * count
+        _put(self.drops, key, tuple(recent[-2:]), self.cap)
+        if len(recent) < 2 or self.http_until.get(key, 0.0) > now:
+            return []
+        until = now + UNSTABLE_WINDOW
+        _put(self.http_until, key, until, self.cap)
+        return [
+            f"{match.upstream_name}: its WebSocket closed before the response ended twice within "
+            f"{UNSTABLE_WINDOW / 60:g} minutes; {unstable_note(until)}"
+        ]
+
+    def unstable(self, now: float) -> list[tuple[str, str, float]]:
+        """(upstream, model, until) of the models sent over HTTP now (rule 4)."""
+        return [(up, model, until) for (up, model), until in self.http_until.items() if until > now]
+
+
+def unstable_note(until: float) -> str:
+    """What the summary and the log say of an unstable model: `http until 14:05`."""
+    return f"http until {time.strftime('%H:%M', time.localtime(until))}"
 
 
 def _key(upstream: str, match: ModelMatch) -> tuple[str, str]:
@@ -107,6 +151,7 @@ def lesson_of(plan: Plan, history: tuple[Tried, ...]) -> Lesson:
     refused = any(t.failure is Failure.SUMMARY_REFUSED for t in history)
     answered = history[-1].attempt.route if history and history[-1].failure is None else None
     route = answered if answered is not None and answered is not plan.route else None
-    if any(t.failure is Failure.TOO_BIG for t in history):
-        route = None  # one request too big for the WebSocket says nothing of the model
-    return Lesson(route=route, summaries_refused=refused)
+    dropped = sum(1 for t in history if t.failure is Failure.DROPPED)
+    if dropped or any(t.failure is Failure.TOO_BIG for t in history):
+        route = None  # one request too big, or drops (rule 4), say nothing of the model's route
+    return Lesson(route=route, summaries_refused=refused, dropped=dropped)

@@ -111,6 +111,7 @@ def plan_call(
         responses_api=not chat,
         match=match,
     )
+    now = context.now().timestamp()
     plan = state.memory.plan(
         settings.transport,
         upstream.key,
@@ -118,6 +119,7 @@ def plan_call(
         summaries=asks_summaries(translation.body),
         login=settings.auth is AuthMode.CODEX,
         retries=settings.retries,
+        now=now,
     )
     headers = client_headers(request.header_fields, settings.auth)
     credential = context.account(headers)
@@ -140,6 +142,7 @@ def plan_call(
         make_sink=_sink_factory(request.kind, translation, settings.reasoning, context),
         idle_timeout=float(settings.idle_timeout),
         keepalive=float(settings.keepalive),
+        planned_at=now,
         quota=QuotaTap(state.quota, credential, clock=context.now),
         turn=turn,
         session_headers=session,

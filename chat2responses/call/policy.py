@@ -21,6 +21,10 @@ Rule 7: only the first attempt may continue a conversation (`previous_response_i
         items): a miss sends the full request at once, and every other retry is a full request.
 Rule 8: a refused replayed reasoning item (`invalid_encrypted_content`) is retried once without
         the replayed items.
+Rule 9: a WebSocket that closed before the response ended is retried like any transient
+        failure, on a fresh socket; a second such drop in one call sends the request over HTTP
+        (`auto` only): one call opens at most two WebSockets for that reason. A model that drops
+        twice within minutes is sent over HTTP for a while (memory.py).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class Reason(StrEnum):
     DEFAULT = "default"
     LEARNED = "learned"
     FALLBACK = "fallback"  # this request only (a message too big for the WebSocket)
+    UNSTABLE = "unstable"  # the model's WebSocket dropped lately: HTTP for a while (rule 9)
 
 
 class Failure(StrEnum):
@@ -64,6 +69,7 @@ class Failure(StrEnum):
     UNAUTHORIZED = "unauthorized"  # the upstream answered 401: a login may refresh once
     TRANSIENT = "transient"  # an overload, a 5xx, a failed connection, a dropped WebSocket
     TOO_BIG = "too_big"  # the WebSocket closed with 1009: this request goes over HTTP
+    DROPPED = "dropped"  # the WebSocket closed before the response ended (rule 9)
     CONTINUATION_MISS = "continuation_miss"  # previous_response_not_found: send it all
     REPLAY_REFUSED = "replay_refused"  # invalid_encrypted_content: send it without replayed items
     FATAL = "fatal"  # nothing another attempt could fix
@@ -80,6 +86,7 @@ class Plan:
     login: bool = False  # the addon's own login (responses_auth=codex) speaks for the client
     retries: int = 0  # responses_retries: transient failures retried before the first byte
     continuation: bool = False  # the first attempt continues the conversation on its socket
+    until: float | None = None  # Reason.UNSTABLE: when the WebSocket is tried again (epoch s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +139,11 @@ BACKOFF = 0.5
 MAX_RETRY_AFTER = 30.0
 
 
+_RETRIED = frozenset({Failure.TRANSIENT, Failure.DROPPED})
+
+
 def _retry(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
-    done = sum(1 for t in history if t.failure is Failure.TRANSIENT)
+    done = sum(1 for t in history if t.failure in _RETRIED)
     if done > plan.retries:
         return None
     last, after = history[-1].attempt, history[-1].retry_after
@@ -143,6 +153,16 @@ def _retry(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
     delay = after if after is not None else backoff * (1 + history[-1].jitter)
     why = f"in {delay:.1f} s ({done} of {plan.retries})"  # logged: "retrying in 0.7 s (1 of 2)"
     return Attempt(last.route, last.summaries, why, delay=delay, replay=last.replay)
+
+
+def _dropped(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
+    """Rule 9: a retry on a fresh socket; after a second drop, over HTTP."""
+    last = history[-1].attempt
+    drops = sum(1 for t in history if t.failure is Failure.DROPPED)
+    if drops >= 2 and plan.switchable and last.route is Route.WEBSOCKET:
+        why = "over http (websocket unstable)"
+        return Attempt(Route.HTTP, last.summaries, why, replay=last.replay)
+    return _retry(plan, history)
 
 
 def _over_http(plan: Plan, history: tuple[Tried, ...]) -> Attempt | None:
@@ -182,6 +202,7 @@ _RULES: dict[Failure, Callable[[Plan, tuple[Tried, ...]], Attempt | None]] = {
     Failure.UNAUTHORIZED: _refreshed,
     Failure.TRANSIENT: _retry,
     Failure.TOO_BIG: _over_http,
+    Failure.DROPPED: _dropped,
     Failure.CONTINUATION_MISS: _in_full,
     Failure.REPLAY_REFUSED: _without_replay,
     Failure.FATAL: lambda plan, h: None,
@@ -248,7 +269,7 @@ def _classify(route: Route, err: ProxyError) -> Failure:
     if err.code == "invalid_encrypted_content":
         return Failure.REPLAY_REFUSED
     if isinstance(err, WebSocketClosed):
-        return Failure.TOO_BIG if err.close_code == _MESSAGE_TOO_BIG else Failure.TRANSIENT
+        return Failure.TOO_BIG if err.close_code == _MESSAGE_TOO_BIG else Failure.DROPPED
     if route is Route.HTTP and refused_for_websocket(err):
         return Failure.NEEDS_WEBSOCKET
     if (

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chat2responses.call.policy import Reason, Route, Tried
+from chat2responses.call.memory import UNSTABLE_WINDOW, unstable_note
+from chat2responses.call.policy import Failure, Plan, Reason, Route, Tried
 
 # mitmweb shows a flow's mark as an emoji (mitmproxy/utils/emoji.py shortcodes).
 MARKS = {Route.HTTP: ":link:", Route.WEBSOCKET: ":electric_plug:"}
@@ -21,7 +22,23 @@ _REASONS = {
     Reason.DEFAULT: "default",
     Reason.LEARNED: "learned from the upstream",
     Reason.FALLBACK: "for this request only",
+    Reason.UNSTABLE: "websocket unstable for this model",
 }
+
+
+def route_shown(
+    plan: Plan, tried: tuple[Tried, ...], *, learned: bool, planned_at: float
+) -> tuple[Route, Reason, str]:
+    """The route a call took, why, and a note on it: the plan's, or what the attempts changed
+    (a fallback learned or for this request only; HTTP after two dropped WebSockets, which made
+    the model unstable for a while, memory.py rule 4)."""
+    route = tried[-1].attempt.route if tried else plan.route
+    if route is plan.route:
+        until = plan.until
+        return route, plan.reason, unstable_note(until) if until is not None else ""
+    if any(t.failure is Failure.DROPPED for t in tried):
+        return route, Reason.UNSTABLE, unstable_note(planned_at + UNSTABLE_WINDOW)
+    return route, Reason.LEARNED if learned else Reason.FALLBACK, ""
 
 
 @dataclass(slots=True)
@@ -40,6 +57,7 @@ class CallReport:
     tried: tuple[Tried, ...] = ()
     quota: str = ""
     conversation: str = ""  # "continued: 1 of 7 items, 0.4 of 12.0 KB" / "replayed 2 …"
+    reason_note: str = ""  # said after the reason: "http until 14:05"
 
     @property
     def mark(self) -> str:
@@ -49,7 +67,8 @@ class CallReport:
         """One line: the flow comment and the console line."""
         parts = [
             f"{self.requested} → {self.sent}",
-            f"{self.route.value} ({_REASONS[self.reason]})",
+            f"{self.route.value} ({_REASONS[self.reason]}"
+            + (f": {self.reason_note})" if self.reason_note else ")"),
             str(self.status) if self.status is not None else "no answer",
         ]
         if self.first_chunk_ms is not None:

@@ -20,8 +20,8 @@ from mitmproxy import connection, ctx, http, websocket
 from wsproto.frame_protocol import Opcode
 
 from chat2responses.call.job import CallJob
-from chat2responses.call.policy import Reason, Route
-from chat2responses.call.report import MARKS, CallReport, conversation_text
+from chat2responses.call.policy import Route
+from chat2responses.call.report import MARKS, CallReport, conversation_text, route_shown
 from chat2responses.protocol.transcript import DISPLAY_LIMIT
 from chat2responses.protocol.wire import dumps
 
@@ -51,11 +51,10 @@ def restore(original: Original) -> None:
 
 
 def report(flow: http.HTTPFlow, job: CallJob, started: float) -> CallReport:
-    outcome, plan, translation = job.outcome, job.plan, job.translation
-    route = outcome.route or plan.route
-    reason = plan.reason
-    if route is not plan.route:
-        reason = Reason.LEARNED if outcome.learned else Reason.FALLBACK
+    outcome, translation = job.outcome, job.translation
+    route, reason, note = route_shown(
+        job.plan, tuple(outcome.tried), learned=outcome.learned, planned_at=job.planned_at
+    )
     error = outcome.error
     if flow.error is not None:
         error = flow.error.msg
@@ -69,6 +68,7 @@ def report(flow: http.HTTPFlow, job: CallJob, started: float) -> CallReport:
         sent=match.upstream_name,
         route=route,
         reason=reason,
+        reason_note=note,
         stream=translation.stream,
         status=status,
         first_chunk_ms=None if job.times.first_byte is None else _ms(started, job.times.first_byte),

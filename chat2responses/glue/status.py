@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chat2responses.call.memory import Memory
+from chat2responses.call.memory import Memory, unstable_note
 from chat2responses.upstream.quota import QuotaBook
 
 
 def status_text(book: QuotaBook, memory: Memory) -> str:
+    now = datetime.now(UTC)
     lines = ["chat2responses status"]
-    lines.append(book.status(datetime.now(UTC)).strip() or "quota: nothing seen yet")
+    lines.append(book.status(now).strip() or "quota: nothing seen yet")
     if memory.routes:
         lines.append("learned routes:")
         lines += [
@@ -25,4 +26,8 @@ def status_text(book: QuotaBook, memory: Memory) -> str:
     if memory.no_summaries:
         lines.append("reasoning summaries refused for:")
         lines += [f"  {model} at {up}" for up, model in memory.no_summaries]
+    unstable = memory.unstable(now.timestamp())
+    if unstable:
+        lines.append("WebSocket unstable (sent over HTTP for now):")
+        lines += [f"  {model} at {up}: {unstable_note(until)}" for up, model, until in unstable]
     return "\n".join(lines)

@@ -36,6 +36,7 @@ from chat2responses.request.translate import Translation
 from chat2responses.response.chat_sinks import ChatJsonSink, ChatStreamSink, Sink
 from chat2responses.response.chunks import ChunkContext
 from chat2responses.response.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
+from chat2responses.settings import TransportMode
 from chat2responses.upstream.catalog import Catalog
 from chat2responses.upstream.profiles import CODEX, OPENAI
 from chat2responses.upstream.quota import QuotaBook
@@ -324,6 +325,9 @@ BROKEN = UpstreamProtocolError("not a Responses stream")
         ("a dropped WebSocket is retried on the same route",
          dict(route=W), [[CREATED, DROPPED], ANSWER],
          [(W, "first"), (W, "in 0.8 s (1 of 2)")], 200),
+        ("a second dropped WebSocket sends the request over HTTP",
+         dict(route=W), [[CREATED, DROPPED], [DROPPED], ANSWER],
+         [(W, "first"), (W, "in 0.8 s (1 of 2)"), (H, "over http (websocket unstable)")], 200),
         ("a stall is not retried", dict(), [[STALLED]], [(H, "first")], 504),
         ("bytes that are not a Responses stream are not retried", dict(), [[BROKEN]],
          [(H, "first")], 502),
@@ -440,6 +444,27 @@ def test_a_fallback_that_answers_is_learned_and_a_1009_is_not() -> None:
     memory = Memory()
     played = play(job(W, memory=memory), [[TOO_BIG], ANSWER])
     assert not played.machine.outcome.learned and memory.routes == {}
+
+
+def test_two_drops_make_the_model_unstable_for_later_calls_and_say_so() -> None:
+    memory = Memory()
+    unstable = job(W, memory=memory)
+    unstable.planned_at = 1_800_000_000.0
+    played = play(unstable, [[DROPPED], [DROPPED], ANSWER])
+    assert played.routes[-1] == (H, "over http (websocket unstable)")
+    assert not played.machine.outcome.learned and memory.routes == {}
+    assert memory.http_until == {(UPSTREAM.key, "gpt-5.5"): 1_800_000_600.0}
+    plan = memory.plan(
+        TransportMode.AUTO, UPSTREAM.key, MATCH, summaries=False, now=1_800_000_001.0
+    )
+    assert (plan.route, plan.reason) == (H, Reason.UNSTABLE)
+
+
+def test_a_call_that_fails_still_teaches_its_drops() -> None:
+    memory = Memory()
+    played = play(job(W, memory=memory, retries=0), [[DROPPED]])
+    assert isinstance(played.end, Fail)
+    assert memory.drops == {(UPSTREAM.key, "gpt-5.5"): (0.0,)}
 
 
 def test_a_refused_summary_is_remembered() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chat2responses.call.memory import Lesson, Memory, lesson_of
-from chat2responses.call.policy import Failure, Plan, Reason, Route, Tried
+from chat2responses.call.policy import Attempt, Failure, Plan, Reason, Route, Tried
 from chat2responses.settings import TransportMode
 from chat2responses.upstream.catalog import Catalog
 from tests.call.test_policy import plan, tried
@@ -83,3 +83,56 @@ def test_refused_summaries_are_remembered_per_model_and_upstream() -> None:
 )
 def test_lessons(the_plan: Plan, history: list[Tried], expected: Lesson) -> None:
     assert lesson_of(the_plan, tuple(history)) == expected
+
+
+# Rule 4: two drops within the window make a model go over HTTP for the next window.
+GPT55 = CATALOG.match("gpt-5.5")
+T0 = 1_800_000_000.0
+
+
+def test_two_drops_within_the_window_send_the_model_over_http_for_a_while() -> None:
+    memory = Memory()
+    assert memory.learn(UP, GPT55, Lesson(dropped=1), now=T0) == []
+    assert memory.plan(AUTO, UP, GPT55, summaries=True, now=T0 + 1).route is W
+    news = memory.learn(UP, GPT55, Lesson(dropped=1), now=T0 + 599)
+    assert news and "twice within 10 minutes" in news[0] and "http until" in news[0]
+    plan = memory.plan(AUTO, UP, GPT55, summaries=True, now=T0 + 600)
+    assert (plan.route, plan.reason, plan.until) == (H, Reason.UNSTABLE, T0 + 599 + 600)
+    assert memory.unstable(T0 + 600) == [(UP, "gpt-5.5", T0 + 1199)]
+    # Then the WebSocket is tried again.
+    assert memory.plan(AUTO, UP, GPT55, summaries=True, now=T0 + 1199).route is W
+    assert memory.unstable(T0 + 1199) == []
+
+
+@pytest.mark.parametrize(
+    ("lessons", "unstable"),
+    [
+        ([(0.0, 2)], True),  # two drops in one call
+        ([(0.0, 1), (601.0, 1)], False),  # too far apart
+        ([(0.0, 1), (300.0, 1)], True),
+        ([(0.0, 1)], False),
+    ],
+)
+def test_drops_count_within_the_window(lessons: list[tuple[float, int]], unstable: bool) -> None:
+    memory = Memory()
+    for at, count in lessons:
+        memory.learn(UP, GPT55, Lesson(dropped=count), now=T0 + at)
+    last = T0 + lessons[-1][0]
+    assert (memory.plan(AUTO, UP, GPT55, summaries=True, now=last).route is H) is unstable
+
+
+def test_an_unstable_websocket_does_not_override_a_forced_transport_or_another_model() -> None:
+    memory = Memory()
+    memory.learn(UP, GPT55, Lesson(dropped=2), now=T0)
+    assert memory.plan(WS, UP, GPT55, summaries=True, now=T0).route is W
+    assert memory.plan(AUTO, UP, CATALOG.match("gpt-5.6-terra"), summaries=True, now=T0).route is W
+    assert memory.plan(AUTO, "http://other", GPT55, summaries=True, now=T0).route is W
+
+
+def test_an_http_answer_after_drops_teaches_no_route() -> None:
+    history = [
+        Tried(Attempt(W, True, "first"), Failure.DROPPED, 502),
+        Tried(Attempt(W, True, "again"), Failure.DROPPED, 502),
+        Tried(Attempt(H, True, "over http (websocket unstable)"), None, 200),
+    ]
+    assert lesson_of(plan(W), tuple(history)) == Lesson(route=None, dropped=2)

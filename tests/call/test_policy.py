@@ -32,8 +32,10 @@ from chat2responses.protocol.errors import (
 H, W = Route.HTTP, Route.WEBSOCKET
 
 
-def plan(route: Route = H, *, switchable: bool = True, summaries: bool = True) -> Plan:
-    return Plan(route, Reason.DEFAULT, switchable=switchable, summaries=summaries)
+def plan(
+    route: Route = H, *, switchable: bool = True, summaries: bool = True, retries: int = 0
+) -> Plan:
+    return Plan(route, Reason.DEFAULT, switchable=switchable, summaries=summaries, retries=retries)
 
 
 LOGIN = Plan(W, Reason.CATALOG, switchable=True, summaries=True, login=True)
@@ -42,6 +44,10 @@ REFRESHED = "with a refreshed login"
 
 def tried(route: Route, failure: Failure | None, summaries: bool = True) -> Tried:
     return Tried(Attempt(route, summaries, "x"), failure, 400)
+
+
+def dropped(route: Route) -> Tried:
+    return Tried(Attempt(route, True, "x"), Failure.DROPPED, 502)
 
 
 @pytest.mark.parametrize(
@@ -70,6 +76,12 @@ def tried(route: Route, failure: Failure | None, summaries: bool = True) -> Trie
         (plan(H), [tried(H, Failure.UNAUTHORIZED)], None),
         (plan(H), [tried(H, None)], None),
         (plan(H), [], None),
+        # Rule 9: a dropped WebSocket is a transient failure; a second drop goes over HTTP.
+        (plan(W, retries=2), [dropped(W)], Attempt(W, True, "in 0.5 s (1 of 2)", delay=0.5)),
+        (plan(W, retries=2), [dropped(W), dropped(W)], Attempt(H, True, "over http (websocket unstable)")),  # noqa: E501
+        (plan(W, retries=2, switchable=False), [dropped(W), dropped(W)], Attempt(W, True, "in 1.0 s (2 of 2)", delay=1.0)),  # noqa: E501
+        (plan(W, retries=1), [dropped(W), tried(W, Failure.TRANSIENT)], None),
+        (plan(W, retries=0), [dropped(W)], None),
     ],
 )  # fmt: skip
 def test_next_attempt(the_plan: Plan, history: list[Tried], expected: Attempt | None) -> None:
@@ -107,7 +119,8 @@ def refused(status: int) -> HandshakeRefused:
         (H, UpstreamError("overloaded", status=503, code="server_is_overloaded"), Failure.TRANSIENT),  # noqa: E501
         (W, UpstreamError("stalled", status=504, code="upstream_stalled"), Failure.FATAL),
         (H, UpstreamProtocolError("garbage"), Failure.FATAL),
-        (W, WebSocketClosed("dropped", 1006), Failure.TRANSIENT),
+        (W, WebSocketClosed("dropped", 1006), Failure.DROPPED),
+        (W, WebSocketClosed("going away", 1001), Failure.DROPPED),
         (W, WebSocketClosed("too big", 1009), Failure.TOO_BIG),
         (H, UpstreamError("slow down", status=429), Failure.FATAL),
         (H, ProxyError("bug"), Failure.FATAL),

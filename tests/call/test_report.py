@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chat2responses.call.policy import Reason, Route
-from chat2responses.call.report import LEARNED_MARK, MARKS, CallReport, tokens_text
+from chat2responses.call.memory import unstable_note
+from chat2responses.call.policy import Attempt, Failure, Plan, Reason, Route, Tried
+from chat2responses.call.report import LEARNED_MARK, MARKS, CallReport, route_shown, tokens_text
 
 USAGE = {
     "prompt_tokens": 52,
@@ -71,3 +72,41 @@ RESPONSES_USAGE = {
 )  # fmt: skip
 def test_tokens_text(usage: dict[str, object] | None, text: str) -> None:
     assert tokens_text(usage) == text
+
+
+W, H = Route.WEBSOCKET, Route.HTTP
+T0 = 1_800_000_000.0
+
+
+def _tried(route: Route, failure: Failure | None) -> Tried:
+    return Tried(Attempt(route, True, "x"), failure)
+
+
+@pytest.mark.parametrize(
+    ("plan", "tried", "learned", "shown"),
+    [
+        (Plan(W, Reason.CATALOG, True, True), [_tried(W, None)], False, (W, Reason.CATALOG, "")),
+        (Plan(W, Reason.CATALOG, True, True), [], False, (W, Reason.CATALOG, "")),
+        (Plan(W, Reason.CATALOG, True, True),
+         [_tried(W, Failure.WEBSOCKET_REFUSED), _tried(H, None)], True, (H, Reason.LEARNED, "")),
+        (Plan(W, Reason.CATALOG, True, True), [_tried(W, Failure.TOO_BIG), _tried(H, None)],
+         False, (H, Reason.FALLBACK, "")),
+        (Plan(W, Reason.CATALOG, True, True),
+         [_tried(W, Failure.DROPPED), _tried(W, Failure.DROPPED), _tried(H, None)],
+         False, (H, Reason.UNSTABLE, unstable_note(T0 + 600))),
+        (Plan(H, Reason.UNSTABLE, True, True, until=T0 + 60), [_tried(H, None)], False,
+         (H, Reason.UNSTABLE, unstable_note(T0 + 60))),
+    ],
+)  # fmt: skip
+def test_the_route_shown_and_why(
+    plan: Plan, tried: list[Tried], learned: bool, shown: tuple[Route, Reason, str]
+) -> None:
+    assert route_shown(plan, tuple(tried), learned=learned, planned_at=T0) == shown
+
+
+def test_an_unstable_models_summary_says_until_when() -> None:
+    report = CallReport(
+        requested="gpt-6-astra", sent="gpt-6-astra", route=H, reason=Reason.UNSTABLE,
+        stream=True, status=200, reason_note="http until 14:05",
+    )  # fmt: skip
+    assert "http (websocket unstable for this model: http until 14:05)" in report.summary()
