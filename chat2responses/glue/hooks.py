@@ -30,6 +30,7 @@ from mitmproxy import ctx, exceptions, http
 from chat2responses.call.memory import Memory
 from chat2responses.call.plan import CallState, Context, plan_call
 from chat2responses.glue import display, own_endpoints, shutdown
+from chat2responses.glue.callers import EVERY_HOST, refuse_caller
 from chat2responses.glue.catalogs import Catalogs
 from chat2responses.glue.contentviews import register_views
 from chat2responses.glue.flows import Call, client_request, point_at_driver, refuse
@@ -43,6 +44,7 @@ from chat2responses.transports.driver import Driver
 from chat2responses.transports.login_refresh import CodexLogin
 from chat2responses.transports.websocket import websocket_ssl_context
 from chat2responses.upstream.catalog import Catalog
+from chat2responses.upstream.models_list import models_path
 from chat2responses.upstream.routing import CallKind, call_kind, is_chat_completions_path
 
 logger = logging.getLogger(__name__)
@@ -132,8 +134,11 @@ class Chat2Responses:
             return
         req = flow.request
         kind = call_kind(req.path)
+        answers_models = self.settings.rewrite is RewriteMode.ALL and models_path(req.path)[0]
+        if (kind is not None or answers_models) and refuse_caller(flow, self.settings, EVERY_HOST):
+            return  # a web page's request: refused before anything else (glue/callers.py)
         if kind is None:
-            if self.settings.rewrite is RewriteMode.ALL:
+            if answers_models:
                 answer_models(flow, self.catalogs.current())
             return
         if req.method != "POST":
