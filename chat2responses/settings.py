@@ -16,7 +16,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from chat2responses.protocol.wire import ReasoningMode
-from chat2responses.request.callers import Callers, parse_hosts, parse_origins
+from chat2responses.request.callers import NO_CALLERS, Callers, parse_hosts, parse_origins
 from chat2responses.upstream.login import REFRESH_URL
 
 # (name, type, default, help, choices): the public contract of DESIGN.md.
@@ -191,7 +191,7 @@ class Settings:
     catalog_refresh: int = 3600
     continuation: bool = True
     refresh_url: str = REFRESH_URL
-    callers: Callers = Callers()
+    callers: Callers = NO_CALLERS
 
     @classmethod
     def from_strings(cls, values: Mapping[str, str]) -> Settings:

@@ -42,6 +42,9 @@ class Callers:
     hosts: frozenset[str] = frozenset()
 
 
+NO_CALLERS = Callers()  # the defaults: no browser origin, no extra host
+
+
 def parse_origins(name: str, value: str) -> frozenset[str]:
     """`scheme://host[:port]` entries, comma-separated, lower-cased; `*` allows every origin.
     A ValueError names the entry that is not an origin."""
