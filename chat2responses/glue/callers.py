@@ -28,7 +28,7 @@ def refuse_caller(flow: http.HTTPFlow, settings: Settings, rewritten: frozenset[
         hosts: frozenset[str] | None = EVERY_HOST  # the Host is the target's, not the client's
     else:
         hosts = None if reverse else rewritten
-    headers = {name.lower(): value for name, value in req.headers.items()}
+    headers = {name.lower(): value for name, value in req.headers.items(multi=False)}  # type: ignore[no-untyped-call]
     headers["host"] = req.host_header or ""
     err = caller_refusal(
         headers,
