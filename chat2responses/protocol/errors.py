@@ -181,7 +181,7 @@ def upstream_error_from_body(
     param: str | None = None
     try:
         data = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         inner = data.get("error")

@@ -171,7 +171,7 @@ async def _json_events(
         raise UpstreamProtocolError(f"upstream answered more than {MAX_EVENT_BYTES} bytes of JSON")
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict) or data.get("object") != "response":
         kind = upstream.content_type or "no content type"

@@ -98,13 +98,13 @@ class CodexLogin:
 
     def account_digest(self) -> str:
         """A short digest naming the login's account, for per-account state (no secret in it)."""
-        return account_digest(self.file.credentials())
+        return account_digest(self.file.cached())
 
     async def headers(self) -> dict[str, str]:
         """The headers for the next upstream call, refreshing first when the access token
         expires within the margin. A refresh that fails while the old token is still valid
         leaves the old token in use; once it has expired, the failure is a 401 ClientError."""
-        creds = self.file.credentials()
+        creds = await self.file.credentials_async()
         if needs_refresh(creds, self._clock(), self._margin):
             creds = await self._fresh(creds)
         return codex_headers(creds, self.session_id)
@@ -113,7 +113,7 @@ class CodexLogin:
         """The headers to retry with after the upstream answered 401 to `rejected_access_token`
         (see `auth.bearer_of`): refreshed when the file still holds that token, else what the
         file holds now. Raises a 401 ClientError when the refresh fails."""
-        if self.file.credentials().access_token == rejected_access_token:
+        if (await self.file.credentials_async()).access_token == rejected_access_token:
             await self._single_flight(lambda c: c.access_token == rejected_access_token)
         return await self.headers()
 
@@ -154,7 +154,7 @@ class CodexLogin:
 
     async def _refresh_once(self, due: Due) -> CodexCredentials:
         async with self._file_lock():
-            data, creds = self.file.reread()
+            data, creds = await self.file.reread_async()
             if not due(creds):
                 logger.info("the Codex login was already refreshed elsewhere; using it")
                 return creds
@@ -270,7 +270,7 @@ async def _read_capped(chunks: AsyncIterator[bytes]) -> bytes:
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = None
     if not isinstance(parsed, dict):
         raise refresh_failed(

@@ -98,7 +98,7 @@ def jwt_claims(token: str) -> dict[str, Any] | None:
     payload = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload))
-    except (ValueError, binascii.Error):
+    except (ValueError, RecursionError, binascii.Error):
         return None
     return claims if isinstance(claims, dict) else None
 
@@ -210,7 +210,7 @@ def refresh_failed(why: str, code: str) -> ClientError:
 def _error_code(body: bytes) -> str | None:
     try:
         data = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict):
         return None

@@ -403,6 +403,20 @@ def test_a_status_less_websocket_error_after_output_is_advisory() -> None:
     assert played.text() == "Hi" and isinstance(played.end, Finish)
 
 
+@pytest.mark.parametrize(
+    ("kind", "stream"),
+    [(kind, stream) for kind in CallKind for stream in (True, False)],
+)
+def test_an_advisory_frame_after_output_is_advisory_for_every_client(
+    kind: CallKind, stream: bool
+) -> None:
+    played = play(
+        job(W, kind=kind, stream=stream),
+        [[ADDED, delta("H"), ADVISORY, delta("i"), ITEM_DONE, COMPLETED]],
+    )
+    assert isinstance(played.end, Finish)
+
+
 def test_the_same_error_frame_over_http_or_before_output_ends_the_answer() -> None:
     over_http = play(job(H), [[ADDED, delta("H"), ADVISORY, ITEM_DONE, COMPLETED]])
     assert isinstance(over_http.end, Fail) and over_http.end.chunk is not None
