@@ -214,9 +214,10 @@ _NEEDS_WEBSOCKET = re.compile(r"routing_unsupported|websocket", re.IGNORECASE)
 # A refused upgrade that says nothing about the caller (426, or the 400/404/405 of an upstream or
 # proxy without WebSocket support) means: use HTTP. These statuses do not.
 _NOT_A_TRANSPORT_REFUSAL = frozenset({401, 403, 407, 429})
-# Waiting again for an upstream that already stalled for the whole idle timeout helps no one, and
-# an answer too large to buffer is as large the next time.
-_NOT_TRANSIENT = frozenset({"upstream_stalled", "answer_too_large"})
+# Waiting again for an upstream that already stalled for the whole idle timeout (silent, no
+# headers, or dripping bytes without an event) helps no one, an answer too large to buffer is as
+# large the next time, and a redirect not followed is the same redirect again.
+_NOT_TRANSIENT = frozenset({"upstream_stalled", "answer_too_large", "upstream_redirect"})
 _MESSAGE_TOO_BIG = 1009
 
 

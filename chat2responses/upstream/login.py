@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from chat2responses.protocol.errors import ClientError
+from chat2responses.protocol.redact import redact
 from chat2responses.upstream.profiles import CODEX
 
 # The Codex CLI's OAuth client and token endpoint (codex-rs/login/src/auth/manager.rs).
@@ -48,8 +49,10 @@ class CodexCredentials:
 
 
 def login_error(message: str, code: str = "codex_login_missing") -> ClientError:
+    """The 401 of a missing, unreadable or unrefreshable login; what the token endpoint said
+    in it is redacted (protocol/redact.py)."""
     return ClientError(
-        f"{message}; run `codex login` to sign in with ChatGPT",
+        f"{redact(message)}; run `codex login` to sign in with ChatGPT",
         status=401,
         type="authentication_error",
         code=code,

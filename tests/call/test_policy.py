@@ -106,6 +106,11 @@ def refused(status: int) -> HandshakeRefused:
         (H, UpstreamError("boom", status=500), Failure.TRANSIENT),
         (H, UpstreamError("overloaded", status=503, code="server_is_overloaded"), Failure.TRANSIENT),  # noqa: E501
         (W, UpstreamError("stalled", status=504, code="upstream_stalled"), Failure.FATAL),
+        (H, UpstreamError("no headers", status=504, code="upstream_stalled"), Failure.FATAL),
+        (H, UpstreamError("connect timed out", status=504, code="upstream_timeout"), Failure.TRANSIENT),  # noqa: E501
+        (H, UpstreamError("elsewhere", status=502, code="upstream_redirect"), Failure.FATAL),
+        (W, UpstreamError("elsewhere", status=502, code="upstream_redirect"), Failure.FATAL),
+        (H, UpstreamError("too large", status=502, code="answer_too_large"), Failure.FATAL),
         (H, UpstreamProtocolError("garbage"), Failure.FATAL),
         (W, WebSocketClosed("dropped", 1006), Failure.TRANSIENT),
         (W, WebSocketClosed("too big", 1009), Failure.TOO_BIG),
