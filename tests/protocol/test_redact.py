@@ -1,4 +1,5 @@
 """redact: what looks like a credential in an upstream's text becomes <redacted> (a table)."""
+# ruff: noqa: E501
 
 from __future__ import annotations
 
