@@ -53,7 +53,7 @@ from chat2responses.call.policy import (
     Tried,
     body_for,
     classify,
-    dead_end_note,
+    dead_end,
     first_attempt,
     next_attempt,
     retry_after,
@@ -226,8 +226,7 @@ class CallMachine:
             return self._fail(err)
         following = next_attempt(job.plan, tuple(outcome.tried))
         if following is None:
-            err.message += dead_end_note(job.plan, failure)
-            return self._fail(err)
+            return self._fail(dead_end(job.plan, tuple(outcome.tried), err))
         if failure is Failure.WEBSOCKET_REFUSED and job.plan.reason is Reason.CATALOG:
             logger.warning(
                 "%s: the catalog says it prefers the WebSocket, but %s refused the upgrade (%s); "

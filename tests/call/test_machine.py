@@ -571,3 +571,12 @@ def test_the_codex_profile_shapes_the_frame_and_the_session_header_goes_last() -
     opened = CallMachine(the_job, jitter=lambda: 0.0).start(lambda s: True)
     assert opened.extra == {"session_id": "conv", **CODEX.ws_headers}
     assert the_job.upstream.profile is not OPENAI
+
+
+def test_a_1009_on_a_websocket_only_model_is_not_blamed_on_the_client() -> None:
+    too_big = WebSocketClosed("message too big", 1009)
+    needs_ws = UpstreamError("routing_unsupported: WebSocket only", status=400)
+    played = play(job(W), [[too_big], [needs_ws]])
+    assert isinstance(played.end, Fail)
+    assert (played.end.error.status, played.end.error.code) == (502, "upstream_message_too_big")
+    assert [o.attempt.route for o in played.opens] == [W, H]

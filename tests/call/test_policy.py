@@ -156,3 +156,24 @@ def test_a_forced_http_route_explains_a_websocket_only_refusal() -> None:
         plan(H, switchable=False), Failure.NEEDS_WEBSOCKET
     )
     assert dead_end_note(plan(H), Failure.FATAL) == ""
+
+
+@pytest.mark.parametrize(
+    ("failures", "status", "code"),
+    [
+        # 1009 on the WebSocket, then HTTP refuses the model: the upstream's limit (502).
+        ([(W, Failure.TOO_BIG), (H, Failure.NEEDS_WEBSOCKET)], 502, "upstream_message_too_big"),
+        # HTTP refuses the model with no 1009 before: the upstream's own 400 as it came.
+        ([(H, Failure.NEEDS_WEBSOCKET)], 400, "routing_unsupported"),
+        ([(W, Failure.TOO_BIG), (H, Failure.FATAL)], 400, "routing_unsupported"),
+    ],
+)
+def test_dead_end_blames_the_upstreams_limit_not_the_client(
+    failures: list[tuple[Route, Failure]], status: int, code: str
+) -> None:
+    from chat2responses.call.policy import Tried, dead_end
+
+    history = tuple(Tried(Attempt(route, False, "x"), failure) for route, failure in failures)
+    refusal = UpstreamError("routing_unsupported", status=400, code="routing_unsupported")
+    err = dead_end(plan(W), history, refusal)
+    assert (err.status, err.code) == (status, code)
