@@ -166,3 +166,20 @@ def test_a_100000_deep_answer_is_left_out_without_a_traceback(
         catalog = load_catalog("", deep)
     assert "gpt-5.5" in catalog.slugs()  # the embedded one, as before
     assert "left out" in caplog.text and "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["fifo", "large"])
+def test_a_catalog_file_that_is_no_small_regular_file_is_refused_at_once(
+    tmp_path: Any, kind: str
+) -> None:
+    import os
+
+    from chat2responses.glue.catalogs import MAX_CATALOG_FILE_BYTES
+
+    path = tmp_path / "catalog.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_bytes(b" " * (MAX_CATALOG_FILE_BYTES + 1))
+    with pytest.raises(ValueError, match="not a regular file|larger than"):
+        load_catalog(str(path))
