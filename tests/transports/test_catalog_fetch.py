@@ -181,5 +181,5 @@ def test_a_catalog_file_that_is_no_small_regular_file_is_refused_at_once(
         os.mkfifo(path)
     else:
         path.write_bytes(b" " * (MAX_CATALOG_FILE_BYTES + 1))
-    with pytest.raises(ValueError, match="not a regular file|larger than"):
+    with pytest.raises(ValueError, match=r"not a regular file|larger than"):
         load_catalog(str(path))
