@@ -12,8 +12,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Final
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import CloseCode
 from websockets.protocol import State
@@ -27,6 +27,7 @@ from chat2responses.protocol.events import (
     is_advisory_error,
     parse_event,
 )
+from chat2responses.transports.websocket.connect import SameOriginConnect
 from chat2responses.transports.websocket.errors import (
     CLOSE_TIMEOUT,
     CONNECTING,
@@ -37,7 +38,6 @@ from chat2responses.transports.websocket.errors import (
 )
 from chat2responses.transports.websocket.pool import WebSocketPool
 from chat2responses.transports.websocket.tls import ssl_argument, tls_context
-from chat2responses.upstream.redirects import redirect_target
 from chat2responses.upstream.routing import redacted_url
 
 logger = logging.getLogger(__name__)
@@ -250,7 +250,7 @@ class _EventStream:
         self._reused = False
         logger.debug("connecting WebSocket to %s", self._where)
         with upstream_errors(self._where, CONNECTING, target.connect_timeout):
-            ws = await _SameOriginConnect(
+            ws = await SameOriginConnect(
                 target.url,
                 additional_headers=target.headers,
                 user_agent_header=USER_AGENT,
@@ -299,28 +299,6 @@ class _EventStream:
         ws, self._ws = self._ws, None
         if ws is not None:
             await close_socket(ws, CloseCode.NORMAL_CLOSURE)
-
-
-class _SameOriginConnect(connect):
-    """websockets' `connect`, following a redirect only within the same origin
-    (upstream/redirects.py): websockets itself follows one to another origin, keeping every
-    header but `Authorization` and cookies (the account id would go along)."""
-
-    _hops = 0
-
-    def process_redirect(self, exc: Exception) -> Exception | str:
-        if not isinstance(exc, InvalidStatus) or exc.response.status_code not in _REDIRECTS:
-            return super().process_redirect(exc)
-        location = exc.response.headers.get("Location")
-        try:
-            redirect_target(self.uri, exc.response.status_code, location, "GET", self._hops)
-        except UpstreamError as refused:
-            return refused
-        self._hops += 1
-        return super().process_redirect(exc)
-
-
-_REDIRECTS: Final = frozenset({300, 301, 302, 303, 307, 308})
 
 
 async def _receive(ws: ClientConnection, idle_timeout: float) -> str | bytes:
