@@ -16,6 +16,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from chat2responses.protocol.wire import ReasoningMode
+from chat2responses.request.callers import NO_CALLERS, Callers, parse_hosts, parse_origins
 from chat2responses.upstream.login import REFRESH_URL
 
 # (name, type, default, help, choices): the public contract of DESIGN.md.
@@ -128,6 +129,24 @@ OPTIONS: tuple[tuple[str, type, str | int, str, tuple[str, ...] | None], ...] = 
         "an error chunk after it.",
         None,
     ),
+    (
+        "responses_allowed_origins",
+        str,
+        "",
+        "Browser origins allowed to call the proxy (comma-separated scheme://host[:port], or *); "
+        "a request with any other Origin (or Sec-Fetch-Site: cross-site) gets a 403. Empty: "
+        "no browser page may call it; tools that are not browsers send no Origin and pass.",
+        None,
+    ),
+    (
+        "responses_allowed_hosts",
+        str,
+        "",
+        "Extra Host names a rewritten call may carry (a gateway's DNS name, comma-separated); "
+        "loopback names, the listen address and, when intercepting, the rewritten hosts are "
+        "always allowed. Any other Host (a DNS-rebinding page) gets a 403.",
+        None,
+    ),
 )
 OPTION_NAMES = frozenset(name for name, *_ in OPTIONS)
 _DEFAULTS: dict[str, str | int] = {name: default for name, _, default, _, _ in OPTIONS}
@@ -172,6 +191,7 @@ class Settings:
     catalog_refresh: int = 3600
     continuation: bool = True
     refresh_url: str = REFRESH_URL
+    callers: Callers = NO_CALLERS
 
     @classmethod
     def from_strings(cls, values: Mapping[str, str]) -> Settings:
@@ -210,6 +230,8 @@ class Settings:
         responses_catalog_refresh: int = 3600,
         responses_continuation: str = "auto",
         responses_codex_refresh_url: str = REFRESH_URL,
+        responses_allowed_origins: str = "",
+        responses_allowed_hosts: str = "",
     ) -> Settings:
         url = responses_url.strip().rstrip("/")
         if url:
@@ -240,6 +262,10 @@ class Settings:
                 "responses_catalog_refresh", responses_catalog_refresh, 0, 7 * 86400
             ),
             refresh_url=_http_url("responses_codex_refresh_url", responses_codex_refresh_url),
+            callers=Callers(
+                parse_origins("responses_allowed_origins", responses_allowed_origins),
+                parse_hosts("responses_allowed_hosts", responses_allowed_hosts),
+            ),
         )
 
 

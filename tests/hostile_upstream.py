@@ -22,6 +22,13 @@ answer). Every fault is deterministic:
 | close_1011    | (normal)                                   | created, then close 1011         |
 | close_mid     | (normal)                                   | created + PARTIAL_DELTAS, 1011   |
 | error_status  | 500 with an OpenAI error body              | an `error` event (status 500)    |
+| no_head       | no response headers at all (silence)       | (normal)                         |
+| drip          | created, then a byte at a time, no event   | (normal)                         |
+| redirect      | 307 to `redirect_to` (another origin)      | (normal)                         |
+| echo          | 400 quoting the Authorization it got       | an `error` frame quoting it      |
+| late_error    | created + PARTIAL_DELTAS, an `error` event | the same, a wrapped error frame  |
+| advisory      | (normal)                                   | amid the deltas, an unknown error |
+| big           | created, 3 deltas of 11 MiB, the end       | the same                         |
 
 A "huge" answer that is accepted anyway ends with `response.completed`, so a proxy that lets it
 through is seen succeeding. `refused_port()` holds a port bound but not listening: connecting to
@@ -63,6 +70,18 @@ class Fault(StrEnum):
     CLOSE_1011 = "close_1011"
     CLOSE_MID = "close_mid"
     ERROR_STATUS = "error_status"
+    NO_HEAD = "no_head"
+    DRIP = "drip"
+    REDIRECT = "redirect"
+    ECHO = "echo"
+    LATE_ERROR = "late_error"
+    ADVISORY = "advisory"
+    BIG = "big"
+
+
+BIG_DELTA = "x" * (11 << 20)
+LATE_ERROR = {"type": "server_error", "code": "server_error", "message": "hostile late error"}
+ADVISORY = {"type": "hostile_notice", "code": "hostile_notice", "message": "just so you know"}
 
 
 def marker(fault: Fault) -> str:
@@ -92,6 +111,7 @@ class Received:
 class HostileUpstream:
     port: int
     received: list[Received] = field(default_factory=list)
+    redirect_to: str = "http://localhost:9/collect"  # where the redirect fault points
 
     @property
     def origin(self) -> str:
@@ -171,6 +191,21 @@ class _Script:
             logprobs=[],
         )
 
+    def big_delta(self) -> dict[str, Any]:
+        """One 11 MiB delta, not kept in the text the end repeats."""
+        return self._event(
+            "response.output_text.delta",
+            item_id="msg_h",
+            output_index=0,
+            content_index=0,
+            delta=BIG_DELTA,
+            logprobs=[],
+        )
+
+    def error(self, **fields: Any) -> dict[str, Any]:
+        """An `error` event in the HTTP SSE shape (OpenAI's ResponseErrorEvent)."""
+        return self._event("error", param=None, **fields)
+
     def end(self) -> list[dict[str, Any]]:
         part = {"type": "output_text", "text": self.text, "annotations": []}
         where = {"item_id": "msg_h", "output_index": 0, "content_index": 0}
@@ -248,6 +283,13 @@ async def _http(upstream: HostileUpstream, request: web.Request) -> web.StreamRe
     script = _Script(body if isinstance(body, dict) else {})
     if fault is Fault.ERROR_STATUS:
         return web.json_response(ERROR_BODY, status=500)
+    if fault is Fault.NO_HEAD:
+        await asyncio.sleep(STALL_SECONDS)
+    if fault is Fault.REDIRECT:
+        return web.Response(status=307, headers={"location": upstream.redirect_to})
+    if fault is Fault.ECHO:
+        echoed = f"bad credentials: {headers.get('authorization')}"
+        return web.json_response({"error": {"message": echoed, "type": "x"}}, status=400)
     transport = request.transport
     response = web.StreamResponse(headers={"content-type": "text/event-stream"})
     await response.prepare(request)
@@ -271,7 +313,19 @@ async def _http_script(
         await response.write(_sse(start[0]))
         await asyncio.sleep(STALL_SECONDS)
         return
+    if fault is Fault.DRIP:
+        await response.write(_sse(start[0]) + b"data: ")
+        for _ in range(int(STALL_SECONDS / 0.2)):
+            await response.write(b" ")
+            await asyncio.sleep(0.2)
+        return
     await response.write(b"".join(_sse(e) for e in start))
+    if fault is Fault.BIG:
+        for _ in range(3):
+            await response.write(_sse(script.big_delta()))
+        await response.write(b"".join(_sse(e) for e in script.end()))
+        await response.write_eof()
+        return
     if fault is Fault.HUGE:
         data = _huge_event(script)
         await response.write(b"event: response.output_text.delta\ndata: ")
@@ -281,10 +335,14 @@ async def _http_script(
         await response.write(b"\n\n" + b"".join(_sse(e) for e in script.end()))
         await response.write_eof()
         return
-    partial = fault in (Fault.RESET, Fault.STALL_DELTA)
+    partial = fault in (Fault.RESET, Fault.STALL_DELTA, Fault.LATE_ERROR)
     deltas = PARTIAL_DELTAS if partial else ANSWER_DELTAS
     for text in deltas:
         await response.write(_sse(script.delta(text)))
+    if fault is Fault.LATE_ERROR:
+        await response.write(_sse(script.error(code="server_error", message=LATE_ERROR["message"])))
+        await response.write_eof()
+        return
     if fault is Fault.RESET:
         await asyncio.sleep(RESET_AFTER)
         _reset(transport)
@@ -316,7 +374,13 @@ async def _websocket(upstream: HostileUpstream, request: web.Request) -> web.Str
             except ValueError:
                 body = {}
             script = _Script(body if isinstance(body, dict) else {})
-            if not await _ws_script(ws, script, fault_of(message.data), transport):
+            fault = fault_of(message.data)
+            if fault is Fault.ECHO:
+                echoed = f"bad credentials: {headers.get('authorization')}"
+                error = {"type": "invalid_request_error", "code": None, "message": echoed}
+                await ws.send_str(_json({"type": "error", "status": 400, "error": error}))
+                continue
+            if not await _ws_script(ws, script, fault, transport):
                 break
     return ws
 
@@ -351,14 +415,32 @@ async def _ws_script(
         return False
     for event in start[1:]:
         await ws.send_str(_json(event))
+    if fault is Fault.BIG:
+        for _ in range(3):
+            await ws.send_str(_json(script.big_delta()))
+        for event in script.end():
+            await ws.send_str(_json(event))
+        return True
+    if fault is Fault.ADVISORY:
+        await ws.send_str(_json(script.delta(ANSWER_DELTAS[0])))
+        await ws.send_str(_json({"type": "error", "error": ADVISORY}))
+        for text in ANSWER_DELTAS[1:]:
+            await ws.send_str(_json(script.delta(text)))
+        for event in script.end():
+            await ws.send_str(_json(event))
+        return True
     if fault is Fault.HUGE:
         await ws.send_str(_huge_event(script))
         for event in script.end():
             await ws.send_str(_json(event))
         return True
-    partial = fault in (Fault.RESET, Fault.STALL_DELTA, Fault.CLOSE_MID)
+    partial = fault in (Fault.RESET, Fault.STALL_DELTA, Fault.CLOSE_MID, Fault.LATE_ERROR)
     for text in PARTIAL_DELTAS if partial else ANSWER_DELTAS:
         await ws.send_str(_json(script.delta(text)))
+    if fault is Fault.LATE_ERROR:
+        await ws.send_str(_json({"type": "error", "status": 500, "error": LATE_ERROR}))
+        await _silence(ws)
+        return False
     if fault is Fault.RESET:
         await asyncio.sleep(RESET_AFTER)
         _reset(transport)

@@ -240,6 +240,17 @@ class ConversationStore:
         dropped, self._dropped = self._dropped, []
         return dropped
 
+    def expires_in(self) -> float | None:
+        """Seconds until the first record idles out or its socket ages out (None: no record):
+        when an I/O timer should call `evicted()` (rule 5), so that the sockets of a store no
+        call touches any more are closed on time too."""
+        if not self._records:
+            return None
+        now = self._clock()
+        first_idle = next(iter(self._records.values())).at + self._idle_ttl
+        first_old = min(r.socket_opened_at for r in self._records.values()) + self._max_age
+        return max(0.0, min(first_idle, first_old) - now)
+
     def _expire(self, now: float) -> None:
         # Records are in the order they were remembered: the idle ones are at the front.
         while self._records:

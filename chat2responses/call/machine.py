@@ -53,13 +53,14 @@ from chat2responses.call.policy import (
     Tried,
     body_for,
     classify,
-    dead_end_note,
+    dead_end,
     first_attempt,
     next_attempt,
     retry_after,
 )
 from chat2responses.protocol.errors import ProxyError, UpstreamError
 from chat2responses.protocol.events import Event, is_advisory_error
+from chat2responses.protocol.redact import redact
 from chat2responses.protocol.transcript import Transcript
 from chat2responses.protocol.wire import dumps
 from chat2responses.upstream.profiles import response_create_frame
@@ -164,8 +165,9 @@ class CallMachine:
             self.job.quota.headers(headers)
 
     def frame(self, text: str) -> None:
-        """A WebSocket frame, kept (bounded) for display."""
-        self.outcome.keep_frame(text)
+        """A WebSocket frame, kept (bounded) for display; an error frame redacted, as its
+        error is (protocol/redact.py)."""
+        self.outcome.keep_frame(redact(text) if '"error"' in text else text)
 
     def transcript(self) -> Transcript:
         """Where an HTTP attempt's raw answer is kept for display."""
@@ -224,8 +226,7 @@ class CallMachine:
             return self._fail(err)
         following = next_attempt(job.plan, tuple(outcome.tried))
         if following is None:
-            err.message += dead_end_note(job.plan, failure)
-            return self._fail(err)
+            return self._fail(dead_end(job.plan, tuple(outcome.tried), err))
         if failure is Failure.WEBSOCKET_REFUSED and job.plan.reason is Reason.CATALOG:
             logger.warning(
                 "%s: the catalog says it prefers the WebSocket, but %s refused the upgrade (%s); "

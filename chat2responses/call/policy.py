@@ -16,7 +16,9 @@ Rule 4: at most MAX_ATTEMPTS attempts, whatever the upstream does.
 Rule 5: a transient failure (an overload, a 5xx, a failed connection, a WebSocket that dropped)
         is retried `responses_retries` times with exponential backoff and jitter, or after the
         upstream's `retry-after` when it gave one (a long one is left to the client).
-Rule 6: a WebSocket closed with 1009 (a message too big) sends that one request over HTTP.
+Rule 6: a WebSocket closed with 1009 (a message too big) sends that one request over HTTP; when
+        HTTP then refuses the model, the client hears of the upstream's limit (502), not of
+        the HTTP refusal (`dead_end`).
 Rule 7: only the first attempt may continue a conversation (`previous_response_id` and the new
         items): a miss sends the full request at once, and every other retry is a full request.
 Rule 8: a refused replayed reasoning item (`invalid_encrypted_content`) is retried once without
@@ -229,15 +231,34 @@ def dead_end_note(plan: Plan, failure: Failure) -> str:
     return ""
 
 
+def dead_end(plan: Plan, history: tuple[Tried, ...], err: ProxyError) -> ProxyError:
+    """The error the client gets when `history` has no next attempt: `err`, with what the
+    options kept from being tried; but a request too big for the WebSocket (1009) of a model
+    that HTTP refuses is the upstream's limit, not the client's mistake (a 502 that says so)."""
+    failures = [t.failure for t in history]
+    if Failure.TOO_BIG in failures and failures[-1] is Failure.NEEDS_WEBSOCKET:
+        return UpstreamError(
+            "the request is too big for the upstream's WebSocket (it closed with 1009, message "
+            "too big), and this model is served only over the WebSocket; send a shorter "
+            "conversation",
+            status=502,
+            code="upstream_message_too_big",
+        )
+    if failures:
+        err.message += dead_end_note(plan, failures[-1] or Failure.FATAL)
+    return err
+
+
 # A 4xx that says the model is served only over the WebSocket transport. The Codex backend
 # answers `routing_unsupported: GPT-5.5 routing only supports Responses-compatible requests`.
 _NEEDS_WEBSOCKET = re.compile(r"routing_unsupported|websocket", re.IGNORECASE)
 # A refused upgrade that says nothing about the caller (426, or the 400/404/405 of an upstream or
 # proxy without WebSocket support) means: use HTTP. These statuses do not.
 _NOT_A_TRANSPORT_REFUSAL = frozenset({401, 403, 407, 429})
-# Waiting again for an upstream that already stalled for the whole idle timeout helps no one, and
-# an answer too large to buffer is as large the next time.
-_NOT_TRANSIENT = frozenset({"upstream_stalled", "answer_too_large"})
+# Waiting again for an upstream that already stalled for the whole idle timeout (silent, no
+# headers, or dripping bytes without an event) helps no one, an answer too large to buffer is as
+# large the next time, and a redirect not followed is the same redirect again.
+_NOT_TRANSIENT = frozenset({"upstream_stalled", "answer_too_large", "upstream_redirect"})
 _MESSAGE_TOO_BIG = 1009
 
 

@@ -1,5 +1,9 @@
 """The catalog in use: the embedded one, the upstream's own list (fetched in the background),
-and the user's `responses_catalog` file, layered in that order and rebuilt when one changes."""
+and the user's `responses_catalog` file, layered in that order and rebuilt when one changes.
+
+The file is read only when its option is set or the reload command runs (never on a request's
+way), in bounded time (transports/files.py: a regular file of at most MAX_CATALOG_FILE_BYTES).
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,29 @@ from typing import Any
 
 from chat2responses.settings import Settings
 from chat2responses.transports.catalog_fetch import CatalogFetcher
+from chat2responses.transports.files import read_small_file
 from chat2responses.transports.login_refresh import CodexLogin
 from chat2responses.upstream.catalog import LIVE_NAME, Catalog, CatalogError, embedded_catalog
 from chat2responses.upstream.profiles import CODEX, profile_for_url
 
 logger = logging.getLogger(__name__)
 
+MAX_CATALOG_FILE_BYTES = 16 << 20
+
 
 class Catalogs:
     def __init__(self) -> None:
         self.catalog = Catalog.default()
         self.path = ""
+        self._user: tuple[bytes, str] | None = None  # the file's bytes and name, as last read
         self.fetcher: CatalogFetcher | None = None
         self._version = 0
 
     def load(self, path: str) -> Catalog:
         """Read `path` now (a ValueError leaves everything as it was), and use it."""
-        self.catalog, self.path = load_catalog(path, self._live()), path
+        user = read_catalog_file(path)
+        self.catalog = layered_catalog(user, self._live())
+        self.path, self._user = path, user
         return self.catalog
 
     def current(self) -> Catalog:
@@ -34,7 +44,7 @@ class Catalogs:
         if fetcher is not None and fetcher.version != self._version:
             self._version = fetcher.version
             try:
-                self.catalog = load_catalog(self.path, fetcher.live)
+                self.catalog = layered_catalog(self._user, fetcher.live)
             except ValueError as exc:  # the user's file went bad meanwhile: keep what was
                 logger.warning("chat2responses: catalog not updated: %s", exc)
         return self.catalog
@@ -59,13 +69,23 @@ class Catalogs:
 def load_catalog(path: str, live: bytes | None = None) -> Catalog:
     """embedded < live (the upstream's own /models answer) < the responses_catalog file. A live
     answer that cannot be read is left out (and said so); a bad file is a ValueError."""
-    user, name = None, "responses_catalog"
-    if path:
-        file = Path(path).expanduser()
-        try:
-            user, name = file.read_bytes(), str(file)
-        except OSError as exc:
-            raise ValueError(f"responses_catalog: cannot read {file}: {exc.strerror}") from None
+    return layered_catalog(read_catalog_file(path), live)
+
+
+def read_catalog_file(path: str) -> tuple[bytes, str] | None:
+    """The responses_catalog file's bytes and name (None: no file); a ValueError naming it."""
+    if not path:
+        return None
+    file = Path(path).expanduser()
+    try:
+        return read_small_file(file, MAX_CATALOG_FILE_BYTES), str(file)
+    except OSError as exc:
+        raise ValueError(f"responses_catalog: cannot read {file}: {exc.strerror}") from None
+
+
+def layered_catalog(file: tuple[bytes, str] | None, live: bytes | None) -> Catalog:
+    """See `load_catalog`."""
+    user, name = file if file is not None else (None, "responses_catalog")
     if live is not None:
         try:
             return Catalog.layered(embedded_catalog(), live, user, user_name=name)

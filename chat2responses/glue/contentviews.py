@@ -97,7 +97,7 @@ class ChatRequestView(contentviews.Contentview):
 def _event_type(data: bytes) -> str | None:
     try:
         event = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     kind = event.get("type") if isinstance(event, dict) else None
     return kind if isinstance(kind, str) else None

@@ -13,6 +13,7 @@ This addon must come before `Chat2Responses` in the addon list: its `request` ho
 from __future__ import annotations
 
 from mitmproxy import connection, ctx, http
+from mitmproxy.net.http import url
 from mitmproxy.proxy.mode_specs import ReverseMode
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 
@@ -43,11 +44,16 @@ class EagerConnections:
             self._redirected.add(data.client.id)
 
     def request(self, flow: http.HTTPFlow) -> None:
-        """mitmproxy addresses a reverse-mode request to its connection's address: put the real
-        target back, so a request passed through opens its own connection there."""
+        """mitmproxy addresses a reverse-mode request to its connection's address, and (without
+        `keep_host_header`) names that address in its Host: put the real target back in both, so
+        a request passed through opens its own connection there, a rewritten one goes to the
+        target's upstream, and a saved flow never names the driver."""
         mode = flow.client_conn.proxy_mode
         if flow.client_conn.id in self._redirected and isinstance(mode, ReverseMode):
             req = flow.request
             host_header = req.host_header
             req.host, req.port = mode.address
-            req.host_header = host_header
+            if getattr(ctx.options, "keep_host_header", False):
+                req.host_header = host_header  # the client's own, as it asked
+            else:
+                req.host_header = url.hostport(mode.scheme, *mode.address)

@@ -10,6 +10,7 @@ Rule 2: nothing written into a flow is a credential: the metadata holds model, r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from chat2responses.call.job import CallJob
 from chat2responses.call.plan import ClientRequest
 from chat2responses.glue import display
 from chat2responses.protocol.body import MAX_BODY_BYTES
-from chat2responses.protocol.content_coding import decode_content
+from chat2responses.protocol.content_coding import decode_content, needs_thread
 from chat2responses.protocol.errors import ProxyError, error_body
 from chat2responses.transports.driver import PATH_PREFIX
 from chat2responses.upstream.routing import CallKind
@@ -44,14 +45,30 @@ class Call:
         return data
 
 
-def client_request(req: http.Request, kind: CallKind) -> ClientRequest:
+def client_request(
+    req: http.Request, kind: CallKind, decoded: bytes | None = None
+) -> ClientRequest:
     """What plan_call needs of the client's request: its body's content-encoding undone
-    (gzip, deflate, br, zstd), never past MAX_BODY_BYTES (protocol/content_coding.py)."""
-    body = None
-    if req.raw_content is not None:
+    (gzip, deflate, br, zstd), never past MAX_BODY_BYTES (protocol/content_coding.py), unless
+    `decoded` is that already (`decode_off_loop`)."""
+    body = decoded
+    if body is None and req.raw_content is not None:
         coding = req.headers.get("content-encoding", "")
         body = decode_content(req.raw_content, coding, MAX_BODY_BYTES)
     return ClientRequest(kind, req.path, origin_of(req), body, req.headers.fields)
+
+
+def decodes_slowly(req: http.Request) -> bool:
+    """Whether the body's decoding belongs off the event loop (content_coding.needs_thread)."""
+    return needs_thread(req.raw_content, req.headers.get("content-encoding", ""))
+
+
+async def decode_off_loop(req: http.Request) -> bytes | None:
+    """The body decoded in a thread: a hostile one is refused while the proxy serves others."""
+    raw, coding = req.raw_content, req.headers.get("content-encoding", "")
+    if raw is None:
+        return None
+    return await asyncio.to_thread(decode_content, raw, coding, MAX_BODY_BYTES)
 
 
 def origin_of(req: http.Request) -> str:

@@ -30,9 +30,17 @@ from mitmproxy import ctx, exceptions, http
 from chat2responses.call.memory import Memory
 from chat2responses.call.plan import CallState, Context, plan_call
 from chat2responses.glue import display, own_endpoints, shutdown
+from chat2responses.glue.callers import EVERY_HOST, refuse_caller
 from chat2responses.glue.catalogs import Catalogs
 from chat2responses.glue.contentviews import register_views
-from chat2responses.glue.flows import Call, client_request, point_at_driver, refuse
+from chat2responses.glue.flows import (
+    Call,
+    client_request,
+    decode_off_loop,
+    decodes_slowly,
+    point_at_driver,
+    refuse,
+)
 from chat2responses.glue.login import account_for, current_login
 from chat2responses.glue.models import answer_models
 from chat2responses.glue.ready import announce_ready
@@ -43,6 +51,7 @@ from chat2responses.transports.driver import Driver
 from chat2responses.transports.login_refresh import CodexLogin
 from chat2responses.transports.websocket import websocket_ssl_context
 from chat2responses.upstream.catalog import Catalog
+from chat2responses.upstream.models_list import models_path
 from chat2responses.upstream.routing import CallKind, call_kind, is_chat_completions_path
 
 logger = logging.getLogger(__name__)
@@ -127,22 +136,42 @@ class Chat2Responses:
 
     # ---- request ---------------------------------------------------------------------------
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """Synchronous, but a body that decodes slowly is decoded in a thread: mitmproxy awaits
+        what this returns then (glue/flows.py: decode_off_loop)."""
         if flow.response or flow.error or not flow.live or own_endpoints.answer(flow, self):
-            return
+            return None
         req = flow.request
         kind = call_kind(req.path)
+        answers_models = self.settings.rewrite is RewriteMode.ALL and models_path(req.path)[0]
+        if (kind is not None or answers_models) and refuse_caller(flow, self.settings, EVERY_HOST):
+            return None  # a web page's request: refused before anything else (glue/callers.py)
         if kind is None:
-            if self.settings.rewrite is RewriteMode.ALL:
+            if answers_models:
                 answer_models(flow, self.catalogs.current())
-            return
+            return None
         if req.method != "POST":
             if self.settings.rewrite is RewriteMode.ALL:
                 message = f"{req.method} is not allowed here; use POST."
                 refuse(flow, ClientError(message, status=405, headers={"allow": "POST"}))
-            return
+            return None
+        if decodes_slowly(req):
+            return self._request_decoded_off_loop(flow, kind)
+        self._request(flow, kind, None)
+        return None
+
+    async def _request_decoded_off_loop(self, flow: http.HTTPFlow, kind: CallKind) -> None:
         try:
-            call = self._rewrite(flow, kind)
+            decoded = await decode_off_loop(flow.request)
+        except ClientError as err:
+            refuse(flow, err)
+            return
+        if flow.error is None and flow.live:
+            self._request(flow, kind, decoded)
+
+    def _request(self, flow: http.HTTPFlow, kind: CallKind, decoded: bytes | None) -> None:
+        try:
+            call = self._rewrite(flow, kind, decoded)
         except ClientError as err:
             refuse(flow, err)
             return
@@ -153,7 +182,7 @@ class Chat2Responses:
         if call is not None:
             self.calls[flow.id] = call
 
-    def _rewrite(self, flow: http.HTTPFlow, kind: CallKind) -> Call | None:
+    def _rewrite(self, flow: http.HTTPFlow, kind: CallKind, decoded: bytes | None) -> Call | None:
         started = time.monotonic()
         login = self._login()
         context = Context(
@@ -165,7 +194,7 @@ class Chat2Responses:
             ssl=self.ssl_context,
         )
         job = plan_call(
-            client_request(flow.request, kind),
+            client_request(flow.request, kind, decoded),
             settings=self.settings,
             catalog=self.catalogs.current(),
             state=self.state,
@@ -174,7 +203,8 @@ class Chat2Responses:
         if job is None:
             return None  # not ours: the upstream's own endpoint serves it
         job.relayed = Relayed()
-        call = Call(self.driver.register(job), job, started, display.Original.of(flow))
+        token = self.driver.register(job, held=lambda: flow.intercepted)  # rule 5 of driver.py
+        call = Call(token, job, started, display.Original.of(flow))
         point_at_driver(flow, call, self.driver.port)
         match = job.translation.match
         if match.alias_of:

@@ -8,6 +8,11 @@ Rule 2: decoding stops as soon as the output passes `limit`, with a 413: a small
 Rule 3: gzip (`x-gzip`; several members), deflate (zlib-wrapped, or raw as some clients send
         it), br and zstd (several frames). Any other coding, or a body that does not decode or
         ends early, is a 400 naming the coding.
+Rule 4: linear in the compressed and the decoded size: the input is fed in slices of a
+        memoryview (never re-copied per gzip member), at most MAX_MEMBERS gzip members, and the
+        output may grow to at most MAX_RATIO times the compressed size (above RATIO_FLOOR): a
+        body of a million empty members or a deflate bomb is refused in bounded time.
+Rule 5: `needs_thread` says when decoding is worth taking off the event loop (the glue does).
 
 Pure: no I/O.
 """
@@ -23,13 +28,26 @@ import zstandard
 from chat2responses.protocol.body import too_large
 from chat2responses.protocol.errors import ClientError
 
+MAX_MEMBERS = 1000  # gzip members in one body (real clients send one)
+MAX_RATIO = 200  # decoded bytes per compressed byte (JSON compresses 5-20 times)
+RATIO_FLOOR = 1 << 20  # a small body may always decode to this much
+OFF_LOOP_BYTES = 64 * 1024  # an encoded body larger than this is decoded in a thread
+_SLICE = 16 * 1024  # compressed bytes fed to zlib at a time (rule 4)
+
+
+def needs_thread(raw: bytes | None, encoding: str) -> bool:
+    """Whether decoding `raw` may take long enough to keep it off the event loop (rule 5)."""
+    return raw is not None and len(raw) > OFF_LOOP_BYTES and _codings(encoding) != []
+
 
 def decode_content(raw: bytes, encoding: str, limit: int) -> bytes:
     """`raw` with `encoding` (the header's value) undone; a ClientError when it cannot be, or
-    when the result would pass `limit` bytes (413)."""
-    codings = [c.strip().lower() for c in encoding.split(",")]
+    when the result would pass `limit` bytes, or MAX_RATIO times `raw`'s size (413)."""
+    codings = _codings(encoding)
+    if codings:
+        limit = min(limit, max(RATIO_FLOOR, MAX_RATIO * len(raw)))
     data = raw
-    for coding in reversed([c for c in codings if c and c != "identity"]):
+    for coding in reversed(codings):
         decoder = _DECODERS.get(coding)
         if decoder is None:
             raise _undecodable(encoding, f"unknown content-encoding {coding!r}")
@@ -40,42 +58,56 @@ def decode_content(raw: bytes, encoding: str, limit: int) -> bytes:
     return data
 
 
+def _codings(encoding: str) -> list[str]:
+    return [c for c in (c.strip().lower() for c in encoding.split(",")) if c and c != "identity"]
+
+
 class _Truncated(Exception):
     pass
 
 
 def _gzip(data: bytes, limit: int) -> bytes:
-    out = bytearray()
-    while True:
-        rest = _inflate(zlib.decompressobj(16 + zlib.MAX_WBITS), data, out, limit)
-        if not rest:
+    out, view, at = bytearray(), memoryview(data), 0
+    for _ in range(MAX_MEMBERS):
+        at = _inflate(zlib.decompressobj(16 + zlib.MAX_WBITS), view, at, out, limit)
+        if at == len(view):
             return bytes(out)
-        data = rest  # another member follows
+        # another member follows
+    raise _Truncated(f"more than {MAX_MEMBERS} gzip members")
 
 
 def _deflate(data: bytes, limit: int) -> bytes:
-    out = bytearray()
+    out, view = bytearray(), memoryview(data)
     try:
-        rest = _inflate(zlib.decompressobj(zlib.MAX_WBITS), data, out, limit)
+        at = _inflate(zlib.decompressobj(zlib.MAX_WBITS), view, 0, out, limit)
     except zlib.error:
         out.clear()
-        rest = _inflate(zlib.decompressobj(-zlib.MAX_WBITS), data, out, limit)
-    if rest:
+        at = _inflate(zlib.decompressobj(-zlib.MAX_WBITS), view, 0, out, limit)
+    if at != len(view):
         raise _Truncated("data after the end of the deflate stream")
     return bytes(out)
 
 
-def _inflate(decoder: zlib._Decompress, data: bytes, out: bytearray, limit: int) -> bytes:
-    """Inflate one stream of `data` into `out`, at most `limit` bytes in all; what follows it."""
-    while True:
-        out += decoder.decompress(data, limit + 1 - len(out))
-        if len(out) > limit:
-            raise too_large(f"decodes to more than {limit} bytes", limit)
-        if decoder.eof:
-            return decoder.unused_data
-        data = decoder.unconsumed_tail
-        if not data:
-            raise _Truncated("the compressed body ends early")
+def _inflate(
+    decoder: zlib._Decompress, view: memoryview, at: int, out: bytearray, limit: int
+) -> int:
+    """Inflate the one stream that starts at `view[at]` into `out`, at most `limit` bytes in
+    all; returns where the stream ended. Fed a slice at a time, so what follows a stream is never
+    copied whole (rule 4)."""
+    while at < len(view):
+        piece = view[at : at + _SLICE]
+        pending: bytes | memoryview = piece
+        while True:
+            out += decoder.decompress(pending, limit + 1 - len(out))
+            if len(out) > limit:
+                raise too_large(f"decodes to more than {limit} bytes", limit)
+            if decoder.eof:
+                return at + len(piece) - len(decoder.unused_data)
+            if not decoder.unconsumed_tail:
+                break
+            pending = decoder.unconsumed_tail
+        at += len(piece)
+    raise _Truncated("the compressed body ends early")
 
 
 def _brotli(data: bytes, limit: int) -> bytes:

@@ -6,6 +6,7 @@ that reaches a client goes through `error_body` (before the first byte) or `erro
 so the wire shape `{"error": {"message", "type", "param", "code"}}` is spelled once. Upstream
 errors are built in one place too: from a non-2xx HTTP answer (`upstream_error_from_body`) or from
 a Responses error event (`upstream_error_from_event`, which reads a status off the error's code).
+Every upstream error's message is redacted as it is built (protocol/redact.py).
 
 Pure: no I/O, no mitmproxy.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chat2responses.protocol.redact import redact
 from chat2responses.protocol.wire import utf8
 
 
@@ -80,6 +82,11 @@ class UpstreamError(ProxyError):
     status = 502
     type = "upstream_error"
     payload: bytes | dict[str, Any] = b""
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        # The upstream's words may echo what it was sent: redacted where every upstream error
+        # is built, so neither the client, the log nor a saved flow gets a credential.
+        super().__init__(redact(message), **fields)
 
 
 class UpstreamProtocolError(UpstreamError):
@@ -181,7 +188,7 @@ def upstream_error_from_body(
     param: str | None = None
     try:
         data = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         inner = data.get("error")

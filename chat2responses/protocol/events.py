@@ -92,7 +92,7 @@ def parse_event(payload: bytes | str) -> Event:
     """Parse one event payload (an SSE `data:` value or a WebSocket text frame)."""
     try:
         event = json.loads(payload)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise UpstreamProtocolError(f"upstream sent an event that is not JSON: {exc}") from None
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         raise UpstreamProtocolError("upstream sent an event without a string 'type'")

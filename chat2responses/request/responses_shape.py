@@ -14,6 +14,8 @@ Rule 1: the Responses create fields (openai-python's `ResponseCreateParams`) are
 Rule 2: a string `input` is one user message in the list form (the Codex backend takes only
         that); a `system` role becomes the profile's; an `item_reference` is left out for an
         upstream that stores nothing (`store: false`).
+Rule 3: the fields the addon reads or the upstream cannot take in another type are checked:
+        `tools` a list of objects, `tool_choice` a string or an object (a 400 naming it).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def from_responses_shape(
     out["input"] = _responses_input(body.get("input"), profile)
     if "instructions" in out:
         as_str(out["instructions"], "instructions")
+    _check_tools(out)
     base = as_object(out.pop("reasoning", {}), "reasoning")
     reasoning = settle_reasoning(base.get("effort"), "reasoning.effort", match, base)
     if reasoning is not None:
@@ -65,6 +68,17 @@ def from_responses_shape(
     if include:
         out["include"] = include
     return out, dropped, {}
+
+
+def _check_tools(out: dict[str, Any]) -> None:
+    """Rule 3: `tools` is a list of objects, `tool_choice` a string or an object; anything else
+    is the client's 400 here (the upstream would refuse it after every retry)."""
+    if "tools" in out:
+        for i, tool in enumerate(as_list(out["tools"], "tools")):
+            as_object(tool, f"tools[{i}]")
+    choice = out.get("tool_choice")
+    if choice is not None and not isinstance(choice, str):
+        as_object(choice, "tool_choice")
 
 
 def _responses_input(value: object, profile: UpstreamProfile) -> object:

@@ -15,6 +15,9 @@ Rule 1: an `error` or `response.failed` before any output raises (the call keeps
 Rule 2: a stream that ends without a terminal event ends with one `error` event of our own.
 Rule 3: when `response.completed` carries an empty `output` (the Codex backend does), the
         non-streamed Response gets the items from `response.output_item.done`.
+Rule 4: a late `error` is passed on in OpenAI's shape (`ResponseErrorEvent`: code, message,
+        param at the top): a WebSocket error frame, which nests them in `error` beside an HTTP
+        `status` and `headers`, is reshaped; one in that shape already goes as it came.
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ class ResponsesStreamSink:
             err = error_of_event(event)
             if err is not None:
                 raise err  # rule 1
+        elif kind == EventType.ERROR:
+            event = _openai_error_event(event)  # rule 4
         out = encode_event(kind, dumps(event))
         if not self.started and kind in PREAMBLE:
             self._note(event)
@@ -146,6 +151,8 @@ class ResponsesJsonSink:
             if not isinstance(response, dict):
                 raise UpstreamProtocolError(f"upstream sent {kind} without a response object")
             self._final, self.done, self.started = response, True, True
+        elif kind not in PREAMBLE:
+            self.started = True  # output began: an advisory error frame no longer ends it
         return b""
 
     def finish(self) -> bytes:
@@ -164,3 +171,18 @@ class ResponsesJsonSink:
 
     def check_size(self, received: int) -> None:
         check_buffered(received, self._limit)
+
+
+_WEBSOCKET_ONLY = ("error", "status", "status_code", "headers")
+
+
+def _openai_error_event(event: Event) -> Event:
+    """`event` (an `error`) in OpenAI's shape (rule 4)."""
+    if not any(key in event for key in _WEBSOCKET_ONLY):
+        return event
+    err = error_of_event(event)
+    assert err is not None  # every `error` event stands for one
+    shaped: Event = {"type": "error", "code": err.code, "message": err.message, "param": err.param}
+    if "sequence_number" in event:
+        shaped["sequence_number"] = event["sequence_number"]
+    return shaped

@@ -36,6 +36,7 @@ from chat2responses.call.job import CallJob
 from chat2responses.call.machine import CallMachine, Command, Fail, Finish, Linger, Open, Write
 from chat2responses.protocol.errors import ProxyError, error_body
 from chat2responses.transports.answer import ClientAnswer
+from chat2responses.transports.conversation_expiry import watch
 from chat2responses.transports.loopback import JSON
 from chat2responses.transports.upstream import (
     AttemptEvents,
@@ -99,6 +100,9 @@ class UpstreamCall:
             self.machine.note_quota()
             for socket in self.machine.sockets_to_release():
                 self.pool.give_back(socket)
+            turn = self.job.turn
+            if turn is not None and turn.store is not None:
+                watch(turn.store, self.pool)  # its sockets close on time with no call to come
 
     async def _stop(self, err: ProxyError) -> None:
         fail = self.machine.stop(err)

@@ -7,8 +7,10 @@ glue reads `live` whenever `version` changed and layers it: embedded < live < th
 
 Rules:
 1. A failed fetch keeps what was there, and says so once (again only after a success).
-2. Bounded: one request at a time, a timeout, at most MAX_CATALOG_BYTES read.
-3. Never through an environment proxy; the login's headers go only to this upstream.
+2. Bounded: one request at a time, a timeout, at most MAX_CATALOG_BYTES read; the answer is
+   read whole, however many reads it takes.
+3. Never through an environment proxy; the login's headers go only to this upstream: a redirect
+   is followed within the same origin only (upstream/redirects.py).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import ssl as ssl_module
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
+from aiohttp import ClientError, ClientSession, ClientTimeout, StreamReader, TCPConnector
 
 from chat2responses.transports.sessions import close_session_now
+from chat2responses.upstream.redirects import MAX_REDIRECTS, is_redirect, redirect_target
 from chat2responses.upstream.routing import redacted_url
 
 logger = logging.getLogger(__name__)
@@ -105,16 +108,22 @@ class CatalogFetcher:
             headers.update(await self._headers())
         if self._etag:
             headers["if-none-match"] = self._etag
-        session = self._client()
-        async with session.get(self.url, headers=headers, ssl=self._ssl or True) as answer:
-            if answer.status == 304:
-                return False
-            if answer.status != 200:
-                raise RuntimeError(f"HTTP {answer.status}")
-            body = await answer.content.read(MAX_CATALOG_BYTES + 1)
-            if len(body) > MAX_CATALOG_BYTES:
-                raise RuntimeError(f"more than {MAX_CATALOG_BYTES} bytes")
-            etag = answer.headers.get("x-models-etag") or answer.headers.get("etag")
+        session, url = self._client(), self.url
+        for hops in range(MAX_REDIRECTS + 1):
+            async with session.get(
+                url, headers=headers, ssl=self._ssl or True, allow_redirects=False
+            ) as answer:
+                if is_redirect(answer.status):
+                    location = answer.headers.get("location")
+                    url = redirect_target(url, answer.status, location, "GET", hops)
+                    continue
+                if answer.status == 304:
+                    return False
+                if answer.status != 200:
+                    raise RuntimeError(f"HTTP {answer.status}")
+                body = await _read_whole(answer.content)
+                etag = answer.headers.get("x-models-etag") or answer.headers.get("etag")
+                break
         if body == self.live:
             return False
         self.live, self._etag = body, etag
@@ -131,6 +140,16 @@ class CatalogFetcher:
                 trust_env=False,
             )
         return self._session
+
+
+async def _read_whole(content: StreamReader) -> bytes:
+    """The whole answer, at most MAX_CATALOG_BYTES (rule 2): one read returns what has arrived."""
+    body = bytearray()
+    while chunk := await content.read(min(1 << 16, MAX_CATALOG_BYTES + 1 - len(body))):
+        body += chunk
+        if len(body) > MAX_CATALOG_BYTES:
+            raise RuntimeError(f"more than {MAX_CATALOG_BYTES} bytes")
+    return bytes(body)
 
 
 def _reason(exc: BaseException) -> str:

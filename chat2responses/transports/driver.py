@@ -13,6 +13,10 @@ Rules:
    server connection).
 3. A request for an unknown token gets a 404 OpenAI error body, nothing else.
 4. mitmproxy closing the connection mid-answer (its client left) cancels the call.
+5. A call whose flow is held (`held()`: mitmproxy's intercept, which runs after the glue) does
+   nothing while held: it is not started, its token is refused (404) to whoever presents it,
+   and it does not expire. It starts when mitmproxy, the flow released, claims it; so an
+   intercept of any length works, and a call is made (and billed) only once released.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class Driver:
         self._expiry: dict[str, asyncio.TimerHandle] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._calls: dict[str, UpstreamCall] = {}  # the running ones, by token
+        self._held: dict[str, Callable[[], bool]] = {}  # rule 5, by token
         self._stopping: ProxyError | None = None  # set once the proxy stops (stop_calls)
         self._sock: socket.socket | None = None
         self._server: asyncio.Server | None = None
@@ -111,23 +116,41 @@ class Driver:
             await session.close()
         await pool.close()
 
-    def register(self, job: CallJob) -> str:
+    def register(self, job: CallJob, held: Callable[[], bool] | None = None) -> str:
         """Keep `job` for one request and start its call; returns its token (the path is
-        PATH_PREFIX + token). Without a running server (a test of the glue) it starts when
+        PATH_PREFIX + token). With `held`, the call starts only once the hooks have run and the
+        flow is not held (rule 5). Without a running server (a test of the glue) it starts when
         claimed."""
         token = secrets.token_urlsafe(24)
         call = UpstreamCall(job, self.session, self.pool, connect=self._connect)
         self._unclaimed[token] = call
+        if held is not None:
+            self._held[token] = held
         with contextlib.suppress(RuntimeError):
             loop = asyncio.get_running_loop()
             self._expiry[token] = loop.call_later(JOB_TTL, self._expire, token)
-            if self.started and self._stopping is None:
-                self._launch(token, call)
+            if held is None:
+                self._launch_early(token)
+            else:  # mitmproxy's intercept decides after this hook: look once it is done
+                loop.call_soon(self._launch_early, token)
         return token
+
+    def _launch_early(self, token: str) -> None:
+        """Start a registered call before mitmproxy claims it, unless its flow is held."""
+        call = self._unclaimed.get(token)
+        if call is None or self._is_held(token) or token in self._running:
+            return
+        if self.started and self._stopping is None:
+            self._launch(token, call)
+
+    def _is_held(self, token: str) -> bool:
+        held = self._held.get(token)
+        return held is not None and held()
 
     def discard(self, token: str) -> None:
         """Forget `token`'s call, and cancel it if it is running (its flow is over)."""
         self._unclaimed.pop(token, None)
+        self._held.pop(token, None)
         timer = self._expiry.pop(token, None)
         if timer is not None:
             timer.cancel()
@@ -148,6 +171,10 @@ class Driver:
 
     def _expire(self, token: str) -> None:
         self._expiry.pop(token, None)
+        if token in self._unclaimed and self._is_held(token):  # rule 5: held, not forgotten
+            loop = asyncio.get_running_loop()
+            self._expiry[token] = loop.call_later(JOB_TTL, self._expire, token)
+            return
         if token in self._unclaimed:
             self.discard(token)
             logger.debug("an unclaimed call expired")
@@ -206,6 +233,11 @@ class Driver:
         """mitmproxy's request for one call: its answer goes to `exchange`."""
         target = _origin_form(target)
         token = target[len(PATH_PREFIX) :] if target.startswith(PATH_PREFIX) else ""
+        if self._is_held(token):  # rule 5: not usable while held, and the call stays
+            err = UpstreamError("unknown or expired call", status=404, code="not_found")
+            exchange.respond(404, JSON, error_body(err))
+            return
+        self._held.pop(token, None)
         call = self._unclaimed.pop(token, None)
         timer = self._expiry.pop(token, None)
         if timer is not None:

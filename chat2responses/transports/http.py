@@ -16,6 +16,11 @@ Rule 2: a body that ends before a terminal event is not decided here: the events
         the translator reports the missing terminal event.
 Rule 3: the body is read at most READ_SIZE bytes at a time, the first read FIRST_READ_SIZE: an
         upstream that answers in a burst still has its first event through at once.
+Rule 4: silence is measured in events, not bytes: a body that drips bytes without completing an
+        event for `idle_timeout` seconds ends like a silent one; no response headers within
+        `idle_timeout` is a 504 `upstream_stalled` too (the policy does not retry it).
+Rule 5: a redirect is followed only within the same origin, the same POST again
+        (upstream/redirects.py); any other is a 502 that names only the origin it pointed to.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 
-from aiohttp import ClientError, ClientResponse, ClientSession
+from aiohttp import ClientError, ClientResponse, ClientSession, ConnectionTimeoutError
 
 from chat2responses.protocol.errors import (
     UpstreamError,
@@ -42,7 +47,9 @@ from chat2responses.protocol.events import (
     events_of_response,
     parse_event,
 )
+from chat2responses.protocol.redact import redact
 from chat2responses.protocol.transcript import Transcript
+from chat2responses.upstream.redirects import MAX_REDIRECTS, is_redirect, redirect_target
 from chat2responses.upstream.routing import redacted_url
 
 logger = logging.getLogger(__name__)
@@ -96,18 +103,20 @@ class HttpEvents:
         return self
 
     async def __anext__(self) -> Event:
-        while not self._ready:
-            if self._ended:
-                raise StopAsyncIteration
-            await self._read()
+        if not self._ready and not self._ended:
+            # Rule 4: one deadline for the whole next event, however many reads it takes.
+            with _upstream_errors(self._where, self._idle):
+                async with asyncio.timeout(self._idle):
+                    while not self._ready and not self._ended:
+                        await self._read()
+        if not self._ready:
+            raise StopAsyncIteration
         return parse_event(self._ready.popleft())
 
     async def _read(self) -> None:
         # Rule 3: a small first read, so the first event is not decoded after a whole burst.
         size = READ_SIZE if self.received else FIRST_READ_SIZE
-        with _upstream_errors(self._where, self._idle):
-            async with asyncio.timeout(self._idle):
-                data = await self._upstream.content.read(size)
+        data = await self._upstream.content.read(size)
         if not data:
             self._ended = True
             self._ready.extend(self._decoder.finish_raw())
@@ -135,11 +144,7 @@ async def open_http_events(
     non-200 answer."""
     where = redacted_url(url)
     sent = {**headers, "content-type": "application/json", "accept": "text/event-stream"}
-    # The session bounds the TCP connect (connect_timeout); the answer's head may take as long
-    # as any other silence.
-    with _upstream_errors(where, idle_timeout, connecting=True):
-        async with asyncio.timeout(idle_timeout):
-            upstream = await session.post(url, data=body, headers=sent, ssl=ssl or True)
+    upstream = await _post(session, url, body, headers=sent, ssl=ssl, idle_timeout=idle_timeout)
     try:
         if on_headers is not None:
             on_headers(upstream.headers)
@@ -147,7 +152,7 @@ async def open_http_events(
             with _upstream_errors(where, idle_timeout):
                 async with asyncio.timeout(idle_timeout):
                     error = await upstream.content.read(MAX_ERROR_BODY)
-            transcript.add(error)
+            transcript.add(redact(error.decode("utf-8", "replace")).encode())  # for display
             raise upstream_error_from_body(upstream.status, error, dict(upstream.headers))
         if upstream.content_type == "text/event-stream":
             yield HttpEvents(upstream, where, idle_timeout, transcript)
@@ -158,6 +163,32 @@ async def open_http_events(
             upstream.release()  # the connection goes back to the pool
         else:
             upstream.close()
+
+
+async def _post(
+    session: ClientSession,
+    url: str,
+    body: bytes,
+    *,
+    headers: Mapping[str, str],
+    ssl: ssl_module.SSLContext | None,
+    idle_timeout: float,
+) -> ClientResponse:
+    """The answer's head, following same-origin redirects only (rule 5). The session bounds the
+    TCP connect (connect_timeout); the head may take as long as any other silence (rule 4)."""
+    for hops in range(MAX_REDIRECTS + 1):
+        where = redacted_url(url)
+        with _upstream_errors(where, idle_timeout, connecting=True):
+            async with asyncio.timeout(idle_timeout):
+                upstream = await session.post(
+                    url, data=body, headers=headers, ssl=ssl or True, allow_redirects=False
+                )
+        if not is_redirect(upstream.status):
+            return upstream
+        location = upstream.headers.get("location")
+        upstream.close()
+        url = redirect_target(url, upstream.status, location, "POST", hops)
+    raise AssertionError("redirect_target ends the loop")  # pragma: no cover
 
 
 async def _json_events(
@@ -171,7 +202,7 @@ async def _json_events(
         raise UpstreamProtocolError(f"upstream answered more than {MAX_EVENT_BYTES} bytes of JSON")
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict) or data.get("object") != "response":
         kind = upstream.content_type or "no content type"
@@ -186,12 +217,19 @@ def _upstream_errors(where: str, timeout: float, *, connecting: bool = False) ->
     """Map aiohttp's and the socket layer's exceptions to the project's error tree (rule 1)."""
     try:
         yield
+    except ConnectionTimeoutError:  # the session's connect_timeout: a failed connection
+        raise UpstreamError(
+            f"cannot reach upstream {where}: the connection timed out",
+            status=504,
+            code="upstream_timeout",
+        ) from None
     except TimeoutError:
-        if connecting:
+        if connecting:  # rule 4: connected, but no head within the idle timeout
             raise UpstreamError(
-                f"upstream {where} did not answer within {timeout:g} s",
+                f"upstream {where} sent no response headers within {timeout:g} s "
+                "(responses_idle_timeout)",
                 status=504,
-                code="upstream_timeout",
+                code="upstream_stalled",
             ) from None
         raise UpstreamError(
             f"upstream {where} stalled: no data for {timeout:g} s (responses_idle_timeout)",

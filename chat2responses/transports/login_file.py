@@ -5,10 +5,15 @@ disk (inode, mtime, size), so a `codex login` in another terminal takes effect o
 request; `write_login` replaces it after a refresh. The token rules are `upstream/login.py`'s.
 
 Rule 1: nothing here logs or formats a token; errors name the file, never its content.
+Rule 2: the file is read in bounded time (transports/files.py: a regular file of at most
+        MAX_LOGIN_BYTES), and off the event loop by the async readers (`credentials_async`,
+        `reread_async`); the synchronous `cached` reads only when nothing was read yet.
+Rule 3: a file that is not a JSON object (too deep, not UTF-8, not JSON) is a 401 naming it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -20,7 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from chat2responses.protocol.errors import ClientError
+from chat2responses.transports.files import read_small_file
 from chat2responses.upstream.login import CodexCredentials, codex_headers, login_error, parse_login
+
+MAX_LOGIN_BYTES = 1 << 20  # a login file is a few KB
 
 
 class LoginFile:
@@ -39,6 +47,20 @@ class LoginFile:
             self._credentials = parse_login(self.read_json(), self.path)
             self._stamp = stamp
         return self._credentials
+
+    def cached(self) -> CodexCredentials:
+        """The credentials last read, without looking at the file again (read once if never)."""
+        if self._credentials is not None:
+            return self._credentials
+        return self.credentials()
+
+    async def credentials_async(self) -> CodexCredentials:
+        """`credentials`, with the file's stat and read in a thread (rule 2)."""
+        return await asyncio.to_thread(self.credentials)
+
+    async def reread_async(self) -> tuple[dict[str, Any], CodexCredentials]:
+        """`reread` in a thread (rule 2)."""
+        return await asyncio.to_thread(self.reread)
 
     def reread(self) -> tuple[dict[str, Any], CodexCredentials]:
         """The file as it is now (raw and parsed), bypassing the cache and refilling it."""
@@ -61,14 +83,14 @@ class LoginFile:
 
     def read_json(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.path.read_bytes())
+            data = json.loads(read_small_file(self.path, MAX_LOGIN_BYTES))
         except FileNotFoundError:
             raise login_error(f"no Codex login at {self.path}") from None
         except OSError as exc:
             raise login_error(
                 f"cannot read the Codex login at {self.path}: {exc.strerror}"
             ) from None
-        except ValueError:
+        except (ValueError, RecursionError):  # rule 3 (UnicodeDecodeError is a ValueError)
             raise login_error(f"the Codex login at {self.path} is not valid JSON") from None
         if not isinstance(data, dict):
             raise login_error(f"the Codex login at {self.path} holds no ChatGPT access token")

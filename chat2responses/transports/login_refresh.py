@@ -17,6 +17,8 @@ Rules (as the Codex CLI, codex-rs/login/src/auth/manager.rs):
 4. Bounded: the POST and the wait for the file lock each take at most `timeout` seconds; a
    refresh already sent finishes even when the request that started it is cancelled.
 5. No token, refresh token or token-endpoint body is ever logged or put in an error.
+6. A redirect is followed only within the token endpoint's origin (upstream/redirects.py): the
+   refresh token never goes anywhere else.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientConnectorError, ClientError, ClientSession, ClientTimeout
+from aiohttp import ClientConnectorError, ClientError, ClientSession
 
 from chat2responses.protocol.errors import ClientError as LoginError
+from chat2responses.protocol.errors import UpstreamError
 from chat2responses.transports.login_file import LoginFile, write_login
 from chat2responses.transports.sessions import close_session_now
 from chat2responses.upstream.login import (
@@ -54,6 +57,7 @@ from chat2responses.upstream.login import (
     refresh_write_failed,
     refreshed_login,
 )
+from chat2responses.upstream.redirects import MAX_REDIRECTS, is_redirect, redirect_target
 
 logger = logging.getLogger(__name__)
 
@@ -98,13 +102,13 @@ class CodexLogin:
 
     def account_digest(self) -> str:
         """A short digest naming the login's account, for per-account state (no secret in it)."""
-        return account_digest(self.file.credentials())
+        return account_digest(self.file.cached())
 
     async def headers(self) -> dict[str, str]:
         """The headers for the next upstream call, refreshing first when the access token
         expires within the margin. A refresh that fails while the old token is still valid
         leaves the old token in use; once it has expired, the failure is a 401 ClientError."""
-        creds = self.file.credentials()
+        creds = await self.file.credentials_async()
         if needs_refresh(creds, self._clock(), self._margin):
             creds = await self._fresh(creds)
         return codex_headers(creds, self.session_id)
@@ -113,7 +117,7 @@ class CodexLogin:
         """The headers to retry with after the upstream answered 401 to `rejected_access_token`
         (see `auth.bearer_of`): refreshed when the file still holds that token, else what the
         file holds now. Raises a 401 ClientError when the refresh fails."""
-        if self.file.credentials().access_token == rejected_access_token:
+        if (await self.file.credentials_async()).access_token == rejected_access_token:
             await self._single_flight(lambda c: c.access_token == rejected_access_token)
         return await self.headers()
 
@@ -154,7 +158,7 @@ class CodexLogin:
 
     async def _refresh_once(self, due: Due) -> CodexCredentials:
         async with self._file_lock():
-            data, creds = self.file.reread()
+            data, creds = await self.file.reread_async()
             if not due(creds):
                 logger.info("the Codex login was already refreshed elsewhere; using it")
                 return creds
@@ -188,16 +192,11 @@ class CodexLogin:
 
     async def _post(self, data: dict[str, Any], refresh: str) -> Outcome:
         try:
-            async with self._client().post(
-                self.refresh_url,
-                json=refresh_request_body(refresh),
-                headers={"accept": "application/json"},
-                timeout=ClientTimeout(total=self._timeout),
-            ) as answer:
-                status = answer.status
-                body = await _read_capped(answer.content.iter_chunked(64 * 1024))
+            status, body = await self._exchange_answer(refresh)
         except ClientConnectorError:
             raise
+        except UpstreamError as exc:  # a redirect not followed (rule 6)
+            return refresh_unreachable(exc.message)
         except (ClientError, TimeoutError, ValueError) as exc:
             return refresh_unreachable(_reason(exc))
         if status != 200:
@@ -216,6 +215,24 @@ class CodexLogin:
             )
         self.file.prime(new_creds)
         return new_creds
+
+    async def _exchange_answer(self, refresh: str) -> tuple[int, bytes]:
+        """The token endpoint's status and body, a same-origin redirect followed (rule 6)."""
+        url = self.refresh_url
+        async with asyncio.timeout(self._timeout):
+            for hops in range(MAX_REDIRECTS + 1):
+                async with self._client().post(
+                    url,
+                    json=refresh_request_body(refresh),
+                    headers={"accept": "application/json"},
+                    allow_redirects=False,
+                ) as answer:
+                    if is_redirect(answer.status):
+                        location = answer.headers.get("location")
+                        url = redirect_target(url, answer.status, location, "POST", hops)
+                        continue
+                    return answer.status, await _read_capped(answer.content.iter_chunked(1 << 16))
+        raise AssertionError("redirect_target ends the loop")  # pragma: no cover
 
     def _remember(self, refresh: str, outcome: Outcome) -> None:
         self._outcomes.pop(refresh, None)
@@ -270,7 +287,7 @@ async def _read_capped(chunks: AsyncIterator[bytes]) -> bytes:
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         parsed = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = None
     if not isinstance(parsed, dict):
         raise refresh_failed(

@@ -223,7 +223,7 @@ def _load_json(raw: bytes, source: str) -> dict[str, Any]:
         data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise CatalogError(f"{source}: not UTF-8 text ({exc})") from None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise CatalogError(f"{source}: not valid JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("models"), list):
         raise CatalogError(f'{source}: expected a JSON object {{"models": [...]}}')

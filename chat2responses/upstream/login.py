@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from chat2responses.protocol.errors import ClientError
+from chat2responses.protocol.redact import redact
 from chat2responses.upstream.profiles import CODEX
 
 # The Codex CLI's OAuth client and token endpoint (codex-rs/login/src/auth/manager.rs).
@@ -48,8 +49,10 @@ class CodexCredentials:
 
 
 def login_error(message: str, code: str = "codex_login_missing") -> ClientError:
+    """The 401 of a missing, unreadable or unrefreshable login; what the token endpoint said
+    in it is redacted (protocol/redact.py)."""
     return ClientError(
-        f"{message}; run `codex login` to sign in with ChatGPT",
+        f"{redact(message)}; run `codex login` to sign in with ChatGPT",
         status=401,
         type="authentication_error",
         code=code,
@@ -98,7 +101,7 @@ def jwt_claims(token: str) -> dict[str, Any] | None:
     payload = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
         claims = json.loads(base64.urlsafe_b64decode(payload))
-    except (ValueError, binascii.Error):
+    except (ValueError, RecursionError, binascii.Error):
         return None
     return claims if isinstance(claims, dict) else None
 
@@ -210,7 +213,7 @@ def refresh_failed(why: str, code: str) -> ClientError:
 def _error_code(body: bytes) -> str | None:
     try:
         data = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict):
         return None

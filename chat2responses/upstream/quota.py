@@ -362,7 +362,7 @@ def _parse(payload: Mapping[str, Any] | bytes) -> Mapping[str, Any]:
         return payload
     try:
         data = json.loads(payload) if payload else None
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 

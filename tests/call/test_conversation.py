@@ -532,3 +532,37 @@ def test_a_responses_shaped_body_with_a_string_input_has_a_key() -> None:
         {"model": "gpt-5.5", "input": "hi", "stream": True}, catalog=CATALOG, profile=CODEX
     ).body
     assert key_of(body) == key_of(same)
+
+
+def keep(store: ConversationStore, key: str, socket: object, opened_at: float) -> None:
+    store.remember(
+        key,
+        upstream=UPSTREAM,
+        credential="c",
+        body={"model": "m", "input": [{"role": "user", "content": "hi"}]},
+        response_id="resp_1",
+        output=[],
+        socket=socket,
+        socket_opened_at=opened_at,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kept", "now", "expected"),
+    [
+        ([], 0.0, None),
+        ([("a", 0.0, 0.0)], 0.0, 300.0),  # idles out first
+        ([("a", 0.0, 0.0)], 100.0, 200.0),
+        ([("a", 0.0, 0.0)], 400.0, 0.0),  # past due: at once
+        ([("a", 10.0, -3200.0)], 10.0, 90.0),  # its socket reaches 55 minutes first
+        ([("a", 0.0, 0.0), ("b", 50.0, 50.0)], 60.0, 240.0),  # the first remembered
+    ],
+)
+def test_expires_in_says_when_the_first_record_goes(
+    kept: list[tuple[str, float, float]], now: float, expected: float | None
+) -> None:
+    moments = iter([at for _, at, _ in kept] + [now])
+    store = ConversationStore(clock=lambda: next(moments))
+    for key, _, opened in kept:
+        keep(store, key, object(), opened)
+    assert store.expires_in() == expected

@@ -407,6 +407,20 @@ def test_a_status_less_websocket_error_after_output_is_advisory() -> None:
     assert played.text() == "Hi" and isinstance(played.end, Finish)
 
 
+@pytest.mark.parametrize(
+    ("kind", "stream"),
+    [(kind, stream) for kind in CallKind for stream in (True, False)],
+)
+def test_an_advisory_frame_after_output_is_advisory_for_every_client(
+    kind: CallKind, stream: bool
+) -> None:
+    played = play(
+        job(W, kind=kind, stream=stream),
+        [[ADDED, delta("H"), ADVISORY, delta("i"), ITEM_DONE, COMPLETED]],
+    )
+    assert isinstance(played.end, Finish)
+
+
 def test_the_same_error_frame_over_http_or_before_output_ends_the_answer() -> None:
     over_http = play(job(H), [[ADDED, delta("H"), ADVISORY, ITEM_DONE, COMPLETED]])
     assert isinstance(over_http.end, Fail) and over_http.end.chunk is not None
@@ -582,3 +596,12 @@ def test_the_codex_profile_shapes_the_frame_and_the_session_header_goes_last() -
     opened = CallMachine(the_job, jitter=lambda: 0.0).start(lambda s: True)
     assert opened.extra == {"session_id": "conv", **CODEX.ws_headers}
     assert the_job.upstream.profile is not OPENAI
+
+
+def test_a_1009_on_a_websocket_only_model_is_not_blamed_on_the_client() -> None:
+    too_big = WebSocketClosed("message too big", 1009)
+    needs_ws = UpstreamError("routing_unsupported: WebSocket only", status=400)
+    played = play(job(W), [[too_big], [needs_ws]])
+    assert isinstance(played.end, Fail)
+    assert (played.end.error.status, played.end.error.code) == (502, "upstream_message_too_big")
+    assert [o.attempt.route for o in played.opens] == [W, H]

@@ -118,6 +118,11 @@ def refused(status: int) -> HandshakeRefused:
         (H, UpstreamError("boom", status=500), Failure.TRANSIENT),
         (H, UpstreamError("overloaded", status=503, code="server_is_overloaded"), Failure.TRANSIENT),  # noqa: E501
         (W, UpstreamError("stalled", status=504, code="upstream_stalled"), Failure.FATAL),
+        (H, UpstreamError("no headers", status=504, code="upstream_stalled"), Failure.FATAL),
+        (H, UpstreamError("connect timed out", status=504, code="upstream_timeout"), Failure.TRANSIENT),  # noqa: E501
+        (H, UpstreamError("elsewhere", status=502, code="upstream_redirect"), Failure.FATAL),
+        (W, UpstreamError("elsewhere", status=502, code="upstream_redirect"), Failure.FATAL),
+        (H, UpstreamError("too large", status=502, code="answer_too_large"), Failure.FATAL),
         (H, UpstreamProtocolError("garbage"), Failure.FATAL),
         (W, WebSocketClosed("dropped", 1006), Failure.DROPPED),
         (W, WebSocketClosed("going away", 1001), Failure.DROPPED),
@@ -164,3 +169,24 @@ def test_a_forced_http_route_explains_a_websocket_only_refusal() -> None:
         plan(H, switchable=False), Failure.NEEDS_WEBSOCKET
     )
     assert dead_end_note(plan(H), Failure.FATAL) == ""
+
+
+@pytest.mark.parametrize(
+    ("failures", "status", "code"),
+    [
+        # 1009 on the WebSocket, then HTTP refuses the model: the upstream's limit (502).
+        ([(W, Failure.TOO_BIG), (H, Failure.NEEDS_WEBSOCKET)], 502, "upstream_message_too_big"),
+        # HTTP refuses the model with no 1009 before: the upstream's own 400 as it came.
+        ([(H, Failure.NEEDS_WEBSOCKET)], 400, "routing_unsupported"),
+        ([(W, Failure.TOO_BIG), (H, Failure.FATAL)], 400, "routing_unsupported"),
+    ],
+)
+def test_dead_end_blames_the_upstreams_limit_not_the_client(
+    failures: list[tuple[Route, Failure]], status: int, code: str
+) -> None:
+    from chat2responses.call.policy import Tried, dead_end
+
+    history = tuple(Tried(Attempt(route, False, "x"), failure) for route, failure in failures)
+    refusal = UpstreamError("routing_unsupported", status=400, code="routing_unsupported")
+    err = dead_end(plan(W), history, refusal)
+    assert (err.status, err.code) == (status, code)

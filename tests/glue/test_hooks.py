@@ -564,3 +564,48 @@ def test_a_rewritten_stream_is_relayed_as_it_comes_and_tells_the_call(
         assert relay(b"data: 1\n\n") == b"data: 1\n\n"  # byte for byte
         assert job.relayed.is_set()
         assert relay(b"") == b""
+
+
+@pytest.mark.parametrize(
+    ("headers", "keep_host", "status"),
+    [
+        ({"origin": "http://attacker.example"}, False, 403),
+        ({"sec_fetch_site": "cross-site"}, False, 403),
+        ({"host": "rebind.attacker.example:8080"}, True, 403),
+        # mitmproxy put the target's Host there: the Origin rules alone apply.
+        ({"host": "rebind.attacker.example:8080"}, False, None),
+        ({"host": "127.0.0.1:8080"}, True, None),
+    ],
+)
+def test_a_web_page_is_refused_before_anything_is_planned(
+    addon: Chat2Responses, headers: dict[str, str], keep_host: bool, status: int | None
+) -> None:
+    from mitmproxy.addons.proxyserver import Proxyserver
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    with taddons.context(addon, Proxyserver()) as tctx:
+        tctx.options.update(keep_host_header=keep_host, listen_host="127.0.0.1")
+        tctx.configure(addon, responses_rewrite="all")
+        started(addon)
+        for path in ("/v1/chat/completions", "/v1/models"):
+            flow = chat_flow(BODY, path=path, **headers)
+            flow.client_conn.proxy_mode = ProxyMode.parse("reverse:http://127.0.0.1:9")
+            if path.endswith("models"):
+                flow.request.method = "GET"
+            addon.request(flow)
+            if status is None:
+                assert flow.response is None or flow.response.status_code == 200
+                continue
+            assert flow.response is not None and flow.response.status_code == status
+            error = json.loads(flow.response.content or b"")["error"]
+            assert error["type"] == "permission_error"
+            assert flow.id not in addon.calls  # nothing planned, nothing sent
+
+
+def test_an_allowed_origin_passes(addon: Chat2Responses) -> None:
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_allowed_origins="http://localhost:3000")
+        started(addon)
+        flow = chat_flow(BODY, origin="http://localhost:3000", sec_fetch_site="cross-site")
+        addon.request(flow)
+        assert flow.response is None and flow.id in addon.calls

@@ -79,3 +79,44 @@ def test_what_does_not_decode_is_a_400_naming_the_coding(raw: bytes, coding: str
     with pytest.raises(ClientError) as caught:
         decode_content(raw, coding, 1 << 20)
     assert caught.value.status == 400 and why in caught.value.message
+
+
+def test_a_body_of_many_gzip_members_is_refused_after_max_members() -> None:
+    from chat2responses.protocol.content_coding import MAX_MEMBERS
+
+    hostile = gzip.compress(b"") * ((8 << 20) // 20)  # 8 MiB of empty members
+    with pytest.raises(ClientError) as caught:
+        decode_content(hostile, "gzip", 32 << 20)
+    assert caught.value.status == 400 and f"more than {MAX_MEMBERS} gzip members" in str(
+        caught.value.message
+    )
+    fine = b"".join(gzip.compress(bytes([65 + i % 26])) for i in range(MAX_MEMBERS))
+    assert len(decode_content(fine, "gzip", 1 << 20)) == MAX_MEMBERS
+
+
+def test_members_after_a_large_one_are_found_where_they_start() -> None:
+    first = bytes(range(256)) * 400  # compresses poorly: the member spans many slices
+    body = gzip.compress(first) + gzip.compress(b"tail") + gzip.compress(b"")
+    assert decode_content(body, "gzip", 1 << 20) == first + b"tail"
+
+
+@pytest.mark.parametrize("coding", sorted(ENCODERS))
+def test_the_output_is_bounded_by_a_ratio_of_the_compressed_size(coding: str) -> None:
+    from chat2responses.protocol.content_coding import MAX_RATIO, RATIO_FLOOR
+
+    bomb = ENCODERS[coding](b"\0" * (30 << 20))  # under the body limit, but a bomb
+    assert MAX_RATIO * len(bomb) < 30 << 20
+    with pytest.raises(ClientError) as caught:
+        decode_content(bomb, coding, 32 << 20)
+    assert caught.value.status == 413
+    limit = max(RATIO_FLOOR, MAX_RATIO * len(bomb))
+    assert f"more than {limit} bytes" in caught.value.message
+
+
+def test_needs_thread_only_for_a_large_encoded_body() -> None:
+    from chat2responses.protocol.content_coding import OFF_LOOP_BYTES, needs_thread
+
+    big = b"x" * (OFF_LOOP_BYTES + 1)
+    assert needs_thread(big, "gzip") and needs_thread(big, "identity, br")
+    assert not needs_thread(big, "") and not needs_thread(big, "identity")
+    assert not needs_thread(b"x", "gzip") and not needs_thread(None, "gzip")

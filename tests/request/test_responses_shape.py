@@ -182,3 +182,18 @@ def test_a_body_for_the_responses_endpoint_without_input_is_missing_input() -> N
     assert caught.value.param == "input" and caught.value.code == "missing_required_parameter"
     chat = {"model": "gpt-5.5", "messages": [{"role": "user", "content": "hi"}]}
     assert translate_request(chat, catalog=Catalog.default(), profile=OPENAI, responses_api=True)
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"tools": "web_search"}, "tools"),
+        ({"tools": {"type": "function"}}, "tools"),
+        ({"tools": [1]}, "tools[0]"),
+        ({"tool_choice": 3}, "tool_choice"),
+    ],
+)
+def test_tools_of_a_wrong_type_are_the_clients_400(fields: dict[str, Any], param: str) -> None:
+    for profile in (OPENAI, CODEX):
+        err = refused({"model": "gpt-5.5", "input": "hi", **fields}, profile)
+        assert (err.status, err.param) == (400, param)

@@ -139,3 +139,33 @@ def test_a_json_answer_raises_errors_and_needs_a_terminal_event() -> None:
     with pytest.raises(UpstreamError) as caught:
         ResponsesJsonSink(limit=10).check_size(11)
     assert caught.value.status == 502
+
+
+def test_a_late_websocket_error_frame_reaches_the_client_in_openais_shape() -> None:
+    frame = {
+        "type": "error",
+        "status": 503,
+        "error": {"type": "server_error", "code": "server_is_overloaded", "message": "busy"},
+        "headers": {"x-codex-primary-used-percent": "10"},
+        "sequence_number": 5,
+    }
+    sink = ResponsesStreamSink()
+    sink.feed(CREATED)
+    sink.feed(DELTA)
+    shaped = {
+        "type": "error",
+        "code": "server_is_overloaded",
+        "message": "busy",
+        "param": None,
+        "sequence_number": 5,
+    }
+    assert events_of(sink.feed(frame)) == [("error", shaped)]
+    assert sink.error is not None and sink.error.message == "busy"
+
+
+def test_a_buffered_response_counts_as_started_at_its_first_output() -> None:
+    sink = ResponsesJsonSink()
+    sink.feed(CREATED)
+    assert not sink.started  # the preamble is not output: an error now keeps its status
+    sink.feed(DELTA)
+    assert sink.started  # an advisory error frame from now on is only logged (call/machine.py)

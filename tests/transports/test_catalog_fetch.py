@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -25,13 +26,27 @@ async def catalog_server(state: dict[str, Any]) -> AsyncIterator[str]:
         state.setdefault("seen", []).append(dict(request.headers))
         if state.get("fail"):
             return web.Response(status=503, text="down")
+        if "redirect" in state and request.path == "/backend-api/codex/models":
+            return web.Response(status=307, headers={"location": state["redirect"]})
         etag = state["etag"]
         if request.headers.get("if-none-match") == etag:
             return web.Response(status=304)
+        if "split" in state:  # the answer in pieces, a while apart: one read is not the whole
+            raw = json.dumps(state["body"]).encode()
+            answer = web.StreamResponse(
+                headers={"content-type": "application/json", "x-models-etag": etag}
+            )
+            await answer.prepare(request)
+            for at in range(0, len(raw), state["split"]):
+                await answer.write(raw[at : at + state["split"]])
+                await asyncio.sleep(0.005)
+            await answer.write_eof()
+            return answer
         return web.json_response(state["body"], headers={"x-models-etag": etag})
 
     app = web.Application()
     app.router.add_get("/backend-api/codex/models", models)
+    app.router.add_get("/backend-api/codex/moved/models", models)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -98,3 +113,73 @@ def test_a_live_answer_that_cannot_be_read_is_left_out(caplog: pytest.LogCapture
         catalog = load_catalog("", b'{"not": "a catalog"}')
     assert catalog.match("gpt-5.5").info is not None
     assert any("left out" in r.getMessage() for r in caplog.records)
+
+
+BIG = {
+    "models": [
+        {"slug": f"gpt-7-live-{i}", "prefer_websockets": True, "description": "x" * 200}
+        for i in range(1000)
+    ]
+}
+
+
+async def test_a_large_answer_in_pieces_is_read_whole() -> None:
+    state: dict[str, Any] = {"etag": "v1", "body": BIG, "split": 50_000}
+    assert len(json.dumps(BIG)) > 128 * 1024
+    async with catalog_server(state) as url:
+        fetcher = CatalogFetcher(url, interval=0)
+        assert await fetcher.fetch()
+        fetcher.stop()
+    assert fetcher.live is not None and json.loads(fetcher.live) == BIG
+    catalog = load_catalog("", fetcher.live)
+    assert "gpt-7-live-999" in catalog.slugs()
+
+
+async def test_a_redirect_is_followed_within_the_origin_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def headers() -> dict[str, str]:
+        return {"authorization": "Bearer login"}
+
+    state: dict[str, Any] = {"etag": "v1", "body": LIVE}
+    async with catalog_server(state) as url:
+        state["redirect"] = url + "/moved/models"
+        fetcher = CatalogFetcher(url, interval=0, headers=headers)
+        assert await fetcher.fetch()  # same origin: followed, the login along
+        assert state["seen"][-1]["Authorization"] == "Bearer login"
+        fetcher.stop()
+        async with catalog_server({"etag": "v1", "body": LIVE}) as elsewhere:
+            state["redirect"] = elsewhere + "/models"
+            fetcher = CatalogFetcher(url, interval=0, headers=headers)
+            with caplog.at_level(logging.WARNING):
+                assert not await fetcher.fetch()
+        fetcher.stop()
+    assert fetcher.live is None
+    assert "redirected (307) to another origin" in caplog.text
+
+
+def test_a_100000_deep_answer_is_left_out_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    deep = b'{"models": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with caplog.at_level(logging.WARNING):
+        catalog = load_catalog("", deep)
+    assert "gpt-5.5" in catalog.slugs()  # the embedded one, as before
+    assert "left out" in caplog.text and "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["fifo", "large"])
+def test_a_catalog_file_that_is_no_small_regular_file_is_refused_at_once(
+    tmp_path: Any, kind: str
+) -> None:
+    import os
+
+    from chat2responses.glue.catalogs import MAX_CATALOG_FILE_BYTES
+
+    path = tmp_path / "catalog.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_bytes(b" " * (MAX_CATALOG_FILE_BYTES + 1))
+    with pytest.raises(ValueError, match=r"not a regular file|larger than"):
+        load_catalog(str(path))

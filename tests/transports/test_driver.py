@@ -252,3 +252,34 @@ async def test_reading_paused_pauses_only_a_reading_transport() -> None:
         pass
     writer.close()
     theirs.close()
+
+
+async def test_a_held_call_waits_shows_no_usable_token_and_never_expires_while_held(
+    driver: Driver, upstream: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mitmproxy's intercept holds the flow after the glue registered its call (rule 5)."""
+    monkeypatch.setattr(driver_module, "JOB_TTL", 0.05)
+    upstream.script(ANSWER)
+    held = True
+    token = driver.register(job(), held=lambda: held)
+    for _ in range(10):  # well past JOB_TTL
+        await asyncio.sleep(0.02)
+    assert upstream.log == []  # nothing made, nothing billed
+    status, body = await post(driver, token)  # whoever read the token from the held flow
+    assert status == 404 and json.loads(body)["error"]["code"] == "not_found"
+    assert driver.pending() == 1 and upstream.log == []  # and the call is still there
+    held = False  # released: mitmproxy claims it, and only now the call is made
+    status, body = await post(driver, token)
+    assert status == 200 and texts(body) == "Hi" and upstream.log[:1] == ["open 0"]
+
+
+async def test_a_call_not_held_starts_once_the_hooks_have_run(
+    driver: Driver, upstream: Scripted
+) -> None:
+    upstream.script(ANSWER)
+    token = driver.register(job(), held=lambda: False)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert upstream.log[:1] == ["open 0"]  # before mitmproxy's request arrives
+    status, body = await post(driver, token)
+    assert status == 200 and texts(body) == "Hi"

@@ -36,6 +36,13 @@ async def _behave(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": error}, status=429, headers={"retry-after": "7"})
     if behaviour == "text":
         return web.Response(text="<html>hello</html>", content_type="text/html")
+    if behaviour == "no-head":
+        await asyncio.sleep(30)
+    if behaviour.startswith("redirect "):  # "redirect STATUS LOCATION"
+        _, status, location = behaviour.split(" ", 2)
+        hops = int(request.query.get("hops", "0"))
+        location = location.replace("{hops}", str(hops + 1))
+        return web.Response(status=int(status), headers={"location": location})
     response = web.StreamResponse(headers={"content-type": "text/event-stream", "x-quota": "9"})
     await response.prepare(request)
     if behaviour == "sse":
@@ -45,8 +52,20 @@ async def _behave(request: web.Request) -> web.StreamResponse:
     elif behaviour == "stall":
         await response.write(sse(ADDED))
         await asyncio.sleep(30)
+    elif behaviour == "drip":  # bytes, never a whole event after the first
+        await response.write(sse(ADDED) + b"data: ")
+        for _ in range(600):
+            await response.write(b" ")
+            await asyncio.sleep(0.05)
     await response.write_eof()
     return response
+
+
+async def _moved(request: web.Request) -> web.StreamResponse:
+    """Where a same-origin redirect points: the same POST must arrive, with its credentials."""
+    assert request.headers["authorization"] == "Bearer sk-secret"
+    assert await request.read() == b"{}"
+    return web.Response(body=sse(ADDED, COMPLETED), content_type="text/event-stream")
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +73,7 @@ def server() -> Iterator[str]:
     loop = asyncio.new_event_loop()
     app = web.Application()
     app.router.add_post("/v1/responses", _behave)
+    app.router.add_post("/v1/moved", _moved)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
     loop.run_until_complete(runner.setup())
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -156,3 +176,52 @@ async def test_a_refused_connection_is_a_502_that_holds_no_credential() -> None:
     assert "sk-1" not in err.message
     # worded as the WebSocket route's (test_websocket_stream.py): one story for both routes
     assert err.message.startswith(f"cannot reach upstream http://127.0.0.1:{port}/v1/responses: ")
+
+
+async def test_a_stream_that_drips_bytes_without_an_event_ends_like_a_silent_one(
+    server: str,
+) -> None:
+    (events, _), _ = await events_of(server, "drip", idle=0.3)
+    assert events[0]["type"] == "response.output_item.added"
+    err = events[1]
+    assert isinstance(err, UpstreamError) and (err.status, err.code) == (504, "upstream_stalled")
+
+
+async def test_no_response_headers_within_the_idle_timeout_is_a_504_stall(server: str) -> None:
+    with pytest.raises(UpstreamError) as stalled:
+        await events_of(server, "no-head", idle=0.2)
+    err = stalled.value
+    assert (err.status, err.code) == (504, "upstream_stalled") and "no response headers" in str(
+        err.message
+    )
+
+
+async def test_a_same_origin_redirect_is_followed_with_the_same_request(server: str) -> None:
+    (events, _), _ = await events_of(server, "redirect 307 /v1/moved")
+    assert [e["type"] for e in events] == ["response.output_item.added", "response.completed"]
+
+
+@pytest.mark.parametrize(
+    ("status", "location", "says"),
+    [
+        (307, "http://127.0.0.2:{port}/collect", "another origin"),
+        (308, "http://localhost:{port}/v1/moved", "another origin"),
+        (302, "/v1/moved", "would drop the request"),
+        (307, "/v1/responses?hops={hops}", "redirected more than"),
+    ],
+)
+async def test_any_other_redirect_is_a_502_and_nothing_goes_there(
+    server: str, status: int, location: str, says: str
+) -> None:
+    with socket.socket() as elsewhere:  # where a cross-origin redirect points: never reached
+        elsewhere.bind(("127.0.0.1", 0))
+        elsewhere.listen()
+        elsewhere.setblocking(False)
+        port = elsewhere.getsockname()[1]
+        with pytest.raises(UpstreamError) as refused:
+            await events_of(server, f"redirect {status} {location.replace('{port}', str(port))}")
+        with pytest.raises(BlockingIOError):
+            elsewhere.accept()
+    err = refused.value
+    assert (err.status, err.code) == (502, "upstream_redirect") and says in err.message
+    assert "collect" not in err.message

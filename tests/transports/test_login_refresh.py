@@ -382,3 +382,80 @@ async def test_the_account_digest_is_stable_across_a_refresh_and_hides_the_accou
     await login.headers()
     assert login.account_digest() == before
     assert len(before) == 12 and ACCOUNT not in before
+
+
+async def test_the_token_endpoint_redirected_elsewhere_never_gets_the_refresh_token(
+    tmp_path: Path, server: TokenServer
+) -> None:
+    """A 307 to another origin is not followed (the refresh token would go along); one within
+    the endpoint's origin is."""
+    elsewhere = TokenServer()
+    other = web.Application()
+    other.router.add_post("/steal", elsewhere.handle)
+    runner = web.AppRunner(other, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    away = f"http://localhost:{runner.addresses[0][1]}/steal"
+
+    async def redirect(request: web.Request) -> web.Response:
+        return web.Response(status=307, headers={"location": request.query["to"]})
+
+    app = web.Application()
+    app.router.add_post("/moved", redirect)
+    app.router.add_post("/oauth/token", server.handle)
+    front = web.AppRunner(app, access_log=None)
+    await front.setup()
+    await web.TCPSite(front, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{front.addresses[0][1]}"
+    path = tmp_path / "auth.json"
+    try:
+        refresh = server.grant()
+        write_login(path, access_token(-60), refresh)
+        cross = CodexLogin(str(path), f"{base}/moved?to={away}", timeout=2.0)
+        with pytest.raises(ClientError) as caught:
+            await cross.headers()
+        await cross.aclose()
+        assert "another origin" in caught.value.message and "steal" not in caught.value.message
+        assert elsewhere.posts == [] and server.posts == []
+
+        write_login(path, access_token(-60), server.grant())
+        same = CodexLogin(str(path), f"{base}/moved?to=/oauth/token", timeout=2.0)
+        headers = await same.headers()
+        await same.aclose()
+        assert headers["authorization"] == f"Bearer {server.issued[0]}"
+    finally:
+        await runner.cleanup()
+        await front.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "is not valid JSON"),
+        (b'{"tokens": ' * 50_000 + b"{}" + b"}" * 50_000, "is not valid JSON"),
+        (b"\xff\xfe not utf-8", "is not valid JSON"),
+        (b" " * (2 << 20), "larger than"),
+    ],
+)
+async def test_a_hostile_login_file_is_a_clear_401(
+    tmp_path: Path, content: bytes, says: str
+) -> None:
+    path = tmp_path / "auth.json"
+    path.write_bytes(content)
+    login = CodexLogin(str(path), "http://127.0.0.1:9/oauth/token", timeout=1.0)
+    with pytest.raises(ClientError) as caught:
+        await login.headers()
+    assert caught.value.status == 401 and says in caught.value.message
+
+
+async def test_a_fifo_in_place_of_the_login_is_refused_at_once(tmp_path: Path) -> None:
+    """Reading it would wait for a writer forever (and, on the event loop, hang the proxy)."""
+    path = tmp_path / "auth.json"
+    os.mkfifo(path)
+    login = CodexLogin(str(path), "http://127.0.0.1:9/oauth/token", timeout=1.0)
+    async with asyncio.timeout(5):
+        with pytest.raises(ClientError) as caught:
+            await login.headers()
+    assert "not a regular file" in caught.value.message
+    with pytest.raises(ClientError):
+        login.account_digest()  # the synchronous reader is bounded the same way

@@ -549,3 +549,38 @@ async def test_a_frame_with_newlines_is_one_whole_event() -> None:
     ):
         parsed = [events.event async for _ in events]
     assert parsed == [json.loads(DELTA), json.loads(COMPLETED)]
+
+
+# ---- redirects ----------------------------------------------------------------------------------
+
+
+def redirect_to(location: Callable[[], str], status: int = 307) -> ProcessRequest:
+    def process_request(_conn: ServerConnection, request: Request) -> Response | None:
+        if request.path != PATH:
+            return None  # where a same-origin redirect points: served
+        return Response(
+            status, "Redirect", Headers({"Location": location(), "Content-Length": "0"})
+        )
+
+    return process_request
+
+
+async def test_a_same_origin_redirect_is_followed_with_the_same_headers() -> None:
+    async with upstream(
+        sends(CREATED, COMPLETED), process_request=redirect_to(lambda: "/moved/responses")
+    ) as up:
+        texts = await collect(up.url)
+    assert [json.loads(t)["type"] for t in texts] == ["response.created", "response.completed"]
+    assert up.headers[0]["chatgpt-account-id"] == "acct-123"
+    assert up.headers[0]["Authorization"] == f"Bearer {SECRET}"
+
+
+async def test_a_redirect_to_another_origin_is_a_502_and_nothing_goes_there() -> None:
+    async with upstream(sends(CREATED, COMPLETED)) as elsewhere:
+        away = elsewhere.url.replace("127.0.0.1", "localhost")
+        async with upstream(process_request=redirect_to(lambda: away)) as up:
+            with pytest.raises(UpstreamError) as refused:
+                await collect(up.url)
+    err = refused.value
+    assert (err.status, err.code) == (502, "upstream_redirect")
+    assert elsewhere.headers == [] and up.frames == []

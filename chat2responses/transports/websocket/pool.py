@@ -83,6 +83,12 @@ class WebSocketPool:
             elif ws.state is not State.CLOSED:
                 self._discard(ws)
 
+    def retire(self, ws: object) -> None:
+        """Close a socket a conversation kept for its whole idle time (conversation_expiry.py):
+        not made idle again here."""
+        if isinstance(ws, ClientConnection):
+            self._discard(ws)
+
     def opened_at(self, ws: ClientConnection) -> float | None:
         """When `ws` (opened through `track`) was opened, on the loop's clock."""
         origin = self._origins.get(ws)

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Final
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import CloseCode
@@ -27,6 +27,7 @@ from chat2responses.protocol.events import (
     is_advisory_error,
     parse_event,
 )
+from chat2responses.transports.websocket.connect import SameOriginConnect
 from chat2responses.transports.websocket.errors import (
     CLOSE_TIMEOUT,
     CONNECTING,
@@ -249,7 +250,7 @@ class _EventStream:
         self._reused = False
         logger.debug("connecting WebSocket to %s", self._where)
         with upstream_errors(self._where, CONNECTING, target.connect_timeout):
-            ws = await connect(
+            ws = await SameOriginConnect(
                 target.url,
                 additional_headers=target.headers,
                 user_agent_header=USER_AGENT,
