@@ -5,17 +5,7 @@ commands, as emulator/websocket.py carries out the emulator session's steps. The
 what happened (`start`, each upstream `event`, the events' `end`, a `failure`, the answer's head
 going out) and does what it returns:
 
-- `Open`: make this attempt, after `attempt.delay` seconds: send `payload` over `attempt.route`,
-  with `headers`, then the login's (fetched at send time), then `extra`; on `socket` when the
-  attempt continues a conversation there.
-- `Write`: these bytes to the client.
-- `Linger`: these bytes to the client; a stop sequence ended the answer's text: keep reading for
-  at most `seconds` more, only for the usage the terminal event carries, then say `lingered`.
-- `Finish`: the answer's end: the last bytes of a stream, or a whole JSON answer; `close`: stop
-  reading the upstream and close it (the answer ended before the upstream's did), else read it
-  to its end.
-- `Fail`: end the answer with `error`: its body and status before the answer's head went out,
-  `chunk` as the stream's last bytes after it.
+(call/commands.py says what each command asks.)
 
 Rule 1: before the first output an error keeps its HTTP status and may be retried; after it, an
         error is one error chunk and the stream ends. The sinks write nothing for the preamble,
@@ -40,9 +30,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
+from chat2responses.call.commands import LINGER, Command, Fail, Finish, Linger, Open, Write
 from chat2responses.call.job import CallJob, redacted
 from chat2responses.call.memory import lesson_of
 from chat2responses.call.policy import (
@@ -66,43 +57,6 @@ from chat2responses.protocol.wire import dumps
 from chat2responses.upstream.profiles import response_create_frame
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Open:
-    attempt: Attempt
-    payload: str  # the JSON body (HTTP) or the `response.create` frame (WebSocket)
-    headers: Mapping[str, str]  # before the login's
-    extra: Mapping[str, str]  # after the login's: the conversation's and the route's
-    socket: object | None = None  # the conversation's socket this attempt continues on
-
-
-@dataclass(frozen=True, slots=True)
-class Write:
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Linger:
-    data: bytes
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Finish:
-    data: bytes
-    close: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Fail:
-    error: ProxyError
-    chunk: bytes | None = None
-
-
-Command = Open | Write | Linger | Finish | Fail
-
-LINGER = 2.0  # seconds a stopped answer waits for its usage (rule 7)
 
 
 class CallMachine:

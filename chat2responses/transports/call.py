@@ -32,8 +32,9 @@ from collections.abc import Callable
 
 from aiohttp import ClientSession
 
+from chat2responses.call.commands import Command, Fail, Finish, Linger, Open, Write
 from chat2responses.call.job import CallJob
-from chat2responses.call.machine import CallMachine, Command, Fail, Finish, Linger, Open, Write
+from chat2responses.call.machine import CallMachine
 from chat2responses.protocol.errors import ProxyError, error_body
 from chat2responses.transports.answer import ClientAnswer
 from chat2responses.transports.conversation_expiry import watch

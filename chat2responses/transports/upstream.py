@@ -19,8 +19,9 @@ from typing import Any, Protocol
 
 from aiohttp import ClientSession
 
+from chat2responses.call.commands import Open
 from chat2responses.call.job import CallJob
-from chat2responses.call.machine import CallMachine, Open
+from chat2responses.call.machine import CallMachine
 from chat2responses.call.policy import Route
 from chat2responses.protocol.events import Event
 from chat2responses.transports.http import open_http_events

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
+from chat2responses.call.commands import LINGER, Fail, Finish, Linger, Open, Write
 from chat2responses.call.conversation import ConversationStore
 from chat2responses.call.job import CallJob
-from chat2responses.call.machine import LINGER, CallMachine, Fail, Finish, Linger, Open, Write
+from chat2responses.call.machine import CallMachine
 from chat2responses.call.memory import Memory
 from chat2responses.call.policy import Failure, Plan, Reason, Route
 from chat2responses.call.replay import ReasoningCache

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from chat2responses.call.machine import Open
+from chat2responses.call.commands import Open
 from chat2responses.protocol.errors import ProxyError
 from chat2responses.transports.upstream import AttemptEvents, Attempting
 
