@@ -87,11 +87,17 @@ def run_mitmdump(
             if m and not found:
                 found.append(int(m.group(1)))
 
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + 30
+    pumping = threading.Thread(target=pump, daemon=True)
+    pumping.start()
+    # Generous: on a loaded 2-core machine mitmdump's imports alone take seconds.
+    deadline = time.monotonic() + 60
     while not found:
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
+            process.wait()
+            pumping.join(5)  # it reads to the end of the output, then the pipe can close
+            if process.stdout is not None:
+                process.stdout.close()  # else an unclosed-file warning fails a later test
             raise RuntimeError("mitmdump did not start:\n" + "\n".join(lines))
         time.sleep(0.02)
     proxy = Mitmdump(process=process, port=found[0], confdir=confdir, lines=lines)
