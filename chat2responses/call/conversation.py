@@ -35,7 +35,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chat2responses.call.replay import canonical, item_type, plain, replayed, units
+from chat2responses.call.fingerprint import fingerprint
+from chat2responses.call.replay import item_type, plain, replayed, units
 
 # --- the key (rule 1) and the fields (rule 2) ----------------------------------------------------
 
@@ -66,12 +67,12 @@ def conversation_key(body: Mapping[str, Any], *, upstream: str, credential: str)
         body.get("tools"),
         head,
     ]
-    return "c2r-" + hashlib.sha256(canonical(fixed)).hexdigest()[:32]
+    return "c2r-" + fingerprint(fixed).hex()[:32]
 
 
 def _fields_digest(body: Mapping[str, Any]) -> bytes:
     fields = {key: value for key, value in body.items() if key not in _NOT_FIELDS}
-    return hashlib.sha256(canonical(fields)).digest()
+    return fingerprint(fields)
 
 
 def _prefix_digest(found: Sequence[tuple[bytes, int]], count: int) -> bytes:

@@ -61,8 +61,9 @@ class CallOutcome:
     continued: bool = False  # sent as previous_response_id + the new items
     sent_items: int = 0  # input items sent, of `full_items`
     full_items: int = 0
-    # The full request a continued call did not send (its size is shown at the end).
-    full_body: dict[str, Any] | None = None
+    # A continued call: the size of the client's request, which a full resend would have sent
+    # (shown beside what was sent; measured on the client's bytes, never by encoding it again).
+    full_size: int = 0
     replayed: int = 0  # kept reasoning items replayed into a full request
 
     @property
@@ -120,6 +121,7 @@ class CallJob:
     idle_timeout: float
     keepalive: float = 0.0  # seconds of silence before a streaming client gets `: keepalive`
     planned_at: float = 0.0  # epoch seconds: when what the call teaches was learned
+    request_size: int = 0  # bytes of the client's request body
     quota: QuotaTap | None = None  # where this call's quota readings go
     turn: Turn | None = None  # the call's part in its conversation (continuation, replay)
     session_headers: Mapping[str, str] = field(default_factory=dict)  # the conversation's id

@@ -239,7 +239,7 @@ class CallMachine:
             body, socket = turn.body(attempt, full)
             outcome.sent_items, outcome.full_items = turn.sent_items, turn.full_items
             outcome.replayed, outcome.continued = turn.replayed, socket is not None
-            outcome.full_body = full if socket is not None else None
+            outcome.full_size = job.request_size if socket is not None else 0
         extra = dict(job.session_headers)  # the conversation's, over a login's per-process one
         if attempt.route is Route.HTTP:
             payload = dumps(body)

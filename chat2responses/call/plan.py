@@ -143,6 +143,7 @@ def plan_call(
         idle_timeout=float(settings.idle_timeout),
         keepalive=float(settings.keepalive),
         planned_at=now,
+        request_size=len(request.body or b""),
         quota=QuotaTap(state.quota, credential, clock=context.now),
         turn=turn,
         session_headers=session,

@@ -13,7 +13,8 @@ Rule 1 (units): input is compared as units. A run of assistant items (messages, 
         joined by "\\n\\n" (translate_stream rule 8), `<think>…</think>` blocks removed (the
         `think` reasoning mode), surrounding white space stripped; a run whose text is empty has
         none. Reasoning items are ignored anywhere. Any other item drops `id` and `status`; a
-        string `content` becomes one `input_text` part; it is compared as canonical JSON.
+        string `content` becomes one `input_text` part; it is compared by its fingerprint
+        (call/fingerprint.py: the value, key order aside).
 Rule 2 (replay): the upstream's output comes back from a chat client as messages and calls only:
         no ids, statuses, annotations, `encrypted_content` or reasoning items. Other output item
         types (hosted tools) are kept as they came minus `id`/`status`: a chat history never
@@ -31,7 +32,6 @@ Rule 3 (reasoning): `ReasoningCache.keep` files a response's reasoning items tha
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from collections import OrderedDict
@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from chat2responses.call.fingerprint import fingerprint
 from chat2responses.protocol.params import Item
 
 # Assistant tool calls → the key holding their payload.
@@ -47,10 +48,6 @@ REASONING = "reasoning"
 _METADATA = frozenset({"id", "status"})
 _TEXT_PARTS = frozenset({"output_text", "text", "input_text"})
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
-
-
-def canonical(value: object) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def item_type(item: object) -> str | None:
@@ -108,8 +105,8 @@ def plain(item: object) -> object:
 
 
 def units(items: Sequence[object]) -> list[tuple[bytes, int]]:
-    """`items` as comparable units (rule 1): each unit's canonical bytes and the index just
-    after its last item."""
+    """`items` as comparable units (rule 1): each unit's fingerprint and the index just after
+    its last item."""
     out: list[tuple[bytes, int]] = []
     run: list[dict[str, Any]] = []
     end = 0
@@ -117,7 +114,7 @@ def units(items: Sequence[object]) -> list[tuple[bytes, int]]:
     def flush() -> None:
         if run:
             calls = [_call(item) for item in run if item["type"] in CALL_PAYLOAD]
-            out.append((canonical({"assistant": answer_text(run), "calls": calls}), end))
+            out.append((fingerprint({"assistant": answer_text(run), "calls": calls}), end))
             run.clear()
 
     for index, item in enumerate(items):
@@ -128,7 +125,7 @@ def units(items: Sequence[object]) -> list[tuple[bytes, int]]:
             end = index + 1
             continue
         flush()
-        out.append((canonical(plain(item)), index + 1))
+        out.append((fingerprint(plain(item)), index + 1))
     flush()
     return out
 

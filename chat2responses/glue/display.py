@@ -23,7 +23,6 @@ from chat2responses.call.job import CallJob
 from chat2responses.call.policy import Route
 from chat2responses.call.report import MARKS, CallReport, conversation_text, route_shown
 from chat2responses.protocol.transcript import DISPLAY_LIMIT
-from chat2responses.protocol.wire import dumps
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +82,7 @@ def report(flow: http.HTTPFlow, job: CallJob, started: float) -> CallReport:
             sent_items=outcome.sent_items,
             full_items=outcome.full_items,
             sent=len(outcome.sent.encode()),
-            full=len(dumps(outcome.full_body).encode()) if outcome.full_body else 0,
+            full=outcome.full_size,
             replayed=outcome.replayed,
         ),
     )
