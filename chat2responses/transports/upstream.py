@@ -104,6 +104,7 @@ async def _websocket(
         on_handshake=machine.upstream_headers,
         socket=command.socket,  # type: ignore[arg-type]
         keep=keep if job.turn is not None else None,
+        deflate=not job.upstream.local,
     ) as frames:
         machine.opened(101)
         yield FrameEvents(frames, machine)

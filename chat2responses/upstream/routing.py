@@ -11,6 +11,7 @@ The transport is the call policy's business (call/policy.py). Pure: no I/O.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit, urlunsplit
@@ -41,13 +42,26 @@ class Upstream:
     key: str  # http_url without userinfo, query or fragment: learned under, logged, shown
     ws_shown: str  # ws_url the same way, for display
     profile: UpstreamProfile
+    local: bool = False  # on this host (a loopback name or address): nothing to compress for
 
 
 def upstream_for(responses_url: str, origin: str, path: str) -> Upstream:
     """The upstream of one intercepted request (see `responses_url_for`)."""
     url = responses_url_for(responses_url, origin, path)
     ws = websocket_url(url)
-    return Upstream(url, ws, redacted_url(url), redacted_url(ws), profile_for_url(url))
+    shown, ws_shown = redacted_url(url), redacted_url(ws)
+    return Upstream(url, ws, shown, ws_shown, profile_for_url(url), is_loopback(url))
+
+
+def is_loopback(url: str) -> bool:
+    """Whether `url`'s host is this host: `localhost` or a loopback address."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def ours_under_catalog(match: ModelMatch | None, profile: UpstreamProfile, *, chat: bool) -> bool:

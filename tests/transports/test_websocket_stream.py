@@ -584,3 +584,13 @@ async def test_a_redirect_to_another_origin_is_a_502_and_nothing_goes_there() ->
     err = refused.value
     assert (err.status, err.code) == (502, "upstream_redirect")
     assert elsewhere.headers == [] and up.frames == []
+
+
+@pytest.mark.parametrize("deflate", [True, False])
+async def test_permessage_deflate_is_offered_unless_told_not_to(deflate: bool) -> None:
+    """Compression pays off on a network, not toward an upstream on this host (the caller says
+    which: `Upstream.local`)."""
+    async with upstream(sends(COMPLETED)) as up:
+        await collect(up.url, deflate=deflate)
+    offered = up.headers[0].get("Sec-WebSocket-Extensions") or ""
+    assert ("permessage-deflate" in offered) is deflate

@@ -16,6 +16,7 @@ from chat2responses.upstream.routing import (
     CallKind,
     call_kind,
     is_chat_completions_path,
+    is_loopback,
     ours_under_catalog,
     redacted_url,
     responses_url_for,
@@ -150,3 +151,22 @@ def test_the_upstream_shown_holds_no_credential() -> None:
 )
 def test_the_kind_of_a_call(path: str, kind: CallKind | None) -> None:
     assert call_kind(path) is kind
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.1:9/v1", True),
+        ("http://127.8.0.1/v1", True),
+        ("http://[::1]:8080/v1", True),
+        ("http://localhost:1/v1", True),
+        ("http://emulator.localhost/v1", True),
+        ("https://chatgpt.com/backend-api/codex", False),
+        ("http://10.0.0.5/v1", False),
+        ("http://[2001:db8::1]/v1", False),
+        ("http://localhost.example.com/v1", False),
+    ],
+)
+def test_an_upstream_on_this_host_is_known_as_such(url: str, local: bool) -> None:
+    assert is_loopback(url) is local
+    assert upstream_for(url, "", "/chat/completions").local is local

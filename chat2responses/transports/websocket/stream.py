@@ -73,6 +73,7 @@ async def open_response_stream(
     on_handshake: Callable[[Mapping[str, str]], None] | None = None,
     socket: ClientConnection | None = None,
     keep: Callable[[ClientConnection], bool] | None = None,
+    deflate: bool = True,
 ) -> AsyncIterator[_EventStream]:
     """Connect to `url` (or take an idle socket from `pool`), send `frame` (the JSON text of
     the `response.create` frame, built by `profiles.response_create_frame`), and yield the
@@ -87,7 +88,14 @@ async def open_response_stream(
     """
     stream = _EventStream(
         _Target(
-            url, headers, tls_context(url, ssl), connect_timeout, idle_timeout, pool, on_handshake
+            url,
+            headers,
+            tls_context(url, ssl),
+            connect_timeout,
+            idle_timeout,
+            pool,
+            on_handshake,
+            deflate,
         ),
         frame,
         socket=socket,
@@ -111,6 +119,7 @@ class _Target:
     idle_timeout: float
     pool: WebSocketPool | None
     on_handshake: Callable[[Mapping[str, str]], None] | None = None  # the 101's headers
+    deflate: bool = True  # offer permessage-deflate (not to an upstream on this host)
 
     @property
     def where(self) -> str:
@@ -259,8 +268,10 @@ class _EventStream:
                 max_size=MAX_MESSAGE_BYTES,
                 # permessage-deflate as Codex offers it, with smaller windows: zlib's default
                 # state is ~300 KB per socket, and the pool and conversations keep many open.
+                # Not to an upstream on this host: there it saves no time, only spends CPU
+                # (some 15 ms a 700 KB request, on each side).
                 compression=None,
-                extensions=[_DEFLATE],
+                extensions=[_DEFLATE] if target.deflate else None,
                 # Environment proxies are ignored, as mitmproxy ignores them: a shell that points
                 # HTTPS_PROXY at this very mitmproxy would otherwise loop the upstream through it.
                 proxy=None,
