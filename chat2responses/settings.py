@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from chat2responses.protocol.wire import ReasoningMode
 from chat2responses.request.callers import NO_CALLERS, Callers, parse_hosts, parse_origins
+from chat2responses.upstream.identity import CODEX_CLI_VERSION, check_client_version
 from chat2responses.upstream.login import REFRESH_URL
 
 # (name, type, default, help, choices): the public contract of DESIGN.md.
@@ -147,6 +148,14 @@ OPTIONS: tuple[tuple[str, type, str | int, str, tuple[str, ...] | None], ...] = 
         "always allowed. Any other Host (a DNS-rebinding page) gets a 403.",
         None,
     ),
+    (
+        "responses_client_version",
+        str,
+        CODEX_CLI_VERSION,
+        "The Codex CLI version chat2responses speaks as to the Codex backend (User-Agent, "
+        "version header, client_version of /models); the backend gates newer models on it.",
+        None,
+    ),
 )
 OPTION_NAMES = frozenset(name for name, *_ in OPTIONS)
 _DEFAULTS: dict[str, str | int] = {name: default for name, _, default, _, _ in OPTIONS}
@@ -192,6 +201,7 @@ class Settings:
     continuation: bool = True
     refresh_url: str = REFRESH_URL
     callers: Callers = NO_CALLERS
+    client_version: str = CODEX_CLI_VERSION
 
     @classmethod
     def from_strings(cls, values: Mapping[str, str]) -> Settings:
@@ -232,6 +242,7 @@ class Settings:
         responses_codex_refresh_url: str = REFRESH_URL,
         responses_allowed_origins: str = "",
         responses_allowed_hosts: str = "",
+        responses_client_version: str = CODEX_CLI_VERSION,
     ) -> Settings:
         url = responses_url.strip().rstrip("/")
         if url:
@@ -266,6 +277,7 @@ class Settings:
                 parse_origins("responses_allowed_origins", responses_allowed_origins),
                 parse_hosts("responses_allowed_hosts", responses_allowed_hosts),
             ),
+            client_version=check_client_version(responses_client_version),
         )
 
 

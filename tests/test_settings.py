@@ -31,6 +31,8 @@ def test_the_defaults_of_the_options_parse_to_the_default_settings() -> None:
         # codex auth without a URL: only ever the Codex backend.
         ({"responses_auth": "codex"}, "responses_url", "https://chatgpt.com/backend-api/codex"),
         ({"responses_auth": "codex"}, "auth", AuthMode.CODEX),
+        ({}, "client_version", "0.171.0"),  # the newest Codex CLI the project knows
+        ({"responses_client_version": " 0.153.0 "}, "client_version", "0.153.0"),
     ],
 )
 def test_values_as_set_spells_them(values: dict[str, str], field: str, expected: object) -> None:
@@ -47,6 +49,7 @@ def test_values_as_set_spells_them(values: dict[str, str], field: str, expected:
         ({"responses_url": "ftp://h"}, "responses_url must be an http:// or https:// URL"),
         ({"responses_retry": "1"}, "there is no option responses_retry; did you mean "),
         ({"responses_nothing_like_it": "1"}, "there is no option responses_nothing_like_it"),
+        ({"responses_client_version": "latest"}, "responses_client_version must be a Codex CLI"),
     ],
 )
 def test_a_bad_value_or_name_is_a_value_error_naming_it(

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from chat2responses.call.memory import Memory
 from chat2responses.call.policy import Plan, Route, Tried
 from chat2responses.call.turn import Turn
+from chat2responses.protocol.errors import ProxyError
 from chat2responses.protocol.transcript import DISPLAY_LIMIT, Transcript
 from chat2responses.request.translate import Translation
 from chat2responses.response.chat_sinks import Sink
@@ -129,6 +130,8 @@ class CallJob:
     login: Login | None = None
     ssl: Any = None
     relayed: RelaySignal | None = None  # the glue's word that mitmproxy relayed the first bytes
+    # An upstream error explained for the client (upstream/rejections.py): cause and fix.
+    explain: Callable[[ProxyError], ProxyError] | None = None
     outcome: CallOutcome = field(default_factory=CallOutcome)
     times: CallTimes = field(default_factory=CallTimes)
 

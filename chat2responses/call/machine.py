@@ -103,6 +103,11 @@ class CallMachine:
         self._head_out = True
         self.outcome.status = 200
 
+    def answer_headers(self) -> dict[str, str]:
+        """What the answer's head adds: the served tier's word when it was downgraded."""
+        notes = self.job.quota.notes if self.job.quota is not None else None
+        return notes.answer_headers() if notes is not None else {}
+
     def sending(self, headers: Mapping[str, str]) -> None:
         """The attempt's request goes out with `headers`: kept for display, redacted."""
         self.outcome.headers = redacted(headers)
@@ -131,8 +136,8 @@ class CallMachine:
         """One upstream event: bytes for the client, the answer's end, or what a failure calls
         for (rules 1, 6)."""
         job = self.job
-        if job.quota is not None and job.quota.event(event):
-            return None  # a quota event, not an output event
+        if job.quota is not None:
+            job.quota.event(event)  # quota, tier, metadata: read, and passed on to the sink
         if job.turn is not None:
             job.turn.observe(event)
         if self.attempt.route is Route.WEBSOCKET and self.sink.started and is_advisory_error(event):
@@ -174,6 +179,8 @@ class CallMachine:
                 outcome.upstream_status = err.status  # what the leg shows
             if job.quota is not None:
                 err = job.quota.usage_limit(err)
+            if job.explain is not None:
+                err = job.explain(err)  # the likely cause and the fix, in words
         failure = self._classify(attempt, err)
         outcome.tried.append(Tried(attempt, failure, err.status, retry_after(err), self._jitter()))
         if self.sink.started:  # output reached the client: no retry

@@ -14,6 +14,12 @@ Rule 2: a conversation that may continue (the WebSocket route, continuation on) 
         `session_id` header too.
 Rule 3: reasoning summaries are asked for unless the option says none or this upstream refused
         them for this model before (call/memory.py).
+Rule 4: `…/responses/compact` is served through a `compaction_trigger` call where the profile
+        says the upstream compacts so (the Codex backend); elsewhere it passes through. What the
+        upstream adds beyond the translation (the Codex identity and model gating, the notes a
+        call keeps, a refusal's explanation) is call/backend.py's.
+Rule 5: a client that names a Codex originator gets the backend's vendor events on its
+        Responses stream; a compact request gets the compact endpoint's answer.
 Pure: no I/O; the clock and the ids are injected, and the login is opaque.
 """
 
@@ -24,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from chat2responses.call.backend import CallExtras, call_extras, compact_body
 from chat2responses.call.conversation import ConversationStore, conversation_key
 from chat2responses.call.job import CallJob, Login
 from chat2responses.call.memory import Memory
@@ -33,9 +40,9 @@ from chat2responses.call.turn import Turn, instructions_as_input
 from chat2responses.protocol.body import parse_json_body
 from chat2responses.protocol.errors import ClientError
 from chat2responses.protocol.wire import ReasoningMode
-from chat2responses.request.client_headers import client_headers
 from chat2responses.request.translate import Translation, translate_request
 from chat2responses.response.chat_sinks import ChatJsonSink, ChatStreamSink, Sink
+from chat2responses.response.compaction import CompactionSink
 from chat2responses.response.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
 from chat2responses.settings import AuthMode, RewriteMode, Settings
 from chat2responses.upstream.catalog import Catalog, ModelMatch
@@ -103,6 +110,9 @@ def plan_call(
     chat = request.kind is CallKind.CHAT
     if not rewrite_all and not ours_under_catalog(match, upstream.profile, chat=chat):
         return None  # rule 1
+    if request.kind is CallKind.COMPACT and not upstream.profile.compaction_by_trigger:
+        return None  # rule 4: the upstream's own compact endpoint answers it
+    body, kept = compact_body(body) if request.kind is CallKind.COMPACT else (body, None)
     translation = translate_request(
         body,
         catalog=catalog,
@@ -121,7 +131,10 @@ def plan_call(
         retries=settings.retries,
         now=now,
     )
-    headers = client_headers(request.header_fields, settings.auth)
+    extras = call_extras(
+        translation, upstream.profile, request.header_fields, settings, context.login
+    )
+    headers = extras.headers
     credential = context.account(headers)
     body, turn, session = _conversation(
         translation.body,
@@ -139,16 +152,19 @@ def plan_call(
         headers=headers,
         plan=plan,
         memory=state.memory,
-        make_sink=_sink_factory(request.kind, translation, settings.reasoning, context),
+        make_sink=_sink_factory(
+            request.kind, translation, settings.reasoning, context, extras=extras, kept=kept
+        ),
         idle_timeout=float(settings.idle_timeout),
         keepalive=float(settings.keepalive),
         planned_at=now,
         request_size=len(request.body or b""),
-        quota=QuotaTap(state.quota, credential, clock=context.now),
+        quota=QuotaTap(state.quota, credential, clock=context.now, notes=extras.notes),
         turn=turn,
         session_headers=session,
         login=context.login,
         ssl=context.ssl,
+        explain=extras.explain,
     )
 
 
@@ -171,6 +187,7 @@ def _conversation(
     websocket: bool,
 ) -> tuple[dict[str, Any], Turn, dict[str, str]]:
     """Rule 2: the body to send, the call's `Turn`, and the Codex backend's session header."""
+    body = cache.restore_custom_calls(credential, body)  # call/replay.py rule 4
     key = conversation_key(body, upstream=upstream.key, credential=credential)
     profile = upstream.profile
     if store is not None and websocket:
@@ -184,15 +201,26 @@ def _conversation(
 
 
 def _sink_factory(
-    kind: CallKind, translation: Translation, reasoning: ReasoningMode, context: Context
+    kind: CallKind,
+    translation: Translation,
+    reasoning: ReasoningMode,
+    context: Context,
+    *,
+    extras: CallExtras,
+    kept: list[Any] | None,
 ) -> Callable[[], Sink]:
+    """Rule 5: a Codex client reads the vendor events; a compact answer repeats `kept`."""
     chunks = translation.chunk_context(
         chunk_id=context.chunk_id, created=context.created, reasoning=reasoning
     )
 
     def make() -> Sink:
+        if kind is CallKind.COMPACT:
+            return CompactionSink(kept or [])
         if kind is CallKind.RESPONSES:
-            return ResponsesStreamSink() if translation.stream else ResponsesJsonSink()
+            if translation.stream:
+                return ResponsesStreamSink(vendor_events=extras.codex_client)
+            return ResponsesJsonSink()
         if translation.stream:
             return ChatStreamSink(chunks, include_usage=translation.include_usage)
         return ChatJsonSink(chunks)

@@ -27,6 +27,12 @@ Rule 3 (reasoning): `ReasoningCache.keep` files a response's reasoning items tha
         known `call_id`, else by its text), unless a reasoning item already precedes that run.
         It never changes the list it is given. Entries live `ttl` seconds since last use, at
         most `cap` of them, least recently used first out.
+Rule 4 (custom calls): a chat client replays a custom tool call in the only form its chat
+        types know, a `function` tool call, and may not send `tools` again; `keep` also
+        remembers the `call_id`s of the custom tool calls a response made (per credential,
+        bounded like the reasoning), and `restore_custom_calls` turns a replayed
+        `function_call` with one of them back into the `custom_tool_call` it was, and its
+        `function_call_output` into a `custom_tool_call_output`.
 """
 
 from __future__ import annotations
@@ -165,6 +171,22 @@ def _kept(item: Mapping[str, Any]) -> Item:
     }
 
 
+CUSTOM_CALL = "custom_tool_call"
+# A replayed custom call's function shape → its own (rule 4).
+_FUNCTION_SHAPES = {"function_call": CUSTOM_CALL, "function_call_output": "custom_tool_call_output"}
+
+
+def _as_custom(item: Any, known: set[str]) -> Any:
+    kind = item_type(item)
+    if kind not in _FUNCTION_SHAPES or item.get("call_id") not in known:
+        return item
+    out = {k: v for k, v in item.items() if k not in ("arguments", "type")}
+    out["type"] = _FUNCTION_SHAPES[kind]
+    if kind == "function_call":
+        out["input"] = item.get("arguments", "")
+    return out
+
+
 def _text_key(text: str) -> str:
     return "text:" + hashlib.sha256(text.encode()).hexdigest()
 
@@ -192,12 +214,15 @@ class ReasoningCache:
         self._ttl = ttl
         self._clock = clock
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._custom: OrderedDict[tuple[str, str], float] = OrderedDict()  # rule 4
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def keep(self, credential: str, output: Sequence[Any]) -> int:
-        """After a completed response: file its reasoning items; how many keys were filed."""
+        """After a completed response: file its reasoning items (how many keys were filed) and
+        its custom tool calls' ids (rule 4)."""
+        self._keep_custom(credential, output)
         calls = [i for i, item in enumerate(output) if item_type(item) in CALL_PAYLOAD]
         if calls:
             keys = [_call_key(output[i].get("call_id")) for i in calls]
@@ -261,6 +286,34 @@ class ReasoningCache:
         for where in gone:
             del self._entries[where]
         return len(gone)
+
+    def _keep_custom(self, credential: str, output: Sequence[Any]) -> None:
+        now = self._clock()
+        for item in output:
+            call_id = item.get("call_id") if item_type(item) == CUSTOM_CALL else None
+            if isinstance(call_id, str) and call_id:
+                self._custom[credential, call_id] = now
+                self._custom.move_to_end((credential, call_id))
+        while len(self._custom) > self._cap:
+            self._custom.popitem(last=False)
+
+    def restore_custom_calls(self, credential: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Rule 4: `body` with its replayed custom tool calls in their own shape (the same
+        object when there is nothing to restore; the given one is never changed)."""
+        items = body.get("input")
+        if not self._custom or not isinstance(items, list):
+            return body
+        now = self._clock()
+        known = {
+            call_id
+            for item in items
+            if item_type(item) in _FUNCTION_SHAPES
+            and isinstance(call_id := item.get("call_id"), str)
+            and now - self._custom.get((credential, call_id), -self._ttl) < self._ttl
+        }
+        if not known:
+            return body
+        return {**body, "input": [_as_custom(item, known) for item in items]}
 
     def _lookup(self, credential: str, run: Sequence[Any], now: float) -> tuple[Item, ...]:
         calls = [item.get("call_id") for item in run if item_type(item) in CALL_PAYLOAD]

@@ -58,6 +58,8 @@ class CallReport:
     quota: str = ""
     conversation: str = ""  # "continued: 1 of 7 items, 0.4 of 12.0 KB" / "replayed 2 …"
     reason_note: str = ""  # said after the reason: "http until 14:05"
+    notes: str = ""  # the served tier, safety buffering, metadata (upstream/notes.py)
+    removed: tuple[str, ...] = ()  # fields the upstream refuses, removed before sending
 
     @property
     def mark(self) -> str:
@@ -80,6 +82,8 @@ class CallReport:
             parts.append(tokens)
         if self.conversation:
             parts.append(self.conversation)
+        if self.notes:
+            parts.append(self.notes)
         if self.quota:
             parts.append(self.quota)
         if self.error:
@@ -93,6 +97,8 @@ class CallReport:
             lines.append("attempts: " + "; ".join(_attempt_text(t) for t in self.tried))
         if self.dropped:
             lines.append("dropped (no Responses counterpart): " + ", ".join(self.dropped))
+        if self.removed:
+            lines.append("removed (the upstream refuses them): " + ", ".join(self.removed))
         return "\n".join(lines)
 
 

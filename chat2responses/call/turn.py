@@ -16,6 +16,11 @@ Rule 3: on a continuation miss the conversation is forgotten; on a refused repla
         items are forgotten.
 Rule 4: a conversation that may continue carries its instructions as its first input item, so
         that a continued turn need not send them again.
+Rule 5: a compaction (input ending in a `compaction_trigger`) may itself be continued (the Codex
+        CLI sends it so: `previous_response_id` and the trigger), but it is never remembered:
+        the turn after it starts from the compacted input, in full, never from a
+        `previous_response_id` that would bring the old history back. Its answer (one
+        `compaction` item) is not an empty answer.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from chat2responses.call.conversation import Continuation, ConversationStore
 from chat2responses.call.policy import Attempt
 from chat2responses.call.replay import ReasoningCache, is_empty_answer
 from chat2responses.protocol.events import Event, EventType
+from chat2responses.request.compaction import ends_in_trigger
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +135,13 @@ class Turn:
             return []
         output = self.output()
         self.cache.keep(self.credential, output)
-        if attempt.continued and self.store is not None and is_empty_answer(output):
+        compaction = ends_in_trigger(self._sent)  # its one item is no text nor call (rule 5)
+        if (
+            attempt.continued
+            and self.store is not None
+            and not compaction
+            and is_empty_answer(output)
+        ):
             self.store.disable(self.upstream)
             return [
                 f"a continued response from {self.upstream} came back empty: continuing "
@@ -141,7 +153,7 @@ class Turn:
         """Keep `socket` for this conversation's next turn; False when it is not to be kept."""
         if self.store is None or not self.completed or self._response_id is None:
             return False
-        if not self.store.enabled(self.upstream):
+        if not self.store.enabled(self.upstream) or ends_in_trigger(self._sent):  # rule 5
             return False
         self.store.remember(
             self.key,

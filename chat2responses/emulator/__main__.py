@@ -3,7 +3,8 @@
 Prints one line naming the base URL (`http://HOST:PORT/backend-api/codex`) once it listens, so a
 script that asked for `--port 0` can read the port from it, then one line describing the latency
 model. `--help` lists every switch: routing (`--ws-only-models`, `--http-models`,
-`--refuse-websocket`), the catalog (`--models-file`), the WebSocket age limit (`--ws-max-age`),
+`--refuse-websocket`, `--unstable-websocket`), the catalog (`--models-file`), the account's tiers
+(`--account-tiers`), the WebSocket age limit (`--ws-max-age`),
 latency (`--rtt-ms`, `--upload-kbps`, `--prefill-us-per-token`, `--prefill-us-per-cached-token`),
 login (`--token-ttl`, `--require-login`; token endpoint `http://HOST:PORT/oauth/token`) and quota
 (`--plan-type`, `--rate-limits-event`, `--quota-primary-used`, `--quota-secondary-used`,
@@ -76,6 +77,23 @@ def parse_args(argv: Sequence[str] | None = None, prog: str = PROG) -> argparse.
         help="answer every WebSocket handshake with 426 Upgrade Required, like an upstream "
         "without the WebSocket transport (one handshake can ask for it with the header "
         "x-emulator-refuse-websocket: 1)",
+    )
+    parser.add_argument(
+        "--unstable-websocket",
+        type=_families,
+        default=frozenset(),
+        metavar="A,B",
+        help="model families whose WebSocket answers are cut right after response.in_progress, "
+        "before any output or response.completed, as gpt-6-astra's were (HTTP serves them); one "
+        "request asks for it with [scenario:unstable_websocket]",
+    )
+    parser.add_argument(
+        "--account-tiers",
+        type=_families,
+        default=frozenset({"priority", "flex"}),
+        metavar="A,B",
+        help="the service tiers the account has (default priority,flex): a request for a tier "
+        "the model lists but the account lacks is answered at service_tier auto",
     )
     parser.add_argument(
         "--seed",
@@ -202,6 +220,8 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         "rate_limits_event": args.rate_limits_event,
         "token_ttl": args.token_ttl,
         "require_login": args.require_login,
+        "unstable_websocket": args.unstable_websocket,
+        "account_tiers": args.account_tiers,
     }
     if args.models_file is not None:
         overrides["catalog"] = _read_catalog(args.models_file)

@@ -11,12 +11,18 @@ sends it as one text frame; a `Reject` step becomes an HTTP error response or an
 The model catalog is the package's embedded `models.json` (`embedded_catalog_dict`, the Codex
 backend's `/models` shape) unless the config names another; its `prefer_websockets` slugs
 are the families refused over HTTP (plus the test prefix `ws-only-`, a model unknown to every
-catalog that still needs WebSocket), its `use_responses_lite` slugs the Lite families.
+catalog that still needs WebSocket), its `use_responses_lite` slugs the Lite families, its
+`aliases` the retired names (refused "…not supported when using Codex with a ChatGPT account").
+
+The catalog also gates models on the caller's client version (`minimal_client_version`), sets
+the tiers a request may be served at (catalog_rules.py) and what `/models` lists to a version.
+Models of `EmulatorConfig.unstable_websocket` (and `[scenario:unstable_websocket]`) have their
+WebSocket answers cut right after `response.in_progress`, as gpt-6-astra's were.
 
 The emulator also owns the login (login.py: `/oauth/token`, `--require-login`) and the quota
-(quota.py) every front end reports. State (response counter, prompt cache, the `_once` faults'
-memory, spent refresh tokens) is bounded. No I/O beyond reading the embedded catalog; the clock
-is injected.
+(quota.py) every front end reports, and counts what reached it (`Stats`). State (response
+counter, prompt cache, the `_once` faults' memory, spent refresh tokens) is bounded. No I/O
+beyond reading the embedded catalog; the clock is injected.
 """
 
 from __future__ import annotations
@@ -29,7 +35,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chat2responses.emulator.builder import Reject, Sleep, Step
+from chat2responses.emulator.builder import Drop, Emit, Reject, Sleep, Step
+from chat2responses.emulator.catalog_rules import (
+    Version,
+    identity_refusal,
+    minimal_versions,
+    served_tier,
+    tiers_of,
+)
 from chat2responses.emulator.latency import Latency
 from chat2responses.emulator.lite import check_lite, lite_slugs, slugs_with
 from chat2responses.emulator.login import DEFAULT_TOKEN_TTL, LoginAuthority
@@ -39,9 +52,10 @@ from chat2responses.emulator.rules import (
     Rejection,
     Transport,
     check_request,
+    detail,
     model_family,
 )
-from chat2responses.emulator.scenarios import Turn, play
+from chat2responses.emulator.scenarios import Scenario, Turn, play, user_text
 from chat2responses.emulator.signing import ReasoningSealer, check_reasoning_items, secret_for
 from chat2responses.emulator.tokens import PromptCache, canonical_json
 from chat2responses.upstream.catalog import embedded_catalog_dict
@@ -70,10 +84,12 @@ class EmulatorConfig:
     server; per handshake, see session.py); `seed`: makes response ids differ between runs that
     want them to, and derives the secret that signs tokens and reasoning items (signing.py);
     `latency`: latency.py; `quota`: quota.py; `rate_limits_event`: start each WebSocket
-    response with `codex.rate_limits` (off by default until the addon skips it before the
-    first output); `ws_max_age`: seconds a WebSocket connection serves before
-    `websocket_connection_limit_reached`; `token_ttl`: lifetime of the access tokens
-    `/oauth/token` issues; `require_login`: login.py Rule 3.
+    response with `codex.rate_limits` (off by default); `ws_max_age`: seconds a WebSocket
+    connection serves before `websocket_connection_limit_reached`; `token_ttl`: lifetime of
+    the access tokens `/oauth/token` issues; `require_login`: login.py Rule 3; `account_tiers`:
+    the service tiers the account has; `unstable_websocket`: model families whose WebSocket
+    answers are cut before any output; `retired`: model families refused as retired for
+    ChatGPT sign-in.
     """
 
     catalog: Mapping[str, Any] = field(default_factory=lambda: {"models": []})
@@ -88,6 +104,12 @@ class EmulatorConfig:
     ws_max_age: float = WS_MAX_AGE
     token_ttl: int = DEFAULT_TOKEN_TTL
     require_login: bool = False
+    # The tiers the account may use (catalog_rules.py rule 3); `ultrafast` it lacks by default.
+    account_tiers: frozenset[str] = frozenset({"priority", "flex"})
+    # Model families whose WebSocket answers are cut before any output (`--unstable-websocket`).
+    unstable_websocket: frozenset[str] = frozenset()
+    # Models retired for ChatGPT sign-in (the catalog's aliases): refused as the backend does.
+    retired: frozenset[str] = frozenset()
 
     @classmethod
     def default(cls, **overrides: Any) -> EmulatorConfig:
@@ -98,6 +120,7 @@ class EmulatorConfig:
             "catalog": catalog,
             "ws_only": websocket_slugs(catalog) | {WS_ONLY_TEST_PREFIX},
             "lite": lite_slugs(catalog),
+            "retired": frozenset(catalog.get("aliases") or ()),
         }
         return cls(**(derived | overrides))
 
@@ -105,11 +128,24 @@ class EmulatorConfig:
 @dataclass(frozen=True, slots=True)
 class Caller:
     """What a request's transport says about it beyond the body: the digest of its credential
-    (signing.py Rule 2), whether it carries the Responses-Lite marker, and its size in bytes."""
+    (signing.py Rule 2), whether it carries the Responses-Lite marker, its size in bytes, and the
+    client version its headers name (catalog_rules.py rule 1; None: none)."""
 
     credential: str = ""
     lite_marker: bool = False
     request_bytes: int = 0
+    client_version: Version | None = None
+
+
+@dataclass(slots=True)
+class Stats:
+    """What reached the emulator: HTTP `/responses` requests, WebSocket connections accepted,
+    `response.create` frames, and WebSocket answers cut as unstable."""
+
+    http_requests: int = 0
+    websocket_connections: int = 0
+    websocket_requests: int = 0
+    unstable_cuts: int = 0
 
 
 class Emulator:
@@ -126,6 +162,9 @@ class Emulator:
         catalog = canonical_json(dict(config.catalog))
         self.catalog_bytes = catalog
         self.models_etag = hashlib.sha256(catalog).hexdigest()[:32]
+        self._minimal = minimal_versions(config.catalog)
+        self._tiers = tiers_of(config.catalog)
+        self.stats = Stats()
 
     def now(self) -> float:
         return self._clock()
@@ -153,7 +192,12 @@ class Emulator:
         if not isinstance(body, dict):
             return [Reject(NOT_AN_OBJECT)]
         sealer = ReasoningSealer(self._secret, caller.credential)
-        rejection = self._refusal(body, transport, caller, sealer)
+        tier = served_tier(
+            str(body.get("model")), body.get("service_tier"), self._tiers, self.config.account_tiers
+        )
+        rejection = self._refusal(body, transport, caller, sealer) or (
+            tier if isinstance(tier, Rejection) else None
+        )
         if rejection is not None:
             delay = latency.before_first_event(
                 request_bytes=caller.request_bytes, input_tokens=0, cached_tokens=0
@@ -161,10 +205,17 @@ class Emulator:
             return _after(delay, [Reject(rejection)])
         usage = self.cache.serve(body)
         turn = Turn(
-            usage, sealer, self._first_seen(body), self.config.quota.usage_limit(self.now())
+            usage,
+            sealer,
+            self._first_seen(body),
+            self.config.quota.usage_limit(self.now()),
+            service_tier=tier if isinstance(tier, str) else "default",
         )
         now = int(self.now())
         steps = play(body, response_id=self.next_response_id(), created_at=now, turn=turn)
+        if transport is Transport.WEBSOCKET and self._unstable(body):
+            self.stats.unstable_cuts += 1
+            steps = _cut_before_output(steps)
         delay = latency.before_first_event(
             request_bytes=caller.request_bytes,
             input_tokens=usage.input_tokens,
@@ -181,6 +232,13 @@ class Emulator:
         rejection = check_request(
             body, transport, ws_only=config.ws_only, http_ok=config.http_ok, lite=lite
         )
+        if rejection is None and model_family(body["model"], config.retired) is not None:
+            rejection = detail(
+                f"The '{body['model']}' model is not supported when using Codex with a ChatGPT "
+                "account."
+            )
+        if rejection is None:
+            rejection = identity_refusal(body["model"], caller.client_version, self._minimal)
         if rejection is None and lite:
             rejection = check_lite(body, marked=caller.lite_marker)
         if rejection is None:
@@ -188,6 +246,14 @@ class Emulator:
         if rejection is None and config.quota.limit_reached:
             rejection = config.quota.usage_limit(self.now())
         return rejection
+
+    def _unstable(self, body: Mapping[str, Any]) -> bool:
+        marker = f"[scenario:{Scenario.UNSTABLE_WEBSOCKET.value}]"
+        model = body.get("model")
+        return marker in user_text(body) or (
+            isinstance(model, str)
+            and model_family(model, self.config.unstable_websocket) is not None
+        )
 
     def _first_seen(self, body: Mapping[str, Any]) -> bool:
         """Whether no earlier request had this input under this `prompt_cache_key`."""
@@ -199,6 +265,22 @@ class Emulator:
         while len(self._seen) > MAX_SEEN_PROMPTS:
             self._seen.popitem(last=False)
         return True
+
+
+_PREAMBLE = frozenset({"response.created", "response.in_progress"})
+
+
+def _cut_before_output(steps: list[Step]) -> list[Step]:
+    """The steps up to `response.in_progress`, then the connection dropped: no output, no
+    terminal event (a refusal is left as it is)."""
+    kept: list[Step] = []
+    for step in steps:
+        if isinstance(step, Reject):
+            return steps
+        if isinstance(step, Emit) and step.event["type"] not in _PREAMBLE:
+            break
+        kept.append(step)
+    return [*kept, Drop()]
 
 
 def _after(delay: float, steps: list[Step]) -> list[Step]:

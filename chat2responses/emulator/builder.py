@@ -63,13 +63,21 @@ class Close:
 
 
 @dataclass(frozen=True, slots=True)
+class Headers:
+    """Response headers for an HTTP answer (before its status is sent); a WebSocket, whose
+    handshake is long over, has no place for them and skips the step."""
+
+    headers: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Reject:
     """Refuse the request before any byte: an HTTP status, or a WebSocket `error` frame."""
 
     rejection: Rejection
 
 
-Step = Emit | Sleep | Drop | Close | Reject
+Step = Emit | Sleep | Drop | Close | Reject | Headers
 
 
 class ItemEnd(StrEnum):
@@ -123,8 +131,10 @@ class ResponseWriter:
         created_at: int,
         usage: PromptUsage | None = None,
         sealer: ReasoningSealer | None = None,
+        service_tier: str = "default",
     ) -> None:
         self.body = body
+        self.service_tier = service_tier  # the tier the response is served at
         self.prompt = usage or PromptUsage(count_tokens(body))
         self._sealer = sealer or _ANONYMOUS
         self.response_id = response_id
@@ -157,6 +167,17 @@ class ResponseWriter:
 
     def drop(self) -> None:
         self.steps.append(Drop())
+
+    def headers(self, **headers: str) -> None:
+        """HTTP response headers (names with `_` for `-`): must come before any event."""
+        if any(isinstance(step, Emit) for step in self.steps):
+            raise RuntimeError("headers must come before any event")
+        self.steps.append(Headers(tuple((k.replace("_", "-"), v) for k, v in headers.items())))
+
+    def vendor(self, kind: str, **fields: Any) -> None:
+        """An event outside the Responses API (`response.metadata`, `codex.*`)."""
+        self.steps.append(Emit({"type": kind, **fields, "sequence_number": self._sequence}))
+        self._sequence += 1
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -191,8 +212,10 @@ class ResponseWriter:
 
     # -- output items ------------------------------------------------------------------------
 
-    def reasoning(self, parts: Sequence[Sequence[str]]) -> None:
-        """A reasoning item whose summary parts are each streamed in the given deltas."""
+    def reasoning(self, parts: Sequence[Sequence[str]], *, deltas: bool = True) -> None:
+        """A reasoning item whose summary parts are each streamed in the given deltas; without
+        `deltas`, each part's text comes only in its `.done` event (the backend's
+        `reasoning_summary_delivery: "sequential_cutoff"`)."""
         index, item_id = self._next_item("rs")
         self._emit(
             EventType.OUTPUT_ITEM_ADDED,
@@ -200,7 +223,8 @@ class ResponseWriter:
             item={"id": item_id, "type": "reasoning", "summary": []},
         )
         summary = [
-            self._summary_part(item_id, index, si, deltas) for si, deltas in enumerate(parts)
+            self._summary_part(item_id, index, si, part, streamed=deltas)
+            for si, part in enumerate(parts)
         ]
         item: dict[str, Any] = {"id": item_id, "type": "reasoning", "summary": summary}
         if "reasoning.encrypted_content" in (self.body.get("include") or ()):
@@ -208,14 +232,21 @@ class ResponseWriter:
         self._finish_item(index, item)
 
     def _summary_part(
-        self, item_id: str, index: int, summary_index: int, deltas: Sequence[str]
+        self,
+        item_id: str,
+        index: int,
+        summary_index: int,
+        deltas: Sequence[str],
+        *,
+        streamed: bool = True,
     ) -> dict[str, Any]:
         where = {"item_id": item_id, "output_index": index, "summary_index": summary_index}
         text = "".join(deltas)
         self._reasoning_chars += len(text)
         empty, full = {"type": "summary_text", "text": ""}, {"type": "summary_text", "text": text}
         self._emit(EventType.REASONING_SUMMARY_PART_ADDED, **where, part=empty)
-        self._deltas(EventType.REASONING_SUMMARY_TEXT_DELTA, where, deltas)
+        if streamed:
+            self._deltas(EventType.REASONING_SUMMARY_TEXT_DELTA, where, deltas)
         self._emit(EventType.REASONING_SUMMARY_TEXT_DONE, **where, text=text)
         self._emit(EventType.REASONING_SUMMARY_PART_DONE, **where, part=full)
         return full
@@ -280,6 +311,18 @@ class ResponseWriter:
         self._emit(EventType.CUSTOM_TOOL_CALL_INPUT_DONE, **where, input=text)
         self._finish_item(index, item | _status("completed") | {"input": text})
 
+    def compaction(self) -> None:
+        """The one `compaction` item a `compaction_trigger` asks for: announced and done, with
+        `encrypted_content` sealed for the caller (a later request that carries it verifies)."""
+        index, item_id = self._next_item("cmp")
+        self._emit(
+            EventType.OUTPUT_ITEM_ADDED,
+            output_index=index,
+            item={"id": item_id, "type": "compaction"},
+        )
+        sealed = self._sealer.seal(item_id, [])
+        self._finish_item(index, {"id": item_id, "type": "compaction", "encrypted_content": sealed})
+
     # -- internals ---------------------------------------------------------------------------
 
     def _next_item(self, prefix: str) -> tuple[int, str]:
@@ -338,7 +381,7 @@ class ResponseWriter:
             "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
             "previous_response_id": body.get("previous_response_id"),
             "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
-            "service_tier": "default",
+            "service_tier": self.service_tier,
             "store": False,
             "temperature": 1.0,
             "text": {"format": {"type": "text"}, "verbosity": "medium"},

@@ -10,7 +10,8 @@
   `{"type": "additional_tools", "role": "developer", "tools": [...]}`); no top-level
   `instructions` beyond "" (send a developer message); `parallel_tool_calls: false`; no forced
   `tool_choice` (only absent, "auto" or "none"); `additional_tools` only as the first item; and
-  only function tools, custom tools and client-executed tool search (`unsupported_value`).
+  only function tools, custom tools and client-executed tool search (`"execution": "client"`),
+  alone or in `namespace` groups as the Codex CLI sends them (`unsupported_value`).
 - Models without `use_responses_lite` ignore the marker and accept the classic shape.
 
 Pure: no I/O.
@@ -26,7 +27,7 @@ from chat2responses.emulator.rules import Rejection
 LITE_HEADER = "X-OpenAI-Internal-Codex-Responses-Lite"
 LITE_METADATA = "ws_request_header_x_openai_internal_codex_responses_lite"
 ADDITIONAL_TOOLS = "additional_tools"
-LITE_TOOL_TYPES = frozenset({"function", "custom", "tool_search"})
+LITE_TOOL_TYPES = frozenset({"function", "custom"})
 UNFORCED_CHOICES = (None, "auto", "none")
 HOSTED_MESSAGE = (
     f"{LITE_HEADER} only supports function tools, custom tools, and client-executed tool search."
@@ -110,7 +111,18 @@ def _check_items(body: Mapping[str, Any]) -> Rejection | None:
         if isinstance(item, dict) and item.get("type") == ADDITIONAL_TOOLS and index > 0:
             return _bad("The additional_tools item must be the first input item.", "input")
     for tool in additional_tools(body):
-        kind = tool.get("type") if isinstance(tool, dict) else None
-        if kind not in LITE_TOOL_TYPES:
+        if not _lite_tool(tool):
             return _bad(HOSTED_MESSAGE, "tools", "unsupported_value")
     return None
+
+
+def _lite_tool(tool: object) -> bool:
+    if not isinstance(tool, dict):
+        return False
+    kind = tool.get("type")
+    if kind == "tool_search":
+        return tool.get("execution") == "client"
+    if kind == "namespace":
+        inner = tool.get("tools")
+        return isinstance(inner, list) and all(_lite_tool(t) for t in inner)
+    return kind in LITE_TOOL_TYPES

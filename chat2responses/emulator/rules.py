@@ -1,11 +1,14 @@
 """What the emulated Codex backend refuses before it produces a single event.
 
 The real backend answers a malformed request with HTTP 400 and a bare `{"detail": "…"}` body
-("Store must be set to false", "Instructions are required", "Unsupported parameter: <name>";
-reference/cliproxyapi.md §3), and refuses a model that must use WebSocket over HTTP with an
-OpenAI error body whose code is `routing_unsupported` (DESIGN.md, "The problem").
+("Store must be set to false", "Unsupported parameter: <name>"; reference/cliproxyapi.md §3),
+and refuses a model that must use WebSocket over HTTP with an OpenAI error body whose code is
+`routing_unsupported` (DESIGN.md, "The problem").
 `previous_response_id` over HTTP is `previous_response_not_found` (nothing is stored with
-`store: false`); over WebSocket the session resolves it (session.py).
+`store: false`); over WebSocket the session resolves it (session.py). The prompt-cache fields
+the public API takes (`prompt_cache_options`, `prompt_cache_retention`, `prompt_cache_breakpoint`
+on content parts) and `cache_control` are refused wherever they appear (codex-backend-2026.md
+§8), and a `compaction_trigger` item anywhere but last is a 400.
 
 A `Rejection` is transport-neutral: the HTTP front end sends it as a status and a JSON body, a
 WebSocket front end as one `error` frame (reference/openai-protocols.md §4.6).
@@ -83,6 +86,7 @@ UNSUPPORTED: Mapping[str, frozenset[Transport]] = {
     "safety_identifier": _ANY,
     "prompt_cache_retention": _ANY,
     "prompt_cache_options": _ANY,
+    "cache_control": _ANY,
     "stream_options": _ANY,
     "background": _ANY,
     "conversation": _ANY,
@@ -104,8 +108,14 @@ class Required:
 # Checked in this order; the first failure is the answer. A missing key reads as None.
 REQUIRED: tuple[Required, ...] = (
     Required("store", lambda v: v is False, "Store must be set to false"),
-    # An empty string is accepted (CLIProxyAPI sends ""); absence is not.
-    Required("instructions", lambda v: isinstance(v, str), "Instructions are required", lite=False),
+    # Once required ("Instructions are required", cliproxyapi.md §3); the Codex CLI 0.171 sends
+    # none, its instructions being developer messages (tests/fixtures/codex_cli_0.171.0.json).
+    Required(
+        "instructions",
+        lambda v: v is None or isinstance(v, str),
+        "Instructions must be a string",
+        lite=False,
+    ),
     # Over WebSocket streaming is implicit, so `stream` is not checked there.
     Required("stream", lambda v: v is True, "Stream must be set to true", _HTTP),
     Required("model", lambda v: isinstance(v, str) and bool(v.strip()), "Model is required"),
@@ -132,11 +142,51 @@ def check_request(
         applies = transport in rule.transports and (rule.lite or not lite)
         if applies and not rule.ok(body.get(rule.name)):
             return detail(rule.message)
+    refused = nested_refusal(body["input"], body.get("tools"))
+    if refused is not None:
+        return refused
     if transport is Transport.HTTP:
         # Over HTTP nothing is stored (`store` must be false), so no earlier response exists.
         if body.get("previous_response_id") is not None:
             return previous_not_found(body["previous_response_id"])
         return check_http_routing(body["model"], ws_only=ws_only, http_ok=http_ok)
+    return None
+
+
+# Refused wherever they appear (prompt_cache_breakpoint sits on content parts).
+NESTED_REFUSED = frozenset(
+    {"prompt_cache_breakpoint", "cache_control", "prompt_cache_options", "prompt_cache_retention"}
+)
+TRIGGER = "compaction_trigger"
+
+
+def _refused_key(obj: object, where: str) -> Rejection | None:
+    if isinstance(obj, dict) and (found := NESTED_REFUSED & obj.keys()):
+        return detail(f"Unsupported parameter: {where}.{sorted(found)[0]}")
+    return None
+
+
+def nested_refusal(items: list[Any], tools: object) -> Rejection | None:
+    """The 400 for a refused field inside an input item, a content part or a tool, or for a
+    `compaction_trigger` that is not the last input item."""
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and item.get("type") == TRIGGER and i != len(items) - 1:
+            return Rejection(
+                400,
+                "The 'compaction_trigger' item must be the final input item.",
+                code="invalid_value",
+                param=f"input[{i}]",
+            )
+        found = _refused_key(item, f"input[{i}]")
+        for key in ("content", "tools"):
+            nested = item.get(key) if isinstance(item, dict) else None
+            for j, part in enumerate(nested if isinstance(nested, list) else ()):
+                found = found or _refused_key(part, f"input[{i}].{key}[{j}]")
+        if found is not None:
+            return found
+    for k, tool in enumerate(tools if isinstance(tools, list) else ()):
+        if (found := _refused_key(tool, f"tools[{k}]")) is not None:
+            return found
     return None
 
 

@@ -13,7 +13,14 @@ Faults: `error_event`, `failed`, `http_error:STATUS`, `rate_limit`, `usage_limit
 `overload_after_output` (some text deltas, then that error), and over WebSocket `close_1009`
 (a close frame 1009 before any event), `close_1006` (the TCP connection dropped without a close
 frame, before any event) and `close_1006_once` (only the first time). Over HTTP the two closes
-cut the connection after the 200's headers.
+cut the connection after the 200's headers. `unstable_websocket` plays the normal answer, which
+over WebSocket the backend cuts after `response.in_progress` (backend.py), as gpt-6-astra's
+WebSocket path did for weeks.
+
+Codex backend notes: `sequential_cutoff` (reasoning summary text only in
+`response.reasoning_summary_text.done`, no deltas), `safety_buffering` (the
+`x-codex-safety-buffering-*` headers over HTTP and a `response.metadata` event). A request whose
+input ends with a `compaction_trigger` gets the one `compaction` item, whatever it says.
 
 Pure: no I/O, no clock. Replies are deterministic given the request and the response id.
 """
@@ -29,7 +36,7 @@ from typing import Any
 
 from chat2responses.emulator.builder import ItemEnd, PartKind, ResponseWriter, Step
 from chat2responses.emulator.quota import Quota
-from chat2responses.emulator.rules import Rejection
+from chat2responses.emulator.rules import TRIGGER, Rejection
 from chat2responses.emulator.signing import ReasoningSealer
 from chat2responses.emulator.tokens import PromptUsage
 from chat2responses.emulator.tools import custom_tool, tool_calls
@@ -64,6 +71,9 @@ class Scenario(StrEnum):
     CLOSE_1009 = "close_1009"
     CLOSE_1006 = "close_1006"
     CLOSE_1006_ONCE = "close_1006_once"
+    SEQUENTIAL_CUTOFF = "sequential_cutoff"
+    SAFETY_BUFFERING = "safety_buffering"
+    UNSTABLE_WEBSOCKET = "unstable_websocket"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,7 @@ class Turn:
     sealer: ReasoningSealer | None = None
     first_seen: bool = True
     usage_limit: Rejection | None = None
+    service_tier: str = "default"  # the tier the response is served at (catalog_rules.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,11 +199,27 @@ def play(
     output: it only gives the next request a response id to chain from (openai-protocols.md
     §4.4, codex's prewarm)."""
     writer = ResponseWriter(
-        body, response_id=response_id, created_at=created_at, usage=turn.usage, sealer=turn.sealer
+        body,
+        response_id=response_id,
+        created_at=created_at,
+        usage=turn.usage,
+        sealer=turn.sealer,
+        service_tier=turn.service_tier,
     )
     if body.get("generate") is False:
         writer.start()
         writer.complete()
+        return writer.steps
+    items = body.get("input")
+    if (
+        isinstance(items, list)
+        and items
+        and isinstance(items[-1], dict)
+        and items[-1].get("type") == TRIGGER
+    ):  # a compaction: one item, delivered by output_item.done only
+        writer.start()
+        writer.compaction()
+        writer.complete(empty_output=True)
         return writer.steps
     text = user_text(body)
     chosen = choose(text)
@@ -373,6 +400,35 @@ def _first_token_delay(w: ResponseWriter, ask: Ask) -> None:
     w.complete()
 
 
+def _sequential_cutoff(w: ResponseWriter, ask: Ask) -> None:
+    w.start()
+    w.reasoning(
+        [words("**Summarising in sections**\n\nEach section arrives whole."), words("Done.")],
+        deltas=False,
+    )
+    w.message(words(greeting(ask)))
+    w.complete()
+
+
+SAFER_MODEL = "gpt-5.6-luna"
+SAFETY_LINK = "https://help.openai.com/en/articles/safety-buffering"
+
+
+def _safety_buffering(w: ResponseWriter, ask: Ask) -> None:
+    w.headers(
+        x_codex_safety_buffering_enabled="true",
+        x_codex_safety_buffering_faster_model=SAFER_MODEL,
+        x_codex_safety_buffering_learn_more_link=SAFETY_LINK,
+    )
+    w.start()
+    w.vendor(
+        "response.metadata",
+        metadata={"type": "safety_buffering", "retry_model": SAFER_MODEL},
+    )
+    w.message(words(greeting(ask)))
+    w.complete()
+
+
 def _usage_limit(w: ResponseWriter, ask: Ask) -> None:
     w.reject(ask.turn.usage_limit or Quota().usage_limit(0))
 
@@ -412,4 +468,7 @@ SCENARIOS: Mapping[Scenario, Callable[[ResponseWriter, Ask], None]] = {
     Scenario.CLOSE_1009: _close(1009),
     Scenario.CLOSE_1006: _close(1006),
     Scenario.CLOSE_1006_ONCE: _once(_close(1006)),
+    Scenario.SEQUENTIAL_CUTOFF: _sequential_cutoff,
+    Scenario.SAFETY_BUFFERING: _safety_buffering,
+    Scenario.UNSTABLE_WEBSOCKET: _text,  # cut over WebSocket by backend.py
 }

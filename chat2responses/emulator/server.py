@@ -6,14 +6,19 @@ Serves, under `BASE_PATH` (`/backend-api/codex`, as the ChatGPT Codex backend):
   A `Reject` step is an HTTP error before any byte; a `Drop` closes the connection without the
   chunked body's last chunk, so the client sees a truncated body rather than a clean end.
 - `GET …/responses` with an Upgrade: the WebSocket transport (websocket.py).
-- `GET …/models`: the catalog, `{"models": [...]}`, with `x-models-etag` and `ETag`; a matching
-  `If-None-Match` gets 304; `client_version` is accepted and ignored.
+- `GET …/models?client_version=…`: the catalog, `{"models": [...]}`, less the models that
+  version is too old for, with `x-models-etag` and `ETag`; a matching `If-None-Match` gets 304;
+  without `client_version`, 400 "Field required" (catalog_rules.py rule 2).
+- `POST …/responses/compact`: 404, as the backend answers since 2026-08-12 (compaction is a
+  `/responses` call ending in a `compaction_trigger` item now).
 - `POST /oauth/token` (at the root, as `auth.openai.com` serves it): the login refresh (login.py).
 - anything else: 404 with an OpenAI error body, `Invalid URL (GET /v1/models)`, as OpenAI answers
   an unknown URL (a chat call passed through to it, say, since the backend has no chat endpoint).
 
-Every `/responses` answer carries the quota headers (quota.py); under `--require-login` one
-without a valid Bearer gets 401 first. Leading `Sleep` steps (the latency model) run before the
+Every `/responses` answer carries the quota headers (quota.py), and the headers of a scenario's
+leading `Headers` step (safety buffering); under `--require-login` one without a valid Bearer
+gets 401 first. The request's client version (its `version` or `User-Agent` header) goes to the
+backend with it. Leading `Sleep` steps (the latency model) run before the
 status is sent, so a refusal is delayed too; `Close` cuts the connection like `Drop`.
 
 The only thing this module decides is framing; what to send comes from backend.py.
@@ -23,6 +28,7 @@ Logs one line per request; never logs headers (they carry Authorization).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -32,10 +38,12 @@ from typing import Any
 from aiohttp import web
 
 from chat2responses.emulator.backend import Caller, Emulator
-from chat2responses.emulator.builder import Close, Drop, Emit, Reject, Sleep, Step
+from chat2responses.emulator.builder import Close, Drop, Emit, Headers, Reject, Sleep, Step
+from chat2responses.emulator.catalog_rules import client_version, listed_models
 from chat2responses.emulator.lite import LITE_HEADER, is_true
 from chat2responses.emulator.rules import NOT_JSON, Rejection, Transport
 from chat2responses.emulator.signing import credential_digest
+from chat2responses.emulator.tokens import canonical_json
 from chat2responses.emulator.websocket import websocket_handler
 
 log = logging.getLogger(__name__)
@@ -54,6 +62,7 @@ def build_app(emulator: Emulator) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[EMULATOR] = emulator
     app.router.add_post(f"{BASE_PATH}/responses", post_responses)
+    app.router.add_post(f"{BASE_PATH}/responses/compact", post_compact)
     app.router.add_get(f"{BASE_PATH}/responses", websocket_handler(emulator, MAX_BODY_BYTES))
     app.router.add_get(f"{BASE_PATH}/models", get_models)
     app.router.add_post(TOKEN_PATH, post_token)
@@ -91,6 +100,7 @@ def reject_response(rejection: Rejection, headers: dict[str, str] | None = None)
 
 async def post_responses(request: web.Request) -> web.StreamResponse:
     emulator = request.app[EMULATOR]
+    emulator.stats.http_requests += 1
     refusal = emulator.check_login(request.headers.get("authorization"))
     if refusal is not None:
         log.info("POST responses -> %d (login)", refusal.status)
@@ -103,13 +113,18 @@ async def post_responses(request: web.Request) -> web.StreamResponse:
         steps: list[Step] = [Reject(NOT_JSON)]
     else:
         marked = is_true(request.headers.get(LITE_HEADER))
-        caller = Caller(credential_digest(request.headers), marked, len(raw))
+        caller = Caller(
+            credential_digest(request.headers), marked, len(raw), client_version(request.headers)
+        )
         steps = emulator.respond(body, Transport.HTTP, caller)
     model = body.get("model") if isinstance(body, dict) else None
     while steps and isinstance(pause := steps[0], Sleep):  # the latency model: before the status
         await asyncio.sleep(pause.seconds)
         steps = steps[1:]
     quota = emulator.quota_headers()
+    while steps and isinstance(extra := steps[0], Headers):
+        quota |= dict(extra.headers)
+        steps = steps[1:]
     first = steps[0]
     if isinstance(first, Reject):
         log.info("POST responses model=%s -> %d", model, first.rejection.status)
@@ -136,8 +151,8 @@ async def _perform(request: web.Request, response: web.StreamResponse, steps: li
             case Drop() | Close():
                 _drop(request)
                 return
-            case Reject():
-                raise RuntimeError("a Reject step can only come first")
+            case Reject() | Headers():
+                raise RuntimeError("a Reject or Headers step can only come first")
     await response.write_eof()
 
 
@@ -154,16 +169,24 @@ async def unknown_url(request: web.Request) -> web.Response:
     return reject_response(Rejection(404, message, code="unknown_url"))
 
 
+async def post_compact(request: web.Request) -> web.Response:
+    log.info("POST responses/compact -> 404 (gone: send a compaction_trigger item instead)")
+    return web.json_response({"detail": "Not Found"}, status=404)
+
+
 async def get_models(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
-    etag = emulator.models_etag
+    status, answer = listed_models(emulator.config.catalog, request.query.get("client_version"))
+    if status != 200:
+        log.info("GET models -> %d", status)
+        return web.json_response(answer, status=status)
+    body = canonical_json(answer)
+    etag = hashlib.sha256(body).hexdigest()[:32]
     headers = {"x-models-etag": etag, "etag": f'"{etag}"'}
     asked = {tag.strip().removeprefix("W/").strip('"') for tag in _if_none_match(request)}
     if etag in asked or "*" in asked:
         return web.Response(status=304, headers=headers)
-    return web.Response(
-        body=emulator.catalog_bytes, content_type="application/json", headers=headers
-    )
+    return web.Response(body=body, content_type="application/json", headers=headers)
 
 
 def _if_none_match(request: web.Request) -> list[str]:

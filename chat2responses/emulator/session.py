@@ -22,7 +22,8 @@ steps out (reference/openai-protocols.md §4).
 - Rule 6: with `EmulatorConfig.rate_limits_event` (`--rate-limits-event`), every response that
   is not refused starts with the `codex.rate_limits` event (quota.py), before `response.created`,
   as the Codex backend sends it. The handshake's headers give the caller's credential;
-  the Responses-Lite marker comes from the frame's `client_metadata` (lite.py).
+  the Responses-Lite marker comes from the frame's `client_metadata` (lite.py), and the client
+  version from the handshake's headers too.
 
 Out go only `Emit`, `Sleep`, `Drop` and `Close` steps: a `Reject` becomes its wrapped `error` frame
 (`{"type":"error","status":N,"error":{…}}`), and a mid-stream `error` event (the SSE shape) takes
@@ -140,9 +141,16 @@ class WebSocketSession:
     """One connection's state: the last response it completed (Rule 3), when it opened (Rule 5)
     and who is calling (the handshake's credential digest, signing.py)."""
 
-    def __init__(self, emulator: Emulator, *, credential: str = "") -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        *,
+        credential: str = "",
+        client_version: tuple[int, int, int] | None = None,
+    ) -> None:
         self._emulator = emulator
         self._credential = credential
+        self._client_version = client_version  # the handshake's (catalog_rules.py rule 1)
         self.opened_at = emulator.now()
         self._last: Completed | None = None
         self._played: tuple[dict[str, Any], list[Step]] | None = None  # the last reply's
@@ -195,7 +203,10 @@ class WebSocketSession:
                 return _refused(what, previous_not_found(previous))
             if isinstance(body.get("input"), list):
                 body["input"] = [*self.last.input, *self.last.output, *body["input"]]
-        caller = Caller(self._credential, websocket_marker(body), len(text.encode()))
+        caller = Caller(
+            self._credential, websocket_marker(body), len(text.encode()), self._client_version
+        )
+        self._emulator.stats.websocket_requests += 1
         steps = self._emulator.respond(body, Transport.WEBSOCKET, caller)
         self.settle()  # the previous reply's response, if the front end did not settle it
         self._played = (body, steps)

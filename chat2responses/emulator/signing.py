@@ -11,7 +11,8 @@
   digest, the item id and the canonical JSON of its summary. An item sent back as input verifies
   when its content decodes, names the item's own id (if the item has one), and the MAC matches
   its summary for this caller: an edited summary or blob, or an item made for another
-  credential, does not (`check_reasoning_items` → `invalid_encrypted_content`).
+  credential, does not (`check_reasoning_items` → `invalid_encrypted_content`). A `compaction`
+  item's `encrypted_content` is sealed and checked alike (its summary is empty).
 
 Pure: no I/O, no clock.
 """
@@ -84,11 +85,22 @@ class ReasoningSealer:
         return hmac.compare_digest(expected, content)
 
 
+SEALED_ITEMS = frozenset({"reasoning", "compaction"})
+
+
 def check_reasoning_items(items: Sequence[Any], sealer: ReasoningSealer) -> Rejection | None:
-    """The 400 for the first reasoning input item whose `encrypted_content` does not verify."""
+    """The 400 for the first reasoning or compaction input item whose `encrypted_content` does
+    not verify (a compaction item must carry one)."""
     for index, item in enumerate(items):
-        if not isinstance(item, dict) or item.get("type") != "reasoning":
+        if not isinstance(item, dict) or item.get("type") not in SEALED_ITEMS:
             continue
+        if item["type"] == "compaction" and not isinstance(item.get("encrypted_content"), str):
+            return Rejection(
+                400,
+                f"Missing required parameter: 'input[{index}].encrypted_content'.",
+                code="missing_required_parameter",
+                param=f"input[{index}].encrypted_content",
+            )
         if "encrypted_content" not in item or item["encrypted_content"] is None:
             continue
         if not sealer.verifies(item):

@@ -28,7 +28,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiohttp import WSMsgType, web
 
 from chat2responses.emulator.backend import Emulator
-from chat2responses.emulator.builder import Close, Drop, Emit, Reject, Sleep, Step
+from chat2responses.emulator.builder import Close, Drop, Emit, Headers, Reject, Sleep, Step
+from chat2responses.emulator.catalog_rules import client_version
 from chat2responses.emulator.rules import Rejection
 from chat2responses.emulator.session import (
     NOT_AN_UPGRADE,
@@ -70,7 +71,12 @@ async def _serve(request: web.Request, emulator: Emulator, max_bytes: int) -> we
     if emulator.config.latency.rtt > 0:
         await asyncio.sleep(emulator.config.latency.rtt)
     await ws.prepare(request)
-    session = WebSocketSession(emulator, credential=credential_digest(request.headers))
+    emulator.stats.websocket_connections += 1
+    session = WebSocketSession(
+        emulator,
+        credential=credential_digest(request.headers),
+        client_version=client_version(request.headers),
+    )
     frames: Frames = asyncio.Queue(MAX_QUEUED_FRAMES)
     tasks = {
         asyncio.create_task(_read(ws, frames)),
@@ -138,6 +144,8 @@ async def _perform(ws: web.WebSocketResponse, request: web.Request, steps: Itera
             case Close(code, reason):
                 await ws.close(code=code, message=reason.encode())
                 return False
+            case Headers():
+                continue  # the handshake is long over: no place for them
             case Reject():
                 raise RuntimeError("the session turns rejections into error frames")
     return True

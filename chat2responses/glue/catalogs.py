@@ -3,6 +3,10 @@ and the user's `responses_catalog` file, layered in that order and rebuilt when 
 
 The file is read only when its option is set or the reload command runs (never on a request's
 way), in bounded time (transports/files.py: a regular file of at most MAX_CATALOG_FILE_BYTES).
+
+When the upstream's own list names a model the Codex CLI version the addon speaks as is too old
+for (its `minimal_client_version`), the log says so once per model and version: calls to it get
+a 400 naming the option to set (upstream/identity.py rule 2).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from chat2responses.transports.catalog_fetch import CatalogFetcher
 from chat2responses.transports.files import read_small_file
 from chat2responses.transports.login_refresh import CodexLogin
 from chat2responses.upstream.catalog import LIVE_NAME, Catalog, CatalogError, embedded_catalog
+from chat2responses.upstream.identity import CODEX_CLI_VERSION, OPTION, parse_version, version_text
 from chat2responses.upstream.profiles import CODEX, profile_for_url
 
 logger = logging.getLogger(__name__)
@@ -30,6 +35,8 @@ class Catalogs:
         self._user: tuple[bytes, str] | None = None  # the file's bytes and name, as last read
         self.fetcher: CatalogFetcher | None = None
         self._version = 0
+        self.client_version = CODEX_CLI_VERSION
+        self._told: set[tuple[str, str]] = set()  # (model, client version) said in the log
 
     def load(self, path: str) -> Catalog:
         """Read `path` now (a ValueError leaves everything as it was), and use it."""
@@ -47,13 +54,40 @@ class Catalogs:
                 self.catalog = layered_catalog(self._user, fetcher.live)
             except ValueError as exc:  # the user's file went bad meanwhile: keep what was
                 logger.warning("chat2responses: catalog not updated: %s", exc)
+            self._tell_too_new()
         return self.catalog
+
+    def _tell_too_new(self) -> None:
+        """Say once per model and version which listed models need a newer client."""
+        current = parse_version(self.client_version)
+        if current is None:
+            return
+        too_new = []
+        for slug in self.catalog.slugs():
+            info = self.catalog.match(slug).info
+            needed = info.minimal_client_version if info is not None else None
+            if (
+                needed is not None
+                and needed > current
+                and (slug, self.client_version) not in self._told
+            ):
+                self._told.add((slug, self.client_version))
+                too_new.append(f"{slug} (needs {version_text(needed)})")
+        if too_new:
+            logger.warning(
+                "the upstream lists models that need a newer Codex CLI than %s, which "
+                "chat2responses speaks as: %s; calls to them get a 400 until %s is raised",
+                self.client_version,
+                ", ".join(too_new),
+                OPTION,
+            )
 
     def fetch(self, settings: Settings, login: CodexLogin | None, ssl: Any) -> None:
         """(Re)start fetching the upstream's own list, when `settings` say there is one."""
         self.stop()
         self.fetcher = catalog_fetcher(settings, login, ssl)
         self._version = 0
+        self.client_version = settings.client_version
         if self.fetcher is not None:
             self.fetcher.start()
 
@@ -103,4 +137,10 @@ def catalog_fetcher(settings: Settings, login: CodexLogin | None, ssl: Any) -> A
     if not url or settings.catalog_refresh <= 0 or profile_for_url(url) is not CODEX:
         return None
     headers = login.headers if login is not None else None
-    return CatalogFetcher(url, interval=settings.catalog_refresh, headers=headers, ssl=ssl)
+    return CatalogFetcher(
+        url,
+        interval=settings.catalog_refresh,
+        headers=headers,
+        ssl=ssl,
+        client_version=settings.client_version,
+    )

@@ -77,6 +77,8 @@ def report(flow: http.HTTPFlow, job: CallJob, started: float) -> CallReport:
         dropped=translation.dropped,
         tried=tuple(outcome.tried),
         quota=outcome.quota,
+        notes=job.quota.notes.text() if job.quota and job.quota.notes else "",
+        removed=translation.removed,
         conversation=conversation_text(
             continued=outcome.continued,
             sent_items=outcome.sent_items,

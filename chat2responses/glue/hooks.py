@@ -58,7 +58,12 @@ logger = logging.getLogger(__name__)
 
 _TLS_OPTIONS = frozenset({"ssl_insecure", "ssl_verify_upstream_trusted_ca"})
 _FETCH_OPTIONS = frozenset(
-    {"responses_auth", "responses_codex_auth_file", "responses_catalog_refresh"}
+    {
+        "responses_auth",
+        "responses_codex_auth_file",
+        "responses_catalog_refresh",
+        "responses_client_version",
+    }
 )
 
 

@@ -12,16 +12,19 @@ from chat2responses.transports.login_refresh import CodexLogin, close_soon
 
 
 def current_login(settings: Settings, login: CodexLogin | None) -> CodexLogin | None:
-    """The login `settings` ask for, reusing `login` when it is the same file and token
-    endpoint, closing it when it is not."""
+    """The login `settings` ask for, reusing `login` when it is the same file, token endpoint
+    and client version (the refresh names it), closing it when it is not."""
     if settings.auth is not AuthMode.CODEX:
         return None
     wanted = Path(settings.codex_auth_file).expanduser()
-    if login is not None and login.path == wanted and login.refresh_url == settings.refresh_url:
+    same = (wanted, settings.refresh_url, settings.client_version)
+    if login is not None and (login.path, login.refresh_url, login.client_version) == same:
         return login
     if login is not None:
         close_soon(login)
-    return CodexLogin(settings.codex_auth_file, settings.refresh_url)
+    return CodexLogin(
+        settings.codex_auth_file, settings.refresh_url, client_version=settings.client_version
+    )
 
 
 def account_for(login: CodexLogin | None) -> Callable[[dict[str, str]], str]:

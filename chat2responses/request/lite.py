@@ -9,7 +9,9 @@ Must not: decide whether a request is Lite (request/translate.py does, from the 
 profile) or do I/O.
 
 Rule 1: hosted tools and a forced `tool_choice` have no Lite form: a 400 naming the client's
-        parameter, before anything goes upstream.
+        parameter, before anything goes upstream. What Lite takes: function and custom tools,
+        client-executed tool search (`{"type": "tool_search", "execution": "client"}`), and
+        `namespace` groups of those (the Codex CLI groups its tools so).
 """
 
 from __future__ import annotations
@@ -36,18 +38,32 @@ def lite_marker(lite: LiteMarker | None) -> dict[str, Mapping[str, Any]]:
 _LITE_TOOLS = frozenset({"function", "custom"})
 
 
+def lite_tool(tool: object) -> bool:
+    """Whether Responses-Lite takes `tool` (rule 1)."""
+    if not isinstance(tool, dict):
+        return False
+    kind = tool.get("type")
+    if kind == "tool_search":
+        return tool.get("execution") == "client"
+    if kind == "namespace":
+        inner = tool.get("tools")
+        return isinstance(inner, list) and all(lite_tool(t) for t in inner)
+    return kind in _LITE_TOOLS
+
+
 def to_responses_lite(out: dict[str, Any], body: dict[str, Any]) -> None:
     """Give `out`, a translated Responses body, the Lite shape; `body` is the client's (to name
     the parameter a 400 is about). Raises `ClientError` for a hosted tool or a forced choice."""
     tools = out.pop("tools", [])
     for i, tool in enumerate(tools):
         kind = tool.get("type") if isinstance(tool, dict) else None
-        if kind not in _LITE_TOOLS:
+        if not lite_tool(tool):
             from_chat = kind == "web_search" and body.get("web_search_options") is not None
             param = "web_search_options" if from_chat else f"tools[{i}]"
             raise ClientError(
                 f"{out['model']} takes the Responses-Lite request shape, which supports only "
-                f"function and custom tools; '{param}' asks for a hosted {shown(kind)} tool.",
+                "function tools, custom tools and client-executed tool search; "
+                f"'{param}' asks for a hosted {shown(kind)} tool.",
                 param=param,
                 code="unsupported_value",
             )

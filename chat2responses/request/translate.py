@@ -10,7 +10,8 @@ choice to request/tools.py, and reasoning to request/reasoning.py; a parameter o
 shape is one of params.py's 400s.
 
 Must not: do I/O, know the transport (the WebSocket route adds `"type": "response.create"`), or
-hold a backend quirk (those are fields of `profiles.UpstreamProfile`).
+hold a backend quirk (those are fields of `profiles.UpstreamProfile`, applied by
+request/profile_rules.py).
 
 Rule 1: upstream is always streamed (`stream: true`), whatever the client asked; `stream` and
         `include_usage` report what the client asked, for the response side.
@@ -51,6 +52,7 @@ from chat2responses.protocol.params import (
 from chat2responses.protocol.wire import ReasoningMode
 from chat2responses.request.lite import lite_marker, to_responses_lite
 from chat2responses.request.messages import translate_messages
+from chat2responses.request.profile_rules import apply_profile
 from chat2responses.request.reasoning import (
     drop_default_summary,
     settle_reasoning,
@@ -71,6 +73,7 @@ class Translation:
     model: str  # the model name to report back on chunks (the client's requested name)
     match: ModelMatch
     dropped: tuple[str, ...]  # harmless client parameters not sent upstream
+    removed: tuple[str, ...] = ()  # fields the upstream refuses, taken out wherever they were
     stop: tuple[str, ...] = ()  # the client's stop sequences, applied to the answer (rule 4)
     legacy_functions: bool = False  # `functions` without `tools`: answer with `function_call`
     responses_lite: bool = False  # the body has the Responses-Lite shape (rule 5)
@@ -126,7 +129,8 @@ def translate_request(
                 code="invalid_value",
             )
         out, dropped, renamed = _from_chat(body, match, profile)
-    dropped.extend(_apply_profile(out, profile, renamed))
+    lost, removed = apply_profile(out, profile, renamed, match)
+    dropped.extend(lost)
     if not summaries:
         drop_default_summary(out, body)
     lite = profile.responses_lite if match.info and match.info.use_responses_lite else None
@@ -139,6 +143,7 @@ def translate_request(
         model=model,
         match=match,
         dropped=tuple(dict.fromkeys(dropped)),
+        removed=tuple(removed),
         stop=stop,
         legacy_functions="messages" in body and _legacy_functions(body),
         responses_lite=lite is not None,
@@ -330,33 +335,3 @@ def _text_format(fmt: dict[str, Any]) -> Item:
     if (strict := spec.get("strict")) is not None:
         out["strict"] = as_bool(strict, f"{where}.strict")
     return out
-
-
-# --- the profile -------------------------------------------------------------------------------
-
-
-def _apply_profile(
-    out: dict[str, Any], profile: UpstreamProfile, renamed: dict[str, str]
-) -> list[str]:
-    """Make `out` acceptable to the backend; the client's names of what that removed."""
-    dropped = [renamed.get(key, key) for key in out if key in profile.dropped_params]
-    for key in profile.dropped_params:
-        out.pop(key, None)
-    tier = out.get("service_tier")
-    if tier is not None and profile.service_tiers is not None:
-        tier = dict(profile.service_tier_aliases).get(as_str(tier, "service_tier"), tier)
-        if tier in profile.service_tiers:
-            out["service_tier"] = tier
-        else:
-            del out["service_tier"]
-            dropped.append("service_tier")
-    if profile.requires_store_false:
-        if out.get("store", False) is not False:
-            dropped.append("store")
-        out["store"] = False
-    else:
-        out.setdefault("store", False)
-    out["stream"] = True  # every call streams upstream; a non-streaming client's is aggregated
-    if profile.requires_instructions:
-        out.setdefault("instructions", "")
-    return dropped

@@ -18,6 +18,10 @@ Rule 3: when `response.completed` carries an empty `output` (the Codex backend d
 Rule 4: a late `error` is passed on in OpenAI's shape (`ResponseErrorEvent`: code, message,
         param at the top): a WebSocket error frame, which nests them in `error` beside an HTTP
         `status` and `headers`, is reshaped; one in that shape already goes as it came.
+Rule 5: vendor events (`codex.*`, `response.metadata`: the Codex backend's quota and safety
+        notes) reach only a client that identifies as a Codex client (`vendor_events`), which
+        reads them natively; other clients' streams leave them out (their SDKs know no such
+        event). Before the first output they are held back with the preamble: not output.
 """
 
 from __future__ import annotations
@@ -43,6 +47,13 @@ from chat2responses.response.chat_sinks import (
     check_buffered,
 )
 
+METADATA_EVENT = "response.metadata"
+
+
+def is_vendor_event(kind: str) -> bool:
+    """A Codex backend event outside the Responses API (rule 5)."""
+    return kind.startswith("codex.") or kind == METADATA_EVENT
+
 
 class ResponsesStreamSink:
     """Events → Responses SSE, as the upstream sent them."""
@@ -50,13 +61,14 @@ class ResponsesStreamSink:
     streaming = True
     content_type = SSE_CONTENT_TYPE
 
-    def __init__(self) -> None:
+    def __init__(self, *, vendor_events: bool = False) -> None:
         self.started = False
         self.done = False
         self.stopped = False  # Responses clients apply their own stop sequences
         self.error: ProxyError | None = None
         self.usage: dict[str, Any] | None = None
         self.client = Transcript()
+        self.vendor_events = vendor_events  # rule 5
         self._sequence = 0
         self._preamble = b""  # held back until an event after it (rule 1)
 
@@ -70,8 +82,11 @@ class ResponsesStreamSink:
                 raise err  # rule 1
         elif kind == EventType.ERROR:
             event = _openai_error_event(event)  # rule 4
+        vendor = is_vendor_event(kind)
+        if vendor and not self.vendor_events:
+            return b""  # rule 5
         out = encode_event(kind, dumps(event))
-        if not self.started and kind in PREAMBLE:
+        if not self.started and (kind in PREAMBLE or vendor):
             self._note(event)
             self._preamble += out
             return b""

@@ -31,6 +31,9 @@ Rules, each enforced in one place (1, 4 and 5 by chunks.ChunkWriter, the others 
    call whose `arguments` is the raw input; `custom_calls` lists them so the aggregator can give
    the non-streamed reply OpenAI's own `{"type": "custom", "custom": {...}}` shape. A request
    with legacy `functions` gets `function_call` deltas (one call) and finish `function_call`.
+10. A reasoning summary part whose text comes only in `reasoning_summary_text.done` (the Codex
+   backend's `reasoning_summary_delivery: "sequential_cutoff"`) is sent from it; a part whose
+   deltas came is not sent again.
 An upstream failure's status and type are events.error_of_event's.
 """
 
@@ -68,7 +71,6 @@ IGNORED = frozenset(
         EventType.REFUSAL_DONE,
         EventType.REASONING_SUMMARY_PART_ADDED,
         EventType.REASONING_SUMMARY_PART_DONE,
-        EventType.REASONING_SUMMARY_TEXT_DONE,
         EventType.REASONING_TEXT_DONE,
     }
 )
@@ -108,6 +110,7 @@ _HANDLERS: dict[str, str] = {
     EventType.CUSTOM_TOOL_CALL_INPUT_DONE.value: "_on_arguments_done",
     EventType.REASONING_SUMMARY_TEXT_DELTA.value: "_on_reasoning_delta",
     EventType.REASONING_TEXT_DELTA.value: "_on_reasoning_delta",
+    EventType.REASONING_SUMMARY_TEXT_DONE.value: "_on_summary_done",
     EventType.COMPLETED.value: "_on_completed",
     EventType.INCOMPLETE.value: "_on_incomplete",
     EventType.FAILED.value: "_on_failed",
@@ -137,6 +140,8 @@ class StreamTranslator:
         # (item key, event type, part index) of the last reasoning delta: a new part gets a
         # "\n\n" separator.
         self._reasoning_part: tuple[object, str, object] | None = None
+        # (item key, summary index) of the summary parts whose text came as deltas (rule 10).
+        self._streamed_summaries: set[tuple[object, object]] = set()
 
     @property
     def started(self) -> bool:
@@ -251,7 +256,25 @@ class StreamTranslator:
             return []
         item.sent += len(text)
         index = event.get("summary_index", event.get("content_index"))
+        if event["type"] == _SUMMARY_DELTA:
+            self._streamed_summaries.add((key, index))
         part = (key, event["type"], index)
+        new_part = self._reasoning_part is not None and part != self._reasoning_part
+        self._reasoning_part = part
+        return self._out.reasoning(text, separate=new_part)
+
+    def _on_summary_done(self, event: Event) -> list[ChatChunk]:
+        """Rule 10: a summary part's whole text, sent only when no delta of it came."""
+        text: str = event["text"]
+        key, item = self._open_item(event)
+        index = event.get("summary_index")
+        if item.phase is ItemPhase.DONE or not text or self._reasoning is ReasoningMode.NONE:
+            return []
+        if (key, index) in self._streamed_summaries:
+            return []  # its deltas said it already
+        self._streamed_summaries.add((key, index))
+        item.sent += len(text)
+        part = (key, _SUMMARY_DELTA, index)
         new_part = self._reasoning_part is not None and part != self._reasoning_part
         self._reasoning_part = part
         return self._out.reasoning(text, separate=new_part)
@@ -444,6 +467,7 @@ _METHODS: dict[str, Handler] = {kind: getattr(StreamTranslator, n) for kind, n i
 _TOOL_CALL_TYPES = frozenset({ItemType.FUNCTION_CALL.value, ItemType.CUSTOM_TOOL_CALL.value})
 # What ends a response after a stop sequence: every terminal event, failures included (rule 6).
 _ENDS = frozenset(kind.value for kind in TERMINAL)
+_SUMMARY_DELTA = EventType.REASONING_SUMMARY_TEXT_DELTA.value
 
 
 def _failure(event: Event) -> UpstreamError:

@@ -33,12 +33,14 @@ class ClientAnswer:
         keepalive: float,
         times: CallTimes,
         on_head: Callable[[], None],
+        head_headers: Callable[[], Mapping[str, str]] = dict,
     ) -> None:
         self.content_type = content_type
         self.streaming = streaming
         self.keepalive = keepalive
         self._times = times
         self._on_head = on_head
+        self._head_headers = head_headers  # what the machine adds to the head (a tier's word)
         self._exchange: Exchange | None = None
         self._attached = asyncio.Event()
         self._pending: list[bytes] = []
@@ -134,6 +136,7 @@ class ClientAnswer:
                 "content-type": self.content_type,
                 "cache-control": "no-cache",
                 "x-accel-buffering": "no",
+                **self._head_headers(),
             }
             exchange.start(200, headers)
             self._on_head()

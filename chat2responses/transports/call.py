@@ -76,6 +76,7 @@ class UpstreamCall:
             keepalive=job.keepalive,
             times=job.times,
             on_head=self.machine.head_out,
+            head_headers=self.machine.answer_headers,
         )
         self.stopping: ProxyError | None = None  # why the proxy cancels it (rule 4)
 
@@ -185,7 +186,7 @@ class UpstreamCall:
             if answer.streaming:
                 await answer.end(command.data)
             else:
-                await answer.respond(200, JSON, command.data)
+                await answer.respond(200, {**self.machine.answer_headers(), **JSON}, command.data)
         elif isinstance(command, Fail):
             err = command.error
             if command.chunk is not None:

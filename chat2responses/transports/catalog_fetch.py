@@ -11,6 +11,9 @@ Rules:
    read whole, however many reads it takes.
 3. Never through an environment proxy; the login's headers go only to this upstream: a redirect
    is followed within the same origin only (upstream/redirects.py).
+4. It asks as the Codex CLI the addon speaks as (upstream/identity.py): `client_version` in the
+   query (the backend answers 400 without it, and lists fewer models to older versions), and
+   the CLI's `originator`, `User-Agent` and `version` headers.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from aiohttp import ClientError, ClientSession, ClientTimeout, StreamReader, TCPConnector
 
 from chat2responses.transports.sessions import close_session_now
+from chat2responses.upstream.identity import CODEX_CLI_VERSION, identity_headers
 from chat2responses.upstream.redirects import MAX_REDIRECTS, is_redirect, redirect_target
 from chat2responses.upstream.routing import redacted_url
 
@@ -31,15 +35,14 @@ logger = logging.getLogger(__name__)
 
 MAX_CATALOG_BYTES = 4 * 1024 * 1024
 TIMEOUT = 20.0
-# The Codex CLI sends its version; the backend lists the models that version can use.
-CLIENT_VERSION = "0.130.0"
 
 Headers = Callable[[], Awaitable[dict[str, str]]]
 
 
-def models_url(responses_url: str) -> str:
+def models_url(responses_url: str, client_version: str = CODEX_CLI_VERSION) -> str:
+    """`{responses_url}/models?client_version=…` (rule 4), the base URL's own query kept."""
     parts = urlsplit(responses_url)
-    query = "&".join(q for q in (parts.query, urlencode({"client_version": CLIENT_VERSION})) if q)
+    query = "&".join(q for q in (parts.query, urlencode({"client_version": client_version})) if q)
     return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/models", query=query))
 
 
@@ -51,8 +54,10 @@ class CatalogFetcher:
         interval: float,
         headers: Headers | None = None,
         ssl: ssl_module.SSLContext | None = None,
+        client_version: str = CODEX_CLI_VERSION,
     ) -> None:
-        self.url = models_url(responses_url)
+        self.url = models_url(responses_url, client_version)
+        self.client_version = client_version
         self.interval = interval
         self.live: bytes | None = None
         self.version = 0  # bumped each time `live` changes
@@ -103,7 +108,7 @@ class CatalogFetcher:
         return changed
 
     async def _fetch(self) -> bool:
-        headers = {"accept": "application/json"}
+        headers = {"accept": "application/json", **identity_headers(self.client_version)}
         if self._headers is not None:
             headers.update(await self._headers())
         if self._etag:

@@ -19,6 +19,8 @@ Rules (as the Codex CLI, codex-rs/login/src/auth/manager.rs):
 5. No token, refresh token or token-endpoint body is ever logged or put in an error.
 6. A redirect is followed only within the token endpoint's origin (upstream/redirects.py): the
    refresh token never goes anywhere else.
+7. The refresh names its client as the Codex CLI's login client does: `originator` and
+   `User-Agent` of the version the addon speaks as (upstream/identity.py).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from chat2responses.protocol.errors import ClientError as LoginError
 from chat2responses.protocol.errors import UpstreamError
 from chat2responses.transports.login_file import LoginFile, write_login
 from chat2responses.transports.sessions import close_session_now
+from chat2responses.upstream.identity import CODEX_CLI_VERSION, refresh_headers
 from chat2responses.upstream.login import (
     REFRESH_URL,
     CodexCredentials,
@@ -82,9 +85,11 @@ class CodexLogin:
         timeout: float = REFRESH_TIMEOUT,
         margin: float = REFRESH_MARGIN,
         clock: Callable[[], float] = time.time,
+        client_version: str = CODEX_CLI_VERSION,
     ) -> None:
         self.file = LoginFile(path)
         self.refresh_url = refresh_url
+        self.client_version = client_version
         self._timeout = timeout
         self._margin = margin
         self._clock = clock
@@ -224,7 +229,7 @@ class CodexLogin:
                 async with self._client().post(
                     url,
                     json=refresh_request_body(refresh),
-                    headers={"accept": "application/json"},
+                    headers={"accept": "application/json", **refresh_headers(self.client_version)},
                     allow_redirects=False,
                 ) as answer:
                     if is_redirect(answer.status):

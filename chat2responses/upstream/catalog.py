@@ -18,6 +18,10 @@ Rule 4: an alias (a retired name, `"aliases": {"gpt-5.4": "gpt-5.6-terra"}`) app
         name no layer lists as a model; the request goes upstream under the alias's target
         (undated: a retired snapshot is retired too) and `ModelMatch.alias_of` names the alias.
         A layer turns an alias off with `null`.
+Rule 5: `minimal_client_version` ("0.153.0", or `[0, 153, 0]` as older catalogs spell it),
+        `service_tiers` (objects with an `id`, as the Codex CLI reads them, or plain strings;
+        absent: the entry says nothing of tiers) and `max_context_window` are read as given; a
+        live entry's `minimal_client_version` or tier that cannot be read is left out.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
 from typing import Any
+
+from chat2responses.upstream.identity import Version, parse_version
 
 
 class Effort(StrEnum):
@@ -60,6 +66,11 @@ class ModelInfo:
     supports_reasoning_summaries: bool
     # The backend wants the Responses-Lite request shape for it (codex-backend-2026.md §2).
     use_responses_lite: bool = False
+    # Rule 5: the oldest Codex CLI the backend serves it to; the tiers it may be asked for
+    # (None: the entry does not say); the largest context it takes when asked for.
+    minimal_client_version: Version | None = None
+    service_tiers: tuple[str, ...] | None = None
+    max_context_window: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,9 +296,7 @@ def _parse_entry(entry: object, where: str, *, strict: bool = True) -> ModelInfo
             raise CatalogError(
                 f"{where}.default_reasoning_level: {default!r} is not one of {allowed}"
             )
-    window = _optional(entry, "context_window", int, where)
-    if window is not None and window <= 0:
-        raise CatalogError(f"{where}.context_window: expected a positive integer")
+    window = _window(entry, "context_window", where)
     return ModelInfo(
         slug=slug,
         prefer_websockets=_flag(entry, "prefer_websockets", where, default=False),
@@ -299,7 +308,49 @@ def _parse_entry(entry: object, where: str, *, strict: bool = True) -> ModelInfo
             entry, "supports_reasoning_summaries", where, default=True
         ),
         use_responses_lite=_flag(entry, "use_responses_lite", where, default=False),
+        minimal_client_version=_minimal_version(entry, where, strict=strict),
+        service_tiers=_tiers(entry.get("service_tiers"), f"{where}.service_tiers", strict=strict),
+        max_context_window=_window(entry, "max_context_window", where),
     )
+
+
+def _window(entry: dict[str, Any], key: str, where: str) -> int | None:
+    window = _optional(entry, key, int, where)
+    if window is not None and window <= 0:
+        raise CatalogError(f"{where}.{key}: expected a positive integer")
+    return window
+
+
+def _minimal_version(entry: dict[str, Any], where: str, *, strict: bool) -> Version | None:
+    value = entry.get("minimal_client_version")
+    if value is None:
+        return None
+    version = parse_version(value)
+    if version is None and strict:
+        raise CatalogError(
+            f'{where}.minimal_client_version: expected a version such as "0.153.0", not {value!r}'
+        )
+    return version
+
+
+def _tiers(value: object, where: str, *, strict: bool) -> tuple[str, ...] | None:
+    """`[{"id": "priority", "name": …}, …]` (the backend's shape) or `["priority", …]`."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        if strict:
+            raise CatalogError(f"{where}: expected a list")
+        return None
+    tiers: list[str] = []
+    for index, item in enumerate(value):
+        tier = item.get("id") if isinstance(item, dict) else item
+        if not isinstance(tier, str) or not tier.strip():
+            if strict:
+                raise CatalogError(f"{where}[{index}]: expected a tier id, not {item!r}")
+            continue
+        if tier not in tiers:
+            tiers.append(tier)
+    return tuple(tiers)
 
 
 def _levels(value: object, where: str, *, strict: bool) -> tuple[str, ...]:

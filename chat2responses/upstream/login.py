@@ -30,7 +30,6 @@ from typing import Any
 
 from chat2responses.protocol.errors import ClientError
 from chat2responses.protocol.redact import redact
-from chat2responses.upstream.profiles import CODEX
 
 # The Codex CLI's OAuth client and token endpoint (codex-rs/login/src/auth/manager.rs).
 CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
@@ -75,13 +74,9 @@ def parse_login(data: Mapping[str, Any], path: Path) -> CodexCredentials:
 
 
 def codex_headers(creds: CodexCredentials, session_id: str) -> dict[str, str]:
-    """The headers the Codex backend expects on both transports (the profile adds the
-    WebSocket handshake's own, `profiles.CODEX.ws_headers`)."""
-    headers = {
-        "authorization": f"Bearer {creds.access_token}",
-        "originator": CODEX.originator or "",
-        "session_id": session_id,
-    }
+    """The login's headers for the Codex backend on both transports (the profile adds the
+    WebSocket handshake's own, `profiles.CODEX.ws_headers`; identity.py the client's name)."""
+    headers = {"authorization": f"Bearer {creds.access_token}", "session_id": session_id}
     if creds.account_id:
         headers["chatgpt-account-id"] = creds.account_id
     return headers

@@ -2,7 +2,8 @@
 
 Continue, Cline, Zed, Open WebUI and JetBrains list models this way before they call chat. Each
 entry has OpenAI's fields (`id`, `object`, `created`, `owned_by`) and, as extra fields, the
-catalog's context window, reasoning levels and transport, so a client can see what it gets.
+catalog's context window (the default and, when asked for, the largest), reasoning levels,
+service tiers and transport, so a client can see what it gets.
 
 Pure: no I/O.
 """
@@ -35,8 +36,10 @@ def model_entry(info: ModelInfo) -> dict[str, Any]:
         "created": 0,
         "owned_by": "openai",
         "context_window": info.context_window,
+        "max_context_window": info.max_context_window or info.context_window,
         "reasoning_levels": list(info.reasoning_levels),
         "default_reasoning_level": info.default_reasoning_level,
+        "service_tiers": list(info.service_tiers) if info.service_tiers is not None else None,
         "transport": "websocket" if info.prefer_websockets else "http",
     }
 

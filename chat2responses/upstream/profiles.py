@@ -56,11 +56,18 @@ class UpstreamProfile:
     ws_drops: frozenset[str]
     # Headers of the WebSocket handshake (besides auth), e.g. the beta opt-in.
     ws_headers: Mapping[str, str] = field(compare=False)
-    # The `originator` header the backend expects from a first-party client (None: none sent).
-    originator: str | None
+    # Speak to it as the Codex CLI (upstream/identity.py): its `originator`, `User-Agent` and
+    # `version` on every call, the client's own left behind; models gated on that version.
+    client_identity: bool
     # The Responses-Lite marker, for models the catalog flags `use_responses_lite` (None: this
     # backend has no Lite shape, the classic one is always sent).
     responses_lite: LiteMarker | None
+    # Keys the backend refuses wherever they appear in a body (top level, input items, content
+    # parts, tools): removed before sending and reported as removed.
+    refused_fields: frozenset[str] = frozenset()
+    # `POST …/responses/compact` is served by a `/responses` call ending in a
+    # `compaction_trigger` item (False: the upstream's own compact endpoint answers it).
+    compaction_by_trigger: bool = False
     # Models this backend serves through the Responses API only (lower-case fnmatch patterns): a
     # chat call for one is rewritten under responses_rewrite=catalog like a catalog model, since
     # its own chat endpoint refuses them.
@@ -76,7 +83,8 @@ CODEX = UpstreamProfile(
     name="codex",
     # "Store must be set to false" (ChatMock live test, cliproxyapi.md §3).
     requires_store_false=True,
-    # The backend 400s "Instructions are required" without the key (cliproxyapi.md §3).
+    # The backend once 400'd "Instructions are required" without the key (cliproxyapi.md §3); the
+    # Codex CLI 0.171 sends none, but "" is accepted either way.
     requires_instructions=True,
     # `{"detail": "Unsupported parameter: <name>"}` for each (cliproxyapi.md §3, sub2api #3954);
     # Codex itself never sends any of them.
@@ -93,8 +101,6 @@ CODEX = UpstreamProfile(
             "safety_identifier",
             "metadata",
             "moderation",
-            "prompt_cache_retention",
-            "prompt_cache_options",
             "stream_options",
             "background",
         }
@@ -111,8 +117,22 @@ CODEX = UpstreamProfile(
     ws_drops=frozenset({"background"}),
     # The WebSocket transport is opted into per handshake (cliproxyapi.md §2).
     ws_headers=MappingProxyType({"openai-beta": "responses_websockets=2026-02-06"}),
-    originator="codex_cli_rs",
+    client_identity=True,
     responses_lite=RESPONSES_LITE,
+    # 400 there, wherever they appear (prompt_cache_breakpoint sits on content parts,
+    # cache_control on parts, items or tools); the public API takes the first three
+    # (codex-backend-2026.md §8).
+    refused_fields=frozenset(
+        {
+            "prompt_cache_options",
+            "prompt_cache_breakpoint",
+            "prompt_cache_retention",
+            "cache_control",
+        }
+    ),
+    # `…/responses/compact` answers 404 there since 2026-08-12: compaction is a streamed
+    # `/responses` call whose input ends with a `compaction_trigger` item (§8).
+    compaction_by_trigger=True,
 )
 
 OPENAI = UpstreamProfile(
@@ -128,7 +148,7 @@ OPENAI = UpstreamProfile(
     # §4.2: "`stream` is implicit over WebSocket and should not be sent"; no `background` either.
     ws_drops=frozenset({"background", "stream"}),
     ws_headers=MappingProxyType({}),
-    originator=None,
+    client_identity=False,
     responses_lite=None,
 )
 

@@ -23,13 +23,20 @@ from chat2responses.upstream.profiles import UpstreamProfile, profile_for_url
 class CallKind(StrEnum):
     CHAT = "chat"  # POST …/chat/completions: translated both ways
     RESPONSES = "responses"  # POST …/responses from a Responses client: answered as Responses
+    COMPACT = "compact"  # POST …/responses/compact: a compaction_trigger call, answered as one
 
 
 def call_kind(path: str) -> CallKind | None:
+    """What a path asks for; None for anything else, and for the Codex backend's own paths
+    (`/backend-api/codex/…`: a Codex client's native traffic, never rewritten)."""
+    if is_native_codex_path(path):
+        return None
     if is_chat_completions_path(path):
         return CallKind.CHAT
     if is_responses_path(path):
         return CallKind.RESPONSES
+    if is_compact_path(path):
+        return CallKind.COMPACT
     return None
 
 
@@ -78,13 +85,15 @@ def responses_url_for(responses_url: str, origin: str, path: str) -> str:
     """The HTTP URL of the Responses endpoint for one intercepted chat request.
 
     `responses_url` set: `{responses_url}/responses`. Empty: the request's own origin and path,
-    with its trailing `/chat/completions` replaced by `/responses` (the query is kept).
+    with its trailing `/chat/completions` (or `/responses/compact`) replaced by `/responses`
+    (the query is kept).
     """
     if responses_url:
         parts = urlsplit(responses_url)
         return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/responses"))
     parts = urlsplit(origin + path)
-    base = parts.path.rstrip("/").removesuffix("/chat/completions").removesuffix("/responses")
+    base = parts.path.rstrip("/").removesuffix("/chat/completions").removesuffix("/compact")
+    base = base.removesuffix("/responses")
     return urlunsplit(parts._replace(path=base + "/responses"))
 
 
@@ -102,6 +111,22 @@ def is_chat_completions_path(path: str) -> bool:
 def is_responses_path(path: str) -> bool:
     """`POST …/responses` from a Responses client (not `…/responses/{id}`, not the driver's)."""
     return path.partition("?")[0].rstrip("/").endswith("/responses")
+
+
+def is_compact_path(path: str) -> bool:
+    """`POST …/responses/compact`: the public API's compaction endpoint."""
+    return path.partition("?")[0].rstrip("/").endswith("/responses/compact")
+
+
+# The Codex backend's own prefix: a Codex client that talks to it through this proxy (its
+# `chatgpt_base_url`, or interception) sends native traffic, never rewritten.
+NATIVE_CODEX_PREFIX = "/backend-api/codex"
+
+
+def is_native_codex_path(path: str) -> bool:
+    """A path under the Codex backend's own prefix (`/backend-api/codex/…`)."""
+    bare = path.partition("?")[0]
+    return bare == NATIVE_CODEX_PREFIX or bare.startswith(NATIVE_CODEX_PREFIX + "/")
 
 
 def redacted_url(url: str) -> str:

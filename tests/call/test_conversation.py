@@ -26,6 +26,7 @@ from chat2responses.protocol.wire import ReasoningMode
 from chat2responses.request.translate import Translation, translate_request
 from chat2responses.response.aggregate import ChatAggregator
 from chat2responses.upstream.catalog import Catalog
+from chat2responses.upstream.identity import CODEX_CLI_VERSION, parse_version
 from chat2responses.upstream.profiles import CODEX, response_create_frame
 
 CATALOG = Catalog.default()
@@ -85,6 +86,9 @@ class Answer:
     message: dict[str, Any]  # what the chat client appends to its history
 
 
+CLIENT_VERSION = parse_version(CODEX_CLI_VERSION)
+
+
 @dataclass
 class Upstream:
     """One WebSocket connection to the emulator, and the store's handle for it."""
@@ -96,7 +100,10 @@ class Upstream:
 
     def __post_init__(self) -> None:
         emulator = Emulator(EmulatorConfig.default(), clock=self.clock)
-        self.session = WebSocketSession(emulator, credential=self.credential)
+        # As the addon's calls to the backend say who they are (upstream/identity.py).
+        self.session = WebSocketSession(
+            emulator, credential=self.credential, client_version=CLIENT_VERSION
+        )
         self.opened_at = self.clock()
 
     def send(self, translation: Translation, body: dict[str, Any] | None = None) -> Answer:

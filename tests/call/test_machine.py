@@ -606,3 +606,45 @@ def test_a_1009_on_a_websocket_only_model_is_not_blamed_on_the_client() -> None:
     assert isinstance(played.end, Fail)
     assert (played.end.error.status, played.end.error.code) == (502, "upstream_message_too_big")
     assert [o.attempt.route for o in played.opens] == [W, H]
+
+
+# ---- the Codex backend of late 2026 ------------------------------------------------------------
+
+RATE_LIMITS = {
+    "type": "codex.rate_limits",
+    "rate_limits": {"primary": {"used_percent": 7.0, "window_minutes": 300}},
+}
+
+
+def test_a_codex_client_gets_the_rate_limits_event_and_the_quota_is_read_too() -> None:
+    the_job = job(kind=CallKind.RESPONSES)
+    the_job.make_sink = lambda: ResponsesStreamSink(vendor_events=True)
+    played = play(the_job, [[RATE_LIMITS, *ANSWER]])
+    played.machine.note_quota()
+    assert b"event: codex.rate_limits" in played.client
+    assert "7 %" in played.machine.outcome.quota
+    other = play(job(kind=CallKind.RESPONSES), [[RATE_LIMITS, *ANSWER]])
+    assert b"codex.rate_limits" not in other.client
+
+
+def test_a_refusal_is_explained_once_in_the_answer_and_the_outcome() -> None:
+    the_job = job()
+    the_job.explain = lambda err: (setattr(err, "message", err.message + " [why]"), err)[1]
+    played = play(the_job, [[UpstreamError("Model not found x", status=404)]])
+    assert isinstance(played.end, Fail) and played.end.error.message.endswith(" [why]")
+    assert played.machine.outcome.error is not None
+    assert played.machine.outcome.error.endswith(" [why]")
+
+
+@pytest.mark.parametrize(
+    ("served", "header"), [("auto", "asked=priority; got=auto"), ("priority", None)]
+)
+def test_the_answer_s_head_says_a_downgraded_tier(served: str, header: str | None) -> None:
+    from chat2responses.upstream.notes import TIER_HEADER, UpstreamNotes
+
+    the_job = job()
+    assert the_job.quota is not None
+    the_job.quota.notes = UpstreamNotes(asked_tier="priority")
+    created = {"type": "response.created", "response": {**RESPONSE, "service_tier": served}}
+    played = play(the_job, [[created, *ANSWER[1:]]])
+    assert played.machine.answer_headers() == ({TIER_HEADER: header} if header else {})

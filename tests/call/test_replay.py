@@ -388,3 +388,42 @@ def test_replayed_items_are_copies() -> None:
     items, _ = cache.replay(ALICE, replay)
     items[0]["encrypted_content"] = "edited"
     assert cache.replay(ALICE, replay)[0][0]["encrypted_content"] == "blob"
+
+
+# --- rule 4: custom tool calls come back as custom tool calls ------------------------------------
+
+CUSTOM_CALL = {"type": "custom_tool_call", "call_id": "call_p", "name": "apply_patch", "input": "P"}
+AS_FUNCTION = {
+    "type": "function_call",
+    "call_id": "call_p",
+    "name": "apply_patch",
+    "arguments": "P",
+}
+ITS_OUTPUT = {"type": "function_call_output", "call_id": "call_p", "output": "done"}
+OTHER = {"type": "function_call", "call_id": "call_f", "name": "f", "arguments": "{}"}
+
+
+def test_a_replayed_custom_call_is_a_custom_call_again_with_or_without_tools() -> None:
+    now = [0.0]
+    cache = ReasoningCache(ttl=100, clock=lambda: now[0])
+    cache.keep("cred", [CUSTOM_CALL])  # no reasoning: the call id is kept all the same
+    body = {"model": "m", "input": [AS_FUNCTION, ITS_OUTPUT, OTHER]}
+    restored = cache.restore_custom_calls("cred", body)
+    assert restored["input"] == [
+        {"type": "custom_tool_call", "call_id": "call_p", "name": "apply_patch", "input": "P"},
+        {"type": "custom_tool_call_output", "call_id": "call_p", "output": "done"},
+        OTHER,
+    ]
+    assert body["input"][0] is AS_FUNCTION  # the given body is never changed
+    assert cache.restore_custom_calls("someone-else", body) is body  # per credential
+    now[0] = 101.0
+    assert cache.restore_custom_calls("cred", body) is body  # forgotten after the ttl
+
+
+def test_custom_call_ids_are_bounded() -> None:
+    cache = ReasoningCache(cap=2)
+    for n in range(3):
+        cache.keep("cred", [{**CUSTOM_CALL, "call_id": f"call_{n}"}])
+    body = {"input": [{**AS_FUNCTION, "call_id": "call_0"}, {**AS_FUNCTION, "call_id": "call_2"}]}
+    kinds = [item["type"] for item in cache.restore_custom_calls("cred", body)["input"]]
+    assert kinds == ["function_call", "custom_tool_call"]

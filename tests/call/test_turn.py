@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -133,3 +134,32 @@ def test_a_miss_forgets_the_conversation() -> None:
     assert len(store) == 1
     t.missed()
     assert len(store) == 0 and t.continuation is None
+
+
+COMPACTION = {"type": "compaction", "id": "cmp_1", "encrypted_content": "sealed"}
+TRIGGER = {"type": "compaction_trigger"}
+
+
+def test_a_compaction_is_never_remembered_so_the_next_turn_goes_in_full() -> None:
+    """Rule 5: the turn after a compaction starts from the compacted input, never from a
+    previous_response_id whose server state holds the old history."""
+    store = ConversationStore()
+    first = turn(store)
+    first.body(FIRST, FULL)
+    answer = {"type": "message", "role": "assistant", "content": [{"type": "output_text"}]}
+    completed(first, [answer])
+    assert first.remember(object(), time.monotonic())
+    compacting = {**FULL, "input": [USER, answer, TRIGGER]}
+    compaction = turn(store)
+    assert compaction.plan(compacting, lambda socket: True)  # it may continue, as the CLI does
+    compaction.body(Attempt(Route.WEBSOCKET, True, "first", continued=True), compacting)
+    completed(compaction, [COMPACTION])
+    continued = Attempt(Route.WEBSOCKET, True, "first", continued=True)
+    assert compaction.finished(continued) == []  # one compaction item: not an empty answer
+    assert store.enabled(UP)
+    assert not compaction.remember(object(), time.monotonic())  # … but it is not remembered
+    after = turn(store)
+    assert not after.plan({**FULL, "input": [USER, COMPACTION, USER]}, lambda socket: True)
+    assert not after.plan(
+        {**compacting, "input": [*compacting["input"], COMPACTION, USER]}, lambda s: True
+    )

@@ -76,7 +76,16 @@ def test_the_catalogs_lite_slugs_are_the_default_lite_set() -> None:
         (lite(tool_choice={"type": "function", "name": "ping"}), True, "invalid_value",
          "tool_choice"),
         (lite(declared=[*TOOLS, WEB_SEARCH]), True, "unsupported_value", "tools"),
-        (lite(declared=[CUSTOM, {"type": "tool_search"}]), True, None, None),
+        # Client-executed tool search, alone or grouped as the Codex CLI groups its tools.
+        (lite(declared=[CUSTOM, {"type": "tool_search", "execution": "client"}]), True, None,
+         None),
+        (lite(declared=[{"type": "namespace", "name": "n", "tools": [*TOOLS, CUSTOM]}]), True,
+         None, None),
+        (lite(declared=[{"type": "tool_search"}]), True, "unsupported_value", "tools"),
+        (lite(declared=[{"type": "tool_search", "execution": "server"}]), True,
+         "unsupported_value", "tools"),
+        (lite(declared=[{"type": "namespace", "name": "n", "tools": [WEB_SEARCH]}]), True,
+         "unsupported_value", "tools"),
     ],
 )  # fmt: skip
 def test_lite_rules(body: dict[str, Any], marked: bool, code: str | None, param: Any) -> None:
@@ -162,11 +171,13 @@ async def test_models_has_an_etag_and_answers_304_to_a_match() -> None:
             assert response.headers["etag"] == f'"{etag}"'
         for asked in (f'"{etag}"', etag, f'W/"{etag}"', f'"other", "{etag}"'):
             async with client.get(
-                f"{base_url}/models", headers={"if-none-match": asked}
+                f"{base_url}/models?client_version=0.150.0", headers={"if-none-match": asked}
             ) as response:
                 assert response.status == 304
                 assert response.headers["x-models-etag"] == etag
-        async with client.get(f"{base_url}/models", headers={"if-none-match": '"x"'}) as response:
+        async with client.get(
+            f"{base_url}/models?client_version=0.150.0", headers={"if-none-match": '"x"'}
+        ) as response:
             assert response.status == 200
 
 
@@ -177,7 +188,7 @@ def test_models_file_replaces_the_catalog(tmp_path: Path) -> None:
     assert (config.catalog, config.lite) == (CATALOG, {"gpt-lite"})
     with (
         emulator_subprocess("--models-file", str(path)) as base_url,
-        urllib.request.urlopen(f"{base_url}/models", timeout=5) as response,
+        urllib.request.urlopen(f"{base_url}/models?client_version=0.171.0", timeout=5) as response,
     ):
         assert json.loads(response.read()) == CATALOG
     path.write_text("{nope")

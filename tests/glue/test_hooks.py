@@ -13,6 +13,7 @@ from chat2responses.call.policy import Route
 from chat2responses.glue.commands import Commands
 from chat2responses.glue.hooks import Chat2Responses
 from chat2responses.settings import Settings
+from chat2responses.upstream.identity import CODEX_CLI_VERSION, identity_headers
 
 
 def chat_flow(body: object, path: str = "/v1/chat/completions", **headers: str) -> tflow.HTTPFlow:
@@ -252,7 +253,8 @@ async def test_codex_auth_is_fetched_by_the_driver_never_put_in_the_flow(
         )
         addon.request(flow)
         job = addon.calls[flow.id].job
-        assert job.headers == {"user-agent": "ua"}  # no client credential goes on
+        # No client credential goes on, nor the client's own name: the Codex CLI's goes instead.
+        assert job.headers == identity_headers(CODEX_CLI_VERSION)
         assert job.login is not None and job.plan.login
         headers = await job.login.headers()
         assert headers["authorization"] == "Bearer tok-1"
@@ -609,3 +611,104 @@ def test_an_allowed_origin_passes(addon: Chat2Responses) -> None:
         flow = chat_flow(BODY, origin="http://localhost:3000", sec_fetch_site="cross-site")
         addon.request(flow)
         assert flow.response is None and flow.id in addon.calls
+
+
+# ---- the Codex backend of late 2026 ------------------------------------------------------------
+
+CODEX_URL = "http://up.example/backend-api/codex"
+
+
+def test_a_model_too_new_for_the_client_version_is_refused_before_the_upstream(
+    addon: Chat2Responses,
+) -> None:
+    body = {"model": "gpt-6-astra", "input": "hi", "stream": True}
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_url=CODEX_URL, responses_client_version="0.150.0")
+        started(addon)
+        flow = chat_flow(body, path="/v1/responses")
+        addon.request(flow)
+        assert flow.id not in addon.calls and flow.response is not None
+        error = json.loads(flow.response.content or b"")["error"]
+        assert flow.response.status_code == 400 and error["code"] == "client_version_too_old"
+        assert "0.153.0" in error["message"] and "responses_client_version" in error["message"]
+        tctx.configure(addon, responses_client_version="0.153.0")
+        flow = chat_flow(body, path="/v1/responses")
+        addon.request(flow)
+        job = addon.calls[flow.id].job
+        assert job.headers["version"] == "0.153.0"
+        assert job.headers["user-agent"].startswith("codex_cli_rs/0.153.0 (")
+
+
+def test_the_client_s_own_name_stays_behind_on_the_codex_backend_only(
+    addon: Chat2Responses,
+) -> None:
+    client = {"user_agent": "OpenAI/Python 2.9.0", "originator": "cline"}
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_url=CODEX_URL, responses_transport="http")
+        started(addon)
+        flow = chat_flow(BODY, **client)
+        addon.request(flow)
+        assert addon.calls[flow.id].job.headers == identity_headers(CODEX_CLI_VERSION)
+        tctx.configure(addon, responses_url="https://api.openai.com/v1")
+        flow = chat_flow(BODY, **client)
+        addon.request(flow)
+        headers = addon.calls[flow.id].job.headers
+        assert headers["user-agent"] == "OpenAI/Python 2.9.0" and "version" not in headers
+
+
+def test_compact_is_served_through_a_trigger_on_the_codex_backend_only(
+    addon: Chat2Responses,
+) -> None:
+    from chat2responses.response.compaction import CompactionSink
+
+    user = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]}
+    body = {"model": "gpt-5.5", "input": [user]}
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_url=CODEX_URL, responses_rewrite="all")
+        started(addon)
+        flow = chat_flow(body, path="/v1/responses/compact")
+        addon.request(flow)
+        job = addon.calls[flow.id].job
+        assert job.body["input"][-1] == {"type": "compaction_trigger"}
+        assert job.body["stream"] is True and job.body["store"] is False
+        assert isinstance(job.make_sink(), CompactionSink)
+        tctx.configure(addon, responses_url="https://api.openai.com/v1")
+        flow = chat_flow(body, path="/v1/responses/compact")
+        addon.request(flow)
+        # The public API serves its own compact endpoint: passed through untouched.
+        assert flow.id not in addon.calls and flow.request.path == "/v1/responses/compact"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/backend-api/codex/responses",
+        "/backend-api/codex/responses/compact",
+        "/backend-api/codex/models",
+    ],
+)
+def test_native_codex_traffic_passes_untouched(addon: Chat2Responses, path: str) -> None:
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_url=CODEX_URL, responses_rewrite="all")
+        started(addon)
+        flow = chat_flow({"model": "gpt-5.5", "input": "hi"}, path=path)
+        addon.request(flow)
+        assert flow.id not in addon.calls and flow.response is None
+        assert flow.request.path == path
+
+
+@pytest.mark.parametrize(
+    ("originator", "vendor"), [("codex_exec", True), ("cline", False), (None, False)]
+)
+def test_vendor_events_go_to_a_codex_client_only(
+    addon: Chat2Responses, originator: str | None, vendor: bool
+) -> None:
+    headers = {"originator": originator} if originator else {}
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_url=CODEX_URL)
+        started(addon)
+        flow = chat_flow(
+            {"model": "gpt-5.5", "input": "hi", "stream": True}, path="/v1/responses", **headers
+        )
+        addon.request(flow)
+        assert addon.calls[flow.id].job.make_sink().vendor_events is vendor  # type: ignore[attr-defined]

@@ -189,3 +189,33 @@ def test_the_lite_shape_of_a_translated_body(
     assert out["reasoning"] == expected_reasoning
     assert out["parallel_tool_calls"] is False
     assert "tools" not in out and "instructions" not in out
+
+
+# --- what Responses-Lite takes besides function and custom tools (codex-backend-2026.md §2, §8) --
+
+TOOL_SEARCH = {"type": "tool_search", "execution": "client", "description": "find tools"}
+NAMESPACE = {"type": "namespace", "name": "image_gen", "tools": [FLAT_TOOL]}
+
+
+@pytest.mark.parametrize("tool", [TOOL_SEARCH, NAMESPACE], ids=["tool_search", "namespace"])
+def test_responses_lite_takes_client_tool_search_and_namespace_groups(tool: Any) -> None:
+    body = {"model": "gpt-5.6-terra", "input": "hi", "tools": [FLAT_TOOL, tool]}
+    result = lite_translate(body)
+    first = result.body["input"][0]
+    assert first == {"type": "additional_tools", "role": "developer", "tools": [FLAT_TOOL, tool]}
+
+
+@pytest.mark.parametrize(
+    "tool",
+    [
+        {"type": "tool_search"},  # server-executed, the API's default
+        {"type": "tool_search", "execution": "server"},
+        {"type": "namespace", "name": "web", "tools": [{"type": "web_search"}]},
+        {"type": "namespace", "name": "broken"},
+    ],
+)
+def test_responses_lite_still_refuses_hosted_tool_search(tool: Any) -> None:
+    with pytest.raises(ClientError) as caught:
+        lite_translate({"model": "gpt-5.6-terra", "input": "hi", "tools": [tool]})
+    assert (caught.value.param, caught.value.code) == ("tools[0]", "unsupported_value")
+    assert "client-executed tool search" in caught.value.message

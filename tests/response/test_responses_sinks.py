@@ -169,3 +169,46 @@ def test_a_buffered_response_counts_as_started_at_its_first_output() -> None:
     assert not sink.started  # the preamble is not output: an error now keeps its status
     sink.feed(DELTA)
     assert sink.started  # an advisory error frame from now on is only logged (call/machine.py)
+
+
+# --- vendor events: Codex clients read them, the others never see them (rule 4) ------------------
+
+RATE_LIMITS = {"type": "codex.rate_limits", "rate_limits": {"primary": {"used_percent": 4.0}}}
+METADATA = {"type": "response.metadata", "metadata": {"type": "safety_buffering"}}
+
+
+def test_a_codex_client_gets_the_vendor_events_in_place() -> None:
+    sink = ResponsesStreamSink(vendor_events=True)
+    events = (RATE_LIMITS, CREATED, IN_PROGRESS, METADATA, DELTA, DONE, COMPLETED)
+    out = b"".join(sink.feed(e) for e in events) + sink.finish()
+    assert events_of(out) == [(e["type"], e) for e in events]
+
+
+def test_other_clients_never_see_them() -> None:
+    sink = ResponsesStreamSink()
+    events = (RATE_LIMITS, CREATED, METADATA, DELTA, METADATA, DONE, COMPLETED)
+    out = b"".join(sink.feed(e) for e in events) + sink.finish()
+    assert [kind for kind, _ in events_of(out)] == [
+        "response.created",
+        "response.output_text.delta",
+        "response.output_item.done",
+        "response.completed",
+    ]
+
+
+@pytest.mark.parametrize("vendor_events", [True, False])
+def test_vendor_events_before_output_are_not_output(vendor_events: bool) -> None:
+    """Held with the preamble: an error after them keeps its status and may be retried."""
+    sink = ResponsesStreamSink(vendor_events=vendor_events)
+    for event in (RATE_LIMITS, CREATED, METADATA):
+        assert sink.feed(event) == b""
+    assert not sink.started
+    with pytest.raises(UpstreamError):
+        sink.feed(OVERLOADED)
+
+
+def test_the_json_sink_ignores_vendor_events() -> None:
+    sink = ResponsesJsonSink()
+    for event in (RATE_LIMITS, CREATED, METADATA, DONE, COMPLETED):
+        sink.feed(event)
+    assert json.loads(sink.finish())["output"] == [ITEM]

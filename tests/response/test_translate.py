@@ -1106,3 +1106,67 @@ def test_a_translator_is_freed_by_reference_counting(name: str) -> None:
         assert gone() is None
     finally:
         gc.enable()
+
+
+# --- sequential-cutoff summaries: the text only in reasoning_summary_text.done (rule 10) ---------
+
+
+def summary_done(index: int, part: int, text: str) -> Event:
+    return ev(
+        "response.reasoning_summary_text.done", output_index=index, summary_index=part, text=text
+    )
+
+
+def reasoning_of(chunks: list[dict[str, Any]]) -> str:
+    return "".join(d.get("reasoning_content") or "" for d in deltas(chunks))
+
+
+def test_a_summary_that_comes_only_whole_becomes_reasoning_content() -> None:
+    events = [
+        ev("response.output_item.added", output_index=0, item=reasoning()),
+        summary_done(0, 0, "**First** section"),
+        summary_done(0, 1, "Second section"),
+        ev("response.output_item.done", output_index=0, item=reasoning("**First** section", "x")),
+        completed(),
+    ]
+    chunks = run(events)
+    assert reasoning_of(chunks) == "**First** section\n\nSecond section"  # item.done adds nothing
+    check_invariants(chunks, include_usage=False)
+
+
+def test_a_summary_whose_deltas_came_is_not_sent_twice() -> None:
+    events = [
+        ev("response.output_item.added", output_index=0, item=reasoning()),
+        summary(0, 0, "Stre"),
+        summary(0, 0, "amed"),
+        summary_done(0, 0, "Streamed"),
+        summary_done(0, 1, "Cut off"),  # the next part came whole
+        completed(),
+    ]
+    assert reasoning_of(run(events)) == "Streamed\n\nCut off"
+
+
+@pytest.mark.parametrize("mode", [ReasoningMode.NONE])
+def test_a_whole_summary_respects_the_reasoning_mode(mode: ReasoningMode) -> None:
+    events = [summary_done(0, 0, "hidden"), completed()]
+    assert reasoning_of(run(events, reasoning=mode)) == ""
+
+
+def test_a_whole_summary_in_think_mode_goes_in_the_content() -> None:
+    events = [summary_done(0, 0, "pondering"), completed()]
+    content = "".join(
+        d.get("content") or "" for d in deltas(run(events, reasoning=ReasoningMode.THINK))
+    )
+    assert "pondering" in content
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "codex.rate_limits", "rate_limits": {"primary": {"used_percent": 1}}},
+        {"type": "response.metadata", "metadata": {"type": "safety_buffering"}},
+    ],
+)
+def test_vendor_events_are_never_answer_text(event: Event) -> None:
+    t = translator()
+    assert t.feed(event) == [] and not t.started

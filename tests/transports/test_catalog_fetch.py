@@ -15,6 +15,7 @@ from aiohttp import web
 from chat2responses.glue.catalogs import load_catalog
 from chat2responses.transports.catalog_fetch import CatalogFetcher, models_url
 from chat2responses.upstream.catalog import embedded_catalog
+from chat2responses.upstream.identity import CODEX_CLI_VERSION, user_agent
 from tests.emulator_helpers import emulator_in_process
 
 LIVE = {"models": [{"slug": "gpt-7-live", "prefer_websockets": True}]}
@@ -24,6 +25,7 @@ LIVE = {"models": [{"slug": "gpt-7-live", "prefer_websockets": True}]}
 async def catalog_server(state: dict[str, Any]) -> AsyncIterator[str]:
     async def models(request: web.Request) -> web.StreamResponse:
         state.setdefault("seen", []).append(dict(request.headers))
+        state.setdefault("queries", []).append(dict(request.query))
         if state.get("fail"):
             return web.Response(status=503, text="down")
         if "redirect" in state and request.path == "/backend-api/codex/models":
@@ -80,6 +82,11 @@ async def test_fetched_then_cached_by_etag(caplog: pytest.LogCaptureFixture) -> 
         assert await fetcher.fetch() is False  # 304
         assert state["seen"][1]["If-None-Match"] == "v1"
         assert state["seen"][0]["Authorization"] == "Bearer login"
+        # As the Codex CLI asks (identity.py): its name, its version, the version in the query.
+        assert state["seen"][0]["version"] == CODEX_CLI_VERSION
+        assert state["seen"][0]["originator"] == "codex_cli_rs"
+        assert state["seen"][0]["User-Agent"] == user_agent(CODEX_CLI_VERSION)
+        assert state["queries"][0] == {"client_version": CODEX_CLI_VERSION}
         state.update(etag="v2", body={"models": [{"slug": "gpt-7-newer"}]})
         assert await fetcher.fetch() is True and fetcher.version == 2
         state["fail"] = True

@@ -22,6 +22,7 @@ from aiohttp import web
 from chat2responses.protocol.errors import ClientError
 from chat2responses.transports import login_refresh
 from chat2responses.transports.login_refresh import CodexLogin
+from chat2responses.upstream.identity import CODEX_CLI_VERSION, user_agent
 from chat2responses.upstream.login import AUTH_CLAIM, CLIENT_ID, REFRESH_SCOPE, bearer_of
 
 ACCOUNT = "acct-123"
@@ -46,6 +47,7 @@ class TokenServer:
     valid: set[str] = field(default_factory=set)
     used: set[str] = field(default_factory=set)
     posts: list[dict[str, Any]] = field(default_factory=list)
+    agents: list[tuple[str | None, str | None]] = field(default_factory=list)  # UA, originator
     status: int = 200  # answer this status (with an error body) instead of tokens
     delay: float = 0.05
     issued: list[str] = field(default_factory=list)
@@ -59,6 +61,7 @@ class TokenServer:
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.posts.append(body)
+        self.agents.append((request.headers.get("user-agent"), request.headers.get("originator")))
         self.received.set()
         await asyncio.sleep(self.delay)
         if self.status != 200:
@@ -149,6 +152,20 @@ async def test_an_expired_token_is_refreshed_and_the_file_keeps_the_rest(
     # The new token is fresh: the next call sends nothing.
     assert await login.headers() == headers
     assert len(server.posts) == 1
+    # As the Codex CLI's login client names itself (identity.py): never Python's aiohttp.
+    assert server.agents == [(user_agent(CODEX_CLI_VERSION), "codex_cli_rs")]
+
+
+async def test_the_refresh_names_the_client_version_it_speaks_as(
+    server: TokenServer, tmp_path: Path
+) -> None:
+    login = CodexLogin(str(tmp_path / "auth.json"), server.url, client_version="0.153.0")
+    try:
+        write_login(tmp_path / "auth.json", access_token(-60), server.grant())
+        await login.headers()
+    finally:
+        await login.aclose()
+    assert server.agents == [(user_agent("0.153.0"), "codex_cli_rs")]
 
 
 async def test_a_fresh_token_is_used_as_is(

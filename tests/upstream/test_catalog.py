@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,64 +17,65 @@ from chat2responses.upstream.catalog import (
     embedded_catalog,
     embedded_catalog_dict,
 )
+from chat2responses.upstream.identity import parse_version
 
 CATALOG = Catalog.default()
 
 # --- the embedded catalog (cliproxyapi.md §1a/§1b; newer §1b values where both list a model) ----
 
 L4 = ("low", "medium", "high", "xhigh")
+PF = ("priority", "flex")
 
-# slug: (levels, default level, context_window, max_context_window, supported_in_api,
-#        summaries, default_verbosity, input_modalities, use_responses_lite)
+
+@dataclass(frozen=True)
+class Facts:
+    levels: tuple[str, ...]
+    default: str
+    window: int
+    max_window: int
+    in_api: bool
+    summaries: bool
+    verbosity: str
+    modalities: list[str]
+    lite: bool
+    minimal: str | None  # minimal_client_version (codex-backend-2026.md §8)
+    tiers: tuple[str, ...]  # service_tiers' ids
+
+
+TI = ["text", "image"]
 # Retired (codex-backend-2026.md §1): gpt-5.2, gpt-5.3-codex (2026-06-02), gpt-5.4, gpt-5.4-mini
-# (2026-08-31): aliases now, see ALIASES.
+# (2026-08-31): aliases now, see ALIASES. The gpt-5.6 family and gpt-6-astra: 272K by default,
+# 872K at most; astra needs Codex 0.153, the gpt-5.6 family 0.144 (§8).
 EMBEDDED_FACTS = {
-    "gpt-5.5": (L4, "medium", 272000, 272000, True, True, "low", ["text", "image"], False),
-    "codex-auto-review": (
-        (*L4, "max"),
-        "medium",
-        272000,
-        921000,
-        True,
-        True,
-        "low",
-        ["text", "image"],
-        True,
+    "gpt-5.5": Facts(L4, "medium", 272000, 272000, True, True, "low", TI, False, None, PF),
+    "gpt-6-astra": Facts(
+        L4, "medium", 272000, 872000, True, True, "low", TI, False, "0.153.0", ("priority",)
     ),
-    "gpt-5.6-sol": (
+    "codex-auto-review": Facts(
+        (*L4, "max"), "medium", 272000, 872000, True, True, "low", TI, True, None, ()
+    ),
+    "gpt-5.6-sol": Facts(
         (*L4, "max", "ultra"),
         "low",
         272000,
-        921000,
+        872000,
         True,
         True,
         "low",
-        ["text", "image"],
+        TI,
         True,
+        "0.144.0",
+        (*PF, "ultrafast"),
     ),
-    "gpt-5.6-terra": (
-        (*L4, "max", "ultra"),
-        "medium",
-        272000,
-        921000,
-        True,
-        True,
-        "low",
-        ["text", "image"],
-        True,
+    "gpt-5.6-terra": Facts(
+        (*L4, "max", "ultra"), "medium", 272000, 872000, True, True, "low", TI, True, "0.144.0", PF
     ),
-    "gpt-5.6-luna": (
-        (*L4, "max"),
-        "medium",
-        272000,
-        921000,
-        True,
-        True,
-        "low",
-        ["text", "image"],
-        True,
+    "gpt-5.6-luna": Facts(
+        (*L4, "max"), "medium", 272000, 872000, True, True, "low", TI, True, "0.144.0", PF
     ),
-    "gpt-5.3-codex-spark": (L4, "high", 128000, 128000, False, False, "low", ["text"], False),
+    "gpt-5.3-codex-spark": Facts(
+        L4, "high", 128000, 128000, False, False, "low", ["text"], False, None, ()
+    ),
 }
 ALIASES = {
     "gpt-5.4": "gpt-5.6-terra",
@@ -97,6 +99,7 @@ ENTRY_KEYS = {
     "supports_parallel_tool_calls",
     "input_modalities",
     "use_responses_lite",
+    "service_tiers",
 }
 
 
@@ -107,32 +110,37 @@ def test_embedded_catalog_lists_exactly_the_expected_models_in_order() -> None:
 @pytest.mark.parametrize("slug", list(EMBEDDED_FACTS))
 def test_embedded_entry_has_the_codex_models_shape_and_facts(slug: str) -> None:
     raw = {m["slug"]: m for m in json.loads(embedded_catalog())["models"]}[slug]
-    levels, default, window, max_window, in_api, summaries, verbosity, modalities, lite = (
-        EMBEDDED_FACTS[slug]
-    )
-    assert set(raw) == ENTRY_KEYS
+    facts = EMBEDDED_FACTS[slug]
+    extra = {"minimal_client_version"} if facts.minimal else set()
+    assert set(raw) == ENTRY_KEYS | extra
     assert raw["display_name"] == slug
     assert raw["prefer_websockets"] is True
-    assert raw["supported_in_api"] is in_api
-    assert raw["max_context_window"] == max_window
-    assert raw["default_verbosity"] == verbosity
+    assert raw["supported_in_api"] is facts.in_api
+    assert raw["max_context_window"] == facts.max_window
+    assert raw["default_verbosity"] == facts.verbosity
     assert raw["support_verbosity"] is True
     assert raw["supports_parallel_tool_calls"] is True
-    assert raw["input_modalities"] == modalities
+    assert raw["input_modalities"] == facts.modalities
     assert all(
         set(level) == {"effort", "description"} for level in raw["supported_reasoning_levels"]
     )
     assert all(level["description"] for level in raw["supported_reasoning_levels"])
+    # As the Codex CLI's model-info types read them: objects with an id, a name, a description.
+    assert all(set(tier) == {"id", "name", "description"} for tier in raw["service_tiers"])
+    assert raw.get("minimal_client_version") == facts.minimal
     assert CATALOG.match(slug).info == ModelInfo(
         slug=slug,
         prefer_websockets=True,
-        reasoning_levels=levels,
-        default_reasoning_level=default,
-        context_window=window,
-        supports_reasoning_summaries=summaries,
-        use_responses_lite=lite,
+        reasoning_levels=facts.levels,
+        default_reasoning_level=facts.default,
+        context_window=facts.window,
+        supports_reasoning_summaries=facts.summaries,
+        use_responses_lite=facts.lite,
+        minimal_client_version=parse_version(facts.minimal),
+        service_tiers=facts.tiers,
+        max_context_window=facts.max_window,
     )
-    assert raw["use_responses_lite"] is lite
+    assert raw["use_responses_lite"] is facts.lite
 
 
 def test_embedded_aliases_send_retired_models_as_current_ones() -> None:
@@ -278,7 +286,7 @@ def test_user_entries_replace_by_slug_and_add_new_ones() -> None:
     assert catalog.slugs() == ("GPT-5.5", *tuple(EMBEDDED_FACTS)[1:], "my-model")
     assert catalog.match("gpt-5.5").info == ModelInfo(
         "GPT-5.5", False, ("low", "high"), "high", 1000, True
-    )
+    )  # the user's entry replaces the whole embedded one: no tiers, no max window
     assert catalog.match("my-model-2025-01-01(minimal)") == ModelMatch(
         "my-model-2025-01-01(minimal)",
         "my-model-2025-01-01",
@@ -299,6 +307,19 @@ def _models(*entries: object) -> bytes:
 
 # user bytes → the message (always naming the file)
 USER_ERRORS = [
+    (
+        _models({"slug": "a", "minimal_client_version": "new"}),
+        'models[0].minimal_client_version: expected a version such as "0.153.0"',
+    ),
+    (
+        _models({"slug": "a", "service_tiers": "priority"}),
+        "models[0].service_tiers: expected a list",
+    ),
+    (
+        _models({"slug": "a", "service_tiers": [{"name": "x"}]}),
+        "models[0].service_tiers[0]: expected",
+    ),
+    (_models({"slug": "a", "max_context_window": 0}), "models[0].max_context_window: expected a"),
     (b"", "responses_catalog: not valid JSON"),
     (b"{models: []}", "responses_catalog: not valid JSON"),
     (b"\xff\xfe\x00", "responses_catalog: not UTF-8"),
@@ -437,7 +458,7 @@ def test_live_answer_replaces_embedded_entries_and_the_user_file_replaces_both()
     )
     user = _catalog(models=[{"slug": "gpt-5.6-sol", "context_window": 3000}])
     catalog = Catalog.layered(embedded_catalog(), live, user, user_name="mine.json")
-    assert catalog.slugs() == (*EMBEDDED_FACTS, "gpt-6-astra")
+    assert catalog.slugs() == tuple(EMBEDDED_FACTS)  # astra's live entry replaced in place
     assert catalog.match("gpt-5.5").info == ModelInfo("gpt-5.5", False, (), None, 1000, True, True)
     assert catalog.match("gpt-6-astra-low").info == ModelInfo(
         "gpt-6-astra", True, ("low",), None, None, True, False
@@ -486,3 +507,32 @@ def test_invalid_aliases_are_refused(user: bytes, message: str) -> None:
     with pytest.raises(CatalogError, match=r"^responses_catalog: ") as caught:
         Catalog.parse(embedded_catalog(), user)
     assert message in str(caught.value)
+
+
+def test_client_versions_and_tiers_are_read_in_both_spellings() -> None:
+    user = _models(
+        {"slug": "a", "minimal_client_version": [0, 99, 0], "service_tiers": ["flex", "flex"]},
+        {"slug": "b", "minimal_client_version": "0.153.0-alpha.2", "service_tiers": []},
+        {"slug": "c", "service_tiers": [{"id": "priority", "name": "Fast", "description": "x"}]},
+    )
+    catalog = Catalog.parse(embedded_catalog(), user)
+    infos = {slug: catalog.match(slug).info for slug in ("a", "b", "c")}
+    assert infos["a"] is not None and infos["a"].minimal_client_version == (0, 99, 0)
+    assert infos["a"].service_tiers == ("flex",)
+    assert infos["b"] is not None and infos["b"].minimal_client_version == (0, 153, 0)
+    assert infos["b"].service_tiers == ()
+    assert infos["c"] is not None and infos["c"].service_tiers == ("priority",)
+    assert infos["c"].minimal_client_version is None
+
+
+def test_the_live_answer_s_unreadable_versions_and_tiers_are_left_out() -> None:
+    live = _catalog(
+        models=[
+            {"slug": "x", "minimal_client_version": "soon", "service_tiers": "all"},
+            {"slug": "y", "service_tiers": [{"id": "priority"}, 5, {"id": ""}]},
+        ]
+    )
+    catalog = Catalog.layered(embedded_catalog(), live)
+    x, y = catalog.match("x").info, catalog.match("y").info
+    assert x is not None and x.minimal_client_version is None and x.service_tiers is None
+    assert y is not None and y.service_tiers == ("priority",)

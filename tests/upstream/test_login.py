@@ -36,7 +36,9 @@ def test_the_login_gives_the_codex_headers(tmp_path: Path) -> None:
     headers = LoginFile(str(path)).headers()
     assert headers["authorization"] == "Bearer at"
     assert headers["chatgpt-account-id"] == "ac"
-    assert headers["originator"] and headers["session_id"]
+    assert headers["session_id"]
+    # The client's name is identity.py's, added to every call to the backend, not the login's.
+    assert "originator" not in headers and "user-agent" not in headers
 
 
 def test_a_new_login_is_read_on_the_next_call(tmp_path: Path) -> None:

@@ -44,3 +44,21 @@ def test_one_model_is_matched_like_a_request_and_an_unknown_one_is_a_404() -> No
     with pytest.raises(ClientError) as caught:
         one_model(CATALOG, "nope")
     assert caught.value.status == 404 and caught.value.code == "model_not_found"
+
+
+@pytest.mark.parametrize(
+    ("model", "window", "largest", "tiers"),
+    [
+        ("gpt-5.5", 272000, 272000, ["priority", "flex"]),
+        ("gpt-6-astra", 272000, 872000, ["priority"]),
+        ("gpt-5.6-sol", 272000, 872000, ["priority", "flex", "ultrafast"]),
+        ("gpt-5.6-terra", 272000, 872000, ["priority", "flex"]),
+        ("gpt-5.6-luna", 272000, 872000, ["priority", "flex"]),
+    ],
+)
+def test_each_entry_says_its_context_windows_and_tiers(
+    model: str, window: int, largest: int, tiers: list[str]
+) -> None:
+    entry = json.loads(one_model(CATALOG, model))
+    assert (entry["context_window"], entry["max_context_window"]) == (window, largest)
+    assert entry["service_tiers"] == tiers

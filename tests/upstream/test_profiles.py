@@ -59,9 +59,17 @@ def test_codex_profile() -> None:
         "user",
         "safety_identifier",
         "metadata",
-        "prompt_cache_retention",
         "stream_options",
     } <= CODEX.dropped_params
+    # Refused wherever they appear, and reported as removed (codex-backend-2026.md §8).
+    assert CODEX.refused_fields == {
+        "prompt_cache_options",
+        "prompt_cache_breakpoint",
+        "prompt_cache_retention",
+        "cache_control",
+    }
+    assert not CODEX.refused_fields & CODEX.dropped_params
+    assert CODEX.client_identity is True and CODEX.compaction_by_trigger is True
     # What Codex itself sends must survive.
     assert (
         not {
@@ -88,6 +96,10 @@ def test_openai_profile_keeps_what_the_api_supports() -> None:
     assert OPENAI.requires_instructions is False
     assert OPENAI.dropped_params == frozenset()
     assert OPENAI.service_tiers is None
+    # The public API takes the prompt-cache fields; it gets no Codex identity and serves its own
+    # /responses/compact.
+    assert OPENAI.refused_fields == frozenset()
+    assert OPENAI.client_identity is False and OPENAI.compaction_by_trigger is False
     assert OPENAI.system_role_as == "system"
     assert OPENAI.always_include_reasoning is False
 
@@ -110,7 +122,6 @@ def test_transport_facts() -> None:
     assert OPENAI.ws_drops == frozenset({"background", "stream"})
     assert dict(CODEX.ws_headers) == {"openai-beta": "responses_websockets=2026-02-06"}
     assert dict(OPENAI.ws_headers) == {}
-    assert (CODEX.originator, OPENAI.originator) == ("codex_cli_rs", None)
     assert CODEX.responses_lite is RESPONSES_LITE and OPENAI.responses_lite is None
     assert dict(RESPONSES_LITE.http_headers) == {"X-OpenAI-Internal-Codex-Responses-Lite": "true"}
     assert dict(RESPONSES_LITE.ws_client_metadata) == {
