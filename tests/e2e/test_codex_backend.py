@@ -639,3 +639,39 @@ def test_a_codex_cli_turn_goes_through_as_the_cli_sent_it(
     calls = [s for s in upstream.seen[before:] if s.path.endswith("/responses")]
     assert calls and all(s.headers["user-agent"].startswith(AGENT) for s in calls)
     assert {s.headers["originator"] for s in calls} == {"codex_cli_rs"}
+
+
+# ---- 7 and 9: the unstable WebSocket, no credit-burning loop ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def unstable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Upstream, Mitmdump]]:
+    """An emulator whose gpt-6-astra WebSocket answers are all cut before any output (HTTP
+    serves it), behind a proxy that chooses the transport itself (`auto`)."""
+    config = EmulatorConfig.default(
+        unstable_websocket=frozenset({ASTRA}), http_ok=frozenset({ASTRA})
+    )
+    folder = tmp_path_factory.mktemp("unstable")
+    login = folder / "auth.json"
+    write_auth_json(login, expires_at=int(time.time()) + TEN_DAYS)
+    with (
+        watched_upstream(WatchedEmulator(config)) as upstream,
+        run_mitmdump(f"reverse:{origin(upstream.url)}", folder, options(upstream, login)) as proxy,
+    ):
+        yield upstream, proxy
+
+
+def test_twenty_calls_to_an_unstable_websocket_open_at_most_22_connections(
+    unstable: tuple[Upstream, Mitmdump],
+) -> None:
+    upstream, proxy = unstable
+    answers = []
+    with sdk(proxy) as client:
+        for n in range(20):
+            reply = client.chat.completions.create(model=ASTRA, messages=said(f"call {n}"))
+            answers.append(reply.choices[0].message.content or "")
+    assert all(f"call {n}" in text for n, text in enumerate(answers))
+    stats = upstream.emulator.stats
+    assert stats.websocket_connections + stats.http_requests <= 22, stats
+    assert stats.unstable_cuts >= 1  # the WebSocket was tried, and cut
+    assert any("websocket unstable for this model" in line for line in proxy.lines)
