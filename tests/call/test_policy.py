@@ -19,6 +19,7 @@ from chat2responses.call.policy import (
     first_attempt,
     next_attempt,
     refused_for_websocket,
+    retry_after,
 )
 from chat2responses.protocol.errors import (
     ClientError,
@@ -190,3 +191,148 @@ def test_dead_end_blames_the_upstreams_limit_not_the_client(
     refusal = UpstreamError("routing_unsupported", status=400, code="routing_unsupported")
     err = dead_end(plan(W), history, refusal)
     assert (err.status, err.code) == (status, code)
+
+
+# ---- every rule keeps what it does not change (the mutants of scripts/mutants) ------------------
+
+
+def _last(route: Route, failure: Failure, *, summaries: bool, replay: bool) -> Tried:
+    return Tried(Attempt(route, summaries, "x", replay=replay), failure, 500)
+
+
+@pytest.mark.parametrize("replay", [True, False])
+@pytest.mark.parametrize("summaries", [True, False])
+@pytest.mark.parametrize(
+    ("the_plan", "earlier", "failure", "route"),
+    [
+        (plan(H), [], Failure.NEEDS_WEBSOCKET, W),
+        (plan(W), [], Failure.WEBSOCKET_REFUSED, H),
+        (plan(H, retries=1), [], Failure.TRANSIENT, H),
+        (plan(W, retries=2), [dropped(W)], Failure.DROPPED, H),
+        (plan(W), [], Failure.TOO_BIG, H),
+        (LOGIN, [], Failure.UNAUTHORIZED, W),
+        (plan(W), [], Failure.CONTINUATION_MISS, W),
+    ],
+)
+def test_each_next_attempt_keeps_the_summaries_and_the_replay_it_had(  # noqa: PLR0917
+    the_plan: Plan,
+    earlier: list[Tried],
+    failure: Failure,
+    route: Route,
+    summaries: bool,
+    replay: bool,
+) -> None:
+    last_route = W if failure in (Failure.WEBSOCKET_REFUSED, Failure.TOO_BIG) else the_plan.route
+    if failure is Failure.CONTINUATION_MISS:
+        last = Tried(Attempt(W, summaries, "x", continued=True, replay=replay), failure, 400)
+    else:
+        last = _last(last_route, failure, summaries=summaries, replay=replay)
+    following = next_attempt(the_plan, (*earlier, last))
+    assert following is not None
+    assert (following.route, following.summaries, following.replay) == (route, summaries, replay)
+
+
+@pytest.mark.parametrize("summaries", [True, False])
+def test_without_summaries_and_without_replay_change_only_their_own(summaries: bool) -> None:
+    refused = next_attempt(
+        plan(H), (_last(H, Failure.SUMMARY_REFUSED, summaries=True, replay=False),)
+    )
+    assert refused == Attempt(H, False, "without reasoning summaries", replay=False)
+    unreplayed = next_attempt(
+        plan(W), (_last(W, Failure.REPLAY_REFUSED, summaries=summaries, replay=True),)
+    )
+    assert unreplayed == Attempt(W, summaries, "without replayed reasoning", replay=False)
+
+
+def test_1009_goes_over_http_only_from_the_websocket_and_only_under_auto() -> None:
+    assert next_attempt(plan(W, switchable=False), (tried(W, Failure.TOO_BIG),)) is None
+    assert next_attempt(plan(H), (tried(H, Failure.TOO_BIG),)) is None
+    assert next_attempt(plan(W), (tried(W, Failure.TOO_BIG),)) is not None
+
+
+@pytest.mark.parametrize(("after", "retried"), [(30.0, True), (30.5, False), (0.0, True)])
+def test_an_upstreams_retry_after_is_waited_up_to_30_seconds(after: float, retried: bool) -> None:
+    history = (Tried(Attempt(H, True, "x"), Failure.TRANSIENT, 503, retry_after=after),)
+    following = next_attempt(plan(H, retries=2), history)
+    assert (following is not None) is retried
+    if following is not None:
+        assert following.delay == after
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"Retry-After-Ms": "250", "retry-after": "9"}, 0.25),  # the finer one first
+        ({"retry-after": "7"}, 7.0),
+        ({"retry-after": "0"}, 0.0),
+        ({"retry-after-ms": "0.5"}, 0.0005),
+        ({"retry-after": "-1"}, None),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_reads_both_headers(headers: dict[str, str], seconds: float | None) -> None:
+    assert retry_after(UpstreamError("busy", status=503, headers=headers)) == seconds
+
+
+def test_the_dead_end_notes_say_exactly_why() -> None:
+    note = dead_end_note(plan(H, switchable=False), Failure.NEEDS_WEBSOCKET)
+    assert note == (
+        " (this model is served only over the Responses WebSocket transport, "
+        "and responses_transport=http forbids it)"
+    )
+    assert dead_end_note(plan(H), Failure.NEEDS_WEBSOCKET) == ""  # auto: switched instead
+    assert dead_end_note(plan(H, switchable=False), Failure.FATAL) == ""
+
+
+def test_a_dead_end_adds_the_note_of_its_last_failure() -> None:
+    from chat2responses.call.policy import dead_end
+
+    refusal = UpstreamError("routing_unsupported", status=400)
+    history = (tried(H, Failure.NEEDS_WEBSOCKET),)
+    err = dead_end(plan(H, switchable=False), history, refusal)
+    assert err.message == "routing_unsupported" + dead_end_note(
+        plan(H, switchable=False), Failure.NEEDS_WEBSOCKET
+    )
+    assert dead_end(plan(H), (), UpstreamError("x", status=400)).message == "x"
+
+
+def test_a_request_too_big_for_a_websocket_only_model_says_so() -> None:
+    from chat2responses.call.policy import dead_end
+
+    history = (
+        tried(W, Failure.TOO_BIG),
+        tried(W, Failure.TRANSIENT),
+        tried(H, Failure.NEEDS_WEBSOCKET),
+    )
+    err = dead_end(plan(W), history, UpstreamError("routing_unsupported", status=400))
+    assert (err.status, err.code, err.message) == (
+        502,
+        "upstream_message_too_big",
+        "the request is too big for the upstream's WebSocket (it closed with 1009, message "
+        "too big), and this model is served only over the WebSocket; send a shorter "
+        "conversation",
+    )
+
+
+MISS = Failure.CONTINUATION_MISS
+
+
+@pytest.mark.parametrize(
+    ("err", "continued", "expected"),
+    [
+        (UpstreamError("x", status=400, code="previous_response_not_found"), False, MISS),
+        (UpstreamError("x", status=400, param="previous_response_id"), False, MISS),
+        (UpstreamError("x", status=400, code="other", param="input"), False, Failure.FATAL),
+        (UpstreamError("x", status=401), True, Failure.UNAUTHORIZED),  # a login, not a miss
+        (UpstreamError("x", status=500), True, MISS),
+        (UpstreamError("x", status=500), False, Failure.TRANSIENT),
+        (HandshakeRefused("x", status=500), False, Failure.TRANSIENT),  # 5xx: not a refusal
+        (HandshakeRefused("x", status=499), False, Failure.WEBSOCKET_REFUSED),
+    ],
+)  # fmt: skip
+def test_classify_knows_a_continuation_miss_and_a_refused_upgrade(
+    err: ProxyError, continued: bool, expected: Failure
+) -> None:
+    assert classify(W, err, continued=continued) is expected
