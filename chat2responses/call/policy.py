@@ -241,8 +241,7 @@ def dead_end(plan: Plan, history: tuple[Tried, ...], err: ProxyError) -> ProxyEr
             "the request is too big for the upstream's WebSocket (it closed with 1009, message "
             "too big), and this model is served only over the WebSocket; send a shorter "
             "conversation",
-            status=502,
-            code="upstream_message_too_big",
+            code="upstream_message_too_big",  # UpstreamError's own status: 502
         )
     if failures:
         err.message += dead_end_note(plan, failures[-1] or Failure.FATAL)
@@ -266,7 +265,8 @@ def refused_for_websocket(err: ProxyError) -> bool:
     """Does this upstream HTTP error mean "use the WebSocket transport for this model"?"""
     if not 400 <= err.status < 500:
         return False
-    return bool(_NEEDS_WEBSOCKET.search(f"{err.code or ''} {err.message}"))
+    found = _NEEDS_WEBSOCKET.search(err.message)
+    return bool(found or (err.code is not None and _NEEDS_WEBSOCKET.search(err.code)))
 
 
 def classify(route: Route, err: ProxyError, *, continued: bool = False) -> Failure:

@@ -148,6 +148,10 @@ def test_classify(route: Route, err: ProxyError, expected: Failure) -> None:
         (400, "unsupported_parameter", "Unsupported parameter: temperature", False),
         (500, "routing_unsupported", "server error", False),
         (429, "rate_limit_exceeded", "slow down", False),
+        (400, "routing_unsupported", "no reason given", True),  # the code alone says so
+        (400, None, "no reason given", False),
+        (499, None, "websocket only", True),
+        (399, None, "websocket only", False),
     ],
 )
 def test_what_counts_as_needing_websocket(
