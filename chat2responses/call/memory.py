@@ -48,8 +48,9 @@ class Memory:
 
     cap: int = MAX_LEARNED
     routes: OrderedDict[tuple[str, str], Route] = field(default_factory=OrderedDict)
-    no_summaries: OrderedDict[tuple[str, str], bool] = field(default_factory=OrderedDict)
-    drops: OrderedDict[tuple[str, str], tuple[float, ...]] = field(default_factory=OrderedDict)
+    # When each refusal was learned (for the status command); the keys are what counts.
+    no_summaries: OrderedDict[tuple[str, str], float] = field(default_factory=OrderedDict)
+    last_drop: OrderedDict[tuple[str, str], float] = field(default_factory=OrderedDict)
     http_until: OrderedDict[tuple[str, str], float] = field(default_factory=OrderedDict)
 
     def plan(
@@ -59,37 +60,40 @@ class Memory:
         match: ModelMatch,
         *,
         summaries: bool,
-        login: bool = False,
-        retries: int = 0,
-        now: float = 0.0,
+        login: bool,
+        retries: int,
+        now: float,
     ) -> Plan:
+        route, reason, until = self._route(transport, _key(upstream, match), match, now)
+        switchable = transport is TransportMode.AUTO
+        return Plan(route, reason, switchable, summaries, login, retries, until=until)
+
+    def _route(
+        self, transport: TransportMode, key: tuple[str, str], match: ModelMatch, now: float
+    ) -> tuple[Route, Reason, float | None]:
         if transport is TransportMode.HTTP:
-            return Plan(Route.HTTP, Reason.FORCED, False, summaries, login, retries)
+            return Route.HTTP, Reason.FORCED, None
         if transport is TransportMode.WEBSOCKET:
-            return Plan(Route.WEBSOCKET, Reason.FORCED, False, summaries, login, retries)
+            return Route.WEBSOCKET, Reason.FORCED, None
         if match.info is not None and match.info.prefer_websockets:
             route, reason = Route.WEBSOCKET, Reason.CATALOG
         else:
             route, reason = Route.HTTP, Reason.DEFAULT
-        key = _key(upstream, match)
         learned = self.routes.get(key)
         if learned is not None and learned is not route:
             route, reason = learned, Reason.LEARNED
         until = self.http_until.get(key)
         if route is Route.WEBSOCKET and until is not None and now < until:  # rule 4
-            return Plan(Route.HTTP, Reason.UNSTABLE, True, summaries, login, retries, until=until)
-        return Plan(route, reason, True, summaries, login, retries)
+            return Route.HTTP, Reason.UNSTABLE, until
+        return route, reason, None
 
     def summaries_allowed(self, upstream: str, match: ModelMatch) -> bool:
         return _key(upstream, match) not in self.no_summaries
 
-    def learn(
-        self, upstream: str, match: ModelMatch, lesson: Lesson, now: float = 0.0
-    ) -> list[str]:
+    def learn(self, upstream: str, match: ModelMatch, lesson: Lesson, *, now: float) -> list[str]:
         """Remember `lesson` (taught at `now`); returns what is new, in words, for the log."""
-        key, news = _key(upstream, match), []
-        if lesson.dropped:
-            news += self._dropped(key, match, lesson.dropped, now)
+        key = _key(upstream, match)
+        news = self._dropped(key, match, lesson.dropped, now) if lesson.dropped else []
         if lesson.route is not None and self.routes.get(key) is not lesson.route:
             _put(self.routes, key, lesson.route, self.cap)
             news.append(
@@ -97,7 +101,7 @@ class Memory:
                 "later requests go there directly"
             )
         if lesson.summaries_refused and key not in self.no_summaries:
-            _put(self.no_summaries, key, True, self.cap)
+            _put(self.no_summaries, key, now, self.cap)
             news.append(
                 f"{match.upstream_name}: the upstream refuses reasoning summaries; "
                 "later requests leave them out"
@@ -107,11 +111,12 @@ class Memory:
     def _dropped(
         self, key: tuple[str, str], match: ModelMatch, count: int, now: float
     ) -> list[str]:
-        """Rule 4: keep the drops of the last window; two of them make the model unstable."""
-        recent = [at for at in self.drops.get(key, ()) if now - at < UNSTABLE_WINDOW]
-        recent += [now] * count
-        _put(self.drops, key, tuple(recent[-2:]), self.cap)
-        if len(recent) < 2 or self.http_until.get(key, 0.0) > now:
+        """Rule 4: two drops within the window (this call's, and the last one before it) make
+        the model unstable; while it is, more drops change nothing."""
+        last = self.last_drop.get(key)
+        recent = count + (last is not None and now - last < UNSTABLE_WINDOW)
+        _put(self.last_drop, key, now, self.cap)
+        if recent < 2 or self.http_until.get(key, now) > now:
             return []
         until = now + UNSTABLE_WINDOW
         _put(self.http_until, key, until, self.cap)
@@ -142,7 +147,7 @@ def _put[V](
     table.pop(key, None)
     table[key] = value
     while len(table) > cap:  # a client inventing names must not grow it
-        table.popitem(last=False)
+        del table[next(iter(table))]  # the least recently taught
 
 
 def lesson_of(plan: Plan, history: tuple[Tried, ...]) -> Lesson:

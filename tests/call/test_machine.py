@@ -470,7 +470,13 @@ def test_two_drops_make_the_model_unstable_for_later_calls_and_say_so() -> None:
     assert not played.machine.outcome.learned and memory.routes == {}
     assert memory.http_until == {(UPSTREAM.key, "gpt-5.5"): 1_800_000_600.0}
     plan = memory.plan(
-        TransportMode.AUTO, UPSTREAM.key, MATCH, summaries=False, now=1_800_000_001.0
+        TransportMode.AUTO,
+        UPSTREAM.key,
+        MATCH,
+        summaries=False,
+        login=False,
+        retries=0,
+        now=1_800_000_001.0,
     )
     assert (plan.route, plan.reason) == (H, Reason.UNSTABLE)
 
@@ -479,7 +485,7 @@ def test_a_call_that_fails_still_teaches_its_drops() -> None:
     memory = Memory()
     played = play(job(W, memory=memory, retries=0), [[DROPPED]])
     assert isinstance(played.end, Fail)
-    assert memory.drops == {(UPSTREAM.key, "gpt-5.5"): (0.0,)}
+    assert memory.last_drop == {(UPSTREAM.key, "gpt-5.5"): 0.0}
 
 
 def test_a_refused_summary_is_remembered() -> None:

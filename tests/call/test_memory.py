@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat2responses.call.memory import Lesson, Memory, lesson_of
+from chat2responses.call.memory import Lesson, Memory, lesson_of, unstable_note
 from chat2responses.call.policy import Attempt, Failure, Plan, Reason, Route, Tried
 from chat2responses.settings import TransportMode
 from chat2responses.upstream.catalog import Catalog
@@ -39,32 +39,63 @@ def test_plans(
     memory = Memory()
     match = CATALOG.match(model)
     if learned is not None:
-        memory.learn(UP, match, Lesson(route=learned))
-    got = memory.plan(transport, UP, match, summaries=True)
+        memory.learn(UP, match, Lesson(route=learned), now=0.0)
+    got = memory.plan(transport, UP, match, summaries=True, login=False, retries=0, now=0.0)
     assert (got.route, got.reason, got.switchable) == expected
 
 
 def test_learning_is_per_upstream_and_family_and_bounded() -> None:
     memory = Memory(cap=2)
-    news = memory.learn(UP, CATALOG.match("gpt-5.5-2026-04-23"), Lesson(route=H))
+    news = memory.learn(UP, CATALOG.match("gpt-5.5-2026-04-23"), Lesson(route=H), now=0.0)
     assert news == [
         "gpt-5.5-2026-04-23: learned that it needs http; later requests go there directly"
     ]
-    assert memory.learn(UP, CATALOG.match("gpt-5.5"), Lesson(route=H)) == []  # nothing new
-    assert memory.plan(AUTO, UP, CATALOG.match("GPT-5.5"), summaries=True).route is H
-    assert memory.plan(AUTO, "http://other", CATALOG.match("gpt-5.5"), summaries=True).route is W
-    memory.learn(UP, CATALOG.match("Mystery-1"), Lesson(route=W))
-    assert memory.plan(AUTO, UP, CATALOG.match("mystery-1"), summaries=True).route is W
-    assert memory.plan(AUTO, UP, CATALOG.match("mystery-2"), summaries=True).route is H
-    memory.learn(UP, CATALOG.match("mystery-3"), Lesson(route=W))
+    assert memory.learn(UP, CATALOG.match("gpt-5.5"), Lesson(route=H), now=0.0) == []  # nothing new
+    assert (
+        memory.plan(
+            AUTO, UP, CATALOG.match("GPT-5.5"), summaries=True, login=False, retries=0, now=0.0
+        ).route
+        is H
+    )
+    assert (
+        memory.plan(
+            AUTO,
+            "http://other",
+            CATALOG.match("gpt-5.5"),
+            summaries=True,
+            login=False,
+            retries=0,
+            now=0.0,
+        ).route
+        is W
+    )
+    memory.learn(UP, CATALOG.match("Mystery-1"), Lesson(route=W), now=0.0)
+    assert (
+        memory.plan(
+            AUTO, UP, CATALOG.match("mystery-1"), summaries=True, login=False, retries=0, now=0.0
+        ).route
+        is W
+    )
+    assert (
+        memory.plan(
+            AUTO, UP, CATALOG.match("mystery-2"), summaries=True, login=False, retries=0, now=0.0
+        ).route
+        is H
+    )
+    memory.learn(UP, CATALOG.match("mystery-3"), Lesson(route=W), now=0.0)
     assert len(memory.routes) == 2  # the least recent went first
-    assert memory.plan(AUTO, UP, CATALOG.match("gpt-5.5"), summaries=True).route is W
+    assert (
+        memory.plan(
+            AUTO, UP, CATALOG.match("gpt-5.5"), summaries=True, login=False, retries=0, now=0.0
+        ).route
+        is W
+    )
 
 
 def test_refused_summaries_are_remembered_per_model_and_upstream() -> None:
     memory = Memory()
     match = CATALOG.match("gpt-5.5")
-    news = memory.learn(UP, match, Lesson(summaries_refused=True))
+    news = memory.learn(UP, match, Lesson(summaries_refused=True), now=0.0)
     assert "refuses reasoning summaries" in news[0]
     assert not memory.summaries_allowed(UP, match)
     assert memory.summaries_allowed(UP, CATALOG.match("gpt-5-codex"))
@@ -93,14 +124,19 @@ T0 = 1_800_000_000.0
 def test_two_drops_within_the_window_send_the_model_over_http_for_a_while() -> None:
     memory = Memory()
     assert memory.learn(UP, GPT55, Lesson(dropped=1), now=T0) == []
-    assert memory.plan(AUTO, UP, GPT55, summaries=True, now=T0 + 1).route is W
+    assert (
+        memory.plan(AUTO, UP, GPT55, summaries=True, login=False, retries=0, now=T0 + 1).route is W
+    )
     news = memory.learn(UP, GPT55, Lesson(dropped=1), now=T0 + 599)
     assert news and "twice within 10 minutes" in news[0] and "http until" in news[0]
-    plan = memory.plan(AUTO, UP, GPT55, summaries=True, now=T0 + 600)
+    plan = memory.plan(AUTO, UP, GPT55, summaries=True, login=False, retries=0, now=T0 + 600)
     assert (plan.route, plan.reason, plan.until) == (H, Reason.UNSTABLE, T0 + 599 + 600)
     assert memory.unstable(T0 + 600) == [(UP, "gpt-5.5", T0 + 1199)]
     # Then the WebSocket is tried again.
-    assert memory.plan(AUTO, UP, GPT55, summaries=True, now=T0 + 1199).route is W
+    assert (
+        memory.plan(AUTO, UP, GPT55, summaries=True, login=False, retries=0, now=T0 + 1199).route
+        is W
+    )
     assert memory.unstable(T0 + 1199) == []
 
 
@@ -118,15 +154,27 @@ def test_drops_count_within_the_window(lessons: list[tuple[float, int]], unstabl
     for at, count in lessons:
         memory.learn(UP, GPT55, Lesson(dropped=count), now=T0 + at)
     last = T0 + lessons[-1][0]
-    assert (memory.plan(AUTO, UP, GPT55, summaries=True, now=last).route is H) is unstable
+    assert (
+        memory.plan(AUTO, UP, GPT55, summaries=True, login=False, retries=0, now=last).route is H
+    ) is unstable
 
 
 def test_an_unstable_websocket_does_not_override_a_forced_transport_or_another_model() -> None:
     memory = Memory()
     memory.learn(UP, GPT55, Lesson(dropped=2), now=T0)
-    assert memory.plan(WS, UP, GPT55, summaries=True, now=T0).route is W
-    assert memory.plan(AUTO, UP, CATALOG.match("gpt-5.6-terra"), summaries=True, now=T0).route is W
-    assert memory.plan(AUTO, "http://other", GPT55, summaries=True, now=T0).route is W
+    assert memory.plan(WS, UP, GPT55, summaries=True, login=False, retries=0, now=T0).route is W
+    assert (
+        memory.plan(
+            AUTO, UP, CATALOG.match("gpt-5.6-terra"), summaries=True, login=False, retries=0, now=T0
+        ).route
+        is W
+    )
+    assert (
+        memory.plan(
+            AUTO, "http://other", GPT55, summaries=True, login=False, retries=0, now=T0
+        ).route
+        is W
+    )
 
 
 def test_an_http_answer_after_drops_teaches_no_route() -> None:
@@ -136,3 +184,71 @@ def test_an_http_answer_after_drops_teaches_no_route() -> None:
         Tried(Attempt(H, True, "over http (websocket unstable)"), None, 200),
     ]
     assert lesson_of(plan(W), tuple(history)) == Lesson(route=None, dropped=2)
+
+
+@pytest.mark.parametrize("transport", [AUTO, HTTP, WS])
+@pytest.mark.parametrize(("summaries", "login", "retries"), [(True, False, 0), (False, True, 3)])
+def test_a_plan_carries_what_the_call_asked_for(
+    transport: TransportMode, summaries: bool, login: bool, retries: int
+) -> None:
+    memory = Memory()
+    memory.learn(UP, GPT55, Lesson(dropped=2), now=T0)  # the unstable branch for AUTO
+    got = memory.plan(
+        transport, UP, GPT55, summaries=summaries, login=login, retries=retries, now=T0
+    )
+    assert (got.summaries, got.login, got.retries) == (summaries, login, retries)
+    assert got.switchable is (transport is AUTO)
+
+
+def test_drops_exactly_a_window_apart_are_not_two_in_the_window() -> None:
+    memory = Memory()
+    memory.learn(UP, GPT55, Lesson(dropped=1), now=T0)
+    assert memory.learn(UP, GPT55, Lesson(dropped=1), now=T0 + 600) == []
+    assert memory.learn(UP, GPT55, Lesson(dropped=1), now=T0 + 1199)  # 599 s after the last
+
+
+def test_more_drops_while_unstable_neither_extend_it_nor_say_it_again() -> None:
+    memory = Memory()
+    assert memory.learn(UP, GPT55, Lesson(dropped=2), now=T0)
+    assert memory.learn(UP, GPT55, Lesson(dropped=2), now=T0 + 100) == []
+    assert memory.http_until[(UP, "gpt-5.5")] == T0 + 600
+
+
+def test_a_refused_summary_is_said_once_and_remembered_with_its_time() -> None:
+    memory = Memory()
+    news = memory.learn(UP, GPT55, Lesson(summaries_refused=True, dropped=2), now=T0)
+    assert news[-1] == (
+        "gpt-5.5: the upstream refuses reasoning summaries; later requests leave them out"
+    )
+    assert "twice within 10 minutes" in news[0]
+    assert memory.no_summaries == {(UP, "gpt-5.5"): T0}
+    assert memory.learn(UP, GPT55, Lesson(summaries_refused=True), now=T0 + 1) == []
+    assert not memory.summaries_allowed(UP, GPT55)
+
+
+def test_a_lesson_without_drops_leaves_the_drops_alone() -> None:
+    memory = Memory()
+    memory.learn(UP, GPT55, Lesson(), now=T0)
+    assert memory.learn(UP, GPT55, Lesson(dropped=1), now=T0 + 1) == []
+    assert memory.last_drop == {(UP, "gpt-5.5"): T0 + 1}
+
+
+def test_an_unstable_model_is_said_with_the_time_it_ends() -> None:
+    news = Memory().learn(UP, GPT55, Lesson(dropped=2), now=T0)
+    assert news == [
+        "gpt-5.5: its WebSocket closed before the response ended twice within 10 minutes; "
+        + unstable_note(T0 + 600)
+    ]
+
+
+def test_a_model_the_catalog_does_not_know_is_kept_by_its_lowercase_name() -> None:
+    memory = Memory()
+    memory.learn(UP, CATALOG.match("Mystery-1"), Lesson(route=W), now=T0)
+    assert list(memory.routes) == [(UP, "mystery-1")]
+
+
+def test_what_is_taught_anew_counts_as_recent() -> None:
+    memory = Memory(cap=2)
+    for name, route in (("m-a", W), ("m-b", W), ("m-a", H), ("m-c", W)):
+        memory.learn(UP, CATALOG.match(name), Lesson(route=route), now=T0)
+    assert list(memory.routes) == [(UP, "m-a"), (UP, "m-c")]  # m-b was the least recent

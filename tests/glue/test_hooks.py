@@ -377,7 +377,9 @@ def test_the_status_command_names_quota_and_learned_routes(addon: Chat2Responses
         text = tctx.command(commands.status_alias)
         assert "quota: no readings yet" in text and "learned routes: none" in text
         match = addon.catalog.match("mystery")
-        addon.state.memory.learn("http://up/responses", match, Lesson(route=Route.WEBSOCKET))
+        addon.state.memory.learn(
+            "http://up/responses", match, Lesson(route=Route.WEBSOCKET), now=0.0
+        )
         text = tctx.command(commands.status)
         assert "mystery at http://up/responses: websocket" in text
 

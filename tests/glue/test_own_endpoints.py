@@ -33,7 +33,7 @@ def test_status_is_answered_with_the_commands_text(rewrite: str) -> None:
     with taddons.context(addon) as tctx:
         tctx.configure(addon, responses_rewrite=rewrite)
         addon.state.memory.learn(
-            "http://up/responses", addon.catalog.match("mystery"), Lesson(Route.HTTP)
+            "http://up/responses", addon.catalog.match("mystery"), Lesson(Route.HTTP), now=0.0
         )
         flow = own_flow()
         addon.request(flow)
