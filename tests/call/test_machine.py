@@ -8,6 +8,7 @@ answer's head going out at the first bytes written, and returns what the client 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from chat2responses.protocol.errors import (
     UpstreamError,
     UpstreamProtocolError,
     WebSocketClosed,
+    upstream_error_from_body,
 )
 from chat2responses.protocol.wire import ReasoningMode
 from chat2responses.request.translate import Translation
@@ -497,15 +499,12 @@ def test_a_refused_summary_is_remembered() -> None:
 
 
 def test_a_usage_limit_becomes_the_429_that_says_when_it_resets() -> None:
-    limit = UpstreamError(
-        "The usage limit has been reached",
-        status=429,
-        code="usage_limit_reached",
-        headers={"x-codex-primary-used-percent": "100", "x-codex-primary-window-minutes": "300"},
-    )
+    body = {"error": {"type": "usage_limit_reached", "message": "x", "resets_in_seconds": 600}}
+    limit = upstream_error_from_body(429, json.dumps(body).encode(), {})
     played = play(job(), [[limit]])
     assert isinstance(played.end, Fail) and played.end.error.status == 429
-    assert "usage limit" in played.end.error.message.lower()
+    assert played.end.error.message.startswith("The ChatGPT usage limit is reached")
+    assert "it resets" in played.end.error.message
 
 
 def test_quota_events_are_read_and_not_output() -> None:
@@ -654,3 +653,273 @@ def test_the_answer_s_head_says_a_downgraded_tier(served: str, header: str | Non
     created = {"type": "response.created", "response": {**RESPONSE, "service_tier": served}}
     played = play(the_job, [[created, *ANSWER[1:]]])
     assert played.machine.answer_headers() == ({TIER_HEADER: header} if header else {})
+
+
+# ---- what the machine records and logs (the mutants of scripts/mutants) -------------------------
+
+
+def _well_formed(client: bytes) -> bool:
+    """Every event of a chat stream is one `data:` line."""
+    return all(event.startswith(b"data: ") for event in client.split(b"\n\n") if event)
+
+
+def test_a_stream_is_well_formed_sse_to_its_end_and_the_outcome_says_what_happened() -> None:
+    played = play(job(), [ANSWER])
+    assert _well_formed(played.client)
+    outcome = played.machine.outcome
+    assert [(t.failure, t.status) for t in outcome.tried] == [(None, 200)]
+    assert outcome.client == played.client and not outcome.continued and outcome.full_size == 0
+
+
+def test_a_json_answer_keeps_no_client_copy() -> None:
+    assert play(job(stream=False), [ANSWER]).machine.outcome.client == b""
+
+
+def test_what_the_upstream_answered_is_recorded_for_the_leg() -> None:
+    machine = CallMachine(job(), jitter=lambda: 0.0)
+    machine.start(lambda s: True)
+    machine.opened(200, {"x-codex-primary-used-percent": "42"})
+    assert machine.outcome.upstream_status == 200
+    machine.note_quota()
+    assert "42 %" in machine.outcome.quota
+    failed = CallMachine(job(retries=0), jitter=lambda: 0.0)
+    failed.start(lambda s: True)
+    failed.failure(five(503))
+    assert failed.outcome.upstream_status == 503
+    late = CallMachine(job(retries=0), jitter=lambda: 0.0)
+    late.start(lambda s: True)
+    late.opened(200)
+    late.event(ADDED)
+    late.failure(five(500))  # broke off after the answer began: the leg's status stays 200
+    assert late.outcome.upstream_status == 200
+    assert [t.status for t in failed.outcome.tried] == [503]
+
+
+def test_each_http_attempt_keeps_its_own_transcript_and_each_websocket_its_own_frames() -> None:
+    machine = CallMachine(job(), jitter=lambda: 0.0)
+    machine.start(lambda s: True)
+    machine.transcript().add(b"the first attempt's answer")
+    machine.failure(five(503))
+    assert machine.transcript().value() == b""
+    ws = CallMachine(job(W), jitter=lambda: 0.0)
+    ws.start(lambda s: True)
+    ws.frame('{"type":"response.created"}')
+    ws.failure(DROPPED)
+    assert (ws.outcome.frames, ws.outcome.frames_size) == ([], 0)
+    ws.frame('{"type":"x"}')
+    assert ws.outcome.frames_size == len('{"type":"x"}')
+
+
+def test_an_error_frame_is_kept_redacted_and_others_as_they_came() -> None:
+    machine = CallMachine(job(W), jitter=lambda: 0.0)
+    machine.start(lambda s: True)
+    plain = '{"type":"response.created","response":{"id":"resp_1"}}'
+    error = '{"type":"error","error":{"message":"bad token Bearer sk-secret-12345678901234"}}'
+    machine.frame(plain)
+    machine.frame(error)
+    assert machine.outcome.frames[0] == plain
+    assert "sk-secret" not in machine.outcome.frames[1] and '"error"' in machine.outcome.frames[1]
+
+
+def test_the_attempt_carries_the_clients_headers_and_the_profiles_frame_extras() -> None:
+    the_job = job(W)
+    the_job.translation = Translation(
+        the_job.body, True, True, "gpt-5.5", MATCH, (), ws_extra={"client_metadata": {"k": "v"}}
+    )
+    opened = CallMachine(the_job, jitter=lambda: 0.0).start(lambda s: True)
+    assert opened.headers == {"authorization": "Bearer sk-test"}
+    assert json.loads(opened.payload)["client_metadata"] == {"k": "v"}
+
+
+def test_the_answer_head_says_a_downgraded_tier_only_when_there_is_a_quota_tap() -> None:
+    the_job = job()
+    the_job.quota = None
+    machine = CallMachine(the_job, jitter=lambda: 0.0)
+    machine.start(lambda s: True)
+    assert machine.answer_headers() == {}
+    machine.opened(200, {"x-any": "1"})  # no tap: nothing to read them into, no error
+
+
+def test_a_miss_without_a_conversation_is_still_a_miss(caplog: pytest.LogCaptureFixture) -> None:
+    missing = UpstreamError("gone", status=400, code="previous_response_not_found")
+    played = play(job(), [[missing]])
+    assert isinstance(played.end, Fail)
+    assert [t.failure for t in played.machine.outcome.tried] == [Failure.CONTINUATION_MISS]
+
+
+def test_a_refused_replay_of_the_clients_own_items_is_recorded_as_fatal() -> None:
+    refused = UpstreamError("unverified", status=400, code="invalid_encrypted_content")
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=None, cache=ReasoningCache())
+    played = play(job(turn=turn), [[refused]])
+    assert [t.failure for t in played.machine.outcome.tried] == [Failure.FATAL]
+
+
+def test_a_5xx_on_a_continued_turn_is_a_miss_resent_in_full() -> None:
+    store, cache = _conversation()
+    user = {"role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    play(job(W, body={"model": "m", "input": [user]}, turn=turn), [ANSWER]).machine.keep_socket(
+        "socket-1", 99.0
+    )
+    reply = {"role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]}
+    second = {"model": "m", "input": [user, reply, {"role": "user", "content": "more"}]}
+    the_job = job(
+        W,
+        body=second,
+        turn=Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache),
+    )
+    the_job.request_size = 1234
+    machine = CallMachine(the_job, jitter=lambda: 0.0)
+    first = machine.start(lambda s: True)
+    assert machine.outcome.continued and machine.outcome.full_size == 1234
+    assert first.socket == "socket-1"
+    following = machine.failure(five(500))
+    assert isinstance(following, Open) and following.attempt.why == "in full (continuation miss)"
+    assert not machine.outcome.continued and machine.outcome.full_size == 0
+    assert machine.sockets_to_release() == []  # the continued socket was used, then dropped
+
+
+def test_a_continuations_socket_no_attempt_used_goes_back() -> None:
+    store, cache = _conversation()
+    user = {"role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    play(job(W, body={"model": "m", "input": [user]}, turn=turn), [ANSWER]).machine.keep_socket(
+        "socket-1", 99.0
+    )
+    reply = {"role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]}
+    second = {"model": "m", "input": [user, reply, {"role": "user", "content": "more"}]}
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    machine = CallMachine(job(W, body=second, turn=turn), jitter=lambda: 0.0)
+    machine.start(lambda s: True)  # the client leaves before the attempt is made
+    assert machine.sockets_to_release() == ["socket-1"] and turn.continuation is None
+    assert machine.sockets_to_release() == []
+    assert CallMachine(job(), jitter=lambda: 0.0).sockets_to_release() == []
+
+
+def test_what_the_machine_says_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="chat2responses.call.machine")
+    catalog = job(W, reason=Reason.CATALOG)
+    play(catalog, [[REFUSED_404], ANSWER])
+    play(job(), [[five(503)], ANSWER])
+    play(job(W), [[ADDED, delta("H"), ADVISORY, delta("i"), ITEM_DONE, COMPLETED]])
+    said = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert said == [
+        (
+            "WARNING",
+            "gpt-5.5: the catalog says it prefers the WebSocket, but "
+            f"{UPSTREAM.key} refused the upgrade (404); trying HTTP, and keeping to it if it "
+            "answers",
+        ),
+        ("INFO", "gpt-5.5: no websocket here (404); retrying over http"),
+        ("INFO", "gpt-5.5: learned that it needs http; later requests go there directly"),
+        ("INFO", "gpt-5.5: upstream failed (503); retrying in 0.8 s (1 of 2)"),
+        ("WARNING", f"gpt-5.5: the upstream reported {ADVISORY}"),
+    ]
+
+
+def test_the_quotas_warnings_and_what_a_call_taught_are_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="chat2responses.call.machine")
+    machine = CallMachine(job(), jitter=lambda: 0.0)
+    machine.start(lambda s: True)
+    assert machine.job.quota is not None
+    machine.job.quota.warnings.append("5 h window passed 90 %")
+    machine.note_quota()
+    played = play(job(W, memory=Memory()), [[REFUSED_404], ANSWER])
+    said = [r.getMessage() for r in caplog.records]
+    assert said[0] == "5 h window passed 90 %" and machine.job.quota.warnings == []
+    assert said[-1] == "gpt-5.5: learned that it needs http; later requests go there directly"
+    assert played.machine.outcome.learned
+
+
+def test_an_answer_that_speaks_of_a_bearer_is_kept_as_it_came() -> None:
+    machine = CallMachine(job(W), jitter=lambda: 0.0)
+    machine.start(lambda s: True)
+    text = json.dumps(delta("set Authorization: Bearer sk-abcdefghijklmnopqrstuvwxyz"))
+    machine.frame(text)
+    assert machine.outcome.frames == [text]  # only error frames are redacted
+
+
+def test_a_stopped_answer_whose_upstream_ends_without_a_terminal_event_ends_well() -> None:
+    machine = CallMachine(job(stop=("i",)), jitter=lambda: 0.0)
+    machine.start(lambda s: True)
+    machine.event(ADDED)
+    lingering = machine.event(delta("Hi there"))
+    assert isinstance(lingering, Linger)
+    ended = machine.end()  # the upstream's events ended within the wait
+    assert isinstance(ended, Finish) and not ended.close
+    assert ended.data == b"data: [DONE]\n\n"
+
+
+def test_a_stopped_answer_ends_well_formed_whether_its_usage_came_or_not() -> None:
+    cut = play(job(stop=("i",)), [[ADDED, delta("Hi there")]])  # the wait ran out
+    assert isinstance(cut.end, Finish) and cut.end.close and _well_formed(cut.client)
+    full = play(job(stop=("i",)), [[ADDED, delta("Hi there"), COMPLETED_WITH_USAGE]])
+    assert _well_formed(full.client)
+
+
+def test_only_a_refused_upgrade_of_a_catalog_route_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="chat2responses.call.machine")
+    play(job(W, reason=Reason.CATALOG), [[five(503)], ANSWER])
+    assert not any("catalog says" in r.getMessage() for r in caplog.records)
+
+
+def test_a_socket_the_conversation_lets_go_of_is_released() -> None:
+    store, cache = _conversation()
+    user = {"role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    body = {"model": "m", "input": [user]}
+    first = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    play(job(W, body=body, turn=first), [ANSWER]).machine.keep_socket("old", 99.0)
+    again = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    played = play(job(W, body=body, turn=again), [ANSWER])  # the same first turn: in full
+    assert played.machine.keep_socket("new", 99.0)  # the record moves to the new socket
+    assert played.machine.sockets_to_release() == ["old"]
+
+
+def test_a_transient_failure_of_a_full_send_keeps_the_conversation() -> None:
+    store, cache = _conversation()
+    user = {"role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    first = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    play(job(W, body={"model": "m", "input": [user]}, turn=first), [ANSWER]).machine.keep_socket(
+        "socket-1", 99.0
+    )
+    reply = {"role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]}
+    second = {"model": "m", "input": [user, reply, {"role": "user", "content": "more"}]}
+    busy = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    failed = play(job(W, body=second, turn=busy, retries=0), [[five(503)]], usable=lambda s: False)
+    assert isinstance(failed.end, Fail)
+    later = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    assert later.plan(second, lambda s: True)  # the record is still there to continue on
+
+
+def test_a_transient_failure_keeps_the_reasoning_replayed_for_the_retry() -> None:
+    call_item = {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}
+    reasoning = {"type": "reasoning", "summary": [], "encrypted_content": "kept"}
+    cache = ReasoningCache(clock=lambda: 100.0)
+    cache.keep("cred", [reasoning, call_item])
+    body = {"model": "m", "input": [{"role": "user", "content": "hi"}, call_item]}
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="cred", store=None, cache=cache)
+    played = play(job(body=body, turn=turn), [[five(503)], ANSWER])
+    assert [len(json.loads(o.payload)["input"]) for o in played.opens] == [3, 3]
+
+
+def test_an_empty_continued_answer_is_said_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="chat2responses.call.machine")
+    store, cache = _conversation()
+    user = {"role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    first = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    play(job(W, body={"model": "m", "input": [user]}, turn=first), [ANSWER]).machine.keep_socket(
+        "socket-1", 99.0
+    )
+    reply = {"role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]}
+    second = {"model": "m", "input": [user, reply, {"role": "user", "content": "more"}]}
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    empty = {"type": "response.completed", "response": {**RESPONSE, "output": []}}
+    play(job(W, body=second, turn=turn), [[empty]])
+    assert [r.getMessage() for r in caplog.records] == [
+        f"a continued response from {UPSTREAM.key} came back empty: continuing conversations "
+        "there is off until chat2responses restarts"
+    ]
