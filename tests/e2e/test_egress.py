@@ -56,6 +56,7 @@ def test_http_proxy_carries_every_upstream_call(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     with run_mitmdump(f"reverse:{origin(emulator_url)}", tmp_path, options) as mitm:
+        monkeypatch.delenv("HTTP_PROXY")  # mitmdump has it; the test's own client must not
         client = openai.OpenAI(base_url=mitm.base_url, api_key="sk-local", max_retries=0)
         for model in MODELS:
             answer = client.chat.completions.create(model=model, messages=ask("hey"))
@@ -78,6 +79,7 @@ def test_no_proxy_exempts_the_upstream(
     monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.0/8")
     options = {"responses_url": emulator_url, "responses_rewrite": "all"}
     with run_mitmdump(f"reverse:{origin(emulator_url)}", tmp_path, options) as mitm:
+        monkeypatch.delenv("HTTP_PROXY")
         client = openai.OpenAI(base_url=mitm.base_url, api_key="sk-local", max_retries=0)
         for model in MODELS:
             client.chat.completions.create(model=model, messages=ask("hey"))
@@ -125,6 +127,7 @@ def test_a_proxy_that_is_this_very_mitmproxy_is_one_508(
         "connection_strategy": "lazy",
     }
     with run_mitmdump(f"regular@{port}", tmp_path, options) as mitm:
+        monkeypatch.delenv("HTTPS_PROXY")
         verify = ssl.create_default_context(cafile=str(tmp_path / "mitmproxy-ca-cert.pem"))
         with httpx.Client(proxy=f"http://127.0.0.1:{mitm.port}", verify=verify) as http:
             for model in MODELS:
