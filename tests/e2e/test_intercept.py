@@ -1,0 +1,195 @@
+"""`chat2responses intercept` run for real, as root, in network namespaces the tests make and
+delete: each mode with an unmodified openai-python client and a Node `fetch` client that call
+`https://api.openai.com/v1/chat/completions` with no base URL and no proxy in their code, where
+`api.openai.com` resolves to an address only the redirect answers (tests/netns_helpers.py).
+
+Each mode: 4 of 4 calls per client (gpt-5.5 over the WebSocket route, gpt-5-codex over HTTP,
+streamed and not) answered by the bundled emulator; a call to OpenRouter and one to Anthropic,
+each with its own key, never reach the emulator (it sees exactly the OpenAI calls) and their
+keys appear nowhere; after the stop, no namespace, link or rule of the test is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_http import GREETING
+from tests.netns_helpers import (
+    RUN,
+    Running,
+    blackhole_route,
+    can_make_namespaces,
+    ensure_packages,
+    in_namespace,
+    ip,
+    leftovers,
+    link,
+    namespace,
+    running,
+)
+
+CLIENTS = Path(__file__).resolve().parent.parent / "intercept_clients"
+COMMAND = str(Path(sys.executable).parent / "chat2responses")
+PROGRAM = f"c2rcli{RUN}"  # the clients' process name in local mode (at most 15 characters)
+EXPECTED = GREETING + "hi"
+SECRETS = ("sk-or-v1-secret", "sk-ant-secret")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def machine() -> Iterator[None]:
+    why = can_make_namespaces()
+    assert why is None, why
+    ensure_packages("nft", packages=["nftables"])
+    ensure_packages("wg", "wg-quick", "wireguard-go", packages=["wireguard-tools", "wireguard-go"])
+    yield
+    assert leftovers() == []
+
+
+@pytest.fixture
+def confdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mitmproxy")
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> str:
+    """Node under the clients' process name (the kernel names a process after the file it ran)."""
+    named = tmp_path / PROGRAM
+    named.symlink_to(shutil.which("node") or "node")
+    return str(named)
+
+
+def intercept(
+    ns: str, mode: str, confdir: Path, *flags: str
+) -> contextlib.AbstractContextManager[Running]:
+    argv = in_namespace(ns, COMMAND, "intercept", mode, "-v", *flags)
+    return running([*argv, "--", "--set", f"confdir={confdir}"])
+
+
+def clients(ns: str, confdir: Path, node: str, **env: str) -> tuple[Any, Any]:
+    """Both clients at once; their answers."""
+    ca = str(confdir / "mitmproxy-ca-cert.pem")
+    base = {**os.environ, "SSL_CERT_FILE": ca, "NODE_EXTRA_CA_CERTS": ca, **env}
+    python = subprocess.Popen(
+        in_namespace(ns, sys.executable, str(CLIENTS / "openai_client.py"), PROGRAM),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=base,
+    )
+    fetch = subprocess.Popen(
+        in_namespace(ns, node, str(CLIENTS / "fetch_client.mjs")),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=base,
+    )
+    results = []
+    for process in (python, fetch):
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results[0], results[1]
+
+
+def assert_intercepted(proxy: Running, *answers: Any, calls: int) -> None:
+    for answer in answers:
+        assert answer["answers"] == [EXPECTED] * 4, answer
+        assert "200" not in answer["others"] and "answered" not in answer["others"], answer
+    # The emulator logs each call it answers: exactly the OpenAI calls reached it.
+    served = [
+        line for line in proxy.lines if "chat2responses.emulator" in line and "model=" in line
+    ]
+    assert len(served) == calls, proxy.output[-4000:]
+    for secret in SECRETS:
+        assert secret not in proxy.output
+
+
+def test_proxy_mode(confdir: Path, node: str) -> None:
+    with namespace("proxy") as ns, intercept(ns, "proxy", confdir) as proxy:
+        proxy.wait_for("chat2responses is ready:", 60)
+        assert "export HTTPS_PROXY=http://127.0.0.1:8080" in proxy.output
+        python, fetch = clients(ns, confdir, node, HTTPS_PROXY="http://127.0.0.1:8080")
+        assert python["answers"] == [EXPECTED] * 4
+        # Node's fetch ignores HTTPS_PROXY: it goes to the unreachable address itself.
+        assert all(answer.startswith("ERROR") for answer in fetch["answers"]), fetch
+        assert_intercepted(proxy, python, calls=4)
+
+
+def test_transparent_mode_on_the_same_host(confdir: Path, node: str) -> None:
+    with namespace("host") as ns:
+        blackhole_route(ns)
+        with intercept(ns, "transparent", confdir) as proxy:
+            proxy.wait_for("chat2responses is ready:", 60)
+            assert f"meta skgid {1_700_000_000 + 8080} return" in proxy.output  # printed rules
+            assert_intercepted(proxy, *clients(ns, confdir, node), calls=8)
+        rules = subprocess.run(in_namespace(ns, "nft", "list", "ruleset"), capture_output=True)
+        assert b"chat2responses" not in rules.stdout  # removed at the stop
+
+
+def test_transparent_mode_as_a_gateway(confdir: Path, node: str) -> None:
+    with namespace("gw") as gw, namespace("lan") as lan:
+        inside, _ = link(gw, lan, "10.213.0.1/24", "10.213.0.2/24")
+        ip("-n", lan, "route", "add", "default", "via", "10.213.0.1")
+        with intercept(gw, "transparent", confdir, "--interface", inside) as proxy:
+            proxy.wait_for("chat2responses is ready:", 60)
+            assert f'iifname "{inside}" tcp dport 443 redirect to :8080' in proxy.output
+            assert_intercepted(proxy, *clients(lan, confdir, node), calls=8)
+
+
+def test_a_crashed_transparent_run_leaves_rules_the_next_start_removes(confdir: Path) -> None:
+    with namespace("crash") as ns:
+        with intercept(ns, "transparent", confdir, "--port", "8090") as proxy:
+            proxy.wait_for("chat2responses is ready:", 60)
+            proxy.process.kill()  # no clean-up at all
+            proxy.process.wait()
+        tables = subprocess.run(in_namespace(ns, "nft", "list", "tables"), capture_output=True)
+        assert b"chat2responses_8090" in tables.stdout
+        undo = subprocess.run(
+            in_namespace(ns, COMMAND, "intercept", "transparent", "--port", "8090", "--undo"),
+            capture_output=True,
+            text=True,
+        )
+        assert undo.returncode == 0, undo.stderr
+        tables = subprocess.run(in_namespace(ns, "nft", "list", "tables"), capture_output=True)
+        assert b"chat2responses" not in tables.stdout
+
+
+def test_local_mode(confdir: Path, node: str) -> None:
+    with namespace("local") as ns:
+        with intercept(ns, "local", confdir, "--program", PROGRAM) as proxy:
+            proxy.wait_for("chat2responses is ready:", 60)
+            assert_intercepted(proxy, *clients(ns, confdir, node), calls=8)
+
+
+def test_wireguard_mode_through_wg_quick(confdir: Path, node: str, tmp_path: Path) -> None:
+    with namespace("wgs") as server, namespace("wgc") as client:
+        link(server, client, "10.213.1.1/24", "10.213.1.2/24")
+        ip("-n", server, "route", "add", "default", "via", "10.213.1.2")  # found as the endpoint
+        with intercept(server, "wireguard", confdir) as proxy:
+            proxy.wait_for("chat2responses is ready:", 60)
+            written = confdir / "c2r.conf"
+            assert oct(written.stat().st_mode & 0o777) == "0o600"
+            config = written.read_text()
+            assert "Endpoint = 10.213.1.1:51820" in config and "DNS" not in config
+            assert config in proxy.output.replace("\n  ", "\n") + "\n"  # printed as written
+            tunnel = tmp_path / f"c2rwg{RUN}.conf"  # wg-quick names the link after the file
+            tunnel.write_text(config)
+            tunnel.chmod(0o600)
+            up = subprocess.run(
+                in_namespace(client, "wg-quick", "up", str(tunnel)), capture_output=True, text=True
+            )
+            assert up.returncode == 0, up.stderr
+            try:
+                assert_intercepted(proxy, *clients(client, confdir, node), calls=8)
+            finally:
+                subprocess.run(in_namespace(client, "wg-quick", "down", str(tunnel)), check=False)
