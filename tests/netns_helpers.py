@@ -88,6 +88,22 @@ def blackhole_route(ns: str) -> None:
     ip("-n", ns, "-6", "route", "add", "default", "via", "2001:db8:ff::fe")
 
 
+def refuse_fake_hosts(ns: str) -> None:
+    """The proxy's own connections to the unreachable hosts (another provider's call passed
+    through) are refused at once rather than left to time out: a filter rule, after the redirect
+    (which has already turned the clients' connections elsewhere)."""
+    script = (
+        "table inet c2rtest {\n"
+        "  chain output {\n"
+        "    type filter hook output priority 0; policy accept;\n"
+        "    ip daddr 198.18.0.0/15 reject with tcp reset\n"
+        "    ip6 daddr 2001:db8:c2::/48 reject with tcp reset\n"
+        "  }\n"
+        "}\n"
+    )
+    subprocess.run(in_namespace(ns, "nft", "-f", "-"), input=script, text=True, check=True)
+
+
 def link(a: str, b: str, a_address: str, b_address: str) -> tuple[str, str]:
     """A veth pair between namespaces `a` and `b` (addresses with their /24); its names."""
     a_name, b_name = f"c2r{RUN}a", f"c2r{RUN}b"

@@ -35,6 +35,7 @@ from tests.netns_helpers import (
     leftovers,
     link,
     namespace,
+    refuse_fake_hosts,
     running,
 )
 
@@ -128,6 +129,7 @@ def test_proxy_mode(confdir: Path, node: str) -> None:
 def test_transparent_mode_on_the_same_host(confdir: Path, node: str) -> None:
     with namespace("host") as ns:
         blackhole_route(ns)
+        refuse_fake_hosts(ns)
         with intercept(ns, "transparent", confdir) as proxy:
             proxy.wait_for("chat2responses is ready:", 60)
             assert f"meta skgid {1_700_000_000 + 8080} return" in proxy.output  # printed rules
@@ -140,6 +142,7 @@ def test_transparent_mode_as_a_gateway(confdir: Path, node: str) -> None:
     with namespace("gw") as gw, namespace("lan") as lan:
         inside, _ = link(gw, lan, "10.213.0.1/24", "10.213.0.2/24")
         ip("-n", lan, "route", "add", "default", "via", "10.213.0.1")
+        refuse_fake_hosts(gw)
         with intercept(gw, "transparent", confdir, "--interface", inside) as proxy:
             proxy.wait_for("chat2responses is ready:", 60)
             assert f'iifname "{inside}" tcp dport 443 redirect to :8080' in proxy.output
@@ -175,6 +178,7 @@ def test_wireguard_mode_through_wg_quick(confdir: Path, node: str, tmp_path: Pat
     with namespace("wgs") as server, namespace("wgc") as client:
         link(server, client, "10.213.1.1/24", "10.213.1.2/24")
         ip("-n", server, "route", "add", "default", "via", "10.213.1.2")  # found as the endpoint
+        refuse_fake_hosts(server)
         with intercept(server, "wireguard", confdir) as proxy:
             proxy.wait_for("chat2responses is ready:", 60)
             written = confdir / "c2r.conf"
@@ -193,3 +197,78 @@ def test_wireguard_mode_through_wg_quick(confdir: Path, node: str, tmp_path: Pat
                 assert_intercepted(proxy, *clients(client, confdir, node), calls=8)
             finally:
                 subprocess.run(in_namespace(client, "wg-quick", "down", str(tunnel)), check=False)
+
+
+NATIVE_CLIENT = """
+import asyncio, json, sys
+import httpx, zstandard
+from websockets.asyncio.client import connect
+
+proxy = "http://127.0.0.1:8080"
+body = {"model": "gpt-5-codex", "instructions": "x", "stream": True, "store": False,
+        "input": [{"role": "user", "content": [{"type": "input_text", "text": "native"}]}]}
+data = zstandard.ZstdCompressor().compress(json.dumps(body).encode())
+with httpx.Client(proxy=proxy) as http:
+    answer = http.post("http://chatgpt.com/backend-api/codex/responses", content=data,
+                       headers={"content-type": "application/json", "content-encoding": "zstd",
+                                "authorization": "Bearer codex-native"})
+async def socket():
+    async with connect("ws://chatgpt.com/backend-api/codex/responses", proxy=proxy,
+                       additional_headers={"authorization": "Bearer codex-native"}) as ws:
+        await ws.send(json.dumps({"type": "response.create", **{**body, "model": "gpt-5.5"}}))
+        events = []
+        while not events or events[-1]["type"] not in ("response.completed", "error"):
+            events.append(json.loads(await ws.recv()))
+        return events[-1]["type"]
+print(json.dumps({"status": answer.status_code, "sse": answer.text.count("event:"),
+                  "ws": asyncio.run(socket())}))
+"""
+
+
+def test_native_codex_traffic_passes_untouched_and_reads_in_the_views(
+    confdir: Path, tmp_path: Path
+) -> None:
+    """The Codex CLI's own calls (an HTTP SSE call with a zstd body, and the WebSocket) through
+    the proxy: not rewritten, and shown by the addon's Responses views."""
+    from mitmproxy import contentviews, io
+
+    from chat2responses.glue.contentviews import ResponsesEventsView, register_views
+
+    flows_file = tmp_path / "flows"
+    with namespace("native") as ns:
+        # chatgpt.com is this namespace's own loopback, where an emulator plays the backend.
+        hosts = Path("/etc/netns") / ns / "hosts"
+        hosts.write_text(hosts.read_text() + "127.0.0.1 chatgpt.com\n")
+        emulator = in_namespace(ns, sys.executable, "-m", "chat2responses.emulator", "--port", "80")
+        with running(emulator) as backend:
+            backend.wait_for("serving", 30)
+            argv = in_namespace(ns, COMMAND, "intercept", "proxy", "--rewrite", "all")
+            argv += ["--", "--set", f"confdir={confdir}", "--set", f"save_stream_file={flows_file}"]
+            with running(argv) as proxy:
+                proxy.wait_for("chat2responses is ready:", 60)
+                client = subprocess.run(
+                    in_namespace(ns, sys.executable, "-c", NATIVE_CLIENT),
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
+                assert client.returncode == 0, client.stderr
+                answered = json.loads(client.stdout.strip().splitlines()[-1])
+        assert answered["status"] == 200 and answered["sse"] > 3
+        assert answered["ws"] == "response.completed"
+        assert " → " not in proxy.output  # no call summary: nothing was rewritten
+    with flows_file.open("rb") as file:
+        flows = [f for f in io.FlowReader(file).stream() if f.type == "http"]
+    register_views()
+    view = ResponsesEventsView()
+    sse = next(f for f in flows if f.websocket is None)
+    assert sse.request.host == "chatgpt.com" and sse.comment == ""  # as the client sent it
+    assert json.loads(sse.request.content or b"")["input"]  # the zstd body, decoded for views
+    meta = contentviews.Metadata(flow=sse, http_message=sse.response)
+    assert view.render_priority(sse.response.content or b"", meta) == 2
+    assert "native" in view.prettify(sse.response.content or b"", meta)
+    socket = next(f for f in flows if f.websocket is not None)
+    last = socket.websocket.messages[-1]
+    meta = contentviews.Metadata(flow=socket, websocket_message=last)
+    assert view.render_priority(last.content, meta) == 2
+    assert "native" in view.prettify(last.content, meta)
