@@ -179,13 +179,17 @@ def leftovers() -> list[str]:
     """Anything of this test run still on the machine: namespaces, links, /etc/netns entries,
     nftables tables in the root namespace."""
     found = []
-    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    names = subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, check=False, text=True
+    ).stdout
     found += [line for line in names.splitlines() if f"c2r-{RUN}-" in line]
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, check=False, text=True).stdout
     found += [line for line in links.splitlines() if f"c2r{RUN}" in line]
     if ETC_NETNS.exists():
         found += [str(p) for p in ETC_NETNS.iterdir() if p.name.startswith(f"c2r-{RUN}-")]
     if shutil.which("nft"):
-        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+        tables = subprocess.run(
+            ["nft", "list", "tables"], capture_output=True, check=False, text=True
+        ).stdout
         found += [line for line in tables.splitlines() if "chat2responses" in line]
     return found

@@ -25,6 +25,7 @@ class Ready:
     wireguard_config: str = ""
     program: str = ""  # local: the process name
     web_port: int | None = None
+    hosts: str = "api.openai.com,chatgpt.com"  # responses_hosts
 
 
 def ready_text(r: Ready) -> str:
@@ -46,8 +47,8 @@ def ready_text(r: Ready) -> str:
         "  the system store (Debian, Ubuntu):",
         f"    sudo cp {r.ca_file} /usr/local/share/ca-certificates/mitmproxy.crt",
         "    sudo update-ca-certificates",
-        "Only api.openai.com and chatgpt.com (responses_hosts) are rewritten; other hosts pass "
-        "through untouched.",
+        f"Only calls to {r.hosts.replace(',', ', ')} (responses_hosts) are rewritten; other "
+        "hosts pass through untouched.",
         "Press Ctrl-C to stop" + (" and remove the rules." if r.rules else "."),
         "",
     ]

@@ -167,7 +167,14 @@ def _run(args: argparse.Namespace, extra: list[str], options: Options, p: Plan, 
         )
         env = child_environment(os.environ, p, emulator_url, options.port)
         env[READY_VARIABLE] = str(ready_file)
-        proxy = subprocess.Popen(command, text=True, env=env, preexec_fn=die_with_parent, **p.popen)
+        # preexec_fn: see processes.die_with_parent
+        proxy = subprocess.Popen(
+            command,
+            text=True,
+            env=env,
+            preexec_fn=die_with_parent,  # noqa: PLW1509
+            **p.popen,
+        )
         children.append(proxy)
         wait_for(proxy, tool, lambda: p.listening(proxy.pid), "did not start intercepting")
         wait_for(proxy, tool, ready_file.exists, "did not load the chat2responses addon")

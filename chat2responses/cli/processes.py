@@ -71,12 +71,16 @@ def free_port_near(port: int, avoid: int | None = None, tries: int = 100) -> int
     return None
 
 
+# Looked up here, not in the child: between fork and exec the child only calls it.
+_PRCTL = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None
+
+
 def die_with_parent() -> None:
     """In a child, before it runs its program: on Linux, be sent SIGTERM when the command that
-    started it dies, however it dies (a SIGKILL too), so that no proxy outlives it unwatched."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    started it dies, however it dies (a SIGKILL too), so that no proxy outlives it unwatched.
+    (A preexec_fn: it calls one libc function and allocates nothing a thread could hold.)"""
+    if _PRCTL is not None:
+        _PRCTL(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 def _forward_lines(stream: IO[str], lines: queue.Queue[str], out: IO[str]) -> None:
@@ -90,7 +94,11 @@ def _forward_lines(stream: IO[str], lines: queue.Queue[str], out: IO[str]) -> No
 def start_emulator(command: list[str]) -> tuple[subprocess.Popen[str], str]:
     """Starts the emulator; returns it and the base URL it printed once listening."""
     child = subprocess.Popen(
-        command, stdout=subprocess.PIPE, text=True, bufsize=1, preexec_fn=die_with_parent
+        command,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 (see die_with_parent)
     )
     assert child.stdout is not None
     lines: queue.Queue[str] = queue.Queue()

@@ -10,8 +10,8 @@ import sys
 if len(sys.argv) > 1:  # PR_SET_NAME: this thread's (the process's) name, as ps shows it
     ctypes.CDLL(None).prctl(15, sys.argv[1].encode(), 0, 0, 0)
 
-import httpx  # noqa: E402
-from openai import OpenAI  # noqa: E402
+import httpx
+from openai import OpenAI
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 answers = []
