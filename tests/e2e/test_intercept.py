@@ -282,3 +282,52 @@ def test_native_codex_traffic_passes_untouched_and_reads_in_the_views(
     meta = contentviews.Metadata(flow=socket, websocket_message=last)
     assert view.render_priority(last.content, meta) == 2
     assert "native" in view.prettify(last.content, meta)
+
+
+def test_a_redirect_without_the_proxys_exclusion_is_one_508_not_a_loop(confdir: Path) -> None:
+    """The worst case of issue 20: the same host's port-443 traffic redirected with no exclusion
+    of the proxy's own connections, and upstream verification off (`ssl_insecure`), so the
+    addon's own call to api.openai.com comes back into it. One 508 within 10 s, one extra hop."""
+    mitmdump = str(Path(sys.executable).parent / "mitmdump")
+    rule = (
+        "table inet c2rloop {\n  chain output {\n"
+        "    type nat hook output priority -100; policy accept;\n"
+        "    tcp dport 443 redirect to :8443\n  }\n}\n"
+    )
+    with namespace("loop") as ns:
+        blackhole_route(ns)
+        argv = in_namespace(ns, mitmdump, "--mode", "transparent@127.0.0.1:8443", "-s")
+        argv += [str(Path(__file__).resolve().parents[2] / "addon" / "chat2responses.py")]
+        for option in (
+            f"confdir={confdir}",
+            "responses_url=https://api.openai.com/v1",
+            "responses_rewrite=all",
+            "ssl_insecure=true",
+            "connection_strategy=lazy",
+        ):
+            argv += ["--set", option]
+        with running(argv) as proxy:
+            proxy.wait_for("listening at", 60)
+            subprocess.run(in_namespace(ns, "nft", "-f", "-"), input=rule, text=True, check=True)
+            ask = (
+                "import httpx, json, time; t = time.monotonic(); r = httpx.post("
+                "'https://api.openai.com/v1/chat/completions', timeout=30, json={'model': "
+                "'gpt-5-codex', 'messages': [{'role': 'user', 'content': 'hi'}]}); "
+                "print(json.dumps([r.status_code, r.json(), time.monotonic() - t]))"
+            )
+            env = {**os.environ, "SSL_CERT_FILE": str(confdir / "mitmproxy-ca-cert.pem")}
+            done = subprocess.run(
+                in_namespace(ns, sys.executable, "-c", ask),
+                capture_output=True,
+                check=False,
+                text=True,
+                timeout=60,
+                env=env,
+            )
+            assert done.returncode == 0, done.stderr
+            status, body, seconds = json.loads(done.stdout)
+            assert status == 508 and body["error"]["code"] == "loop_detected", body
+            assert seconds < 10
+            stopped = "] chat2responses: the upstream call for this request came back"
+            looped = [line for line in proxy.lines if stopped in line]
+            assert len(looped) == 1, proxy.output[-3000:]  # one extra hop, not retried
