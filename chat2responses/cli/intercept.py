@@ -18,6 +18,7 @@ Must not: load mitmproxy in this process, or leave a rule behind on any way out.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import signal
@@ -124,7 +125,8 @@ def main(args: argparse.Namespace, extra: list[str]) -> int:
     if args.mode not in ("wireguard", "local"):
         host = "127.0.0.1" if args.mode != "proxy" else (args.listen_host or "127.0.0.1")
         if host in ("127.0.0.1", "localhost", "0.0.0.0", "::", ""):
-            claim_port(options.port, "the proxy", "--port", "C2R_PORT")
+            port = claim_port(options.port, "the proxy", "--port", "C2R_PORT")  # 0: a free one
+            options = dataclasses.replace(options, port=port)
     state = Path(tempfile.mkdtemp(prefix="chat2responses-intercept-"))
     try:
         return _run(args, extra, options, plan(options, state), state)
