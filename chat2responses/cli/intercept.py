@@ -53,7 +53,7 @@ from chat2responses.cli.processes import (
 from chat2responses.cli.wireguard import DEFAULT_PORT
 from chat2responses.glue.ready import READY_VARIABLE
 
-SETTLE = 1.0  # seconds the proxy must keep intercepting before it is called ready
+SETTLE = 0.5  # seconds the proxy must keep intercepting before it is called ready
 _PROXY_VARIABLES = (
     *("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"),
     *("ALL_PROXY", "all_proxy"),

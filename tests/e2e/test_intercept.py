@@ -115,18 +115,9 @@ def assert_intercepted(proxy: Running, *answers: Any, calls: int) -> None:
         assert secret not in proxy.output
 
 
-def test_proxy_mode(confdir: Path, node: str) -> None:
-    with namespace("proxy") as ns, intercept(ns, "proxy", confdir) as proxy:
-        proxy.wait_for("chat2responses is ready:", 60)
-        assert "export HTTPS_PROXY=http://127.0.0.1:8080" in proxy.output
-        python, fetch = clients(ns, confdir, node, HTTPS_PROXY="http://127.0.0.1:8080")
-        assert python["answers"] == [EXPECTED] * 4
-        # Node's fetch ignores HTTPS_PROXY: it goes to the unreachable address itself.
-        assert all(answer.startswith("ERROR") for answer in fetch["answers"]), fetch
-        assert_intercepted(proxy, python, calls=4)
-
-
-def test_transparent_mode_on_the_same_host(confdir: Path, node: str) -> None:
+def test_transparent_mode_on_the_same_host_and_a_crash(confdir: Path, node: str) -> None:
+    """Then the command is killed outright: its rules stay, and `--undo` (as a start would)
+    removes them."""
     with namespace("host") as ns:
         blackhole_route(ns)
         refuse_fake_hosts(ns)
@@ -134,10 +125,17 @@ def test_transparent_mode_on_the_same_host(confdir: Path, node: str) -> None:
             proxy.wait_for("chat2responses is ready:", 60)
             assert f"meta skgid {1_700_000_000 + 8080} return" in proxy.output  # printed rules
             assert_intercepted(proxy, *clients(ns, confdir, node), calls=8)
-        rules = subprocess.run(
-            in_namespace(ns, "nft", "list", "ruleset"), capture_output=True, check=False
+            proxy.process.kill()  # no clean-up at all
+            proxy.process.wait()
+        assert b"chat2responses_8080" in nft_tables(ns)
+        undo = subprocess.run(
+            in_namespace(ns, COMMAND, "intercept", "transparent", "--port", "8080", "--undo"),
+            capture_output=True,
+            check=False,
+            text=True,
         )
-        assert b"chat2responses" not in rules.stdout  # removed at the stop
+        assert undo.returncode == 0, undo.stderr
+        assert b"chat2responses" not in nft_tables(ns)
 
 
 def test_transparent_mode_as_a_gateway(confdir: Path, node: str) -> None:
@@ -149,29 +147,13 @@ def test_transparent_mode_as_a_gateway(confdir: Path, node: str) -> None:
             proxy.wait_for("chat2responses is ready:", 60)
             assert f'iifname "{inside}" tcp dport 443 redirect to :8080' in proxy.output
             assert_intercepted(proxy, *clients(lan, confdir, node), calls=8)
+        assert b"chat2responses" not in nft_tables(gw)  # removed at the stop (SIGTERM)
 
 
-def test_a_crashed_transparent_run_leaves_rules_the_next_start_removes(confdir: Path) -> None:
-    with namespace("crash") as ns:
-        with intercept(ns, "transparent", confdir, "--port", "8090") as proxy:
-            proxy.wait_for("chat2responses is ready:", 60)
-            proxy.process.kill()  # no clean-up at all
-            proxy.process.wait()
-        tables = subprocess.run(
-            in_namespace(ns, "nft", "list", "tables"), capture_output=True, check=False
-        )
-        assert b"chat2responses_8090" in tables.stdout
-        undo = subprocess.run(
-            in_namespace(ns, COMMAND, "intercept", "transparent", "--port", "8090", "--undo"),
-            capture_output=True,
-            check=False,
-            text=True,
-        )
-        assert undo.returncode == 0, undo.stderr
-        tables = subprocess.run(
-            in_namespace(ns, "nft", "list", "tables"), capture_output=True, check=False
-        )
-        assert b"chat2responses" not in tables.stdout
+def nft_tables(ns: str) -> bytes:
+    return subprocess.run(
+        in_namespace(ns, "nft", "list", "tables"), capture_output=True, check=True
+    ).stdout
 
 
 def test_local_mode(confdir: Path, node: str) -> None:
@@ -238,27 +220,33 @@ print(json.dumps({"status": answer.status_code, "sse": answer.text.count("event:
 """
 
 
-def test_native_codex_traffic_passes_untouched_and_reads_in_the_views(
-    confdir: Path, tmp_path: Path
-) -> None:
-    """The Codex CLI's own calls (an HTTP SSE call with a zstd body, and the WebSocket) through
-    the proxy: not rewritten, and shown by the addon's Responses views."""
+def test_proxy_mode_and_native_codex_traffic(confdir: Path, node: str, tmp_path: Path) -> None:
+    """The explicit proxy, with `responses_rewrite=all`: the OpenAI calls of a client that honours
+    HTTPS_PROXY are rewritten (Node's fetch ignores it); the Codex CLI's own calls (an HTTP SSE
+    call with a zstd body, and the WebSocket) to chatgpt.com pass untouched, and read in the
+    addon's Responses views."""
     from mitmproxy import contentviews, io
 
     from chat2responses.glue.contentviews import ResponsesEventsView, register_views
 
     flows_file = tmp_path / "flows"
-    with namespace("native") as ns:
+    with namespace("proxy") as ns:
         # chatgpt.com is this namespace's own loopback, where an emulator plays the backend.
         hosts = Path("/etc/netns") / ns / "hosts"
         hosts.write_text(hosts.read_text() + "127.0.0.1 chatgpt.com\n")
         emulator = in_namespace(ns, sys.executable, "-m", "chat2responses.emulator", "--port", "80")
         with running(emulator) as backend:
             backend.wait_for("serving", 30)
-            argv = in_namespace(ns, COMMAND, "intercept", "proxy", "--rewrite", "all")
+            argv = in_namespace(ns, COMMAND, "intercept", "proxy", "-v", "--rewrite", "all")
             argv += ["--", "--set", f"confdir={confdir}", "--set", f"save_stream_file={flows_file}"]
             with running(argv) as proxy:
                 proxy.wait_for("chat2responses is ready:", 60)
+                assert "export HTTPS_PROXY=http://127.0.0.1:8080" in proxy.output
+                python, fetch = clients(ns, confdir, node, HTTPS_PROXY="http://127.0.0.1:8080")
+                assert python["answers"] == [EXPECTED] * 4
+                # Node's fetch ignores HTTPS_PROXY: it goes to the unreachable address itself.
+                assert all(answer.startswith("ERROR") for answer in fetch["answers"]), fetch
+                assert_intercepted(proxy, python, calls=4)
                 client = subprocess.run(
                     in_namespace(ns, sys.executable, "-c", NATIVE_CLIENT),
                     capture_output=True,
@@ -270,18 +258,21 @@ def test_native_codex_traffic_passes_untouched_and_reads_in_the_views(
                 answered = json.loads(client.stdout.strip().splitlines()[-1])
         assert answered["status"] == 200 and answered["sse"] > 3
         assert answered["ws"] == "response.completed"
-        assert " → " not in proxy.output  # no call summary: nothing was rewritten
+        # The native calls reached the backend as sent (and only they did).
+        native = [line for line in backend.lines if "model=" in line]
+        assert len(native) == 2, backend.output
     with flows_file.open("rb") as file:
         flows = [f for f in io.FlowReader(file).stream() if f.type == "http"]
     register_views()
     view = ResponsesEventsView()
-    sse = next(f for f in flows if f.websocket is None)
-    assert sse.request.host == "chatgpt.com" and sse.comment == ""  # as the client sent it
+    codex = [f for f in flows if f.request.pretty_host == "chatgpt.com"]
+    assert all(f.comment == "" and not f.marked for f in codex)  # not rewritten: no annotation
+    sse = next(f for f in codex if f.websocket is None)
     assert json.loads(sse.request.content or b"")["input"]  # the zstd body, decoded for views
     meta = contentviews.Metadata(flow=sse, http_message=sse.response)
     assert view.render_priority(sse.response.content or b"", meta) == 2
     assert "native" in view.prettify(sse.response.content or b"", meta)
-    socket = next(f for f in flows if f.websocket is not None)
+    socket = next(f for f in codex if f.websocket is not None)
     last = socket.websocket.messages[-1]
     meta = contentviews.Metadata(flow=socket, websocket_message=last)
     assert view.render_priority(last.content, meta) == 2
