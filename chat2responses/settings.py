@@ -9,6 +9,7 @@ checks the values it passes with `Settings.from_strings` before it starts anythi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
@@ -123,6 +124,15 @@ OPTIONS: tuple[tuple[str, type, str | int, str, tuple[str, ...] | None], ...] = 
         None,
     ),
     (
+        "responses_hosts",
+        str,
+        "api.openai.com,chatgpt.com",
+        "Host names (comma-separated) whose /chat/completions, /responses and /models the addon "
+        "rewrites or answers; in reverse mode the reverse target counts too. Every other host "
+        "passes through untouched, with its own credentials.",
+        None,
+    ),
+    (
         "responses_idle_timeout",
         int,
         300,
@@ -202,6 +212,7 @@ class Settings:
     refresh_url: str = REFRESH_URL
     callers: Callers = NO_CALLERS
     client_version: str = CODEX_CLI_VERSION
+    hosts: frozenset[str] = frozenset({"api.openai.com", "chatgpt.com"})
 
     @classmethod
     def from_strings(cls, values: Mapping[str, str]) -> Settings:
@@ -243,6 +254,7 @@ class Settings:
         responses_allowed_origins: str = "",
         responses_allowed_hosts: str = "",
         responses_client_version: str = CODEX_CLI_VERSION,
+        responses_hosts: str = "api.openai.com,chatgpt.com",
     ) -> Settings:
         url = responses_url.strip().rstrip("/")
         if url:
@@ -278,6 +290,7 @@ class Settings:
                 parse_hosts("responses_allowed_hosts", responses_allowed_hosts),
             ),
             client_version=check_client_version(responses_client_version),
+            hosts=_host_names("responses_hosts", responses_hosts),
         )
 
 
@@ -301,6 +314,29 @@ def _http_url(name: str, value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{name} must be an http:// or https:// URL, not {value!r}")
     return url
+
+
+# A DNS name or an IP address as a client writes it in a URL: no scheme, path, port or space.
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}$")
+_IPV6 = re.compile(r"^[0-9a-f:.]+$")
+
+
+def _host_names(name: str, value: str) -> frozenset[str]:
+    """`a.example,B.example.` → {"a.example", "b.example"}: lower-case, no trailing dot; an IPv6
+    address may be bracketed. Anything else (a URL, a port, a wildcard) is a ValueError."""
+    hosts = set()
+    for word in value.split(","):
+        host = word.strip().lower().rstrip(".").removeprefix("[").removesuffix("]")
+        if not host:
+            continue
+        if not (_HOST_NAME.match(host) or (":" in host and _IPV6.match(host))):
+            raise ValueError(
+                f"{name} takes host names separated by commas (api.openai.com,chatgpt.com), "
+                f"not {word.strip()!r}"
+            )
+        hosts.add(host)
+    return frozenset(hosts)
 
 
 def _bounded(name: str, value: int, low: int, high: int) -> int:

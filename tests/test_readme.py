@@ -21,7 +21,6 @@ import pytest
 from ruamel.yaml import YAML
 
 from chat2responses.cli.processes import free_port
-from tests.emulator_helpers import emulator_subprocess
 from tests.run_helpers import READY, ROOT, Running, busy_port, running
 
 README = (ROOT / "README.md").read_text()
@@ -231,38 +230,32 @@ def test_troubleshooting_no_python_3_12(tmp_path: Path) -> None:
 
 
 def test_troubleshooting_a_certificate_the_tool_does_not_trust(tmp_path: Path) -> None:
-    """The interception recipe's mitmdump, with its CA in a fresh home; kept on this machine by
-    two settings the recipe does not need elsewhere: the upstream is the emulator, and mitmproxy
-    does not connect to api.openai.com first (connection_strategy=lazy)."""
-    recipe = section("Intercepting a tool that cannot change its base URL")
-    found = re.search(r"\(`(\.venv/bin/mitmdump [^`]+)`, port 8080\)", recipe)
-    assert found is not None
+    """The interception recipe's explicit proxy (`scripts/intercept proxy`, here the same command
+    from .venv, on a free port), with its CA in a fresh home: refused until the client trusts it,
+    then rewritten."""
+    recipe = section("Intercepting a tool you cannot configure")
+    assert re.search(r"^scripts/intercept proxy +#", recipe, re.MULTILINE)
+    assert "export HTTPS_PROXY=http://127.0.0.1:8080 SSL_CERT_FILE=" in recipe
     port = free_port()
-    with emulator_subprocess() as upstream:
-        command = [*found[1].split(), "--listen-port", str(port)]
-        command += ["--set", "connection_strategy=lazy", "--set", f"responses_url={upstream}"]
-        command[0] = str(ROOT / command[0])
-        env = {"HOME": str(tmp_path)}
-        with running(command, env=env) as proxy:
-            proxy.wait_for(re.compile(rf"listening at 127\.0\.0\.1:{port}"))
-            client = _CLIENT.format(port=port)
-            refused = shell(
-                f"{PYTHON} -c '{client}'", env={"HTTPS_PROXY": f"http://127.0.0.1:{port}"}
-            )
-            assert refused.returncode != 0
-            assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr
-            text = section("Troubleshooting")
-            logged = re.search(r"and mitmproxy\nlogs `([^`]+)`", text)
-            assert logged is not None
-            proxy.wait_for(re.compile(re.escape(logged[1].replace("\n", " "))))
-            ca = tmp_path / ".mitmproxy" / "mitmproxy-ca-cert.pem"
-            assert f"`{'~/.mitmproxy/mitmproxy-ca-cert.pem'}`" in text and ca.is_file()
-            trusted = shell(
-                f"{PYTHON} -c '{client}'",
-                env={"HTTPS_PROXY": f"http://127.0.0.1:{port}", "SSL_CERT_FILE": str(ca)},
-            )
-            assert trusted.returncode == 0, trusted.stderr
-            assert trusted.stdout == "Hello from the emulator. You said: Say hello\n"
+    command = [str(ROOT / ".venv" / "bin" / "chat2responses"), "intercept", "proxy"]
+    with running([*command, "--port", str(port)], env={"HOME": str(tmp_path)}) as proxy:
+        proxy.wait_for(re.compile(r"chat2responses is ready: "))
+        client = _CLIENT.format(port=port)
+        refused = shell(f"{PYTHON} -c '{client}'", env={"HTTPS_PROXY": f"http://127.0.0.1:{port}"})
+        assert refused.returncode != 0
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr
+        text = section("Troubleshooting")
+        logged = re.search(r"and mitmproxy\nlogs `([^`]+)`", text)
+        assert logged is not None
+        proxy.wait_for(re.compile(re.escape(logged[1].replace("\n", " "))))
+        ca = tmp_path / ".mitmproxy" / "mitmproxy-ca-cert.pem"
+        assert f"`{'~/.mitmproxy/mitmproxy-ca-cert.pem'}`" in text and ca.is_file()
+        trusted = shell(
+            f"{PYTHON} -c '{client}'",
+            env={"HTTPS_PROXY": f"http://127.0.0.1:{port}", "SSL_CERT_FILE": str(ca)},
+        )
+        assert trusted.returncode == 0, trusted.stderr
+        assert trusted.stdout == "Hello from the emulator. You said: Say hello\n"
 
 
 _CLIENT = (

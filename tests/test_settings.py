@@ -33,6 +33,10 @@ def test_the_defaults_of_the_options_parse_to_the_default_settings() -> None:
         ({"responses_auth": "codex"}, "auth", AuthMode.CODEX),
         ({}, "client_version", "0.171.0"),  # the newest Codex CLI the project knows
         ({"responses_client_version": " 0.153.0 "}, "client_version", "0.153.0"),
+        ({}, "hosts", frozenset({"api.openai.com", "chatgpt.com"})),
+        ({"responses_hosts": " API.OpenAI.com., x.test ,"}, "hosts", {"api.openai.com", "x.test"}),
+        ({"responses_hosts": "[::1],10.0.0.5"}, "hosts", {"::1", "10.0.0.5"}),
+        ({"responses_hosts": ""}, "hosts", frozenset()),  # the reverse target only
     ],
 )
 def test_values_as_set_spells_them(values: dict[str, str], field: str, expected: object) -> None:
@@ -50,6 +54,9 @@ def test_values_as_set_spells_them(values: dict[str, str], field: str, expected:
         ({"responses_retry": "1"}, "there is no option responses_retry; did you mean "),
         ({"responses_nothing_like_it": "1"}, "there is no option responses_nothing_like_it"),
         ({"responses_client_version": "latest"}, "responses_client_version must be a Codex CLI"),
+        ({"responses_hosts": "https://api.openai.com"}, "responses_hosts takes host names"),
+        ({"responses_hosts": "api.openai.com:443"}, "responses_hosts takes host names"),
+        ({"responses_hosts": "*.openai.com"}, "responses_hosts takes host names"),
     ],
 )
 def test_a_bad_value_or_name_is_a_value_error_naming_it(

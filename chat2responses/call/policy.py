@@ -256,8 +256,12 @@ _NEEDS_WEBSOCKET = re.compile(r"routing_unsupported|websocket", re.IGNORECASE)
 _NOT_A_TRANSPORT_REFUSAL = frozenset({401, 403, 407, 429})
 # Waiting again for an upstream that already stalled for the whole idle timeout (silent, no
 # headers, or dripping bytes without an event) helps no one, an answer too large to buffer is as
-# large the next time, and a redirect not followed is the same redirect again.
-_NOT_TRANSIENT = frozenset({"upstream_stalled", "answer_too_large", "upstream_redirect"})
+# large the next time, and a redirect not followed is the same redirect again; nor does asking
+# again past a certificate that is not trusted, or into a loop (routing rule 3).
+_NOT_TRANSIENT = frozenset(
+    {"upstream_stalled", "answer_too_large", "upstream_redirect", "upstream_tls_error"}
+    | {"loop_detected"}
+)
 _MESSAGE_TOO_BIG = 1009
 
 

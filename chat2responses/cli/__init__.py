@@ -4,6 +4,7 @@
     chat2responses emulator [--port N …]     # python -m chat2responses.emulator
     chat2responses script                    # the path to give mitmproxy's -s
     chat2responses status [--port N]         # a running proxy's quota and learned routes
+    chat2responses intercept proxy|transparent|local|wireguard [...]   # cli/intercept.py
 
 Owns: the command line (every flag and its C2R_* variable), and the order of a run: refuse a busy
 port before anything starts, start the emulator (when it is the upstream) and mitmdump/mitmweb from
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
 
+from chat2responses.cli import intercept
 from chat2responses.cli.commands import (
     EMULATOR_NAMES,
     ENTRY_SCRIPT,
@@ -182,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=_port(env("C2R_PORT", "8080")),
         help="the proxy's port on 127.0.0.1 (default 8080, or C2R_PORT)",
     )
-    for command in (run, emulator, script, status):
+    intercept_parser = intercept.add_parser(commands)
+    for command in (run, emulator, script, status, intercept_parser):
         command.set_defaults(parser=command)
     return parser
 
@@ -308,10 +311,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"chat2responses: {err}", file=sys.stderr)
             return 1
         return 0
+    if args.command == "intercept" and args.port is None:
+        args.port = _port(os.environ["C2R_PORT"]) if os.environ.get("C2R_PORT") else None
     # Explicitly, since a shell that starts us in the background leaves SIGINT ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _raise_interrupt)
     try:
+        if args.command == "intercept":
+            return intercept.main(args, mitmproxy_args)
         return run(settings_from(args, mitmproxy_args))
     except CliError as err:
         print(f"chat2responses: {err}", file=sys.stderr)

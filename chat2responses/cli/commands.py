@@ -104,14 +104,20 @@ def mitmproxy_command(
     web_port: int | None,
     verbose: bool,
     extra: Sequence[str] = (),
+    modes: Sequence[str] = (),
 ) -> list[str]:
     """The proxy's command line; `extra` (what followed `--`) comes last, and an option it sets
     replaces the one set here (mitmproxy refuses an option given twice, or quietly keeps the
     wrong one). A mode it gives is one more listener (mitmproxy takes several); the address and
-    ports are `run`'s own (check_mitmproxy_args refuses them after `--`)."""
+    ports are `run`'s own (check_mitmproxy_args refuses them after `--`). `modes` (intercept's,
+    each with its listen address) replace the reverse proxy on 127.0.0.1:`port`."""
     theirs = options_set_by(extra)
-    command = [*tool_command(tool, verbose=verbose), "--mode", f"reverse:{origin(upstream.url)}"]
-    command += ["--listen-host", "127.0.0.1", "--listen-port", str(port)]
+    command = tool_command(tool, verbose=verbose)
+    if modes:
+        command += [word for mode in modes for word in ("--mode", mode)]
+    else:
+        command += ["--mode", f"reverse:{origin(upstream.url)}"]
+        command += ["--listen-host", "127.0.0.1", "--listen-port", str(port)]
     ours: list[tuple[str, list[str]]] = [
         ("connection_strategy", ["--set", "connection_strategy=lazy"]),
     ]

@@ -9,7 +9,9 @@ a startup error is not called ready.
 
 from __future__ import annotations
 
+import ctypes
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -69,6 +71,18 @@ def free_port_near(port: int, avoid: int | None = None, tries: int = 100) -> int
     return None
 
 
+# Looked up here, not in the child: between fork and exec the child only calls it.
+_PRCTL = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None
+
+
+def die_with_parent() -> None:
+    """In a child, before it runs its program: on Linux, be sent SIGTERM when the command that
+    started it dies, however it dies (a SIGKILL too), so that no proxy outlives it unwatched.
+    (A preexec_fn: it calls one libc function and allocates nothing a thread could hold.)"""
+    if _PRCTL is not None:
+        _PRCTL(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 def _forward_lines(stream: IO[str], lines: queue.Queue[str], out: IO[str]) -> None:
     """Hands each line to `lines` (for whoever waits for one) and echoes it to `out`."""
     for line in stream:
@@ -79,7 +93,13 @@ def _forward_lines(stream: IO[str], lines: queue.Queue[str], out: IO[str]) -> No
 
 def start_emulator(command: list[str]) -> tuple[subprocess.Popen[str], str]:
     """Starts the emulator; returns it and the base URL it printed once listening."""
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, bufsize=1)
+    child = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 (see die_with_parent)
+    )
     assert child.stdout is not None
     lines: queue.Queue[str] = queue.Queue()
     forward = threading.Thread(
@@ -108,17 +128,17 @@ def wait_until_listening(child: subprocess.Popen[str], port: int, tool: str) -> 
     port no longer being free, not by connecting: a probe connection that mitmproxy is handling
     when it exits on a startup error makes it print asyncio's traceback."""
     listening = f"did not listen on 127.0.0.1:{port}"
-    _wait_for(child, tool, lambda: not port_is_free(port), listening)
+    wait_for(child, tool, lambda: not port_is_free(port), listening)
 
 
 def wait_until_ready(child: subprocess.Popen[str], ready: Path, tool: str) -> None:
     """Returns once the addon in `child` wrote `ready` (the start handshake of ready.py): it
     runs with the options it started with. Raises if `child` exits first (mitmproxy exits on an
     error logged while it started)."""
-    _wait_for(child, tool, ready.exists, "did not load the chat2responses addon")
+    wait_for(child, tool, ready.exists, "did not load the chat2responses addon")
 
 
-def _wait_for(
+def wait_for(
     child: subprocess.Popen[str], tool: str, condition: Callable[[], bool], failing: str
 ) -> None:
     """Returns once `condition()` holds while `child` runs; a CliError when `child` exits first,

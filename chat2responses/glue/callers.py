@@ -15,8 +15,8 @@ from chat2responses.glue.flows import refuse
 from chat2responses.request.callers import caller_refusal
 from chat2responses.settings import Settings
 
-# When intercepting, the hosts the addon rewrites (issue 20's responses_hosts; until then every
-# host: an empty set).
+# Every host (an empty set): in reverse mode without keep_host_header, where the Host is the
+# target's. When intercepting, the request hook passes responses_hosts instead.
 EVERY_HOST: frozenset[str] = frozenset()
 
 

@@ -22,6 +22,7 @@ from chat2responses.transports.login_refresh import CodexLogin
 from chat2responses.upstream.catalog import LIVE_NAME, Catalog, CatalogError, embedded_catalog
 from chat2responses.upstream.identity import CODEX_CLI_VERSION, OPTION, parse_version, version_text
 from chat2responses.upstream.profiles import CODEX, profile_for_url
+from chat2responses.upstream.proxies import DIRECT, Egress
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +83,12 @@ class Catalogs:
                 OPTION,
             )
 
-    def fetch(self, settings: Settings, login: CodexLogin | None, ssl: Any) -> None:
+    def fetch(
+        self, settings: Settings, login: CodexLogin | None, ssl: Any, egress: Egress = DIRECT
+    ) -> None:
         """(Re)start fetching the upstream's own list, when `settings` say there is one."""
         self.stop()
-        self.fetcher = catalog_fetcher(settings, login, ssl)
+        self.fetcher = catalog_fetcher(settings, login, ssl, egress)
         self._version = 0
         self.client_version = settings.client_version
         if self.fetcher is not None:
@@ -130,7 +133,9 @@ def layered_catalog(file: tuple[bytes, str] | None, live: bytes | None) -> Catal
     return Catalog.layered(embedded_catalog(), None, user, user_name=name)
 
 
-def catalog_fetcher(settings: Settings, login: CodexLogin | None, ssl: Any) -> Any:
+def catalog_fetcher(
+    settings: Settings, login: CodexLogin | None, ssl: Any, egress: Egress = DIRECT
+) -> Any:
     """A fetcher of the upstream's own catalog, when the upstream publishes one (the Codex
     backend and the emulator do) and responses_catalog_refresh allows it."""
     url = settings.responses_url
@@ -143,4 +148,5 @@ def catalog_fetcher(settings: Settings, login: CodexLogin | None, ssl: Any) -> A
         headers=headers,
         ssl=ssl,
         client_version=settings.client_version,
+        egress=egress,
     )

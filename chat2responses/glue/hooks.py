@@ -29,8 +29,8 @@ from mitmproxy import ctx, exceptions, http
 
 from chat2responses.call.memory import Memory
 from chat2responses.call.plan import CallState, Context, plan_call
-from chat2responses.glue import display, own_endpoints, shutdown
-from chat2responses.glue.callers import EVERY_HOST, refuse_caller
+from chat2responses.glue import display, egress, interception, own_endpoints, shutdown
+from chat2responses.glue.callers import refuse_caller
 from chat2responses.glue.catalogs import Catalogs
 from chat2responses.glue.contentviews import register_views
 from chat2responses.glue.flows import (
@@ -113,6 +113,7 @@ class Chat2Responses:
                 "before chat2responses sees them, so they cannot be rewritten",
                 ctx.options.stream_large_bodies,
             )
+        self.driver.egress = egress.refreshed(self.driver.egress, updated)
         if not updated & OPTION_NAMES:
             return
         settings = Settings.parse(**{name: getattr(ctx.options, name) for name in OPTION_NAMES})
@@ -133,7 +134,7 @@ class Chat2Responses:
             announce_ready()
 
     def _start_fetcher(self) -> None:
-        self.catalogs.fetch(self.settings, self._login(), self.ssl_context)
+        self.catalogs.fetch(self.settings, self._login(), self.ssl_context, self.driver.egress)
 
     def done(self) -> Awaitable[None] | None:
         """mitmproxy awaits what this returns when it stops (glue/shutdown.py)."""
@@ -144,12 +145,16 @@ class Chat2Responses:
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         """Synchronous, but a body that decodes slowly is decoded in a thread: mitmproxy awaits
         what this returns then (glue/flows.py: decode_off_loop)."""
-        if flow.response or flow.error or not flow.live or own_endpoints.answer(flow, self):
-            return None
+        if not interception.admits(flow) or own_endpoints.answer(flow, self):
+            return None  # answered or gone already, or a loop (answered with a 508)
+        if not interception.is_ours(flow, self.settings.hosts):
+            return None  # another provider's call: untouched
         req = flow.request
         kind = call_kind(req.path)
         answers_models = self.settings.rewrite is RewriteMode.ALL and models_path(req.path)[0]
-        if (kind is not None or answers_models) and refuse_caller(flow, self.settings, EVERY_HOST):
+        if (kind is not None or answers_models) and refuse_caller(
+            flow, self.settings, self.settings.hosts
+        ):
             return None  # a web page's request: refused before anything else (glue/callers.py)
         if kind is None:
             if answers_models:
@@ -220,7 +225,7 @@ class Chat2Responses:
 
     def _login(self) -> CodexLogin | None:
         """With `responses_auth=codex`, the login the driver asks for headers at send time."""
-        self.codex_login = current_login(self.settings, self.codex_login)
+        self.codex_login = current_login(self.settings, self.codex_login, self.driver.egress)
         return self.codex_login
 
     # ---- response --------------------------------------------------------------------------

@@ -135,6 +135,17 @@ _TYPE_BY_STATUS = {
 }
 
 
+def tls_error(doing: str, detail: str) -> UpstreamError:
+    """An upstream whose TLS failed (most often a certificate not trusted): a 502 that names the
+    problem and the host (`doing` says which, e.g. "talking to upstream https://h/…")."""
+    return UpstreamError(
+        f"TLS failure {doing}: {detail} (if the certificate is one you trust, give its CA file "
+        "with --set ssl_verify_upstream_trusted_ca=PATH)",
+        status=502,
+        code="upstream_tls_error",
+    )
+
+
 def type_for_status(status: int) -> str:
     if status in _TYPE_BY_STATUS:
         return _TYPE_BY_STATUS[status]

@@ -47,6 +47,7 @@ from chat2responses.transports.upstream import (
 )
 from chat2responses.transports.websocket import WebSocketPool
 from chat2responses.upstream.login import bearer_of
+from chat2responses.upstream.proxies import DIRECT, Egress
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +64,12 @@ class UpstreamCall:
         pool: WebSocketPool,
         *,
         connect: Connector = connect_upstream,
+        egress: Egress = DIRECT,
     ) -> None:
         self.job = job
         self.session = session
         self.pool = pool
+        self.egress = egress  # the proxy and the hop mark (upstream/proxies.py)
         self._connect = connect
         self._bearer = ""  # the login's access token last sent (a 401 refreshes it)
         self.machine = CallMachine(job, jitter=random.random)

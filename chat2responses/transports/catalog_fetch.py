@@ -9,8 +9,9 @@ Rules:
 1. A failed fetch keeps what was there, and says so once (again only after a success).
 2. Bounded: one request at a time, a timeout, at most MAX_CATALOG_BYTES read; the answer is
    read whole, however many reads it takes.
-3. Never through an environment proxy; the login's headers go only to this upstream: a redirect
-   is followed within the same origin only (upstream/redirects.py).
+3. Through the proxy `egress` chooses for the URL (upstream/proxies.py), with the hop mark; the
+   login's headers go only to this upstream: a redirect is followed within the same origin only
+   (upstream/redirects.py).
 4. It asks as the Codex CLI the addon speaks as (upstream/identity.py): `client_version` in the
    query (the backend answers 400 without it, and lists fewer models to older versions), and
    the CLI's `originator`, `User-Agent` and `version` headers.
@@ -26,8 +27,10 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, StreamReader, TCPConnector
 
+from chat2responses.transports.http import proxy_arguments
 from chat2responses.transports.sessions import close_session_now
 from chat2responses.upstream.identity import CODEX_CLI_VERSION, identity_headers
+from chat2responses.upstream.proxies import DIRECT, Egress
 from chat2responses.upstream.redirects import MAX_REDIRECTS, is_redirect, redirect_target
 from chat2responses.upstream.routing import redacted_url
 
@@ -55,8 +58,10 @@ class CatalogFetcher:
         headers: Headers | None = None,
         ssl: ssl_module.SSLContext | None = None,
         client_version: str = CODEX_CLI_VERSION,
+        egress: Egress = DIRECT,
     ) -> None:
         self.url = models_url(responses_url, client_version)
+        self._egress = egress
         self.client_version = client_version
         self.interval = interval
         self.live: bytes | None = None
@@ -109,6 +114,7 @@ class CatalogFetcher:
 
     async def _fetch(self) -> bool:
         headers = {"accept": "application/json", **identity_headers(self.client_version)}
+        headers.update(self._egress.headers())
         if self._headers is not None:
             headers.update(await self._headers())
         if self._etag:
@@ -116,7 +122,11 @@ class CatalogFetcher:
         session, url = self._client(), self.url
         for hops in range(MAX_REDIRECTS + 1):
             async with session.get(
-                url, headers=headers, ssl=self._ssl or True, allow_redirects=False
+                url,
+                headers=headers,
+                ssl=self._ssl or True,
+                allow_redirects=False,
+                **proxy_arguments(self._egress.proxy_for(url)),
             ) as answer:
                 if is_redirect(answer.status):
                     location = answer.headers.get("location")

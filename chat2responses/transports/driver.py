@@ -39,6 +39,7 @@ from chat2responses.transports.loopback import JSON, Exchange, LoopbackConnectio
 from chat2responses.transports.sessions import close_session_now
 from chat2responses.transports.upstream import CONNECT_TIMEOUT, Connector, connect_upstream
 from chat2responses.transports.websocket import WebSocketPool
+from chat2responses.upstream.proxies import DIRECT
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Driver:
         self._connections: set[LoopbackConnection] = set()
         self._session: ClientSession | None = None
         self.pool = WebSocketPool()
+        self.egress = DIRECT  # how upstream calls leave: set by the glue (upstream/proxies.py)
 
     @property
     def started(self) -> bool:
@@ -122,7 +124,7 @@ class Driver:
         flow is not held (rule 5). Without a running server (a test of the glue) it starts when
         claimed."""
         token = secrets.token_urlsafe(24)
-        call = UpstreamCall(job, self.session, self.pool, connect=self._connect)
+        call = UpstreamCall(job, self.session, self.pool, connect=self._connect, egress=self.egress)
         self._unclaimed[token] = call
         if held is not None:
             self._held[token] = held
@@ -225,7 +227,7 @@ class Driver:
                 connector=TCPConnector(limit=0),  # as many upstream calls as flows
                 timeout=ClientTimeout(total=None, connect=CONNECT_TIMEOUT),
                 auto_decompress=True,
-                trust_env=False,  # never through HTTPS_PROXY: it may be this very mitmproxy
+                trust_env=False,  # the proxy is egress's choice, per call (upstream/proxies.py)
             )
         return self._session
 

@@ -32,12 +32,21 @@ import ssl as ssl_module
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
-from aiohttp import ClientError, ClientResponse, ClientSession, ConnectionTimeoutError
+from aiohttp import (
+    BasicAuth,
+    ClientConnectorCertificateError,
+    ClientError,
+    ClientResponse,
+    ClientSession,
+    ConnectionTimeoutError,
+)
 
 from chat2responses.protocol.errors import (
     UpstreamError,
     UpstreamProtocolError,
+    tls_error,
     upstream_error_from_body,
 )
 from chat2responses.protocol.events import (
@@ -49,6 +58,7 @@ from chat2responses.protocol.events import (
 )
 from chat2responses.protocol.redact import redact
 from chat2responses.protocol.transcript import Transcript
+from chat2responses.upstream.proxies import DIRECT, Egress, Proxy
 from chat2responses.upstream.redirects import MAX_REDIRECTS, is_redirect, redirect_target
 from chat2responses.upstream.routing import redacted_url
 
@@ -138,13 +148,17 @@ async def open_http_events(
     idle_timeout: float,
     transcript: Transcript,
     on_headers: Callable[[Mapping[str, str]], None] | None = None,
+    egress: Egress = DIRECT,
 ) -> AsyncIterator[HttpEvents | list[Event]]:
     """POST `body` (the request's JSON bytes) to `url` and yield its events: an `HttpEvents`
     for an SSE answer, or the list of events of a JSON `Response`. Raises `UpstreamError` for a
-    non-200 answer."""
+    non-200 answer. `egress`: through which proxy, with the hop mark (upstream/proxies.py)."""
     where = redacted_url(url)
     sent = {**headers, "content-type": "application/json", "accept": "text/event-stream"}
-    upstream = await _post(session, url, body, headers=sent, ssl=ssl, idle_timeout=idle_timeout)
+    sent.update(egress.headers())
+    upstream = await _post(
+        session, url, body, headers=sent, ssl=ssl, idle_timeout=idle_timeout, egress=egress
+    )
     try:
         if on_headers is not None:
             on_headers(upstream.headers)
@@ -173,6 +187,7 @@ async def _post(
     headers: Mapping[str, str],
     ssl: ssl_module.SSLContext | None,
     idle_timeout: float,
+    egress: Egress = DIRECT,
 ) -> ClientResponse:
     """The answer's head, following same-origin redirects only (rule 5). The session bounds the
     TCP connect (connect_timeout); the head may take as long as any other silence (rule 4)."""
@@ -181,7 +196,12 @@ async def _post(
         with _upstream_errors(where, idle_timeout, connecting=True):
             async with asyncio.timeout(idle_timeout):
                 upstream = await session.post(
-                    url, data=body, headers=headers, ssl=ssl or True, allow_redirects=False
+                    url,
+                    data=body,
+                    headers=headers,
+                    ssl=ssl or True,
+                    allow_redirects=False,
+                    **proxy_arguments(egress.proxy_for(url)),
                 )
         if not is_redirect(upstream.status):
             return upstream
@@ -212,6 +232,23 @@ async def _json_events(
     return events_of_response(data)
 
 
+def proxy_arguments(proxy: Proxy | None) -> dict[str, Any]:
+    """aiohttp's keywords for a request through `proxy` (none for a direct one)."""
+    if proxy is None:
+        return {}
+    auth = BasicAuth(proxy.username, proxy.password) if proxy.authorization else None
+    return {"proxy": proxy.url, "proxy_auth": auth}
+
+
+def tls_failure(where: str, exc: BaseException) -> UpstreamError:
+    """A 502 naming the certificate problem and the host (aiohttp's certificate error carries
+    it in `certificate_error`, an `ssl.SSLError` in `verify_message`/`reason`)."""
+    if isinstance(exc, ClientConnectorCertificateError):
+        exc = exc.certificate_error
+    detail = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or str(exc)
+    return tls_error(f"talking to upstream {where}", str(detail))
+
+
 @contextmanager
 def _upstream_errors(where: str, timeout: float, *, connecting: bool = False) -> Iterator[None]:
     """Map aiohttp's and the socket layer's exceptions to the project's error tree (rule 1)."""
@@ -236,8 +273,8 @@ def _upstream_errors(where: str, timeout: float, *, connecting: bool = False) ->
             status=504,
             code="upstream_stalled",
         ) from None
-    except ssl_module.SSLError as exc:
-        raise UpstreamError(f"TLS failure talking to upstream {where}: {exc.reason}") from None
+    except (ssl_module.SSLError, ClientConnectorCertificateError) as exc:
+        raise tls_failure(where, exc) from None
     except (ClientError, OSError) as exc:
         reason = getattr(exc, "strerror", None) or type(exc).__name__
         if connecting:

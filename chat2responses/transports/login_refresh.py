@@ -41,6 +41,7 @@ from aiohttp import ClientConnectorError, ClientError, ClientSession
 
 from chat2responses.protocol.errors import ClientError as LoginError
 from chat2responses.protocol.errors import UpstreamError
+from chat2responses.transports.http import proxy_arguments
 from chat2responses.transports.login_file import LoginFile, write_login
 from chat2responses.transports.sessions import close_session_now
 from chat2responses.upstream.identity import CODEX_CLI_VERSION, refresh_headers
@@ -60,6 +61,7 @@ from chat2responses.upstream.login import (
     refresh_write_failed,
     refreshed_login,
 )
+from chat2responses.upstream.proxies import DIRECT, Egress
 from chat2responses.upstream.redirects import MAX_REDIRECTS, is_redirect, redirect_target
 
 logger = logging.getLogger(__name__)
@@ -86,8 +88,10 @@ class CodexLogin:
         margin: float = REFRESH_MARGIN,
         clock: Callable[[], float] = time.time,
         client_version: str = CODEX_CLI_VERSION,
+        egress: Egress = DIRECT,
     ) -> None:
         self.file = LoginFile(path)
+        self.egress = egress  # the proxy for the token endpoint, and the hop mark
         self.refresh_url = refresh_url
         self.client_version = client_version
         self._timeout = timeout
@@ -229,8 +233,13 @@ class CodexLogin:
                 async with self._client().post(
                     url,
                     json=refresh_request_body(refresh),
-                    headers={"accept": "application/json", **refresh_headers(self.client_version)},
+                    headers={
+                        "accept": "application/json",
+                        **refresh_headers(self.client_version),
+                        **self.egress.headers(),
+                    },
                     allow_redirects=False,
+                    **proxy_arguments(self.egress.proxy_for(url)),
                 ) as answer:
                     if is_redirect(answer.status):
                         location = answer.headers.get("location")
@@ -247,8 +256,8 @@ class CodexLogin:
 
     def _client(self) -> ClientSession:
         if self._session is None or self._session.closed:
-            # trust_env=False: the token must not travel through a proxy named in the environment
-            # (mitmproxy itself is often one).
+            # trust_env=False: the proxy is egress's choice (upstream/proxies.py); a proxy that is
+            # this very mitmproxy is caught by the hop mark, and the token never enters a flow.
             self._session = ClientSession(trust_env=False)
         return self._session
 

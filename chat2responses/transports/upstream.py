@@ -26,6 +26,7 @@ from chat2responses.call.policy import Route
 from chat2responses.protocol.events import Event
 from chat2responses.transports.http import open_http_events
 from chat2responses.transports.websocket import WebSocketPool, open_response_stream
+from chat2responses.upstream.proxies import Egress
 
 CONNECT_TIMEOUT = 15.0
 
@@ -46,6 +47,7 @@ class Attempting(Protocol):
     machine: CallMachine
     pool: WebSocketPool
     session: Callable[[], ClientSession]
+    egress: Egress  # through which proxy, with the hop mark (upstream/proxies.py)
 
 
 class Connector(Protocol):
@@ -78,6 +80,7 @@ async def _http(
         idle_timeout=job.idle_timeout,
         transcript=machine.transcript(),
         on_headers=machine.upstream_headers,
+        egress=call.egress,
     ) as events:
         machine.opened(200)
         yield JsonEvents(events) if isinstance(events, list) else events
@@ -105,6 +108,7 @@ async def _websocket(
         socket=command.socket,  # type: ignore[arg-type]
         keep=keep if job.turn is not None else None,
         deflate=not job.upstream.local,
+        egress=call.egress,
     ) as frames:
         machine.opened(101)
         yield FrameEvents(frames, machine)

@@ -1,4 +1,4 @@
-"""Where a rewritten request goes: which paths and models are ours, and the upstream.
+"""Where a rewritten request goes: which hosts, paths and models are ours, and the upstream.
 
 `Upstream` is the one value that says where a call goes: its HTTP and WebSocket URLs, the same
 without credentials or query (what is learned under, logged and shown), and the backend's
@@ -7,6 +7,14 @@ profile. It is built once per call (`upstream_for`); everyone else asks it.
 URLs are built with `urllib.parse`, never by concatenation, so a base URL's query survives
 (`https://h/openai/v1?api-version=preview` → `https://h/openai/v1/responses?api-version=preview`).
 The transport is the call policy's business (call/policy.py). Pure: no I/O.
+
+Rule 1: only the hosts of `responses_hosts` (and, in reverse mode, the reverse target: every
+        request a reverse listener takes is addressed to it) are ours; another provider's request
+        passes through untouched, and its credential never leaves for our upstream.
+Rule 2: the Codex backend's own paths (`/backend-api/codex/…`) are native Responses traffic (the
+        Codex CLI's): never rewritten, in any mode.
+Rule 3: a request that carries this process's own hop mark is its own upstream call come back
+        (a loop): it is answered with one 508, never rewritten again (`loop_error_message`).
 """
 
 from __future__ import annotations
@@ -69,6 +77,28 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+HOP_HEADER = "x-chat2responses-hop"  # on every upstream call the addon makes itself (rule 3)
+
+
+def host_is_ours(host: str, hosts: frozenset[str], *, reverse: bool) -> bool:
+    """Whether a request addressed to `host` (the name the client used: mitmproxy's
+    `pretty_host`) may be rewritten or answered (rule 1). `hosts` are lower-case, without a
+    trailing dot (settings.py)."""
+    return reverse or host.lower().rstrip(".").strip("[]") in hosts
+
+
+def loop_error_message(host: str) -> str:
+    """What a client reads when the addon's own upstream call came back to it (rule 3)."""
+    return (
+        "chat2responses: the upstream call for this request came back into the same proxy "
+        f"(a loop: its call to {host} reached this mitmproxy again), so it was stopped. The "
+        "proxy's own connections must not be redirected or proxied to itself: exclude them "
+        "from the redirect rules (`chat2responses intercept transparent` does), and do not "
+        "point HTTPS_PROXY/HTTP_PROXY or --mode upstream:URL of this mitmproxy at itself "
+        "(unset them for it, or list the upstream host in NO_PROXY)."
+    )
 
 
 def ours_under_catalog(match: ModelMatch | None, profile: UpstreamProfile, *, chat: bool) -> bool:

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import taddons, tflow, tutils
 
 from chat2responses.cli.commands import banner, resolve_upstream
@@ -21,13 +22,16 @@ UPSTREAMS = ["emulator", "codex", "openai", "https://h.test/v1", "https://h.test
 
 
 def _flow(body: bytes, key: str) -> tflow.HTTPFlow:
+    """The call as `run`'s reverse proxy takes it (its target counts as a host of ours)."""
     request = tutils.treq(
         method=b"POST",
         path=b"/v1/chat/completions",
         content=body,
         headers=[(b"content-type", b"application/json"), (b"authorization", key.encode())],
     )
-    return tflow.tflow(req=request)
+    flow = tflow.tflow(req=request)
+    flow.client_conn.proxy_mode = ProxyMode.parse("reverse:http://127.0.0.1:4321")
+    return flow
 
 
 @pytest.mark.parametrize("rewrite", ["", "catalog", "all"])

@@ -19,6 +19,7 @@ from chat2responses.upstream.identity import CODEX_CLI_VERSION, identity_headers
 def chat_flow(body: object, path: str = "/v1/chat/completions", **headers: str) -> tflow.HTTPFlow:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     request = tutils.treq(
+        host="api.openai.com",  # a host of responses_hosts (others pass through untouched)
         method=b"POST",
         path=path.encode(),
         content=content,
@@ -199,19 +200,19 @@ def test_every_rewritten_call_goes_to_the_driver(addon: Chat2Responses) -> None:
     with taddons.context(addon) as tctx:
         tctx.configure(addon, responses_transport="http")
         started(addon)
-        flow = chat_flow(BODY, authorization="Bearer sk-abc", host="api.example.com")
+        flow = chat_flow(BODY, authorization="Bearer sk-abc", host="chatgpt.com")
         addon.request(flow)
         assert (flow.request.host, flow.request.port) == ("127.0.0.1", 40000)
         assert flow.request.path.startswith("/call/")
         assert flow.request.content == b""  # the driver holds the body; the flow gets it back
-        assert flow.request.pretty_host == "api.example.com"  # as the client asked
+        assert flow.request.pretty_host == "chatgpt.com"  # as the client asked
         call = addon.calls[flow.id]
         assert call.job.plan.route is Route.HTTP
         assert call.job.headers["authorization"] == "Bearer sk-abc"
         sent = call.job.body
         assert sent["model"] == "gpt-5.5" and "messages" not in sent and sent["input"]
-        assert call.job.upstream.http_url == "http://api.example.com:22/v1/responses"
-        assert call.job.upstream.ws_url == "ws://api.example.com:22/v1/responses"
+        assert call.job.upstream.http_url == "http://chatgpt.com:22/v1/responses"
+        assert call.job.upstream.ws_url == "ws://chatgpt.com:22/v1/responses"
 
 
 def test_responses_url_repoints_the_call(addon: Chat2Responses) -> None:

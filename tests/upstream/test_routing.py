@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chat2responses.upstream import routing
 from chat2responses.upstream.catalog import Catalog
 from chat2responses.upstream.profiles import (
     CODEX,
@@ -170,3 +171,50 @@ def test_the_kind_of_a_call(path: str, kind: CallKind | None) -> None:
 def test_an_upstream_on_this_host_is_known_as_such(url: str, local: bool) -> None:
     assert is_loopback(url) is local
     assert upstream_for(url, "", "/chat/completions").local is local
+
+
+HOSTS = frozenset({"api.openai.com", "chatgpt.com"})
+
+
+@pytest.mark.parametrize(
+    ("host", "reverse", "expected"),
+    [
+        ("api.openai.com", False, True),
+        ("API.OpenAI.com", False, True),
+        ("api.openai.com.", False, True),
+        ("chatgpt.com", False, True),
+        ("openrouter.ai", False, False),
+        ("api.anthropic.com", False, False),
+        ("evil-api.openai.com", False, False),  # no suffix matching: exact names only
+        ("openai.com", False, False),
+        ("127.0.0.1", False, False),
+        ("127.0.0.1", True, True),  # in reverse mode every request is addressed to the target
+        ("openrouter.ai", True, True),
+    ],
+)
+def test_only_the_hosts_of_responses_hosts_are_ours(
+    host: str, reverse: bool, expected: bool
+) -> None:
+    assert routing.host_is_ours(host, HOSTS, reverse=reverse) is expected
+
+
+@pytest.mark.parametrize(
+    ("path", "native"),
+    [
+        ("/backend-api/codex/responses", True),
+        ("/backend-api/codex/models?client_version=1", True),
+        ("/backend-api/codex", True),
+        ("/backend-api/codexes/responses", False),
+        ("/v1/responses", False),
+        ("/v1/chat/completions", False),
+        ("/backend-api/other/responses", False),
+    ],
+)
+def test_the_codex_backends_own_paths_are_native(path: str, native: bool) -> None:
+    assert routing.is_native_codex_path(path) is native
+
+
+def test_the_loop_message_names_the_loop_and_the_fixes() -> None:
+    message = routing.loop_error_message("api.openai.com")
+    assert "loop" in message and "api.openai.com" in message
+    assert "HTTPS_PROXY" in message and "NO_PROXY" in message and "exclude" in message

@@ -13,8 +13,10 @@ from typing import Final
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import (
     ConnectionClosed,
+    InvalidProxyStatus,
     InvalidStatus,
     InvalidURI,
+    ProxyError,
     WebSocketException,
 )
 from websockets.frames import CloseCode
@@ -25,6 +27,7 @@ from chat2responses.protocol.errors import (
     UpstreamError,
     UpstreamProtocolError,
     WebSocketClosed,
+    tls_error,
 )
 from chat2responses.protocol.events import MAX_EVENT_BYTES
 
@@ -50,6 +53,17 @@ def upstream_errors(where: str, doing: str, timeout: float) -> Iterator[None]:
         raise HandshakeRefused.from_response(
             response.status_code, bytes(response.body), dict(response.headers.raw_items())
         ) from None
+    except InvalidProxyStatus as exc:
+        status = exc.response.status_code
+        raise UpstreamError(
+            f"the proxy refused the tunnel {doing} {where}: HTTP {status}",
+            status=502,
+            code="proxy_refused",
+        ) from None
+    except ProxyError as exc:
+        raise UpstreamError(
+            f"proxy failure {doing} {where}: {exc}", status=502, code="proxy_failure"
+        ) from None
     except ConnectionClosed as exc:
         ours_first = exc.rcvd is None or exc.rcvd_then_sent is False
         if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG and ours_first:
@@ -73,7 +87,8 @@ def upstream_errors(where: str, doing: str, timeout: float) -> Iterator[None]:
             f"timed out after {timeout:g} s {doing} {where}", status=504, code="upstream_timeout"
         ) from None
     except ssl_module.SSLError as exc:
-        raise UpstreamError(f"TLS failure {doing} {where}: {exc}") from None
+        detail = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or str(exc)
+        raise tls_error(f"{doing} {where}", str(detail)) from None
     except OSError as exc:
         if doing == CONNECTING:  # worded and coded as the HTTP route's (http.py)
             reason = exc.strerror or type(exc).__name__

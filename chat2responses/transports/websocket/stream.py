@@ -38,6 +38,7 @@ from chat2responses.transports.websocket.errors import (
 )
 from chat2responses.transports.websocket.pool import WebSocketPool
 from chat2responses.transports.websocket.tls import ssl_argument, tls_context
+from chat2responses.upstream.proxies import DIRECT, Egress
 from chat2responses.upstream.routing import redacted_url
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ async def open_response_stream(
     socket: ClientConnection | None = None,
     keep: Callable[[ClientConnection], bool] | None = None,
     deflate: bool = True,
+    egress: Egress = DIRECT,
 ) -> AsyncIterator[_EventStream]:
     """Connect to `url` (or take an idle socket from `pool`), send `frame` (the JSON text of
     the `response.create` frame, built by `profiles.response_create_frame`), and yield the
@@ -84,7 +86,7 @@ async def open_response_stream(
     frame or a close before the terminal event, status 504 when no frame comes within
     `idle_timeout`. On exit the socket goes back to `pool` if the response ended cleanly;
     otherwise it is closed within `CLOSE_TIMEOUT`, even when the caller stops early or is
-    cancelled.
+    cancelled. `egress`: through which proxy a fresh socket connects, with the hop mark.
     """
     stream = _EventStream(
         _Target(
@@ -96,6 +98,7 @@ async def open_response_stream(
             pool,
             on_handshake,
             deflate,
+            egress,
         ),
         frame,
         socket=socket,
@@ -120,6 +123,7 @@ class _Target:
     pool: WebSocketPool | None
     on_handshake: Callable[[Mapping[str, str]], None] | None = None  # the 101's headers
     deflate: bool = True  # offer permessage-deflate (not to an upstream on this host)
+    egress: Egress = DIRECT  # the proxy and the hop mark (upstream/proxies.py)
 
     @property
     def where(self) -> str:
@@ -258,10 +262,11 @@ class _EventStream:
         target = self._target
         self._reused = False
         logger.debug("connecting WebSocket to %s", self._where)
+        proxy = target.egress.proxy_for(target.url)
         with upstream_errors(self._where, CONNECTING, target.connect_timeout):
             ws = await SameOriginConnect(
                 target.url,
-                additional_headers=target.headers,
+                additional_headers={**target.headers, **target.egress.headers()},
                 user_agent_header=USER_AGENT,
                 open_timeout=target.connect_timeout,
                 close_timeout=CLOSE_TIMEOUT,
@@ -272,9 +277,9 @@ class _EventStream:
                 # (some 15 ms a 700 KB request, on each side).
                 compression=None,
                 extensions=[_DEFLATE] if target.deflate else None,
-                # Environment proxies are ignored, as mitmproxy ignores them: a shell that points
-                # HTTPS_PROXY at this very mitmproxy would otherwise loop the upstream through it.
-                proxy=None,
+                # The proxy upstream/proxies.py chose (never websockets' own reading of the
+                # environment); a loop back into this mitmproxy is caught by the hop mark.
+                proxy=proxy.url_with_credentials() if proxy is not None else None,
                 logger=_wire_logger,
                 **ssl_argument(target.ssl),
             )
