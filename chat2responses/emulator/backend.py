@@ -58,7 +58,7 @@ from chat2responses.emulator.rules import (
 from chat2responses.emulator.scenarios import Scenario, Turn, play, user_text
 from chat2responses.emulator.signing import ReasoningSealer, check_reasoning_items, secret_for
 from chat2responses.emulator.tokens import PromptCache, canonical_json
-from chat2responses.upstream.catalog import embedded_catalog_dict
+from chat2responses.upstream.catalog_layers import embedded_catalog_dict
 
 # Models whose name starts with this are refused over HTTP whatever the catalog says.
 WS_ONLY_TEST_PREFIX = "ws-only-"

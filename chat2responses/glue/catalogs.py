@@ -19,7 +19,8 @@ from chat2responses.settings import Settings
 from chat2responses.transports.catalog_fetch import CatalogFetcher
 from chat2responses.transports.files import read_small_file
 from chat2responses.transports.login_refresh import CodexLogin
-from chat2responses.upstream.catalog import LIVE_NAME, Catalog, CatalogError, embedded_catalog
+from chat2responses.upstream.catalog import LIVE_NAME, Catalog, CatalogError
+from chat2responses.upstream.catalog_layers import embedded_catalog
 from chat2responses.upstream.identity import CODEX_CLI_VERSION, OPTION, parse_version, version_text
 from chat2responses.upstream.profiles import CODEX, profile_for_url
 from chat2responses.upstream.proxies import DIRECT, Egress

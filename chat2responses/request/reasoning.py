@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from chat2responses.protocol.params import invalid_value
-from chat2responses.upstream.catalog import EFFORTS, Effort, ModelMatch, clamp_effort
+from chat2responses.upstream.catalog import ModelMatch, clamp_effort
+from chat2responses.upstream.catalog_layers import EFFORTS, Effort
 from chat2responses.upstream.profiles import UpstreamProfile
 
 ENCRYPTED_REASONING = "reasoning.encrypted_content"

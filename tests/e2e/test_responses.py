@@ -15,7 +15,7 @@ from typing import Any
 import openai
 import pytest
 
-from chat2responses.upstream.catalog import embedded_catalog
+from chat2responses.upstream.catalog_layers import embedded_catalog
 from tests.e2e.test_http import GREETING
 from tests.emulator_helpers import emulator_subprocess
 from tests.proxy_helpers import Mitmdump, run_mitmdump

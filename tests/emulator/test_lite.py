@@ -21,7 +21,7 @@ from chat2responses.emulator.lite import (
     lite_slugs,
 )
 from chat2responses.emulator.tools import tool_calls
-from chat2responses.upstream.catalog import embedded_catalog_dict
+from chat2responses.upstream.catalog_layers import embedded_catalog_dict
 from tests.emulator.test_emulator import TOOLS, check_stream
 from tests.emulator.test_websocket import connected, over_http, read_response, send
 from tests.emulator_helpers import emulator_in_process, emulator_subprocess

@@ -24,7 +24,8 @@ from chat2responses.request.translate import (
     translate_request,
 )
 from chat2responses.response.chunks import ChunkContext
-from chat2responses.upstream.catalog import Catalog, embedded_catalog
+from chat2responses.upstream.catalog import Catalog
+from chat2responses.upstream.catalog_layers import embedded_catalog
 from chat2responses.upstream.profiles import CODEX, OPENAI, UpstreamProfile
 
 CATALOG = Catalog.default()

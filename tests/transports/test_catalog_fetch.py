@@ -14,7 +14,7 @@ from aiohttp import web
 
 from chat2responses.glue.catalogs import load_catalog
 from chat2responses.transports.catalog_fetch import CatalogFetcher, models_url
-from chat2responses.upstream.catalog import embedded_catalog
+from chat2responses.upstream.catalog_layers import embedded_catalog
 from chat2responses.upstream.identity import CODEX_CLI_VERSION, user_agent
 from tests.emulator_helpers import emulator_in_process
 
