@@ -20,6 +20,8 @@ Rule 4: `…/responses/compact` is served through a `compaction_trigger` call wh
         call keeps, a refusal's explanation) is call/backend.py's.
 Rule 5: a client that names a Codex originator gets the backend's vendor events on its
         Responses stream; a compact request gets the compact endpoint's answer.
+Rule 6: a call makes `responses_retries` retries, none when the same request just used them up
+        (its client retries it: call/budget.py): one retry budget for the whole chain.
 Pure: no I/O; the clock and the ids are injected, and the login is opaque.
 """
 
@@ -31,7 +33,9 @@ from datetime import datetime
 from typing import Any
 
 from chat2responses.call.backend import CallExtras, call_extras, compact_body
+from chat2responses.call.budget import RetryBudgets, request_key
 from chat2responses.call.conversation import ConversationStore, conversation_key
+from chat2responses.call.giving_up import client_of
 from chat2responses.call.job import CallJob, Login
 from chat2responses.call.memory import Memory
 from chat2responses.call.policy import Route, asks_summaries
@@ -71,6 +75,7 @@ class CallState:
     conversations: ConversationStore = field(default_factory=ConversationStore)
     reasoning: ReasoningCache = field(default_factory=ReasoningCache)
     quota: QuotaBook = field(default_factory=QuotaBook)
+    budgets: RetryBudgets = field(default_factory=RetryBudgets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,20 +127,21 @@ def plan_call(
         match=match,
     )
     now = context.now().timestamp()
+    extras = call_extras(
+        translation, upstream.profile, request.header_fields, settings, context.login
+    )
+    headers = extras.headers
+    credential = context.account(headers)
+    budget_key = request_key(upstream.key, credential, request.body or b"")
     plan = state.memory.plan(
         settings.transport,
         upstream.key,
         translation.match,
         summaries=asks_summaries(translation.body),
         login=settings.auth is AuthMode.CODEX,
-        retries=settings.retries,
+        retries=state.budgets.retries(budget_key, settings.retries),  # rule 6
         now=now,
     )
-    extras = call_extras(
-        translation, upstream.profile, request.header_fields, settings, context.login
-    )
-    headers = extras.headers
-    credential = context.account(headers)
     body, turn, session = _conversation(
         translation.body,
         upstream=upstream,
@@ -161,6 +167,9 @@ def plan_call(
         request_size=len(request.body or b""),
         quota=QuotaTap(state.quota, credential, clock=context.now, notes=extras.notes),
         turn=turn,
+        client=client_of(request.header_fields),
+        budget=state.budgets,
+        budget_key=budget_key,
         session_headers=session,
         login=context.login,
         ssl=context.ssl,

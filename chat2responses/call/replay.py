@@ -40,6 +40,7 @@ Rule 4 (custom calls): a chat client replays a custom tool call in the only form
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from collections import OrderedDict

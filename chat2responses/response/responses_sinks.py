@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat2responses.protocol.errors import ProxyError, UpstreamProtocolError, error_body
+from chat2responses.protocol.errors import OVERLOADED, ProxyError, UpstreamProtocolError, error_body
 from chat2responses.protocol.events import (
     PREAMBLE,
     RESPONSE_END,
@@ -71,6 +71,7 @@ class ResponsesStreamSink:
         self.vendor_events = vendor_events  # rule 5
         self._sequence = 0
         self._preamble = b""  # held back until an event after it (rule 1)
+        self._response_id: str | None = None  # from the preamble
 
     def feed(self, event: Event) -> bytes:
         if self.done:
@@ -120,6 +121,25 @@ class ResponsesStreamSink:
         self.client.add(out)
         return out
 
+    def fail_overloaded(self, err: ProxyError) -> bytes:
+        """The whole answer of a call that gave up before any output, for a client that retries
+        every other failure (the Codex CLI, call/giving_up.py rule 3): one `response.failed`
+        whose error code is `server_is_overloaded`, with `err`'s message."""
+        self.error, self.done = err, True
+        event = {
+            "type": "response.failed",
+            "sequence_number": self._sequence + 1,
+            "response": {
+                "id": self._response_id or "resp_chat2responses",
+                "object": "response",
+                "status": "failed",
+                "error": {"code": OVERLOADED, "message": err.message},
+            },
+        }
+        out = encode_event("response.failed", dumps(event))
+        self.client.add(out)
+        return out
+
     def check_size(self, received: int) -> None:
         """A streaming client's answer is not buffered: no cap."""
 
@@ -127,9 +147,11 @@ class ResponsesStreamSink:
         number = event.get("sequence_number")
         if isinstance(number, int):
             self._sequence = number
+        response = event.get("response")
+        if isinstance(response, dict) and isinstance(response.get("id"), str):
+            self._response_id = response["id"]
         if self.done and (err := error_of_event(event)) is not None:
             self.error = err  # passed on as it came; the call's outcome still says it failed
-        response = event.get("response")
         if event["type"] in RESPONSE_END and isinstance(response, dict):
             usage = response.get("usage")
             self.usage = usage if isinstance(usage, dict) else None

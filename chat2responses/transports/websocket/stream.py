@@ -29,8 +29,8 @@ from chat2responses.protocol.events import (
 )
 from chat2responses.transports.websocket.connect import SameOriginConnect
 from chat2responses.transports.websocket.errors import (
-    CONNECTING,
     CLOSE_TIMEOUT,
+    CONNECTING,
     MAX_MESSAGE_BYTES,
     WAITING,
     close_socket,
