@@ -22,6 +22,10 @@ Rule 5: a client that names a Codex originator gets the backend's vendor events 
         Responses stream; a compact request gets the compact endpoint's answer.
 Rule 6: a call makes `responses_retries` retries, none when the same request just used them up
         (its client retries it: call/budget.py): one retry budget for the whole chain.
+Rule 7: a Responses request that chains by `previous_response_id` on an upstream that stores
+        nothing is made whole from the answers kept for its credential (call/chains.py; an id
+        not kept is a 400), and every Responses call whose answer such an upstream would not
+        keep is kept for the next one.
 Pure: no I/O; the clock and the ids are injected, and the login is opaque.
 """
 
@@ -34,6 +38,7 @@ from typing import Any
 
 from chat2responses.call.backend import CallExtras, call_extras, compact_body
 from chat2responses.call.budget import RetryBudgets, request_key
+from chat2responses.call.chains import ChainLink, ResponseChains, as_items, chained
 from chat2responses.call.conversation import ConversationStore, conversation_key
 from chat2responses.call.giving_up import client_of
 from chat2responses.call.job import CallJob, Login
@@ -44,6 +49,7 @@ from chat2responses.call.turn import Turn, instructions_as_input
 from chat2responses.protocol.body import parse_json_body
 from chat2responses.protocol.errors import ClientError
 from chat2responses.protocol.wire import ReasoningMode
+from chat2responses.request.client_headers import client_headers
 from chat2responses.request.translate import Translation, translate_request
 from chat2responses.response.chat_sinks import ChatJsonSink, ChatStreamSink, Sink
 from chat2responses.response.compaction import CompactionSink
@@ -74,6 +80,7 @@ class CallState:
     memory: Memory = field(default_factory=Memory)
     conversations: ConversationStore = field(default_factory=ConversationStore)
     reasoning: ReasoningCache = field(default_factory=ReasoningCache)
+    chains: ResponseChains = field(default_factory=ResponseChains)
     quota: QuotaBook = field(default_factory=QuotaBook)
     budgets: RetryBudgets = field(default_factory=RetryBudgets)
 
@@ -118,6 +125,15 @@ def plan_call(
     if request.kind is CallKind.COMPACT and not upstream.profile.compaction_by_trigger:
         return None  # rule 4: the upstream's own compact endpoint answers it
     body, kept = compact_body(body) if request.kind is CallKind.COMPACT else (body, None)
+    chain = None
+    if request.kind is CallKind.RESPONSES:  # rule 7
+        credential = context.account(client_headers(request.header_fields, settings.auth))
+        stores = not upstream.profile.requires_store_false
+        previous = chained(body, upstream_stores=stores)
+        if previous is not None:
+            body = state.chains.expand(credential, body, previous)
+        if not stores or body.get("store") is not True:  # the upstream keeps nothing of it
+            chain = ChainLink(state.chains, credential, as_items(body.get("input")))
     translation = translate_request(
         body,
         catalog=catalog,
@@ -148,6 +164,7 @@ def plan_call(
         credential=credential,
         store=state.conversations if settings.continuation else None,
         cache=state.reasoning,
+        chain=chain,
         websocket=plan.route is Route.WEBSOCKET,
     )
     return CallJob(
@@ -193,6 +210,7 @@ def _conversation(
     credential: str,
     store: ConversationStore | None,
     cache: ReasoningCache,
+    chain: ChainLink | None,
     websocket: bool,
 ) -> tuple[dict[str, Any], Turn, dict[str, str]]:
     """Rule 2: the body to send, the call's `Turn`, and the Codex backend's session header."""
@@ -205,7 +223,9 @@ def _conversation(
         )
     if "prompt_cache_key" not in body:
         body = {**body, "prompt_cache_key": key}
-    turn = Turn(key=key, upstream=upstream.key, credential=credential, store=store, cache=cache)
+    turn = Turn(
+        key=key, upstream=upstream.key, credential=credential, store=store, cache=cache, chain=chain
+    )
     return body, turn, ({"session_id": key} if profile is CODEX else {})
 
 

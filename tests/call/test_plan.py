@@ -12,6 +12,8 @@ import pytest
 from chat2responses.call.giving_up import Client
 from chat2responses.call.job import CallJob
 from chat2responses.call.plan import CallState, ClientRequest, Context, plan_call
+from chat2responses.call.policy import Attempt, Route
+from chat2responses.protocol.errors import ClientError
 from chat2responses.settings import RewriteMode, Settings
 from chat2responses.upstream.catalog import Catalog
 from chat2responses.upstream.routing import CallKind
@@ -69,3 +71,58 @@ def test_the_client_is_known_from_the_request_headers(
     fields: tuple[tuple[bytes, bytes], ...], client: Client
 ) -> None:
     assert planned(BODY, CallState(), fields=fields).client is client
+
+
+def _answered(job: CallJob, response_id: str, text: str) -> None:
+    """The upstream answered `job` with `text` (its turn saw the events)."""
+    assert job.turn is not None
+    item = {"type": "message", "role": "assistant",
+            "content": [{"type": "output_text", "text": text}]}  # fmt: skip
+    job.turn.observe({"type": "response.output_item.done", "output_index": 0, "item": item})
+    response = {"id": response_id, "output": [item]}
+    job.turn.observe({"type": "response.completed", "response": response})
+    job.turn.finished(Attempt(Route.HTTP, False, "first"))
+
+
+def _texts(job: CallJob) -> list[str]:
+    texts = []
+    for item in job.body["input"]:
+        if item.get("role") not in ("user", "assistant"):
+            continue
+        content = item["content"]
+        texts += [content] if isinstance(content, str) else [part["text"] for part in content]
+    return texts
+
+
+@pytest.mark.parametrize("model", ["gpt-5.5", "gpt-5-codex"], ids=["websocket", "http"])
+def test_three_turns_chained_by_previous_response_id_are_sent_whole(model: str) -> None:
+    state = CallState()
+    first = planned({"model": model, "input": "one", "stream": True}, state)
+    _answered(first, "resp_1", "Hi")
+    second = planned(
+        {"model": model, "input": "two", "previous_response_id": "resp_1", "stream": True}, state
+    )
+    assert "previous_response_id" not in second.body
+    _answered(second, "resp_2", "Again")
+    third = planned(
+        {"model": model, "input": [{"role": "user", "content": "three"}],
+         "previous_response_id": "resp_2", "stream": True},
+        state,
+    )  # fmt: skip
+    assert _texts(third)[-5:] == ["one", "Hi", "two", "Again", "three"]
+
+
+def test_an_id_the_proxy_never_served_is_a_400() -> None:
+    with pytest.raises(ClientError) as caught:
+        planned({"model": "gpt-5.5", "input": "x", "previous_response_id": "resp_x"}, CallState())
+    assert caught.value.status == 400 and caught.value.code == "previous_response_not_found"
+
+
+def test_a_chat_call_is_never_chained() -> None:
+    state = CallState()
+    job = planned(
+        {"model": "gpt-5.5", "messages": [{"role": "user", "content": "hi"}]},
+        state,
+        kind=CallKind.CHAT,
+    )
+    assert job.turn is not None and job.turn.chain is None
