@@ -306,13 +306,15 @@ class CallMachine:
         responses_stream = isinstance(sink, ResponsesStreamSink)
         form = giving_up(err, spent=spent, client=job.client, responses_stream=responses_stream)
         err.headers = form.headers
-        in_stream = self._head_out and sink.streaming
-        chunk = sink.fail(err) if in_stream else None
-        if not in_stream and form.overloaded_stream and isinstance(sink, ResponsesStreamSink):
-            chunk = sink.fail_overloaded(err)  # a 200 stream its client does not retry
-            self.outcome.status = 200
-        elif not in_stream:
-            self.outcome.status = err.status
+        head_out = self._head_out
+        chunk: bytes | None = None
+        status = err.status
+        if form.overloaded_stream and not head_out and isinstance(sink, ResponsesStreamSink):
+            chunk, status = sink.fail_overloaded(err), 200  # a stream its client won't retry
+        elif sink.streaming and (head_out or sink.always_in_band):
+            chunk = sink.fail(err)  # the stream's error (a WebSocket client's error frame)
+        if not head_out:
+            self.outcome.status = status
         self._settle(err)
         return Fail(err, chunk)
 

@@ -26,6 +26,9 @@ Rule 7: a Responses request that chains by `previous_response_id` on an upstream
         nothing is made whole from the answers kept for its credential (call/chains.py; an id
         not kept is a 400), and every Responses call whose answer such an upstream would not
         keep is kept for the next one.
+Rule 8: a `response.create` frame of a client's Responses WebSocket is planned like a
+        `POST …/responses` with the handshake's headers; its answer goes back as frames, with no
+        keep-alive comments (the WebSocket has its own pings).
 Pure: no I/O; the clock and the ids are injected, and the login is opaque.
 """
 
@@ -53,7 +56,11 @@ from chat2responses.request.client_headers import client_headers
 from chat2responses.request.translate import Translation, translate_request
 from chat2responses.response.chat_sinks import ChatJsonSink, ChatStreamSink, Sink
 from chat2responses.response.compaction import CompactionSink
-from chat2responses.response.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
+from chat2responses.response.responses_sinks import (
+    ResponsesFrameSink,
+    ResponsesJsonSink,
+    ResponsesStreamSink,
+)
 from chat2responses.settings import AuthMode, RewriteMode, Settings
 from chat2responses.upstream.catalog import Catalog, ModelMatch
 from chat2responses.upstream.profiles import CODEX
@@ -71,6 +78,9 @@ class ClientRequest:
     origin: str  # scheme://host[:port] the client addressed
     body: bytes | None  # its content-encoding undone
     header_fields: tuple[tuple[bytes, bytes], ...]
+    # A `response.create` of the client's Responses WebSocket: its body, read already
+    # (protocol/client_frames.py); the answer goes back as frames (rule 8).
+    frame: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -110,7 +120,7 @@ def plan_call(
     Raises `ClientError` for a request that is ours but cannot be served as sent."""
     rewrite_all = settings.rewrite is RewriteMode.ALL
     try:
-        body = parse_json_body(request.body)
+        body = request.frame if request.frame is not None else parse_json_body(request.body)
     except ClientError:
         if rewrite_all:
             raise
@@ -176,10 +186,10 @@ def plan_call(
         plan=plan,
         memory=state.memory,
         make_sink=_sink_factory(
-            request.kind, translation, settings.reasoning, context, extras=extras, kept=kept
+            request, translation, settings.reasoning, context, extras=extras, kept=kept
         ),
         idle_timeout=float(settings.idle_timeout),
-        keepalive=float(settings.keepalive),
+        keepalive=0.0 if request.frame is not None else float(settings.keepalive),
         planned_at=now,
         request_size=len(request.body or b""),
         quota=QuotaTap(state.quota, credential, clock=context.now, notes=extras.notes),
@@ -230,7 +240,7 @@ def _conversation(
 
 
 def _sink_factory(
-    kind: CallKind,
+    request: ClientRequest,
     translation: Translation,
     reasoning: ReasoningMode,
     context: Context,
@@ -242,8 +252,11 @@ def _sink_factory(
     chunks = translation.chunk_context(
         chunk_id=context.chunk_id, created=context.created, reasoning=reasoning
     )
+    kind, frames = request.kind, request.frame is not None
 
     def make() -> Sink:
+        if frames:
+            return ResponsesFrameSink(vendor_events=extras.codex_client)  # rule 8
         if kind is CallKind.COMPACT:
             return CompactionSink(kept or [])
         if kind is CallKind.RESPONSES:

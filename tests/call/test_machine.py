@@ -38,7 +38,11 @@ from chat2responses.protocol.wire import ReasoningMode
 from chat2responses.request.translate import Translation
 from chat2responses.response.chat_sinks import ChatJsonSink, ChatStreamSink, Sink
 from chat2responses.response.chunks import ChunkContext
-from chat2responses.response.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
+from chat2responses.response.responses_sinks import (
+    ResponsesFrameSink,
+    ResponsesJsonSink,
+    ResponsesStreamSink,
+)
 from chat2responses.settings import TransportMode
 from chat2responses.upstream.catalog import Catalog
 from chat2responses.upstream.profiles import CODEX, OPENAI
@@ -588,6 +592,46 @@ def test_the_codex_cli_on_json_or_before_its_retries_are_spent_gets_the_status()
     the_job.client = Client.CODEX
     played = play(the_job, [[five(400)]])
     assert isinstance(played.end, Fail) and played.end.chunk is None
+
+
+# ---- a client's Responses WebSocket: frames ---------------------------------------------------
+
+
+def _frames(played: Played) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in played.client.split(b"\n") if line]
+
+
+def _frame_job(**kwargs: Any) -> CallJob:
+    the_job = _spent_job(kind=CallKind.RESPONSES, **kwargs)
+    the_job.make_sink = ResponsesFrameSink
+    return the_job
+
+
+def test_a_websocket_client_gets_one_frame_per_event() -> None:
+    played = play(_frame_job(), [ANSWER])
+    assert [f["type"] for f in _frames(played)] == [e["type"] for e in ANSWER]
+    assert isinstance(played.end, Finish)
+
+
+def test_a_websocket_clients_failure_before_output_is_an_error_frame_with_its_status() -> None:
+    played = play(_frame_job(), [[five(400)]])
+    assert isinstance(played.end, Fail) and played.writes == []
+    assert _frames(played) == [
+        {"type": "error", "status": 400,
+         "error": {"message": "upstream failed", "type": "upstream_error", "param": None,
+                   "code": None}},
+    ]  # fmt: skip
+    assert played.machine.outcome.status == 400
+
+
+def test_the_codex_cli_on_its_websocket_gets_response_failed_overloaded() -> None:
+    the_job = _frame_job()
+    the_job.client = Client.CODEX
+    played = play(the_job, [[five()], [five()], [five()]])
+    (frame,) = _frames(played)
+    assert frame["type"] == "response.failed"
+    assert frame["response"]["error"]["code"] == "server_is_overloaded"
+    assert played.machine.outcome.status == 200
 
 
 def test_quota_events_are_read_and_not_output() -> None:
