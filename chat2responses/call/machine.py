@@ -258,6 +258,9 @@ class CallMachine:
             outcome.full_size = job.request_size if socket is not None else 0
         extra = dict(job.session_headers)  # the conversation's, over a login's per-process one
         if attempt.route is Route.HTTP:
+            drops = job.upstream.profile.http_drops
+            if drops & body.keys():
+                body = {key: value for key, value in body.items() if key not in drops}
             payload = dumps(body)
             extra.update(job.translation.http_headers)
             outcome.upstream = Transcript()

@@ -142,10 +142,12 @@ class Turn:
         if self.chain is not None and self._response_id is not None:
             self.chain.keep(self._response_id, output)  # rule 6
         compaction = ends_in_trigger(self._sent)  # its one item is no text nor call (rule 5)
+        warm_up = self._sent.get("generate") is False  # empty by design (a prewarm)
         if (
             attempt.continued
             and self.store is not None
             and not compaction
+            and not warm_up
             and is_empty_answer(output)
         ):
             self.store.disable(self.upstream)

@@ -634,6 +634,31 @@ def test_the_codex_cli_on_its_websocket_gets_response_failed_overloaded() -> Non
     assert played.machine.outcome.status == 200
 
 
+@pytest.mark.parametrize(("route", "kept"), [(W, True), (H, False)])
+def test_a_warm_up_keeps_generate_false_on_the_websocket_only(route: Route, kept: bool) -> None:
+    """A warm-up (`generate: false`, the Codex CLI's prewarm) exists on the WebSocket; over HTTP
+    the key is refused, so that request just generates."""
+    body = {"model": "gpt-5.5", "input": "hi", "generate": False}
+    played = play(job(route, kind=CallKind.RESPONSES, body=body), [ANSWER])
+    assert ("generate" in json.loads(played.opens[0].payload)) is kept
+
+
+def test_a_continued_warm_up_answered_empty_does_not_turn_continuation_off() -> None:
+    store, cache = _conversation()
+    user = {"role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    played = play(job(W, body={"model": "m", "input": [user]}, turn=turn), [ANSWER])
+    assert played.machine.keep_socket("socket-1", opened_at=time.monotonic())
+    more = {"role": "user", "content": [{"type": "input_text", "text": "more"}]}
+    reply = {"role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]}
+    warm = {"model": "m", "input": [user, reply, more], "generate": False}
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    empty = {"type": "response.completed", "response": {**RESPONSE, "output": []}}
+    played = play(job(W, body=warm, turn=turn), [[CREATED, empty]])
+    assert played.machine.outcome.continued
+    assert store.enabled(UPSTREAM.key)
+
+
 def test_quota_events_are_read_and_not_output() -> None:
     rate_limits = {
         "type": "codex.rate_limits",
