@@ -61,12 +61,16 @@ def client_of(header_fields: Iterable[tuple[bytes, bytes]]) -> Client:
     return Client.OTHER
 
 
+# The failures the policy retries against `responses_retries` (call/policy.py rules 5 and 9).
+_RETRIED = frozenset({Failure.TRANSIENT, Failure.DROPPED})
+
+
 def retries_spent(plan: Plan, history: tuple[Tried, ...]) -> bool:
-    """Whether the last attempt failed transiently with every retry the plan allowed used
-    (rule 2; none allowed counts too): what the policy's `_retry` declines."""
-    if not history or history[-1].failure is not Failure.TRANSIENT:
+    """Whether the last attempt failed transiently (a drop included) with every retry the plan
+    allowed used (rule 2; none allowed counts too): what the policy's `_retry` declines."""
+    if not history or history[-1].failure not in _RETRIED:
         return False
-    return sum(t.failure is Failure.TRANSIENT for t in history) > plan.retries
+    return sum(t.failure in _RETRIED for t in history) > plan.retries
 
 
 @dataclass(frozen=True, slots=True)

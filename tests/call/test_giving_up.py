@@ -88,6 +88,8 @@ T, F = Failure.TRANSIENT, Failure.FATAL
         (0, _tried(T), True),  # none allowed: an outage
         (2, _tried(T, T, F), False),  # the last failure is not transient
         (2, _tried(Failure.CONTINUATION_MISS, T, T, T), True),
+        (2, _tried(Failure.DROPPED, T, Failure.DROPPED), True),  # a drop counts as a retry
+        (2, _tried(T, Failure.DROPPED), False),
         (2, (), False),
     ],
 )
