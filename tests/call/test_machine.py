@@ -648,7 +648,7 @@ def test_a_continued_warm_up_answered_empty_does_not_turn_continuation_off() -> 
     user = {"role": "user", "content": [{"type": "input_text", "text": "hi"}]}
     turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
     played = play(job(W, body={"model": "m", "input": [user]}, turn=turn), [ANSWER])
-    assert played.machine.keep_socket("socket-1", opened_at=time.monotonic())
+    assert played.machine.keep_socket("socket-1", opened_at=99.0)
     more = {"role": "user", "content": [{"type": "input_text", "text": "more"}]}
     reply = {"role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]}
     warm = {"model": "m", "input": [user, reply, more], "generate": False}
