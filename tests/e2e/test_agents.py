@@ -94,7 +94,7 @@ def test_codex_speaks_the_responses_websocket_on_its_first_try(
     assert len(lines) == 4 and all(" · 200 · " in line for line in lines)
     assert ["continued: " in line for line in lines] == [False, True, True, True], lines
     logged = "\n".join(proxy.lines[since:])
-    assert "405" not in logged and "not allowed" not in logged
+    assert "refused (405)" not in logged and "not allowed" not in logged
     assert "Falling back" not in ran.output and "falling back" not in ran.output
 
 

@@ -59,7 +59,7 @@ def test_three_turns_chained_on_one_socket(proxy: Mitmdump, model: str) -> None:
     assert len(summaries) == 3 and all(" · 200 · " in line for line in summaries)
     continued = [line for line in summaries if "continued: " in line]
     assert len(continued) == (2 if model == "gpt-5.5" else 0), summaries
-    assert "405" not in "\n".join(proxy.lines[since:])
+    assert "refused (405)" not in "\n".join(proxy.lines[since:])
 
 
 def test_a_frame_it_cannot_serve_is_an_error_frame_and_the_socket_stays(proxy: Mitmdump) -> None:
