@@ -37,7 +37,7 @@ def test_an_outage_costs_three_upstream_attempts_and_one_client_attempt(proxy: M
     time.sleep(0.3)  # a client retry, if there were one, would come now
     summaries = logged_since(proxy, since, "gpt-5-codex → gpt-5-codex", 1)
     assert len(summaries) == 1 and " · 503 · " in summaries[0]  # one client attempt
-    retried = [line for line in proxy.lines[since:] if "; retrying again (" in line]
+    retried = [line for line in proxy.lines[since:] if "; retrying in " in line]
     assert len(retried) == 2  # the addon's two retries: three upstream attempts
 
     # The client sends the same request again anyway: one upstream attempt, no more.
