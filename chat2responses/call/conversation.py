@@ -13,7 +13,8 @@ Rule 1 (key): a conversation is the client's own `prompt_cache_key`, else a dige
         other input item. Records are kept per (upstream, credential, key): two users never
         share one, even under the same client-chosen key.
 Rule 2 (fields): every body field but `input`, `previous_response_id`, `stream`,
-        `prompt_cache_key` and `type` must be equal (one canonical digest), as codex demands.
+        `prompt_cache_key`, `type` and `generate` (a warm-up's) must be equal (one canonical
+        digest), as codex demands.
 Rule 3 (items): the new input's units (replay.py rule 1) must begin with those of the remembered
         input followed by the replayed output (replay.py rule 2), and have at least one more.
 Rule 4 (plan): besides rules 2 and 3: the record younger than `idle_ttl`, its socket younger than
@@ -41,7 +42,9 @@ from chat2responses.call.replay import item_type, plain, replayed, units
 # --- the key (rule 1) and the fields (rule 2) ----------------------------------------------------
 
 _INSTRUCTION_ROLES = frozenset({"developer", "system"})
-_NOT_FIELDS = frozenset({"input", "previous_response_id", "stream", "prompt_cache_key", "type"})
+_NOT_FIELDS = frozenset(
+    {"input", "previous_response_id", "stream", "prompt_cache_key", "type", "generate"}
+)
 
 
 def conversation_key(body: Mapping[str, Any], *, upstream: str, credential: str) -> str:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from chat2responses.call.budget import RetryBudgets
+from chat2responses.call.giving_up import Client
 from chat2responses.call.memory import Memory
 from chat2responses.call.policy import Plan, Route, Tried
 from chat2responses.call.turn import Turn
@@ -125,6 +127,9 @@ class CallJob:
     request_size: int = 0  # bytes of the client's request body
     quota: QuotaTap | None = None  # where this call's quota readings go
     turn: Turn | None = None  # the call's part in its conversation (continuation, replay)
+    client: Client = Client.OTHER  # who calls: how its error is told not to retry
+    budget: RetryBudgets | None = None  # the requests whose retries were just used up
+    budget_key: str = ""  # this request's, across its client's retries (call/budget.py)
     session_headers: Mapping[str, str] = field(default_factory=dict)  # the conversation's id
     # Carried for the transports, opaque here.
     login: Login | None = None

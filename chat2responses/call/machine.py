@@ -23,6 +23,10 @@ Rule 6: an `error` frame on the WebSocket route that carries no status and no kn
 Rule 7: a client's stop sequence ends the answer's text, not the call: the upstream is read on
         for at most LINGER seconds, for the usage its terminal event carries (the client's
         usage chunk, the summary's tokens), then closed.
+Rule 8: one retry budget for the whole chain: a call whose transient failures used up its
+        retries spends its request's budget (call/budget.py: the client's retry of it makes no
+        retries, until it is answered), and its error tells the client not to retry, in the
+        form the client honours (call/giving_up.py).
 Pure: no I/O and no clock; the jitter of a backoff is injected.
 """
 
@@ -34,6 +38,7 @@ from dataclasses import replace
 from typing import Any
 
 from chat2responses.call.commands import LINGER, Command, Fail, Finish, Linger, Open, Write
+from chat2responses.call.giving_up import giving_up, retries_spent
 from chat2responses.call.job import CallJob, redacted
 from chat2responses.call.memory import lesson_of
 from chat2responses.call.policy import (
@@ -54,6 +59,7 @@ from chat2responses.protocol.events import Event, is_advisory_error
 from chat2responses.protocol.redact import redact
 from chat2responses.protocol.transcript import Transcript
 from chat2responses.protocol.wire import dumps
+from chat2responses.response.responses_sinks import ResponsesStreamSink
 from chat2responses.upstream.profiles import response_create_frame
 
 logger = logging.getLogger(__name__)
@@ -187,7 +193,10 @@ class CallMachine:
             return self._fail(err)
         following = next_attempt(job.plan, tuple(outcome.tried))
         if following is None:
-            return self._fail(dead_end(job.plan, tuple(outcome.tried), err))
+            spent = retries_spent(job.plan, tuple(outcome.tried))
+            if spent and job.budget is not None:
+                job.budget.used_up(job.budget_key)  # rule 8
+            return self._fail(dead_end(job.plan, tuple(outcome.tried), err), spent=spent)
         if failure is Failure.WEBSOCKET_REFUSED and job.plan.reason is Reason.CATALOG:
             logger.warning(
                 "%s: the catalog says it prefers the WebSocket, but %s refused the upgrade (%s); "
@@ -249,6 +258,9 @@ class CallMachine:
             outcome.full_size = job.request_size if socket is not None else 0
         extra = dict(job.session_headers)  # the conversation's, over a login's per-process one
         if attempt.route is Route.HTTP:
+            drops = job.upstream.profile.http_drops
+            if drops & body.keys():
+                body = {key: value for key, value in body.items() if key not in drops}
             payload = dumps(body)
             extra.update(job.translation.http_headers)
             outcome.upstream = Transcript()
@@ -283,16 +295,29 @@ class CallMachine:
         if job.turn is not None:
             for news in job.turn.finished(attempt):
                 logger.warning(news)
+        if job.budget is not None:
+            job.budget.answered(job.budget_key)  # rule 8
         self._settle(None)
         outcome.status = 200
         return Finish(data, close=close)
 
-    def _fail(self, err: ProxyError) -> Fail:
-        """End the answer with `err`: in the stream once its head went out (rule 1)."""
-        in_stream = self._head_out and self.sink.streaming
-        chunk = self.sink.fail(err) if in_stream else None
-        if not in_stream:
-            self.outcome.status = err.status
+    def _fail(self, err: ProxyError, *, spent: bool = False) -> Fail:
+        """End the answer with `err`: in the stream once its head went out (rule 1), told not
+        to be retried in the form its client honours (rule 8, call/giving_up.py); `spent`: the
+        call's transient failures used up its retries."""
+        sink, job = self.sink, self.job
+        responses_stream = isinstance(sink, ResponsesStreamSink)
+        form = giving_up(err, spent=spent, client=job.client, responses_stream=responses_stream)
+        err.headers = form.headers
+        head_out = self._head_out
+        chunk: bytes | None = None
+        status = err.status
+        if form.overloaded_stream and not head_out and isinstance(sink, ResponsesStreamSink):
+            chunk, status = sink.fail_overloaded(err), 200  # a stream its client won't retry
+        elif sink.streaming and (head_out or sink.always_in_band):
+            chunk = sink.fail(err)  # the stream's error (a WebSocket client's error frame)
+        if not head_out:
+            self.outcome.status = status
         self._settle(err)
         return Fail(err, chunk)
 

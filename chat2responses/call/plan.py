@@ -20,6 +20,15 @@ Rule 4: `…/responses/compact` is served through a `compaction_trigger` call wh
         call keeps, a refusal's explanation) is call/backend.py's.
 Rule 5: a client that names a Codex originator gets the backend's vendor events on its
         Responses stream; a compact request gets the compact endpoint's answer.
+Rule 6: a call makes `responses_retries` retries, none when the same request just used them up
+        (its client retries it: call/budget.py): one retry budget for the whole chain.
+Rule 7: a Responses request that chains by `previous_response_id` on an upstream that stores
+        nothing is made whole from the answers kept for its credential (call/chains.py; an id
+        not kept is a 400), and every Responses call whose answer such an upstream would not
+        keep is kept for the next one.
+Rule 8: a `response.create` frame of a client's Responses WebSocket is planned like a
+        `POST …/responses` with the handshake's headers; its answer goes back as frames, with no
+        keep-alive comments (the WebSocket has its own pings).
 Pure: no I/O; the clock and the ids are injected, and the login is opaque.
 """
 
@@ -31,7 +40,10 @@ from datetime import datetime
 from typing import Any
 
 from chat2responses.call.backend import CallExtras, call_extras, compact_body
+from chat2responses.call.budget import RetryBudgets, request_key
+from chat2responses.call.chains import ChainLink, ResponseChains, as_items, chained
 from chat2responses.call.conversation import ConversationStore, conversation_key
+from chat2responses.call.giving_up import client_of
 from chat2responses.call.job import CallJob, Login
 from chat2responses.call.memory import Memory
 from chat2responses.call.policy import Route, asks_summaries
@@ -40,10 +52,15 @@ from chat2responses.call.turn import Turn, instructions_as_input
 from chat2responses.protocol.body import parse_json_body
 from chat2responses.protocol.errors import ClientError
 from chat2responses.protocol.wire import ReasoningMode
+from chat2responses.request.client_headers import client_headers
 from chat2responses.request.translate import Translation, translate_request
 from chat2responses.response.chat_sinks import ChatJsonSink, ChatStreamSink, Sink
 from chat2responses.response.compaction import CompactionSink
-from chat2responses.response.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
+from chat2responses.response.responses_sinks import (
+    ResponsesFrameSink,
+    ResponsesJsonSink,
+    ResponsesStreamSink,
+)
 from chat2responses.settings import AuthMode, RewriteMode, Settings
 from chat2responses.upstream.catalog import Catalog, ModelMatch
 from chat2responses.upstream.profiles import CODEX
@@ -61,6 +78,9 @@ class ClientRequest:
     origin: str  # scheme://host[:port] the client addressed
     body: bytes | None  # its content-encoding undone
     header_fields: tuple[tuple[bytes, bytes], ...]
+    # A `response.create` of the client's Responses WebSocket: its body, read already
+    # (protocol/client_frames.py); the answer goes back as frames (rule 8).
+    frame: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -70,7 +90,9 @@ class CallState:
     memory: Memory = field(default_factory=Memory)
     conversations: ConversationStore = field(default_factory=ConversationStore)
     reasoning: ReasoningCache = field(default_factory=ReasoningCache)
+    chains: ResponseChains = field(default_factory=ResponseChains)
     quota: QuotaBook = field(default_factory=QuotaBook)
+    budgets: RetryBudgets = field(default_factory=RetryBudgets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +120,7 @@ def plan_call(
     Raises `ClientError` for a request that is ours but cannot be served as sent."""
     rewrite_all = settings.rewrite is RewriteMode.ALL
     try:
-        body = parse_json_body(request.body)
+        body = request.frame if request.frame is not None else parse_json_body(request.body)
     except ClientError:
         if rewrite_all:
             raise
@@ -113,6 +135,15 @@ def plan_call(
     if request.kind is CallKind.COMPACT and not upstream.profile.compaction_by_trigger:
         return None  # rule 4: the upstream's own compact endpoint answers it
     body, kept = compact_body(body) if request.kind is CallKind.COMPACT else (body, None)
+    chain = None
+    if request.kind is CallKind.RESPONSES:  # rule 7
+        credential = context.account(client_headers(request.header_fields, settings.auth))
+        stores = not upstream.profile.requires_store_false
+        previous = chained(body, upstream_stores=stores)
+        if previous is not None:
+            body = state.chains.expand(credential, body, previous)
+        if not stores or body.get("store") is not True:  # the upstream keeps nothing of it
+            chain = ChainLink(state.chains, credential, as_items(body.get("input")))
     translation = translate_request(
         body,
         catalog=catalog,
@@ -122,26 +153,28 @@ def plan_call(
         match=match,
     )
     now = context.now().timestamp()
+    extras = call_extras(
+        translation, upstream.profile, request.header_fields, settings, context.login
+    )
+    headers = extras.headers
+    credential = context.account(headers)
+    budget_key = request_key(upstream.key, credential, request.body or b"")
     plan = state.memory.plan(
         settings.transport,
         upstream.key,
         translation.match,
         summaries=asks_summaries(translation.body),
         login=settings.auth is AuthMode.CODEX,
-        retries=settings.retries,
+        retries=state.budgets.retries(budget_key, settings.retries),  # rule 6
         now=now,
     )
-    extras = call_extras(
-        translation, upstream.profile, request.header_fields, settings, context.login
-    )
-    headers = extras.headers
-    credential = context.account(headers)
     body, turn, session = _conversation(
         translation.body,
         upstream=upstream,
         credential=credential,
         store=state.conversations if settings.continuation else None,
         cache=state.reasoning,
+        chain=chain,
         websocket=plan.route is Route.WEBSOCKET,
     )
     return CallJob(
@@ -153,14 +186,17 @@ def plan_call(
         plan=plan,
         memory=state.memory,
         make_sink=_sink_factory(
-            request.kind, translation, settings.reasoning, context, extras=extras, kept=kept
+            request, translation, settings.reasoning, context, extras=extras, kept=kept
         ),
         idle_timeout=float(settings.idle_timeout),
-        keepalive=float(settings.keepalive),
+        keepalive=0.0 if request.frame is not None else float(settings.keepalive),
         planned_at=now,
         request_size=len(request.body or b""),
         quota=QuotaTap(state.quota, credential, clock=context.now, notes=extras.notes),
         turn=turn,
+        client=client_of(request.header_fields),
+        budget=state.budgets,
+        budget_key=budget_key,
         session_headers=session,
         login=context.login,
         ssl=context.ssl,
@@ -184,6 +220,7 @@ def _conversation(
     credential: str,
     store: ConversationStore | None,
     cache: ReasoningCache,
+    chain: ChainLink | None,
     websocket: bool,
 ) -> tuple[dict[str, Any], Turn, dict[str, str]]:
     """Rule 2: the body to send, the call's `Turn`, and the Codex backend's session header."""
@@ -196,12 +233,14 @@ def _conversation(
         )
     if "prompt_cache_key" not in body:
         body = {**body, "prompt_cache_key": key}
-    turn = Turn(key=key, upstream=upstream.key, credential=credential, store=store, cache=cache)
+    turn = Turn(
+        key=key, upstream=upstream.key, credential=credential, store=store, cache=cache, chain=chain
+    )
     return body, turn, ({"session_id": key} if profile is CODEX else {})
 
 
 def _sink_factory(
-    kind: CallKind,
+    request: ClientRequest,
     translation: Translation,
     reasoning: ReasoningMode,
     context: Context,
@@ -213,8 +252,11 @@ def _sink_factory(
     chunks = translation.chunk_context(
         chunk_id=context.chunk_id, created=context.created, reasoning=reasoning
     )
+    kind, frames = request.kind, request.frame is not None
 
     def make() -> Sink:
+        if frames:
+            return ResponsesFrameSink(vendor_events=extras.codex_client)  # rule 8
         if kind is CallKind.COMPACT:
             return CompactionSink(kept or [])
         if kind is CallKind.RESPONSES:

@@ -8,7 +8,9 @@ monotonic seconds).
 
 Rule 1 (units): input is compared as units. A run of assistant items (messages, function and
         custom tool calls; reasoning items inside it do not break it) is one unit: its text,
-        then its calls `[type, call_id, name, arguments|input]` in order, arguments exact. The
+        then its calls `[type, call_id, name, arguments|input]` in order, arguments by meaning:
+        JSON arguments as the value they parse to (an AI SDK client parses them and sends them
+        back re-serialised: other spacing, other key order), anything else exact. The
         text: each message's `output_text`/`text` parts joined (else its refusal), messages
         joined by "\\n\\n" (translate_stream rule 8), `<think>…</think>` blocks removed (the
         `think` reasoning mode), surrounding white space stripped; a run whose text is empty has
@@ -38,6 +40,7 @@ Rule 4 (custom calls): a chat client replays a custom tool call in the only form
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from collections import OrderedDict
@@ -96,7 +99,21 @@ def _message_text(item: object) -> str:
 
 def _call(item: dict[str, Any]) -> list[object]:
     kind = item["type"]
-    return [kind, item.get("call_id"), item.get("name"), item.get(CALL_PAYLOAD[kind])]
+    payload = item.get(CALL_PAYLOAD[kind])
+    if kind == "function_call":
+        payload = _meaning(payload)
+    return [kind, item.get("call_id"), item.get("name"), payload]
+
+
+def _meaning(arguments: object) -> object:
+    """What JSON arguments say (rule 1): `{"parsed": value}`, which no raw string equals;
+    anything that does not parse, as it is."""
+    if not isinstance(arguments, str):
+        return arguments
+    try:
+        return {"parsed": json.loads(arguments)}
+    except ValueError:
+        return arguments
 
 
 def plain(item: object) -> object:

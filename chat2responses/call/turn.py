@@ -21,6 +21,8 @@ Rule 5: a compaction (input ending in a `compaction_trigger`) may itself be cont
         the turn after it starts from the compacted input, in full, never from a
         `previous_response_id` that would bring the old history back. Its answer (one
         `compaction` item) is not an empty answer.
+Rule 6: a completed answer to a Responses client is kept for a later `previous_response_id`
+        (call/chains.py), whichever attempt and route answered it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chat2responses.call.chains import ChainLink
 from chat2responses.call.conversation import Continuation, ConversationStore
 from chat2responses.call.policy import Attempt
 from chat2responses.call.replay import ReasoningCache, is_empty_answer
@@ -67,6 +70,7 @@ class Turn:
     credential: str  # a digest, never a secret
     store: ConversationStore | None  # None: responses_continuation=off
     cache: ReasoningCache
+    chain: ChainLink | None = None  # a Responses call's place in its chain (call/chains.py)
     continuation: Continuation | None = None
     replayed: int = 0  # reasoning items replayed into the last full request
     sent_items: int = 0  # input items of the last request sent
@@ -135,11 +139,15 @@ class Turn:
             return []
         output = self.output()
         self.cache.keep(self.credential, output)
+        if self.chain is not None and self._response_id is not None:
+            self.chain.keep(self._response_id, output)  # rule 6
         compaction = ends_in_trigger(self._sent)  # its one item is no text nor call (rule 5)
+        warm_up = self._sent.get("generate") is False  # empty by design (a prewarm)
         if (
             attempt.continued
             and self.store is not None
             and not compaction
+            and not warm_up
             and is_empty_answer(output)
         ):
             self.store.disable(self.upstream)

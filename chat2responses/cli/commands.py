@@ -201,9 +201,9 @@ def check_mitmproxy_args(args: Sequence[str]) -> None:
         raise CliError(f"{exc} (after --)") from None
 
 
-# The model "Try it" asks for, first choice first: the catalog's headline model, or on the OpenAI
-# API a model it serves through the Responses API only.
-TRY_MODELS = {NAMED_UPSTREAMS["openai"][0]: ("gpt-5-codex", "gpt-5.5")}
+# The model "Try it" asks for, first choice first: the catalog's headline model (current, and one
+# `GET /v1/models` lists), or on the OpenAI API a model it serves through the Responses API only.
+TRY_MODELS = {NAMED_UPSTREAMS["openai"][0]: ("gpt-5.5", "gpt-5-codex")}
 DEFAULT_TRY_MODELS = ("gpt-5.5",)
 
 

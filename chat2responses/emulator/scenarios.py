@@ -5,6 +5,9 @@ The trigger is a token in the last user message's text: `[scenario:NAME]` or
 `text` scenario plays. `SCENARIOS` maps each name to a function that drives a `ResponseWriter`;
 `play` is the single entry point, shared by the HTTP and WebSocket front ends.
 
+An agent's turn: `agent:N` (agent.py: the client's own tool called once per response, N times
+in all, then an answer quoting its last output).
+
 Faults: `error_event`, `failed`, `http_error:STATUS`, `rate_limit`, `usage_limit` (429
 `usage_limit_reached`, quota.py), `close_mid_stream`, `slow:MS` (between events),
 `first_token_delay:MS` (silence after `response.in_progress`), `overload` (an `error` event
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from chat2responses.emulator.agent import agent_call, answer, outputs_since_user
 from chat2responses.emulator.builder import ItemEnd, PartKind, ResponseWriter, Step
 from chat2responses.emulator.quota import Quota
 from chat2responses.emulator.rules import TRIGGER, Rejection
@@ -74,6 +78,7 @@ class Scenario(StrEnum):
     SEQUENTIAL_CUTOFF = "sequential_cutoff"
     SAFETY_BUFFERING = "safety_buffering"
     UNSTABLE_WEBSOCKET = "unstable_websocket"
+    AGENT = "agent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,7 @@ ARGUMENTS: Mapping[Scenario, Argument] = {
     Scenario.SLOW: Argument(default=100, low=0, high=60_000),  # milliseconds between events
     Scenario.HTTP_ERROR: Argument(default=500, low=400, high=599),  # HTTP status
     Scenario.FIRST_TOKEN_DELAY: Argument(default=1000, low=0, high=600_000),  # milliseconds
+    Scenario.AGENT: Argument(default=1, low=1, high=100),  # tool calls before the answer
 }
 
 _TRIGGER = re.compile(r"\[scenario:([a-z0-9_]+)(?::([^\]]*))?\]")
@@ -293,6 +299,19 @@ def _calls(count: int) -> Callable[[ResponseWriter, Ask], None]:
     return scenario
 
 
+def _agent(w: ResponseWriter, ask: Ask) -> None:
+    """agent.py: one call to the client's own tool per response, N in all, then the answer."""
+    w.start()
+    w.reasoning(short_summary(ask))
+    outputs = outputs_since_user(ask.body.get("input"))
+    call = agent_call(ask.body) if len(outputs) < ask.number else None
+    if call is None:
+        w.message(words(answer(outputs)))
+    else:
+        w.function_call(call.name, slices(json.dumps(call.arguments)))
+    w.complete()
+
+
 def _refusal(w: ResponseWriter, ask: Ask) -> None:
     w.start()
     w.message(words("I'm sorry, but the emulator refuses this request."), kind=PartKind.REFUSAL)
@@ -471,4 +490,5 @@ SCENARIOS: Mapping[Scenario, Callable[[ResponseWriter, Ask], None]] = {
     Scenario.SEQUENTIAL_CUTOFF: _sequential_cutoff,
     Scenario.SAFETY_BUFFERING: _safety_buffering,
     Scenario.UNSTABLE_WEBSOCKET: _text,  # cut over WebSocket by backend.py
+    Scenario.AGENT: _agent,
 }

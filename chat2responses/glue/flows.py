@@ -94,17 +94,7 @@ _BODY_HEADERS = frozenset({b"content-length", b"content-encoding", b"transfer-en
 
 def point_at_driver(flow: http.HTTPFlow, call: Call, port: int) -> None:
     """Send the flow to the loopback driver, which holds the whole call (rule 1)."""
-    data = flow.request.data
-    data.scheme, data.host, data.port = b"http", "127.0.0.1", port
-    data.path = (PATH_PREFIX + call.token).encode()
-    fields = data.headers.fields
-    data.headers.fields = (
-        *(field for field in fields if field[0].lower() not in _BODY_HEADERS),
-        (b"content-length", b"0"),
-    )
-    data.content = b""
-    if flow.server_conn.via is not None:  # never through an upstream proxy (`--mode upstream`)
-        flow.server_conn = connection.Server(address=("127.0.0.1", port))
+    redirect(flow, port, PATH_PREFIX + call.token)
     job = call.job
     flow.metadata["chat2responses"] = {
         "model": job.translation.model,
@@ -113,3 +103,18 @@ def point_at_driver(flow: http.HTTPFlow, call: Call, port: int) -> None:
         "upstream_url": job.upstream.key,
         "dropped": list(job.translation.dropped),
     }
+
+
+def redirect(flow: http.HTTPFlow, port: int, path: str) -> None:
+    """Re-point the flow's request at `path` on the driver's `port` (rule 1), body-less."""
+    data = flow.request.data
+    data.scheme, data.host, data.port = b"http", "127.0.0.1", port
+    data.path = path.encode()
+    fields = data.headers.fields
+    data.headers.fields = (
+        *(field for field in fields if field[0].lower() not in _BODY_HEADERS),
+        (b"content-length", b"0"),
+    )
+    data.content = b""
+    if flow.server_conn.via is not None:  # never through an upstream proxy (`--mode upstream`)
+        flow.server_conn = connection.Server(address=("127.0.0.1", port))

@@ -27,9 +27,10 @@ from typing import Any
 
 from mitmproxy import ctx, exceptions, http
 
+from chat2responses.call.job import CallJob
 from chat2responses.call.memory import Memory
-from chat2responses.call.plan import CallState, Context, plan_call
-from chat2responses.glue import display, egress, interception, own_endpoints, shutdown
+from chat2responses.call.plan import CallState, ClientRequest, Context, plan_call
+from chat2responses.glue import display, egress, interception, own_endpoints, shutdown, sockets
 from chat2responses.glue.callers import refuse_caller
 from chat2responses.glue.catalogs import Catalogs
 from chat2responses.glue.contentviews import register_views
@@ -73,6 +74,7 @@ class Chat2Responses:
         self.catalogs = Catalogs()
         self.state = CallState()
         self.calls: dict[str, Call] = {}
+        self.sockets: dict[str, sockets.SocketCall] = {}  # clients' Responses WebSockets
         self.driver = Driver()
         self.ssl_context: ssl.SSLContext | None = None
         self.codex_login: CodexLogin | None = None
@@ -160,6 +162,10 @@ class Chat2Responses:
             if answers_models:
                 answer_models(flow, self.catalogs.current())
             return None
+        rewrite_all = self.settings.rewrite is RewriteMode.ALL
+        if kind is CallKind.RESPONSES and rewrite_all and sockets.is_websocket_upgrade(req):
+            self.sockets[flow.id] = sockets.take_over(flow, self.driver, self._plan)
+            return None
         if req.method != "POST":
             if self.settings.rewrite is RewriteMode.ALL:
                 message = f"{req.method} is not allowed here; use POST."
@@ -192,8 +198,8 @@ class Chat2Responses:
         if call is not None:
             self.calls[flow.id] = call
 
-    def _rewrite(self, flow: http.HTTPFlow, kind: CallKind, decoded: bytes | None) -> Call | None:
-        started = time.monotonic()
+    def _plan(self, request: ClientRequest) -> CallJob | None:
+        """`plan_call` with what the addon knows now (a request, or a socket's frame)."""
         login = self._login()
         context = Context(
             login=login,
@@ -203,13 +209,17 @@ class Chat2Responses:
             created=int(time.time()),
             ssl=self.ssl_context,
         )
-        job = plan_call(
-            client_request(flow.request, kind, decoded),
+        return plan_call(
+            request,
             settings=self.settings,
             catalog=self.catalogs.current(),
             state=self.state,
             context=context,
         )
+
+    def _rewrite(self, flow: http.HTTPFlow, kind: CallKind, decoded: bytes | None) -> Call | None:
+        started = time.monotonic()
+        job = self._plan(client_request(flow.request, kind, decoded))
         if job is None:
             return None  # not ours: the upstream's own endpoint serves it
         job.relayed = Relayed()
@@ -252,6 +262,12 @@ class Chat2Responses:
         if call is not None:
             self.driver.discard(call.token)
             self._end(flow, call)
+        self.websocket_end(flow)
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        socket = self.sockets.pop(flow.id, None)
+        if socket is not None:
+            sockets.finished(flow, socket)
 
     def _end(self, flow: http.HTTPFlow, call: Call) -> None:
         """Put the flow back as the client sent it, and annotate it for mitmweb and the console."""

@@ -49,6 +49,8 @@ def teardown(addon: Chat2Responses) -> None:
     for flow_id in list(addon.calls):
         call = addon.calls.pop(flow_id)
         display.restore(call.original)
+    for flow_id in list(addon.sockets):
+        display.restore(addon.sockets.pop(flow_id).original)
     addon.driver.stop()
     addon.catalogs.stop()
     if addon.codex_login is not None:

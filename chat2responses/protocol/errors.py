@@ -46,16 +46,17 @@ class ProxyError(Exception):
         self.param = param
         # Upstream headers worth keeping for the client (retry-after, x-ratelimit-*).
         self.headers: dict[str, str] = headers or {}
+        # More fields of the error object a client reads (a usage limit's `resets_at`).
+        self.extra: dict[str, Any] = {}
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-            }
+        error = {
+            "message": self.message,
+            "type": self.type,
+            "param": self.param,
+            "code": self.code,
         }
+        return {"error": {**self.extra, **error}}
 
 
 class ClientError(ProxyError):
@@ -225,11 +226,14 @@ def upstream_error_from_body(
     return err
 
 
+# An overloaded upstream's error code; the one transient failure the Codex CLI does not retry.
+OVERLOADED = "server_is_overloaded"
+
 # HTTP status for an upstream error that names only a code (response.failed, status-less `error`).
 _STATUS_BY_CODE = {
     "server_error": 500,
     "vector_store_timeout": 504,
-    "server_is_overloaded": 503,
+    OVERLOADED: 503,
     "slow_down": 503,
     "rate_limit_exceeded": 429,
     "insufficient_quota": 429,

@@ -32,7 +32,8 @@ _NOT_COPIED = frozenset({"model", "stop", "stream", "stream_options"})
 # Top-level keys of a Responses create request (openai-python ResponseCreateParams).
 # fmt: off
 _RESPONSES_KEYS = frozenset({
-    "background", "context_management", "conversation", "include", "input", "instructions",
+    "background", "context_management", "conversation", "generate", "include", "input",
+    "instructions",
     "max_output_tokens", "max_tool_calls", "metadata", "moderation", "parallel_tool_calls",
     "previous_response_id", "prompt", "prompt_cache_key", "prompt_cache_options",
     "prompt_cache_retention", "reasoning", "safety_identifier", "service_tier", "store",

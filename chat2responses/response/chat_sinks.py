@@ -39,6 +39,7 @@ class ChatStreamSink:
     """Events → chat-completion SSE bytes, for a streaming client."""
 
     streaming = True
+    always_in_band = False
     content_type = SSE_CONTENT_TYPE
 
     def __init__(self, ctx: ChunkContext, *, include_usage: bool) -> None:
@@ -118,6 +119,7 @@ class ChatJsonSink:
     """Events → one `chat.completion` JSON body, for a non-streaming client (capped)."""
 
     streaming = False
+    always_in_band = False
     content_type = JSON_CONTENT_TYPE
 
     def __init__(self, ctx: ChunkContext, *, limit: int = MAX_AGGREGATED_BYTES) -> None:
@@ -164,6 +166,8 @@ class Sink(Protocol):
 
     @property
     def streaming(self) -> bool: ...
+    @property
+    def always_in_band(self) -> bool: ...  # errors go in the stream, before its head too
     @property
     def content_type(self) -> str: ...
     @property

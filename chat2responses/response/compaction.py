@@ -36,6 +36,7 @@ COMPACTION_OBJECT = "response.compaction"
 
 class CompactionSink:
     streaming = False
+    always_in_band = False
     content_type = JSON_CONTENT_TYPE
 
     def __init__(self, kept: list[Item], *, limit: int = MAX_AGGREGATED_BYTES) -> None:

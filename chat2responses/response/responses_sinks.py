@@ -3,8 +3,9 @@
 For `POST …/responses` from Responses-native clients (LangChain, LiteLLM, aider and the openai
 SDK's `responses.create` send codex models there) the addon does everything it does for a chat
 call — profile rules, auth, transport, retries — but the answer stays in the Responses format:
-`ResponsesStreamSink` re-frames each event as SSE (`event:` + `data:`), `ResponsesJsonSink` keeps
-the final `Response` object for a non-streaming client. Same verbs as the chat sinks.
+`ResponsesStreamSink` re-frames each event as SSE (`event:` + `data:`), `ResponsesFrameSink` as
+WebSocket frames, `ResponsesJsonSink` keeps the final `Response` object for a non-streaming
+client. Same verbs as the chat sinks.
 
 Pure: no I/O.
 
@@ -22,13 +23,17 @@ Rule 5: vendor events (`codex.*`, `response.metadata`: the Codex backend's quota
         notes) reach only a client that identifies as a Codex client (`vendor_events`), which
         reads them natively; other clients' streams leave them out (their SDKs know no such
         event). Before the first output they are held back with the preamble: not output.
+Rule 6: a client of the Responses WebSocket (`ResponsesFrameSink`) gets every event as one frame
+        (one line here), and a failure of ours as the WebSocket's error frame (it has no HTTP
+        status).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from chat2responses.protocol.errors import ProxyError, UpstreamProtocolError, error_body
+from chat2responses.protocol.client_frames import error_frame_text
+from chat2responses.protocol.errors import OVERLOADED, ProxyError, UpstreamProtocolError, error_body
 from chat2responses.protocol.events import (
     PREAMBLE,
     RESPONSE_END,
@@ -60,6 +65,7 @@ class ResponsesStreamSink:
 
     streaming = True
     content_type = SSE_CONTENT_TYPE
+    always_in_band = False  # an error before the head goes out keeps its HTTP status
 
     def __init__(self, *, vendor_events: bool = False) -> None:
         self.started = False
@@ -71,6 +77,7 @@ class ResponsesStreamSink:
         self.vendor_events = vendor_events  # rule 5
         self._sequence = 0
         self._preamble = b""  # held back until an event after it (rule 1)
+        self._response_id: str | None = None  # from the preamble
 
     def feed(self, event: Event) -> bytes:
         if self.done:
@@ -85,7 +92,7 @@ class ResponsesStreamSink:
         vendor = is_vendor_event(kind)
         if vendor and not self.vendor_events:
             return b""  # rule 5
-        out = encode_event(kind, dumps(event))
+        out = self._encode(kind, dumps(event))
         if not self.started and (kind in PREAMBLE or vendor):
             self._note(event)
             self._preamble += out
@@ -116,29 +123,73 @@ class ResponsesStreamSink:
             "param": err.param,
             "sequence_number": self._sequence + 1,
         }
-        out = encode_event("error", dumps(event))
+        out = self._encode("error", dumps(event))
+        self.client.add(out)
+        return out
+
+    def fail_overloaded(self, err: ProxyError) -> bytes:
+        """The whole answer of a call that gave up before any output, for a client that retries
+        every other failure (the Codex CLI, call/giving_up.py rule 3): one `response.failed`
+        whose error code is `server_is_overloaded`, with `err`'s message."""
+        self.error, self.done = err, True
+        event = {
+            "type": "response.failed",
+            "sequence_number": self._sequence + 1,
+            "response": {
+                "id": self._response_id or "resp_chat2responses",
+                "object": "response",
+                "status": "failed",
+                "error": {"code": OVERLOADED, "message": err.message},
+            },
+        }
+        out = self._encode("response.failed", dumps(event))
         self.client.add(out)
         return out
 
     def check_size(self, received: int) -> None:
         """A streaming client's answer is not buffered: no cap."""
 
+    def _encode(self, kind: str, payload: str) -> bytes:
+        return encode_event(kind, payload)
+
     def _note(self, event: Event) -> None:
         number = event.get("sequence_number")
         if isinstance(number, int):
             self._sequence = number
+        response = event.get("response")
+        if isinstance(response, dict) and isinstance(response.get("id"), str):
+            self._response_id = response["id"]
         if self.done and (err := error_of_event(event)) is not None:
             self.error = err  # passed on as it came; the call's outcome still says it failed
-        response = event.get("response")
         if event["type"] in RESPONSE_END and isinstance(response, dict):
             usage = response.get("usage")
             self.usage = usage if isinstance(usage, dict) else None
+
+
+class ResponsesFrameSink(ResponsesStreamSink):
+    """Events → one line of JSON per event, each a text frame of the client's Responses WebSocket
+    (protocol/client_frames.py); an error is an error frame, before any output too (rule 6)."""
+
+    content_type = "application/jsonl"
+    always_in_band = True
+
+    def fail(self, err: ProxyError) -> bytes:
+        if self.done:
+            return b""
+        self.error, self.done = err, True
+        out = self._encode("error", error_frame_text(err))
+        self.client.add(out)
+        return out
+
+    def _encode(self, kind: str, payload: str) -> bytes:
+        return utf8(payload) + b"\n"
 
 
 class ResponsesJsonSink:
     """Events → the final `Response` object, for a client that asked for `stream: false`."""
 
     streaming = False
+    always_in_band = False
     content_type = JSON_CONTENT_TYPE
 
     def __init__(self, *, limit: int = MAX_AGGREGATED_BYTES) -> None:

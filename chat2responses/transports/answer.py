@@ -17,11 +17,25 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from chat2responses.call.job import CallTimes
-from chat2responses.transports.loopback import Exchange
 
 KEEPALIVE = b": keepalive\n\n"
+
+
+class Exchange(Protocol):
+    """Where the answer goes: mitmproxy's loopback request (loopback.Exchange), or a client's
+    Responses WebSocket (client_socket.FrameExchange)."""
+
+    started: bool
+    finished: bool
+
+    def start(self, status: int, headers: Mapping[str, str]) -> None: ...
+    async def write(self, data: bytes) -> None: ...
+    def end(self, last: bytes = b"") -> None: ...
+    def respond(self, status: int, headers: Mapping[str, str], body: bytes) -> None: ...
+    def abort(self) -> None: ...
 
 
 class ClientAnswer:

@@ -17,6 +17,10 @@ Rules:
    nothing while held: it is not started, its token is refused (404) to whoever presents it,
    and it does not expire. It starts when mitmproxy, the flow released, claims it; so an
    intercept of any length works, and a call is made (and billed) only once released.
+6. A client's Responses WebSocket the glue took over comes to a second server on 127.0.0.1
+   (`socket_port`, websocket/server.py) at `SOCKET_PREFIX + token`, each token once, within
+   JOB_TTL; its frames are served by client_socket.py, each call kept like any other (for
+   `stop_calls`).
 """
 
 from __future__ import annotations
@@ -28,17 +32,24 @@ import logging
 import secrets
 import socket
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
 from chat2responses.call.job import CallJob
 from chat2responses.protocol.errors import ProxyError, UpstreamError, error_body
+from chat2responses.transports import client_socket
 from chat2responses.transports.call import UpstreamCall
 from chat2responses.transports.loopback import JSON, Exchange, LoopbackConnection
 from chat2responses.transports.sessions import close_session_now
 from chat2responses.transports.upstream import CONNECT_TIMEOUT, Connector, connect_upstream
 from chat2responses.transports.websocket import WebSocketPool
+from chat2responses.transports.websocket.server import (
+    SOCKET_PREFIX,
+    ClientSocket,
+    serve_client_sockets,
+)
 from chat2responses.upstream.proxies import DIRECT
 
 logger = logging.getLogger(__name__)
@@ -46,6 +57,7 @@ logger = logging.getLogger(__name__)
 JOB_TTL = 10.0  # seconds a registered call waits for mitmproxy to connect
 STOP_GRACE = 2.0  # seconds, at most, for the answers to end and mitmproxy to relay them
 PATH_PREFIX = "/call/"
+SOCKET_PATH_PREFIX = SOCKET_PREFIX  # where a client socket is pointed (rule 6)
 
 
 class Driver:
@@ -66,6 +78,11 @@ class Driver:
         self._session: ClientSession | None = None
         self.pool = WebSocketPool()
         self.egress = DIRECT  # how upstream calls leave: set by the glue (upstream/proxies.py)
+        # Clients' Responses WebSockets (rule 6): sessions registered and not yet claimed.
+        self.socket_port = 0
+        self._sockets: dict[str, client_socket.SocketSession] = {}
+        self._socket_sock: socket.socket | None = None
+        self._socket_server: Any = None
 
     @property
     def started(self) -> bool:
@@ -73,14 +90,22 @@ class Driver:
 
     def start(self) -> None:
         """Bind now (so `port` is known at once) and serve on the running event loop."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(512)
-        sock.setblocking(False)
+        sock = _listening()
         self.port = sock.getsockname()[1]
         self._sock = sock
         asyncio.get_running_loop().create_task(self._serve(sock))
+        sockets = _listening()
+        self.socket_port, self._socket_sock = sockets.getsockname()[1], sockets
+        asyncio.get_running_loop().create_task(self._serve_sockets(sockets))
+
+    async def _serve_sockets(self, sock: socket.socket) -> None:
+        try:
+            self._socket_server = await serve_client_sockets(
+                sock, self._serve_socket, lambda token: token in self._sockets
+            )
+        except Exception:
+            logger.exception("the driver's WebSocket server could not start")
+            raise
 
     async def _serve(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -101,6 +126,13 @@ class Driver:
             self._server.close()
         elif self._sock is not None:
             self._sock.close()
+        if self._socket_server is not None:
+            self._socket_server.close()
+        elif self._socket_sock is not None:
+            self._socket_sock.close()
+        self._socket_server = self._socket_sock = None
+        for token in list(self._sockets):
+            self._forget_socket(token)
         for connection in list(self._connections):
             connection.close()
         self._server = self._sock = None
@@ -148,6 +180,36 @@ class Driver:
     def _is_held(self, token: str) -> bool:
         held = self._held.get(token)
         return held is not None and held()
+
+    def register_socket(self, session: client_socket.SocketSession) -> str:
+        """Keep `session` for the client socket mitmproxy opens next at
+        `SOCKET_PREFIX + token` (rule 6); it expires like a call."""
+        token = secrets.token_urlsafe(24)
+        self._sockets[token] = session
+        with contextlib.suppress(RuntimeError):
+            loop = asyncio.get_running_loop()
+            self._expiry[token] = loop.call_later(JOB_TTL, self._forget_socket, token)
+        return token
+
+    def _forget_socket(self, token: str) -> None:
+        self._sockets.pop(token, None)
+        timer = self._expiry.pop(token, None)
+        if timer is not None:
+            timer.cancel()
+
+    async def _serve_socket(self, client: ClientSocket) -> None:
+        session = self._sockets.get(client.token)
+        self._forget_socket(client.token)
+        if session is not None:
+            await client_socket.serve(client, session, self._launch_socket_call)
+
+    def _launch_socket_call(self, job: CallJob) -> tuple[UpstreamCall, asyncio.Task[None]]:
+        call = UpstreamCall(job, self.session, self.pool, connect=self._connect)
+        if self._stopping is not None:
+            call.stopping = self._stopping
+        token = secrets.token_urlsafe(24)
+        self._launch(token, call)
+        return call, self._running[token]
 
     def discard(self, token: str) -> None:
         """Forget `token`'s call, and cancel it if it is running (its flow is over)."""
@@ -259,6 +321,16 @@ class Driver:
             self._launch(token, call)
         exchange.on_lost = functools.partial(self.discard, token)  # rule 4
         call.answer.attach(exchange)
+
+
+def _listening() -> socket.socket:
+    """A listening socket on 127.0.0.1 and a free port (rule 2), for the event loop."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
 
 
 def _origin_form(target: str) -> str:

@@ -72,6 +72,9 @@ class UpstreamProfile:
     # chat call for one is rewritten under responses_rewrite=catalog like a catalog model, since
     # its own chat endpoint refuses them.
     responses_only: tuple[str, ...] = ()
+    # Body keys an HTTP request leaves out: `generate` (a warm-up, `generate: false`) exists on
+    # the WebSocket only (openai-protocols.md §4.2); over HTTP the request simply generates.
+    http_drops: frozenset[str] = field(default=frozenset({"generate"}))
 
     def serves_only_responses(self, model: str) -> bool:
         """Whether `model` is one this backend serves through the Responses API only."""

@@ -297,7 +297,8 @@ def usage_limit_error(
     """The 429 for a `usage_limit_reached` answer: an HTTP error body (`{"error": {...}}`) or a
     WebSocket error frame (`{"type": "error", "status": 429, "error": {...}, "headers": {...}}`).
     None when the payload is another error. Says which window ran out and when it resets, and
-    carries `Retry-After` (seconds) when the reset is known."""
+    carries `Retry-After` (seconds) when the reset is known (call/giving_up.py passes it on only
+    when it is short), and `resets_at` and `plan_type` in the error object, as the backend does."""
     data = _parse(payload)
     err = _dict(data.get("error"))
     if _USAGE_LIMIT not in (err.get("type"), err.get("code")):
@@ -320,7 +321,13 @@ def usage_limit_error(
             else f"; it was due at {at.strip()}"
         )
     message += ". Retry then, or sign in with another account (`codex login`)."
-    return UpstreamError(message, status=429, type=_USAGE_LIMIT, code=_USAGE_LIMIT, headers=headers)
+    limit = UpstreamError(
+        message, status=429, type=_USAGE_LIMIT, code=_USAGE_LIMIT, headers=headers
+    )
+    # The Codex CLI reads these (as the backend sends them) to say when to try again.
+    extra = {"plan_type": plan, "resets_at": int(resets.timestamp()) if resets else None}
+    limit.extra = {key: value for key, value in extra.items() if value is not None}
+    return limit
 
 
 def _exhausted(snapshot: QuotaSnapshot | None, resets: datetime | None) -> QuotaWindow | None:

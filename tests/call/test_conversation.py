@@ -259,6 +259,25 @@ def test_parallel_calls_answered_in_one_turn_continue() -> None:
     assert [item["type"] for item in continuation.new_items] == ["function_call_output"] * 2
 
 
+def test_a_history_whose_arguments_were_re_serialised_continues() -> None:
+    """An AI SDK client (opencode) parses a call's arguments and sends them back compact."""
+    clock = Clock()
+    store = ConversationStore(clock=clock)
+    up = Upstream(clock)
+    messages = [{"role": "user", "content": "[scenario:tool] Weather in Paris?"}]
+    first = translate(messages)
+    answer = up.send(first)
+    remember(store, up, first, answer)
+    replayed = copy.deepcopy(answer.message)
+    for call in replayed["tool_calls"]:
+        arguments = json.loads(call["function"]["arguments"])
+        call["function"]["arguments"] = json.dumps(arguments, separators=(",", ":"))
+    assert replayed != answer.message
+    continuation = plan(store, translate([*messages, replayed, *tool_result(answer)]))
+    assert continuation is not None
+    assert [item["type"] for item in continuation.new_items] == ["function_call_output"]
+
+
 # --- when not to continue -----------------------------------------------------------------------
 
 
@@ -289,7 +308,7 @@ def _edit_first_user(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _edit_arguments(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     edited = copy.deepcopy(messages)
-    edited[2]["tool_calls"][0]["function"]["arguments"] = '{"city":"emulator"}'  # spacing
+    edited[2]["tool_calls"][0]["function"]["arguments"] = '{"city": "Lyon"}'  # other meaning
     return edited
 
 
@@ -316,7 +335,7 @@ def _no_new_item(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 EDITS: list[tuple[str, Callable[[list[dict[str, Any]]], list[dict[str, Any]]], dict[str, Any]]] = [
     ("an edited earlier message", _edit_first_user, {}),
-    ("tool-call arguments not byte-equal", _edit_arguments, {}),
+    ("tool-call arguments that mean something else", _edit_arguments, {}),
     ("another call id", _edit_call_id, {}),
     ("text the upstream never said", _add_text_to_the_answer, {}),
     ("changed instructions", _drop_the_system, {}),

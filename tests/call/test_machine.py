@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
+from chat2responses.call.budget import RetryBudgets
 from chat2responses.call.commands import LINGER, Fail, Finish, Linger, Open, Write
 from chat2responses.call.conversation import ConversationStore
+from chat2responses.call.giving_up import Client
 from chat2responses.call.job import CallJob
 from chat2responses.call.machine import CallMachine
 from chat2responses.call.memory import Memory
@@ -38,7 +40,11 @@ from chat2responses.protocol.wire import ReasoningMode
 from chat2responses.request.translate import Translation
 from chat2responses.response.chat_sinks import ChatJsonSink, ChatStreamSink, Sink
 from chat2responses.response.chunks import ChunkContext
-from chat2responses.response.responses_sinks import ResponsesJsonSink, ResponsesStreamSink
+from chat2responses.response.responses_sinks import (
+    ResponsesFrameSink,
+    ResponsesJsonSink,
+    ResponsesStreamSink,
+)
 from chat2responses.settings import TransportMode
 from chat2responses.upstream.catalog import Catalog
 from chat2responses.upstream.profiles import CODEX, OPENAI
@@ -505,6 +511,151 @@ def test_a_usage_limit_becomes_the_429_that_says_when_it_resets() -> None:
     assert isinstance(played.end, Fail) and played.end.error.status == 429
     assert played.end.error.message.startswith("The ChatGPT usage limit is reached")
     assert "it resets" in played.end.error.message
+
+
+def test_a_far_usage_limit_says_not_to_retry_and_when_it_resets() -> None:
+    body = {
+        "error": {"type": "usage_limit_reached", "plan_type": "plus", "resets_in_seconds": 7400}
+    }
+    limit = UpstreamError("limit", status=429, code="usage_limit_reached")
+    limit.payload = json.dumps(body).encode()
+    played = play(job(), [[limit]])
+    assert isinstance(played.end, Fail)
+    error = played.end.error
+    assert error.headers == {"x-should-retry": "false"}  # no Retry-After: it is hours away
+    assert "in 2 h 3 min" in error.message
+    assert error.to_dict()["error"]["resets_at"] == int(NOW.timestamp()) + 7400
+    assert error.to_dict()["error"]["plan_type"] == "plus"
+
+
+# ---- one retry budget for the chain (rule 7) -----------------------------------------------------
+
+
+def _spent_job(**kwargs: Any) -> CallJob:
+    the_job = job(**kwargs)
+    the_job.budget, the_job.budget_key = RetryBudgets(), "request"
+    return the_job
+
+
+def test_a_call_that_used_up_its_retries_says_not_to_retry_and_spends_its_budget() -> None:
+    the_job = _spent_job()
+    played = play(the_job, [[five()], [five()], [five()]])
+    assert len(played.opens) == 3 and isinstance(played.end, Fail)
+    assert played.end.error.status == 503 and played.end.chunk is None
+    assert played.end.error.headers == {"x-should-retry": "false"}
+    assert the_job.budget is not None and the_job.budget.retries("request", 2) == 0
+
+
+def test_a_request_retried_by_its_client_makes_one_attempt_until_answered() -> None:
+    budgets = RetryBudgets()
+    budgets.used_up("request")
+    the_job = job(retries=budgets.retries("request", 2))
+    the_job.budget, the_job.budget_key = budgets, "request"
+    played = play(the_job, [[five()]])
+    assert len(played.opens) == 1
+    assert isinstance(played.end, Fail) and played.end.error.headers["x-should-retry"] == "false"
+    the_job = job(retries=budgets.retries("request", 2))
+    the_job.budget, the_job.budget_key = budgets, "request"
+    assert isinstance(play(the_job, [ANSWER]).end, Finish)
+    assert budgets.retries("request", 2) == 2
+
+
+def test_a_failure_the_client_may_retry_does_not_spend_the_budget() -> None:
+    the_job = _spent_job()
+    played = play(the_job, [[five(**{"retry-after": "45"})]])  # declined: above 30 s
+    assert isinstance(played.end, Fail)
+    assert played.end.error.headers == {"retry-after": "45"}
+    assert the_job.budget is not None and not the_job.budget.spent("request")
+
+
+def test_the_codex_cli_gets_a_spent_responses_stream_as_response_failed_overloaded() -> None:
+    the_job = _spent_job(kind=CallKind.RESPONSES)
+    the_job.client = Client.CODEX
+    played = play(the_job, [[five()], [five()], [CREATED, OVERLOADED]])
+    assert isinstance(played.end, Fail) and played.end.chunk is not None
+    assert played.machine.outcome.status == 200
+    kind, data = played.end.chunk.decode().split("\n")[:2]
+    assert kind == "event: response.failed"
+    event = json.loads(data.removeprefix("data: "))
+    assert event["response"]["id"] == RESPONSE["id"] and event["response"]["status"] == "failed"
+    assert event["response"]["error"] == {"code": "server_is_overloaded", "message": "busy"}
+
+
+def test_the_codex_cli_on_json_or_before_its_retries_are_spent_gets_the_status() -> None:
+    the_job = _spent_job(kind=CallKind.RESPONSES, stream=False)
+    the_job.client = Client.CODEX
+    played = play(the_job, [[five()], [five()], [five()]])
+    assert isinstance(played.end, Fail) and played.end.chunk is None
+    assert played.machine.outcome.status == 503
+    the_job = _spent_job(kind=CallKind.RESPONSES)
+    the_job.client = Client.CODEX
+    played = play(the_job, [[five(400)]])
+    assert isinstance(played.end, Fail) and played.end.chunk is None
+
+
+# ---- a client's Responses WebSocket: frames ---------------------------------------------------
+
+
+def _frames(played: Played) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in played.client.split(b"\n") if line]
+
+
+def _frame_job(**kwargs: Any) -> CallJob:
+    the_job = _spent_job(kind=CallKind.RESPONSES, **kwargs)
+    the_job.make_sink = ResponsesFrameSink
+    return the_job
+
+
+def test_a_websocket_client_gets_one_frame_per_event() -> None:
+    played = play(_frame_job(), [ANSWER])
+    assert [f["type"] for f in _frames(played)] == [e["type"] for e in ANSWER]
+    assert isinstance(played.end, Finish)
+
+
+def test_a_websocket_clients_failure_before_output_is_an_error_frame_with_its_status() -> None:
+    played = play(_frame_job(), [[five(400)]])
+    assert isinstance(played.end, Fail) and played.writes == []
+    assert _frames(played) == [
+        {"type": "error", "status": 400,
+         "error": {"message": "upstream failed", "type": "upstream_error", "param": None,
+                   "code": None}},
+    ]  # fmt: skip
+    assert played.machine.outcome.status == 400
+
+
+def test_the_codex_cli_on_its_websocket_gets_response_failed_overloaded() -> None:
+    the_job = _frame_job()
+    the_job.client = Client.CODEX
+    played = play(the_job, [[five()], [five()], [five()]])
+    (frame,) = _frames(played)
+    assert frame["type"] == "response.failed"
+    assert frame["response"]["error"]["code"] == "server_is_overloaded"
+    assert played.machine.outcome.status == 200
+
+
+@pytest.mark.parametrize(("route", "kept"), [(W, True), (H, False)])
+def test_a_warm_up_keeps_generate_false_on_the_websocket_only(route: Route, kept: bool) -> None:
+    """A warm-up (`generate: false`, the Codex CLI's prewarm) exists on the WebSocket; over HTTP
+    the key is refused, so that request just generates."""
+    body = {"model": "gpt-5.5", "input": "hi", "generate": False}
+    played = play(job(route, kind=CallKind.RESPONSES, body=body), [ANSWER])
+    assert ("generate" in json.loads(played.opens[0].payload)) is kept
+
+
+def test_a_continued_warm_up_answered_empty_does_not_turn_continuation_off() -> None:
+    store, cache = _conversation()
+    user = {"role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    played = play(job(W, body={"model": "m", "input": [user]}, turn=turn), [ANSWER])
+    assert played.machine.keep_socket("socket-1", opened_at=99.0)
+    more = {"role": "user", "content": [{"type": "input_text", "text": "more"}]}
+    reply = {"role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]}
+    warm = {"model": "m", "input": [user, reply, more], "generate": False}
+    turn = Turn(key="k", upstream=UPSTREAM.key, credential="c", store=store, cache=cache)
+    empty = {"type": "response.completed", "response": {**RESPONSE, "output": []}}
+    played = play(job(W, body=warm, turn=turn), [[CREATED, empty]])
+    assert played.machine.outcome.continued
+    assert store.enabled(UPSTREAM.key)
 
 
 def test_quota_events_are_read_and_not_output() -> None:

@@ -102,6 +102,12 @@ SAME: list[tuple[str, list[Any], list[Any]]] = [
      [rs(), fc("c1"), fc("c2")]),
     ("text then calls, whichever came first", client({"role": "assistant",
      "content": "Checking.", "tool_calls": [call("c1")]}), [fc("c1"), msg("Checking.")]),
+    # An AI SDK client (opencode) parses the arguments and re-serialises them.
+    ("arguments re-spaced", client({"role": "assistant", "tool_calls": [
+        call("c1", '{"city":"Paris"}')]}), [fc("c1")]),
+    ("arguments with their keys in another order", client({"role": "assistant", "tool_calls": [
+        call("c1", '{"b": [1, {"y": 2, "x": 1}], "a": null}')]}),
+     [fc("c1", '{"a":null,"b":[1,{"x":1,"y":2}]}')]),
     ("a Responses client's exact replay", [rs(), msg("Hi"), fc("c1")], [rs(), msg("Hi"), fc("c1")]),
     ("a custom tool call", client({"role": "assistant", "tool_calls": [
         call("call_p", "*** Begin Patch", "apply_patch")]}, custom=frozenset({"apply_patch"})),
@@ -112,8 +118,12 @@ DIFFERENT: list[tuple[str, list[Any], list[Any]]] = [
     ("other text", client({"role": "assistant", "content": "Hello!"}), [msg("Hello")]),
     ("text dropped", client({"role": "assistant", "tool_calls": [call("c1")]}),
      [msg("Checking."), fc("c1")]),
-    ("arguments re-spaced", client({"role": "assistant", "tool_calls": [
-        call("c1", '{"city":"Paris"}')]}), [fc("c1")]),
+    ("arguments that say something else", client({"role": "assistant", "tool_calls": [
+        call("c1", '{"city":"Lyon"}')]}), [fc("c1")]),
+    ("arguments that do not parse, re-spaced", client({"role": "assistant", "tool_calls": [
+        call("c1", '{"city":  "Paris"')]}), [fc("c1", '{"city": "Paris"')]),
+    ("arguments as a JSON string vs the same text raw", client({"role": "assistant",
+     "tool_calls": [call("c1", '"x"')]}), [fc("c1", "x")]),
     ("another call id", client({"role": "assistant", "tool_calls": [call("c9")]}), [fc("c1")]),
     ("another name", client({"role": "assistant", "tool_calls": [call("c1", name="get_time")]}),
      [fc("c1")]),

@@ -320,7 +320,7 @@ def test_where_run_listens_is_refused_after_the_double_dash(args: list[str], mes
     ("name", "model", "key", "shown"),
     [
         ("emulator", "gpt-5.5", "sk-local", "the bundled emulator (http://127.0.0.1:5/"),
-        ("openai", "gpt-5-codex", "$OPENAI_API_KEY", "the OpenAI API (https://api.openai.com/v1)"),
+        ("openai", "gpt-5.5", "$OPENAI_API_KEY", "the OpenAI API (https://api.openai.com/v1)"),
         ("codex", "gpt-5.5", "sk-local", "the ChatGPT Codex backend (https://chatgpt.com/"),
         ("http://127.0.0.1:9/v1", "gpt-5.5", "$OPENAI_API_KEY", "upstream http://127.0.0.1:9/v1."),
     ],

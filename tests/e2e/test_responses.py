@@ -182,3 +182,65 @@ def test_a_retired_model_is_sent_under_its_alias_and_says_so(proxy: Mitmdump) ->
     assert answer.output_text == GREETING + "hi"
     proxy.wait_for_log("gpt-5.4 is retired; sent as gpt-5.6-terra")
     proxy.wait_for_log("gpt-5.4 → gpt-5.6-terra ·")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("model", MODELS)
+def test_three_turns_chained_by_previous_response_id(
+    proxy: Mitmdump, model: str, stream: bool
+) -> None:
+    """The upstream stores nothing: the proxy kept each answer and sends every turn whole, or
+    continued on the kept socket where the answer lives (the WebSocket route)."""
+    api = client(proxy)
+    tag = f"chain {model} {stream} {time.monotonic_ns()}"
+    since = len(proxy.lines)
+    previous: str | None = None
+    for turn in ("one", "two", "[scenario:echo_request] three"):
+        text = f"{tag} {turn}"
+        if stream:
+            with api.responses.stream(
+                model=model,
+                input=text,
+                previous_response_id=previous,  # type: ignore[arg-type]
+            ) as events:
+                response = events.get_final_response()
+        else:
+            response = api.responses.create(model=model, input=text, previous_response_id=previous)
+        previous = response.id
+    upstream = json.loads(response.output_text)  # what the upstream got for the third turn
+    said = [
+        part if isinstance(part, str) else part["text"]
+        for item in upstream["input"]
+        if item.get("role") in ("user", "assistant")
+        for part in (item["content"] if isinstance(item["content"], list) else [item["content"]])
+    ]
+    assert [t for t in said if tag in t] == [
+        f"{tag} one",
+        GREETING + f"{tag} one",
+        f"{tag} two",
+        GREETING + f"{tag} two",
+        f"{tag} [scenario:echo_request] three",
+    ]
+    summaries = logged(proxy, since, f"{model} → {model} · ", 3)
+    continued = [line for line in summaries if "continued: " in line]
+    assert len(continued) == (2 if model == "gpt-5.5" else 0), summaries
+
+
+def test_an_id_the_proxy_does_not_keep_is_a_400_that_says_so(proxy: Mitmdump) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client(proxy).responses.create(
+            model="gpt-5.5", input="again", previous_response_id="resp_never_served"
+        )
+    error = caught.value.response.json()["error"]
+    assert error["code"] == "previous_response_not_found"
+    assert error["param"] == "previous_response_id"
+    assert "keeps the responses it served for 60 minutes" in error["message"]
+
+
+def logged(proxy: Mitmdump, since: int, needle: str, count: int) -> list[str]:
+    deadline = time.monotonic() + 5
+    while True:
+        found = [line for line in proxy.lines[since:] if needle in line]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)

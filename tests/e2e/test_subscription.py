@@ -490,7 +490,7 @@ def seconds_to_reset(minutes: int) -> float:
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize("route", ROUTES)
-def test_a_reached_usage_limit_is_a_429_with_retry_after_naming_the_window(
+def test_a_reached_usage_limit_is_a_429_naming_the_window_and_when_it_resets(
     web: Mitmweb, route: str, streaming: bool
 ) -> None:
     _, messages = prompt("[scenario:usage_limit]")
@@ -499,8 +499,11 @@ def test_a_reached_usage_limit_is_a_429_with_retry_after_naming_the_window(
 
     error = caught.value
     assert error.status_code == 429
-    retry_after = int(error.response.headers["retry-after"])
-    assert abs(retry_after - seconds_to_reset(300)) < 10, retry_after
+    # Hours away: no Retry-After a client would wait out in silence, and no retry in vain.
+    assert "retry-after" not in error.response.headers
+    assert error.response.headers["x-should-retry"] == "false"
+    resets_at = error.response.json()["error"]["resets_at"]
+    assert abs(resets_at - time.time() - seconds_to_reset(300)) < 10, resets_at
     message = str(error.message)
     assert re.search(r"the 5 h window is used up; it resets [^(]+ UTC \(in [^)]+\)", message), (
         message

@@ -158,6 +158,7 @@ SCENARIO_TEXTS = {
     "[scenario:sequential_cutoff]": Scenario.SEQUENTIAL_CUTOFF,
     "[scenario:safety_buffering]": Scenario.SAFETY_BUFFERING,
     "[scenario:unstable_websocket]": Scenario.UNSTABLE_WEBSOCKET,
+    "[scenario:agent:2]": Scenario.AGENT,
 }
 REJECTING = {Scenario.HTTP_ERROR, Scenario.RATE_LIMIT, Scenario.USAGE_LIMIT}
 # Scenarios that end the connection before any event (WebSocket close frames, dropped TCP).

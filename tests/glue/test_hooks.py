@@ -715,3 +715,43 @@ def test_vendor_events_go_to_a_codex_client_only(
         )
         addon.request(flow)
         assert addon.calls[flow.id].job.make_sink().vendor_events is vendor  # type: ignore[attr-defined]
+
+
+def upgrade_flow(path: str = "/v1/responses") -> tflow.HTTPFlow:
+    headers = [
+        (b"upgrade", b"websocket"),
+        (b"connection", b"Upgrade"),
+        (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+        (b"sec-websocket-version", b"13"),
+        (b"authorization", b"Bearer sk-abc"),
+    ]
+    request = tutils.treq(method=b"GET", path=path.encode(), headers=headers)
+    request.host = "api.openai.com"  # a host of responses_hosts (others pass through untouched)
+    return tflow.tflow(req=request)
+
+
+def test_a_clients_responses_websocket_is_taken_over_under_rewrite_all(
+    addon: Chat2Responses,
+) -> None:
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, responses_rewrite="all")
+        addon.driver.socket_port = 40001
+        flow = upgrade_flow()
+        addon.request(flow)
+        assert flow.response is None  # mitmproxy completes the upgrade with the driver
+        assert (flow.request.host, flow.request.port) == ("127.0.0.1", 40001)
+        assert flow.request.path.startswith("/socket/")
+        socket = addon.sockets[flow.id]
+        assert addon.driver._sockets[socket.token] is not None
+        addon.websocket_end(flow)
+        assert flow.request.path == "/v1/responses"  # put back as the client sent it
+        assert flow.comment.startswith("chat2responses served this WebSocket: 0 response(s)")
+        assert flow.id not in addon.sockets
+
+
+def test_a_websocket_upgrade_passes_through_under_rewrite_catalog(addon: Chat2Responses) -> None:
+    with taddons.context(addon):
+        flow = upgrade_flow()
+        addon.request(flow)
+        assert flow.response is None and flow.request.path == "/v1/responses"
+        assert not addon.sockets

@@ -283,3 +283,40 @@ async def test_a_call_not_held_starts_once_the_hooks_have_run(
     assert upstream.log[:1] == ["open 0"]  # before mitmproxy's request arrives
     status, body = await post(driver, token)
     assert status == 200 and texts(body) == "Hi"
+
+
+# ---- clients' Responses WebSockets (rule 6) -----------------------------------------------------
+
+
+async def test_a_client_socket_is_served_once_per_token_and_an_unknown_one_is_a_404(
+    driver: Driver, upstream: Scripted
+) -> None:
+    from websockets.asyncio.client import connect as ws_connect
+    from websockets.exceptions import InvalidStatus
+
+    from chat2responses.response.responses_sinks import ResponsesFrameSink
+    from chat2responses.transports.client_socket import SocketSession
+    from chat2responses.transports.driver import SOCKET_PATH_PREFIX
+    from chat2responses.upstream.routing import CallKind
+
+    ended: list[CallJob] = []
+
+    def plan(frame: Any) -> CallJob:
+        the_job = job(kind=CallKind.RESPONSES)
+        the_job.make_sink = ResponsesFrameSink
+        return the_job
+
+    upstream.script(ANSWER)
+    token = driver.register_socket(SocketSession(plan, lambda j, s: ended.append(j)))
+    url = f"ws://127.0.0.1:{driver.socket_port}{SOCKET_PATH_PREFIX}"
+    async with asyncio.timeout(5):
+        async with ws_connect(url + token) as ws:
+            await ws.send(json.dumps({"type": "response.create", "model": "gpt-5.5", "input": "x"}))
+            frames = [json.loads(await ws.recv()) for _ in ANSWER]
+        assert [f["type"] for f in frames] == [e["type"] for e in ANSWER]
+        assert len(ended) == 1
+        for used in (token, "unknown"):
+            with pytest.raises(InvalidStatus) as caught:
+                async with ws_connect(url + used):
+                    pass
+            assert caught.value.response.status_code == 404

@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from chat2responses.protocol.errors import UpstreamError, UpstreamProtocolError
+from chat2responses.protocol.errors import UpstreamError, UpstreamProtocolError, WebSocketClosed
 from chat2responses.transports.websocket import WebSocketPool, open_response_stream
 from tests.transports.test_websocket_stream import (
     BODY,
@@ -403,6 +403,74 @@ async def test_a_reused_socket_failing_on_send_is_replaced(
         monkeypatch.setattr(ws, "send", broken)
         assert await run(up.url, pool) == ANSWER
     assert sizes(up) == [1, 1]
+
+
+async def _answer_then_fall_silent(ws: ServerConnection, conn: int, n: int) -> None:
+    """Connection 0 answers once, then reads nothing more: no pong, no answer (an upstream
+    whose old process hangs on after a restart, a NAT that forgot the connection)."""
+    await answers(ws, conn, n)
+    if conn == 0:
+        ws.transport.pause_reading()
+
+
+async def test_a_reused_socket_that_does_not_answer_in_time_is_replaced_at_once(
+    pool: WebSocketPool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="chat2responses.transports.websocket.stream")
+    async with server(_answer_then_fall_silent) as up:
+        assert await run(up.url, pool) == ANSWER
+        # websockets' own keep-alive would notice only after about 40 s: the guard is far
+        # below that, and the liveness wait (0.5 s here) far below the guard.
+        async with asyncio.timeout(10):
+            assert await run(up.url, pool) == ANSWER
+    assert sizes(up) == [1, 1]  # the silent socket never read the second frame
+    assert "did not answer within 0.5 s; it is dead" in caplog.text
+
+
+async def test_a_dead_socket_takes_its_idle_siblings_with_it(pool: WebSocketPool) -> None:
+    async with server(_answer_then_fall_silent) as up:
+        first = open_response_stream(up.url, headers=HEADERS, frame=FRAME, pool=pool)
+        second = open_response_stream(up.url, headers=HEADERS, frame=FRAME, pool=pool)
+        async with first as one, second as two:  # two sockets at once: 0 falls silent, 1 not
+            assert [t async for t in one] == ANSWER
+            assert [t async for t in two] == ANSWER
+        assert len(pool) == 2
+        async with asyncio.timeout(10):
+            # 0, released last, is taken first: dead, so 1 goes too and a fresh one answers.
+            assert await run(up.url, pool) == ANSWER
+        await up.wait_closed(1)  # the sibling (the silent one reads no close either)
+        assert 1 in up.close_codes and sizes(up) == [1, 1, 1]
+        assert len(pool) == 1  # only the fresh one
+
+
+async def test_a_reused_socket_slow_to_answer_but_alive_is_kept(pool: WebSocketPool) -> None:
+    async def slow_second(ws: ServerConnection, conn: int, n: int) -> None:
+        if n == 2:
+            await asyncio.sleep(0.8)  # longer than the liveness wait; pings answered meanwhile
+        await answers(ws, conn, n)
+
+    async with server(slow_second) as up:
+        assert await run(up.url, pool) == ANSWER
+        assert await run(up.url, pool) == ANSWER
+    assert sizes(up) == [2]
+
+
+async def test_a_conversations_socket_that_does_not_answer_is_a_prompt_miss(
+    pool: WebSocketPool,
+) -> None:
+    async with server(_answer_then_fall_silent) as up:
+        kept: list[Any] = []
+        async with open_response_stream(
+            up.url, headers=HEADERS, frame=FRAME, pool=pool, keep=lambda ws: not kept.append(ws)
+        ) as events:
+            assert [t async for t in events] == ANSWER
+        assert len(kept) == 1 and len(pool) == 0
+        async with asyncio.timeout(10):
+            with pytest.raises(WebSocketClosed, match=r"did not answer within 0\.5 s"):
+                await run(up.url, pool, socket=kept[0])
+        assert kept[0].transport.is_closing()  # dropped: no closing handshake waited for
+        async with asyncio.timeout(1):
+            await kept[0].wait_closed()
 
 
 async def test_a_fresh_socket_that_closes_early_is_an_error_not_a_retry(

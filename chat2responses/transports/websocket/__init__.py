@@ -9,6 +9,7 @@ exceptions (and the socket layer's) become the project's `UpstreamError` tree.
 - `stream.py`: one response's events on one socket (`open_response_stream`);
 - `pool.py`: idle sockets kept for the next response (`WebSocketPool`);
 - `errors.py`: websockets' failures as the project's errors, and closing a socket in bounded time;
+- `receive.py`: the next message with silence bounded, and a reused socket's first sign of life;
 - `tls.py`: the TLS contexts for wss:// upstreams.
 
 Reuse rules (§4.4-4.5: a connection carries responses one after another, for at most 60 minutes):
@@ -22,6 +23,11 @@ Reuse rules (§4.4-4.5: a connection carries responses one after another, for at
 4. A reused socket that turns out dead (closed while idle, failing on send, closing before the
    first frame) or answers first with `websocket_connection_limit_reached` is replaced by a fresh
    one, once, before any frame of the response has been yielded.
+5. A reused socket (the pool's or a conversation's) is sent a ping with its `response.create`
+   and must answer within upstream/liveness.py's wait, with the pong or any frame: one that does
+   not is dead (an idle drop websockets' keep-alive would notice only after about 40 s). It is
+   dropped without a closing handshake, with every idle socket to the same upstream; the pool's
+   is replaced by a fresh one (rule 4), a conversation's is a continuation miss.
 
 It must not interpret events beyond the cheap `parse_event` check, the terminal test and rule 4,
 and must never log handshake header values (they carry credentials): only the URL, with any

@@ -30,7 +30,9 @@ class WebSocketPool:
     per key and `max_idle` in all (the longest idle go first); an idle socket is closed after
     `idle_ttl` seconds and never handed out once `max_age` seconds old. Idle sockets keep
     answering pings (websockets' own background task); one the server closes meanwhile is
-    simply dropped at the next `acquire`. Use it from one event loop.
+    simply dropped at the next `acquire`. One found dead when reused (`dead`: it did not answer
+    within upstream/liveness.py's wait) takes every idle socket to the same upstream with it.
+    Use it from one event loop.
     """
 
     def __init__(
@@ -71,9 +73,32 @@ class WebSocketPool:
         url: str,
         headers: Mapping[str, str],
         ssl: ssl_module.SSLContext | None = None,
+        *,
+        handshake: float = 0.0,
     ) -> None:
-        """Note where a freshly opened `ws` leads and when it opened, so `release` can keep it."""
-        self._origins[ws] = _Origin(self.key(url, headers, ssl), _now())
+        """Note where a freshly opened `ws` leads, when it opened and how long its handshake took
+        (seconds), so `release` can keep it."""
+        self._origins[ws] = _Origin(self.key(url, headers, ssl), _now(), handshake)
+
+    def round_trip(self, ws: ClientConnection) -> float | None:
+        """The socket's round trip as last measured: websockets' ping latency, else the time its
+        handshake took (an upper bound); None when neither is known."""
+        if ws.latency > 0:
+            return float(ws.latency)
+        origin = self._origins.get(ws)
+        return origin.handshake if origin is not None and origin.handshake > 0 else None
+
+    def dead(self, ws: ClientConnection) -> None:
+        """`ws` did not answer in time when reused: it is dropped at once (no closing handshake
+        to wait for), and so is every idle socket to the same upstream (liveness.py rule 2)."""
+        origin = self._origins.pop(ws, None)
+        if ws.state is not State.CLOSED:
+            ws.transport.abort()
+        if origin is None:
+            return
+        for entry in list(self._idle.get(origin.key, ())):
+            logger.debug("idle WebSocket dropped with a dead one to the same upstream")
+            self._evict(origin.key, entry)
 
     def give_back(self, ws: object) -> None:
         """Take back a socket a conversation held: idle again if it can be, else closed."""
@@ -196,6 +221,7 @@ _PoolKey = tuple[str, str, ssl_module.SSLContext | None]
 class _Origin:
     key: _PoolKey
     opened: float
+    handshake: float = 0.0  # seconds the opening handshake took
 
 
 @dataclass(eq=False, slots=True)

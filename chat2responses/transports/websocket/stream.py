@@ -7,18 +7,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl as ssl_module
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Final
 
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed, ConnectionClosedError
+from websockets.exceptions import ConnectionClosed
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import CloseCode
 from websockets.protocol import State
 
-from chat2responses.protocol.errors import UpstreamError, UpstreamProtocolError
+from chat2responses.protocol.errors import UpstreamError, UpstreamProtocolError, WebSocketClosed
 from chat2responses.protocol.events import (
     TERMINAL,
     Event,
@@ -37,7 +37,9 @@ from chat2responses.transports.websocket.errors import (
     upstream_errors,
 )
 from chat2responses.transports.websocket.pool import WebSocketPool
+from chat2responses.transports.websocket.receive import Dead, first_sign, receive
 from chat2responses.transports.websocket.tls import ssl_argument, tls_context
+from chat2responses.upstream.liveness import liveness_wait
 from chat2responses.upstream.proxies import DIRECT, Egress
 from chat2responses.upstream.routing import redacted_url
 
@@ -58,7 +60,6 @@ _DEFLATE: Final = ClientPerMessageDeflateFactory(
     client_max_window_bits=12,
     compress_settings={"memLevel": 5},
 )
-_POLL: Final = 0.5  # seconds: how often a silent socket is checked for a failure of our own
 
 
 @asynccontextmanager
@@ -154,22 +155,25 @@ class _EventStream:
         self.finished = False
         self._clean = False  # finished with response.completed or response.incomplete
         self._failed = False
+        self._pong: Awaitable[float] | None = None  # a reused socket's sign of life, awaited
+        self._dead = False  # found dead: dropped without a closing handshake
 
     async def start(self) -> None:
-        """Get a socket and send the `response.create` frame on it."""
+        """Get a socket and send the `response.create` frame on it. A reused socket (the
+        conversation's or the pool's) is sent a ping first: it must show it is alive."""
         target = self._target
         if self._socket is not None:
             # The conversation's socket: it alone knows the previous response, so there is no
             # other to fall back to; a failure here is a miss, and the call resends in full.
             self._ws, self._reused = self._socket, False
-            await self._send(self._socket, may_fail=False)
+            await self._send(self._socket, may_fail=False, probe=True)
             return
         if target.pool is not None:
             ws = target.pool.acquire(target.url, target.headers, target.ssl)
             if ws is not None:
                 logger.debug("reusing an idle WebSocket to %s", self._where)
                 self._ws, self._reused = ws, True
-                if await self._send(ws, may_fail=True):
+                if await self._send(ws, may_fail=True, probe=True):
                     return
                 logger.debug(
                     "idle WebSocket to %s failed on send; opening a fresh one", self._where
@@ -190,6 +194,8 @@ class _EventStream:
             pool.release(ws)
             logger.debug("WebSocket to %s kept for the next response", self._where)
             return
+        if self._dead:
+            return  # dropped already: a dead peer answers no closing handshake
         # 1001 "going away" tells the upstream we left before the response ended.
         code = CloseCode.NORMAL_CLOSURE if self.finished else CloseCode.GOING_AWAY
         await close_socket(ws, code)
@@ -230,7 +236,12 @@ class _EventStream:
             may_retry = self._reused and not self._yielded
             with upstream_errors(self._where, WAITING, self._target.idle_timeout):
                 try:
-                    message = await _receive(ws, self._target.idle_timeout)
+                    message = await self._first_sign(ws) if self._pong is not None else None
+                    if message is None:
+                        message = await receive(ws, self._target.idle_timeout)
+                except Dead:
+                    await self._buried(ws)
+                    continue
                 except ConnectionClosed as exc:
                     too_big = exc.rcvd is not None and exc.rcvd.code == CloseCode.MESSAGE_TOO_BIG
                     if not may_retry or too_big:  # 1009: the frame, not the socket (rule 4)
@@ -257,12 +268,42 @@ class _EventStream:
                 continue
             return message, event
 
+    async def _first_sign(self, ws: ClientConnection) -> str | bytes | None:
+        """A reused socket's first message when it comes before the pong, else None (receive.py
+        `first_sign`); raises `Dead` when neither came within the liveness wait."""
+        pong, self._pong = self._pong, None
+        assert pong is not None
+        pool = self._target.pool
+        return await first_sign(ws, pong, liveness_wait(pool.round_trip(ws) if pool else None))
+
+    async def _buried(self, ws: ClientConnection) -> None:
+        """A reused socket did not answer in time (liveness.py rule 2): it and its idle siblings
+        are dropped; the pool's is replaced by a fresh one, a conversation's is a miss."""
+        wait = liveness_wait(self._target.pool.round_trip(ws) if self._target.pool else None)
+        logger.info(
+            "a kept WebSocket to %s did not answer within %.1f s; it is dead", self._where, wait
+        )
+        self._dead = True
+        if self._target.pool is not None:
+            self._target.pool.dead(ws)
+        elif ws.state is not State.CLOSED:
+            ws.transport.abort()
+        if not self._reused:
+            raise WebSocketClosed(
+                f"upstream {self._where}: the kept WebSocket did not answer within {wait:g} s "
+                "(a ping or the response); it is dead",
+                CloseCode.ABNORMAL_CLOSURE,
+            )
+        self._ws, self._dead = None, False
+        await self._open()
+
     async def _open(self) -> None:
         """Open a fresh socket and send the frame on it."""
         target = self._target
         self._reused = False
         logger.debug("connecting WebSocket to %s", self._where)
         proxy = target.egress.proxy_for(target.url)
+        started = asyncio.get_running_loop().time()
         with upstream_errors(self._where, CONNECTING, target.connect_timeout):
             ws = await SameOriginConnect(
                 target.url,
@@ -287,16 +328,20 @@ class _EventStream:
         if target.on_handshake is not None and ws.response is not None:
             target.on_handshake(ws.response.headers)
         if target.pool is not None:
-            target.pool.track(ws, target.url, target.headers, target.ssl)
+            handshake = asyncio.get_running_loop().time() - started
+            target.pool.track(ws, target.url, target.headers, target.ssl, handshake=handshake)
         logger.debug("WebSocket to %s open", self._where)
         await self._send(ws, may_fail=False)
 
-    async def _send(self, ws: ClientConnection, *, may_fail: bool) -> bool:
-        """Send the frame; False if the socket is gone and `may_fail` allows saying so."""
+    async def _send(self, ws: ClientConnection, *, may_fail: bool, probe: bool = False) -> bool:
+        """Send the frame (after a ping, when `probe`: a reused socket must show it is alive);
+        False if the socket is gone and `may_fail` allows saying so."""
         timeout = self._target.idle_timeout
         with upstream_errors(self._where, "sending response.create to", timeout):
             try:
                 async with asyncio.timeout(timeout):
+                    if probe:
+                        self._pong = await ws.ping()
                     await ws.send(self._frame)
             except TimeoutError:
                 raise
@@ -315,30 +360,6 @@ class _EventStream:
         ws, self._ws = self._ws, None
         if ws is not None:
             await close_socket(ws, CloseCode.NORMAL_CLOSURE)
-
-
-async def _receive(ws: ClientConnection, idle_timeout: float) -> str | bytes:
-    """The next message, or TimeoutError after `idle_timeout` seconds of silence.
-
-    When websockets fails the connection itself (a message over `max_size`: it sends close 1009)
-    and the upstream never answers the close, `recv` would wait out the whole idle timeout; so
-    silence is watched in short steps, and such a failure surfaces at once.
-    """
-    buffered = getattr(ws.recv_messages.frames, "queue", None)  # websockets' own frame deque
-    if buffered and buffered[0].fin:
-        return await ws.recv()  # a whole message is here: no wait to bound (most of a burst)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + idle_timeout
-    while True:
-        try:
-            async with asyncio.timeout(min(_POLL, max(deadline - loop.time(), 0))):
-                return await ws.recv()
-        except TimeoutError:
-            sent = ws.protocol.close_sent
-            if sent is not None:
-                raise ConnectionClosedError(None, sent, None) from None
-            if loop.time() >= deadline:
-                raise
 
 
 def _is_connection_limit(event: Event) -> bool:
