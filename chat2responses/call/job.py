@@ -126,6 +126,7 @@ class CallJob:
     quota: QuotaTap | None = None  # where this call's quota readings go
     turn: Turn | None = None  # the call's part in its conversation (continuation, replay)
     session_headers: Mapping[str, str] = field(default_factory=dict)  # the conversation's id
+    person: str = ""  # the caller's name from responses_client_keys (never a key)
     # Carried for the transports, opaque here.
     login: Login | None = None
     ssl: Any = None

@@ -20,11 +20,15 @@ Rule 4: `…/responses/compact` is served through a `compaction_trigger` call wh
         call keeps, a refusal's explanation) is call/backend.py's.
 Rule 5: a client that names a Codex originator gets the backend's vendor events on its
         Responses stream; a compact request gets the compact endpoint's answer.
+Rule 6: a caller the keys file named (`person`) has conversations of their own: their name is
+        part of the credential digest that keys conversations and kept reasoning, even when
+        everyone's calls go out on one login; the quota stays the account's.
 Pure: no I/O; the clock and the ids are injected, and the login is opaque.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +38,7 @@ from chat2responses.call.backend import CallExtras, call_extras, compact_body
 from chat2responses.call.conversation import ConversationStore, conversation_key
 from chat2responses.call.job import CallJob, Login
 from chat2responses.call.memory import Memory
+from chat2responses.call.people import People
 from chat2responses.call.policy import Route, asks_summaries
 from chat2responses.call.replay import ReasoningCache
 from chat2responses.call.turn import Turn, instructions_as_input
@@ -61,6 +66,7 @@ class ClientRequest:
     origin: str  # scheme://host[:port] the client addressed
     body: bytes | None  # its content-encoding undone
     header_fields: tuple[tuple[bytes, bytes], ...]
+    person: str = ""  # the caller's name from responses_client_keys (never a key)
 
 
 @dataclass(slots=True)
@@ -71,6 +77,7 @@ class CallState:
     conversations: ConversationStore = field(default_factory=ConversationStore)
     reasoning: ReasoningCache = field(default_factory=ReasoningCache)
     quota: QuotaBook = field(default_factory=QuotaBook)
+    people: People = field(default_factory=People)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +146,7 @@ def plan_call(
     body, turn, session = _conversation(
         translation.body,
         upstream=upstream,
-        credential=credential,
+        credential=_conversation_credential(credential, request.person),
         store=state.conversations if settings.continuation else None,
         cache=state.reasoning,
         websocket=plan.route is Route.WEBSOCKET,
@@ -165,7 +172,15 @@ def plan_call(
         login=context.login,
         ssl=context.ssl,
         explain=extras.explain,
+        person=request.person,
     )
+
+
+def _conversation_credential(account: str, person: str) -> str:
+    """Rule 6: whose conversations these are: the account's digest, with the person's name."""
+    if not person:
+        return account
+    return hashlib.sha256(f"{account}\x1f{person}".encode()).hexdigest()[:12]
 
 
 def _summaries(

@@ -44,6 +44,7 @@ from chat2responses.glue.flows import (
 from chat2responses.glue.login import account_for, current_login
 from chat2responses.glue.models import answer_models
 from chat2responses.glue.ready import announce_ready
+from chat2responses.glue.team import Team
 from chat2responses.protocol.errors import ClientError, ProxyError
 from chat2responses.settings import OPTION_NAMES, OPTIONS, RewriteMode, Settings
 from chat2responses.transports.answer import Relayed
@@ -74,6 +75,7 @@ class Chat2Responses:
         self.state = CallState()
         self.calls: dict[str, Call] = {}
         self.driver = Driver()
+        self.team = Team(self.state, self.driver)  # keys, health, shared state (glue/team.py)
         self.ssl_context: ssl.SSLContext | None = None
         self.codex_login: CodexLogin | None = None
         self.failed_at_start = False  # a bad value it was loaded with: mitmproxy is exiting
@@ -119,8 +121,10 @@ class Chat2Responses:
         settings = Settings.parse(**{name: getattr(ctx.options, name) for name in OPTION_NAMES})
         if "responses_catalog" in updated or settings.catalog_path != self.catalogs.path:
             self.catalogs.load(settings.catalog_path)
+        self.team.configure(settings)  # a bad keys file: ValueError, the old settings stay
         if settings.responses_url != self.settings.responses_url:
-            self.state.memory = Memory()  # what one upstream taught says nothing of another
+            # What one upstream taught says nothing of another.
+            self.state.memory = Memory(backing=self.team.backing)
         refetch = settings.responses_url != self.settings.responses_url or updated & _FETCH_OPTIONS
         self.settings = settings
         if refetch and self.driver.started:
@@ -129,6 +133,7 @@ class Chat2Responses:
     def running(self) -> None:
         gc.freeze()  # what exists now lives as long as the process: out of the collector's reach
         self.driver.start()
+        self.team.running()
         self._start_fetcher()
         if not self.failed_at_start:
             announce_ready()
@@ -147,6 +152,9 @@ class Chat2Responses:
         what this returns then (glue/flows.py: decode_off_loop)."""
         if not interception.admits(flow) or own_endpoints.answer(flow, self):
             return None  # answered or gone already, or a loop (answered with a 508)
+        person = self.team.admit(flow, self.settings)
+        if person is None:
+            return None  # no listed key: answered 401 (glue/team.py)
         if not interception.is_ours(flow, self.settings.hosts):
             return None  # another provider's call: untouched
         req = flow.request
@@ -166,22 +174,26 @@ class Chat2Responses:
                 refuse(flow, ClientError(message, status=405, headers={"allow": "POST"}))
             return None
         if decodes_slowly(req):
-            return self._request_decoded_off_loop(flow, kind)
-        self._request(flow, kind, None)
+            return self._request_decoded_off_loop(flow, kind, person)
+        self._request(flow, kind, None, person)
         return None
 
-    async def _request_decoded_off_loop(self, flow: http.HTTPFlow, kind: CallKind) -> None:
+    async def _request_decoded_off_loop(
+        self, flow: http.HTTPFlow, kind: CallKind, person: str
+    ) -> None:
         try:
             decoded = await decode_off_loop(flow.request)
         except ClientError as err:
             refuse(flow, err)
             return
         if flow.error is None and flow.live:
-            self._request(flow, kind, decoded)
+            self._request(flow, kind, decoded, person)
 
-    def _request(self, flow: http.HTTPFlow, kind: CallKind, decoded: bytes | None) -> None:
+    def _request(
+        self, flow: http.HTTPFlow, kind: CallKind, decoded: bytes | None, person: str
+    ) -> None:
         try:
-            call = self._rewrite(flow, kind, decoded)
+            call = self._rewrite(flow, kind, decoded, person)
         except ClientError as err:
             refuse(flow, err)
             return
@@ -192,7 +204,9 @@ class Chat2Responses:
         if call is not None:
             self.calls[flow.id] = call
 
-    def _rewrite(self, flow: http.HTTPFlow, kind: CallKind, decoded: bytes | None) -> Call | None:
+    def _rewrite(
+        self, flow: http.HTTPFlow, kind: CallKind, decoded: bytes | None, person: str
+    ) -> Call | None:
         started = time.monotonic()
         login = self._login()
         context = Context(
@@ -204,7 +218,7 @@ class Chat2Responses:
             ssl=self.ssl_context,
         )
         job = plan_call(
-            client_request(flow.request, kind, decoded),
+            client_request(flow.request, kind, decoded, person),
             settings=self.settings,
             catalog=self.catalogs.current(),
             state=self.state,
@@ -258,6 +272,7 @@ class Chat2Responses:
         display.restore(call.original)
         try:
             report = display.report(flow, call.job, call.started)
+            self.team.count(call.job, report.status)
             flow.comment = report.details()
             flow.marked = report.mark
             flow.metadata["chat2responses"].update(

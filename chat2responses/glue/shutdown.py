@@ -50,6 +50,7 @@ def teardown(addon: Chat2Responses) -> None:
         call = addon.calls.pop(flow_id)
         display.restore(call.original)
     addon.driver.stop()
+    addon.team.stop()
     addon.catalogs.stop()
     if addon.codex_login is not None:
         close_soon(addon.codex_login)

@@ -27,7 +27,7 @@ import functools
 import logging
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
@@ -66,10 +66,17 @@ class Driver:
         self._session: ClientSession | None = None
         self.pool = WebSocketPool()
         self.egress = DIRECT  # how upstream calls leave: set by the glue (upstream/proxies.py)
+        # What each call runs before its first attempt (call.py rule 6): shared state's pull.
+        self.prepare: Callable[[CallJob], Awaitable[None]] | None = None
 
     @property
     def started(self) -> bool:
         return self._sock is not None
+
+    @property
+    def stopping(self) -> bool:
+        """The proxy is stopping: calls are being ended (`stop_calls`)."""
+        return self._stopping is not None
 
     def start(self) -> None:
         """Bind now (so `port` is known at once) and serve on the running event loop."""
@@ -124,7 +131,14 @@ class Driver:
         flow is not held (rule 5). Without a running server (a test of the glue) it starts when
         claimed."""
         token = secrets.token_urlsafe(24)
-        call = UpstreamCall(job, self.session, self.pool, connect=self._connect, egress=self.egress)
+        call = UpstreamCall(
+            job,
+            self.session,
+            self.pool,
+            connect=self._connect,
+            egress=self.egress,
+            prepare=self.prepare,
+        )
         self._unclaimed[token] = call
         if held is not None:
             self._held[token] = held
