@@ -363,6 +363,8 @@ def _host_names(name: str, value: str) -> frozenset[str]:
             )
         hosts.add(host)
     return frozenset(hosts)
+
+
 _STATE_SCHEMES = ("redis", "rediss", "unix")
 
 

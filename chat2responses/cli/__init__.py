@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the proxy's port on 127.0.0.1 (default 8080, or C2R_PORT)",
     )
     intercept_parser = intercept.add_parser(commands)
-    
+
     keys = commands.add_parser(
         "keys",
         help="keys per person for a proxy others call (responses_client_keys)",
