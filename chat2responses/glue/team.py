@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mitmproxy import http
 
@@ -36,8 +36,10 @@ from chat2responses.transports.client_keys_file import KeysFile
 from chat2responses.transports.driver import Driver
 from chat2responses.transports.login_refresh import CodexLogin
 from chat2responses.transports.loop_watch import LoopWatch
-from chat2responses.transports.shared_state import SharedState
 from chat2responses.upstream.login import is_expired
+
+if TYPE_CHECKING:
+    from chat2responses.transports.shared_state import SharedState
 
 _KEY_HEADERS = ("authorization", "api-key", "x-api-key")
 
@@ -77,6 +79,10 @@ class Team:
     def _restart_shared(self) -> None:
         self._stop_shared()
         if self._state_url:
+            # Only now: redis-py takes a second to import, which no instance without shared
+            # state should pay at start.
+            from chat2responses.transports.shared_state import SharedState  # noqa: PLC0415
+
             state = self.state
             self.shared = SharedState(self._state_url, memory=lambda: state.memory)
             self.shared.start()
