@@ -4,14 +4,15 @@ Starts: the bundled emulator (unless `--upstream` names another upstream), `--in
 mitmdump instances with the addon (reverse mode, on 127.0.0.1, the same command line as
 `chat2responses run`), with `--shared-state` a Redis for them (Debian's redis-server, on
 127.0.0.1), and HAProxy with deploy/haproxy.cfg on `--listen-host`:`--port`. Prints the base URL
-and each instance's port and pid, prefixes each child's console lines with its name, starts an
-instance that exits again (deploy/policy.py: backoff, and what it says), and stops everything on
-Ctrl-C.
+and each instance's port and pid, prefixes each child's console lines with its name, replaces an
+instance that exits (its standby, else a restart after a backoff: deploy/policy.py), and stops
+everything on Ctrl-C.
 
-Rule 1: each child runs in its own process group: a Ctrl-C in the terminal reaches this process
-        alone, which stops the children in order (HAProxy first), each once.
-Rule 2: an instance keeps its port across restarts: HAProxy's server line stays right, and its
-        health check takes the instance back once it answers.
+Its children and the supervisor that keeps the instances running: deploy/children.py.
+
+Rule 1: the children are stopped in order on Ctrl-C or SIGTERM (HAProxy first), each once; a
+        second Ctrl-C does not cut that short.
+Rule 2: the gateway is ready when every instance and the standby answer their health check.
 Rule 3: what the keys file says reaches HAProxy as a map of digests to names (policy.keys_map),
         written beside the gateway's other temporary files, readable by its owner only.
 """
@@ -19,20 +20,14 @@ Rule 3: what the keys file says reaches HAProxy as a map of digests to names (po
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
 
 from chat2responses.cli.commands import (
     EMULATOR_NAMES,
@@ -43,7 +38,6 @@ from chat2responses.cli.commands import (
     resolve_upstream,
 )
 from chat2responses.cli.processes import (
-    READY_TIMEOUT,
     claim_port,
     free_port,
     start_emulator,
@@ -51,18 +45,14 @@ from chat2responses.cli.processes import (
     wait_until_listening,
 )
 from chat2responses.request.client_keys import parse_keys
+from deploy.children import Instance, Label, Supervisor, spawn, supervise, wait_until_healthy
 from deploy.policy import (
     check_instances,
     check_listen_host,
-    exit_message,
     keys_map,
-    next_backoff,
-    standby_message,
 )
 
 CONFIG = Path(__file__).resolve().parent / "haproxy.cfg"
-TICK = 0.1  # seconds between looks at the children
-HEALTH_PATH = "/_chat2responses/health"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -114,65 +104,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-# What redis-server says at every start, whatever its log level: not news.
-_REDIS_CHATTER = (
-    *("oO0OoO0OoO0Oo", "Redis version=", "Configuration loaded", "Server initialized"),
-    *("Memory overcommit", "Received SIGTERM", "User requested shutdown", "bye bye"),
-)
-
-
-def _prefixed(stream: IO[str], label: Label) -> None:
-    for line in stream:
-        if label.text == "redis" and any(words in line for words in _REDIS_CHATTER):
-            continue
-        sys.stdout.write(f"[{label.text}] {line}")
-        sys.stdout.flush()
-
-
-@dataclass
-class Label:
-    """The name a child's lines are prefixed with (a standby's changes when it takes over)."""
-
-    text: str
-
-
-def _spawn(command: list[str], label: Label) -> subprocess.Popen[str]:
-    """A child in its own process group (rule 1), its lines prefixed with `label`."""
-    child = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, process_group=0
-    )
-    assert child.stdout is not None
-    threading.Thread(target=_prefixed, args=(child.stdout, label), daemon=True).start()
-    return child
-
-
-@dataclass
-class Instance:
-    label: Label  # its server name in haproxy.cfg, or "standby"
-    port: int  # kept across restarts (rule 2)
-    command: list[str]
-    child: subprocess.Popen[str] | None = None
-    started: float = 0.0
-    backoff: float | None = None  # the last restart's delay
-    restart_at: float | None = None
-
-    @property
-    def name(self) -> str:
-        return self.label.text
-
-    def start(self) -> None:
-        self.child = _spawn(self.command, self.label)
-        self.started, self.restart_at = time.monotonic(), None
-
-    @property
-    def running(self) -> bool:
-        return self.child is not None and self.child.poll() is None
-
-    @property
-    def exited(self) -> bool:
-        return self.child is not None and self.child.poll() is not None
-
-
 def start_redis() -> tuple[subprocess.Popen[str], str]:
     """A Redis for the instances' shared state: 127.0.0.1 only, in memory only, bounded."""
     binary = os.environ.get("C2R_REDIS_SERVER", "redis-server")
@@ -181,34 +112,11 @@ def start_redis() -> tuple[subprocess.Popen[str], str]:
     command += ["--appendonly", "no", "--maxmemory", "256mb"]
     command += ["--maxmemory-policy", "allkeys-lru", "--loglevel", "warning"]
     try:
-        child = _spawn(command, Label("redis"))
+        child = spawn(command, Label("redis"))
     except FileNotFoundError:
         raise CliError(f"{binary} not found: scripts/gateway --shared-state installs it") from None
     wait_until_listening(child, port, "redis-server")
     return child, f"redis://127.0.0.1:{port}/0"
-
-
-def wait_until_healthy(instance: Instance) -> None:
-    """Returns once `instance` answers its health check with 200 (HAProxy's check), so that the
-    gateway is ready when it says so."""
-    assert instance.child is not None
-    child, what = instance.child, f"{instance.name} (mitmdump)"
-    wait_until_listening(child, instance.port, what)
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise CliError(f"{what} exited (status {child.returncode}); see its output above")
-        connection = http.client.HTTPConnection("127.0.0.1", instance.port, timeout=2)
-        try:
-            connection.request("GET", HEALTH_PATH)
-            if connection.getresponse().status == 200:
-                return
-        except (OSError, http.client.HTTPException):
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.1)
-    raise CliError(f"{what} did not answer {HEALTH_PATH} with 200 within {READY_TIMEOUT:.0f} s")
 
 
 def write_keys_map(path: str, where: Path) -> Path:
@@ -239,94 +147,6 @@ def start_haproxy(
         )
     except FileNotFoundError:
         raise CliError(f"{binary} not found: scripts/gateway installs it (apt-get)") from None
-
-
-class Supervisor:
-    """Starts again each instance that exits (policy rule 3): the standby takes its place, or
-    it starts again on its own port after its backoff."""
-
-    def __init__(
-        self, instances: list[Instance], make: Callable[[str], Instance], admin: Path
-    ) -> None:
-        self.instances = instances
-        self.make = make  # a new instance on a free port, by name
-        self.admin = admin  # HAProxy's admin socket
-        self.standby: Instance | None = None
-        self.standby_at: float | None = None  # when to start the next one
-        self.standby_backoff: float | None = None
-
-    def start_standby(self, *, say: bool = False) -> None:
-        self.standby = standby = self.make("standby")
-        standby.start()
-        self.standby_at = None
-        if say and standby.child is not None:
-            print(
-                f"gateway: a new standby starts (pid {standby.child.pid}, "
-                f"127.0.0.1:{standby.port}).",
-                flush=True,
-            )
-
-    def tick(self, now: float) -> None:
-        for instance in self.instances:
-            if instance.restart_at is None and instance.exited:
-                self._lost(instance, now)
-            elif instance.restart_at is not None and now >= instance.restart_at:
-                instance.start()
-                assert instance.child is not None
-                print(
-                    f"gateway: {instance.name} started again (pid {instance.child.pid}, "
-                    f"127.0.0.1:{instance.port}); HAProxy takes it back once two health checks "
-                    "pass.",
-                    flush=True,
-                )
-        standby = self.standby
-        if standby is not None and standby.exited:
-            self.standby = None
-            self.standby_backoff = next_backoff(self.standby_backoff, now - standby.started)
-            self.standby_at = now + self.standby_backoff
-        if self.standby is None and self.standby_at is not None and now >= self.standby_at:
-            self.start_standby(say=True)
-
-    def _lost(self, instance: Instance, now: float) -> None:
-        assert instance.child is not None
-        status, standby = instance.child.returncode, self.standby
-        if standby is not None and standby.running and self._point(instance.name, standby.port):
-            assert standby.child is not None
-            print(standby_message(instance.name, status, standby.child.pid, standby.port))
-            standby.label.text = instance.name  # its lines are the instance's from now on
-            instance.label, instance.port = standby.label, standby.port
-            instance.command, instance.child = standby.command, standby.child
-            instance.started, instance.backoff = standby.started, None
-            self.standby, self.standby_at = None, now
-            sys.stdout.flush()
-            return
-        delay = next_backoff(instance.backoff, now - instance.started)
-        instance.backoff, instance.restart_at = delay, now + delay
-        others = [i.name for i in self.instances if i is not instance and i.running]
-        print(exit_message(instance.name, status, delay, others), flush=True)
-
-    def _point(self, name: str, port: int) -> bool:
-        """HAProxy's server `name` at 127.0.0.1:`port` from now on (its admin socket)."""
-        command = f"set server instances/{name} addr 127.0.0.1 port {port}\n".encode()
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as admin:
-                admin.settimeout(2)
-                admin.connect(str(self.admin))
-                admin.sendall(command)
-                answer = admin.recv(4096).decode("utf-8", "replace")
-        except OSError as exc:
-            print(f"gateway: HAProxy's admin socket did not answer ({exc})", flush=True)
-            return False
-        return "port changed" in answer or "no need to change" in answer
-
-
-def supervise(haproxy: subprocess.Popen[str], supervisor: Supervisor) -> int:
-    """Until HAProxy exits: instances that exit are replaced (Supervisor)."""
-    while haproxy.poll() is None:
-        supervisor.tick(time.monotonic())
-        time.sleep(TICK)
-    print(f"gateway: HAProxy exited (status {haproxy.returncode}); stopping.", flush=True)
-    return haproxy.returncode or 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -367,9 +187,9 @@ def run(args: argparse.Namespace) -> int:
         for instance in instances:  # started together: their start-ups overlap
             instance.start()
         supervisor.start_standby()
-        for instance in [*instances, supervisor.standby]:
-            assert instance is not None
-            wait_until_healthy(instance)
+        for each in [*instances, supervisor.standby]:
+            if each is not None:
+                wait_until_healthy(each)
         host = args.listen_host.strip("[]")
         haproxy = start_haproxy(
             args.haproxy, f"{host}:{port}", instances, keys_map_path, supervisor.admin
