@@ -266,12 +266,17 @@ def test_what_one_memory_learns_another_absorbs_through_the_backing() -> None:
 
     here, there = Memory(backing=Backing()), Memory()
     match = CATALOG.match("mystery-model")
-    here.learn("http://up", match, Lesson(Route.WEBSOCKET, summaries_refused=True))
+    here.learn("http://up", match, Lesson(Route.WEBSOCKET, summaries_refused=True), now=T0)
     assert len(told) == 2
     assert all(there.absorb(value) for value in told)
     assert there.routes == here.routes and there.no_summaries == here.no_summaries
     assert not any(there.absorb(value) for value in told)  # known already: nothing new
-    plans = [m.plan(TransportMode.AUTO, "http://up", match, summaries=True) for m in (here, there)]
+    plans = [
+        m.plan(
+            TransportMode.AUTO, "http://up", match, summaries=True, login=False, retries=0, now=T0
+        )
+        for m in (here, there)
+    ]
     assert plans[0] == plans[1] and plans[0].reason is Reason.LEARNED
 
 

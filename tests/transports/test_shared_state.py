@@ -65,7 +65,7 @@ async def test_what_one_instance_keeps_another_pulls_before_its_call() -> None:
             assert there.cache.replay(CREDENTIAL, HISTORY) == here.cache.replay(CREDENTIAL, HISTORY)
             # What one learns, the other absorbs on its next pull.
             match = Catalog.default().match("mystery")
-            here.memory.learn("http://up", match, Lesson(Route.WEBSOCKET))
+            here.memory.learn("http://up", match, Lesson(Route.WEBSOCKET), now=time.time())
             await settle(lambda: there.memory.routes == here.memory.routes)
             assert here.shared.status == there.shared.status == "redis"
         finally:
