@@ -166,6 +166,26 @@ OPTIONS: tuple[tuple[str, type, str | int, str, tuple[str, ...] | None], ...] = 
         "version header, client_version of /models); the backend gates newer models on it.",
         None,
     ),
+    (
+        "responses_client_keys",
+        str,
+        "",
+        "A file of people and the SHA-256 of their keys, one 'NAME SHA256' per line "
+        "(chat2responses keys add NAME --file PATH); when set, a request without a listed key "
+        "gets a 401 before anything goes upstream, and each call is counted under its person's "
+        "name. Re-read when it changes.",
+        None,
+    ),
+    (
+        "responses_state_url",
+        str,
+        "",
+        "redis://host:port/db (or rediss://, unix://): keep what conversations carry between "
+        "turns (the reasoning kept for replay, learned routes) in Redis, so that any instance "
+        "behind a load balancer sends a moved turn as its own instance would have. Empty: "
+        "memory only. A Redis that goes away means memory, never a failed call.",
+        None,
+    ),
 )
 OPTION_NAMES = frozenset(name for name, *_ in OPTIONS)
 _DEFAULTS: dict[str, str | int] = {name: default for name, _, default, _, _ in OPTIONS}
@@ -213,6 +233,8 @@ class Settings:
     callers: Callers = NO_CALLERS
     client_version: str = CODEX_CLI_VERSION
     hosts: frozenset[str] = frozenset({"api.openai.com", "chatgpt.com"})
+    client_keys: str = ""  # the keys file's path (transports/client_keys_file.py reads it)
+    state_url: str = ""
 
     @classmethod
     def from_strings(cls, values: Mapping[str, str]) -> Settings:
@@ -255,6 +277,8 @@ class Settings:
         responses_allowed_hosts: str = "",
         responses_client_version: str = CODEX_CLI_VERSION,
         responses_hosts: str = "api.openai.com,chatgpt.com",
+        responses_client_keys: str = "",
+        responses_state_url: str = "",
     ) -> Settings:
         url = responses_url.strip().rstrip("/")
         if url:
@@ -291,6 +315,8 @@ class Settings:
             ),
             client_version=check_client_version(responses_client_version),
             hosts=_host_names("responses_hosts", responses_hosts),
+            client_keys=responses_client_keys.strip(),
+            state_url=_state_url(responses_state_url),
         )
 
 
@@ -337,6 +363,20 @@ def _host_names(name: str, value: str) -> frozenset[str]:
             )
         hosts.add(host)
     return frozenset(hosts)
+
+
+_STATE_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _state_url(value: str) -> str:
+    url = value.strip()
+    if url and urlsplit(url).scheme not in _STATE_SCHEMES:
+        # The value may hold a password: only its scheme is named.
+        raise ValueError(
+            "responses_state_url must be a redis://, rediss:// or unix:// URL (or empty), "
+            f"not one starting with {url.partition(':')[0]!r}"
+        )
+    return url
 
 
 def _bounded(name: str, value: int, low: int, high: int) -> int:

@@ -1,25 +1,33 @@
-"""`scripts/gateway`: one base URL for a team, HAProxy in front of two chat2responses instances.
+"""`scripts/gateway`: one base URL for a team, HAProxy in front of chat2responses instances.
 
-Starts, all on 127.0.0.1: the bundled emulator (unless `--upstream` names another upstream), two
-mitmdump instances with the addon (reverse mode, free ports, the same command line as
-`chat2responses run`), and HAProxy with deploy/haproxy.cfg on `--port`. Prints the base URL and
-each instance's port and pid, prefixes each instance's console lines with its name, and stops
-everything on Ctrl-C. An instance that dies is reported and left dead: HAProxy's checks take it out
-and its conversations move to the other instance, which is the point of the exercise.
+Starts: the bundled emulator (unless `--upstream` names another upstream), `--instances`
+mitmdump instances with the addon (reverse mode, on 127.0.0.1, the same command line as
+`chat2responses run`), with `--shared-state` a Redis for them (Debian's redis-server, on
+127.0.0.1), and HAProxy with deploy/haproxy.cfg on `--listen-host`:`--port`. Prints the base URL
+and each instance's port and pid, prefixes each child's console lines with its name, replaces an
+instance that exits (its standby, else a restart after a backoff: deploy/policy.py), and stops
+everything on Ctrl-C.
+
+Its children and the supervisor that keeps the instances running: deploy/children.py.
+
+Rule 1: the children are stopped in order on Ctrl-C or SIGTERM (HAProxy first), each once; a
+        second Ctrl-C does not cut that short.
+Rule 2: the gateway is ready when every instance and the standby answer their health check.
+Rule 3: what the keys file says reaches HAProxy as a map of digests to names (policy.keys_map),
+        written beside the gateway's other temporary files, readable by its owner only.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
 
 from chat2responses.cli.commands import (
     EMULATOR_NAMES,
@@ -36,25 +44,53 @@ from chat2responses.cli.processes import (
     stop,
     wait_until_listening,
 )
+from chat2responses.request.client_keys import parse_keys
+from deploy.children import Instance, Label, Supervisor, spawn, supervise, wait_until_healthy
+from deploy.policy import (
+    check_instances,
+    check_listen_host,
+    keys_map,
+)
 
 CONFIG = Path(__file__).resolve().parent / "haproxy.cfg"
-INSTANCES = ("c2r-1", "c2r-2")  # the server names in haproxy.cfg, in order
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
     parser = argparse.ArgumentParser(
         prog="scripts/gateway",
-        description="HAProxy on 127.0.0.1 in front of two chat2responses instances, each "
-        "conversation kept on one instance (deploy/haproxy.cfg).",
+        description="HAProxy in front of chat2responses instances, each conversation kept on "
+        "one instance, an instance that exits started again (deploy/haproxy.cfg).",
         epilog="environment: C2R_GATEWAY_PORT (--port), C2R_UPSTREAM (--upstream), "
-        "C2R_HAPROXY (--haproxy); scripts/gateway installs Debian's haproxy when it is missing.",
+        "C2R_HAPROXY (--haproxy), C2R_REDIS_SERVER (the redis-server binary); scripts/gateway "
+        "installs Debian's haproxy (and with --shared-state redis-server) when missing.",
     )
     parser.add_argument(
         "--port",
         type=int,
         default=int(env("C2R_GATEWAY_PORT", "8080")),
-        help="the gateway's port on 127.0.0.1 (default 8080; 0 picks a free one)",
+        help="the gateway's port (default 8080; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--listen-host",
+        default="127.0.0.1",
+        help="the address HAProxy listens on (default 127.0.0.1); another one than loopback "
+        "needs --keys",
+    )
+    parser.add_argument(
+        "--keys",
+        metavar="PATH",
+        help="the keys file (chat2responses keys add NAME --file PATH), given to every "
+        "instance as responses_client_keys: a call without a listed key gets a 401",
+    )
+    parser.add_argument(
+        "--instances", type=int, default=2, help="how many instances (1 to 8, default 2)"
+    )
+    parser.add_argument(
+        "--shared-state",
+        action="store_true",
+        help="start a Redis on 127.0.0.1 and keep the instances' conversation state in it "
+        "(responses_state_url), so that a moved conversation keeps its prompt cache",
     )
     parser.add_argument(
         "--upstream",
@@ -68,79 +104,138 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _prefixed(stream: IO[str], name: str) -> None:
-    for line in stream:
-        sys.stdout.write(f"[{name}] {line}")
-        sys.stdout.flush()
-
-
-def start_instance(name: str, upstream: Upstream) -> tuple[subprocess.Popen[str], int]:
+def start_redis() -> tuple[subprocess.Popen[str], str]:
+    """A Redis for the instances' shared state: 127.0.0.1 only, in memory only, bounded."""
+    binary = os.environ.get("C2R_REDIS_SERVER", "redis-server")
     port = free_port()
-    command = mitmproxy_command("mitmdump", upstream, port=port, web_port=None, verbose=False)
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert child.stdout is not None
-    threading.Thread(target=_prefixed, args=(child.stdout, name), daemon=True).start()
-    return child, port
-
-
-def start_haproxy(binary: str, port: int, instance_ports: Sequence[int]) -> subprocess.Popen[str]:
-    env = {**os.environ, "C2R_GATEWAY_BIND": f"127.0.0.1:{port}"}
-    for number, instance_port in enumerate(instance_ports, start=1):
-        env[f"C2R_INSTANCE_{number}"] = f"127.0.0.1:{instance_port}"
+    command = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+    command += ["--appendonly", "no", "--maxmemory", "256mb"]
+    command += ["--maxmemory-policy", "allkeys-lru", "--loglevel", "warning"]
     try:
-        return subprocess.Popen([binary, "-db", "-f", str(CONFIG)], env=env, text=True)
+        child = spawn(command, Label("redis"))
+    except FileNotFoundError:
+        raise CliError(f"{binary} not found: scripts/gateway --shared-state installs it") from None
+    wait_until_listening(child, port, "redis-server")
+    return child, f"redis://127.0.0.1:{port}/0"
+
+
+def write_keys_map(path: str, where: Path) -> Path:
+    """Rule 3."""
+    source = Path(path).expanduser()
+    try:
+        keys = parse_keys(source.read_text(encoding="utf-8"), str(source))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CliError(f"--keys {path}: {exc}") from None
+    target = where / "keys.map"
+    target.write_text(keys_map(keys), encoding="utf-8")
+    target.chmod(0o600)
+    return target
+
+
+def start_haproxy(
+    binary: str, bind: str, instances: Sequence[Instance], keys: Path | None, admin: Path
+) -> subprocess.Popen[str]:
+    env = {**os.environ, "C2R_GATEWAY_BIND": bind, "C2R_HAPROXY_SOCKET": str(admin)}
+    for number, instance in enumerate(instances, start=1):
+        env[f"C2R_INSTANCE_{number}"] = f"127.0.0.1:{instance.port}"
+    if keys is not None:
+        env["C2R_KEYS_MAP"] = str(keys)
+    try:
+        # Not prefixed: its DOWN/UP alerts are the gateway's own news.
+        return subprocess.Popen(
+            [binary, "-db", "-f", str(CONFIG)], env=env, text=True, process_group=0
+        )
     except FileNotFoundError:
         raise CliError(f"{binary} not found: scripts/gateway installs it (apt-get)") from None
 
 
-def watch(haproxy: subprocess.Popen[str], instances: dict[str, subprocess.Popen[str]]) -> int:
-    """Waits for HAProxy to exit; reports an instance that dies and leaves the rest running."""
-    reported: set[str] = set()
-    while haproxy.poll() is None:
-        for name, child in instances.items():
-            if name not in reported and child.poll() is not None:
-                reported.add(name)
-                print(
-                    f"gateway: {name} exited (status {child.returncode}); HAProxy sends its "
-                    "conversations to the other instance.",
-                    flush=True,
-                )
-        time.sleep(0.2)
-    return haproxy.returncode
-
-
 def run(args: argparse.Namespace) -> int:
+    for problem in (
+        check_instances(args.instances),
+        check_listen_host(args.listen_host, args.keys),
+    ):
+        if problem:
+            raise CliError(problem)
     port = claim_port(args.port, "the gateway (HAProxy)", "--port", "C2R_GATEWAY_PORT")
     children: list[subprocess.Popen[str]] = []
+    supervisor: Supervisor | None = None
+    temp = Path(tempfile.mkdtemp(prefix="c2r-gateway-"))
     try:
+        keys_map_path = write_keys_map(args.keys, temp) if args.keys else None
+        extra: list[str] = []
+        if args.keys:
+            extra += ["--set", f"responses_client_keys={Path(args.keys).expanduser().resolve()}"]
+        if args.shared_state:
+            redis, state_url = start_redis()
+            children.append(redis)
+            extra += ["--set", f"responses_state_url={state_url}"]
         emulator_url = None
         if args.upstream in EMULATOR_NAMES:
             emulator, emulator_url = start_emulator(emulator_command(verbose=False))
             children.append(emulator)
         upstream = resolve_upstream(args.upstream, emulator_url, "", "")
-        instances: dict[str, subprocess.Popen[str]] = {}
-        ports: list[int] = []
-        for name in INSTANCES:  # started together: their start-ups overlap
-            child, instance_port = start_instance(name, upstream)
-            children.append(child)
-            instances[name] = child
-            ports.append(instance_port)
-        for (name, child), instance_port in zip(instances.items(), ports, strict=True):
-            wait_until_listening(child, instance_port, f"{name} (mitmdump)")
-        haproxy = start_haproxy(args.haproxy, port, ports)
+
+        def make(name: str) -> Instance:
+            instance_port = free_port()
+            command = mitmproxy_command(
+                "mitmdump", upstream, port=instance_port, web_port=None, verbose=False, extra=extra
+            )
+            return Instance(Label(name), instance_port, command)
+
+        instances = [make(f"c2r-{n}") for n in range(1, args.instances + 1)]
+        supervisor = Supervisor(instances, make, temp / "haproxy.sock")
+        for instance in instances:  # started together: their start-ups overlap
+            instance.start()
+        supervisor.start_standby()
+        for each in [*instances, supervisor.standby]:
+            if each is not None:
+                wait_until_healthy(each)
+        host = args.listen_host.strip("[]")
+        haproxy = start_haproxy(
+            args.haproxy, f"{host}:{port}", instances, keys_map_path, supervisor.admin
+        )
         children.append(haproxy)
         wait_until_listening(haproxy, port, "haproxy")
-        print(f"\ngateway is ready: http://127.0.0.1:{port}/v1 (HAProxy, {CONFIG})", flush=True)
-        print(f"  upstream {upstream.label} ({upstream.url})")
-        for (name, child), instance_port in zip(instances.items(), ports, strict=True):
-            print(f"  instance {name}: mitmdump on 127.0.0.1:{instance_port}, pid {child.pid}")
-        print("Each answer names its instance in X-Served-By. Press Ctrl-C to stop.\n", flush=True)
-        return watch(haproxy, instances)
+        _announce(host, port, upstream, supervisor, args)
+        return supervise(haproxy, supervisor)
     except KeyboardInterrupt:
         return 130
     finally:
-        for child in reversed(children):
-            stop(child)
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut it short
+            signal.signal(signum, signal.SIG_IGN)
+        _stop_all(children, supervisor)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _stop_all(children: list[subprocess.Popen[str]], supervisor: Supervisor | None) -> None:
+    """HAProxy first (started last), then the instances and the standby, then the rest."""
+    mine = [] if supervisor is None else [*supervisor.instances, supervisor.standby]
+    instances = [i.child for i in mine if i is not None and i.child is not None]
+    for child in [*children[-1:], *instances, *children[:-1]]:
+        stop(child)
+
+
+def _announce(
+    host: str, port: int, upstream: Upstream, supervisor: Supervisor, args: argparse.Namespace
+) -> None:
+    shown = f"[{host}]" if ":" in host else host
+    print(f"\ngateway is ready: http://{shown}:{port}/v1 (HAProxy, {CONFIG})", flush=True)
+    print(f"  upstream {upstream.label} ({upstream.url})")
+    for instance in [*supervisor.instances, supervisor.standby]:
+        if instance is not None and instance.child is not None:
+            print(
+                f"  {'instance ' if instance.name != 'standby' else ''}{instance.name}: mitmdump "
+                f"on 127.0.0.1:{instance.port}, pid {instance.child.pid}"
+            )
+    print(f"  keys: {args.keys}" if args.keys else "  keys: none (anyone who reaches it)")
+    if args.shared_state:
+        print("  shared state: Redis on 127.0.0.1 (moved conversations keep their cache)")
+    print(
+        "The standby takes the place of an instance that exits. Each answer names its instance "
+        "in X-Served-By; an instance's status: chat2responses status --port N. "
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:

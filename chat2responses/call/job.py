@@ -131,6 +131,7 @@ class CallJob:
     budget: RetryBudgets | None = None  # the requests whose retries were just used up
     budget_key: str = ""  # this request's, across its client's retries (call/budget.py)
     session_headers: Mapping[str, str] = field(default_factory=dict)  # the conversation's id
+    person: str = ""  # the caller's name from responses_client_keys (never a key)
     # Carried for the transports, opaque here.
     login: Login | None = None
     ssl: Any = None

@@ -17,6 +17,9 @@ Rule 4: a WebSocket that closed before the response ended twice within UNSTABLE_
         (in one call or across calls) makes the model's calls go over HTTP for the next
         UNSTABLE_WINDOW seconds (`auto` only), then the WebSocket is tried again; an HTTP answer
         after such drops teaches no route of its own (the WebSocket may heal).
+Rule 5: what it learns is told to its `Backing` (shared.py: Redis when responses_state_url is
+        set), and what another instance learned comes back through `absorb`, so every instance
+        plans a model's first attempt alike.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from chat2responses.call.policy import Failure, Plan, Reason, Route, Tried
+from chat2responses.call.shared import NO_BACKING, Backing, Table, shared_name
 from chat2responses.settings import TransportMode
 from chat2responses.upstream.catalog import ModelMatch
 
@@ -52,6 +56,7 @@ class Memory:
     no_summaries: OrderedDict[tuple[str, str], float] = field(default_factory=OrderedDict)
     last_drop: OrderedDict[tuple[str, str], float] = field(default_factory=OrderedDict)
     http_until: OrderedDict[tuple[str, str], float] = field(default_factory=OrderedDict)
+    backing: Backing = NO_BACKING
 
     def plan(
         self,
@@ -96,12 +101,14 @@ class Memory:
         news = self._dropped(key, match, lesson.dropped, now) if lesson.dropped else []
         if lesson.route is not None and self.routes.get(key) is not lesson.route:
             _put(self.routes, key, lesson.route, self.cap)
+            self._share(key, lesson.route.value, now)
             news.append(
                 f"{match.upstream_name}: learned that it needs {lesson.route.value}; "
                 "later requests go there directly"
             )
         if lesson.summaries_refused and key not in self.no_summaries:
             _put(self.no_summaries, key, now, self.cap)
+            self._share(key, _NO_SUMMARIES, now)
             news.append(
                 f"{match.upstream_name}: the upstream refuses reasoning summaries; "
                 "later requests leave them out"
@@ -129,10 +136,42 @@ class Memory:
         """(upstream, model, until) of the models sent over HTTP now (rule 4)."""
         return [(up, model, until) for (up, model), until in self.http_until.items() if until > now]
 
+    def _share(self, key: tuple[str, str], what: str, now: float) -> None:
+        name = shared_name(*key, what if what == _NO_SUMMARIES else "route")
+        value = {"upstream": key[0], "model": key[1], "what": what, "at": now}
+        self.backing.put(Table.LEARNED, name, value)
+
+    def absorb(self, value: object) -> bool:
+        """Rule 5: keep what another instance learned (an entry `_share` wrote), unless this
+        process knows it already; whether it was new."""
+        if not isinstance(value, dict):
+            return False
+        upstream, model, what = value.get("upstream"), value.get("model"), value.get("what")
+        if not isinstance(upstream, str) or not isinstance(model, str):
+            return False
+        key = (upstream, model)
+        if what == _NO_SUMMARIES:
+            if key in self.no_summaries:
+                return False
+            at = value.get("at")
+            _put(
+                self.no_summaries, key, float(at) if isinstance(at, int | float) else 0.0, self.cap
+            )
+            return True
+        route = _ROUTES.get(what) if isinstance(what, str) else None
+        if route is None or self.routes.get(key) is route:
+            return False
+        _put(self.routes, key, route, self.cap)
+        return True
+
 
 def unstable_note(until: float) -> str:
     """What the summary and the log say of an unstable model: `http until 14:05`."""
     return f"http until {time.strftime('%H:%M', time.localtime(until))}"
+
+
+_NO_SUMMARIES = "no_summaries"
+_ROUTES = {route.value: route for route in Route}
 
 
 def _key(upstream: str, match: ModelMatch) -> tuple[str, str]:

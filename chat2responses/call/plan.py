@@ -29,11 +29,15 @@ Rule 7: a Responses request that chains by `previous_response_id` on an upstream
 Rule 8: a `response.create` frame of a client's Responses WebSocket is planned like a
         `POST …/responses` with the handshake's headers; its answer goes back as frames, with no
         keep-alive comments (the WebSocket has its own pings).
+Rule 9: a caller the keys file named (`person`) has conversations of their own: their name is
+        part of the credential digest that keys conversations and kept reasoning, even when
+        everyone's calls go out on one login; the quota stays the account's.
 Pure: no I/O; the clock and the ids are injected, and the login is opaque.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +50,7 @@ from chat2responses.call.conversation import ConversationStore, conversation_key
 from chat2responses.call.giving_up import client_of
 from chat2responses.call.job import CallJob, Login
 from chat2responses.call.memory import Memory
+from chat2responses.call.people import People
 from chat2responses.call.policy import Route, asks_summaries
 from chat2responses.call.replay import ReasoningCache
 from chat2responses.call.turn import Turn, instructions_as_input
@@ -81,6 +86,7 @@ class ClientRequest:
     # A `response.create` of the client's Responses WebSocket: its body, read already
     # (protocol/client_frames.py); the answer goes back as frames (rule 8).
     frame: dict[str, Any] | None = None
+    person: str = ""  # the caller's name from responses_client_keys (never a key)
 
 
 @dataclass(slots=True)
@@ -93,6 +99,7 @@ class CallState:
     chains: ResponseChains = field(default_factory=ResponseChains)
     quota: QuotaBook = field(default_factory=QuotaBook)
     budgets: RetryBudgets = field(default_factory=RetryBudgets)
+    people: People = field(default_factory=People)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +178,7 @@ def plan_call(
     body, turn, session = _conversation(
         translation.body,
         upstream=upstream,
-        credential=credential,
+        credential=_conversation_credential(credential, request.person),
         store=state.conversations if settings.continuation else None,
         cache=state.reasoning,
         chain=chain,
@@ -201,7 +208,15 @@ def plan_call(
         login=context.login,
         ssl=context.ssl,
         explain=extras.explain,
+        person=request.person,
     )
+
+
+def _conversation_credential(account: str, person: str) -> str:
+    """Rule 6: whose conversations these are: the account's digest, with the person's name."""
+    if not person:
+        return account
+    return hashlib.sha256(f"{account}\x1f{person}".encode()).hexdigest()[:12]
 
 
 def _summaries(

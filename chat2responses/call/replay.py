@@ -35,6 +35,10 @@ Rule 4 (custom calls): a chat client replays a custom tool call in the only form
         bounded like the reasoning), and `restore_custom_calls` turns a replayed
         `function_call` with one of them back into the `custom_tool_call` it was, and its
         `function_call_output` into a `custom_tool_call_output`.
+Rule 5 (shared): what `keep` files and `forget` drops is told to the cache's `Backing`
+        (shared.py: Redis when responses_state_url is set); `wanted` names the entries a
+        request would replay that this cache lacks, and `absorb` files one pulled from the
+        shared store, so another instance's turn replays the same items.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from chat2responses.call.fingerprint import fingerprint
+from chat2responses.call.shared import NO_BACKING, Backing, Table, shared_name
 from chat2responses.protocol.params import Item
 
 # Assistant tool calls → the key holding their payload.
@@ -226,12 +231,14 @@ class ReasoningCache:
         cap: int = 2048,
         ttl: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
+        backing: Backing = NO_BACKING,
     ) -> None:
         self._cap = cap
         self._ttl = ttl
         self._clock = clock
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
         self._custom: OrderedDict[tuple[str, str], float] = OrderedDict()  # rule 4
+        self.backing = backing
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -257,13 +264,51 @@ class ReasoningCache:
         )
         if not kept or not keys:
             return 0
+        self._file(credential, keys, kept)
+        for key in keys:  # rule 5
+            self.backing.put(Table.REASONING, shared_name(credential, key), list(kept))
+        return len(keys)
+
+    def _file(self, credential: str, keys: Iterable[str], kept: tuple[Item, ...]) -> None:
         now = self._clock()
         for key in keys:
             self._entries[credential, key] = _Entry(kept, now)
             self._entries.move_to_end((credential, key))
         while len(self._entries) > self._cap:
             self._entries.popitem(last=False)
-        return len(keys)
+
+    def wanted(self, credential: str, input_items: Sequence[Any]) -> list[str]:
+        """Rule 5: the keys `replay` would look for in `input_items` that this cache lacks, for
+        each assistant run with no reasoning before it (pull them by `shared_name`)."""
+        now = self._clock()
+        out: list[str] = []
+        for run in _runs_to_replay(input_items):
+            keys = _run_keys(run)
+            if not any(self._fresh((credential, key), now) for key in keys):
+                out += keys
+        return out
+
+    def absorb(self, credential: str, key: str, value: object) -> bool:
+        """Rule 5: file `value`, pulled from the shared store for `key`, when it is a list of
+        reasoning items with `encrypted_content`; whether it was."""
+        if not isinstance(value, list) or not value:
+            return False
+        kept = tuple(
+            _kept(item)
+            for item in value
+            if isinstance(item, dict)
+            and item_type(item) == REASONING
+            and isinstance(item.get("encrypted_content"), str)
+            and item["encrypted_content"]
+        )
+        if len(kept) != len(value):
+            return False
+        self._file(credential, [key], kept)
+        return True
+
+    def _fresh(self, where: tuple[str, str], now: float) -> bool:
+        entry = self._entries.get(where)
+        return entry is not None and now - entry.at < self._ttl
 
     def replay(self, credential: str, input_items: Sequence[Any]) -> tuple[list[Any], int]:
         """Before sending a full request: a new input list with the kept reasoning items put
@@ -302,6 +347,7 @@ class ReasoningCache:
         ]
         for where in gone:
             del self._entries[where]
+            self.backing.drop(Table.REASONING, shared_name(*where))  # rule 5
         return len(gone)
 
     def _keep_custom(self, credential: str, output: Sequence[Any]) -> None:
@@ -333,9 +379,7 @@ class ReasoningCache:
         return {**body, "input": [_as_custom(item, known) for item in items]}
 
     def _lookup(self, credential: str, run: Sequence[Any], now: float) -> tuple[Item, ...]:
-        calls = [item.get("call_id") for item in run if item_type(item) in CALL_PAYLOAD]
-        keys = [_call_key(call_id) for call_id in calls] if calls else [_text_key(answer_text(run))]
-        for key in keys:
+        for key in _run_keys(run):
             entry = self._entries.get((credential, key))
             if entry is not None and now - entry.at < self._ttl:
                 entry.at = now
@@ -350,3 +394,26 @@ class ReasoningCache:
             if now - entry.at < self._ttl:
                 return
             self._entries.popitem(last=False)
+
+
+def _run_keys(run: Sequence[Any]) -> list[str]:
+    """The keys an assistant run's reasoning is filed under (rule 3)."""
+    calls = [item.get("call_id") for item in run if item_type(item) in CALL_PAYLOAD]
+    return [_call_key(call_id) for call_id in calls] if calls else [_text_key(answer_text(run))]
+
+
+def _runs_to_replay(items: Sequence[Any]) -> list[Sequence[Any]]:
+    """The assistant runs of `items` that `replay` would put reasoning before (rule 3)."""
+    runs: list[Sequence[Any]] = []
+    index = 0
+    while index < len(items):
+        if not is_assistant(items[index]):
+            index += 1
+            continue
+        end = index
+        while end < len(items) and is_assistant(items[end]):
+            end += 1
+        if index == 0 or item_type(items[index - 1]) != REASONING:
+            runs.append(items[index:end])
+        index = end
+    return runs

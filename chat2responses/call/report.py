@@ -60,13 +60,15 @@ class CallReport:
     reason_note: str = ""  # said after the reason: "http until 14:05"
     notes: str = ""  # the served tier, safety buffering, metadata (upstream/notes.py)
     removed: tuple[str, ...] = ()  # fields the upstream refuses, removed before sending
+    person: str = ""  # the caller's name from responses_client_keys (never a key)
 
     @property
     def mark(self) -> str:
         return LEARNED_MARK if self.reason is Reason.LEARNED else MARKS[self.route]
 
     def summary(self) -> str:
-        """One line: the flow comment and the console line."""
+        """One line: the flow comment and the console line (led by the caller's name when
+        responses_client_keys names one)."""
         parts = [
             f"{self.requested} → {self.sent}",
             f"{self.route.value} ({_REASONS[self.reason]}"
@@ -88,7 +90,8 @@ class CallReport:
             parts.append(self.quota)
         if self.error:
             parts.append(f"error: {self.error}")
-        return " · ".join(parts)
+        line = " · ".join(parts)
+        return f"{self.person}: {line}" if self.person else line
 
     def details(self) -> str:
         """The lines a flow comment adds below the summary."""
@@ -115,17 +118,37 @@ _USAGE_SHAPES = (
 )
 
 
-def tokens_text(usage: dict[str, Any] | None) -> str:
-    """`tokens 12 in (4 cached) / 30 out (10 reasoning)` from a chat usage object, or from a
-    Responses one (a call on the Responses path)."""
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """A usage object's numbers, whichever API shaped it."""
+
+    prompt: int
+    completion: int
+    cached: int = 0
+    reasoning: int = 0
+
+
+def usage_tokens(usage: dict[str, Any] | None) -> Tokens | None:
+    """The numbers of a chat usage object, or of a Responses one (a call on the Responses
+    path); None when it has no whole numbers of tokens in and out."""
     if not isinstance(usage, dict):
-        return ""
+        return None
     shape = next((keys for keys in _USAGE_SHAPES if keys[0] in usage), _USAGE_SHAPES[0])
     prompt, completion = usage.get(shape[0]), usage.get(shape[1])
     if not isinstance(prompt, int) or not isinstance(completion, int):
-        return ""
+        return None
     cached = _detail(usage, shape[2], "cached_tokens")
-    reasoning = _detail(usage, shape[3], "reasoning_tokens")
+    return Tokens(prompt, completion, cached, _detail(usage, shape[3], "reasoning_tokens"))
+
+
+def tokens_text(usage: dict[str, Any] | None) -> str:
+    """`tokens 12 in (4 cached) / 30 out (10 reasoning)` from a chat usage object, or from a
+    Responses one (a call on the Responses path)."""
+    tokens = usage_tokens(usage)
+    if tokens is None:
+        return ""
+    prompt, completion = tokens.prompt, tokens.completion
+    cached, reasoning = tokens.cached, tokens.reasoning
     text = f"tokens {prompt} in"
     if cached:
         text += f" ({cached} cached)"

@@ -5,6 +5,7 @@
     chat2responses script                    # the path to give mitmproxy's -s
     chat2responses status [--port N]         # a running proxy's quota and learned routes
     chat2responses intercept proxy|transparent|local|wireguard [...]   # cli/intercept.py
+    chat2responses keys add NAME --file PATH # a new key for a person (responses_client_keys)
 
 Owns: the command line (every flag and its C2R_* variable), and the order of a run: refuse a busy
 port before anything starts, start the emulator (when it is the upstream) and mitmdump/mitmweb from
@@ -41,6 +42,7 @@ from chat2responses.cli.commands import (
     resolve_upstream,
     version_text,
 )
+from chat2responses.cli.keys import run_keys_add
 from chat2responses.cli.processes import (
     claim_port,
     settle,
@@ -185,7 +187,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="the proxy's port on 127.0.0.1 (default 8080, or C2R_PORT)",
     )
     intercept_parser = intercept.add_parser(commands)
-    for command in (run, emulator, script, status, intercept_parser):
+
+    keys = commands.add_parser(
+        "keys",
+        help="keys per person for a proxy others call (responses_client_keys)",
+        description="Manage a keys file: one person per line, a name and the SHA-256 of their\n"
+        "key. A proxy started with --set responses_client_keys=PATH answers 401 to a request\n"
+        "without a listed key and counts calls and tokens per person.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    add = keys_commands.add_parser(
+        "add",
+        help="print a new random key for NAME and append its SHA-256 to the file",
+    )
+    add.add_argument("name", metavar="NAME", help="the person (letters, digits, ._@+-)")
+    add.add_argument("--file", required=True, metavar="PATH", help="the keys file")
+    add.set_defaults(parser=add)
+    for command in (run, emulator, script, status, intercept_parser, keys):
         command.set_defaults(parser=command)
     return parser
 
@@ -304,6 +323,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "script":
         print(ENTRY_SCRIPT)
         return 0
+    if args.command == "keys":
+        try:
+            return run_keys_add(args.name, args.file)
+        except CliError as err:
+            print(f"chat2responses: {err}", file=sys.stderr)
+            return 2
     if args.command == "status":
         try:
             print(fetch_status(args.port))

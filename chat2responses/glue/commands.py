@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 
 from mitmproxy import command, exceptions
 
-from chat2responses.glue.status import status_text
-
 if TYPE_CHECKING:
     from chat2responses.glue.hooks import Chat2Responses
 
@@ -26,8 +24,9 @@ class Commands:
 
     @command.command("chat2responses.status")  # type: ignore[untyped-decorator]
     def status(self) -> str:
-        """Quota per account (digests only) and the routes learned from upstreams."""
-        text = status_text(self.main.state.quota, self.main.state.memory)
+        """Quota per account (digests only), the routes learned from upstreams, and calls per
+        person (with responses_client_keys)."""
+        text = self.main.team.status()
         logger.info(text)
         return text
 

@@ -79,6 +79,7 @@ def report(flow: http.HTTPFlow, job: CallJob, started: float) -> CallReport:
         quota=outcome.quota,
         notes=job.quota.notes.text() if job.quota and job.quota.notes else "",
         removed=translation.removed,
+        person=job.person,
         conversation=conversation_text(
             continued=outcome.continued,
             sent_items=outcome.sent_items,

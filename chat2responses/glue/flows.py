@@ -46,7 +46,7 @@ class Call:
 
 
 def client_request(
-    req: http.Request, kind: CallKind, decoded: bytes | None = None
+    req: http.Request, kind: CallKind, decoded: bytes | None = None, person: str = ""
 ) -> ClientRequest:
     """What plan_call needs of the client's request: its body's content-encoding undone
     (gzip, deflate, br, zstd), never past MAX_BODY_BYTES (protocol/content_coding.py), unless
@@ -55,7 +55,7 @@ def client_request(
     if body is None and req.raw_content is not None:
         coding = req.headers.get("content-encoding", "")
         body = decode_content(req.raw_content, coding, MAX_BODY_BYTES)
-    return ClientRequest(kind, req.path, origin_of(req), body, req.headers.fields)
+    return ClientRequest(kind, req.path, origin_of(req), body, req.headers.fields, person=person)
 
 
 def decodes_slowly(req: http.Request) -> bool:
@@ -102,6 +102,7 @@ def point_at_driver(flow: http.HTTPFlow, call: Call, port: int) -> None:
         "reason": job.plan.reason.value,
         "upstream_url": job.upstream.key,
         "dropped": list(job.translation.dropped),
+        "person": job.person,  # responses_client_keys' name for the caller ("" without keys)
     }
 
 

@@ -45,6 +45,7 @@ from chat2responses.glue.flows import (
 from chat2responses.glue.login import account_for, current_login
 from chat2responses.glue.models import answer_models
 from chat2responses.glue.ready import announce_ready
+from chat2responses.glue.team import Team
 from chat2responses.protocol.errors import ClientError, ProxyError
 from chat2responses.settings import OPTION_NAMES, OPTIONS, RewriteMode, Settings
 from chat2responses.transports.answer import Relayed
@@ -76,6 +77,7 @@ class Chat2Responses:
         self.calls: dict[str, Call] = {}
         self.sockets: dict[str, sockets.SocketCall] = {}  # clients' Responses WebSockets
         self.driver = Driver()
+        self.team = Team(self.state, self.driver)  # keys, health, shared state (glue/team.py)
         self.ssl_context: ssl.SSLContext | None = None
         self.codex_login: CodexLogin | None = None
         self.failed_at_start = False  # a bad value it was loaded with: mitmproxy is exiting
@@ -121,8 +123,10 @@ class Chat2Responses:
         settings = Settings.parse(**{name: getattr(ctx.options, name) for name in OPTION_NAMES})
         if "responses_catalog" in updated or settings.catalog_path != self.catalogs.path:
             self.catalogs.load(settings.catalog_path)
+        self.team.configure(settings)  # a bad keys file: ValueError, the old settings stay
         if settings.responses_url != self.settings.responses_url:
-            self.state.memory = Memory()  # what one upstream taught says nothing of another
+            # What one upstream taught says nothing of another.
+            self.state.memory = Memory(backing=self.team.backing)
         refetch = settings.responses_url != self.settings.responses_url or updated & _FETCH_OPTIONS
         self.settings = settings
         if refetch and self.driver.started:
@@ -131,6 +135,7 @@ class Chat2Responses:
     def running(self) -> None:
         gc.freeze()  # what exists now lives as long as the process: out of the collector's reach
         self.driver.start()
+        self.team.running()
         self._start_fetcher()
         if not self.failed_at_start:
             announce_ready()
@@ -149,6 +154,9 @@ class Chat2Responses:
         what this returns then (glue/flows.py: decode_off_loop)."""
         if not interception.admits(flow) or own_endpoints.answer(flow, self):
             return None  # answered or gone already, or a loop (answered with a 508)
+        person = self.team.admit(flow, self.settings)
+        if person is None:
+            return None  # no listed key: answered 401 (glue/team.py)
         if not interception.is_ours(flow, self.settings.hosts):
             return None  # another provider's call: untouched
         req = flow.request
@@ -164,7 +172,7 @@ class Chat2Responses:
             return None
         rewrite_all = self.settings.rewrite is RewriteMode.ALL
         if kind is CallKind.RESPONSES and rewrite_all and sockets.is_websocket_upgrade(req):
-            self.sockets[flow.id] = sockets.take_over(flow, self.driver, self._plan)
+            self.sockets[flow.id] = sockets.take_over(flow, self.driver, self._plan, person)
             return None
         if req.method != "POST":
             if self.settings.rewrite is RewriteMode.ALL:
@@ -172,22 +180,26 @@ class Chat2Responses:
                 refuse(flow, ClientError(message, status=405, headers={"allow": "POST"}))
             return None
         if decodes_slowly(req):
-            return self._request_decoded_off_loop(flow, kind)
-        self._request(flow, kind, None)
+            return self._request_decoded_off_loop(flow, kind, person)
+        self._request(flow, kind, None, person)
         return None
 
-    async def _request_decoded_off_loop(self, flow: http.HTTPFlow, kind: CallKind) -> None:
+    async def _request_decoded_off_loop(
+        self, flow: http.HTTPFlow, kind: CallKind, person: str
+    ) -> None:
         try:
             decoded = await decode_off_loop(flow.request)
         except ClientError as err:
             refuse(flow, err)
             return
         if flow.error is None and flow.live:
-            self._request(flow, kind, decoded)
+            self._request(flow, kind, decoded, person)
 
-    def _request(self, flow: http.HTTPFlow, kind: CallKind, decoded: bytes | None) -> None:
+    def _request(
+        self, flow: http.HTTPFlow, kind: CallKind, decoded: bytes | None, person: str
+    ) -> None:
         try:
-            call = self._rewrite(flow, kind, decoded)
+            call = self._rewrite(flow, kind, decoded, person)
         except ClientError as err:
             refuse(flow, err)
             return
@@ -217,9 +229,11 @@ class Chat2Responses:
             context=context,
         )
 
-    def _rewrite(self, flow: http.HTTPFlow, kind: CallKind, decoded: bytes | None) -> Call | None:
+    def _rewrite(
+        self, flow: http.HTTPFlow, kind: CallKind, decoded: bytes | None, person: str
+    ) -> Call | None:
         started = time.monotonic()
-        job = self._plan(client_request(flow.request, kind, decoded))
+        job = self._plan(client_request(flow.request, kind, decoded, person))
         if job is None:
             return None  # not ours: the upstream's own endpoint serves it
         job.relayed = Relayed()
@@ -274,6 +288,7 @@ class Chat2Responses:
         display.restore(call.original)
         try:
             report = display.report(flow, call.job, call.started)
+            self.team.count(call.job, report.status)
             flow.comment = report.details()
             flow.marked = report.mark
             flow.metadata["chat2responses"].update(

@@ -52,6 +52,7 @@ def teardown(addon: Chat2Responses) -> None:
     for flow_id in list(addon.sockets):
         display.restore(addon.sockets.pop(flow_id).original)
     addon.driver.stop()
+    addon.team.stop()
     addon.catalogs.stop()
     if addon.codex_login is not None:
         close_soon(addon.codex_login)

@@ -55,9 +55,10 @@ class SocketCall:
 Plan = Callable[[ClientRequest], CallJob | None]
 
 
-def take_over(flow: http.HTTPFlow, driver: Driver, plan: Plan) -> SocketCall:
-    """Register `flow`'s socket with the driver and re-point the upgrade at it (rule 2)."""
-    handshake = client_request(flow.request, CallKind.RESPONSES)
+def take_over(flow: http.HTTPFlow, driver: Driver, plan: Plan, person: str = "") -> SocketCall:
+    """Register `flow`'s socket with the driver and re-point the upgrade at it (rule 2);
+    `person` is the caller's name from responses_client_keys, checked at the upgrade."""
+    handshake = client_request(flow.request, CallKind.RESPONSES, person=person)
     original = display.Original.of(flow)
     socket = SocketCall("", original)
 
@@ -69,6 +70,7 @@ def take_over(flow: http.HTTPFlow, driver: Driver, plan: Plan) -> SocketCall:
             frame.raw,
             handshake.header_fields,
             frame=frame.body,
+            person=handshake.person,
         )
         return plan(request)
 

@@ -19,6 +19,8 @@ Rule 4: the client leaving cancels the call; leaving the connector's `async with
         upstream. A call the proxy cancels as it stops (`stopping` set) ends its answer with that
         error, as far as the answer got; never a cut stream.
 Rule 5: an exception that is not the project's own is a bug: it still ends in an OpenAI error.
+Rule 6: `prepare`, when given (transports/shared_state.py), runs before the first attempt: it
+        may fill the process's caches with what the call is about to need; it never fails.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import ClientSession
 
@@ -65,8 +67,10 @@ class UpstreamCall:
         *,
         connect: Connector = connect_upstream,
         egress: Egress = DIRECT,
+        prepare: Callable[[CallJob], Awaitable[None]] | None = None,
     ) -> None:
         self.job = job
+        self._prepare = prepare
         self.session = session
         self.pool = pool
         self.egress = egress  # the proxy and the hop mark (upstream/proxies.py)
@@ -88,6 +92,8 @@ class UpstreamCall:
         mitmproxy's request to arrive before its first write)."""
         self.answer.arm_keepalive()
         try:
+            if self._prepare is not None:  # rule 6
+                await self._prepare(self.job)
             command: Command | None = self.machine.start(self.pool.usable)
             while isinstance(command, Open):
                 command = await self._attempt(command)

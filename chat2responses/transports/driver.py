@@ -31,7 +31,7 @@ import functools
 import logging
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -83,10 +83,17 @@ class Driver:
         self._sockets: dict[str, client_socket.SocketSession] = {}
         self._socket_sock: socket.socket | None = None
         self._socket_server: Any = None
+        # What each call runs before its first attempt (call.py rule 6): shared state's pull.
+        self.prepare: Callable[[CallJob], Awaitable[None]] | None = None
 
     @property
     def started(self) -> bool:
         return self._sock is not None
+
+    @property
+    def stopping(self) -> bool:
+        """The proxy is stopping: calls are being ended (`stop_calls`)."""
+        return self._stopping is not None
 
     def start(self) -> None:
         """Bind now (so `port` is known at once) and serve on the running event loop."""
@@ -156,7 +163,14 @@ class Driver:
         flow is not held (rule 5). Without a running server (a test of the glue) it starts when
         claimed."""
         token = secrets.token_urlsafe(24)
-        call = UpstreamCall(job, self.session, self.pool, connect=self._connect, egress=self.egress)
+        call = UpstreamCall(
+            job,
+            self.session,
+            self.pool,
+            connect=self._connect,
+            egress=self.egress,
+            prepare=self.prepare,
+        )
         self._unclaimed[token] = call
         if held is not None:
             self._held[token] = held

@@ -252,3 +252,45 @@ def test_what_is_taught_anew_counts_as_recent() -> None:
     for name, route in (("m-a", W), ("m-b", W), ("m-a", H), ("m-c", W)):
         memory.learn(UP, CATALOG.match(name), Lesson(route=route), now=T0)
     assert list(memory.routes) == [(UP, "m-a"), (UP, "m-c")]  # m-b was the least recent
+
+
+def test_what_one_memory_learns_another_absorbs_through_the_backing() -> None:
+    told: list[object] = []
+
+    class Backing:
+        def put(self, table: object, name: str, value: object) -> None:
+            told.append(value)
+
+        def drop(self, table: object, name: str) -> None:
+            raise AssertionError("nothing learned is dropped")
+
+    here, there = Memory(backing=Backing()), Memory()
+    match = CATALOG.match("mystery-model")
+    here.learn("http://up", match, Lesson(Route.WEBSOCKET, summaries_refused=True), now=T0)
+    assert len(told) == 2
+    assert all(there.absorb(value) for value in told)
+    assert there.routes == here.routes and there.no_summaries == here.no_summaries
+    assert not any(there.absorb(value) for value in told)  # known already: nothing new
+    plans = [
+        m.plan(
+            TransportMode.AUTO, "http://up", match, summaries=True, login=False, retries=0, now=T0
+        )
+        for m in (here, there)
+    ]
+    assert plans[0] == plans[1] and plans[0].reason is Reason.LEARNED
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "x",
+        {"upstream": "u", "model": "m", "what": "carrier-pigeon"},
+        {"upstream": 1, "model": "m", "what": "http"},
+        {"model": "m", "what": "http"},
+    ],
+)
+def test_an_entry_that_is_not_a_lesson_is_refused(value: object) -> None:
+    memory = Memory()
+    assert not memory.absorb(value)
+    assert not memory.routes and not memory.no_summaries

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from chat2responses.call.replay import ReasoningCache, is_empty_answer, replayed, units
+from chat2responses.call.shared import Table, shared_name
 from chat2responses.emulator.backend import Caller, Emulator, EmulatorConfig
 from chat2responses.emulator.builder import Emit, Reject, Step
 from chat2responses.emulator.rules import Transport
@@ -437,3 +438,58 @@ def test_custom_call_ids_are_bounded() -> None:
     body = {"input": [{**AS_FUNCTION, "call_id": "call_0"}, {**AS_FUNCTION, "call_id": "call_2"}]}
     kinds = [item["type"] for item in cache.restore_custom_calls("cred", body)["input"]]
     assert kinds == ["function_call", "custom_tool_call"]
+
+
+# --- shared state (rule 5) -----------------------------------------------------------------------
+
+
+class Recorder:
+    """A `Backing` that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, Table, str, Any]] = []
+
+    def put(self, table: Table, name: str, value: Any) -> None:
+        self.told.append(("put", table, name, value))
+
+    def drop(self, table: Table, name: str) -> None:
+        self.told.append(("drop", table, name, None))
+
+
+def test_what_is_kept_is_told_to_the_backing_and_another_cache_replays_it_alike() -> None:
+    backing = Recorder()
+    here = ReasoningCache(clock=Clock(), backing=backing)
+    _, body = tool_turn(here)
+    puts = [t for t in backing.told if t[0] == "put"]
+    assert len(puts) == 2 and {t[1] for t in puts} == {Table.REASONING}
+    assert all("sealed" not in name and ALICE not in name for _, _, name, _ in puts)
+
+    there = ReasoningCache(clock=Clock())  # another instance: nothing kept locally
+    wanted = there.wanted(ALICE, body["input"])
+    assert len(wanted) == 2 and wanted == [k for k in wanted if k.startswith("call:")]
+    assert here.wanted(ALICE, body["input"]) == []  # this one has it all
+    pulled = {name: value for _, _, name, value in puts}
+    for key in wanted:
+        assert there.absorb(ALICE, key, pulled[shared_name(ALICE, key)])
+    assert there.wanted(ALICE, body["input"]) == []
+    assert there.replay(ALICE, body["input"]) == here.replay(ALICE, body["input"])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, [], "x", [{"type": "message"}], [{"type": "reasoning", "encrypted_content": ""}]],
+)
+def test_a_pulled_value_that_is_not_kept_reasoning_is_refused(value: Any) -> None:
+    cache = ReasoningCache(clock=Clock())
+    assert not cache.absorb(ALICE, "call:x", value)
+    assert len(cache) == 0
+
+
+def test_forgetting_a_refused_item_drops_it_from_the_backing_too() -> None:
+    backing = Recorder()
+    cache = ReasoningCache(clock=Clock(), backing=backing)
+    _, body = tool_turn(cache)
+    replayed_items, _ = cache.replay(ALICE, body["input"])
+    assert cache.forget(ALICE, replayed_items) == 2
+    drops = [t for t in backing.told if t[0] == "drop"]
+    assert {t[2] for t in drops} == {t[2] for t in backing.told if t[0] == "put"}
