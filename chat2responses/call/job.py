@@ -73,8 +73,11 @@ class CallOutcome:
     def route(self) -> Route | None:
         return self.tried[-1].attempt.route if self.tried else None
 
+    def has_room(self, size: int) -> bool:
+        return self.frames_size + size <= DISPLAY_LIMIT
+
     def keep_frame(self, frame: str) -> None:
-        if self.frames_size + len(frame) <= DISPLAY_LIMIT:
+        if self.has_room(len(frame)):
             self.frames.append(frame)
             self.frames_size += len(frame)
 

@@ -33,6 +33,7 @@ Pure: no I/O and no clock; the jitter of a backoff is injected.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -63,6 +64,9 @@ from chat2responses.response.responses_sinks import ResponsesStreamSink
 from chat2responses.upstream.profiles import response_create_frame
 
 logger = logging.getLogger(__name__)
+
+# An error object in a frame (an `error` event, `response.failed`); `"error": null` is none.
+_CARRIES_ERROR = re.compile(r'"error"\s*:\s*(?!null)')
 
 
 class CallMachine:
@@ -130,9 +134,10 @@ class CallMachine:
             self.job.quota.headers(headers)
 
     def frame(self, text: str) -> None:
-        """A WebSocket frame, kept (bounded) for display; an error frame redacted, as its
-        error is (protocol/redact.py)."""
-        self.outcome.keep_frame(redact(text) if '"error"' in text else text)
+        """A WebSocket frame, kept (bounded) for display; a frame carrying an error (not
+        `"error": null`) redacted, as its error is (protocol/redact.py)."""
+        if self.outcome.has_room(len(text)):
+            self.outcome.keep_frame(redact(text) if _CARRIES_ERROR.search(text) else text)
 
     def transcript(self) -> Transcript:
         """Where an HTTP attempt's raw answer is kept for display."""

@@ -866,10 +866,14 @@ def test_an_error_frame_is_kept_redacted_and_others_as_they_came() -> None:
     machine.start(lambda s: True)
     plain = '{"type":"response.created","response":{"id":"resp_1"}}'
     error = '{"type":"error","error":{"message":"bad token Bearer sk-secret-12345678901234"}}'
-    machine.frame(plain)
-    machine.frame(error)
+    failed = '{"type":"response.failed","response":{"error": {"message":"Bearer sk-abcdefghij"}}}'
+    done = '{"type":"response.completed","response":{"error":null,"text":"Bearer sk-1234567890"}}'
+    for text in (plain, error, failed, done):
+        machine.frame(text)
     assert machine.outcome.frames[0] == plain
     assert "sk-secret" not in machine.outcome.frames[1] and '"error"' in machine.outcome.frames[1]
+    assert "sk-abc" not in machine.outcome.frames[2] and "<redacted>" in machine.outcome.frames[2]
+    assert machine.outcome.frames[3] == done  # no error in it: kept as it came
 
 
 def test_the_attempt_carries_the_clients_headers_and_the_profiles_frame_extras() -> None:
