@@ -745,7 +745,7 @@ def test_a_clients_responses_websocket_is_taken_over_under_rewrite_all(
         assert addon.driver._sockets[socket.token] is not None
         addon.websocket_end(flow)
         assert flow.request.path == "/v1/responses"  # put back as the client sent it
-        assert flow.comment.startswith("chat2responses served this WebSocket: 0 response(s)")
+        assert flow.comment.startswith("client websocket · chat2responses served 0 response(s)")
         assert flow.id not in addon.sockets
 
 
