@@ -32,8 +32,8 @@ from tests.emulator_helpers import emulator_subprocess  # noqa: E402
 from tests.mitmweb_helpers import Flow, Mitmweb, free_port, run_mitmweb  # noqa: E402
 
 CHAT_PATH = "/v1/chat/completions"
-LIST_HEIGHT = 470  # the flow list's picture; the detail is HEIGHT tall
-REPORT_WIDTH, REPORT_HEIGHT = 1280, 1240  # the report's first conversation
+LIST_HEIGHT = 500  # the flow list's picture; the detail is HEIGHT tall
+REPORT_WIDTH, REPORT_HEIGHT = 1280, 1020  # the report's totals and first conversation
 # Column widths (px) for mitmweb's flow table, as its own column resizing stores them: the list
 # alone gets room for the whole comment; beside the detail pane the comment still leads.
 COLUMN_WIDTHS_KEY = "mitmweb-column-widths"
@@ -92,20 +92,16 @@ CALLS: list[dict[str, Any]] = [
 ]
 
 
-TURNS = 3  # of the conversation continued on its WebSocket
+TURNS = 3  # of the conversation continued on its WebSocket, then one that edits its prompt
 
 
 def drive(web: Mitmweb) -> None:
-    """Both calls, then the conversation, streamed, through the proxy with the openai SDK."""
+    """The conversation, then both calls, streamed, through the proxy with the openai SDK."""
     with openai.OpenAI(base_url=web.base_url, api_key="sk-local", max_retries=0, timeout=30) as c:
-        for call in CALLS:
-            with c.chat.completions.create(
-                stream=True, stream_options={"include_usage": True}, **call
-            ) as stream:
-                chunks = list(stream)
-            print(f"  {call['model']}: {len(chunks)} chunks")
         messages: list[Any] = [{"role": "system", "content": SYSTEM}]
-        for turn in range(1, TURNS + 1):
+        for turn in range(1, TURNS + 2):
+            if turn > TURNS:  # the system prompt edited: the cache misses, and the view says why
+                messages[0] = {"role": "system", "content": SYSTEM + " Today is Monday."}
             messages.append({"role": "user", "content": f"Step {turn} of the refactoring"})
             with c.chat.completions.create(
                 model="gpt-5.5", messages=messages, stream=True,
@@ -113,12 +109,18 @@ def drive(web: Mitmweb) -> None:
             ) as stream:  # fmt: skip
                 text = "".join(ch.choices[0].delta.content or "" for ch in stream if ch.choices)
             messages.append({"role": "assistant", "content": text})
-        print(f"  gpt-5.5: a conversation of {TURNS} turns")
+        print(f"  gpt-5.5: a conversation of {TURNS + 1} turns")
+        for call in CALLS:
+            with c.chat.completions.create(
+                stream=True, stream_options={"include_usage": True}, **call
+            ) as stream:
+                chunks = list(stream)
+            print(f"  {call['model']}: {len(chunks)} chunks")
 
 
 def settled(flows: list[Flow]) -> bool:
     chat = [f for f in flows if f["request"]["path"] == CHAT_PATH and f.get("comment")]
-    return len(chat) == len(CALLS) + TURNS
+    return len(chat) == len(CALLS) + TURNS + 1
 
 
 @dataclass(frozen=True)
