@@ -14,7 +14,9 @@ Rule 1 (conversations): a conversation is first its key (call/conversation.py ru
         change a derived key, must not hide the miss they cause). Only the RECENT most recently
         active conversations are searched.
 Rule 2 (bounds): at most `conversations` conversations (the least recently active go first), at
-        most `turns` turns each (the oldest go first; the numbering goes on).
+        most `turns` turns each (the oldest go first; the numbering goes on). Only a
+        conversation's last turn keeps its digests (call/digests.py: a few per input item, what
+        the next turn is compared with); the earlier turns let theirs go.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
 
+from chat2responses.call.digests import Digests
 from chat2responses.call.misses import explain
 from chat2responses.call.record import CallRecord
 
@@ -39,7 +42,7 @@ class _Conversation:
 class Ledger:
     """The last turns of the last conversations (module rules)."""
 
-    def __init__(self, *, conversations: int = 128, turns: int = 200) -> None:
+    def __init__(self, *, conversations: int = 64, turns: int = 200) -> None:
         self._cap = conversations
         self._turns = turns
         self._next = 0
@@ -59,6 +62,8 @@ class Ledger:
         previous = conversation.turns[-1] if conversation.turns else None
         conversation.count += 1
         filed = replace(record, turn=conversation.count, miss=explain(previous, record))
+        if previous is not None:  # rule 2: compared with for the last time
+            conversation.turns[-1] = replace(previous, digests=Digests())
         if len(conversation.turns) == conversation.turns.maxlen:
             self._by_id.pop(conversation.turns[0].id, None)
         conversation.turns.append(filed)

@@ -88,3 +88,13 @@ def test_a_flow_filed_twice_is_filed_once() -> None:
     first = ledger.add(turn(1, "ab"))
     assert ledger.add(turn(1, "ab")) == first
     assert len(ledger.conversation("f1")) == 1
+
+
+def test_only_the_last_turn_keeps_its_digests() -> None:
+    """Rule 2: memory stays bounded by the conversations, not by their turns' items."""
+    ledger = Ledger()
+    for n in (1, 2, 3):
+        ledger.add(turn(n, "abcdef"[: 2 * n]))
+    turns = ledger.conversation("f3")
+    assert [len(t.digests.items) for t in turns] == [0, 0, 6]
+    assert ledger.add(turn(4, "abcdefgh")).miss == ()  # still compared with turn 3
