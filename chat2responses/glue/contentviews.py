@@ -31,13 +31,14 @@ if TYPE_CHECKING:
 META = "chat2responses"
 
 
-def register_views(insight: Insight) -> None:
-    """Add the views once (a script reload must not register them twice); the Conversation view
-    reads this addon's records (replaced on a reload, so it reads the new addon's)."""
+def register_views(insight: Insight | None = None) -> None:
+    """Add the views once (a script reload must not register them twice); the Conversation view,
+    given the addon's records, reads them (replaced on a reload, so it reads the new addon's)."""
     for view in (ChatStreamView, ResponsesEventsView, ChatRequestView):
         if view().name.lower() not in contentviews.registry.available_views():
             contentviews.add(view)
-    contentviews.add(ConversationView(insight))
+    if insight is not None:
+        contentviews.add(ConversationView(insight))
 
 
 class ChatStreamView(contentviews.Contentview):
