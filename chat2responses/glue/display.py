@@ -2,9 +2,9 @@
 
 The client's flow is left as the client saw it: its own request (put back by `restore` on every
 path — answered, failed, or the proxy stopping) and the answer it received (for a stream, a
-bounded copy stored for display only, `show_answer`). What the flow says of its call goes into
-its record (`seen`); the Responses request and the upstream's answer go into a second flow
-(glue/legs.py). mitmweb's flow list gets the comment column (`show_comment_column`).
+bounded copy stored for display only, `annotate`, with the comment). What the flow says of its
+call goes into its record (`seen`); the Responses request and the upstream's answer go into a
+second flow (glue/legs.py). mitmweb's flow list gets the comment column (`show_comment_column`).
 
 Must not: hold or show a credential (the driver records headers already redacted).
 """
@@ -18,7 +18,10 @@ from typing import Any
 from mitmproxy import http
 
 from chat2responses.call.job import CallJob
-from chat2responses.call.record import Seen
+from chat2responses.call.record import CallRecord, Seen
+from chat2responses.call.report import details, summary
+
+META = "chat2responses"  # the key of the addon's part of a flow's metadata
 
 # mitmweb's flow list with the comment column (its default has none): the summary at a glance.
 WEB_COLUMNS = ("icon", "path", "method", "status", "time", "comment")
@@ -68,8 +71,11 @@ def seen(
     )
 
 
-def show_answer(flow: http.HTTPFlow, job: CallJob) -> None:
-    """Store the streamed answer (a bounded copy) in the flow, for display."""
+def annotate(flow: http.HTTPFlow, job: CallJob, record: CallRecord) -> None:
+    """The flow's comment and summary from its record, and the streamed answer (a bounded
+    copy) stored in the flow, for display."""
+    flow.comment = details(record)
+    flow.metadata.setdefault(META, {}).update({"summary": summary(record), "route": record.route})
     if flow.response is not None and job.outcome.client:
         flow.response.content = job.outcome.client
 

@@ -18,20 +18,17 @@ from __future__ import annotations
 
 import gc
 import logging
-import secrets
 import ssl
 import time
 from collections.abc import Awaitable
-from datetime import UTC, datetime
 from typing import Any
 
 from mitmproxy import ctx, exceptions, http
 
 from chat2responses.call.job import CallJob
 from chat2responses.call.memory import Memory
-from chat2responses.call.plan import CallState, ClientRequest, Context, plan_call
+from chat2responses.call.plan import CallState, ClientRequest, plan_call
 from chat2responses.call.record import CallRecord
-from chat2responses.call.report import details, summary
 from chat2responses.glue import display, egress, interception, own_endpoints, shutdown, sockets
 from chat2responses.glue.callers import refuse_caller
 from chat2responses.glue.catalogs import Catalogs
@@ -45,8 +42,7 @@ from chat2responses.glue.flows import (
     refuse,
 )
 from chat2responses.glue.insight import META, Insight
-from chat2responses.glue.legs import Legs
-from chat2responses.glue.login import account_for, current_login
+from chat2responses.glue.login import call_context, current_login
 from chat2responses.glue.models import answer_models
 from chat2responses.glue.ready import announce_ready
 from chat2responses.glue.team import Team
@@ -82,8 +78,7 @@ class Chat2Responses:
         self.sockets: dict[str, sockets.SocketCall] = {}  # clients' Responses WebSockets
         self.driver = Driver()
         self.team = Team(self.state, self.driver)  # keys, health, shared state (glue/team.py)
-        self.insight = Insight()  # records, the conversation ledger, metrics, the calls log
-        self.legs = Legs()
+        self.insight = Insight()  # records, conversations, metrics, the calls log, the legs
         self.ssl_context: ssl.SSLContext | None = None
         self.codex_login: CodexLogin | None = None
         self.failed_at_start = False  # a bad value it was loaded with: mitmproxy is exiting
@@ -222,15 +217,7 @@ class Chat2Responses:
 
     def _plan(self, request: ClientRequest) -> CallJob | None:
         """`plan_call` with what the addon knows now (a request, or a socket's frame)."""
-        login = self._login()
-        context = Context(
-            login=login,
-            account=account_for(login),
-            now=lambda: datetime.now(UTC),
-            chunk_id="chatcmpl-" + secrets.token_hex(12),
-            created=int(time.time()),
-            ssl=self.ssl_context,
-        )
+        context = call_context(self._login(), self.ssl_context)
         return plan_call(
             request,
             settings=self.settings,
@@ -296,22 +283,15 @@ class Chat2Responses:
             sockets.finished(flow, socket)
 
     def _end(self, flow: http.HTTPFlow, call: Call) -> None:
-        """Put the flow back as the client sent it; its record, comment, console line and
-        upstream leg."""
+        """Put the flow back as the client sent it; its record and comment (glue/insight.py)."""
         display.restore(call.original)
         try:
-            record = self.ended(flow, call.job)
-            flow.comment = details(record)
-            flow.metadata[META].update({"summary": summary(record), "route": record.route})
-            display.show_answer(flow, call.job)
+            display.annotate(flow, call.job, self.ended(flow, call.job))
         except Exception:  # display only: never let it disturb the proxy
             logger.exception("chat2responses: preparing the flow for display failed")
 
     def ended(self, flow: http.HTTPFlow, job: CallJob, call_id: str = "") -> CallRecord:
-        """A call is over (a flow's, or one of `call_id` on a client's socket): its record
-        filed and counted, its console line, its upstream leg."""
+        """A call is over (a flow's, or `call_id` on a client's socket): filed, and counted."""
         record = self.insight.ended(flow, job, self.driver.pool.open_count(), call_id)
         self.team.count(job, record.status)
-        logger.info(summary(record))
-        self.legs.show(flow, job, record)
         return record

@@ -1,5 +1,6 @@
 """What a finished call leaves besides its flow's own display: its record in the conversation
-ledger, in the flow's metadata, in the per-call log and in the metrics.
+ledger, in the flow's metadata, in the per-call log and in the metrics; its console line and its
+upstream leg (glue/legs.py).
 
 Owns the record's way out of a call (`ended`), and back in from a saved flow that mitmproxy loads
 (`loaded`: `mitmweb -r FLOWS`, or a file opened in mitmweb, fills the ledger, so the Conversation
@@ -22,14 +23,16 @@ from mitmproxy import http
 from chat2responses.call.job import CallJob
 from chat2responses.call.ledger import Ledger
 from chat2responses.call.record import CallRecord, record_of
+from chat2responses.call.report import summary
 from chat2responses.glue import display
+from chat2responses.glue.legs import Legs
 from chat2responses.settings import Settings
 from chat2responses.transports.calls_log import CallsLog
 from chat2responses.transports.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
-META = "chat2responses"
+META = display.META
 MAX_SOCKET_RECORDS = 200  # records kept in one client socket flow's metadata
 
 
@@ -62,6 +65,7 @@ def instance_name() -> str:
 class Insight:
     def __init__(self) -> None:
         self.ledger = Ledger()
+        self.legs = Legs()
         self.instance = instance_name()
         self.metrics: Metrics | None = None
         self.calls_log: CallsLog | None = None
@@ -122,6 +126,8 @@ class Insight:
             self.metrics.observe(record, websockets_open=websockets_open)
         if self.calls_log is not None:
             self.calls_log.write(record)
+        logger.info(summary(record))
+        self.legs.show(flow, job, record)
         return record
 
     def loaded(self, flow: http.HTTPFlow) -> None:
