@@ -94,7 +94,7 @@ class CallTimes:
     registered: float | None = None  # the glue handed the job over
     first_sent: float | None = None  # the first attempt's request went upstream
     sent: float | None = None  # the last attempt's request went upstream
-    first_event: float | None = None  # the last attempt's first upstream event
+    first_event: float | None = None  # the last attempt's first upstream event (or its error)
     first_output: float | None = None  # the answer's first output (reasoning counts)
     first_byte: float | None = None  # the client's first data (not a `: keepalive`)
 

@@ -3,9 +3,9 @@
 Owns the split every display shares (the summary line, the Conversation view, the per-call log,
 the metrics and the `Server-Timing` header of the answer): the addon's own time before the first
 upstream request went out (`c2r`), the time failed attempts and their backoff took (`retry`),
-the upstream's time from the last attempt's request to its first event (`upstream`), the time to
-the first token (reasoning counts) and to the client's first byte, and the total. Must not read
-a clock: the times and the end are given (monotonic seconds).
+the upstream's time from the last attempt's request to its first event or its error
+(`upstream`), the time to the first token (reasoning counts) and to the client's first byte, and
+the total. Must not read a clock: the times and the end are given (monotonic seconds).
 
 Rule 1: a duration is None when either of its ends never happened (a call refused before any
         upstream request has no `upstream`).

@@ -131,7 +131,8 @@ class ConversationView(contentviews.Contentview):
             raise ValueError("not an HTTP flow")
         view: Any = ctx.master.addons.get("view") if ctx.master else None  # type: ignore[no-untyped-call]
         others = list(view) if view is not None else []  # the flows shown (as filtered)
-        return render_conversation(self._insight.conversation(flow, others), flow.id)
+        turns = self._insight.conversation(flow, others)  # ends with this flow's (last) call
+        return render_conversation(turns, turns[-1].id if turns else flow.id)
 
     def render_priority(self, data: bytes, metadata: contentviews.Metadata) -> float:
         return -1  # chosen by hand: the body's own view comes first

@@ -146,6 +146,8 @@ class UpstreamCall:
                     await events.drain()  # rule 3: its connection can serve another call
                 return None
         except ProxyError as err:
+            if self.job.times.first_event is None:  # its error answer (or failure) came first
+                self.job.times.first_event = time.monotonic()
             following = machine.failure(err)
         except (asyncio.CancelledError, ConnectionResetError):
             raise  # ConnectionResetError: mitmproxy is gone (the client left), nobody to answer

@@ -145,6 +145,9 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shown]:
             found = re.search(r"\[([a-z]+-\d+)\]$", last)
             assert found is not None and found[1] in tags, last
             seen.flows[found[1]] = flow
+        deadline = time.monotonic() + 5  # the log is flushed within FLUSH_AFTER of a call
+        while log.read_text().count("\n") < len(tags) and time.monotonic() < deadline:
+            time.sleep(0.05)
         yield seen
 
 

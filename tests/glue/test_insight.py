@@ -96,6 +96,26 @@ def test_a_turn_after_an_idle_gap_longer_than_the_cache_lifetime_says_so() -> No
     )
 
 
+def test_a_clients_socket_carries_a_record_per_call_and_shows_their_conversation() -> None:
+    """glue/sockets.py: each call on a client's Responses WebSocket is a record `<flow>.<n>` in
+    the socket flow's metadata; loaded, its conversation shows up to the socket's last call."""
+    addon = Chat2Responses()
+    with taddons.context(addon):
+        flow = tflow.tflow(req=tutils.treq(method=b"GET", path=b"/v1/responses"), resp=True)
+        flow.live = False
+        kept = [record(id=f"x.{n}", kind="responses", **turn) for n, turn in enumerate(TURNS, 1)]
+        flow.metadata[META] = {"route": "client websocket", "records": [r.as_dict() for r in kept]}
+        addon.response(flow)
+        text = conversation_text(flow)
+        assert [t.id for t in addon.insight.conversation(flow, [])] == [
+            f"{flow.id}.{n}" for n in (1, 2, 3)
+        ]
+    lines = text.splitlines()
+    assert [line.split()[0] for line in lines[2:5]] == ["1", "2", "3"]
+    assert lines[4].endswith("← this call")
+    assert "turn 3: tools changed" in text
+
+
 def test_a_conversation_opened_in_the_ui_is_rebuilt_from_the_flows_shown() -> None:
     """mitmweb's own "open" adds flows without the addon's hooks: the view reads the records
     of the flows mitmweb holds."""
