@@ -253,7 +253,7 @@ def run_apart(args: argparse.Namespace) -> bool:
     if args.only in (None, "insight"):
         from scripts.bench_insight import bench_insight
 
-        bench_insight(args.requests, args.concurrency, args.insight_runs)
+        bench_insight(args.requests, args.concurrency, args.insight_runs, args.processes)
     return args.only in ("conversation", "bigturn", "insight")
 
 

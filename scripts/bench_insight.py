@@ -1,24 +1,25 @@
 """What the metrics and the per-call log cost (`scripts/bench --only insight`).
 
-Two mitmdumps with the addon in front of one emulator: one with `responses_metrics` and
-`responses_calls_log` off (the default), one with both on. Load runs (streamed requests, half per
-route) alternate between them, each run through the "on" proxy held against the mean of the
-"off" runs just before and just after it (a shared machine drifts between runs more than the two
-differ). The budget: requests per second with both on at least 95 % of with both off.
+Two mitmdumps with the addon in front of one emulator, the same in all but two options: "off"
+with `responses_metrics` and `responses_calls_log` unset (the default), "on" with both set. The
+same load (scripts/bench_load.py: streamed chat requests, half per route, one kept-alive
+connection per worker over several client processes) goes through each in turn, "off" first and
+last, so that each "on" run sits between two "off" runs (a shared machine drifts between runs
+more than the two differ). Per run: requests per second, failures, and the proxy process's own
+CPU time per request read from /proc/PID/stat. The budget: with both on, at most 5 % more CPU per
+request, and at least 95 % of the requests per second (the medians over the runs of each "on"
+run against the mean of the "off" runs around it).
 
-"Nothing when off" is the code's shape, shown by counting: with the options off the addon makes
-no `Metrics` and no `CallsLog`, so neither runs per call; the in-process cost of what runs when
-they are on (`Metrics.observe` and `CallsLog.write` of one call's record) is timed beside it, and
-held against the CPU the "off" proxy spent per request in its runs (read from /proc): on a
-shared machine the load runs' ratio moves by ±15 % from run to run, the CPU share does not.
-Afterwards the "on" proxy's /metrics must count every request and its log hold one line each.
+"Nothing when off" is the code's shape: with the options unset the addon makes no `Metrics` and
+no `CallsLog`, so nothing of either runs per call. What runs per call when on
+(`Metrics.observe` and `CallsLog.write` of one record) is also timed in-process and held against
+the CPU the "off" proxy spent per request. Afterwards the "on" proxy's /metrics must count every
+request it served and its log hold one line for each.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -28,7 +29,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientSession, ClientTimeout, TCPConnector
 from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,41 +38,28 @@ from chat2responses.call.digests import digests_of  # noqa: E402
 from chat2responses.call.record import CallRecord  # noqa: E402
 from chat2responses.transports.calls_log import CallsLog  # noqa: E402
 from chat2responses.transports.metrics import Metrics  # noqa: E402
+from scripts.bench_load import Run, Target, load_run, median_ratio  # noqa: E402
 from tests.emulator_helpers import emulator_subprocess  # noqa: E402
 from tests.mitmweb_helpers import free_port  # noqa: E402
 from tests.proxy_helpers import Mitmdump, run_mitmdump  # noqa: E402
 
-BUDGET = 0.95
+CPU_BUDGET = 1.05  # CPU per request, on against off
+RPS_BUDGET = 0.95  # requests per second, on against off
 
 
-async def load_run(proxy: Mitmdump, requests: int, concurrency: int) -> tuple[int, float]:
-    """(failures, requests per second) of `requests` streamed chat calls through `proxy`."""
-    gate = asyncio.Semaphore(concurrency)
-    failures = 0
-
-    async def one(i: int, session: ClientSession) -> None:
-        nonlocal failures
-        model = "gpt-5-codex" if i % 2 else "gpt-5.5"  # HTTP and the WebSocket route
-        body = {"model": model, "stream": True, "messages": [{"role": "user", "content": f"{i}"}]}
-        async with gate:
-            try:
-                async with session.post(
-                    f"{proxy.base_url}/chat/completions",
-                    json=body,
-                    headers={"authorization": "Bearer sk-bench"},
-                ) as answer:
-                    data = await answer.read()
-                    if answer.status != 200 or b"[DONE]" not in data:
-                        failures += 1
-            except Exception:  # counted, and the run goes on
-                failures += 1
-
-    connector = TCPConnector(limit=concurrency)
-    async with ClientSession(connector=connector, timeout=ClientTimeout(total=120)) as session:
-        started = time.perf_counter()
-        await asyncio.gather(*(one(i, session) for i in range(requests)))
-        elapsed = time.perf_counter() - started
-    return failures, requests / elapsed
+def targets(proxy: Mitmdump, requests: int) -> list[Target]:
+    """`requests` streamed chat calls through `proxy`, half per route."""
+    return [
+        (
+            f"{proxy.base_url}/chat/completions",
+            {
+                "model": ("gpt-5-codex", "gpt-5.5")[i % 2],  # HTTP, the WebSocket
+                "stream": True,
+                "messages": [{"role": "user", "content": f"insight {i}"}],
+            },
+        )
+        for i in range(requests)
+    ]
 
 
 def per_call_us(tmp: Path, repeats: int = 2000) -> dict[str, float]:
@@ -100,50 +87,31 @@ def _counted(url: str) -> float:
         )
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of process `pid` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def _alternate(
-    off: Mitmdump, on: Mitmdump, requests: int, concurrency: int, runs: int
-) -> dict[str, Any]:
-    """Load runs, "on" between two "off" ones; each proxy's CPU during its own runs."""
-    await load_run(off, requests // 4, concurrency)  # warm up both
-    await load_run(on, requests // 4, concurrency)
-    cpu = {"off": 0.0, "on": 0.0}
-
-    async def measured(name: str, proxy: Mitmdump) -> tuple[int, float]:
-        start = cpu_seconds(proxy.process.pid)
-        got = await load_run(proxy, requests, concurrency)
-        cpu[name] += cpu_seconds(proxy.process.pid) - start
-        return got
-
-    failures, before = await measured("off", off)
-    results = []
+def alternate(
+    off: Mitmdump, on: Mitmdump, *, requests: int, concurrency: int, runs: int, processes: int
+) -> tuple[list[Run], list[Run], int]:
+    """The "off" runs (one more: they bracket each "on" run), the "on" runs, and how many
+    requests went through "on" in all (its warm-up included)."""
+    loads = {name: targets(proxy, requests) for name, proxy in (("off", off), ("on", on))}
+    warm = min(requests, concurrency * 2)
+    for name, proxy in (("off", off), ("on", on)):  # connections, sockets, caches
+        load_run(proxy.process.pid, loads[name][:warm], concurrency, processes)
+    base = [load_run(off.process.pid, loads["off"], concurrency, processes)]
+    ours = []
     for _ in range(runs):
-        fail, rps = await measured("on", on)
-        after_fail, after = await measured("off", off)
-        failures += fail + after_fail
-        results.append((rps, (before + after) / 2))
-        before = after
-    return {
-        "failures": failures,
-        "runs": results,
-        "cpu_us": cpu["off"] / (requests * (runs + 1)) * 1e6,
-        "cpu_on_us": cpu["on"] / (requests * runs) * 1e6,
-    }
+        ours.append(load_run(on.process.pid, loads["on"], concurrency, processes))
+        base.append(load_run(off.process.pid, loads["off"], concurrency, processes))
+    return base, ours, warm + runs * requests
 
 
-def bench_insight(requests: int, concurrency: int, runs: int) -> None:
+def bench_insight(requests: int, concurrency: int, runs: int, processes: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch, emulator_subprocess(
         "--log-level", "WARNING"
-    ) as base:  # fmt: skip
+    ) as base_url:  # fmt: skip
         tmp = Path(scratch)
         costs = per_call_us(tmp)
-        origin = base.split("/backend-api")[0]
-        common = {"termlog_verbosity": "info", "flow_detail": "1", "responses_url": base,
+        origin = base_url.split("/backend-api")[0]
+        common = {"termlog_verbosity": "info", "flow_detail": "1", "responses_url": base_url,
                   "responses_rewrite": "all"}  # fmt: skip
         port, log = free_port(), tmp / "calls.jsonl"
         insight = {"responses_metrics": f"127.0.0.1:{port}", "responses_calls_log": str(log)}
@@ -153,46 +121,71 @@ def bench_insight(requests: int, concurrency: int, runs: int) -> None:
             run_mitmdump(f"reverse:{origin}", tmp / "off", common) as off,
             run_mitmdump(f"reverse:{origin}", tmp / "on", {**common, **insight}) as on,
         ):
-            got = asyncio.run(_alternate(off, on, requests, concurrency, runs))
-            served = requests // 4 + runs * requests
+            base, ours, served = alternate(
+                off, on, requests=requests, concurrency=concurrency, runs=runs, processes=processes
+            )
+            time.sleep(1)  # the log is flushed within a second of the last call
             counted = _counted(f"http://127.0.0.1:{port}/metrics")
             lines = len(log.read_text().splitlines())
+    shape = (requests, concurrency, processes)
+    return report(base, ours, costs=costs, served=served, counted=counted, lines=lines, shape=shape)
+
+
+def report(
+    base: list[Run],
+    ours: list[Run],
+    *,
+    costs: dict[str, float],
+    served: int,
+    counted: float,
+    lines: int,
+    shape: tuple[int, int, int],
+) -> dict[str, Any]:
+    requests, concurrency, processes = shape
     print(
         f"Metrics and the per-call log: {requests} streamed requests at concurrency "
-        f"{concurrency}, {runs} runs with both on, each between two runs with both off:"
+        f"{concurrency}, {processes} client processes; {len(ours)} runs with both on, each "
+        "between two with both off:"
     )
-    cost = costs["metrics"] + costs["log"]
+    for i, run in enumerate(ours):
+        around = (base[i], base[i + 1])
+        print(
+            f"  run {i + 1:2}: on {run.rps:6.1f} req/s, {run.cpu_ms_per_request:5.2f} ms CPU/req, "
+            f"{len(run.failures)} failures | off {statistics.mean(r.rps for r in around):6.1f} "
+            f"req/s, {statistics.mean(r.cpu_ms_per_request for r in around):5.2f} ms CPU/req"
+        )
+    failures = [f for run in [*ours, *base] for f in run.failures]
+    for failure in failures[:3]:
+        print(f"    e.g. {failure}")
+    cpu, cpu_low, cpu_high = median_ratio(ours, base)
+    rps = [r.rps / statistics.mean((base[i].rps, base[i + 1].rps)) for i, r in enumerate(ours)]
     print(
-        f"  in-process cost per call when on: metrics {costs['metrics']:.1f} µs, "
-        f"log line {costs['log']:.1f} µs; when off: neither is made (0 per call)"
+        f"  CPU per request, on / off: median {cpu:.3f} (range {cpu_low:.3f} to {cpu_high:.3f}; "
+        f"budget ≤ {CPU_BUDGET:.2f})"
     )
     print(
-        f"  = {cost / got['cpu_us']:.2%} of the {got['cpu_us'] / 1000:.2f} ms of CPU the 'off' "
-        f"proxy spent per request (budget ≤ {1 - BUDGET:.0%})"
+        f"  requests per second, on / off: median {statistics.median(rps):.3f} (range "
+        f"{min(rps):.3f} to {max(rps):.3f}; budget ≥ {RPS_BUDGET:.2f}); {len(failures)} failures"
     )
+    off_us = statistics.mean(r.cpu_ms_per_request for r in base) * 1000
+    own = costs["metrics"] + costs["log"]
     print(
-        f"  CPU per request, read from /proc during each proxy's own runs: on "
-        f"{got['cpu_on_us'] / 1000:.2f} ms, off {got['cpu_us'] / 1000:.2f} ms = "
-        f"{got['cpu_on_us'] / got['cpu_us'] - 1:+.1%}"
-    )
-    for i, (rps, base) in enumerate(got["runs"], 1):
-        print(f"  run {i:2}: on {rps:6.1f} req/s = {rps / base:6.1%} of off ({base:6.1f} req/s)")
-    ratios = [rps / base for rps, base in got["runs"]]
-    print(
-        f"  requests per second on vs off: median {statistics.median(ratios):.1%} (range "
-        f"{min(ratios):.1%} to {max(ratios):.1%}; budget ≥ {BUDGET:.0%}; two proxies with "
-        f"the same options differ by ±15 % here on a busy shared machine), "
-        f"{got['failures']} failures"
+        f"  in-process, per call when on: metrics {costs['metrics']:.1f} µs + log line "
+        f"{costs['log']:.1f} µs = {own / off_us:.2%} of the {off_us / 1000:.2f} ms of CPU the "
+        "'off' proxy spent per request; when off neither is made (nothing per call)"
     )
     print(
         f"  the 'on' proxy counted {counted:.0f} calls in /metrics and logged {lines} lines, "
-        f"of {served} requests"
+        f"of {served} requests it served"
     )
-    share = cost / got["cpu_us"]
-    cpu_ratio = got["cpu_on_us"] / got["cpu_us"]
-    print(
-        json.dumps(
-            {"rps_ratio": statistics.median(ratios), "cpu_share": share, "cpu_ratio": cpu_ratio}
-            | costs
-        )
-    )
+    result = {
+        "cpu_ratio": cpu,
+        "rps_ratio": statistics.median(rps),
+        "in_process_share": own / off_us,
+        "failures": len(failures),
+        "counted": counted,
+        "logged": lines,
+        "served": served,
+    } | costs
+    print(json.dumps(result))
+    return result
