@@ -496,7 +496,8 @@ def test_a_refused_request_is_annotated(addon: Chat2Responses) -> None:
         flow = chat_flow({"model": "gpt-5.5", "messages": [], "n": 3})
         addon.request(flow)
         assert flow.response is not None and flow.response.status_code == 400
-        assert flow.comment.startswith("chat2responses refused it:")
+        assert flow.comment.startswith(f"refused · {flow.response.status_code} · ")
+        assert not flow.marked
 
 
 def test_a_responses_request_goes_the_same_way_and_is_answered_as_responses(
