@@ -9,21 +9,13 @@ checks the values it passes with `Settings.from_strings` before it starts anythi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from chat2responses.option_values import (
-    address,
-    bounded,
-    choice,
-    host_names,
-    http_url,
-    positive,
-    state_url,
-)
 from chat2responses.protocol.wire import ReasoningMode
 from chat2responses.request.callers import NO_CALLERS, Callers, parse_hosts, parse_origins
 from chat2responses.upstream.identity import CODEX_CLI_VERSION, check_client_version
@@ -315,7 +307,7 @@ class Settings:
                 raise ValueError(
                     f"responses_url must be an http:// or https:// URL, not {responses_url!r}"
                 )
-        auth = choice(AuthMode, "responses_auth", responses_auth)
+        auth = _choice(AuthMode, "responses_auth", responses_auth)
         if auth is AuthMode.CODEX and not url:
             # The ChatGPT login is for the Codex backend only: never send it to whatever origin
             # a client happened to call.
@@ -325,26 +317,107 @@ class Settings:
             auth=auth,
             codex_auth_file=responses_codex_auth_file,
             catalog_path=responses_catalog.strip(),
-            rewrite=choice(RewriteMode, "responses_rewrite", responses_rewrite),
-            transport=choice(TransportMode, "responses_transport", responses_transport),
-            reasoning=choice(ReasoningMode, "responses_reasoning", responses_reasoning),
-            idle_timeout=positive("responses_idle_timeout", responses_idle_timeout),
-            retries=bounded("responses_retries", responses_retries, 0, 10),
-            keepalive=bounded("responses_keepalive", responses_keepalive, 0, 3600),
-            continuation=choice(ContinuationMode, "responses_continuation", responses_continuation)
+            rewrite=_choice(RewriteMode, "responses_rewrite", responses_rewrite),
+            transport=_choice(TransportMode, "responses_transport", responses_transport),
+            reasoning=_choice(ReasoningMode, "responses_reasoning", responses_reasoning),
+            idle_timeout=_positive("responses_idle_timeout", responses_idle_timeout),
+            retries=_bounded("responses_retries", responses_retries, 0, 10),
+            keepalive=_bounded("responses_keepalive", responses_keepalive, 0, 3600),
+            continuation=_choice(ContinuationMode, "responses_continuation", responses_continuation)
             is ContinuationMode.AUTO,
-            catalog_refresh=bounded(
+            catalog_refresh=_bounded(
                 "responses_catalog_refresh", responses_catalog_refresh, 0, 7 * 86400
             ),
-            refresh_url=http_url("responses_codex_refresh_url", responses_codex_refresh_url),
+            refresh_url=_http_url("responses_codex_refresh_url", responses_codex_refresh_url),
             callers=Callers(
                 parse_origins("responses_allowed_origins", responses_allowed_origins),
                 parse_hosts("responses_allowed_hosts", responses_allowed_hosts),
             ),
             client_version=check_client_version(responses_client_version),
-            hosts=host_names("responses_hosts", responses_hosts),
+            hosts=_host_names("responses_hosts", responses_hosts),
             client_keys=responses_client_keys.strip(),
-            state_url=state_url(responses_state_url),
-            metrics=address("responses_metrics", responses_metrics),
+            state_url=_state_url(responses_state_url),
+            metrics=_address("responses_metrics", responses_metrics),
             calls_log=responses_calls_log.strip(),
         )
+
+
+def _choice[E: StrEnum](enum: type[E], name: str, value: str) -> E:
+    try:
+        return enum(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(repr(m.value) for m in enum)
+        raise ValueError(f"{name} must be one of {allowed}, not {value!r}") from None
+
+
+def _positive(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a whole number of seconds above 0, not {value!r}")
+    return value
+
+
+def _http_url(name: str, value: str) -> str:
+    url = value.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be an http:// or https:// URL, not {value!r}")
+    return url
+
+
+# A DNS name or an IP address as a client writes it in a URL: no scheme, path, port or space.
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}$")
+_IPV6 = re.compile(r"^[0-9a-f:.]+$")
+
+
+def _host_names(name: str, value: str) -> frozenset[str]:
+    """`a.example,B.example.` → {"a.example", "b.example"}: lower-case, no trailing dot; an IPv6
+    address may be bracketed. Anything else (a URL, a port, a wildcard) is a ValueError."""
+    hosts = set()
+    for word in value.split(","):
+        host = word.strip().lower().rstrip(".").removeprefix("[").removesuffix("]")
+        if not host:
+            continue
+        if not (_HOST_NAME.match(host) or (":" in host and _IPV6.match(host))):
+            raise ValueError(
+                f"{name} takes host names separated by commas (api.openai.com,chatgpt.com), "
+                f"not {word.strip()!r}"
+            )
+        hosts.add(host)
+    return frozenset(hosts)
+
+
+_STATE_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _state_url(value: str) -> str:
+    url = value.strip()
+    if url and urlsplit(url).scheme not in _STATE_SCHEMES:
+        # The value may hold a password: only its scheme is named.
+        raise ValueError(
+            "responses_state_url must be a redis://, rediss:// or unix:// URL (or empty), "
+            f"not one starting with {url.partition(':')[0]!r}"
+        )
+    return url
+
+
+def _address(name: str, value: str) -> tuple[str, int] | None:
+    """`host:port` (`[v6]:port`, or a port alone for 127.0.0.1); empty: None."""
+    text = value.strip()
+    if not text:
+        return None
+    host, colon, port = text.rpartition(":")
+    if not colon:
+        host, port = "127.0.0.1", text
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not port.isdigit() or not 0 < int(port) < 65536 or not host or " " in host:
+        raise ValueError(f"{name} must be host:port (e.g. 127.0.0.1:9464), not {value!r}")
+    return host, int(port)
+
+
+def _bounded(name: str, value: int, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    return value
