@@ -133,6 +133,22 @@ OPTIONS: tuple[tuple[str, type, str | int, str, tuple[str, ...] | None], ...] = 
         None,
     ),
     (
+        "responses_metrics",
+        str,
+        "",
+        "host:port where Prometheus metrics are served at /metrics (a port alone: 127.0.0.1); "
+        "empty: off.",
+        None,
+    ),
+    (
+        "responses_calls_log",
+        str,
+        "",
+        "A file that gets one JSON line per rewritten call (the summary's fields; never a "
+        "credential, prompt or answer); empty: off.",
+        None,
+    ),
+    (
         "responses_idle_timeout",
         int,
         300,
@@ -235,6 +251,8 @@ class Settings:
     hosts: frozenset[str] = frozenset({"api.openai.com", "chatgpt.com"})
     client_keys: str = ""  # the keys file's path (transports/client_keys_file.py reads it)
     state_url: str = ""
+    metrics: tuple[str, int] | None = None  # (host, port) of /metrics; None: off
+    calls_log: str = ""
 
     @classmethod
     def from_strings(cls, values: Mapping[str, str]) -> Settings:
@@ -279,6 +297,8 @@ class Settings:
         responses_hosts: str = "api.openai.com,chatgpt.com",
         responses_client_keys: str = "",
         responses_state_url: str = "",
+        responses_metrics: str = "",
+        responses_calls_log: str = "",
     ) -> Settings:
         url = responses_url.strip().rstrip("/")
         if url:
@@ -317,6 +337,8 @@ class Settings:
             hosts=_host_names("responses_hosts", responses_hosts),
             client_keys=responses_client_keys.strip(),
             state_url=_state_url(responses_state_url),
+            metrics=_address("responses_metrics", responses_metrics),
+            calls_log=responses_calls_log.strip(),
         )
 
 
@@ -377,6 +399,22 @@ def _state_url(value: str) -> str:
             f"not one starting with {url.partition(':')[0]!r}"
         )
     return url
+
+
+def _address(name: str, value: str) -> tuple[str, int] | None:
+    """`host:port` (`[v6]:port`, or a port alone for 127.0.0.1); empty: None."""
+    text = value.strip()
+    if not text:
+        return None
+    host, colon, port = text.rpartition(":")
+    if not colon:
+        host, port = "127.0.0.1", text
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not port.isdigit() or not 0 < int(port) < 65536 or not host or " " in host:
+        raise ValueError(f"{name} must be host:port (e.g. 127.0.0.1:9464), not {value!r}")
+    return host, int(port)
 
 
 def _bounded(name: str, value: int, low: int, high: int) -> int:

@@ -17,6 +17,8 @@ baseline measured in the same run, because absolute numbers depend on the machin
    the mean of the same through untouched mitmdump run just before and just after it; failures,
    requests per second, and the addon process's memory after each of ten such runs; the ratio
    is the median of the ten runs' (their range is printed too).
+5. Conversations (`--only conversation`, `--only bigturn`): scripts/bench_conversation.py.
+6. The metrics and the per-call log on against off (`--only insight`): scripts/bench_insight.py.
 """
 
 from __future__ import annotations
@@ -238,6 +240,23 @@ def bench_load(p: Proxies, requests: int, concurrency: int, runs: int, processes
     return base, ours, rss
 
 
+def run_apart(args: argparse.Namespace) -> bool:
+    """The parts that start proxies of their own (scripts/bench_conversation.py,
+    scripts/bench_insight.py); True when only one of them was asked for."""
+    if args.only in (None, "conversation", "bigturn"):
+        from scripts.bench_conversation import bench_bigturn, bench_conversation
+
+        if args.only in (None, "conversation"):
+            bench_conversation(args.turns)
+        if args.only in (None, "bigturn"):
+            bench_bigturn(args.turns)
+    if args.only in (None, "insight"):
+        from scripts.bench_insight import bench_insight
+
+        bench_insight(args.requests, args.concurrency, args.insight_runs, args.processes)
+    return args.only in ("conversation", "bigturn", "insight")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deltas", type=int, default=5000, help="events in the CPU stream")
@@ -252,7 +271,12 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=4, help="client processes of the load")
     parser.add_argument("--turns", type=int, default=30, help="turns of the conversation loop")
     parser.add_argument(
-        "--only", choices=("cpu", "stream", "load", "conversation", "bigturn"), default=None
+        "--only",
+        choices=("cpu", "stream", "load", "conversation", "bigturn", "insight"),
+        default=None,
+    )
+    parser.add_argument(
+        "--insight-runs", type=int, default=6, help="load runs with metrics and log on"
     )
     args = parser.parse_args()
 
@@ -270,15 +294,8 @@ def main() -> None:
         print(f"  body checks + translate_request {req['ours_us']:7.1f} µs  (budget < 1000 µs)")
     if args.only == "cpu":
         return
-    if args.only in (None, "conversation", "bigturn"):
-        from scripts.bench_conversation import bench_bigturn, bench_conversation
-
-        if args.only in (None, "conversation"):
-            bench_conversation(args.turns)
-        if args.only in (None, "bigturn"):
-            bench_bigturn(args.turns)
-        if args.only in ("conversation", "bigturn"):
-            return
+    if run_apart(args):
+        return
     with tempfile.TemporaryDirectory() as tmp, proxies(Path(tmp)) as p:
         if args.only in (None, "stream"):
             res = bench_stream(p, args.stream_deltas, args.rounds)

@@ -61,7 +61,7 @@ TOOLS: list[Any] = [
         },
     }
 ]
-_CONTINUED = re.compile(r"continued: (\d+) of (\d+) items, ([\d.]+) of ([\d.]+) KB")
+_CONTINUED = re.compile(r"continued (\d+) of (\d+) items, ([\d.]+) of ([\d.]+) KB")
 
 
 def addon_loop(proxy: Mitmdump, turns: int, loop: Loop = SMALL) -> Iterator[dict[str, float]]:

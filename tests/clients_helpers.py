@@ -37,16 +37,16 @@ MODELS = list(TRANSPORT)
 def wait_for_route(proxy: Mitmdump, since: int, model: str, count: int = 1) -> list[str]:
     """The proxy's report lines, logged after line `since`, for `count` calls to `model` over
     its transport; waits a little, as the line comes when the flow ends."""
-    needle = f"{model} → {model} · {TRANSPORT[model]} "
+    route, needle = f"{TRANSPORT[model]} · ", f" · {model} → {model} ("
     deadline = time.monotonic() + 5
     while True:
-        found = [line for line in proxy.lines[since:] if needle in line]
+        found = [line for line in proxy.lines[since:] if needle in line and route in line]
         if len(found) >= count or time.monotonic() > deadline:
             break
         time.sleep(0.02)
     logged = "\n".join(proxy.lines[since:])
     assert len(found) >= count, f"{count} of {needle!r} expected in the log:\n{logged}"
-    assert all(" · 200 · " in line for line in found), found
+    assert all(f"{route}200 · " in line for line in found), found
     return found
 
 

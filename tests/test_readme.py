@@ -213,7 +213,7 @@ def test_troubleshooting_a_model_the_catalog_does_not_list(tmp_path: Path) -> No
         assert error["code"] == "unknown_url"
         listed = shell(curl.replace('"model":"gpt-5.5"', '"model":"my-model"'))
         assert "data: [DONE]" in listed.stdout  # added by the README's catalog file
-        proxy.wait_for(re.compile(r"my-model → my-model · http .*· 200 ·"))
+        proxy.wait_for(re.compile(r"http · 200 · .*my-model → my-model"))
     assert "not-listed" not in "".join(proxy.after_banner())  # passed through: silent
 
 

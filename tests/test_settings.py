@@ -37,6 +37,12 @@ def test_the_defaults_of_the_options_parse_to_the_default_settings() -> None:
         ({"responses_hosts": " API.OpenAI.com., x.test ,"}, "hosts", {"api.openai.com", "x.test"}),
         ({"responses_hosts": "[::1],10.0.0.5"}, "hosts", {"::1", "10.0.0.5"}),
         ({"responses_hosts": ""}, "hosts", frozenset()),  # the reverse target only
+        ({}, "metrics", None),
+        ({"responses_metrics": "127.0.0.1:9464"}, "metrics", ("127.0.0.1", 9464)),
+        ({"responses_metrics": " 0.0.0.0:80 "}, "metrics", ("0.0.0.0", 80)),
+        ({"responses_metrics": "[::1]:9464"}, "metrics", ("::1", 9464)),
+        ({"responses_metrics": "9464"}, "metrics", ("127.0.0.1", 9464)),
+        ({"responses_calls_log": " ~/calls.jsonl "}, "calls_log", "~/calls.jsonl"),
     ],
 )
 def test_values_as_set_spells_them(values: dict[str, str], field: str, expected: object) -> None:
@@ -52,6 +58,10 @@ def test_values_as_set_spells_them(values: dict[str, str], field: str, expected:
         ({"responses_idle_timeout": "0"}, "responses_idle_timeout must be a whole number of"),
         ({"responses_url": "ftp://h"}, "responses_url must be an http:// or https:// URL"),
         ({"responses_retry": "1"}, "there is no option responses_retry; did you mean "),
+        ({"responses_metrics": "localhost"}, "responses_metrics must be host:port"),
+        ({"responses_metrics": "h:0"}, "responses_metrics must be host:port"),
+        ({"responses_metrics": "h:70000"}, "responses_metrics must be host:port"),
+        ({"responses_metrics": ":9464"}, "responses_metrics must be host:port"),
         ({"responses_nothing_like_it": "1"}, "there is no option responses_nothing_like_it"),
         ({"responses_client_version": "latest"}, "responses_client_version must be a Codex CLI"),
         ({"responses_hosts": "https://api.openai.com"}, "responses_hosts takes host names"),

@@ -50,6 +50,7 @@ class CallOutcome:
     tried: list[Tried] = field(default_factory=list)
     status: int | None = None  # what the client was answered
     error: str | None = None
+    error_code: str | None = None  # the error's code (the per-call log names only this)
     usage: dict[str, Any] | None = None
     # The last attempt's upstream request, for the upstream leg in mitmweb (headers redacted).
     headers: dict[str, str] = field(default_factory=dict)
@@ -68,6 +69,8 @@ class CallOutcome:
     # (shown beside what was sent; measured on the client's bytes, never by encoding it again).
     full_size: int = 0
     replayed: int = 0  # kept reasoning items replayed into a full request
+    socket: int | None = None  # the WebSocket the last attempt used: its number in this process
+    socket_turn: int = 0  # and how many responses it has carried, this one included
 
     @property
     def route(self) -> Route | None:
@@ -84,11 +87,15 @@ class CallOutcome:
 
 @dataclass(slots=True)
 class CallTimes:
-    """When things happened (the transport's monotonic clock; None: not yet, or never)."""
+    """When things happened (the transport's monotonic clock; None: not yet, or never).
+    call/timing.py turns them into durations."""
 
+    received: float | None = None  # the request hook began: the client's request was whole
     registered: float | None = None  # the glue handed the job over
+    first_sent: float | None = None  # the first attempt's request went upstream
     sent: float | None = None  # the last attempt's request went upstream
-    first_event: float | None = None  # the last attempt's first upstream event
+    first_event: float | None = None  # the last attempt's first upstream event (or its error)
+    first_output: float | None = None  # the answer's first output (reasoning counts)
     first_byte: float | None = None  # the client's first data (not a `: keepalive`)
 
 

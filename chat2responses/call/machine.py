@@ -128,6 +128,15 @@ class CallMachine:
         if headers is not None:
             self.upstream_headers(headers)
 
+    def on_socket(self, number: int, turn: int) -> None:
+        """The attempt went over WebSocket `number` of this process, its `turn`-th response."""
+        self.outcome.socket, self.outcome.socket_turn = number, turn
+
+    @property
+    def output_started(self) -> bool:
+        """Whether the answer's first output was produced (the runner notes when)."""
+        return self.sink.started
+
     def upstream_headers(self, headers: Mapping[str, Any]) -> None:
         """An HTTP answer's or a WebSocket handshake's headers: they carry quota readings."""
         if self.job.quota is not None:
@@ -339,5 +348,6 @@ class CallMachine:
         outcome.usage = sink.usage
         error = err or sink.error
         outcome.error = error.message if error is not None else None
+        outcome.error_code = (error.code or "error") if error is not None else None
         client = getattr(sink, "client", None)
         outcome.client = client.value() if isinstance(client, Transcript) else b""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from chat2responses.call.report import Tokens
+from chat2responses.call.record import Usage
 
 MAX_PEOPLE = 1024
 
@@ -43,15 +43,15 @@ class People:
     cap: int = MAX_PEOPLE
     tallies: OrderedDict[str, Tally] = field(default_factory=OrderedDict)
 
-    def count(self, person: str, *, ok: bool, tokens: Tokens | None) -> None:
+    def count(self, person: str, *, ok: bool, tokens: Usage | None) -> None:
         """One call of `person`'s (rule 2)."""
         tally = self.tallies.pop(person, None) or Tally()
         tally.calls += 1
         tally.failed += 0 if ok else 1
         if tokens is not None:
-            tally.tokens_in += tokens.prompt
+            tally.tokens_in += tokens.input
             tally.cached += tokens.cached
-            tally.tokens_out += tokens.completion
+            tally.tokens_out += tokens.output
         self.tallies[person] = tally
         while len(self.tallies) > self.cap:
             self.tallies.popitem(last=False)

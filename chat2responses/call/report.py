@@ -1,20 +1,26 @@
-"""What one rewritten call did, in words: the flow comment, the console line, the route mark.
+"""What one rewritten call did, in words: the summary line (the console line and the first line of
+the flow comment) and the comment's further lines.
 
-Pure: the glue fills a `CallReport` as the call goes and asks for the texts. Nothing here may
-hold a credential; it only sees model names, routes, timings, statuses and token counts.
+Pure: it reads a `CallRecord` (call/record.py) and returns text. Nothing here may hold a
+credential; it only sees model names, routes, timings, statuses and token counts.
+
+Rule 1 (order): mitmweb's comment column shows about twenty characters unless widened, so the
+        line starts with what matters, in this order: the route (its first word), the status,
+        the time to the first token, the cached share and, when the cache missed, why; then
+        continued or full; then the caller (`caller bob`, when responses_client_keys names
+        one), the model, the reason for the route, the times, the tokens, the
+        socket, the upstream's notes (tier, safety buffering), the quota and the error.
+Rule 2 (plain text): no emoji and no marks: a browser without an emoji font (Debian's Chromium)
+        shows them as empty boxes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 from typing import Any
 
-from chat2responses.call.memory import UNSTABLE_WINDOW, unstable_note
-from chat2responses.call.policy import Failure, Plan, Reason, Route, Tried
-
-# mitmweb shows a flow's mark as an emoji (mitmproxy/utils/emoji.py shortcodes).
-MARKS = {Route.HTTP: ":link:", Route.WEBSOCKET: ":electric_plug:"}
-LEARNED_MARK = ":arrows_counterclockwise:"
+from chat2responses.call.policy import Reason
+from chat2responses.call.record import CallRecord, usage_of
 
 _REASONS = {
     Reason.FORCED: "forced by responses_transport",
@@ -26,153 +32,109 @@ _REASONS = {
 }
 
 
-def route_shown(
-    plan: Plan, tried: tuple[Tried, ...], *, learned: bool, planned_at: float
-) -> tuple[Route, Reason, str]:
-    """The route a call took, why, and a note on it: the plan's, or what the attempts changed
-    (a fallback learned or for this request only; HTTP after two dropped WebSockets, which made
-    the model unstable for a while, memory.py rule 4)."""
-    route = tried[-1].attempt.route if tried else plan.route
-    if route is plan.route:
-        until = plan.until
-        return route, plan.reason, unstable_note(until) if until is not None else ""
-    if any(t.failure is Failure.DROPPED for t in tried):
-        return route, Reason.UNSTABLE, unstable_note(planned_at + UNSTABLE_WINDOW)
-    return route, Reason.LEARNED if learned else Reason.FALLBACK, ""
+def summary(record: CallRecord) -> str:
+    """One line (rule 1)."""
+    parts = [record.route, str(record.status) if record.status is not None else "no answer"]
+    if record.first_token_ms is not None:
+        parts.append(f"first token {ms_text(record.first_token_ms)}")
+    share = record.cached_share
+    if share is not None:
+        missed = f" (missed: {'; '.join(record.miss)})" if record.miss else ""
+        parts.append(f"cached {share_text(share)}{missed}")
+    parts.append(continuation_text(record))
+    if record.person:
+        parts.append(f"caller {record.person}")
+    reason = _REASONS.get(record.reason, "")  # type: ignore[call-overload]
+    if reason and record.reason_note:
+        reason += f": {record.reason_note}"  # "websocket unstable …: http until 14:05"
+    parts.append(f"{record.requested} → {record.model}" + (f" ({reason})" if reason else ""))
+    if record.total_ms is not None:
+        parts.append(f"{ms_text(record.total_ms)}{_split_text(record)}")
+    tokens = tokens_of(record)
+    if tokens:
+        parts.append(tokens)
+    if record.socket is not None:
+        parts.append(f"socket {record.socket}, turn {record.socket_turn} on it")
+    if record.notes:
+        parts.append(record.notes)
+    if record.quota:
+        parts.append(record.quota)
+    if record.error:
+        parts.append(f"error: {record.error}")
+    return " · ".join(parts)
 
 
-@dataclass(slots=True)
-class CallReport:
-    requested: str
-    sent: str
-    route: Route
-    reason: Reason
-    stream: bool
-    status: int | None = None
-    first_chunk_ms: float | None = None
-    duration_ms: float | None = None
-    usage: dict[str, Any] | None = None
-    error: str | None = None
-    dropped: tuple[str, ...] = ()
-    tried: tuple[Tried, ...] = ()
-    quota: str = ""
-    conversation: str = ""  # "continued: 1 of 7 items, 0.4 of 12.0 KB" / "replayed 2 …"
-    reason_note: str = ""  # said after the reason: "http until 14:05"
-    notes: str = ""  # the served tier, safety buffering, metadata (upstream/notes.py)
-    removed: tuple[str, ...] = ()  # fields the upstream refuses, removed before sending
-    person: str = ""  # the caller's name from responses_client_keys (never a key)
-
-    @property
-    def mark(self) -> str:
-        return LEARNED_MARK if self.reason is Reason.LEARNED else MARKS[self.route]
-
-    def summary(self) -> str:
-        """One line: the flow comment and the console line (led by the caller's name when
-        responses_client_keys names one)."""
-        parts = [
-            f"{self.requested} → {self.sent}",
-            f"{self.route.value} ({_REASONS[self.reason]}"
-            + (f": {self.reason_note})" if self.reason_note else ")"),
-            str(self.status) if self.status is not None else "no answer",
-        ]
-        if self.first_chunk_ms is not None:
-            parts.append(f"first chunk {self.first_chunk_ms:.0f} ms")
-        if self.duration_ms is not None:
-            parts.append(f"{self.duration_ms:.0f} ms")
-        tokens = tokens_text(self.usage)
-        if tokens:
-            parts.append(tokens)
-        if self.conversation:
-            parts.append(self.conversation)
-        if self.notes:
-            parts.append(self.notes)
-        if self.quota:
-            parts.append(self.quota)
-        if self.error:
-            parts.append(f"error: {self.error}")
-        line = " · ".join(parts)
-        return f"{self.person}: {line}" if self.person else line
-
-    def details(self) -> str:
-        """The lines a flow comment adds below the summary."""
-        lines = [self.summary()]
-        if len(self.tried) > 1:
-            lines.append("attempts: " + "; ".join(_attempt_text(t) for t in self.tried))
-        if self.dropped:
-            lines.append("dropped (no Responses counterpart): " + ", ".join(self.dropped))
-        if self.removed:
-            lines.append("removed (the upstream refuses them): " + ", ".join(self.removed))
-        return "\n".join(lines)
+def details(record: CallRecord) -> str:
+    """The flow comment: the summary, then each attempt (when there was more than one) and the
+    parameters dropped."""
+    lines = [summary(record)]
+    if record.attempts:
+        lines.append("attempts: " + "; ".join(record.attempts))
+    if record.dropped:
+        lines.append("dropped (no Responses counterpart): " + ", ".join(record.dropped))
+    if record.removed:
+        lines.append("removed (the upstream refuses them): " + ", ".join(record.removed))
+    return "\n".join(lines)
 
 
-def _attempt_text(tried: Tried) -> str:
-    attempt = tried.attempt
-    result = "answered" if tried.failure is None else f"{tried.failure.value} ({tried.status})"
-    return f"{attempt.why} over {attempt.route.value}: {result}"
+def continuation_text(record: CallRecord) -> str:
+    """`continued 2 of 7 items, 0.4 of 12.0 KB` (what was sent, of what the client sent),
+    `full`, or `full, 2 reasoning items replayed`."""
+    if record.continued:
+        sent = f"{record.request_bytes / 1024:.1f}"
+        of = f" of {record.client_bytes / 1024:.1f}" if record.client_bytes else ""
+        return f"continued {record.sent_items} of {record.full_items} items, {sent}{of} KB"
+    if record.replayed:
+        plural = "s" if record.replayed != 1 else ""
+        return f"full, {record.replayed} reasoning item{plural} replayed"
+    return "full"
 
 
-# (in, out, cached, reasoning) as a chat usage object names them, and as a Responses one does.
-_USAGE_SHAPES = (
-    ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details"),
-    ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details"),
-)
+def share_text(share: float) -> str:
+    """`91 %`: rounded down, so that a share short of all reads below 100 %."""
+    return f"{math.floor(share * 100 + 1e-9)} %"
 
 
-@dataclass(frozen=True, slots=True)
-class Tokens:
-    """A usage object's numbers, whichever API shaped it."""
-
-    prompt: int
-    completion: int
-    cached: int = 0
-    reasoning: int = 0
+def ms_text(ms: float) -> str:
+    """`12.4 ms`: one decimal always, so that lines keep one shape."""
+    return f"{ms:.1f} ms"
 
 
-def usage_tokens(usage: dict[str, Any] | None) -> Tokens | None:
-    """The numbers of a chat usage object, or of a Responses one (a call on the Responses
-    path); None when it has no whole numbers of tokens in and out."""
-    if not isinstance(usage, dict):
-        return None
-    shape = next((keys for keys in _USAGE_SHAPES if keys[0] in usage), _USAGE_SHAPES[0])
-    prompt, completion = usage.get(shape[0]), usage.get(shape[1])
-    if not isinstance(prompt, int) or not isinstance(completion, int):
-        return None
-    cached = _detail(usage, shape[2], "cached_tokens")
-    return Tokens(prompt, completion, cached, _detail(usage, shape[3], "reasoning_tokens"))
+def tokens_of(record: CallRecord) -> str:
+    """`tokens 12 in (4 cached) / 30 out (10 reasoning)`, or "" without counts."""
+    if record.input_tokens is None or record.output_tokens is None:
+        return ""
+    return _tokens(
+        record.input_tokens,
+        record.cached_tokens or 0,
+        record.output_tokens,
+        record.reasoning_tokens or 0,
+    )
 
 
 def tokens_text(usage: dict[str, Any] | None) -> str:
-    """`tokens 12 in (4 cached) / 30 out (10 reasoning)` from a chat usage object, or from a
-    Responses one (a call on the Responses path)."""
-    tokens = usage_tokens(usage)
-    if tokens is None:
+    """The same from a chat usage object, or from a Responses one (the Responses path)."""
+    counts = usage_of(usage)
+    if counts is None:
         return ""
-    prompt, completion = tokens.prompt, tokens.completion
-    cached, reasoning = tokens.cached, tokens.reasoning
-    text = f"tokens {prompt} in"
-    if cached:
-        text += f" ({cached} cached)"
+    return _tokens(counts.input, counts.cached, counts.output, counts.reasoning)
+
+
+def _tokens(prompt: int, cached: int, completion: int, reasoning: int) -> str:
+    text = f"tokens {prompt} in" + (f" ({cached} cached)" if cached else "")
     text += f" / {completion} out"
-    if reasoning:
-        text += f" ({reasoning} reasoning)"
-    return text
+    return text + (f" ({reasoning} reasoning)" if reasoning else "")
 
 
-def _detail(usage: dict[str, Any], group: str, key: str) -> int:
-    details = usage.get(group)
-    value = details.get(key) if isinstance(details, dict) else None
-    return value if isinstance(value, int) else 0
-
-
-def conversation_text(
-    *, continued: bool, sent_items: int, full_items: int, sent: int, full: int, replayed: int
-) -> str:
-    """What the call's conversation work did, in words (empty when there is nothing to say)."""
-    if continued:
-        return (
-            f"continued: {sent_items} of {full_items} items, "
-            f"{sent / 1024:.1f} of {full / 1024:.1f} KB"
+def _split_text(record: CallRecord) -> str:
+    """` (c2r 1.2 ms, upstream 35 ms)`: the addon's own time and the upstream's (timing.py)."""
+    parts = [
+        f"{name} {ms_text(value)}"
+        for name, value in (
+            ("c2r", record.c2r_ms),
+            ("retries", record.retry_ms),
+            ("upstream", record.upstream_ms),
         )
-    if replayed:
-        return f"replayed {replayed} reasoning item{'s' if replayed != 1 else ''}"
-    return ""
+        if value is not None
+    ]
+    return f" ({', '.join(parts)})" if parts else ""

@@ -6,6 +6,7 @@
     chat2responses status [--port N]         # a running proxy's quota and learned routes
     chat2responses intercept proxy|transparent|local|wireguard [...]   # cli/intercept.py
     chat2responses keys add NAME --file PATH # a new key for a person (responses_client_keys)
+    chat2responses report FLOWS -o report.html  # saved flows as an HTML page with charts
 
 Owns: the command line (every flag and its C2R_* variable), and the order of a run: refuse a busy
 port before anything starts, start the emulator (when it is the upstream) and mitmdump/mitmweb from
@@ -30,6 +31,7 @@ from difflib import get_close_matches
 from pathlib import Path
 
 from chat2responses.cli import intercept
+from chat2responses.cli import report as report_command
 from chat2responses.cli.commands import (
     EMULATOR_NAMES,
     ENTRY_SCRIPT,
@@ -206,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(parser=add)
     for command in (run, emulator, script, status, intercept_parser, keys):
         command.set_defaults(parser=command)
+    report_command.add_parser(commands)
     return parser
 
 
@@ -329,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except CliError as err:
             print(f"chat2responses: {err}", file=sys.stderr)
             return 2
+    if args.command == "report":
+        return report_command.run(args.flows, args.output)
     if args.command == "status":
         try:
             print(fetch_status(args.port))

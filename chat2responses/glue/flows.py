@@ -84,8 +84,8 @@ def refuse(flow: http.HTTPFlow, err: ProxyError) -> None:
     flow.response = http.Response.make(
         err.status, error_body(err), {"content-type": "application/json", **err.headers}
     )
-    flow.comment = f"chat2responses refused it: {err.message}"
-    flow.marked = ":no_entry:"
+    # Like a call's comment (call/report.py rules 1, 2): what happened first, and no emoji mark.
+    flow.comment = f"refused · {err.status} · {err.message}"
 
 
 # Request headers that describe the client's body: the driver's request has none.

@@ -18,18 +18,17 @@ from __future__ import annotations
 
 import gc
 import logging
-import secrets
 import ssl
 import time
 from collections.abc import Awaitable
-from datetime import UTC, datetime
 from typing import Any
 
 from mitmproxy import ctx, exceptions, http
 
 from chat2responses.call.job import CallJob
 from chat2responses.call.memory import Memory
-from chat2responses.call.plan import CallState, ClientRequest, Context, plan_call
+from chat2responses.call.plan import CallState, ClientRequest, plan_call
+from chat2responses.call.record import CallRecord
 from chat2responses.glue import display, egress, interception, own_endpoints, shutdown, sockets
 from chat2responses.glue.callers import refuse_caller
 from chat2responses.glue.catalogs import Catalogs
@@ -42,7 +41,8 @@ from chat2responses.glue.flows import (
     point_at_driver,
     refuse,
 )
-from chat2responses.glue.login import account_for, current_login
+from chat2responses.glue.insight import META, Insight
+from chat2responses.glue.login import call_context, current_login
 from chat2responses.glue.models import answer_models
 from chat2responses.glue.ready import announce_ready
 from chat2responses.glue.team import Team
@@ -78,6 +78,7 @@ class Chat2Responses:
         self.sockets: dict[str, sockets.SocketCall] = {}  # clients' Responses WebSockets
         self.driver = Driver()
         self.team = Team(self.state, self.driver)  # keys, health, shared state (glue/team.py)
+        self.insight = Insight()  # records, conversations, metrics, the calls log, the legs
         self.ssl_context: ssl.SSLContext | None = None
         self.codex_login: CodexLogin | None = None
         self.failed_at_start = False  # a bad value it was loaded with: mitmproxy is exiting
@@ -91,7 +92,7 @@ class Chat2Responses:
     def load(self, loader: Any) -> None:
         for name, typespec, default, help_text, choices in OPTIONS:
             loader.add_option(name, typespec, default, help_text, choices=choices)
-        register_views()
+        register_views(self.insight)
 
     def configure(self, updated: set[str]) -> None:
         try:
@@ -128,6 +129,7 @@ class Chat2Responses:
             # What one upstream taught says nothing of another.
             self.state.memory = Memory(backing=self.team.backing)
         refetch = settings.responses_url != self.settings.responses_url or updated & _FETCH_OPTIONS
+        self.insight.configure(settings)
         self.settings = settings
         if refetch and self.driver.started:
             self._start_fetcher()
@@ -137,6 +139,7 @@ class Chat2Responses:
         self.driver.start()
         self.team.running()
         self._start_fetcher()
+        display.show_comment_column(ctx.options)
         if not self.failed_at_start:
             announce_ready()
 
@@ -172,7 +175,9 @@ class Chat2Responses:
             return None
         rewrite_all = self.settings.rewrite is RewriteMode.ALL
         if kind is CallKind.RESPONSES and rewrite_all and sockets.is_websocket_upgrade(req):
-            self.sockets[flow.id] = sockets.take_over(flow, self.driver, self._plan, person)
+            self.sockets[flow.id] = sockets.take_over(
+                flow, self.driver, self._plan, self.ended, person
+            )
             return None
         if req.method != "POST":
             if self.settings.rewrite is RewriteMode.ALL:
@@ -212,15 +217,7 @@ class Chat2Responses:
 
     def _plan(self, request: ClientRequest) -> CallJob | None:
         """`plan_call` with what the addon knows now (a request, or a socket's frame)."""
-        login = self._login()
-        context = Context(
-            login=login,
-            account=account_for(login),
-            now=lambda: datetime.now(UTC),
-            chunk_id="chatcmpl-" + secrets.token_hex(12),
-            created=int(time.time()),
-            ssl=self.ssl_context,
-        )
+        context = call_context(self._login(), self.ssl_context)
         return plan_call(
             request,
             settings=self.settings,
@@ -237,7 +234,7 @@ class Chat2Responses:
         if job is None:
             return None  # not ours: the upstream's own endpoint serves it
         job.relayed = Relayed()
-        token = self.driver.register(job, held=lambda: flow.intercepted)  # rule 5 of driver.py
+        token = self.driver.register(job, held=lambda: flow.intercepted, received=started)
         call = Call(token, job, started, display.Original.of(flow))
         point_at_driver(flow, call, self.driver.port)
         match = job.translation.match
@@ -270,6 +267,8 @@ class Chat2Responses:
         if call is not None:
             self.driver.release(call.token)  # answered by another addon: its call is not needed
             self._end(flow, call)
+        elif not flow.live and META in flow.metadata:
+            self.insight.loaded(flow)  # a saved flow, loaded: its conversation is shown too
 
     def error(self, flow: http.HTTPFlow) -> None:
         call = self.calls.pop(flow.id, None)
@@ -284,17 +283,15 @@ class Chat2Responses:
             sockets.finished(flow, socket)
 
     def _end(self, flow: http.HTTPFlow, call: Call) -> None:
-        """Put the flow back as the client sent it, and annotate it for mitmweb and the console."""
+        """Put the flow back as the client sent it; its record and comment (glue/insight.py)."""
         display.restore(call.original)
         try:
-            report = display.report(flow, call.job, call.started)
-            self.team.count(call.job, report.status)
-            flow.comment = report.details()
-            flow.marked = report.mark
-            flow.metadata["chat2responses"].update(
-                {"summary": report.summary(), "route": report.route.value}
-            )
-            logger.info(report.summary())
-            display.show(flow, call.job)
+            display.annotate(flow, call.job, self.ended(flow, call.job))
         except Exception:  # display only: never let it disturb the proxy
             logger.exception("chat2responses: preparing the flow for display failed")
+
+    def ended(self, flow: http.HTTPFlow, job: CallJob, call_id: str = "") -> CallRecord:
+        """A call is over (a flow's, or `call_id` on a client's socket): filed, and counted."""
+        record = self.insight.ended(flow, job, self.driver.pool.open_count(), call_id)
+        self.team.count(job, record.status)
+        return record

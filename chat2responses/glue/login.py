@@ -1,11 +1,17 @@
 """The Codex login the options ask for (`responses_auth=codex`), kept while the file and the
-token endpoint stay the same, and whose quota a call counts against."""
+token endpoint stay the same, whose quota a call counts against, and the context a call is
+planned in (`call_context`: the login, its account, the clock, fresh ids)."""
 
 from __future__ import annotations
 
+import secrets
+import ssl
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
+from chat2responses.call.plan import Context
 from chat2responses.request.client_headers import account_of
 from chat2responses.settings import AuthMode, Settings
 from chat2responses.transports.login_refresh import CodexLogin, close_soon
@@ -42,3 +48,15 @@ def account_for(login: CodexLogin | None) -> Callable[[dict[str, str]], str]:
         return account_of(headers, login.account_digest() if login is not None else None)
 
     return account
+
+
+def call_context(login: CodexLogin | None, ssl_context: ssl.SSLContext | None) -> Context:
+    """What `plan_call` is given now: the login and its account, the clock, fresh ids."""
+    return Context(
+        login=login,
+        account=account_for(login),
+        now=lambda: datetime.now(UTC),
+        chunk_id="chatcmpl-" + secrets.token_hex(12),
+        created=int(time.time()),
+        ssl=ssl_context,
+    )

@@ -54,6 +54,7 @@ def teardown(addon: Chat2Responses) -> None:
     addon.driver.stop()
     addon.team.stop()
     addon.catalogs.stop()
+    addon.insight.stop()
     if addon.codex_login is not None:
         close_soon(addon.codex_login)
         addon.codex_login = None

@@ -7,9 +7,10 @@ Rule 1: taken over only under `responses_rewrite=all` (the model is known only f
         so there is no catalog to judge by before the upgrade); otherwise the upgrade passes
         through untouched, to an upstream that may serve it itself.
 Rule 2: each frame is planned by the addon like a `POST …/responses` with the handshake's
-        headers (call/plan.py rule 6); a call's summary is one console line when it ends, its
-        upstream leg is added for mitmweb, and the client's flow is put back and annotated with
-        every call's summary when the socket ends.
+        headers (call/plan.py rule 6); each call ends like a flow's (the addon's `ended`: its
+        record `<flow id>.<n>` in the conversation ledger and the flow's metadata, its console
+        line, its upstream leg), and the client's flow is put back and annotated with every
+        call's summary when the socket ends.
 Rule 3: nothing written into the flow is a credential (as for every call: display.py).
 """
 
@@ -19,11 +20,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mitmproxy import ctx, http
+from mitmproxy import http
 
 from chat2responses.call.job import CallJob
 from chat2responses.call.plan import ClientRequest
-from chat2responses.call.report import MARKS
+from chat2responses.call.record import CallRecord
+from chat2responses.call.report import summary
 from chat2responses.glue import display
 from chat2responses.glue.flows import client_request, redirect
 from chat2responses.protocol.client_frames import Create
@@ -49,13 +51,15 @@ class SocketCall:
     original: display.Original
     summaries: list[str] = field(default_factory=list)
     calls: int = 0
-    route: str = ""
 
 
 Plan = Callable[[ClientRequest], CallJob | None]
+Ended = Callable[[http.HTTPFlow, CallJob, str], CallRecord]  # the addon's `ended`
 
 
-def take_over(flow: http.HTTPFlow, driver: Driver, plan: Plan, person: str = "") -> SocketCall:
+def take_over(
+    flow: http.HTTPFlow, driver: Driver, plan: Plan, ended: Ended, person: str = ""
+) -> SocketCall:
     """Register `flow`'s socket with the driver and re-point the upgrade at it (rule 2);
     `person` is the caller's name from responses_client_keys, checked at the upgrade."""
     handshake = client_request(flow.request, CallKind.RESPONSES, person=person)
@@ -74,28 +78,22 @@ def take_over(flow: http.HTTPFlow, driver: Driver, plan: Plan, person: str = "")
         )
         return plan(request)
 
-    def ended(job: CallJob, started: float) -> None:
-        _ended(flow, socket, job, started)
+    def call_ended(job: CallJob, started: float) -> None:
+        _ended(flow, socket, job, ended)
 
-    socket.token = driver.register_socket(SocketSession(planned, ended))
+    socket.token = driver.register_socket(SocketSession(planned, call_ended))
     redirect(flow, driver.socket_port, SOCKET_PATH_PREFIX + socket.token)
     flow.metadata["chat2responses"] = {"route": "client websocket"}
     return socket
 
 
-def _ended(flow: http.HTTPFlow, socket: SocketCall, job: CallJob, started: float) -> None:
-    """One call on the socket is over: its line in the console, its leg in mitmweb."""
+def _ended(flow: http.HTTPFlow, socket: SocketCall, job: CallJob, ended: Ended) -> None:
+    """One call on the socket is over: its record, its line in the console, its leg."""
     try:
-        report = display.report(flow, job, started)
-        summary = report.summary()
-        logger.info(summary)
         socket.calls += 1
-        socket.route = report.mark
+        record = ended(flow, job, f"{flow.id}.{socket.calls}")
         if len(socket.summaries) < MAX_SHOWN:
-            socket.summaries.append(summary)
-        view = ctx.master.addons.get("view") if ctx.master else None  # type: ignore[no-untyped-call]
-        if view is not None and job.outcome.tried:
-            view.add([display.upstream_leg(flow, job)])
+            socket.summaries.append(summary(record))
     except Exception:  # display only: never let it disturb the proxy
         logger.exception("chat2responses: reporting a WebSocket call failed")
 
@@ -104,8 +102,7 @@ def finished(flow: http.HTTPFlow, socket: SocketCall) -> None:
     """The socket ended: the flow put back as the client sent it, and annotated (rule 2)."""
     display.restore(socket.original)
     more = socket.calls - len(socket.summaries)
-    lines = [f"chat2responses served this WebSocket: {socket.calls} response(s)"]
+    lines = [f"client websocket · chat2responses served {socket.calls} response(s) on it"]
     lines += socket.summaries + ([f"… and {more} more"] if more > 0 else [])
     flow.comment = "\n".join(lines)
-    flow.marked = socket.route or MARKS[next(iter(MARKS))]
     flow.metadata.setdefault("chat2responses", {})["responses"] = socket.calls

@@ -26,7 +26,7 @@ from mitmproxy import http
 from chat2responses.call.health import HealthFacts, verdict
 from chat2responses.call.job import CallJob
 from chat2responses.call.plan import CallState
-from chat2responses.call.report import usage_tokens
+from chat2responses.call.record import usage_of
 from chat2responses.call.shared import NO_BACKING, Backing
 from chat2responses.glue.flows import refuse
 from chat2responses.glue.status import status_text
@@ -128,7 +128,7 @@ class Team:
 
     def count(self, job: CallJob, status: int | None) -> None:
         if job.person:
-            tokens = usage_tokens(job.outcome.usage)
+            tokens = usage_of(job.outcome.usage)
             self.state.people.count(job.person, ok=status == 200, tokens=tokens)
 
     def status(self) -> str:

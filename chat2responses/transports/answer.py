@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from chat2responses.call.job import CallTimes
+from chat2responses.call.timing import HEADER, server_timing
 
 KEEPALIVE = b": keepalive\n\n"
 
@@ -152,6 +153,9 @@ class ClientAnswer:
                 "x-accel-buffering": "no",
                 **self._head_headers(),
             }
+            timing = server_timing(self._times)  # a stream's head: no total yet (timing rule 2)
+            if timing:
+                headers[HEADER] = timing
             exchange.start(200, headers)
             self._on_head()
         self._last_write = asyncio.get_running_loop().time()
@@ -174,7 +178,8 @@ class ClientAnswer:
         exchange = await self.ready()
         if status == 200:
             self._note_first_byte(body)
-        exchange.respond(status, headers, body)
+        timing = server_timing(self._times, time.monotonic())
+        exchange.respond(status, {**headers, HEADER: timing} if timing else headers, body)
 
     def _note_first_byte(self, data: bytes) -> None:
         """The first data's time (for the call's summary): not a `: keepalive` comment."""

@@ -68,9 +68,13 @@ class UpstreamCall:
         connect: Connector = connect_upstream,
         egress: Egress = DIRECT,
         prepare: Callable[[CallJob], Awaitable[None]] | None = None,
+        received: float | None = None,
     ) -> None:
         self.job = job
         self._prepare = prepare
+        now = time.monotonic()
+        job.times.received = now if received is None else received  # the request hook's start
+        job.times.registered = now
         self.session = session
         self.pool = pool
         self.egress = egress  # the proxy and the hop mark (upstream/proxies.py)
@@ -129,7 +133,10 @@ class UpstreamCall:
         try:
             headers = await self._headers(command)
             machine.sending(headers)
-            self.job.times.sent, self.job.times.first_event = time.monotonic(), None
+            times = self.job.times
+            times.sent, times.first_event = time.monotonic(), None
+            if times.first_sent is None:
+                times.first_sent = times.sent
             async with self._connect(self, command, headers) as events:
                 following = await self._events(events)
                 if isinstance(following, Open):
@@ -139,6 +146,8 @@ class UpstreamCall:
                     await events.drain()  # rule 3: its connection can serve another call
                 return None
         except ProxyError as err:
+            if self.job.times.first_event is None:  # its error answer (or failure) came first
+                self.job.times.first_event = time.monotonic()
             following = machine.failure(err)
         except (asyncio.CancelledError, ConnectionResetError):
             raise  # ConnectionResetError: mitmproxy is gone (the client left), nobody to answer
@@ -173,6 +182,8 @@ class UpstreamCall:
             if times.first_event is None:
                 times.first_event = time.monotonic()
             command = machine.event(event)
+            if times.first_output is None and machine.output_started:
+                times.first_output = time.monotonic()
             if isinstance(command, Write | Linger):
                 await answer.send(command.data, more=events.buffered())
                 if relayed is not None and answer.started:  # rule 2

@@ -157,10 +157,16 @@ class Driver:
             await session.close()
         await pool.close()
 
-    def register(self, job: CallJob, held: Callable[[], bool] | None = None) -> str:
+    def register(
+        self,
+        job: CallJob,
+        held: Callable[[], bool] | None = None,
+        received: float | None = None,
+    ) -> str:
         """Keep `job` for one request and start its call; returns its token (the path is
         PATH_PREFIX + token). With `held`, the call starts only once the hooks have run and the
-        flow is not held (rule 5). Without a running server (a test of the glue) it starts when
+        flow is not held (rule 5). `received`: when the request hook began (monotonic), where
+        the call's own time starts. Without a running server (a test of the glue) it starts when
         claimed."""
         token = secrets.token_urlsafe(24)
         call = UpstreamCall(
@@ -170,6 +176,7 @@ class Driver:
             connect=self._connect,
             egress=self.egress,
             prepare=self.prepare,
+            received=received,
         )
         self._unclaimed[token] = call
         if held is not None:

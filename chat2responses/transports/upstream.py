@@ -26,6 +26,7 @@ from chat2responses.call.policy import Route
 from chat2responses.protocol.events import Event
 from chat2responses.transports.http import open_http_events
 from chat2responses.transports.websocket import WebSocketPool, open_response_stream
+from chat2responses.transports.websocket.numbers import SOCKET_NUMBERS
 from chat2responses.upstream.proxies import Egress
 
 CONNECT_TIMEOUT = 15.0
@@ -111,6 +112,8 @@ async def _websocket(
         egress=call.egress,
     ) as frames:
         machine.opened(101)
+        if frames.socket is not None:
+            machine.on_socket(*SOCKET_NUMBERS.use(frames.socket))
         yield FrameEvents(frames, machine)
 
 

@@ -56,6 +56,10 @@ def _tool_line(tool: Json) -> str:
     return f"{name or '?'} ({kind})" + (f" — {description}" if description else "")
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def render_chat_request(data: bytes) -> str | None:
     """A chat request summarised: model, other parameters, each message by role, the tools.
     None when `data` is not a chat request body (a JSON object with a `messages` list)."""
@@ -67,7 +71,8 @@ def render_chat_request(data: bytes) -> str | None:
     model = string(body.get("model")) or "?"
     out = Writer()
     out.add(
-        f"chat request · model {model} · {stream} · {len(messages)} messages · {len(tools)} tools"
+        f"chat request · model {model} · {stream} · {_plural(len(messages), 'message')} · "
+        f"{_plural(len(tools), 'tool')}"
     )
     params = [f"{k}={compact(v, 200)}" for k, v in body.items() if k not in _SUMMARISED_KEYS]
     out.add(*(("params: " + " · ".join(params),) if params else ()))

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from chat2responses.call.people import People
-from chat2responses.call.report import Tokens, usage_tokens
+from chat2responses.call.record import Usage, usage_of
 
 
 def test_calls_and_tokens_add_up_per_person_and_failures_count_too() -> None:
     people = People()
-    people.count("bob", ok=True, tokens=Tokens(100, 10, cached=60))
-    people.count("alice", ok=True, tokens=Tokens(50, 5))
+    people.count("bob", ok=True, tokens=Usage(100, 10, cached=60))
+    people.count("alice", ok=True, tokens=Usage(50, 5))
     people.count("bob", ok=False, tokens=None)
-    people.count("bob", ok=True, tokens=Tokens(200, 20, cached=150, reasoning=7))
+    people.count("bob", ok=True, tokens=Usage(200, 20, cached=150, reasoning=7))
     assert people.lines() == [
         "calls by person (this instance, since it started):",
         "  alice: 1 call, tokens 50 in / 5 out",
@@ -43,5 +43,5 @@ def test_usage_of_either_api_reads_as_the_same_numbers() -> None:
         "input_tokens_details": {"cached_tokens": 4},
         "output_tokens_details": {"reasoning_tokens": 10},
     }
-    assert usage_tokens(chat) == usage_tokens(responses) == Tokens(12, 30, 4, 10)
-    assert usage_tokens(None) is None and usage_tokens({"prompt_tokens": "x"}) is None
+    assert usage_of(chat) == usage_of(responses) == Usage(12, 30, 4, 10)
+    assert usage_of(None) is None and usage_of({"prompt_tokens": "x"}) is None

@@ -91,7 +91,7 @@ def test_a_run_prints_one_line_per_call_and_ctrl_c_stops_everything() -> None:
         # Not a chat call: passed through to the upstream, and silent on the console.
         with contextlib.suppress(urllib.error.HTTPError):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/not-a-chat-path", timeout=10)
-        running.wait_for(re.compile(r"gpt-5\.5 → .*· 200 ·"))
+        running.wait_for(re.compile(r"· 200 · .*gpt-5\.5 → "))
         # An IDE keeps its connection open: Ctrl-C must not print its disconnect (or a traceback).
         kept = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         kept.request("GET", "/_chat2responses/status")

@@ -146,7 +146,7 @@ def test_the_printed_script_runs_in_a_mitmproxy_installed_on_its_own(
                 assert answer.choices[0].message.content == (
                     "Hello from the emulator. You said: Say hello"
                 )
-            proxy.wait_for(re.compile(r"gpt-5-codex → gpt-5-codex · http"))
+            proxy.wait_for(re.compile(r"http · 200 · .*gpt-5-codex → gpt-5-codex"))
         assert "Traceback" not in proxy.text and "ModuleNotFoundError" not in proxy.text, proxy.text
 
 

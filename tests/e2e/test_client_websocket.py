@@ -55,9 +55,9 @@ def test_three_turns_chained_on_one_socket(proxy: Mitmdump, model: str) -> None:
         GREETING + f"{tag} two",
         f"{tag} [scenario:echo_request] three",
     ]
-    summaries = logged(proxy, since, f"{model} → {model} · ", 3)
-    assert len(summaries) == 3 and all(" · 200 · " in line for line in summaries)
-    continued = [line for line in summaries if "continued: " in line]
+    summaries = logged(proxy, since, f"{model} → {model} (", 3)
+    assert len(summaries) == 3 and all(line.split(" · ")[1] == "200" for line in summaries)
+    continued = [line for line in summaries if " · continued " in line]
     assert len(continued) == (2 if model == "gpt-5.5" else 0), summaries
     assert "refused (405)" not in "\n".join(proxy.lines[since:])
 

@@ -100,7 +100,7 @@ def test_a_tool_loop_continues_on_the_kept_websocket(
     assert len(lines) == 4, lines
     assert "continued" not in lines[0]
     for line in lines[1:]:
-        assert "continued: 1 of " in line, line  # only the tool result went upstream
+        assert " · continued 1 of " in line, line  # only the tool result went upstream
 
 
 def test_the_answers_are_the_same_with_continuation_off(
@@ -122,8 +122,8 @@ def test_reasoning_is_replayed_for_a_stateless_http_route(
     assert "replayed" not in lines[0]
     # Each later turn carries the reasoning kept from every earlier tool call, and the emulator
     # verified its signature (a refused item would have been retried without: no "replayed").
-    assert "replayed 1 reasoning item" in lines[1], lines[1]
-    assert "replayed 2 reasoning items" in lines[2], lines[2]
+    assert "full, 1 reasoning item replayed" in lines[1], lines[1]
+    assert "full, 2 reasoning items replayed" in lines[2], lines[2]
 
 
 def echoed(proxy: Mitmdump, key: str, text: str, model: str = "gpt-5-codex") -> dict[str, Any]:

@@ -57,7 +57,7 @@ def test_the_summary_line_counts_the_tokens(proxy: Mitmdump, model: str, stream:
     cache = f" ({cached} cached)" if cached else ""
     tokens = f"tokens {usage.input_tokens} in{cache} / {usage.output_tokens} out"
     deadline = time.monotonic() + 5
-    while not any(f"{model} → {model} · " in line and tokens in line for line in proxy.lines):
+    while not any(f"{model} → {model} (" in line and tokens in line for line in proxy.lines):
         assert time.monotonic() < deadline, f"{tokens!r} not in {proxy.log[-3000:]}"
         time.sleep(0.02)
 
@@ -147,7 +147,8 @@ def test_the_upstreams_own_catalog_is_fetched_and_listed(tmp_path: Path) -> None
             # and it is a model like any other: the catalog says WebSocket
             answer = api.responses.create(model="gpt-7-emulated", input="hi")
             assert answer.output_text == GREETING + "hi"
-            proxy.wait_for_log("gpt-7-emulated → gpt-7-emulated · websocket (catalog prefers it)")
+            proxy.wait_for_log("websocket · 200 · ")
+            proxy.wait_for_log("gpt-7-emulated → gpt-7-emulated (catalog prefers it)")
 
 
 @pytest.mark.parametrize("model", ["gpt-5.6-terra", "gpt-5.6-luna"])
@@ -181,7 +182,7 @@ def test_a_retired_model_is_sent_under_its_alias_and_says_so(proxy: Mitmdump) ->
     answer = client(proxy).responses.create(model="gpt-5.4", input="hi")
     assert answer.output_text == GREETING + "hi"
     proxy.wait_for_log("gpt-5.4 is retired; sent as gpt-5.6-terra")
-    proxy.wait_for_log("gpt-5.4 → gpt-5.6-terra ·")
+    proxy.wait_for_log("gpt-5.4 → gpt-5.6-terra (")
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
@@ -221,8 +222,8 @@ def test_three_turns_chained_by_previous_response_id(
         GREETING + f"{tag} two",
         f"{tag} [scenario:echo_request] three",
     ]
-    summaries = logged(proxy, since, f"{model} → {model} · ", 3)
-    continued = [line for line in summaries if "continued: " in line]
+    summaries = logged(proxy, since, f"{model} → {model} (", 3)
+    continued = [line for line in summaries if " · continued " in line]
     assert len(continued) == (2 if model == "gpt-5.5" else 0), summaries
 
 

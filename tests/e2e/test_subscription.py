@@ -38,9 +38,7 @@ from typing import Any
 
 import openai
 import pytest
-from mitmproxy.utils.emoji import emoji
 
-from chat2responses.call.report import LEARNED_MARK
 from chat2responses.emulator import (
     Caller,
     Emulator,
@@ -619,7 +617,7 @@ def test_a_1009_close_sends_that_request_over_http_only(upstream: Upstream, web:
     assert stream_text(web, WS_MODEL, messages) == said(messages)
     assert upstream.emulator.transports(after) == [Transport.WEBSOCKET]
     summary = chat_flow(web, after)["comment"]
-    assert " · websocket (catalog prefers it) · 200" in summary, summary
+    assert summary.startswith("websocket · 200 · ") and "(catalog prefers it)" in summary, summary
 
     # The frame is too big for any WebSocket: not sent again on a fresh socket, straight to HTTP.
     assert upstream.emulator.transports(tag) == [Transport.WEBSOCKET, Transport.HTTP]
@@ -628,9 +626,9 @@ def test_a_1009_close_sends_that_request_over_http_only(upstream: Upstream, web:
 def test_the_comment_of_a_1009_fallback_claims_nothing_learned(web: Mitmweb) -> None:
     _, flow = too_big_call(web)
     summary = flow["comment"].splitlines()[0]
-    assert " · http (" in summary, summary
+    assert summary.startswith("http · "), summary
     assert "learned" not in summary, summary
-    assert flow["marked"] != emoji[LEARNED_MARK], flow["marked"]
+    assert not flow["marked"], flow["marked"]
 
 
 def test_a_1006_close_is_retried_once_on_a_fresh_socket(upstream: Upstream, web: Mitmweb) -> None:
@@ -638,10 +636,10 @@ def test_a_1006_close_is_retried_once_on_a_fresh_socket(upstream: Upstream, web:
     assert stream_text(web, WS_MODEL, messages) == said(messages)
     assert upstream.emulator.transports(tag) == [Transport.WEBSOCKET] * 2
     summary = chat_flow(web, tag)["comment"]
-    assert " · websocket (catalog prefers it) · 200" in summary, summary
+    assert summary.startswith("websocket · 200 · ") and "(catalog prefers it)" in summary, summary
 
     after, messages = prompt("after a 1006")
     assert stream_text(web, WS_MODEL, messages) == said(messages)
     assert upstream.emulator.transports(after) == [Transport.WEBSOCKET]
     summary = chat_flow(web, after)["comment"]
-    assert " · websocket (catalog prefers it) · 200" in summary, summary
+    assert summary.startswith("websocket · 200 · ") and "(catalog prefers it)" in summary, summary

@@ -496,7 +496,8 @@ def test_a_refused_request_is_annotated(addon: Chat2Responses) -> None:
         flow = chat_flow({"model": "gpt-5.5", "messages": [], "n": 3})
         addon.request(flow)
         assert flow.response is not None and flow.response.status_code == 400
-        assert flow.comment.startswith("chat2responses refused it:")
+        assert flow.comment.startswith(f"refused · {flow.response.status_code} · ")
+        assert not flow.marked
 
 
 def test_a_responses_request_goes_the_same_way_and_is_answered_as_responses(
@@ -745,7 +746,7 @@ def test_a_clients_responses_websocket_is_taken_over_under_rewrite_all(
         assert addon.driver._sockets[socket.token] is not None
         addon.websocket_end(flow)
         assert flow.request.path == "/v1/responses"  # put back as the client sent it
-        assert flow.comment.startswith("chat2responses served this WebSocket: 0 response(s)")
+        assert flow.comment.startswith("client websocket · chat2responses served 0 response(s)")
         assert flow.id not in addon.sockets
 
 

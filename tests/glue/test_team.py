@@ -63,7 +63,8 @@ def test_a_listed_key_names_its_person_everywhere_but_never_the_key(keys: Path) 
         call.job.outcome.status = 200
         call.job.outcome.usage = {"prompt_tokens": 40, "completion_tokens": 2}
         addon.error(flow)  # the flow ends: annotated and counted
-        assert flow.comment.startswith("bob: gpt-5.5 → gpt-5.5 · ")
+        assert flow.comment.startswith("http · 200 · ")
+        assert " · caller bob · gpt-5.5 → gpt-5.5 (" in flow.comment
         status = tctx.command(Commands(addon).status)
         assert "  bob: 1 call, tokens 40 in / 2 out" in status and "sk-bob" not in status
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from typing import Any
 
+import pytest
+
 from chat2responses.call.job import CallTimes
+from chat2responses.call.timing import parse_server_timing
 from chat2responses.transports.answer import KEEPALIVE, ClientAnswer, Relayed
 from tests.transports.fakes import FakeExchange
 
@@ -146,3 +150,36 @@ async def test_the_relay_signal_is_waited_for_at_most_the_time_given() -> None:
     assert not signal.is_set()
     signal.set()
     await asyncio.wait_for(signal.wait(3600), 1)  # said so: at once
+
+
+async def test_server_timing_a_streams_head_without_total_a_whole_answer_with_it() -> None:
+    """call/timing.py rule 2: what is known when the head goes out."""
+    made, times, _ = answer()
+    now = time.monotonic()
+    times.received, times.first_sent, times.sent, times.first_event = (
+        now - 0.05,
+        now - 0.049,
+        now - 0.049,
+        now - 0.01,
+    )
+    exchange = FakeExchange()
+    made.attach(exchange)  # type: ignore[arg-type]
+    await made.send(b"one", more=False)
+    timing = parse_server_timing(exchange.headers["server-timing"])
+    assert set(timing) == {"c2r", "upstream"}
+    assert timing["c2r"] == pytest.approx(1.0, abs=0.05)
+    assert timing["upstream"] == pytest.approx(39.0, abs=0.05)
+
+    whole, times, _ = answer()
+    times.received, times.first_sent, times.sent, times.first_event = (
+        now - 0.05,
+        now - 0.049,
+        now - 0.049,
+        now - 0.01,
+    )
+    exchange = FakeExchange()
+    whole.attach(exchange)  # type: ignore[arg-type]
+    await whole.respond(200, {"content-type": "application/json"}, b"{}")
+    timing = parse_server_timing(exchange.headers["server-timing"])
+    assert set(timing) == {"c2r", "upstream", "total"}
+    assert timing["c2r"] < timing["total"] and timing["total"] >= 50.0

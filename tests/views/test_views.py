@@ -352,7 +352,7 @@ def test_chat_request_summary() -> None:
     text = views.render_chat_request(json.dumps(body).encode())
     assert text == "\n".join(
         [
-            "chat request · model gpt-5.5 · stream · 4 messages · 1 tools",
+            "chat request · model gpt-5.5 · stream · 4 messages · 1 tool",
             'params: stream_options={"include_usage": true}',
             "── system ──",
             "Be brief.",

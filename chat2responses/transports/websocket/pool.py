@@ -114,6 +114,11 @@ class WebSocketPool:
         if isinstance(ws, ClientConnection):
             self._discard(ws)
 
+    def open_count(self) -> int:
+        """How many sockets opened through `track` are open now: idle, answering, or held by a
+        conversation (for the metrics)."""
+        return sum(1 for ws in list(self._origins) if ws.state is State.OPEN)
+
     def opened_at(self, ws: ClientConnection) -> float | None:
         """When `ws` (opened through `track`) was opened, on the loop's clock."""
         origin = self._origins.get(ws)

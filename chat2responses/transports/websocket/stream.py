@@ -209,6 +209,11 @@ class _EventStream:
         ws = self._ws
         return ws is not None and bool(len(ws.recv_messages.frames))
 
+    @property
+    def socket(self) -> ClientConnection | None:
+        """The socket this response goes over (after `start`)."""
+        return self._ws
+
     def transport(self) -> asyncio.Transport | None:
         """The socket's transport (for transports/upstream.reading_paused)."""
         return self._ws.transport if self._ws is not None else None
