@@ -69,7 +69,7 @@ from chat2responses.response.responses_sinks import (
 from chat2responses.settings import AuthMode, RewriteMode, Settings
 from chat2responses.upstream.catalog import Catalog, ModelMatch
 from chat2responses.upstream.profiles import CODEX
-from chat2responses.upstream.quota import QuotaBook
+from chat2responses.upstream.quota_book import QuotaBook
 from chat2responses.upstream.quota_tap import QuotaTap
 from chat2responses.upstream.routing import CallKind, Upstream, ours_under_catalog, upstream_for
 
