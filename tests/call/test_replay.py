@@ -18,10 +18,11 @@ import pytest
 from chat2responses.call.replay import ReasoningCache, is_empty_answer, replayed, units
 from chat2responses.call.shared import Table, shared_name
 from chat2responses.emulator.backend import Caller, Emulator, EmulatorConfig
-from chat2responses.emulator.builder import Emit, Reject, Step
+from chat2responses.emulator.replies import Turn
 from chat2responses.emulator.rules import Transport
-from chat2responses.emulator.scenarios import Turn, play
+from chat2responses.emulator.scenarios import play
 from chat2responses.emulator.signing import ReasoningSealer, check_reasoning_items, secret_for
+from chat2responses.emulator.steps import Emit, Reject, Step
 from chat2responses.request.messages import translate_messages
 from chat2responses.request.translate import translate_request
 from chat2responses.upstream.catalog import Catalog
