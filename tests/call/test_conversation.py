@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from chat2responses.call.conversation import Continuation, ConversationStore, conversation_key
-from chat2responses.call.replay import units
+from chat2responses.call.units import units
 from chat2responses.emulator.backend import Emulator, EmulatorConfig
 from chat2responses.emulator.session import WebSocketSession
 from chat2responses.emulator.steps import Emit
