@@ -28,8 +28,6 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -40,25 +38,14 @@ MAX_CLIENT_WAIT = 60.0  # seconds: the longest Retry-After passed on (openai-pyt
 SHOULD_RETRY = "x-should-retry"
 USAGE_LIMIT = "usage_limit_reached"
 _RETRY_AFTER = frozenset({"retry-after", "retry-after-ms"})
-# `codex_exec/0.171.0 (…)`, `codex_cli_rs/…`, `codex_vscode/…`; the `originator` header says it too.
-_CODEX = re.compile(r"codex_[a-z_]+(/|$)")
 
 
 class Client(StrEnum):
-    """Who is calling, as far as how it retries matters."""
+    """Who is calling, as far as how it retries matters (the Codex CLI: upstream/identity.py
+    `is_codex_client`)."""
 
     CODEX = "codex"
     OTHER = "other"
-
-
-def client_of(header_fields: Iterable[tuple[bytes, bytes]]) -> Client:
-    """The Codex CLI by its `originator` or `User-Agent`; anyone else is OTHER."""
-    for name, value in header_fields:
-        if name.lower() in (b"originator", b"user-agent"):
-            text = value.decode("latin-1").strip().lower()
-            if _CODEX.match(text):
-                return Client.CODEX
-    return Client.OTHER
 
 
 # The failures the policy retries against `responses_retries` (call/policy.py rules 5 and 9).

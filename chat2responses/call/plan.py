@@ -47,7 +47,7 @@ from chat2responses.call.backend import CallExtras, call_extras, compact_body
 from chat2responses.call.budget import RetryBudgets, request_key
 from chat2responses.call.chains import ChainLink, ResponseChains, as_items, chained
 from chat2responses.call.conversation import ConversationStore, conversation_key
-from chat2responses.call.giving_up import client_of
+from chat2responses.call.giving_up import Client
 from chat2responses.call.job import CallJob, Login
 from chat2responses.call.memory import Memory
 from chat2responses.call.people import People
@@ -201,7 +201,7 @@ def plan_call(
         request_size=len(request.body or b""),
         quota=QuotaTap(state.quota, credential, clock=context.now, notes=extras.notes),
         turn=turn,
-        client=client_of(request.header_fields),
+        client=Client.CODEX if extras.codex_client else Client.OTHER,
         budget=state.budgets,
         budget_key=budget_key,
         session_headers=session,
