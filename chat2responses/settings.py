@@ -199,20 +199,17 @@ _IPV6 = re.compile(r"^[0-9a-f:.]+$")
 
 
 def _host_names(name: str, value: str) -> frozenset[str]:
-    """`a.example,B.example.` → {"a.example", "b.example"}: lower-case, no trailing dot; an IPv6
-    address may be bracketed. Anything else (a URL, a port, a wildcard) is a ValueError."""
-    hosts = set()
+    """`a.example,B.example.` → {"a.example", "b.example"} as request/callers.parse_hosts reads a
+    host list, where each entry must be a host name or address alone (an IPv6 address may be
+    bracketed): a URL, a port or a wildcard is a ValueError."""
     for word in value.split(","):
         host = word.strip().lower().rstrip(".").removeprefix("[").removesuffix("]")
-        if not host:
-            continue
-        if not (_HOST_NAME.match(host) or (":" in host and _IPV6.match(host))):
+        if host and not (_HOST_NAME.match(host) or (":" in host and _IPV6.match(host))):
             raise ValueError(
                 f"{name} takes host names separated by commas (api.openai.com,chatgpt.com), "
                 f"not {word.strip()!r}"
             )
-        hosts.add(host)
-    return frozenset(hosts)
+    return parse_hosts(name, value)
 
 
 _STATE_SCHEMES = ("redis", "rediss", "unix")
