@@ -13,7 +13,7 @@ and tests/e2e/test_agents.py):
 - opencode 1.18 (the Vercel AI SDK) ignores `x-should-retry` and retries every 429 and 5xx five
   times (2 to 32 s apart, a minute in all, shown as it goes), waiting out any `Retry-After`
   however long. Nothing short of a 4xx it takes for the client's own fault stops it; the proxy
-  answers it honestly and makes each of its retries cost one upstream call (call/outages.py).
+  answers it honestly and makes each of its retries cost one upstream call (call/budget.py).
 
 Rule 1: a `Retry-After` (or `retry-after-ms`) over MAX_CLIENT_WAIT seconds is not passed on (the
         message says when a usage limit resets), and the answer says `x-should-retry: false`.
