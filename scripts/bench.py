@@ -40,8 +40,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chat2responses.emulator.builder import Emit  # noqa: E402
 from chat2responses.emulator.scenarios import play  # noqa: E402
+from chat2responses.emulator.steps import Emit  # noqa: E402
 from chat2responses.protocol.body import parse_json_body  # noqa: E402
 from chat2responses.protocol.events import UpstreamSSE  # noqa: E402
 from chat2responses.protocol.wire import ReasoningMode  # noqa: E402

@@ -1,4 +1,4 @@
-"""Shared by the third-party client tests (test_e2e_clients.py): what the proxy logged for the
+"""Shared by the third-party client tests (e2e/test_clients.py): what the proxy logged for the
 calls a test made, what reached the emulator in a tool round trip, and the Node dependencies of
 the Vercel AI SDK script.
 

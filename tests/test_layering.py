@@ -76,7 +76,8 @@ def test_the_top_level_holds_only_a_few_modules() -> None:
     """A newcomer reads the layers from the folder list: the top level is the entry points and
     the options, nothing else."""
     top = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert top == ["__init__.py", "__main__.py", "addon.py", "quiet.py", "settings.py"]
+    entry_points = ["__init__.py", "__main__.py", "addon.py", "quiet.py"]
+    assert top == sorted([*entry_points, "options.py", "settings.py"])
     assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"} == {
         *PURE,
         "glue",

@@ -272,7 +272,7 @@ def _banner_curl(proxy: Running) -> str:
 
 
 def test_every_emulator_scenario_has_its_line() -> None:
-    from chat2responses.emulator.scenarios import ARGUMENTS, Scenario
+    from chat2responses.emulator.triggers import ARGUMENTS, Scenario
 
     rows = re.findall(r"^\| `([a-z0-9_]+)(:N)?` \| (.+) \|$", section("The emulator"), re.M)
     listed = {name: (bool(arg), said) for name, arg, said in rows}

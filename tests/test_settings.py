@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from chat2responses.options import OPTIONS
 from chat2responses.settings import (
-    OPTIONS,
     AuthMode,
     RewriteMode,
     Settings,

@@ -25,7 +25,7 @@ from chat2responses.protocol.errors import ProxyError
 from chat2responses.request.client_headers import client_headers
 from chat2responses.request.compaction import compaction_request, kept_messages
 from chat2responses.request.translate import Translation
-from chat2responses.upstream.identity import is_codex_originator, too_old_for, with_identity
+from chat2responses.upstream.identity import is_codex_client, too_old_for, with_identity
 from chat2responses.upstream.notes import UpstreamNotes
 from chat2responses.upstream.profiles import UpstreamProfile
 from chat2responses.upstream.rejections import CallContext, explain
@@ -82,12 +82,5 @@ def call_extras(
         headers=headers,
         notes=UpstreamNotes(asked_tier=tier if isinstance(tier, str) else None),
         explain=partial(explain, ctx=context),
-        codex_client=is_codex_originator(_originator(fields)),
+        codex_client=is_codex_client(fields),
     )
-
-
-def _originator(fields: tuple[tuple[bytes, bytes], ...]) -> str | None:
-    for name, value in fields:
-        if name.lower() == b"originator":
-            return value.decode("ascii", "replace")
-    return None

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chat2responses.call.replay import REASONING, item_type
+from chat2responses.call.units import REASONING, item_type
 from chat2responses.protocol.errors import ClientError
 
 PREVIOUS = "previous_response_id"

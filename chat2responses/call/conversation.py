@@ -2,7 +2,7 @@
 `previous_response_id` and only the new items (reference/openai-protocols.md §4.4).
 
 Owns the conversation key and the bounded store of each conversation's last turn; what a chat
-client's replay is compared with is replay.py's (its rules 1 and 2). Must not do I/O, hold a
+client's replay is compared with is units.py's (its rules 1 and 2). Must not do I/O, hold a
 clock of its own (it is injected: monotonic seconds), open or close sockets (a socket is an
 opaque handle the driver gives and takes back), or continue on a doubt: no plan means the full
 request, which is always right.
@@ -15,8 +15,8 @@ Rule 1 (key): a conversation is the client's own `prompt_cache_key`, else a dige
 Rule 2 (fields): every body field but `input`, `previous_response_id`, `stream`,
         `prompt_cache_key`, `type` and `generate` (a warm-up's) must be equal (one canonical
         digest), as codex demands.
-Rule 3 (items): the new input's units (replay.py rule 1) must begin with those of the remembered
-        input followed by the replayed output (replay.py rule 2), and have at least one more.
+Rule 3 (items): the new input's units (units.py rule 1) must begin with those of the remembered
+        input followed by the replayed output (units.py rule 2), and have at least one more.
 Rule 4 (plan): besides rules 2 and 3: the record younger than `idle_ttl`, its socket younger than
         `max_age` and usable (`socket_usable`: open and idle, the driver says), the upstream not
         disabled. A plan takes the record (and its socket): `remember`, after the continued
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chat2responses.call.fingerprint import fingerprint
-from chat2responses.call.replay import item_type, plain, replayed, units
+from chat2responses.call.units import item_type, plain, replayed, units
 
 # --- the key (rule 1) and the fields (rule 2) ----------------------------------------------------
 

@@ -13,7 +13,7 @@ and tests/e2e/test_agents.py):
 - opencode 1.18 (the Vercel AI SDK) ignores `x-should-retry` and retries every 429 and 5xx five
   times (2 to 32 s apart, a minute in all, shown as it goes), waiting out any `Retry-After`
   however long. Nothing short of a 4xx it takes for the client's own fault stops it; the proxy
-  answers it honestly and makes each of its retries cost one upstream call (call/outages.py).
+  answers it honestly and makes each of its retries cost one upstream call (call/budget.py).
 
 Rule 1: a `Retry-After` (or `retry-after-ms`) over MAX_CLIENT_WAIT seconds is not passed on (the
         message says when a usage limit resets), and the answer says `x-should-retry: false`.
@@ -28,8 +28,6 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -40,25 +38,14 @@ MAX_CLIENT_WAIT = 60.0  # seconds: the longest Retry-After passed on (openai-pyt
 SHOULD_RETRY = "x-should-retry"
 USAGE_LIMIT = "usage_limit_reached"
 _RETRY_AFTER = frozenset({"retry-after", "retry-after-ms"})
-# `codex_exec/0.171.0 (…)`, `codex_cli_rs/…`, `codex_vscode/…`; the `originator` header says it too.
-_CODEX = re.compile(r"codex_[a-z_]+(/|$)")
 
 
 class Client(StrEnum):
-    """Who is calling, as far as how it retries matters."""
+    """Who is calling, as far as how it retries matters (the Codex CLI: upstream/identity.py
+    `is_codex_client`)."""
 
     CODEX = "codex"
     OTHER = "other"
-
-
-def client_of(header_fields: Iterable[tuple[bytes, bytes]]) -> Client:
-    """The Codex CLI by its `originator` or `User-Agent`; anyone else is OTHER."""
-    for name, value in header_fields:
-        if name.lower() in (b"originator", b"user-agent"):
-            text = value.decode("latin-1").strip().lower()
-            if _CODEX.match(text):
-                return Client.CODEX
-    return Client.OTHER
 
 
 # The failures the policy retries against `responses_retries` (call/policy.py rules 5 and 9).

@@ -47,7 +47,7 @@ from chat2responses.call.backend import CallExtras, call_extras, compact_body
 from chat2responses.call.budget import RetryBudgets, request_key
 from chat2responses.call.chains import ChainLink, ResponseChains, as_items, chained
 from chat2responses.call.conversation import ConversationStore, conversation_key
-from chat2responses.call.giving_up import client_of
+from chat2responses.call.giving_up import Client
 from chat2responses.call.job import CallJob, Login
 from chat2responses.call.memory import Memory
 from chat2responses.call.people import People
@@ -69,7 +69,7 @@ from chat2responses.response.responses_sinks import (
 from chat2responses.settings import AuthMode, RewriteMode, Settings
 from chat2responses.upstream.catalog import Catalog, ModelMatch
 from chat2responses.upstream.profiles import CODEX
-from chat2responses.upstream.quota import QuotaBook
+from chat2responses.upstream.quota_book import QuotaBook
 from chat2responses.upstream.quota_tap import QuotaTap
 from chat2responses.upstream.routing import CallKind, Upstream, ours_under_catalog, upstream_for
 
@@ -201,7 +201,7 @@ def plan_call(
         request_size=len(request.body or b""),
         quota=QuotaTap(state.quota, credential, clock=context.now, notes=extras.notes),
         turn=turn,
-        client=client_of(request.header_fields),
+        client=Client.CODEX if extras.codex_client else Client.OTHER,
         budget=state.budgets,
         budget_key=budget_key,
         session_headers=session,

@@ -1,32 +1,17 @@
-"""What a chat client replays of an answer, and the reasoning it cannot replay.
+"""The reasoning a chat client cannot replay: `ReasoningCache` gives stateless chat clients back
+the encrypted reasoning items they never see (reference/codex-backend-2026.md §7), and their
+custom tool calls in their own shape.
 
-Owns the normalisation that makes a client's resent history comparable with what the upstream
-returned (conversation.py continues a conversation when they agree), and `ReasoningCache`, which
-gives stateless chat clients back the encrypted reasoning items they never see
-(reference/codex-backend-2026.md §7). Must not do I/O or read a clock of its own (injected:
-monotonic seconds).
+Must not normalise what a client replays (units.py does, rules 1 and 2), do I/O or read a clock
+of its own (injected: monotonic seconds).
 
-Rule 1 (units): input is compared as units. A run of assistant items (messages, function and
-        custom tool calls; reasoning items inside it do not break it) is one unit: its text,
-        then its calls `[type, call_id, name, arguments|input]` in order, arguments by meaning:
-        JSON arguments as the value they parse to (an AI SDK client parses them and sends them
-        back re-serialised: other spacing, other key order), anything else exact. The
-        text: each message's `output_text`/`text` parts joined (else its refusal), messages
-        joined by "\\n\\n" (translate_stream rule 8), `<think>…</think>` blocks removed (the
-        `think` reasoning mode), surrounding white space stripped; a run whose text is empty has
-        none. Reasoning items are ignored anywhere. Any other item drops `id` and `status`; a
-        string `content` becomes one `input_text` part; it is compared by its fingerprint
-        (call/fingerprint.py: the value, key order aside).
-Rule 2 (replay): the upstream's output comes back from a chat client as messages and calls only:
-        no ids, statuses, annotations, `encrypted_content` or reasoning items. Other output item
-        types (hosted tools) are kept as they came minus `id`/`status`: a chat history never
-        has them, so it never matches (a full resend, the safe side).
 Rule 3 (reasoning): `ReasoningCache.keep` files a response's reasoning items that carry
         `encrypted_content` (as `{"type", "summary", "encrypted_content"}`: no id, which
         `store: false` would refuse) under each of its tool calls' `call_id`, or, for a text
-        answer, under the digest of its rule-1 text; always per credential. `replay` puts them
-        back right before the assistant run that a later request replays (found by its first
-        known `call_id`, else by its text), unless a reasoning item already precedes that run.
+        answer, under the digest of its text (units.py rule 1); always per credential. `replay`
+        puts them back right before the assistant run that a later request replays (found by
+        its first known `call_id`, else by its text), unless a reasoning item already precedes
+        that run.
         It never changes the list it is given. Entries live `ttl` seconds since last use, at
         most `cap` of them, least recently used first out.
 Rule 4 (custom calls): a chat client replays a custom tool call in the only form its chat
@@ -44,142 +29,21 @@ Rule 5 (shared): what `keep` files and `forget` drops is told to the cache's `Ba
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any
 
-from chat2responses.call.fingerprint import fingerprint
 from chat2responses.call.shared import NO_BACKING, Backing, Table, shared_name
+from chat2responses.call.units import (
+    CALL_PAYLOAD,
+    REASONING,
+    answer_text,
+    assistant_runs,
+    item_type,
+)
 from chat2responses.protocol.params import Item
-
-# Assistant tool calls → the key holding their payload.
-CALL_PAYLOAD: Mapping[str, str] = {"function_call": "arguments", "custom_tool_call": "input"}
-REASONING = "reasoning"
-_METADATA = frozenset({"id", "status"})
-_TEXT_PARTS = frozenset({"output_text", "text", "input_text"})
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
-
-
-def item_type(item: object) -> str | None:
-    """An input item's type; a message may leave it out (an "easy" message)."""
-    if not isinstance(item, dict):
-        return None
-    kind = item.get("type", "message" if "role" in item else None)
-    return kind if isinstance(kind, str) else None
-
-
-def is_assistant(item: object) -> TypeGuard[dict[str, Any]]:
-    """A message from the assistant, or one of its tool calls."""
-    kind = item_type(item)
-    if kind == "message":
-        return isinstance(item, dict) and item.get("role") == "assistant"
-    return kind in CALL_PAYLOAD
-
-
-def answer_text(items: Iterable[object]) -> str:
-    """The assistant text of `items` as a chat client replays it (rule 1)."""
-    texts = [_message_text(item) for item in items if item_type(item) == "message"]
-    joined = "\n\n".join(text for text in texts if text)
-    return _THINK.sub("", joined).strip()
-
-
-def _message_text(item: object) -> str:
-    content = item.get("content") if isinstance(item, dict) else None
-    if isinstance(content, str):
-        return content
-    texts: list[str] = []
-    refusals: list[str] = []
-    for part in content if isinstance(content, list) else ():
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind in _TEXT_PARTS and isinstance(text := part.get("text"), str):
-            texts.append(text)
-        elif kind == "refusal" and isinstance(refusal := part.get("refusal"), str):
-            refusals.append(refusal)
-    return "".join(texts) or "".join(refusals)
-
-
-def _call(item: dict[str, Any]) -> list[object]:
-    kind = item["type"]
-    payload = item.get(CALL_PAYLOAD[kind])
-    if kind == "function_call":
-        payload = _meaning(payload)
-    return [kind, item.get("call_id"), item.get("name"), payload]
-
-
-def _meaning(arguments: object) -> object:
-    """What JSON arguments say (rule 1): `{"parsed": value}`, which no raw string equals;
-    anything that does not parse, as it is."""
-    if not isinstance(arguments, str):
-        return arguments
-    try:
-        return {"parsed": json.loads(arguments)}
-    except ValueError:
-        return arguments
-
-
-def plain(item: object) -> object:
-    if not isinstance(item, dict):
-        return item
-    out = {key: value for key, value in item.items() if key not in _METADATA}
-    if "role" in out:
-        out.setdefault("type", "message")
-    if out.get("type") == "message" and isinstance(content := out.get("content"), str):
-        out["content"] = [{"type": "input_text", "text": content}]
-    return out
-
-
-def units(items: Sequence[object]) -> list[tuple[bytes, int]]:
-    """`items` as comparable units (rule 1): each unit's fingerprint and the index just after
-    its last item."""
-    out: list[tuple[bytes, int]] = []
-    run: list[dict[str, Any]] = []
-    end = 0
-
-    def flush() -> None:
-        if run:
-            calls = [_call(item) for item in run if item["type"] in CALL_PAYLOAD]
-            out.append((fingerprint({"assistant": answer_text(run), "calls": calls}), end))
-            run.clear()
-
-    for index, item in enumerate(items):
-        if item_type(item) == REASONING:
-            continue
-        if is_assistant(item):
-            run.append({"type": "message", **item})  # an "easy" message has no type
-            end = index + 1
-            continue
-        flush()
-        out.append((fingerprint(plain(item)), index + 1))
-    flush()
-    return out
-
-
-def replayed(output: Iterable[object]) -> list[object]:
-    """The upstream's output items as a chat client sends them back (rule 2)."""
-    out: list[object] = []
-    for item in output:
-        kind = item_type(item)
-        if kind == REASONING or not isinstance(item, dict):
-            continue
-        if kind == "message":
-            text = {"type": "output_text", "text": _message_text(item)}
-            out.append({"type": "message", "role": "assistant", "content": [text]})
-        elif (payload := CALL_PAYLOAD.get(kind or "")) is not None:
-            out.append({key: item.get(key) for key in ("type", "call_id", "name", payload)})
-        else:
-            out.append(plain(item))
-    return out
-
-
-def is_empty_answer(output: Iterable[object]) -> bool:
-    """Whether a response's output has neither text nor a tool call (a broken continuation)."""
-    items = list(output)
-    return not answer_text(items) and not any(item_type(item) in CALL_PAYLOAD for item in items)
-
 
 # --- reasoning for stateless clients (rule 3) ----------------------------------------------------
 
@@ -317,22 +181,16 @@ class ReasoningCache:
         self._expire(now)
         out: list[Any] = []
         count = 0
-        index = 0
-        while index < len(input_items):
-            if not is_assistant(input_items[index]):
-                out.append(input_items[index])
-                index += 1
-                continue
-            end = index
-            while end < len(input_items) and is_assistant(input_items[end]):
-                end += 1
-            run = input_items[index:end]
-            if index == 0 or item_type(input_items[index - 1]) != REASONING:
-                found = self._lookup(credential, run, now)
+        done = 0
+        for start, end in assistant_runs(input_items):
+            out.extend(input_items[done:start])
+            if start == 0 or item_type(input_items[start - 1]) != REASONING:
+                found = self._lookup(credential, input_items[start:end], now)
                 out.extend(dict(item) for item in found)
                 count += len(found)
-            out.extend(run)
-            index = end
+            out.extend(input_items[start:end])
+            done = end
+        out.extend(input_items[done:])
         return out, count
 
     def forget(self, credential: str, items: Iterable[Any]) -> int:
@@ -404,16 +262,8 @@ def _run_keys(run: Sequence[Any]) -> list[str]:
 
 def _runs_to_replay(items: Sequence[Any]) -> list[Sequence[Any]]:
     """The assistant runs of `items` that `replay` would put reasoning before (rule 3)."""
-    runs: list[Sequence[Any]] = []
-    index = 0
-    while index < len(items):
-        if not is_assistant(items[index]):
-            index += 1
-            continue
-        end = index
-        while end < len(items) and is_assistant(items[end]):
-            end += 1
-        if index == 0 or item_type(items[index - 1]) != REASONING:
-            runs.append(items[index:end])
-        index = end
-    return runs
+    return [
+        items[start:end]
+        for start, end in assistant_runs(items)
+        if start == 0 or item_type(items[start - 1]) != REASONING
+    ]

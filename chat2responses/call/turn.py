@@ -35,7 +35,8 @@ from typing import Any
 from chat2responses.call.chains import ChainLink
 from chat2responses.call.conversation import Continuation, ConversationStore
 from chat2responses.call.policy import Attempt
-from chat2responses.call.replay import ReasoningCache, is_empty_answer
+from chat2responses.call.replay import ReasoningCache
+from chat2responses.call.units import is_empty_answer
 from chat2responses.protocol.events import Event, EventType
 from chat2responses.request.compaction import ends_in_trigger
 

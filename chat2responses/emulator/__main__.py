@@ -31,8 +31,8 @@ from chat2responses.emulator.backend import (
 from chat2responses.emulator.latency import Latency
 from chat2responses.emulator.login import DEFAULT_TOKEN_TTL
 from chat2responses.emulator.quota import Quota, Window
-from chat2responses.emulator.scenarios import scenarios_help
 from chat2responses.emulator.server import TOKEN_PATH, serving
+from chat2responses.emulator.triggers import scenarios_help
 
 
 def _families(value: str) -> frozenset[str]:

@@ -35,7 +35,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chat2responses.emulator.builder import Drop, Emit, Reject, Sleep, Step
 from chat2responses.emulator.catalog_rules import (
     Version,
     identity_refusal,
@@ -47,6 +46,7 @@ from chat2responses.emulator.latency import Latency
 from chat2responses.emulator.lite import check_lite, lite_slugs, slugs_with
 from chat2responses.emulator.login import DEFAULT_TOKEN_TTL, LoginAuthority
 from chat2responses.emulator.quota import Quota
+from chat2responses.emulator.replies import Turn
 from chat2responses.emulator.rules import (
     NOT_AN_OBJECT,
     Rejection,
@@ -55,9 +55,11 @@ from chat2responses.emulator.rules import (
     detail,
     model_family,
 )
-from chat2responses.emulator.scenarios import Scenario, Turn, play, user_text
+from chat2responses.emulator.scenarios import play
 from chat2responses.emulator.signing import ReasoningSealer, check_reasoning_items, secret_for
+from chat2responses.emulator.steps import Drop, Emit, Reject, Sleep, Step
 from chat2responses.emulator.tokens import PromptCache, canonical_json
+from chat2responses.emulator.triggers import Scenario, user_text
 from chat2responses.upstream.catalog_layers import embedded_catalog_dict
 
 # Models whose name starts with this are refused over HTTP whatever the catalog says.

@@ -11,10 +11,11 @@ request before any byte. The events follow reference/openai-protocols.md §1.4:
 - Rule 3: an item is announced by `output_item.added` before any of its deltas, and the deltas
   concatenate to the text of the matching `.done` event.
 
+The steps are steps.py's; the `Response` object and its usage are response_object.py's.
 Usage: `input_tokens` and `cached_tokens` come from the prompt cache (tokens.py) when the
-backend passes a `PromptUsage`, else from counting the body; output tokens are about four
-characters each. A reasoning item gets `encrypted_content` (when the request includes
-`reasoning.encrypted_content`) sealed for the caller (signing.py).
+backend passes a `PromptUsage`, else from counting the body. A reasoning item gets
+`encrypted_content` (when the request includes `reasoning.encrypted_content`) sealed for the
+caller (signing.py).
 
 Ids derive from the response id (`resp_<tag>` → `rs_<tag>00`, `msg_<tag>01`, `fc_<tag>02`,
 `call_<tag>02`), so a stream is a pure function of the request, the id and `created_at`.
@@ -29,55 +30,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from chat2responses.emulator.response_object import response_object, response_usage
 from chat2responses.emulator.rules import Rejection
 from chat2responses.emulator.signing import ReasoningSealer, secret_for
+from chat2responses.emulator.steps import Close, Drop, Emit, Headers, Reject, Sleep, Step
 from chat2responses.emulator.tokens import PromptUsage, count_tokens
-from chat2responses.protocol.events import Event, EventType
+from chat2responses.protocol.events import EventType
 
 _NO_FIELDS: Mapping[str, Any] = {}
 # Seals reasoning items when the backend passes no sealer (a scenario played on its own).
 _ANONYMOUS = ReasoningSealer(secret_for("emulator"), "")
-
-
-@dataclass(frozen=True, slots=True)
-class Emit:
-    event: Event
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Drop:
-    """Close the connection abruptly, with no terminal event (HTTP: an unfinished chunked body)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    """Close a WebSocket with this close code (HTTP: cut the connection, like `Drop`)."""
-
-    code: int
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Headers:
-    """Response headers for an HTTP answer (before its status is sent); a WebSocket, whose
-    handshake is long over, has no place for them and skips the step."""
-
-    headers: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
-    """Refuse the request before any byte: an HTTP status, or a WebSocket `error` frame."""
-
-    rejection: Rejection
-
-
-Step = Emit | Sleep | Drop | Close | Reject | Headers
 
 
 class ItemEnd(StrEnum):
@@ -360,62 +322,21 @@ class ResponseWriter:
         self._sequence += 1
 
     def _response(self, status: str, *, finished: bool = False) -> dict[str, Any]:
-        """The full `Response` object (openai-protocols.md §1.5) as it stands now."""
-        body = self.body
-        asked = body.get("reasoning")
-        reasoning: Mapping[str, Any] = asked if isinstance(asked, dict) else {}
-        return {
-            "id": self.response_id,
-            "object": "response",
-            "created_at": self.created_at,
-            "status": status,
-            "background": False,
-            "completed_at": self.created_at if finished else None,
-            "error": None,
-            "incomplete_details": None,
-            "instructions": body.get("instructions"),
-            "max_output_tokens": None,
-            "metadata": {},
-            "model": body.get("model"),
-            "output": list(self._output) if finished else [],
-            "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
-            "previous_response_id": body.get("previous_response_id"),
-            "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
-            "service_tier": self.service_tier,
-            "store": False,
-            "temperature": 1.0,
-            "text": {"format": {"type": "text"}, "verbosity": "medium"},
-            "tool_choice": body.get("tool_choice") or "auto",
-            "tools": [_echo_tool(tool) for tool in body.get("tools") or ()],
-            "top_p": 1.0,
-            "truncation": "disabled",
-            "usage": self._usage() if finished else None,
-        }
-
-    def _usage(self) -> dict[str, Any]:
-        """Deterministic and never zero: the prompt as counted, about four characters per
-        output token."""
-        input_tokens = self.prompt.input_tokens
-        reasoning_tokens = max(1, self._reasoning_chars // 4)
-        output_tokens = max(1, self._output_chars // 4) + reasoning_tokens
-        return {
-            "input_tokens": input_tokens,
-            "input_tokens_details": {
-                "cached_tokens": self.prompt.cached_tokens,
-                "cache_write_tokens": 0,
-            },
-            "output_tokens": output_tokens,
-            "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
-            "total_tokens": input_tokens + output_tokens,
-        }
+        """The full `Response` object (response_object.py) as it stands now."""
+        return response_object(
+            self.body,
+            response_id=self.response_id,
+            created_at=self.created_at,
+            status=status,
+            service_tier=self.service_tier,
+            output=self._output if finished else None,
+            usage=(
+                response_usage(self.prompt, self._output_chars, self._reasoning_chars)
+                if finished
+                else None
+            ),
+        )
 
 
 def _status(status: str) -> dict[str, Any]:
     return {"status": status}
-
-
-def _echo_tool(tool: Any) -> Any:
-    """A request tool as the response lists it: function tools get the keys the server fills."""
-    if not isinstance(tool, dict) or tool.get("type") != "function":
-        return tool
-    return {"parameters": None, "strict": True, "description": None} | tool

@@ -38,11 +38,11 @@ from typing import Any
 from aiohttp import web
 
 from chat2responses.emulator.backend import Caller, Emulator
-from chat2responses.emulator.builder import Close, Drop, Emit, Headers, Reject, Sleep, Step
 from chat2responses.emulator.catalog_rules import client_version, listed_models
 from chat2responses.emulator.lite import LITE_HEADER, is_true
 from chat2responses.emulator.rules import NOT_JSON, Rejection, Transport
 from chat2responses.emulator.signing import credential_digest
+from chat2responses.emulator.steps import Close, Drop, Emit, Headers, Reject, Sleep, Step
 from chat2responses.emulator.tokens import canonical_json
 from chat2responses.emulator.websocket import websocket_handler
 

@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from chat2responses.emulator.backend import Caller, Emulator, EmulatorConfig
-from chat2responses.emulator.builder import Close, Drop, Emit, Reject, Sleep, Step
 from chat2responses.emulator.lite import websocket_marker
 from chat2responses.emulator.rules import (
     NOT_AN_OBJECT,
@@ -50,6 +49,7 @@ from chat2responses.emulator.rules import (
     Transport,
     previous_not_found,
 )
+from chat2responses.emulator.steps import Close, Drop, Emit, Reject, Sleep, Step
 from chat2responses.protocol.events import Event, EventType
 
 # A handshake carrying this header (value `1`) is refused with 426, whatever the config says.

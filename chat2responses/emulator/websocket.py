@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiohttp import WSMsgType, web
 
 from chat2responses.emulator.backend import Emulator
-from chat2responses.emulator.builder import Close, Drop, Emit, Headers, Reject, Sleep, Step
 from chat2responses.emulator.catalog_rules import client_version
 from chat2responses.emulator.rules import Rejection
 from chat2responses.emulator.session import (
@@ -38,6 +37,7 @@ from chat2responses.emulator.session import (
     handshake_refusal,
 )
 from chat2responses.emulator.signing import credential_digest
+from chat2responses.emulator.steps import Close, Drop, Emit, Headers, Reject, Sleep, Step
 
 log = logging.getLogger(__name__)
 

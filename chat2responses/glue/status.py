@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from chat2responses.call.memory import Memory, unstable_note
 from chat2responses.call.people import People
-from chat2responses.upstream.quota import QuotaBook
+from chat2responses.upstream.quota_book import QuotaBook
 
 
 def status_text(

@@ -23,8 +23,8 @@ Rules, each enforced in one place (1, 4 and 5 by chunks.ChunkWriter, the others 
    a moment (call/machine.py `Linger`) and closes the upstream if it does not come. A stream that
    ends, or fails, after a stop sequence is not an error: the answer was complete.
 7. An event is about the item its `output_index` names; without one (relays drop it, codex
-   accepts that) the item its `item_id` names, else the current item. A missing
-   `output_index` alone is never a protocol error.
+   accepts that) the item its `item_id` names, else the current item (response/items.py). A
+   missing `output_index` alone is never a protocol error.
 8. Two message items (a `phase: "commentary"` preamble and the answer) are separated by a blank
    line ("\n\n") in `content`.
 9. A `custom_tool_call` streams in the only form the SDKs' chunk types know, a `function` tool
@@ -34,18 +34,17 @@ Rules, each enforced in one place (1, 4 and 5 by chunks.ChunkWriter, the others 
 10. A reasoning summary part whose text comes only in `reasoning_summary_text.done` (the Codex
    backend's `reasoning_summary_delivery: "sequential_cutoff"`) is sent from it; a part whose
    deltas came is not sent again.
-An upstream failure's status and type are events.error_of_event's.
+What each terminal event means is response/endings.py's; an upstream failure's status and
+type are events.error_of_event's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from chat2responses.protocol.errors import UpstreamError, UpstreamProtocolError
-from chat2responses.protocol.events import TERMINAL, Event, EventType, ItemType, error_of_event
+from chat2responses.protocol.events import Event, EventType, ItemType
 from chat2responses.protocol.wire import (
     ChatChunk,
     ChatUsage,
@@ -54,6 +53,15 @@ from chat2responses.protocol.wire import (
     ToolCallDelta,
 )
 from chat2responses.response.chunks import ChunkContext, ChunkWriter, chat_usage
+from chat2responses.response.endings import ENDS, ending, response_of
+from chat2responses.response.items import (
+    Item,
+    ItemPhase,
+    Items,
+    call_arguments,
+    message_texts,
+    reasoning_text,
+)
 
 Handler = Callable[["StreamTranslator", Event], list[ChatChunk]]
 
@@ -75,29 +83,6 @@ IGNORED = frozenset(
     }
 )
 
-_INCOMPLETE_REASONS = {
-    "max_output_tokens": FinishReason.LENGTH,
-    "content_filter": FinishReason.CONTENT_FILTER,
-}
-
-
-class ItemPhase(StrEnum):
-    OPEN = "open"  # seen through `output_item.added` or a delta
-    DONE = "done"  # `output_item.done` handled; later events for the item are ignored
-
-
-@dataclass(slots=True)
-class _Item:
-    """What has been sent for one Responses output item (keyed by `output_index`, rule 7)."""
-
-    phase: ItemPhase = ItemPhase.OPEN
-    tool_index: int = -1  # chat tool-call index once announced; -1 for anything else
-    # Characters forwarded of the item's main text: output_text of a message, arguments (or
-    # custom input) of a tool call, reasoning of a reasoning item. Rule 3 sends the rest.
-    sent: int = 0
-    refusal_sent: int = 0
-
-
 # Event type → the name of the StreamTranslator method for it (`_METHODS`, below the class).
 _HANDLERS: dict[str, str] = {
     EventType.OUTPUT_TEXT_DELTA.value: "_on_text_delta",
@@ -111,11 +96,11 @@ _HANDLERS: dict[str, str] = {
     EventType.REASONING_SUMMARY_TEXT_DELTA.value: "_on_reasoning_delta",
     EventType.REASONING_TEXT_DELTA.value: "_on_reasoning_delta",
     EventType.REASONING_SUMMARY_TEXT_DONE.value: "_on_summary_done",
-    EventType.COMPLETED.value: "_on_completed",
-    EventType.INCOMPLETE.value: "_on_incomplete",
-    EventType.FAILED.value: "_on_failed",
-    EventType.DONE.value: "_on_done",
-    EventType.ERROR.value: "_on_error",
+    EventType.COMPLETED.value: "_on_end",
+    EventType.INCOMPLETE.value: "_on_end",
+    EventType.FAILED.value: "_on_end",
+    EventType.DONE.value: "_on_end",
+    EventType.ERROR.value: "_on_end",
 }
 
 
@@ -131,9 +116,8 @@ class StreamTranslator:
         # What the answer ended with, for the flow's summary (not part of the chunks).
         self.finish_reason: FinishReason | None = None
         self.usage: ChatUsage | None = None
-        self._items: dict[object, _Item] = {}
-        self._ids: dict[object, object] = {}  # item id → the key of its item (rule 7)
-        self._last: object = None  # key of the item opened last: "the current item"
+        self._table = Items()  # rule 7
+        self._items = self._table.by_key  # read directly on the hot path
         self._answer_item: object = None  # key of the message item that sent text last (rule 8)
         self._tool_count = 0
         self._custom: set[int] = set()
@@ -184,10 +168,10 @@ class StreamTranslator:
 
     def _after_stop(self, event: Event) -> list[ChatChunk]:
         """Rule 6: after a stop sequence only a terminal event counts, for its usage."""
-        if event["type"] not in _ENDS:
+        if event["type"] not in ENDS:
             return []
         self._terminal = event["type"]
-        usage = _response(event).get("usage")
+        usage = response_of(event).get("usage")
         if not isinstance(usage, dict):
             return []
         self.usage = chat_usage(usage)
@@ -210,7 +194,7 @@ class StreamTranslator:
         key = event.get("output_index")
         item = self._items.get(key) if key is not None else None
         if item is None:
-            key, item = self._open_item(event)
+            key, item = self._table.open(event)
         if item.phase is ItemPhase.DONE or not text:
             return []
         item.sent += len(text)
@@ -227,7 +211,7 @@ class StreamTranslator:
 
     def _on_refusal_delta(self, event: Event) -> list[ChatChunk]:
         text: str = event["delta"]
-        item = self._open_item(event)[1]
+        item = self._table.open(event)[1]
         if item.phase is ItemPhase.DONE or not text:
             return []
         item.refusal_sent += len(text)
@@ -235,7 +219,7 @@ class StreamTranslator:
 
     def _on_arguments_delta(self, event: Event) -> list[ChatChunk]:
         text: str = event["delta"]
-        item = self._items.get(self._key(event))
+        item = self._items.get(self._table.key(event))
         # A delta for a call never announced is left to output_item.done (rule 3).
         if item is None or item.tool_index < 0 or item.phase is ItemPhase.DONE or not text:
             return []
@@ -243,7 +227,7 @@ class StreamTranslator:
         return self._out.arguments(item.tool_index, text)
 
     def _on_arguments_done(self, event: Event) -> list[ChatChunk]:
-        item = self._items.get(self._key(event))
+        item = self._items.get(self._table.key(event))
         if item is None or item.tool_index < 0 or item.phase is ItemPhase.DONE:
             return []
         full = event.get("arguments", event.get("input", ""))
@@ -251,22 +235,19 @@ class StreamTranslator:
 
     def _on_reasoning_delta(self, event: Event) -> list[ChatChunk]:
         text: str = event["delta"]
-        key, item = self._open_item(event)
+        key, item = self._table.open(event)
         if item.phase is ItemPhase.DONE or not text or self._reasoning is ReasoningMode.NONE:
             return []
         item.sent += len(text)
         index = event.get("summary_index", event.get("content_index"))
         if event["type"] == _SUMMARY_DELTA:
             self._streamed_summaries.add((key, index))
-        part = (key, event["type"], index)
-        new_part = self._reasoning_part is not None and part != self._reasoning_part
-        self._reasoning_part = part
-        return self._out.reasoning(text, separate=new_part)
+        return self._reasoning_text(text, (key, event["type"], index))
 
     def _on_summary_done(self, event: Event) -> list[ChatChunk]:
         """Rule 10: a summary part's whole text, sent only when no delta of it came."""
         text: str = event["text"]
-        key, item = self._open_item(event)
+        key, item = self._table.open(event)
         index = event.get("summary_index")
         if item.phase is ItemPhase.DONE or not text or self._reasoning is ReasoningMode.NONE:
             return []
@@ -274,7 +255,11 @@ class StreamTranslator:
             return []  # its deltas said it already
         self._streamed_summaries.add((key, index))
         item.sent += len(text)
-        part = (key, _SUMMARY_DELTA, index)
+        return self._reasoning_text(text, (key, _SUMMARY_DELTA, index))
+
+    def _reasoning_text(self, text: str, part: tuple[object, str, object]) -> list[ChatChunk]:
+        """Reasoning text of `part` (item key, event type, part index): a new part is separated
+        from the one before by a blank line."""
         new_part = self._reasoning_part is not None and part != self._reasoning_part
         self._reasoning_part = part
         return self._out.reasoning(text, separate=new_part)
@@ -284,7 +269,7 @@ class StreamTranslator:
     def _on_item_added(self, event: Event) -> list[ChatChunk]:
         payload: dict[str, Any] = event["item"]
         payload.get("type")  # an item that is not an object is malformed
-        item = self._open_item(event, added=True)[1]
+        item = self._table.open(event, added=True)[1]
         if payload.get("type") in _TOOL_CALL_TYPES and item.tool_index < 0:
             return self._announce(item, payload)
         return []
@@ -292,12 +277,12 @@ class StreamTranslator:
     def _on_item_done(self, event: Event) -> list[ChatChunk]:
         payload: dict[str, Any] = event["item"]
         payload.get("type")  # an item that is not an object is malformed
-        return self._item_done(self._open_item(event)[0], payload)
+        return self._item_done(self._table.open(event)[0], payload)
 
     def _item_done(self, key: object, payload: dict[str, Any]) -> list[ChatChunk]:
         item = self._items.get(key)
         if item is None:
-            item = self._items[key] = _Item()
+            item = self._items[key] = Item()
         if item.phase is ItemPhase.DONE:
             return []
         item.phase = ItemPhase.DONE
@@ -307,37 +292,30 @@ class StreamTranslator:
         if kind in _TOOL_CALL_TYPES:
             if item.tool_index < 0:
                 return self._announce(item, payload)
-            return self._missing_arguments(item, _call_arguments(payload))
+            return self._missing_arguments(item, call_arguments(payload))
         if kind == ItemType.REASONING and item.sent == 0:
             return self._reasoning_rest(key, item, payload)
         return []
 
-    def _message_rest(self, key: object, item: _Item, payload: dict[str, Any]) -> list[ChatChunk]:
-        text: list[str] = []
-        refusal: list[str] = []
-        for part in payload.get("content") or ():
-            if part.get("type") == "output_text":
-                text.append(part.get("text") or "")
-            elif part.get("type") == "refusal":
-                refusal.append(part.get("refusal") or "")
+    def _message_rest(self, key: object, item: Item, payload: dict[str, Any]) -> list[ChatChunk]:
+        text, refusal = message_texts(payload)
         out: list[ChatChunk] = []
-        rest = "".join(text)[item.sent :]
+        rest = text[item.sent :]
         if rest:
             item.sent += len(rest)
             out += self._text(key, rest)
-        rest = "".join(refusal)[item.refusal_sent :]
+        rest = refusal[item.refusal_sent :]
         if rest:
             item.refusal_sent += len(rest)
             out += self._out.refusal(rest)
         return out
 
-    def _reasoning_rest(self, key: object, item: _Item, payload: dict[str, Any]) -> list[ChatChunk]:
+    def _reasoning_rest(self, key: object, item: Item, payload: dict[str, Any]) -> list[ChatChunk]:
         # Only for a reasoning item none of whose text streamed: a partly streamed one cannot
         # be completed without guessing where its part separators went.
         if self._reasoning is ReasoningMode.NONE:
             return []
-        parts = payload.get("summary") or payload.get("content") or ()
-        text = "\n\n".join(part.get("text") or "" for part in parts)
+        text = reasoning_text(payload)
         if not text:
             return []
         item.sent = len(text)
@@ -345,7 +323,7 @@ class StreamTranslator:
         self._reasoning_part = (key, "done", None)
         return self._out.reasoning(text, separate=separate)
 
-    def _announce(self, item: _Item, payload: dict[str, Any]) -> list[ChatChunk]:
+    def _announce(self, item: Item, payload: dict[str, Any]) -> list[ChatChunk]:
         """The first delta of a tool call: index, id, type and name, sent once (rule 2)."""
         if self._legacy and self._tool_count:
             return []  # the legacy shape holds one call: later ones cannot be said (rule 9)
@@ -353,7 +331,7 @@ class StreamTranslator:
         self._tool_count += 1
         if payload.get("type") == ItemType.CUSTOM_TOOL_CALL:
             self._custom.add(item.tool_index)
-        arguments = _call_arguments(payload)
+        arguments = call_arguments(payload)
         item.sent = len(arguments)
         call: ToolCallDelta = {
             "index": item.tool_index,
@@ -363,78 +341,27 @@ class StreamTranslator:
         }
         return self._out.tool_call(call)
 
-    def _missing_arguments(self, item: _Item, full: str) -> list[ChatChunk]:
+    def _missing_arguments(self, item: Item, full: str) -> list[ChatChunk]:
         rest = full[item.sent :]
         if not rest:
             return []
         item.sent += len(rest)
         return self._out.arguments(item.tool_index, rest)
 
-    def _key(self, event: Event, *, added: bool = False) -> object:
-        """The key of the item `event` is about (rule 7): its `output_index`, else its item
-        id's item, else the current one (a new one for an `output_item.added`)."""
-        index = event.get("output_index")
-        if index is not None:
-            return index
-        item_id = event.get("item_id")
-        if item_id is None and isinstance(payload := event.get("item"), dict):
-            item_id = payload.get("id")
-        if item_id is not None:
-            return self._ids.get(item_id, ("id", item_id))
-        if added or self._last is None:
-            return ("anonymous", len(self._items))
-        return self._last
-
-    def _open_item(self, event: Event, *, added: bool = False) -> tuple[object, _Item]:
-        key = self._key(event, added=added)
-        item = self._items.get(key)
-        if item is None:
-            item = self._items[key] = _Item()
-            self._last = key
-            item_id = event.get("item_id")
-            if item_id is None and isinstance(payload := event.get("item"), dict):
-                item_id = payload.get("id")
-            if item_id is not None:
-                self._ids.setdefault(item_id, key)
-        return key, item
-
     # -- terminal events ---------------------------------------------------------------------
 
-    def _on_completed(self, event: Event) -> list[ChatChunk]:
-        response = _response(event)
+    def _on_end(self, event: Event) -> list[ChatChunk]:
+        """A terminal event: the rest of the answer and its finish, or the failure raised."""
         self._terminal = event["type"]
+        ended = ending(event)
+        if isinstance(ended, UpstreamError):
+            raise ended
+        response = response_of(event)
         out = self._backfill(response)
-        reason = FinishReason.STOP
-        if self._tool_count:
+        reason = ended or FinishReason.STOP
+        if ended is None and self._tool_count:
             reason = FinishReason.FUNCTION_CALL if self._legacy else FinishReason.TOOL_CALLS
         return out + self._finish_chunks(reason, response)
-
-    def _on_incomplete(self, event: Event) -> list[ChatChunk]:
-        response = _response(event)
-        self._terminal = event["type"]
-        out = self._backfill(response)
-        details = response.get("incomplete_details")
-        cause = details.get("reason") if isinstance(details, dict) else None
-        # An unknown cause still means the answer was cut short.
-        reason = _INCOMPLETE_REASONS.get(str(cause), FinishReason.LENGTH)
-        return out + self._finish_chunks(reason, response)
-
-    def _on_done(self, event: Event) -> list[ChatChunk]:
-        # `response.done` (some relays) is whichever terminal its response's status says.
-        status = _response(event).get("status")
-        if status == "incomplete":
-            return self._on_incomplete(event)
-        if status in ("failed", "cancelled"):
-            return self._on_failed(event)
-        return self._on_completed(event)
-
-    def _on_failed(self, event: Event) -> list[ChatChunk]:
-        self._terminal = event["type"]
-        raise _failure({**event, "type": EventType.FAILED.value})
-
-    def _on_error(self, event: Event) -> list[ChatChunk]:
-        self._terminal = event["type"]
-        raise _failure(event)
 
     def _backfill(self, response: dict[str, Any]) -> list[ChatChunk]:
         """Rule 3: the terminal response's `output`, only when no item event came at all."""
@@ -465,22 +392,4 @@ class StreamTranslator:
 _METHODS: dict[str, Handler] = {kind: getattr(StreamTranslator, n) for kind, n in _HANDLERS.items()}
 
 _TOOL_CALL_TYPES = frozenset({ItemType.FUNCTION_CALL.value, ItemType.CUSTOM_TOOL_CALL.value})
-# What ends a response after a stop sequence: every terminal event, failures included (rule 6).
-_ENDS = frozenset(kind.value for kind in TERMINAL)
 _SUMMARY_DELTA = EventType.REASONING_SUMMARY_TEXT_DELTA.value
-
-
-def _failure(event: Event) -> UpstreamError:
-    err = error_of_event(event)
-    return err if err is not None else UpstreamError("upstream failed")
-
-
-def _response(event: Event) -> dict[str, Any]:
-    response = event.get("response")
-    return response if isinstance(response, dict) else {}
-
-
-def _call_arguments(payload: dict[str, Any]) -> str:
-    # function_call items carry `arguments`; custom_tool_call items carry free-form `input`.
-    value = payload.get("arguments", payload.get("input"))
-    return value if isinstance(value, str) else ""

@@ -27,11 +27,10 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, StreamReader, TCPConnector
 
-from chat2responses.transports.http import proxy_arguments
+from chat2responses.transports.http import following_redirects
 from chat2responses.transports.sessions import close_session_now
 from chat2responses.upstream.identity import CODEX_CLI_VERSION, identity_headers
 from chat2responses.upstream.proxies import DIRECT, Egress
-from chat2responses.upstream.redirects import MAX_REDIRECTS, is_redirect, redirect_target
 from chat2responses.upstream.routing import redacted_url
 
 logger = logging.getLogger(__name__)
@@ -119,26 +118,20 @@ class CatalogFetcher:
             headers.update(await self._headers())
         if self._etag:
             headers["if-none-match"] = self._etag
-        session, url = self._client(), self.url
-        for hops in range(MAX_REDIRECTS + 1):
-            async with session.get(
-                url,
-                headers=headers,
-                ssl=self._ssl or True,
-                allow_redirects=False,
-                **proxy_arguments(self._egress.proxy_for(url)),
-            ) as answer:
-                if is_redirect(answer.status):
-                    location = answer.headers.get("location")
-                    url = redirect_target(url, answer.status, location, "GET", hops)
-                    continue
-                if answer.status == 304:
-                    return False
-                if answer.status != 200:
-                    raise RuntimeError(f"HTTP {answer.status}")
-                body = await _read_whole(answer.content)
-                etag = answer.headers.get("x-models-etag") or answer.headers.get("etag")
-                break
+        async with following_redirects(
+            self._client(),
+            "GET",
+            self.url,
+            egress=self._egress,
+            headers=headers,
+            ssl=self._ssl or True,
+        ) as answer:
+            if answer.status == 304:
+                return False
+            if answer.status != 200:
+                raise RuntimeError(f"HTTP {answer.status}")
+            body = await _read_whole(answer.content)
+            etag = answer.headers.get("x-models-etag") or answer.headers.get("etag")
         if body == self.live:
             return False
         self.live, self._etag = body, etag

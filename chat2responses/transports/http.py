@@ -232,6 +232,26 @@ async def _json_events(
     return events_of_response(data)
 
 
+@asynccontextmanager
+async def following_redirects(
+    session: ClientSession, method: str, url: str, *, egress: Egress = DIRECT, **kwargs: Any
+) -> AsyncIterator[ClientResponse]:
+    """The final answer of `session.request(method, url, **kwargs)`, same-origin redirects
+    followed (upstream/redirects.py: another origin's is a 502 naming only that origin), each hop
+    through the proxy `egress` picks for its URL; released when the block ends. (The call's own
+    POST, `_post`, maps errors and bounds time per hop, so it follows them itself.)"""
+    for hops in range(MAX_REDIRECTS + 1):
+        async with session.request(
+            method, url, allow_redirects=False, **proxy_arguments(egress.proxy_for(url)), **kwargs
+        ) as answer:
+            if not is_redirect(answer.status):
+                yield answer
+                return
+            location = answer.headers.get("location")
+        url = redirect_target(url, answer.status, location, method, hops)
+    raise AssertionError("redirect_target ends the loop")  # pragma: no cover
+
+
 def proxy_arguments(proxy: Proxy | None) -> dict[str, Any]:
     """aiohttp's keywords for a request through `proxy` (none for a direct one)."""
     if proxy is None:

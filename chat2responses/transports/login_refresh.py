@@ -41,7 +41,7 @@ from aiohttp import ClientConnectorError, ClientError, ClientSession
 
 from chat2responses.protocol.errors import ClientError as LoginError
 from chat2responses.protocol.errors import UpstreamError
-from chat2responses.transports.http import proxy_arguments
+from chat2responses.transports.http import following_redirects
 from chat2responses.transports.login_file import LoginFile, write_login
 from chat2responses.transports.sessions import close_session_now
 from chat2responses.upstream.identity import CODEX_CLI_VERSION, refresh_headers
@@ -62,7 +62,6 @@ from chat2responses.upstream.login import (
     refreshed_login,
 )
 from chat2responses.upstream.proxies import DIRECT, Egress
-from chat2responses.upstream.redirects import MAX_REDIRECTS, is_redirect, redirect_target
 
 logger = logging.getLogger(__name__)
 
@@ -227,26 +226,23 @@ class CodexLogin:
 
     async def _exchange_answer(self, refresh: str) -> tuple[int, bytes]:
         """The token endpoint's status and body, a same-origin redirect followed (rule 6)."""
-        url = self.refresh_url
-        async with asyncio.timeout(self._timeout):
-            for hops in range(MAX_REDIRECTS + 1):
-                async with self._client().post(
-                    url,
-                    json=refresh_request_body(refresh),
-                    headers={
-                        "accept": "application/json",
-                        **refresh_headers(self.client_version),
-                        **self.egress.headers(),
-                    },
-                    allow_redirects=False,
-                    **proxy_arguments(self.egress.proxy_for(url)),
-                ) as answer:
-                    if is_redirect(answer.status):
-                        location = answer.headers.get("location")
-                        url = redirect_target(url, answer.status, location, "POST", hops)
-                        continue
-                    return answer.status, await _read_capped(answer.content.iter_chunked(1 << 16))
-        raise AssertionError("redirect_target ends the loop")  # pragma: no cover
+        headers = {
+            "accept": "application/json",
+            **refresh_headers(self.client_version),
+            **self.egress.headers(),
+        }
+        async with (
+            asyncio.timeout(self._timeout),
+            following_redirects(
+                self._client(),
+                "POST",
+                self.refresh_url,
+                egress=self.egress,
+                json=refresh_request_body(refresh),
+                headers=headers,
+            ) as answer,
+        ):
+            return answer.status, await _read_capped(answer.content.iter_chunked(1 << 16))
 
     def _remember(self, refresh: str, outcome: Outcome) -> None:
         self._outcomes.pop(refresh, None)

@@ -16,8 +16,10 @@ Rule 1: one identity per process, from `responses_client_version` (default `CODE
         `originator` never reach the backend.
 Rule 2: a model whose `minimal_client_version` is above that version is refused before anything
         goes upstream: a 400 naming the version it needs and the option to set.
-Rule 3: a client that names a Codex originator (`is_codex_originator`) is a Codex client: it is
-        sent the backend's vendor events as they came.
+Rule 3: a client that names a Codex originator (`is_codex_originator`), in its `originator`
+        header or at the start of its `User-Agent` (`is_codex_client`), is a Codex client: it is
+        sent the backend's vendor events as they came, and told not to retry in the form it
+        honours (call/giving_up.py).
 
 Pure: the host's description is read once from `platform` (no I/O beyond that).
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import platform
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 
 from chat2responses.protocol.errors import ClientError
@@ -122,6 +124,20 @@ def is_codex_originator(originator: str | None) -> bool:
     """Whether a client calls itself one of OpenAI's Codex clients (rule 3)."""
     name = (originator or "").strip()
     return name in _CODEX_ORIGINATORS or name.startswith("Codex ")
+
+
+def is_codex_client(fields: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's raw header `fields` name a Codex originator (rule 3): its `originator`
+    header, or the `<originator>/<version>` its `User-Agent` begins with."""
+    for name, value in fields:
+        key, text = name.lower(), value.decode("latin-1").strip()
+        if key == b"user-agent" and (found := _AGENT.match(text)) is not None:
+            text = found[1]
+        elif key != b"originator":
+            continue
+        if is_codex_originator(text):
+            return True
+    return False
 
 
 def too_old_for(model: str, minimal: Version | None, version: str) -> ClientError | None:

@@ -22,12 +22,12 @@ from typing import Any
 from chat2responses.protocol.errors import UpstreamError
 from chat2responses.upstream.notes import UpstreamNotes
 from chat2responses.upstream.quota import (
-    QuotaBook,
     snapshot_from_error_frame,
     snapshot_from_event,
     snapshot_from_headers,
-    usage_limit_error,
 )
+from chat2responses.upstream.quota_book import QuotaBook
+from chat2responses.upstream.quota_limit import usage_limit_error
 
 RATE_LIMITS_EVENT = "codex.rate_limits"
 

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from chat2responses.call.conversation import Continuation, ConversationStore, conversation_key
-from chat2responses.call.replay import units
+from chat2responses.call.units import units
 from chat2responses.emulator.backend import Emulator, EmulatorConfig
-from chat2responses.emulator.builder import Emit
 from chat2responses.emulator.session import WebSocketSession
+from chat2responses.emulator.steps import Emit
 from chat2responses.protocol.wire import ReasoningMode
 from chat2responses.request.translate import Translation, translate_request
 from chat2responses.response.aggregate import ChatAggregator

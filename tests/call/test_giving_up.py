@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat2responses.call.giving_up import Client, client_of, giving_up, retries_spent
+from chat2responses.call.giving_up import Client, giving_up, retries_spent
 from chat2responses.call.policy import Attempt, Failure, Plan, Reason, Route, Tried
 from chat2responses.protocol.errors import ProxyError, UpstreamError
 
@@ -52,25 +52,6 @@ def test_giving_up(row: Row) -> None:
     form = giving_up(error, spent=spent, client=client, responses_stream=stream)
     assert form.headers == headers
     assert form.overloaded_stream is overloaded
-
-
-@pytest.mark.parametrize(
-    ("fields", "client"),
-    [
-        ([(b"user-agent", b"codex_exec/0.171.0 (Debian 12.0.0; x86_64) xterm")], Client.CODEX),
-        ([(b"originator", b"codex_cli_rs")], Client.CODEX),
-        ([(b"User-Agent", b"codex_vscode/0.171.0")], Client.CODEX),
-        ([(b"user-agent", b"opencode/1.18.33 (linux) ai-sdk/provider-utils/4.0.40")],
-         Client.OTHER),
-        ([(b"user-agent", b"OpenAI/Python 2.8.1")], Client.OTHER),
-        ([(b"user-agent", b"my-codex_tool/1.0")], Client.OTHER),
-        ([], Client.OTHER),
-    ],
-)  # fmt: skip
-def test_the_codex_cli_is_known_by_its_originator_or_user_agent(
-    fields: list[tuple[bytes, bytes]], client: Client
-) -> None:
-    assert client_of(fields) is client
 
 
 def _tried(*failures: Failure | None) -> tuple[Tried, ...]:

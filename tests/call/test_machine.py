@@ -48,7 +48,7 @@ from chat2responses.response.responses_sinks import (
 from chat2responses.settings import TransportMode
 from chat2responses.upstream.catalog import Catalog
 from chat2responses.upstream.profiles import CODEX, OPENAI
-from chat2responses.upstream.quota import QuotaBook
+from chat2responses.upstream.quota_book import QuotaBook
 from chat2responses.upstream.quota_tap import QuotaTap
 from chat2responses.upstream.routing import CallKind, upstream_for
 from tests.events_helpers import ADDED, RESPONSE, delta

@@ -1,10 +1,9 @@
-"""replay.py: how a chat client's replay compares with the upstream's output, and the reasoning
-cache that gives stateless clients their encrypted reasoning back.
+"""replay.py: the reasoning cache that gives stateless clients their encrypted reasoning back, and
+their custom tool calls in their own shape.
 
-The client side of every comparison is built by the addon's own `translate_messages` from chat
-messages; the upstream side is literal items shaped like the emulator's, or the emulator's own
-output (`play`), sealed for a credential so that the emulator's check says whether a replayed
-item would be accepted.
+The upstream side is literal items shaped like the emulator's, or the emulator's own output
+(`play`), sealed for a credential so that the emulator's check says whether a replayed item
+would be accepted.
 """
 
 from __future__ import annotations
@@ -15,192 +14,23 @@ from typing import Any
 
 import pytest
 
-from chat2responses.call.replay import ReasoningCache, is_empty_answer, replayed, units
+from chat2responses.call.replay import ReasoningCache
 from chat2responses.call.shared import Table, shared_name
 from chat2responses.emulator.backend import Caller, Emulator, EmulatorConfig
-from chat2responses.emulator.builder import Emit, Reject, Step
+from chat2responses.emulator.replies import Turn
 from chat2responses.emulator.rules import Transport
-from chat2responses.emulator.scenarios import Turn, play
+from chat2responses.emulator.scenarios import play
 from chat2responses.emulator.signing import ReasoningSealer, check_reasoning_items, secret_for
-from chat2responses.request.messages import translate_messages
+from chat2responses.emulator.steps import Emit, Reject, Step
 from chat2responses.request.translate import translate_request
 from chat2responses.upstream.catalog import Catalog
 from chat2responses.upstream.profiles import CODEX
+from tests.replay_helpers import call, client, fc, msg, rs
 
 CATALOG = Catalog.default()
 ALICE = hashlib.sha256(b"alice-account").hexdigest()
 BOB = hashlib.sha256(b"bob-account").hexdigest()
 SECRET = secret_for("emulator")  # the emulator's default seed
-
-# --- upstream items, shaped like the emulator's -------------------------------------------------
-
-
-def msg(text: str, *, kind: str = "output_text", phase: str | None = None) -> dict[str, Any]:
-    part: dict[str, Any] = {"type": kind, kind if kind == "refusal" else "text": text}
-    if kind == "output_text":
-        part |= {"annotations": [], "logprobs": []}
-    item = {"id": "msg_t01", "type": "message", "role": "assistant", "status": "completed"}
-    return item | {"content": [part]} | ({"phase": phase} if phase else {})
-
-
-def fc(call_id: str, arguments: str = '{"city": "Paris"}', name: str = "get_weather") -> dict:
-    item = {"id": f"fc_{call_id}", "type": "function_call", "call_id": call_id, "name": name}
-    return item | {"arguments": arguments, "status": "completed"}
-
-
-def rs(blob: str = "sealed") -> dict[str, Any]:
-    summary = [{"type": "summary_text", "text": "**Thinking**"}]
-    return {"id": "rs_t00", "type": "reasoning", "summary": summary, "encrypted_content": blob}
-
-
-CUSTOM = {
-    "id": "ctc_t02",
-    "type": "custom_tool_call",
-    "call_id": "call_p",
-    "name": "apply_patch",
-    "input": "*** Begin Patch",
-    "status": "completed",
-}
-WEB_SEARCH = {"id": "ws_t01", "type": "web_search_call", "status": "completed"}
-
-
-def call(call_id: str, arguments: str = '{"city": "Paris"}', name: str = "get_weather") -> dict:
-    """A chat tool call as a client replays it."""
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
-
-
-def client(*assistant: dict[str, Any], custom: frozenset[str] = frozenset()) -> list[Any]:
-    """What the addon sends for these chat assistant messages (after one user message)."""
-    messages = [{"role": "user", "content": "hi"}, *assistant]
-    _, items = translate_messages(messages, custom_tools=custom)
-    return items[1:]
-
-
-def data(items: list[Any]) -> list[bytes]:
-    return [unit for unit, _ in units(items)]
-
-
-# (what the chat client replays, what the upstream returned)
-SAME: list[tuple[str, list[Any], list[Any]]] = [
-    ("string content vs output_text parts", client({"role": "assistant", "content": "Hello"}),
-     [msg("Hello")]),
-    ("text split in parts", client({"role": "assistant", "content": [
-        {"type": "text", "text": "Hel"}, {"type": "text", "text": "lo"}]}), [msg("Hello")]),
-    ("an easy message", [{"role": "assistant", "content": "Hello"}], [msg("Hello")]),
-    ("commentary and answer joined by a blank line",
-     client({"role": "assistant", "content": "Let me look.\n\nIt is sunny."}),
-     [msg("Let me look.", phase="commentary"), msg("It is sunny.", phase="final_answer")]),
-    ("a think block", client({"role": "assistant", "content": "<think>Hmm.\n\nOk</think>Hello"}),
-     [rs(), msg("Hello")]),
-    ("a think block before calls", client({"role": "assistant",
-     "content": "<think>Hmm</think>", "tool_calls": [call("call_1")]}), [rs(), fc("call_1")]),
-    ("white space around the text", client({"role": "assistant", "content": "Hello\n"}),
-     [msg("Hello")]),
-    ("a refusal", client({"role": "assistant", "content": None, "refusal": "No."}),
-     [msg("No.", kind="refusal")]),
-    ("calls with ids, status and reasoning",
-     client({"role": "assistant", "content": None, "tool_calls": [call("c1"), call("c2")]}),
-     [rs(), fc("c1"), fc("c2")]),
-    ("text then calls, whichever came first", client({"role": "assistant",
-     "content": "Checking.", "tool_calls": [call("c1")]}), [fc("c1"), msg("Checking.")]),
-    # An AI SDK client (opencode) parses the arguments and re-serialises them.
-    ("arguments re-spaced", client({"role": "assistant", "tool_calls": [
-        call("c1", '{"city":"Paris"}')]}), [fc("c1")]),
-    ("arguments with their keys in another order", client({"role": "assistant", "tool_calls": [
-        call("c1", '{"b": [1, {"y": 2, "x": 1}], "a": null}')]}),
-     [fc("c1", '{"a":null,"b":[1,{"x":1,"y":2}]}')]),
-    ("a Responses client's exact replay", [rs(), msg("Hi"), fc("c1")], [rs(), msg("Hi"), fc("c1")]),
-    ("a custom tool call", client({"role": "assistant", "tool_calls": [
-        call("call_p", "*** Begin Patch", "apply_patch")]}, custom=frozenset({"apply_patch"})),
-     [CUSTOM]),
-]  # fmt: skip
-
-DIFFERENT: list[tuple[str, list[Any], list[Any]]] = [
-    ("other text", client({"role": "assistant", "content": "Hello!"}), [msg("Hello")]),
-    ("text dropped", client({"role": "assistant", "tool_calls": [call("c1")]}),
-     [msg("Checking."), fc("c1")]),
-    ("arguments that say something else", client({"role": "assistant", "tool_calls": [
-        call("c1", '{"city":"Lyon"}')]}), [fc("c1")]),
-    ("arguments that do not parse, re-spaced", client({"role": "assistant", "tool_calls": [
-        call("c1", '{"city":  "Paris"')]}), [fc("c1", '{"city": "Paris"')]),
-    ("arguments as a JSON string vs the same text raw", client({"role": "assistant",
-     "tool_calls": [call("c1", '"x"')]}), [fc("c1", "x")]),
-    ("another call id", client({"role": "assistant", "tool_calls": [call("c9")]}), [fc("c1")]),
-    ("another name", client({"role": "assistant", "tool_calls": [call("c1", name="get_time")]}),
-     [fc("c1")]),
-    ("calls in another order", client({"role": "assistant", "tool_calls": [call("c2"),
-     call("c1")]}), [fc("c1"), fc("c2")]),
-    ("one call missing", client({"role": "assistant", "tool_calls": [call("c1")]}),
-     [fc("c1"), fc("c2")]),
-    ("a custom call replayed as a function", client({"role": "assistant", "tool_calls": [
-        call("call_p", "*** Begin Patch", "apply_patch")]}), [CUSTOM]),
-    ("a hosted tool's item a chat client never sees",
-     client({"role": "assistant", "content": "Found it."}), [WEB_SEARCH, msg("Found it.")]),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(("replay", "output"), [c[1:] for c in SAME], ids=[c[0] for c in SAME])
-def test_a_faithful_replay_compares_equal(replay: list[Any], output: list[Any]) -> None:
-    assert data(replay) == data(replayed(output))
-
-
-@pytest.mark.parametrize(
-    ("replay", "output"), [c[1:] for c in DIFFERENT], ids=[c[0] for c in DIFFERENT]
-)
-def test_an_unfaithful_replay_differs(replay: list[Any], output: list[Any]) -> None:
-    assert data(replay) != data(replayed(output))
-
-
-def test_replayed_output_carries_no_server_metadata() -> None:
-    assert replayed([rs(), msg("Hi", phase="commentary"), fc("c1"), CUSTOM]) == [
-        {"type": "message", "role": "assistant",
-         "content": [{"type": "output_text", "text": "Hi"}]},
-        {"type": "function_call", "call_id": "c1", "name": "get_weather",
-         "arguments": '{"city": "Paris"}'},
-        {"type": "custom_tool_call", "call_id": "call_p", "name": "apply_patch",
-         "input": "*** Begin Patch"},
-    ]  # fmt: skip
-
-
-USER_TEXT = [{"type": "input_text", "text": "hi"}]
-OTHER_ITEMS: list[tuple[str, Any, Any, bool]] = [
-    ("string content vs input_text", {"role": "user", "content": "hi"},
-     {"type": "message", "role": "user", "content": USER_TEXT}, True),
-    ("ids and status", {"type": "function_call_output", "call_id": "c1", "output": "x"},
-     {"type": "function_call_output", "call_id": "c1", "output": "x", "id": "fco_1",
-      "status": "completed"}, True),
-    ("another output", {"type": "function_call_output", "call_id": "c1", "output": "x"},
-     {"type": "function_call_output", "call_id": "c1", "output": "y"}, False),
-    ("another role", {"role": "user", "content": "hi"}, {"role": "developer", "content": "hi"},
-     False),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("one", "other", "same"), [c[1:] for c in OTHER_ITEMS], ids=[c[0] for c in OTHER_ITEMS]
-)
-def test_other_items_compare_without_server_metadata(one: Any, other: Any, same: bool) -> None:
-    assert (data([one]) == data([other])) is same
-
-
-def test_units_end_after_their_last_item_and_skip_reasoning() -> None:
-    items = [{"role": "user", "content": "hi"}, rs(), msg("A"), rs(), fc("c1"), rs()]
-    assert [end for _, end in units(items)] == [1, 5]
-
-
-EMPTY: list[tuple[str, list[Any], bool]] = [
-    ("nothing", [], True),
-    ("reasoning only", [rs()], True),
-    ("an empty message", [msg("")], True),
-    ("text", [rs(), msg("Hi")], False),
-    ("a call", [fc("c1")], False),
-]
-
-
-@pytest.mark.parametrize(("output", "empty"), [c[1:] for c in EMPTY], ids=[c[0] for c in EMPTY])
-def test_is_empty_answer(output: list[Any], empty: bool) -> None:
-    assert is_empty_answer(output) is empty
-
 
 # --- the reasoning cache ------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The `chat2responses` command's pure parts: flags and variables, upstreams, command lines, ports.
 
-A real run (children, banner, console, Ctrl-C) is tests/test_run_script.py.
+A real run (children, banner, console, Ctrl-C) is tests/cli/test_run_script.py.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ LangChain and LiteLLM send codex-named models to `/v1/responses` and the others 
 `/v1/chat/completions`, so both of the addon's front doors are driven; the Vercel AI SDK picks
 by provider (`openai.chat(model)`: Chat Completions, `openai(model)`: Responses). Which one a
 client used shows in the id of its answer (`resp_…` or `chatcmpl-…`). The openai SDK itself is
-covered by test_e2e_http.py (chat) and test_e2e_responses.py (responses).
+covered by test_http.py (chat) and test_responses.py (responses).
 """
 
 from __future__ import annotations

@@ -37,8 +37,8 @@ import pytest
 from aiohttp import web
 
 from chat2responses.emulator import Caller, Emulator, EmulatorConfig, Step, Transport
-from chat2responses.emulator.scenarios import user_text
 from chat2responses.emulator.server import build_app
+from chat2responses.emulator.triggers import user_text
 from chat2responses.upstream.catalog_layers import embedded_catalog_dict
 from chat2responses.upstream.identity import CODEX_CLI_VERSION, user_agent
 from tests.emulator_helpers import token_url, write_auth_json

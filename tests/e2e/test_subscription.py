@@ -51,8 +51,8 @@ from chat2responses.emulator import (
     serving,
 )
 from chat2responses.emulator.login import LoginAuthority, TokenAnswer
-from chat2responses.emulator.scenarios import user_text
 from chat2responses.emulator.signing import secret_for
+from chat2responses.emulator.triggers import user_text
 from chat2responses.upstream.login import jwt_expiry
 from tests.emulator_helpers import token_url, write_auth_json
 from tests.mitmweb_helpers import Flow, Mitmweb, origin, run_mitmweb

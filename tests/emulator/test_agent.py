@@ -18,8 +18,8 @@ from chat2responses.emulator.agent import (
     output_text,
     outputs_since_user,
 )
-from chat2responses.emulator.builder import Emit
 from chat2responses.emulator.scenarios import play
+from chat2responses.emulator.steps import Emit
 from chat2responses.emulator.tools import declared_tools, placeholder, tool_calls
 from tests.emulator.test_emulator import check_stream, request
 

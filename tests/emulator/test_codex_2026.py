@@ -23,9 +23,9 @@ from chat2responses.emulator import (
     Transport,
     WebSocketSession,
 )
-from chat2responses.emulator.builder import Headers
 from chat2responses.emulator.catalog_rules import client_version, listed_models, served_tier
 from chat2responses.emulator.signing import credential_digest
+from chat2responses.emulator.steps import Headers
 from tests.emulator_helpers import emulator_in_process
 
 CAPTURE = json.loads(

@@ -32,7 +32,9 @@ from chat2responses.emulator import (
 )
 from chat2responses.emulator.backend import websocket_slugs
 from chat2responses.emulator.rules import NOT_AN_OBJECT, check_request
-from chat2responses.emulator.scenarios import choose, play, tool_calls
+from chat2responses.emulator.scenarios import play
+from chat2responses.emulator.tools import tool_calls
+from chat2responses.emulator.triggers import choose
 from tests.emulator_helpers import emulator_in_process, emulator_subprocess
 
 STREAM_EVENT: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ResponseStreamEvent)

@@ -14,7 +14,6 @@ from openai.types.responses.responses_server_event import ResponseWsError
 
 from chat2responses.emulator import Emulator, EmulatorConfig, Transport
 from chat2responses.emulator.backend import Caller
-from chat2responses.emulator.builder import Emit, Reject
 from chat2responses.emulator.login import AUTH_CLAIM, LoginAuthority, issue_tokens, read_jwt
 from chat2responses.emulator.signing import (
     ReasoningSealer,
@@ -22,6 +21,7 @@ from chat2responses.emulator.signing import (
     credential_digest,
     secret_for,
 )
+from chat2responses.emulator.steps import Emit, Reject
 from tests.emulator.test_emulator import post, request
 from tests.emulator.test_websocket import connected, create, read_response, send
 from tests.emulator_helpers import emulator_in_process, token_url, write_auth_json

@@ -22,7 +22,6 @@ from websockets.asyncio.client import ClientConnection
 
 from chat2responses.emulator import Emulator, EmulatorConfig, Scenario
 from chat2responses.emulator.__main__ import config_from, parse_args
-from chat2responses.emulator.builder import Drop, Emit, Reject, Sleep, Step
 from chat2responses.emulator.quota import RATE_LIMITS_EVENT
 from chat2responses.emulator.session import (
     REFUSE_HEADER,
@@ -33,6 +32,7 @@ from chat2responses.emulator.session import (
     handshake_refusal,
     wrapped_error,
 )
+from chat2responses.emulator.steps import Drop, Emit, Reject, Sleep, Step
 from tests.emulator.test_emulator import (
     REJECTING,
     SCENARIO_TEXTS,
@@ -263,7 +263,7 @@ REJECTING_TEXTS = {
 
 
 def test_the_rejecting_table_covers_the_rejecting_scenarios() -> None:
-    from chat2responses.emulator.scenarios import choose
+    from chat2responses.emulator.triggers import choose
 
     assert {choose(text)[0] for text in REJECTING_TEXTS} == REJECTING  # type: ignore[index]
 

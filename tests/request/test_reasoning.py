@@ -1,5 +1,5 @@
 """The `reasoning` object and the encrypted reasoning asked back (request/reasoning.py), as
-tables of literal cases; the whole request's reasoning is test_translate_request.py's table."""
+tables of literal cases; the whole request's reasoning is test_translate.py's table."""
 
 from __future__ import annotations
 

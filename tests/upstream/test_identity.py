@@ -16,6 +16,7 @@ from chat2responses.upstream.identity import (
     OPTION,
     check_client_version,
     identity_headers,
+    is_codex_client,
     is_codex_originator,
     parse_version,
     refresh_headers,
@@ -123,6 +124,25 @@ def test_version_of(headers: dict[str, str], expected: tuple[int, int, int] | No
 )
 def test_is_codex_originator(originator: str | None, codex: bool) -> None:
     assert is_codex_originator(originator) is codex
+
+
+@pytest.mark.parametrize(
+    ("fields", "codex"),
+    [
+        (((b"originator", b"codex_exec"),), True),
+        (((b"Originator", b"Codex Desktop"),), True),
+        (((b"user-agent", b"codex_exec/0.171.0 (Debian 12.0.0; x86_64) xterm"),), True),
+        (((b"User-Agent", b"codex_vscode/0.171.0"),), True),
+        (((b"user-agent", b"OpenAI/Python 2.8.1"), (b"originator", b"cline")), False),
+        (((b"user-agent", b"opencode/1.18.33 (linux) ai-sdk/provider-utils/4.0.40"),), False),
+        (((b"user-agent", b"my-codex_tool/1.0.0"),), False),
+        (((b"user-agent", b"codex_exec"),), False),  # no version: not `<originator>/<version>`
+        (((b"x-originator", b"codex_exec"),), False),
+        ((), False),
+    ],
+)
+def test_is_codex_client(fields: tuple[tuple[bytes, bytes], ...], codex: bool) -> None:
+    assert is_codex_client(fields) is codex
 
 
 def test_a_model_too_new_for_the_version_is_a_400_naming_version_and_option() -> None:

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chat2responses import views
-from chat2responses.emulator.builder import Emit
 from chat2responses.emulator.scenarios import play
+from chat2responses.emulator.steps import Emit
 from chat2responses.protocol.events import EventType
 from chat2responses.protocol.sse import DONE, encode_data, encode_event
 from chat2responses.protocol.wire import ReasoningMode
