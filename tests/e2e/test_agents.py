@@ -116,7 +116,9 @@ def test_codex_shows_a_usage_limit_at_once(
     _, proxies = setup
     ran = codex(tmp_path, proxies["websocket"].base_url, "[scenario:usage_limit] a limit")
     assert ran.returncode != 0
-    assert "usage limit" in ran.output and re.search(r"try again at \d", ran.output), ran.output
+    # The Codex CLI gives the reset's time of day, and its date when that is not today.
+    again = r"try again at (?:[A-Z][a-z]{2} \d{1,2}\w\w, \d{4} )?\d{1,2}:\d{2} [AP]M"
+    assert "usage limit" in ran.output and re.search(again, ran.output), ran.output
     assert ran.seconds <= 5
 
 
