@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from chat2responses.protocol.errors import ClientError, UnsupportedParameter
 from chat2responses.protocol.wire import ReasoningMode
+from chat2responses.request.messages import translate_messages
 from chat2responses.request.translate import (
     Translation,
     translate_request,
@@ -1718,3 +1719,39 @@ def test_unknown_model_summary_follows_the_summaries_switch(summaries: bool) -> 
     result = translate_request(body, catalog=CATALOG, profile=OPENAI, summaries=summaries)
     assert result.body.get("reasoning") == ({"summary": "auto"} if summaries else None)
     assert "include" not in result.body
+
+
+def test_legacy_answers_find_their_call_whatever_the_order() -> None:
+    messages = [
+        USER_HI,
+        {"role": "assistant", "function_call": {"name": "a", "arguments": "{}"}},
+        {"role": "assistant", "function_call": {"name": "b", "arguments": "{}"}},
+        {"role": "function", "name": "b", "content": "B"},
+        {"role": "function", "name": "a", "content": "A"},
+    ]
+    items = translate({"model": "m", "messages": messages}).body["input"]
+    assert items[3:] == [output("call_legacy_2", "B"), output("call_legacy_1", "A")]
+
+
+def test_a_system_message_mid_conversation_takes_the_profiles_role() -> None:
+    later = {"role": "system", "content": "Now be brief."}
+    body = {"model": "m", "messages": [USER_HI, later]}
+    moved = translate(body, CODEX).body["input"][1]
+    assert moved["role"] == "developer" == CODEX.system_role_as
+    assert translate(body, OPENAI).body["input"][1]["role"] == "system"
+
+
+def test_store_false_is_not_reported_and_the_leftovers_after_it_are() -> None:
+    body = {"model": "m", "messages": [USER_HI], "store": False, "seed": 7, "logprobs": True}
+    assert translate(body).dropped == ("seed", "logprobs")
+
+
+def test_an_unknown_model_keeps_the_summary_the_client_asked_for() -> None:
+    body = {"model": "m", "input": "hi", "reasoning": {"summary": "concise"}}
+    assert translate(body).body["reasoning"] == {"summary": "concise"}
+
+
+def test_a_later_system_message_stays_a_system_message_by_default() -> None:
+    later = {"role": "system", "content": "Now be brief."}
+    _, items = translate_messages([USER_HI, later])
+    assert items[1]["role"] == "system"
