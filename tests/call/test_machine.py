@@ -456,6 +456,13 @@ def test_stopping_ends_the_answer_as_far_as_it_got() -> None:
     assert streaming.stop(stopping) is None  # ended already: nothing more
 
 
+def test_the_outcome_names_the_socket_and_its_turn() -> None:
+    machine = CallMachine(job(), jitter=lambda: 0.0)
+    assert (machine.outcome.socket, machine.outcome.socket_turn) == (None, 0)
+    machine.on_socket(3, 2)
+    assert (machine.outcome.socket, machine.outcome.socket_turn) == (3, 2)
+
+
 # ---- what a call teaches, its quota and its conversation ----------------------------------------
 
 

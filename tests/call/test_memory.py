@@ -288,9 +288,18 @@ def test_what_one_memory_learns_another_absorbs_through_the_backing() -> None:
         {"upstream": "u", "model": "m", "what": "carrier-pigeon"},
         {"upstream": 1, "model": "m", "what": "http"},
         {"model": "m", "what": "http"},
+        {"upstream": "u", "model": "m", "what": ["http"]},
     ],
 )
 def test_an_entry_that_is_not_a_lesson_is_refused(value: object) -> None:
     memory = Memory()
     assert not memory.absorb(value)
     assert not memory.routes and not memory.no_summaries
+
+
+@pytest.mark.parametrize("at", [None, "yesterday", T0])
+def test_a_refused_summary_is_kept_with_its_time_or_as_learned_long_ago(at: object) -> None:
+    memory = Memory()
+    entry = {"upstream": "u", "model": "m", "what": "no_summaries", "at": at}
+    assert memory.absorb(entry)
+    assert memory.no_summaries == {("u", "m"): T0 if at == T0 else 0.0}
