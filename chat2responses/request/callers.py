@@ -135,12 +135,12 @@ def _host_allowed(
 
 def _hostname(authority: str) -> str:
     """`host`, `host:port`, `[v6]:port` → the host alone, lower-cased, without a final dot."""
-    text = authority.strip().lower()
+    text = authority.strip()
     if text.startswith("["):  # an IPv6 address: what the brackets hold
-        return text[1:].partition("]")[0]
+        return text[1:].partition("]")[0].lower()
     if text.count(":") == 1:  # host:port (a bare IPv6 address has more colons)
         text = text.split(":")[0]
-    return text.rstrip(".")
+    return text.rstrip(".").lower()
 
 
 def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

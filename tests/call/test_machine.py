@@ -446,6 +446,8 @@ def test_stopping_ends_the_answer_as_far_as_it_got() -> None:
     quiet.start(lambda s: True)
     early = quiet.stop(stopping)
     assert isinstance(early, Fail) and early.chunk is None and quiet.outcome.status == 503
+    assert quiet.outcome.error_code == "proxy_stopping"
+    assert "x-should-retry" not in stopping.headers  # another instance may answer it
     streaming = CallMachine(job(), jitter=lambda: 0.0)
     streaming.start(lambda s: True)
     streaming.event(ADDED)

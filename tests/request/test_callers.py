@@ -60,7 +60,9 @@ OPENAI = frozenset({"api.openai.com", "chatgpt.com"})
         ({}, "127.0.0.1", REVERSE, "host"),
         ({"host": "gateway.example.com:8080"}, "", REVERSE, None),
         ({"host": "my-box"}, "my-box", REVERSE, None),
-        ({"host": "My-Box:8080"}, " MY-BOX ", REVERSE, None),
+        ({"host": "MY-BOX:8080"}, " My-Box ", REVERSE, None),
+        ({"host": "[::2]"}, "[::2]", REVERSE, None),
+        ({"host": "[FE80::1]"}, "fe80::1", REVERSE, None),
         ({"host": "192.168.1.5:8080"}, "192.168.1.5", REVERSE, None),
         ({"host": "192.168.1.5:8080"}, "", REVERSE, None),  # listening everywhere: any address
         ({"host": "192.168.1.5:8080"}, "0.0.0.0", REVERSE, None),
