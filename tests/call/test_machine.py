@@ -458,6 +458,13 @@ def test_stopping_ends_the_answer_as_far_as_it_got() -> None:
     assert streaming.stop(stopping) is None  # ended already: nothing more
 
 
+def test_an_error_without_a_code_is_recorded_as_error() -> None:
+    machine = CallMachine(job(), jitter=lambda: 0.0)
+    machine.start(lambda s: True)
+    machine.stop(ProxyError("the proxy is stopping", status=503))
+    assert (machine.outcome.error_code, machine.outcome.error) == ("error", "the proxy is stopping")
+
+
 def test_the_outcome_names_the_socket_and_its_turn() -> None:
     machine = CallMachine(job(), jitter=lambda: 0.0)
     assert (machine.outcome.socket, machine.outcome.socket_turn) == (None, 0)

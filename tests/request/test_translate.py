@@ -1726,10 +1726,13 @@ def test_legacy_answers_find_their_call_whatever_the_order() -> None:
         USER_HI,
         {"role": "assistant", "function_call": {"name": "a", "arguments": "{}"}},
         {"role": "assistant", "function_call": {"name": "b", "arguments": "{}"}},
-        {"role": "function", "name": "b", "content": "B"},
         {"role": "function", "name": "a", "content": "A"},
+        {"role": "function", "name": "b", "content": "B"},
     ]
     items = translate({"model": "m", "messages": messages}).body["input"]
+    assert items[3:] == [output("call_legacy_1", "A"), output("call_legacy_2", "B")]
+    swapped = [*messages[:3], messages[4], messages[3]]
+    items = translate({"model": "m", "messages": swapped}).body["input"]
     assert items[3:] == [output("call_legacy_2", "B"), output("call_legacy_1", "A")]
 
 
