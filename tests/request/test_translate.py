@@ -1758,3 +1758,24 @@ def test_a_later_system_message_stays_a_system_message_by_default() -> None:
     later = {"role": "system", "content": "Now be brief."}
     _, items = translate_messages([USER_HI, later])
     assert items[1]["role"] == "system"
+
+
+def test_a_part_or_call_is_what_its_type_says_whatever_else_it_carries() -> None:
+    image = {"type": "image_url", "image_url": {"url": "https://x/i.png"}, "text": "a caption"}
+    custom = {
+        "id": "c1",
+        "type": "custom",
+        "custom": {"name": "sql", "input": "SELECT 1"},
+        "function": {"name": "sql", "arguments": "{}"},
+    }
+    messages = [{"role": "user", "content": [image]}, {"role": "assistant", "tool_calls": [custom]}]
+    items = translate({"model": "m", "messages": messages}).body["input"]
+    assert items[0]["content"] == [
+        {"type": "input_image", "image_url": "https://x/i.png", "detail": "auto"}
+    ]
+    assert items[1] == {
+        "type": "custom_tool_call",
+        "call_id": "c1",
+        "name": "sql",
+        "input": "SELECT 1",
+    }
