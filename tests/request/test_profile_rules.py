@@ -146,3 +146,9 @@ def test_the_openai_api_takes_any_tier_the_catalog_lists_and_auto() -> None:
     assert result.body["service_tier"] == "auto"
     with pytest.raises(ClientError):
         translate({"model": "gpt-5.5", "input": "hi", "service_tier": "turbo"}, OPENAI_API)
+
+
+def test_an_alias_of_an_unspecific_tier_is_sent_as_that_tier() -> None:
+    aliased = dataclasses.replace(OPENAI_API, service_tier_aliases=(("standard", "default"),))
+    result = translate({"model": "gpt-5.5", "input": "hi", "service_tier": "standard"}, aliased)
+    assert result.body["service_tier"] == "default" and result.dropped == ()
