@@ -273,8 +273,7 @@ class CallMachine:
         extra = dict(job.session_headers)  # the conversation's, over a login's per-process one
         if attempt.route is Route.HTTP:
             drops = job.upstream.profile.http_drops
-            if drops & body.keys():
-                body = {key: value for key, value in body.items() if key not in drops}
+            body = {key: value for key, value in body.items() if key not in drops}
             payload = dumps(body)
             extra.update(job.translation.http_headers)
             outcome.upstream = Transcript()

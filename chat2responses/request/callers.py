@@ -68,12 +68,11 @@ def parse_origins(name: str, value: str) -> frozenset[str]:
 def parse_hosts(name: str, value: str) -> frozenset[str]:
     """Host names (or addresses), comma-separated, lower-cased, without a port."""
     found = set()
-    for entry in (e.strip().lower().rstrip(".") for e in value.split(",")):
-        if not entry:
-            continue
+    for entry in (e.strip() for e in value.split(",")):
         if "/" in entry or "@" in entry or " " in entry:
             raise ValueError(f"{name}: {entry!r} is not a host name")
-        found.add(_hostname(entry))
+        if host := _hostname(entry):
+            found.add(host)
     return frozenset(found)
 
 
@@ -115,7 +114,7 @@ def caller_refusal(
 
 
 def _origin_allowed(origin: str, allowed: frozenset[str]) -> bool:
-    return "*" in allowed or origin.strip().lower().rstrip("/") in allowed
+    return "*" in allowed or origin.strip().rstrip("/").lower() in allowed
 
 
 def _host_allowed(
@@ -125,7 +124,7 @@ def _host_allowed(
         return True
     if host in allowed or host in _LOOPBACK_NAMES or host.endswith(".localhost"):
         return True
-    listen = _hostname(listen_host.strip().lower())
+    listen = _hostname(listen_host)
     if host == listen:
         return True
     address = _address(host)
@@ -136,12 +135,12 @@ def _host_allowed(
 
 def _hostname(authority: str) -> str:
     """`host`, `host:port`, `[v6]:port` → the host alone, lower-cased, without a final dot."""
-    text = authority.strip().lower()
-    if text.startswith("["):
-        return text[1 : text.find("]")] if "]" in text else text[1:]
-    if text.count(":") == 1:
-        text = text.split(":", 1)[0]
-    return text.rstrip(".")
+    text = authority.strip()
+    if text.startswith("["):  # an IPv6 address: what the brackets hold
+        return text[1:].partition("]")[0].lower()
+    if text.count(":") == 1:  # host:port (a bare IPv6 address has more colons)
+        text = text.split(":")[0]
+    return text.rstrip(".").lower()
 
 
 def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -159,8 +158,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def _quoted(value: str) -> str:
-    text = value[:100].encode("ascii", "backslashreplace").decode("ascii")
-    return repr(text)
+    return ascii(value[:100])  # cut, quoted, non-ASCII escaped: a hostile value stays one line
 
 
 def _refused(message: str, code: str) -> ClientError:

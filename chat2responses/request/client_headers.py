@@ -54,7 +54,7 @@ def client_headers(fields: Iterable[tuple[bytes, bytes]], auth: AuthMode) -> dic
     for raw_name, raw_value in fields:  # one pass over the raw fields: cheap
         name = raw_name.lower()
         if name in names:
-            key = name.decode("ascii")
+            key = name.decode()  # one of the names above
             if not _SENDABLE.fullmatch(raw_value):
                 if name == b"user-agent":
                     continue
@@ -63,7 +63,7 @@ def client_headers(fields: Iterable[tuple[bytes, bytes]], auth: AuthMode) -> dic
                     "printable ASCII is allowed in it.",
                     code="invalid_header_value",
                 )
-            value = raw_value.decode("ascii")
+            value = raw_value.decode()  # ASCII: _SENDABLE matched it
             found[key] = f"{found[key]}, {value}" if key in found else value
     return found
 

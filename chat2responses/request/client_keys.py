@@ -96,11 +96,9 @@ def presented_key(fields: Iterable[tuple[bytes, bytes]]) -> str | None:
             if scheme.lower() != b"bearer":
                 continue
             value = value.strip()
-        try:
-            text = value.decode("ascii")
-        except UnicodeDecodeError:
+        if not value.isascii():
             return None  # no listed key holds such bytes (a keys file's keys are ASCII)
-        return text or None
+        return value.decode() or None
     return None
 
 

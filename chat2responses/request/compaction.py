@@ -50,8 +50,9 @@ def compaction_request(body: dict[str, Any]) -> dict[str, Any]:
     """The `/responses` body for a compact request (rule 1); the profile makes it streamed and
     unstored, and the client's `stream` is not the upstream's (the compact answer is JSON)."""
     items = [item for item in _items(body.get("input")) if not is_trigger(item)]
-    rest = {key: value for key, value in body.items() if key not in ("input", "stream")}
-    return {**rest, "input": [*items, {"type": TRIGGER}]}
+    out = {key: value for key, value in body.items() if key != "stream"}
+    out["input"] = [*items, {"type": TRIGGER}]
+    return out
 
 
 def kept_messages(body: dict[str, Any]) -> list[Item]:

@@ -55,9 +55,9 @@ def to_responses_lite(out: dict[str, Any], body: dict[str, Any]) -> None:
     """Give `out`, a translated Responses body, the Lite shape; `body` is the client's (to name
     the parameter a 400 is about). Raises `ClientError` for a hosted tool or a forced choice."""
     tools = out.pop("tools", [])
-    for i, tool in enumerate(tools):
-        kind = tool.get("type") if isinstance(tool, dict) else None
+    for i, tool in enumerate(tools):  # objects: request/translate.py built or checked them
         if not lite_tool(tool):
+            kind = tool.get("type")
             from_chat = kind == "web_search" and body.get("web_search_options") is not None
             param = "web_search_options" if from_chat else f"tools[{i}]"
             raise ClientError(
@@ -81,12 +81,7 @@ def to_responses_lite(out: dict[str, Any], body: dict[str, Any]) -> None:
     if instructions := out.pop("instructions", None):
         text = {"type": "input_text", "text": instructions}
         first.append({"type": "message", "role": "developer", "content": [text]})
-    given = out["input"]
-    if isinstance(given, str):
-        given = [
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": given}]}
-        ]
-    out["input"] = [*first, *given]
+    out["input"] = [*first, *out["input"]]  # a list: both body shapes make one
     out["parallel_tool_calls"] = False
     reasoning = out.get("reasoning")
     out["reasoning"] = {

@@ -104,7 +104,7 @@ def _bad_role(role: object, param: str) -> ClientError:
 
 
 def _system(walk: _Walk, msg: dict[str, Any]) -> None:
-    text = _joined_text(msg, walk, allow_null=False)
+    text = _joined_text(msg, walk)
     if not text:
         return
     if not walk.started:
@@ -157,7 +157,7 @@ def _tool(walk: _Walk, msg: dict[str, Any]) -> None:
     call_id = msg.get("tool_call_id")
     if type(call_id) is not str:
         call_id = need_str(msg, "tool_call_id", walk.param)
-    output = _joined_text(msg, walk, allow_null=False)
+    output = _joined_text(msg, walk)
     kind = "custom_tool_call_output" if call_id in walk.custom_call_ids else "function_call_output"
     walk.items.append({"type": kind, "call_id": call_id, "output": output})
 
@@ -192,7 +192,7 @@ _BY_ROLE: dict[str, Callable[[_Walk, dict[str, Any]], None]] = {
 # --- content -----------------------------------------------------------------------------------
 
 
-def _joined_text(msg: dict[str, Any], walk: _Walk, *, allow_null: bool) -> str:
+def _joined_text(msg: dict[str, Any], walk: _Walk, *, allow_null: bool = False) -> str:
     """A string content, or an array of text parts joined by newlines."""
     content = msg.get("content")
     if type(content) is str:

@@ -89,22 +89,22 @@ def remove_refused(out: dict[str, Any], refused: frozenset[str]) -> list[str]:
     each, in the order found."""
     if not refused:
         return []
-    found: dict[str, None] = {}
+    found: list[str] = []
     _pop(out, refused, found)
     if isinstance(items := out.get("input"), list):
         out["input"] = [_item(item, refused, found) for item in items]
     if isinstance(tools := out.get("tools"), list):
         out["tools"] = _objects(tools, refused, found)
-    return list(found)
+    return list(dict.fromkeys(found))
 
 
-def _pop(obj: dict[str, Any], refused: frozenset[str], found: dict[str, None]) -> None:
+def _pop(obj: dict[str, Any], refused: frozenset[str], found: list[str]) -> None:
     for key in sorted(refused & obj.keys()):
         del obj[key]
-        found[key] = None
+        found.append(key)
 
 
-def _clean(obj: Any, refused: frozenset[str], found: dict[str, None]) -> Any:
+def _clean(obj: Any, refused: frozenset[str], found: list[str]) -> Any:
     """`obj` without the refused keys: a copy when it had one, else `obj` itself."""
     if not isinstance(obj, dict) or not refused & obj.keys():
         return obj
@@ -113,11 +113,11 @@ def _clean(obj: Any, refused: frozenset[str], found: dict[str, None]) -> Any:
     return copy
 
 
-def _objects(values: list[Any], refused: frozenset[str], found: dict[str, None]) -> list[Any]:
+def _objects(values: list[Any], refused: frozenset[str], found: list[str]) -> list[Any]:
     return [_clean(value, refused, found) for value in values]
 
 
-def _item(item: Any, refused: frozenset[str], found: dict[str, None]) -> Any:
+def _item(item: Any, refused: frozenset[str], found: list[str]) -> Any:
     item = _clean(item, refused, found)
     if not isinstance(item, dict):
         return item
@@ -125,6 +125,6 @@ def _item(item: Any, refused: frozenset[str], found: dict[str, None]) -> Any:
         nested = item.get(key)
         if isinstance(nested, list):
             cleaned = _objects(nested, refused, found)
-            if any(a is not b for a, b in zip(cleaned, nested, strict=True)):
+            if cleaned != nested:  # a part was copied (unchanged ones compare by identity)
                 item = {**item, key: cleaned}
     return item

@@ -99,7 +99,7 @@ def _responses_input(value: object, profile: UpstreamProfile) -> object:
             # A reference to an item the upstream stored; with store=false it stored none (the
             # Vercel AI SDK sends them for reasoning): the reasoning replay puts kept items back.
             continue
-        if obj.get("role") == "system" and role != "system":
-            obj = {**obj, "role": role}
+        if obj.get("role") == "system":
+            obj = {**obj, "role": role}  # a copy: the client's item stays as sent
         out.append(obj)
     return out

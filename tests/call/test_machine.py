@@ -446,6 +446,8 @@ def test_stopping_ends_the_answer_as_far_as_it_got() -> None:
     quiet.start(lambda s: True)
     early = quiet.stop(stopping)
     assert isinstance(early, Fail) and early.chunk is None and quiet.outcome.status == 503
+    assert quiet.outcome.error_code == "proxy_stopping"
+    assert "x-should-retry" not in stopping.headers  # another instance may answer it
     streaming = CallMachine(job(), jitter=lambda: 0.0)
     streaming.start(lambda s: True)
     streaming.event(ADDED)
@@ -454,6 +456,20 @@ def test_stopping_ends_the_answer_as_far_as_it_got() -> None:
     late = streaming.stop(stopping)
     assert isinstance(late, Fail) and late.chunk is not None and b"proxy_stopping" in late.chunk
     assert streaming.stop(stopping) is None  # ended already: nothing more
+
+
+def test_an_error_without_a_code_is_recorded_as_error() -> None:
+    machine = CallMachine(job(), jitter=lambda: 0.0)
+    machine.start(lambda s: True)
+    machine.stop(ProxyError("the proxy is stopping", status=503))
+    assert (machine.outcome.error_code, machine.outcome.error) == ("error", "the proxy is stopping")
+
+
+def test_the_outcome_names_the_socket_and_its_turn() -> None:
+    machine = CallMachine(job(), jitter=lambda: 0.0)
+    assert (machine.outcome.socket, machine.outcome.socket_turn) == (None, 0)
+    machine.on_socket(3, 2)
+    assert (machine.outcome.socket, machine.outcome.socket_turn) == (3, 2)
 
 
 # ---- what a call teaches, its quota and its conversation ----------------------------------------

@@ -7,6 +7,7 @@ import pytest
 
 from chat2responses.call.memory import Lesson, Memory, lesson_of, unstable_note
 from chat2responses.call.policy import Attempt, Failure, Plan, Reason, Route, Tried
+from chat2responses.call.shared import Table, shared_name
 from chat2responses.settings import TransportMode
 from chat2responses.upstream.catalog import Catalog
 from tests.call.test_policy import plan, tried
@@ -257,8 +258,11 @@ def test_what_is_taught_anew_counts_as_recent() -> None:
 def test_what_one_memory_learns_another_absorbs_through_the_backing() -> None:
     told: list[object] = []
 
+    names: list[tuple[object, str]] = []
+
     class Backing:
         def put(self, table: object, name: str, value: object) -> None:
+            names.append((table, name))
             told.append(value)
 
         def drop(self, table: object, name: str) -> None:
@@ -267,7 +271,15 @@ def test_what_one_memory_learns_another_absorbs_through_the_backing() -> None:
     here, there = Memory(backing=Backing()), Memory()
     match = CATALOG.match("mystery-model")
     here.learn("http://up", match, Lesson(Route.WEBSOCKET, summaries_refused=True), now=T0)
-    assert len(told) == 2
+    model = match.upstream_name
+    assert told == [
+        {"upstream": "http://up", "model": model, "what": "websocket", "at": T0},
+        {"upstream": "http://up", "model": model, "what": "no_summaries", "at": T0},
+    ]
+    assert names == [
+        (Table.LEARNED, shared_name("http://up", model, "route")),
+        (Table.LEARNED, shared_name("http://up", model, "no_summaries")),
+    ]
     assert all(there.absorb(value) for value in told)
     assert there.routes == here.routes and there.no_summaries == here.no_summaries
     assert not any(there.absorb(value) for value in told)  # known already: nothing new
@@ -288,9 +300,18 @@ def test_what_one_memory_learns_another_absorbs_through_the_backing() -> None:
         {"upstream": "u", "model": "m", "what": "carrier-pigeon"},
         {"upstream": 1, "model": "m", "what": "http"},
         {"model": "m", "what": "http"},
+        {"upstream": "u", "model": "m", "what": ["http"]},
     ],
 )
 def test_an_entry_that_is_not_a_lesson_is_refused(value: object) -> None:
     memory = Memory()
     assert not memory.absorb(value)
     assert not memory.routes and not memory.no_summaries
+
+
+@pytest.mark.parametrize("at", [None, "yesterday", T0])
+def test_a_refused_summary_is_kept_with_its_time_or_as_learned_long_ago(at: object) -> None:
+    memory = Memory()
+    entry = {"upstream": "u", "model": "m", "what": "no_summaries", "at": at}
+    assert memory.absorb(entry)
+    assert memory.no_summaries == {("u", "m"): T0 if at == T0 else 0.0}

@@ -7,6 +7,7 @@ import pytest
 
 from chat2responses.protocol.errors import ClientError
 from chat2responses.request.client_keys import (
+    MAX_KEYS,
     ClientKeys,
     key_digest,
     key_line,
@@ -27,6 +28,9 @@ KEYS = parse_keys(key_line("alice", "sk-alice") + key_line("bob", "sk-bob"), "ke
         # Authorization first, then api-key, then x-api-key (rule 1).
         ([(b"x-api-key", b"sk-x"), (b"authorization", b"Bearer sk-a")], "sk-a"),
         ([(b"x-api-key", b"sk-x"), (b"api-key", b"sk-k")], "sk-k"),
+        # Of a header sent twice, the first counts.
+        ([(b"authorization", b"Bearer sk-1"), (b"Authorization", b"Bearer sk-2")], "sk-1"),
+        ([(b"api-key", b"sk-1"), (b"api-key", b"sk-2")], "sk-1"),
         ([(b"authorization", b"Basic dXNlcg=="), (b"api-key", b"sk-k")], "sk-k"),
         ([(b"authorization", b"Basic dXNlcg==")], None),
         ([(b"authorization", b"Bearer ")], None),
@@ -50,22 +54,34 @@ def test_a_listed_key_names_its_person(fields: list[tuple[bytes, bytes]], person
     assert KEYS.person(fields) == person
 
 
+# OpenAI's 401 openings, then where to get a key (the command that makes one).
+NO_KEY = (
+    "You didn't provide an API key. This gateway needs your own key in an Authorization header "
+    "(Authorization: Bearer YOUR_KEY); ask whoever runs it for one "
+    "(chat2responses keys add NAME --file PATH)."
+)
+WRONG_KEY = (
+    "Incorrect API key provided: it is not one of this gateway's keys. Ask whoever runs it for "
+    "yours (chat2responses keys add NAME --file PATH)."
+)
+
+
 @pytest.mark.parametrize(
-    ("fields", "says"),
+    ("fields", "message"),
     [
-        ([(b"authorization", b"Bearer sk-mallory")], "Incorrect API key provided"),
-        ([], "You didn't provide an API key"),
-        ([(b"authorization", b"Basic sk-alice")], "You didn't provide an API key"),
+        ([(b"authorization", b"Bearer sk-mallory")], WRONG_KEY),
+        ([], NO_KEY),
+        ([(b"authorization", b"Basic sk-alice")], NO_KEY),
     ],
 )
 def test_anything_else_is_a_401_that_never_quotes_the_key(
-    fields: list[tuple[bytes, bytes]], says: str
+    fields: list[tuple[bytes, bytes]], message: str
 ) -> None:
     with pytest.raises(ClientError) as refused:
         KEYS.person(fields)
     err = refused.value
     assert (err.status, err.type, err.code) == (401, "invalid_request_error", "invalid_api_key")
-    assert says in err.message and "sk-" not in err.message.replace("keys add", "")
+    assert err.message == message
 
 
 def test_a_line_holds_the_name_and_the_digest_never_the_key() -> None:
@@ -76,8 +92,12 @@ def test_a_line_holds_the_name_and_the_digest_never_the_key() -> None:
 
 @pytest.mark.parametrize("name", ["", "two words", "-dash-first", "é", "x" * 65])
 def test_a_name_a_keys_file_cannot_hold_is_refused(name: str) -> None:
-    with pytest.raises(ValueError, match="cannot be a name"):
+    with pytest.raises(ValueError) as refused:
         key_line(name, "sk")
+    assert str(refused.value) == (
+        f"{name!r} cannot be a name in a keys file: 1-64 letters, digits and ._@+-, "
+        "starting with a letter or digit"
+    )
 
 
 def test_the_file_skips_comments_and_blank_lines_and_a_person_may_hold_two_keys() -> None:
@@ -95,6 +115,7 @@ def test_the_file_skips_comments_and_blank_lines_and_a_person_may_hold_two_keys(
         ("alice\n", "line 1: expected 'NAME SHA256'"),
         ("alice abc def\n", "line 1: expected"),
         ("al ice " + "0" * 64 + "\n", "line 1: expected"),
+        ("-alice " + "0" * 64 + "\n", "line 1: expected"),
         ("# c\nalice " + "z" * 64 + "\n", "line 2: alice's digest is not 64 hex digits"),
         ("alice 1234\n", "digest is not 64 hex digits"),
         (key_line("alice", "k") + key_line("bob", "k"), "line 2: bob's key is listed already"),
@@ -103,6 +124,14 @@ def test_the_file_skips_comments_and_blank_lines_and_a_person_may_hold_two_keys(
 def test_a_broken_file_names_the_line(text: str, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         parse_keys(text, "f")
+
+
+def test_a_file_holds_at_most_max_keys() -> None:
+    lines = [f"p{n} {key_digest(str(n))}\n" for n in range(MAX_KEYS + 1)]
+    assert len(parse_keys("".join(lines[:MAX_KEYS]), "f").by_digest) == MAX_KEYS
+    with pytest.raises(ValueError) as refused:
+        parse_keys("".join(lines), "f")
+    assert str(refused.value) == f"f, line {MAX_KEYS + 1}: more than {MAX_KEYS} keys"
 
 
 def test_an_empty_file_lists_nobody() -> None:

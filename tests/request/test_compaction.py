@@ -38,7 +38,9 @@ def test_a_string_input_is_one_user_message() -> None:
 
 
 def test_the_answer_repeats_the_user_messages() -> None:
-    body = {"input": [DEV, USER, ASSISTANT, EASY_USER, {"type": "function_call_output"}]}
+    # Only messages: another item is not repeated, whatever role it carries.
+    odd = {"type": "item_reference", "role": "user", "id": "msg_1"}
+    body = {"input": [DEV, USER, ASSISTANT, EASY_USER, {"type": "function_call_output"}, odd]}
     assert kept_messages(body) == [USER, EASY_USER]
 
 

@@ -165,7 +165,7 @@ def test_the_marker_goes_in_the_headers_and_the_frame_metadata() -> None:
     ("out", "expected_input", "expected_reasoning"),
     [
         pytest.param(
-            {"model": "m", "input": "hi"}, [HI], {"context": "all_turns"}, id="string-input"
+            {"model": "m", "input": [HI]}, [HI], {"context": "all_turns"}, id="no-reasoning"
         ),
         pytest.param(
             {"model": "m", "input": [HI], "reasoning": {"effort": "low"}},
@@ -184,6 +184,7 @@ def test_the_marker_goes_in_the_headers_and_the_frame_metadata() -> None:
 def test_the_lite_shape_of_a_translated_body(
     out: dict[str, Any], expected_input: list[Any], expected_reasoning: dict[str, Any]
 ) -> None:
+    out = copy.deepcopy(out)  # the table's own dict stays as written
     to_responses_lite(out, {})
     assert out["input"] == expected_input
     assert out["reasoning"] == expected_reasoning
@@ -212,6 +213,7 @@ def test_responses_lite_takes_client_tool_search_and_namespace_groups(tool: Any)
         {"type": "tool_search", "execution": "server"},
         {"type": "namespace", "name": "web", "tools": [{"type": "web_search"}]},
         {"type": "namespace", "name": "broken"},
+        {"type": "namespace", "name": "odd", "tools": ["f"]},
     ],
 )
 def test_responses_lite_still_refuses_hosted_tool_search(tool: Any) -> None:
@@ -219,3 +221,27 @@ def test_responses_lite_still_refuses_hosted_tool_search(tool: Any) -> None:
         lite_translate({"model": "gpt-5.6-terra", "input": "hi", "tools": [tool]})
     assert (caught.value.param, caught.value.code) == ("tools[0]", "unsupported_value")
     assert "client-executed tool search" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"web_search_options": {}},
+            "gpt-5.6-terra takes the Responses-Lite request shape, which supports only function "
+            "tools, custom tools and client-executed tool search; 'web_search_options' asks for "
+            "a hosted 'web_search' tool.",
+        ),
+        (
+            {"functions": [GET_WEATHER], "function_call": {"name": "get_weather"}},
+            "gpt-5.6-terra takes the Responses-Lite request shape, which cannot force a tool "
+            'call; send \'function_call\' as "auto" or "none".',
+        ),
+    ],
+)
+def test_a_lite_refusal_names_the_model_the_parameter_and_what_to_send(
+    extra: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ClientError) as caught:
+        lite_translate({"model": "gpt-5.6-terra", "messages": [USER_HI], **extra})
+    assert caught.value.message == message

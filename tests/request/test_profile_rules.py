@@ -4,6 +4,7 @@ OpenAI API, and the service tier checked against the catalog."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import pytest
@@ -80,6 +81,14 @@ def test_a_chat_client_s_cache_fields_go_the_same_way() -> None:
     assert on_api.body["prompt_cache_options"] == {"mode": "explicit"}
 
 
+def test_a_removed_field_is_named_as_the_client_sent_it() -> None:
+    # An upstream that refuses `max_output_tokens` wherever it is: the chat client sent max_tokens.
+    strict = dataclasses.replace(OPENAI, refused_fields=frozenset({"max_output_tokens"}))
+    chat = {"model": "gpt-5.5", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 99}
+    result = translate_request(chat, catalog=CATALOG, profile=strict)
+    assert result.removed == ("max_tokens",) and "max_output_tokens" not in result.body
+
+
 def test_removing_copies_only_what_changes() -> None:
     untouched = {"type": "message", "role": "user", "content": [{"type": "input_text"}]}
     out = {"input": [untouched, {"type": "additional_tools", "tools": [{"cache_control": 1}]}]}
@@ -98,6 +107,7 @@ TIERS = [
     ("gpt-5.5", "auto", None, ("service_tier",)),
     ("gpt-5.5", "default", None, ("service_tier",)),
     ("some-unknown-model", "priority", "priority", ()),  # the profile's own list
+    ("some-unknown-model", "fast", "priority", ()),
     ("some-unknown-model", "flex", None, ("service_tier",)),
 ]
 
@@ -128,7 +138,7 @@ def test_a_tier_the_model_does_not_offer_is_a_400_naming_the_allowed_ones(
         translate({"model": model, "input": "hi", "service_tier": asked}, CODEX)
     err = caught.value
     assert (err.status, err.param, err.code) == (400, "service_tier", "invalid_value")
-    assert f"{model} offers: {allowed}." in err.message
+    assert err.message == f"Invalid value for 'service_tier': '{asked}'. {model} offers: {allowed}."
 
 
 def test_the_openai_api_takes_any_tier_the_catalog_lists_and_auto() -> None:
@@ -136,3 +146,9 @@ def test_the_openai_api_takes_any_tier_the_catalog_lists_and_auto() -> None:
     assert result.body["service_tier"] == "auto"
     with pytest.raises(ClientError):
         translate({"model": "gpt-5.5", "input": "hi", "service_tier": "turbo"}, OPENAI_API)
+
+
+def test_an_alias_of_an_unspecific_tier_is_sent_as_that_tier() -> None:
+    aliased = dataclasses.replace(OPENAI_API, service_tier_aliases=(("standard", "default"),))
+    result = translate({"model": "gpt-5.5", "input": "hi", "service_tier": "standard"}, aliased)
+    assert result.body["service_tier"] == "default" and result.dropped == ()

@@ -17,6 +17,7 @@ from tests.request.test_translate import NO_ARGS, refused, translate
 # --- Cursor's bodies ----------------------------------------------------------
 
 FLAT_TOOL = {"type": "function", "name": "f", "parameters": NO_ARGS, "strict": False}
+NAMED = {"type": "function", "name": "f"}  # Responses' flat form of a forced call
 CURSOR = {
     "model": "gpt-5.5",
     "input": [
@@ -127,6 +128,19 @@ RESPONSES_SHAPES = [
             "stream": True,
         },
         id="unknown-model-kept-as-sent",
+    ),
+    pytest.param(
+        {"model": "other", "input": "hi", "tools": [FLAT_TOOL], "tool_choice": NAMED},
+        {
+            "model": "other",
+            "input": HI_ITEMS,
+            "tools": [FLAT_TOOL],
+            "tool_choice": NAMED,
+            "reasoning": {"summary": "auto"},
+            "store": False,
+            "stream": True,
+        },
+        id="a-named-tool-choice-kept-as-sent",
     ),
 ]
 

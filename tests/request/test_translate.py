@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from chat2responses.protocol.errors import ClientError, UnsupportedParameter
 from chat2responses.protocol.wire import ReasoningMode
+from chat2responses.request.messages import translate_messages
 from chat2responses.request.translate import (
     Translation,
     translate_request,
@@ -1718,3 +1719,63 @@ def test_unknown_model_summary_follows_the_summaries_switch(summaries: bool) -> 
     result = translate_request(body, catalog=CATALOG, profile=OPENAI, summaries=summaries)
     assert result.body.get("reasoning") == ({"summary": "auto"} if summaries else None)
     assert "include" not in result.body
+
+
+def test_legacy_answers_find_their_call_whatever_the_order() -> None:
+    messages = [
+        USER_HI,
+        {"role": "assistant", "function_call": {"name": "a", "arguments": "{}"}},
+        {"role": "assistant", "function_call": {"name": "b", "arguments": "{}"}},
+        {"role": "function", "name": "a", "content": "A"},
+        {"role": "function", "name": "b", "content": "B"},
+    ]
+    items = translate({"model": "m", "messages": messages}).body["input"]
+    assert items[3:] == [output("call_legacy_1", "A"), output("call_legacy_2", "B")]
+    swapped = [*messages[:3], messages[4], messages[3]]
+    items = translate({"model": "m", "messages": swapped}).body["input"]
+    assert items[3:] == [output("call_legacy_2", "B"), output("call_legacy_1", "A")]
+
+
+def test_a_system_message_mid_conversation_takes_the_profiles_role() -> None:
+    later = {"role": "system", "content": "Now be brief."}
+    body = {"model": "m", "messages": [USER_HI, later]}
+    moved = translate(body, CODEX).body["input"][1]
+    assert moved["role"] == "developer" == CODEX.system_role_as
+    assert translate(body, OPENAI).body["input"][1]["role"] == "system"
+
+
+def test_store_false_is_not_reported_and_the_leftovers_after_it_are() -> None:
+    body = {"model": "m", "messages": [USER_HI], "store": False, "seed": 7, "logprobs": True}
+    assert translate(body).dropped == ("seed", "logprobs")
+
+
+def test_an_unknown_model_keeps_the_summary_the_client_asked_for() -> None:
+    body = {"model": "m", "input": "hi", "reasoning": {"summary": "concise"}}
+    assert translate(body).body["reasoning"] == {"summary": "concise"}
+
+
+def test_a_later_system_message_stays_a_system_message_by_default() -> None:
+    later = {"role": "system", "content": "Now be brief."}
+    _, items = translate_messages([USER_HI, later])
+    assert items[1]["role"] == "system"
+
+
+def test_a_part_or_call_is_what_its_type_says_whatever_else_it_carries() -> None:
+    image = {"type": "image_url", "image_url": {"url": "https://x/i.png"}, "text": "a caption"}
+    custom = {
+        "id": "c1",
+        "type": "custom",
+        "custom": {"name": "sql", "input": "SELECT 1"},
+        "function": {"name": "sql", "arguments": "{}"},
+    }
+    messages = [{"role": "user", "content": [image]}, {"role": "assistant", "tool_calls": [custom]}]
+    items = translate({"model": "m", "messages": messages}).body["input"]
+    assert items[0]["content"] == [
+        {"type": "input_image", "image_url": "https://x/i.png", "detail": "auto"}
+    ]
+    assert items[1] == {
+        "type": "custom_tool_call",
+        "call_id": "c1",
+        "name": "sql",
+        "input": "SELECT 1",
+    }
