@@ -61,6 +61,7 @@ TOOLS: list[Any] = [
         },
     }
 ]
+_SUMMARY = re.compile(r"· gpt-5\.5 → gpt-5\.5\b")  # the call's console line, however it goes on
 _CONTINUED = re.compile(r"continued (\d+) of (\d+) items, ([\d.]+) of ([\d.]+) KB")
 
 
@@ -152,7 +153,7 @@ def _upstream_kb(proxy: Mitmdump, before: int, messages: list[Any]) -> tuple[flo
     the full request is (estimated from the history when the summary has no figures)."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        lines = [line for line in proxy.lines[before:] if "gpt-5.5 → gpt-5.5 ·" in line]
+        lines = [line for line in proxy.lines[before:] if _SUMMARY.search(line)]
         if lines:
             found = _CONTINUED.search(lines[-1])
             if found:
