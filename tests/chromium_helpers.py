@@ -52,7 +52,12 @@ class ChromiumError(RuntimeError):
 
 
 def find_chromium(explicit: str | None = None) -> str | None:
-    for candidate in (explicit, "/usr/bin/chromium", shutil.which("chromium")):
+    for candidate in (
+        explicit,
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and Path(candidate).exists():
             return candidate
     return None

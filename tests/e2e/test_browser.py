@@ -22,8 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import shutil
 import subprocess
 import threading
 import time
@@ -35,6 +33,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.chromium_helpers import ensure_chromium
 from tests.emulator_helpers import stop_process
 from tests.proxy_helpers import Mitmdump, run_mitmdump
 
@@ -103,22 +102,6 @@ class Servers:
         report = f"http://127.0.0.1:{self.attacker_port}/report"
         values = {"model": MODEL, "target": target, "attempts": attempts, "report": report}
         return ATTACK % {**values, "page": name}
-
-
-def ensure_chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail("these tests need Debian's chromium (apt-get install chromium, as root)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
-    if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=True)
-        subprocess.run(install, env=env, capture_output=True, check=True)
-    found = shutil.which("chromium")
-    assert found, "apt-get installed chromium, but it is not on PATH"
-    return found
 
 
 @contextlib.contextmanager
