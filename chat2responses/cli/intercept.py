@@ -11,7 +11,8 @@ remove what a crashed run left, start the emulator (when it is the upstream) and
 mitmweb with the mode's listeners and `connection_strategy=lazy` (the real host may be
 unreachable: only the addon's rewritten call goes anywhere), wait until it really intercepts,
 install the redirect rules (transparent), print "chat2responses is ready: …" and what the client
-must do (client_help.py), and on Ctrl-C or SIGTERM stop everything and remove every rule.
+must do (client_help.py), and on Ctrl-C or SIGTERM stop everything (what the proxy started
+too: local mode's redirector, orphans.py) and remove every rule.
 Must not: load mitmproxy in this process, or leave a rule behind on any way out.
 """
 
@@ -29,7 +30,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from chat2responses.cli import redirect
+from chat2responses.cli import orphans, redirect
 from chat2responses.cli.client_help import Ready, ready_text
 from chat2responses.cli.commands import (
     EMULATOR_NAMES,
@@ -148,6 +149,7 @@ def _run(args: argparse.Namespace, extra: list[str], options: Options, p: Plan, 
     children: list[subprocess.Popen[str]] = []
     ready_file = state / "ready"
     rules_in = False
+    left: list[orphans.Process] = []  # what the children started (orphans.py)
     try:
         if p.redirect is not None:  # what a crashed run on this port left (redirect_rules rule 1)
             redirect.remove(p.redirect, p.rule_tool)
@@ -181,6 +183,7 @@ def _run(args: argparse.Namespace, extra: list[str], options: Options, p: Plan, 
         wait_for(proxy, tool, lambda: p.listening(proxy.pid), "did not start intercepting")
         wait_for(proxy, tool, ready_file.exists, "did not load the chat2responses addon")
         _settle(proxy, tool, p)
+        left += orphans.descendants(proxy.pid)
         rules = ""
         if p.redirect is not None:
             rules_in = True
@@ -217,8 +220,11 @@ def _run(args: argparse.Namespace, extra: list[str], options: Options, p: Plan, 
             redirect.remove(p.redirect, p.rule_tool)
             if rules_in:
                 print("chat2responses: the redirect rules are removed.", file=sys.stderr)
+        for child in children:
+            left += orphans.descendants(child.pid)
         for child in reversed(children):
             stop(child)
+        orphans.end(left)
 
 
 def _settle(proxy: subprocess.Popen[str], tool: str, p: Plan) -> None:

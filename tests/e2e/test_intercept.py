@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from chat2responses.cli import orphans
 from tests.e2e.test_http import GREETING
 from tests.netns_helpers import (
     RUN,
@@ -157,9 +159,21 @@ def nft_tables(ns: str) -> bytes:
 
 
 def test_local_mode(confdir: Path, node: str) -> None:
+    """Once the command has stopped, mitmproxy's redirector is gone too: left alone it lives
+    about 5 s longer, sending the program's connections to a proxy that is gone
+    (cli/orphans.py)."""
     with namespace("local") as ns, intercept(ns, "local", confdir, "--program", PROGRAM) as proxy:
         proxy.wait_for("chat2responses is ready:", 60)
+        redirectors = [
+            process
+            for process in orphans.descendants(proxy.process.pid)
+            if b"redirector" in Path(f"/proc/{process.pid}/cmdline").read_bytes()
+        ]
+        assert redirectors, proxy.output
         assert_intercepted(proxy, *clients(ns, confdir, node), calls=8)
+        proxy.process.send_signal(signal.SIGTERM)
+        proxy.process.wait(timeout=30)
+        assert [process for process in redirectors if orphans.alive(process)] == []
 
 
 def test_wireguard_mode_through_wg_quick(confdir: Path, node: str, tmp_path: Path) -> None:
