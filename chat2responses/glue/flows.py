@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from mitmproxy import connection, http
+from mitmproxy import connection, ctx, http
 
 from chat2responses.call.job import CallJob
 from chat2responses.call.plan import ClientRequest
@@ -119,3 +120,15 @@ def redirect(flow: http.HTTPFlow, port: int, path: str) -> None:
     data.content = b""
     if flow.server_conn.via is not None:  # never through an upstream proxy (`--mode upstream`)
         flow.server_conn = connection.Server(address=("127.0.0.1", port))
+
+
+def holder(flow: http.HTTPFlow) -> Callable[[], bool] | None:
+    """What tells the driver whether `flow` is held (its rule 5), when it may be: only with
+    mitmproxy's intercept on, since that addon decides after this one. With it off the call
+    starts in the request hook itself, while mitmproxy makes the loopback hop (waiting for the
+    hook to end cost the first byte about 1 ms)."""
+    try:
+        intercepting = bool(ctx.options.intercept_active)
+    except (AttributeError, KeyError):  # no master or no intercept addon (a test of the glue)
+        intercepting = False
+    return (lambda: flow.intercepted) if intercepting else None

@@ -38,6 +38,7 @@ from chat2responses.glue.flows import (
     client_request,
     decode_off_loop,
     decodes_slowly,
+    holder,
     point_at_driver,
     refuse,
 )
@@ -234,7 +235,7 @@ class Chat2Responses:
         if job is None:
             return None  # not ours: the upstream's own endpoint serves it
         job.relayed = Relayed()
-        token = self.driver.register(job, held=lambda: flow.intercepted, received=started)
+        token = self.driver.register(job, held=holder(flow), received=started)
         call = Call(token, job, started, display.Original.of(flow))
         point_at_driver(flow, call, self.driver.port)
         match = job.translation.match
