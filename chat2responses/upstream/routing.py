@@ -19,6 +19,7 @@ Rule 3: a request that carries this process's own hop mark is its own upstream c
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
@@ -60,8 +61,10 @@ class Upstream:
     local: bool = False  # on this host (a loopback name or address): nothing to compress for
 
 
+@functools.lru_cache(maxsize=256)
 def upstream_for(responses_url: str, origin: str, path: str) -> Upstream:
-    """The upstream of one intercepted request (see `responses_url_for`)."""
+    """The upstream of one intercepted request (see `responses_url_for`); remembered, as a
+    client sends many calls to one place (its URLs parsed once, not per call)."""
     url = responses_url_for(responses_url, origin, path)
     ws = websocket_url(url)
     shown, ws_shown = redacted_url(url), redacted_url(ws)
