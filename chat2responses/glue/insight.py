@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from mitmproxy import http
@@ -102,12 +102,12 @@ class Insight:
         self,
         flow: http.HTTPFlow,
         job: CallJob,
-        websockets_open: int,
+        websockets_open: Callable[[], int],
         call_id: str = "",
     ) -> CallRecord:
         """The record of a call whose flow just ended, or of the call `call_id` on a client's
         Responses WebSocket (`flow` is the socket's: a record per call, under META "records"):
-        filed, and written where it goes."""
+        filed, and written where it goes. `websockets_open` is asked only for the metrics."""
         end = time.monotonic()
         quota = job.quota
         snapshot = quota.book.get(quota.account) if quota is not None else None
@@ -123,7 +123,7 @@ class Insight:
         elif len(kept := meta.setdefault("records", [])) < MAX_SOCKET_RECORDS:
             kept.append(record.as_dict())
         if self.metrics is not None:
-            self.metrics.observe(record, websockets_open=websockets_open)
+            self.metrics.observe(record, websockets_open=websockets_open())
         if self.calls_log is not None:
             self.calls_log.write(record)
         logger.info(summary(record))
