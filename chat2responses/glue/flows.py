@@ -46,6 +46,15 @@ class Call:
         return data
 
 
+def let_go(flow: http.HTTPFlow, call: Call) -> None:
+    """The flow of a call that ended no longer leads to it: its relay was a cycle (flow → relay
+    → call → flow), which kept the call's objects (request, translation, transcript) until a
+    full collection. The response stays marked as streamed."""
+    resp = flow.response
+    if resp is not None and getattr(resp.stream, "__self__", None) is call:
+        resp.stream = True
+
+
 def client_request(
     req: http.Request, kind: CallKind, decoded: bytes | None = None, person: str = ""
 ) -> ClientRequest:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import types
 from pathlib import Path
 
 import pytest
@@ -570,6 +572,36 @@ def test_a_rewritten_stream_is_relayed_as_it_comes_and_tells_the_call(
         assert relay(b"data: 1\n\n") == b"data: 1\n\n"  # byte for byte
         assert job.relayed.is_set()
         assert relay(b"") == b""
+
+
+def _reaches(start: object, target: object, limit: int = 200_000) -> bool:
+    """Whether `target` can be reached from `start` by references (a bounded walk)."""
+    seen, todo = {id(start)}, [start]
+    while todo and len(seen) < limit:
+        for referent in gc.get_referents(todo.pop()):
+            if referent is target:
+                return True
+            if id(referent) not in seen and not isinstance(referent, (type, types.ModuleType)):
+                seen.add(id(referent))
+                todo.append(referent)
+    return False
+
+
+def test_a_finished_call_is_no_longer_reachable_from_its_flow(addon: Chat2Responses) -> None:
+    """Else the call's objects (its request, translation, transcript) live on with the flow,
+    whose own cycles only a full collection reclaims."""
+    with taddons.context(addon):
+        started(addon)
+        flow = chat_flow(BODY)
+        addon.request(flow)
+        job = addon.calls[flow.id].job
+        flow.response = tutils.tresp(headers=[(b"content-type", b"text/event-stream")])
+        addon.responseheaders(flow)
+        assert _reaches(flow, job)  # while it streams
+        flow.response.stream(b"")
+        addon.response(flow)
+        assert flow.response.stream is True  # still marked as streamed
+        assert not _reaches(flow, job)
 
 
 @pytest.mark.parametrize(
