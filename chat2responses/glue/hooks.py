@@ -16,7 +16,6 @@ Rule 3: hooks return early for flows that are not theirs; lifecycle hooks stay s
 
 from __future__ import annotations
 
-import gc
 import logging
 import ssl
 import time
@@ -32,6 +31,7 @@ from chat2responses.call.record import CallRecord
 from chat2responses.glue import display, egress, interception, own_endpoints, shutdown, sockets
 from chat2responses.glue.callers import refuse_caller
 from chat2responses.glue.catalogs import Catalogs
+from chat2responses.glue.collector import set_up_collector
 from chat2responses.glue.contentviews import register_views
 from chat2responses.glue.flows import (
     Call,
@@ -61,10 +61,6 @@ from chat2responses.upstream.routing import CallKind, call_kind, is_chat_complet
 logger = logging.getLogger(__name__)
 
 _TLS_OPTIONS = frozenset({"ssl_insecure", "ssl_verify_upstream_trusted_ca"})
-# Allocations between two young collections: each call in flight holds thousands of young
-# objects, which the default 700 had the collector walk again and again (some 15 % of the CPU
-# under load, scripts/bench).
-YOUNG_COLLECTION = 20000
 _FETCH_OPTIONS = frozenset(
     {
         "responses_auth",
@@ -141,8 +137,7 @@ class Chat2Responses:
             self._start_fetcher()
 
     def running(self) -> None:
-        gc.freeze()  # what exists now lives as long as the process: out of the collector's reach
-        gc.set_threshold(YOUNG_COLLECTION, 10, 10)  # older generations as usual
+        set_up_collector()
         self.driver.start()
         self.team.running()
         self._start_fetcher()
