@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from chat2responses.cli import orphans, redirect
+from chat2responses.cli import local_mode, orphans, redirect
 from chat2responses.cli.client_help import Ready, ready_text
 from chat2responses.cli.commands import (
     EMULATOR_NAMES,
@@ -183,7 +183,7 @@ def _run(args: argparse.Namespace, extra: list[str], options: Options, p: Plan, 
         wait_for(proxy, tool, lambda: p.listening(proxy.pid), "did not start intercepting")
         wait_for(proxy, tool, ready_file.exists, "did not load the chat2responses addon")
         _settle(proxy, tool, p)
-        left += orphans.descendants(proxy.pid)
+        left += _left_behind(proxy, options)
         rules = ""
         if p.redirect is not None:
             rules_in = True
@@ -221,10 +221,17 @@ def _run(args: argparse.Namespace, extra: list[str], options: Options, p: Plan, 
             if rules_in:
                 print("chat2responses: the redirect rules are removed.", file=sys.stderr)
         for child in children:
-            left += orphans.descendants(child.pid)
+            left += _left_behind(child, options)
         for child in reversed(children):
             stop(child)
         orphans.end(left)
+
+
+def _left_behind(child: subprocess.Popen[str], options: Options) -> list[orphans.Process]:
+    """What `child` started that would outlive it: local mode's redirector (orphans.py)."""
+    if options.mode != "local":
+        return []
+    return orphans.descendants(child.pid, local_mode.REDIRECTOR)
 
 
 def _settle(proxy: subprocess.Popen[str], tool: str, p: Plan) -> None:

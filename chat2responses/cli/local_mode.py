@@ -23,6 +23,7 @@ from pathlib import Path
 from chat2responses.cli.commands import CliError
 
 CGROUP = "/sys/fs/cgroup"
+REDIRECTOR = b"mitmproxy-linux-redirector"  # in the command line of each process running it
 
 # mitmproxy runs `sudo echo -n` (to ask for a password), then
 # `sudo --non-interactive --preserve-env REDIRECTOR PIPE_DIR`.

@@ -11,6 +11,9 @@ Rule 1: a descendant is a process that /proc shows below the child (by parent pi
 Rule 2: ended with SIGTERM, then SIGKILL after `grace` seconds; a zombie counts as gone (its
         files, the eBPF links among them, are closed).
 Rule 3: where there is no /proc (not Linux), nothing is recorded and nothing ended.
+Rule 4: only the processes named are recorded: the redirector and what runs it (sudo, the
+        stand-in of local_mode.py) hold its path in their command lines; anything else the proxy
+        started (a browser mitmweb opened) is left alone.
 """
 
 from __future__ import annotations
@@ -73,14 +76,22 @@ def _stat(pid: int, proc: Path) -> Stat | None:
         return None
 
 
-def descendants(root: int, proc: Path = PROC) -> list[Process]:
-    """The processes below `root` now (rule 1); [] without /proc (rule 3)."""
+def descendants(root: int, running: bytes = b"", proc: Path = PROC) -> list[Process]:
+    """The processes below `root` now (rule 1) whose command line holds `running` (rule 4);
+    [] without /proc (rule 3)."""
     try:
         pids = [int(entry.name) for entry in proc.iterdir() if entry.name.isdigit()]
     except OSError:
         return []
     table = {pid: stat for pid in pids if (stat := _stat(pid, proc)) is not None}
-    return below(table, root)
+    return [p for p in below(table, root) if running in _command_line(p.pid, proc)]
+
+
+def _command_line(pid: int, proc: Path) -> bytes:
+    try:
+        return (proc / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def alive(process: Process, proc: Path = PROC) -> bool:

@@ -51,25 +51,35 @@ def test_below(rows: list[tuple[int, int]], root: int, expected: list[int]) -> N
     assert below(_table(*rows), root) == [Process(pid, pid * 10) for pid in expected]
 
 
-def _write(proc: Path, pid: int, stat: str) -> None:
+TAIL = "10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {} 1 2 3"  # /proc/PID/stat from field 5 on
+
+
+def _write(proc: Path, pid: int, stat: str, command: bytes = b"") -> None:
     (proc / str(pid)).mkdir(parents=True, exist_ok=True)
     (proc / str(pid) / "stat").write_text(stat)
+    (proc / str(pid) / "cmdline").write_bytes(command)
 
 
 def test_descendants_and_alive_read_a_proc_tree(tmp_path: Path) -> None:
     _write(tmp_path, 10, "10 (proxy) S 1 10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 1 2 3")
-    _write(tmp_path, 11, "11 (sudo) S 10 10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 510 1 2 3")
-    _write(tmp_path, 12, "12 (redirector) S 11 10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 520 1 2 3")
+    sudo = b"sudo\0--non-interactive\0/venv/bin/mitmproxy-linux-redirector\0/tmp/pipe\0"
+    _write(tmp_path, 11, "11 (sudo) S 10 10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 510 1 2 3", sudo)
+    redirector = b"/venv/bin/mitmproxy-linux-redirector\0/tmp/pipe\0"
+    _write(tmp_path, 12, "12 (mitmproxy-linu) S 11 " + TAIL.format(520), redirector)
+    _write(tmp_path, 15, "15 (firefox) S 10 " + TAIL.format(540), b"firefox\0")
     _write(tmp_path, 13, "13 (other) S 1 13 13 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 530 1 2 3")
     _write(tmp_path, 14, "garbage")
     (tmp_path / "self").mkdir()
-    assert descendants(10, tmp_path) == [Process(11, 510), Process(12, 520)]
+    everything = [Process(11, 510), Process(15, 540), Process(12, 520)]
+    assert descendants(10, proc=tmp_path) == everything
+    named = descendants(10, b"mitmproxy-linux-redirector", tmp_path)
+    assert named == [Process(11, 510), Process(12, 520)]  # rule 4: not the browser
     assert alive(Process(12, 520), tmp_path)
     assert not alive(Process(12, 999), tmp_path)  # the pid is another process's now
     assert not alive(Process(77, 520), tmp_path)
     _write(tmp_path, 12, "12 (redirector) Z 11 10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 520 1 2 3")
     assert not alive(Process(12, 520), tmp_path)  # a zombie has closed its files
-    assert descendants(10, tmp_path / "missing") == []
+    assert descendants(10, proc=tmp_path / "missing") == []
 
 
 def test_end_stops_what_a_killed_parent_left_even_a_process_that_ignores_sigterm() -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from chat2responses.cli import orphans
+from chat2responses.cli import local_mode, orphans
 from tests.e2e.test_http import GREETING
 from tests.netns_helpers import (
     RUN,
@@ -164,11 +164,7 @@ def test_local_mode(confdir: Path, node: str) -> None:
     (cli/orphans.py)."""
     with namespace("local") as ns, intercept(ns, "local", confdir, "--program", PROGRAM) as proxy:
         proxy.wait_for("chat2responses is ready:", 60)
-        redirectors = [
-            process
-            for process in orphans.descendants(proxy.process.pid)
-            if b"redirector" in Path(f"/proc/{process.pid}/cmdline").read_bytes()
-        ]
+        redirectors = orphans.descendants(proxy.process.pid, local_mode.REDIRECTOR)
         assert redirectors, proxy.output
         assert_intercepted(proxy, *clients(ns, confdir, node), calls=8)
         proxy.process.send_signal(signal.SIGTERM)
