@@ -16,6 +16,7 @@ Rule 3: hooks return early for flows that are not theirs; lifecycle hooks stay s
 
 from __future__ import annotations
 
+import gc
 import logging
 import ssl
 import time
@@ -31,7 +32,6 @@ from chat2responses.call.record import CallRecord
 from chat2responses.glue import display, egress, interception, own_endpoints, shutdown, sockets
 from chat2responses.glue.callers import refuse_caller
 from chat2responses.glue.catalogs import Catalogs
-from chat2responses.glue.collector import set_up_collector
 from chat2responses.glue.contentviews import register_views
 from chat2responses.glue.flows import (
     Call,
@@ -137,7 +137,7 @@ class Chat2Responses:
             self._start_fetcher()
 
     def running(self) -> None:
-        set_up_collector()
+        gc.freeze()  # what exists now lives as long as the process: out of the collector's reach
         self.driver.start()
         self.team.running()
         self._start_fetcher()
