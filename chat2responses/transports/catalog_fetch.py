@@ -28,7 +28,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from aiohttp import ClientError, ClientSession, ClientTimeout, StreamReader, TCPConnector
 
 from chat2responses.transports.http import following_redirects
-from chat2responses.transports.sessions import close_session_now
+from chat2responses.transports.sessions import close_session_now, upstream_session
 from chat2responses.upstream.identity import CODEX_CLI_VERSION, identity_headers
 from chat2responses.upstream.proxies import DIRECT, Egress
 from chat2responses.upstream.routing import redacted_url
@@ -141,11 +141,10 @@ class CatalogFetcher:
 
     def _client(self) -> ClientSession:
         if self._session is None or self._session.closed:
-            self._session = ClientSession(
+            self._session = upstream_session(
                 # One request an hour: no connection is kept open between them.
                 connector=TCPConnector(force_close=True),
                 timeout=ClientTimeout(total=TIMEOUT),
-                trust_env=False,
             )
         return self._session
 

@@ -42,7 +42,7 @@ from chat2responses.protocol.errors import ProxyError, UpstreamError, error_body
 from chat2responses.transports import client_socket
 from chat2responses.transports.call import UpstreamCall
 from chat2responses.transports.loopback import JSON, Exchange, LoopbackConnection
-from chat2responses.transports.sessions import close_session_now
+from chat2responses.transports.sessions import close_session_now, upstream_session
 from chat2responses.transports.upstream import CONNECT_TIMEOUT, Connector, connect_upstream
 from chat2responses.transports.websocket import WebSocketPool
 from chat2responses.transports.websocket.server import (
@@ -306,11 +306,10 @@ class Driver:
 
     def session(self) -> ClientSession:
         if self._session is None or self._session.closed:
-            self._session = ClientSession(
+            self._session = upstream_session(
                 connector=TCPConnector(limit=0),  # as many upstream calls as flows
                 timeout=ClientTimeout(total=None, connect=CONNECT_TIMEOUT),
                 auto_decompress=True,
-                trust_env=False,  # the proxy is egress's choice, per call (upstream/proxies.py)
             )
         return self._session
 

@@ -43,7 +43,7 @@ from chat2responses.protocol.errors import ClientError as LoginError
 from chat2responses.protocol.errors import UpstreamError
 from chat2responses.transports.http import following_redirects
 from chat2responses.transports.login_file import LoginFile, write_login
-from chat2responses.transports.sessions import close_session_now
+from chat2responses.transports.sessions import close_session_now, upstream_session
 from chat2responses.upstream.identity import CODEX_CLI_VERSION, refresh_headers
 from chat2responses.upstream.login import (
     REFRESH_URL,
@@ -252,9 +252,9 @@ class CodexLogin:
 
     def _client(self) -> ClientSession:
         if self._session is None or self._session.closed:
-            # trust_env=False: the proxy is egress's choice (upstream/proxies.py); a proxy that is
-            # this very mitmproxy is caught by the hop mark, and the token never enters a flow.
-            self._session = ClientSession(trust_env=False)
+            # The proxy is egress's choice (sessions.py rule 2); a proxy that is this very
+            # mitmproxy is caught by the hop mark, and the token never enters a flow.
+            self._session = upstream_session()
         return self._session
 
     @contextlib.asynccontextmanager
