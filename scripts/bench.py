@@ -240,6 +240,24 @@ def bench_load(p: Proxies, requests: int, concurrency: int, runs: int, processes
     return base, ours, rss
 
 
+def bench_routes(
+    p: Proxies, requests: int, concurrency: int, runs: int, processes: int
+) -> dict[str, tuple[float, float, float]]:
+    """Each route alone (every request over HTTP, then every one over the WebSocket), its runs
+    between untouched ones as in `bench_load`: where the mixed load's CPU goes."""
+    untouched = [target(p, "untouched", f"route {i}") for i in range(requests)]
+    plain_pid, addon_pid = p.plain.process.pid, p.addon.process.pid
+    ratios = {}
+    for route in ("http", "websocket"):
+        rewritten = [target(p, route, f"{route} {i}") for i in range(requests)]
+        base, ours = [load_run(plain_pid, untouched, concurrency, processes)], []
+        for _ in range(runs):
+            ours.append(load_run(addon_pid, rewritten, concurrency, processes))
+            base.append(load_run(plain_pid, untouched, concurrency, processes))
+        ratios[route] = median_ratio(ours, base)
+    return ratios
+
+
 def run_apart(args: argparse.Namespace) -> bool:
     """The parts that start proxies of their own (scripts/bench_conversation.py,
     scripts/bench_insight.py); True when only one of them was asked for."""
@@ -269,6 +287,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--runs", type=int, default=10, help="load runs through the addon")
     parser.add_argument("--processes", type=int, default=4, help="client processes of the load")
+    parser.add_argument(
+        "--route-runs", type=int, default=3, help="load runs of each route alone (0: none)"
+    )
     parser.add_argument("--turns", type=int, default=30, help="turns of the conversation loop")
     parser.add_argument(
         "--only",
@@ -355,6 +376,19 @@ def print_load(p: Proxies, args: argparse.Namespace) -> None:
         f"  failures: addon {len(failures)}, untouched {sum(len(r.failures) for r in base)}; "
         f"RSS after run {args.runs} vs run 1: {rss[-1] / rss[0] - 1:+.1%} (budgets: 0, within 10 %)"
     )
+    if args.route_runs > 0:
+        routes = bench_routes(p, args.requests, args.concurrency, args.route_runs, args.processes)
+        shown = ", ".join(
+            f"{name} median {mid:.2f} x ({low:.2f} to {high:.2f})"
+            for name, (mid, low, high) in (
+                ("HTTP", routes["http"]),
+                ("WebSocket", routes["websocket"]),
+            )
+        )
+        print(
+            f"  CPU per request vs untouched, each route alone ({args.route_runs} runs each; "
+            f"not a budget): {shown}"
+        )
 
 
 if __name__ == "__main__":
