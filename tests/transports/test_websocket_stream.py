@@ -594,3 +594,44 @@ async def test_permessage_deflate_is_offered_unless_told_not_to(deflate: bool) -
         await collect(up.url, deflate=deflate)
     offered = up.headers[0].get("Sec-WebSocket-Extensions") or ""
     assert ("permessage-deflate" in offered) is deflate
+
+
+# ---- cookies (transports/sessions.py rule 1) ---------------------------------------------------
+
+
+async def test_a_handshake_carries_the_kept_chatgpt_cookies_and_keeps_only_those(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The wiring, with the server standing in for a ChatGPT host (the policy itself is
+    tests/upstream/test_cookies.py's): the first handshake's Cloudflare cookie is sent on the
+    next one; its session cookie is not."""
+    from chat2responses.transports import sessions
+    from chat2responses.upstream import cookies
+
+    def a_chatgpt_host(url: str) -> bool:
+        return url.startswith(("ws://localhost:", "http://localhost:"))
+
+    monkeypatch.setattr(cookies, "cookies_allowed", a_chatgpt_host)
+    monkeypatch.setattr(sessions, "cookies_allowed", a_chatgpt_host)
+    seen: list[Headers] = []
+
+    def set_cookies(ws: ServerConnection, request: Request, response: Response) -> Response:
+        seen.append(request.headers)
+        response.headers["Set-Cookie"] = "__cf_bm=bot-42; Path=/; HttpOnly"
+        response.headers["Set-Cookie"] = "__Secure-next-auth.session-token=acct; Path=/"
+        return response
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        await ws.send(COMPLETED)
+        await ws.wait_closed()
+
+    async with serve(
+        handler, "127.0.0.1", 0, process_response=set_cookies, logger=_server_logger
+    ) as server:
+        port = server.sockets[0].getsockname()[1]
+        url = f"ws://localhost:{port}{PATH}"
+        assert await collect(url) == [COMPLETED]
+        assert await collect(url) == [COMPLETED]
+    assert seen[0].get_all("Cookie") == []
+    assert seen[1].get_all("Cookie") == ["__cf_bm=bot-42"]

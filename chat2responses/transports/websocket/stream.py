@@ -27,6 +27,7 @@ from chat2responses.protocol.events import (
     is_advisory_error,
     parse_event,
 )
+from chat2responses.transports.sessions import handshake_cookie, keep_handshake_cookies
 from chat2responses.transports.websocket.connect import SameOriginConnect
 from chat2responses.transports.websocket.errors import (
     CLOSE_TIMEOUT,
@@ -312,7 +313,13 @@ class _EventStream:
         with upstream_errors(self._where, CONNECTING, target.connect_timeout):
             ws = await SameOriginConnect(
                 target.url,
-                additional_headers={**target.headers, **target.egress.headers()},
+                # The process's ChatGPT cookies, as the Codex CLI sends them on its handshakes
+                # (transports/sessions.py rule 1); never part of the pool's key.
+                additional_headers={
+                    **handshake_cookie(target.url),
+                    **target.headers,
+                    **target.egress.headers(),
+                },
                 user_agent_header=USER_AGENT,
                 open_timeout=target.connect_timeout,
                 close_timeout=CLOSE_TIMEOUT,
@@ -330,6 +337,8 @@ class _EventStream:
                 **ssl_argument(target.ssl),
             )
         self._ws = ws
+        if ws.response is not None:
+            keep_handshake_cookies(target.url, ws.response.headers.get_all("set-cookie"))
         if target.on_handshake is not None and ws.response is not None:
             target.on_handshake(ws.response.headers)
         if target.pool is not None:
