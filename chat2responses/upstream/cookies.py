@@ -2,9 +2,10 @@
 
 The Codex CLI keeps one process-wide cookie store for the ChatGPT backend, over HTTP and for its
 WebSocket handshakes, and lets into it only infrastructure cookies: Cloudflare's service cookies
-(bot management, its load balancer's affinity, challenges) and OpenAI's own load balancer's
-(`__oailb`, which keeps a client on the servers that hold its prompt cache). No account, session
-or auth cookie ever goes in: one proxy serves many callers and accounts from one store.
+(bot management, its load balancer's affinity, challenges; the CLI's own list). To these this
+module adds `__oailb`, OpenAI's own load balancer's affinity cookie, an infrastructure cookie of
+the same kind that peers following the CLI's list keep too. No account, session or auth cookie
+ever goes in: one proxy serves many callers and accounts from one store.
 
 Rule 1: a cookie is kept only from, and sent only to, an `https` (or `wss`) URL of a ChatGPT
         host: chatgpt.com, chat.openai.com, chatgpt-staging.com, or a subdomain of chatgpt.com
