@@ -81,8 +81,8 @@ def take_over(
     def call_ended(job: CallJob, started: float) -> None:
         _ended(flow, socket, job, ended)
 
-    socket.token = driver.register_socket(SocketSession(planned, call_ended))
-    redirect(flow, driver.socket_port, SOCKET_PATH_PREFIX + socket.token)
+    socket.token = driver.sockets.register(SocketSession(planned, call_ended))
+    redirect(flow, driver.sockets.port, SOCKET_PATH_PREFIX + socket.token)
     flow.metadata["chat2responses"] = {"route": "client websocket"}
     return socket
 

@@ -18,9 +18,8 @@ Rules:
    and it does not expire. It starts when mitmproxy, the flow released, claims it; so an
    intercept of any length works, and a call is made (and billed) only once released.
 6. A client's Responses WebSocket the glue took over comes to a second server on 127.0.0.1
-   (`socket_port`, websocket/server.py) at `SOCKET_PREFIX + token`, each token once, within
-   JOB_TTL; its frames are served by client_socket.py, each call kept like any other (for
-   `stop_calls`).
+   (`sockets`, socket_desk.py) at `SOCKET_PREFIX + token`, each token once, within JOB_TTL; its
+   frames are served by client_socket.py, each call kept like any other (for `stop_calls`).
 """
 
 from __future__ import annotations
@@ -32,24 +31,19 @@ import logging
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
 from chat2responses.call.job import CallJob
 from chat2responses.protocol.errors import ProxyError, UpstreamError, error_body
-from chat2responses.transports import client_socket
 from chat2responses.transports.call import UpstreamCall
 from chat2responses.transports.loopback import JSON, Exchange, LoopbackConnection
 from chat2responses.transports.sessions import close_session_now, upstream_session
+from chat2responses.transports.socket_desk import SocketDesk
 from chat2responses.transports.upstream import CONNECT_TIMEOUT, Connector, connect_upstream
 from chat2responses.transports.websocket import WebSocketPool
-from chat2responses.transports.websocket.server import (
-    SOCKET_PREFIX,
-    ClientSocket,
-    serve_client_sockets,
-)
+from chat2responses.transports.websocket.server import SOCKET_PREFIX
 from chat2responses.upstream.proxies import DIRECT
 
 logger = logging.getLogger(__name__)
@@ -78,11 +72,8 @@ class Driver:
         self._session: ClientSession | None = None
         self.pool = WebSocketPool()
         self.egress = DIRECT  # how upstream calls leave: set by the glue (upstream/proxies.py)
-        # Clients' Responses WebSockets (rule 6): sessions registered and not yet claimed.
-        self.socket_port = 0
-        self._sockets: dict[str, client_socket.SocketSession] = {}
-        self._socket_sock: socket.socket | None = None
-        self._socket_server: Any = None
+        # Clients' Responses WebSockets (rule 6).
+        self.sockets = SocketDesk(self._launch_socket_call, ttl=JOB_TTL)
         # What each call runs before its first attempt (call.py rule 6): shared state's pull.
         self.prepare: Callable[[CallJob], Awaitable[None]] | None = None
 
@@ -101,18 +92,7 @@ class Driver:
         self.port = sock.getsockname()[1]
         self._sock = sock
         asyncio.get_running_loop().create_task(self._serve(sock))
-        sockets = _listening()
-        self.socket_port, self._socket_sock = sockets.getsockname()[1], sockets
-        asyncio.get_running_loop().create_task(self._serve_sockets(sockets))
-
-    async def _serve_sockets(self, sock: socket.socket) -> None:
-        try:
-            self._socket_server = await serve_client_sockets(
-                sock, self._serve_socket, lambda token: token in self._sockets
-            )
-        except Exception:
-            logger.exception("the driver's WebSocket server could not start")
-            raise
+        self.sockets.start(_listening())
 
     async def _serve(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -133,13 +113,7 @@ class Driver:
             self._server.close()
         elif self._sock is not None:
             self._sock.close()
-        if self._socket_server is not None:
-            self._socket_server.close()
-        elif self._socket_sock is not None:
-            self._socket_sock.close()
-        self._socket_server = self._socket_sock = None
-        for token in list(self._sockets):
-            self._forget_socket(token)
+        self.sockets.stop()
         for connection in list(self._connections):
             connection.close()
         self._server = self._sock = None
@@ -201,28 +175,6 @@ class Driver:
     def _is_held(self, token: str) -> bool:
         held = self._held.get(token)
         return held is not None and held()
-
-    def register_socket(self, session: client_socket.SocketSession) -> str:
-        """Keep `session` for the client socket mitmproxy opens next at
-        `SOCKET_PREFIX + token` (rule 6); it expires like a call."""
-        token = secrets.token_urlsafe(24)
-        self._sockets[token] = session
-        with contextlib.suppress(RuntimeError):
-            loop = asyncio.get_running_loop()
-            self._expiry[token] = loop.call_later(JOB_TTL, self._forget_socket, token)
-        return token
-
-    def _forget_socket(self, token: str) -> None:
-        self._sockets.pop(token, None)
-        timer = self._expiry.pop(token, None)
-        if timer is not None:
-            timer.cancel()
-
-    async def _serve_socket(self, client: ClientSocket) -> None:
-        session = self._sockets.get(client.token)
-        self._forget_socket(client.token)
-        if session is not None:
-            await client_socket.serve(client, session, self._launch_socket_call)
 
     def _launch_socket_call(self, job: CallJob) -> tuple[UpstreamCall, asyncio.Task[None]]:
         call = UpstreamCall(job, self.session, self.pool, connect=self._connect)

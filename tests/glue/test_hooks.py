@@ -768,14 +768,14 @@ def test_a_clients_responses_websocket_is_taken_over_under_rewrite_all(
 ) -> None:
     with taddons.context(addon) as tctx:
         tctx.configure(addon, responses_rewrite="all")
-        addon.driver.socket_port = 40001
+        addon.driver.sockets.port = 40001
         flow = upgrade_flow()
         addon.request(flow)
         assert flow.response is None  # mitmproxy completes the upgrade with the driver
         assert (flow.request.host, flow.request.port) == ("127.0.0.1", 40001)
         assert flow.request.path.startswith("/socket/")
         socket = addon.sockets[flow.id]
-        assert addon.driver._sockets[socket.token] is not None
+        assert addon.driver.sockets.sessions[socket.token] is not None
         addon.websocket_end(flow)
         assert flow.request.path == "/v1/responses"  # put back as the client sent it
         assert flow.comment.startswith("client websocket · chat2responses served 0 response(s)")

@@ -309,8 +309,8 @@ async def test_a_client_socket_is_served_once_per_token_and_an_unknown_one_is_a_
         return the_job
 
     upstream.script(ANSWER)
-    token = driver.register_socket(SocketSession(plan, lambda j, s: ended.append(j)))
-    url = f"ws://127.0.0.1:{driver.socket_port}{SOCKET_PATH_PREFIX}"
+    token = driver.sockets.register(SocketSession(plan, lambda j, s: ended.append(j)))
+    url = f"ws://127.0.0.1:{driver.sockets.port}{SOCKET_PATH_PREFIX}"
     async with asyncio.timeout(5):
         async with ws_connect(url + token) as ws:
             await ws.send(json.dumps({"type": "response.create", "model": "gpt-5.5", "input": "x"}))
