@@ -1,6 +1,7 @@
 """The Responses events view: a Responses SSE body, or the texts of a WebSocket's messages in
 order, grouped per response and per output item (texts, calls, the terminal event, usage, event
-counts), and the sniffer that says a body is one.
+counts; each response written out by response_shown.py), and the sniffer that says a body is
+one.
 
 Events are dispatched by a table on their type; a type this code does not know is only counted.
 Must not read past the bounds of `reading` and `writer`, nor raise on any input. Pure: no I/O.
@@ -9,29 +10,25 @@ Must not read past the bounds of `reading` and `writer`, nor raise on any input.
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from chat2responses.protocol.events import EventType
 from chat2responses.views.fields import (
     INVALID,
     Json,
-    UsageSpec,
     compact,
     error_text,
     integer,
     loads,
     number_text,
     obj,
-    pretty,
     seq,
     string,
-    usage_line,
 )
 from chat2responses.views.reading import DONE_DATA, first_event, message_texts, sse_payloads
-from chat2responses.views.writer import Writer, clip
+from chat2responses.views.response_shown import ShownItem, ShownResponse
+from chat2responses.views.writer import Writer
 
 _CREATE = "response.create"  # the client's frame on the WebSocket transport
 _NOT_JSON = "(not JSON)"
@@ -54,166 +51,15 @@ def is_responses_events(data: bytes) -> bool:
     return kind.startswith("response.") or kind == EventType.ERROR
 
 
-_RESPONSES_USAGE: UsageSpec = (
-    ("input", "input_tokens", "input_tokens_details", "cached_tokens", "cached"),
-    ("output", "output_tokens", "output_tokens_details", "reasoning_tokens", "reasoning"),
-    ("total", "total_tokens", "", "", ""),
-)
-
-# Part types inside an output item's `content` / `summary` → (channel, field holding the text).
-_PART_CHANNELS = {
-    "output_text": ("text", "text"),
-    "refusal": ("refusal", "refusal"),
-    "reasoning_text": ("reasoning", "text"),
-    "summary_text": ("summary", "text"),
-}
-# Channels in display order, with their label (none for an item's main text).
-_CHANNELS = (
-    ("summary", "summary"),
-    ("reasoning", "reasoning text"),
-    ("text", ""),
-    ("refusal", "refusal"),
-    ("arguments", ""),
-)
+Handler = Callable[[ShownResponse, Json], None]
 
 
-def _payload_channels(payload: Json) -> dict[str, list[str]]:
-    """The texts an output item object carries (from `output_item.done` or `output`)."""
-    found: dict[str, list[str]] = {}
-    for part in seq(payload.get("content")) + seq(payload.get("summary")):
-        fields = obj(part)
-        spec = _PART_CHANNELS.get(string(fields.get("type")))
-        if spec is not None:
-            found.setdefault(spec[0], []).append(string(fields.get(spec[1])))
-    for key in ("arguments", "input"):  # function_call, custom_tool_call
-        if isinstance(payload.get(key), str):
-            found.setdefault("arguments", []).append(payload[key])
-    return found
-
-
-@dataclass(slots=True)
-class _Item:
-    """One output item: its identity, the deltas per channel, and the final texts."""
-
-    type: str = ""
-    id: str = ""
-    name: str = ""
-    call_id: str = ""
-    status: str = ""
-    deltas: dict[str, list[str]] = field(default_factory=dict)
-    finals: dict[str, list[str]] = field(default_factory=dict)
-    parts: dict[str, int | None] = field(default_factory=dict)  # last part index per channel
-    payload: Json = field(default_factory=dict)
-
-    def delta(self, channel: str, text: str, part: int | None) -> None:
-        pieces = self.deltas.setdefault(channel, [])
-        if pieces and self.parts.get(channel) != part:
-            pieces.append("\n\n")  # a new summary (or content) part
-        self.parts[channel] = part
-        pieces.append(text)
-
-    def absorb(self, payload: Json) -> None:
-        self.payload = payload or self.payload
-        self.type = string(payload.get("type")) or self.type
-        self.id = string(payload.get("id")) or self.id
-        self.name = string(payload.get("name")) or self.name
-        self.call_id = string(payload.get("call_id")) or self.call_id
-        self.status = string(payload.get("status")) or self.status
-
-    def channel(self, name: str) -> str:
-        """Deltas when there were any, else the `.done` texts, else the item object's."""
-        if name in self.deltas:
-            return "".join(self.deltas[name])
-        finals = self.finals.get(name) or _payload_channels(self.payload).get(name, [])
-        return "\n\n".join(finals)
-
-    def render(self, index: int, out: Writer) -> None:
-        status = f"[{self.status}]" if self.status not in ("", "completed") else ""
-        head = " ".join(part for part in (self.type or "?", self.id, status) if part)
-        out.add(f"── item {index}: {head} ──")
-        if self.name or self.call_id:
-            out.add(f"{self.name or '?'} ({self.call_id or 'no call_id'})")
-        shown = False
-        for channel, label in _CHANNELS:
-            text = self.channel(channel)
-            if text:
-                out.add(*((f"{label}:",) if label else ()))
-                out.add(clip(pretty(text) if channel == "arguments" else text))
-                shown = True
-        if not shown and self.payload:
-            out.add(compact(self.payload, 2000))
-
-
-@dataclass(slots=True)
-class _Response:
-    """One response of the transcript: a WebSocket can carry several, one after another."""
-
-    id: str = ""
-    model: str = ""
-    status: str = ""  # of the terminal event
-    created: bool = False
-    request: str = ""
-    items: dict[int, _Item] = field(default_factory=dict)
-    item_ids: dict[str, int] = field(default_factory=dict)
-    terminal: list[str] = field(default_factory=list)
-    usage: Json | None = None
-    events: Counter[str] = field(default_factory=Counter)
-    odd: list[str] = field(default_factory=list)
-
-    def item(self, event: Json) -> _Item:
-        """The item an event is about: by `output_index`, else by `item_id`, else -1."""
-        index, item_id = integer(event.get("output_index")), string(event.get("item_id"))
-        if index is None:
-            index = self.item_ids.get(item_id, -1)
-        elif item_id:
-            self.item_ids[item_id] = index
-        item = self.items.setdefault(index, _Item())
-        item.id = item.id or item_id
-        return item
-
-    def render(self, out: Writer) -> None:
-        status = self.status or "no terminal event"
-        total = sum(self.events.values())
-        out.add(
-            f"response {self.id or '?'} · model {self.model or '?'} · {status} · {total} events"
-        )
-        if self.request:
-            out.add(f"→ {self.request}")
-        for index, item in sorted(self.items.items()):
-            item.render(index, out)
-        out.add("── end ──", *self.terminal)
-        if not self.terminal:
-            out.add("no terminal event: the stream ended before the response did")
-        if self.usage is not None:
-            out.add(usage_line(self.usage, _RESPONSES_USAGE))
-        out.add(*_packed("events:", (f"{kind} \u00d7{n}" for kind, n in self.events.items())))
-        if self.odd:
-            out.add(f"{len(self.odd)} payloads not events, first: {clip(self.odd[0], 200)}")
-
-
-def _packed(head: str, entries: Iterable[str], width: int = 100) -> list[str]:
-    """`head` and the entries joined by " · ", wrapped between entries, never inside one."""
-    lines: list[str] = []
-    line, separator = head, " "
-    for entry in entries:
-        if len(line) + len(separator) + len(entry) > width:
-            lines.append(line)
-            line = "  " + entry
-        else:
-            line += separator + entry
-        separator = " · "
-    return [*lines, line]
-
-
-Handler = Callable[[_Response, Json], None]
-
-
-def _on_delta(channel: str, response: _Response, event: Json) -> None:
+def _on_delta(channel: str, response: ShownResponse, event: Json) -> None:
     part = integer(event.get("summary_index", event.get("content_index")))
     response.item(event).delta(channel, string(event.get("delta")), part)
 
 
-def _on_text_done(channel: str, key: str, response: _Response, event: Json) -> None:
+def _on_text_done(channel: str, key: str, response: ShownResponse, event: Json) -> None:
     text = event.get(key)
     if isinstance(text, str):
         response.item(event).finals.setdefault(channel, []).append(text)
@@ -221,18 +67,18 @@ def _on_text_done(channel: str, key: str, response: _Response, event: Json) -> N
         response.item(event).name = event["name"]
 
 
-def _on_item(response: _Response, event: Json) -> None:
+def _on_item(response: ShownResponse, event: Json) -> None:
     response.item(event).absorb(obj(event.get("item")))
 
 
-def _on_lifecycle(response: _Response, event: Json) -> None:
+def _on_lifecycle(response: ShownResponse, event: Json) -> None:
     body = obj(event.get("response"))
     response.id = string(body.get("id")) or response.id
     response.model = string(body.get("model")) or response.model
     response.created = response.created or event.get("type") == EventType.CREATED
 
 
-def _on_terminal(response: _Response, event: Json) -> None:
+def _on_terminal(response: ShownResponse, event: Json) -> None:
     _on_lifecycle(response, event)
     body = obj(event.get("response"))
     response.status = string(body.get("status")) or string(event.get("type")).rpartition(".")[2]
@@ -247,10 +93,10 @@ def _on_terminal(response: _Response, event: Json) -> None:
         response.usage = body["usage"]
     # The Codex backend completes with an empty `output`; other servers send no item events.
     for index, payload in enumerate(seq(body.get("output"))):
-        response.items.setdefault(index, _Item()).absorb(obj(payload))
+        response.items.setdefault(index, ShownItem()).absorb(obj(payload))
 
 
-def _on_error(response: _Response, event: Json) -> None:
+def _on_error(response: ShownResponse, event: Json) -> None:
     # SSE puts the fields at the top level; a WebSocket error frame nests them in `error`.
     nested = event.get("error")
     fields = nested if isinstance(nested, dict) else {k: v for k, v in event.items() if k != "type"}
@@ -261,7 +107,7 @@ def _on_error(response: _Response, event: Json) -> None:
     )
 
 
-def _on_create(response: _Response, event: Json) -> None:
+def _on_create(response: ShownResponse, event: Json) -> None:
     inputs = event.get("input")
     parts = [
         "response.create",
@@ -311,7 +157,7 @@ class _Transcript:
     response (the WebSocket transport carries one response after another)."""
 
     def __init__(self) -> None:
-        self.responses = [_Response()]
+        self.responses = [ShownResponse()]
 
     def feed(self, payload: str) -> None:
         kind, fields = _event_kind(payload)
@@ -319,7 +165,7 @@ class _Transcript:
         if current.events and (
             kind == _CREATE or (kind == EventType.CREATED and (current.created or current.terminal))
         ):
-            current = _Response()
+            current = ShownResponse()
             self.responses.append(current)
         current.events[kind] += 1
         handler = _HANDLERS.get(kind)
