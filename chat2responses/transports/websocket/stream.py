@@ -9,12 +9,10 @@ import logging
 import ssl as ssl_module
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Final
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import CloseCode
 from websockets.protocol import State
 
@@ -27,40 +25,24 @@ from chat2responses.protocol.events import (
     is_advisory_error,
     parse_event,
 )
-from chat2responses.transports.sessions import handshake_cookie, keep_handshake_cookies
-from chat2responses.transports.websocket.connect import SameOriginConnect
+from chat2responses.transports.websocket.connect import Target, open_socket
 from chat2responses.transports.websocket.errors import (
-    CLOSE_TIMEOUT,
-    CONNECTING,
-    MAX_MESSAGE_BYTES,
     WAITING,
     close_socket,
     upstream_errors,
 )
 from chat2responses.transports.websocket.pool import WebSocketPool
 from chat2responses.transports.websocket.receive import Dead, first_sign, receive
-from chat2responses.transports.websocket.tls import ssl_argument, tls_context
+from chat2responses.transports.websocket.tls import tls_context
 from chat2responses.upstream.liveness import liveness_wait
 from chat2responses.upstream.proxies import DIRECT, Egress
-from chat2responses.upstream.routing import redacted_url
 
 logger = logging.getLogger(__name__)
 
-# websockets logs every handshake header (Authorization included) when its logger is at DEBUG, so
-# it gets a logger of its own that never goes below INFO, whatever the root level.
-_wire_logger = logging.getLogger("chat2responses.transports.websocket.wire")
-_wire_logger.setLevel(logging.INFO)
-
-USER_AGENT: Final = "chat2responses"
 # The ends after which a socket is fit for the next response.
 _CLEAN_END: Final = frozenset({EventType.COMPLETED, EventType.INCOMPLETE})
 # §4.5/§4.6: the server's 60-minute limit, sent as an `error` frame; a fresh socket continues.
 CONNECTION_LIMIT_REACHED: Final = "websocket_connection_limit_reached"
-_DEFLATE: Final = ClientPerMessageDeflateFactory(
-    server_max_window_bits=12,
-    client_max_window_bits=12,
-    compress_settings={"memLevel": 5},
-)
 
 
 @asynccontextmanager
@@ -91,7 +73,7 @@ async def open_response_stream(
     cancelled. `egress`: through which proxy a fresh socket connects, with the hop mark.
     """
     stream = _EventStream(
-        _Target(
+        Target(
             url,
             headers,
             tls_context(url, ssl),
@@ -113,32 +95,13 @@ async def open_response_stream(
         await stream.end()
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
-    """Where one response goes, and how long each step may take."""
-
-    url: str
-    headers: Mapping[str, str]
-    ssl: ssl_module.SSLContext | None  # None for ws:// URLs
-    connect_timeout: float
-    idle_timeout: float
-    pool: WebSocketPool | None
-    on_handshake: Callable[[Mapping[str, str]], None] | None = None  # the 101's headers
-    deflate: bool = True  # offer permessage-deflate (not to an upstream on this host)
-    egress: Egress = DIRECT  # the proxy and the hop mark (upstream/proxies.py)
-
-    @property
-    def where(self) -> str:
-        return redacted_url(self.url)
-
-
 class _EventStream:
     """The event texts of one response, ending after the first terminal event; `event` is the
     last one parsed (each frame is parsed once, here)."""
 
     def __init__(
         self,
-        target: _Target,
+        target: Target,
         frame: str,
         *,
         socket: ClientConnection | None = None,
@@ -305,46 +268,8 @@ class _EventStream:
 
     async def _open(self) -> None:
         """Open a fresh socket and send the frame on it."""
-        target = self._target
         self._reused = False
-        logger.debug("connecting WebSocket to %s", self._where)
-        proxy = target.egress.proxy_for(target.url)
-        started = asyncio.get_running_loop().time()
-        with upstream_errors(self._where, CONNECTING, target.connect_timeout):
-            ws = await SameOriginConnect(
-                target.url,
-                # The process's ChatGPT cookies, as the Codex CLI sends them on its handshakes
-                # (transports/sessions.py rule 1); never part of the pool's key.
-                additional_headers={
-                    **handshake_cookie(target.url),
-                    **target.headers,
-                    **target.egress.headers(),
-                },
-                user_agent_header=USER_AGENT,
-                open_timeout=target.connect_timeout,
-                close_timeout=CLOSE_TIMEOUT,
-                max_size=MAX_MESSAGE_BYTES,
-                # permessage-deflate as Codex offers it, with smaller windows: zlib's default
-                # state is ~300 KB per socket, and the pool and conversations keep many open.
-                # Not to an upstream on this host: there it saves no time, only spends CPU
-                # (some 15 ms a 700 KB request, on each side).
-                compression=None,
-                extensions=[_DEFLATE] if target.deflate else None,
-                # The proxy upstream/proxies.py chose (never websockets' own reading of the
-                # environment); a loop back into this mitmproxy is caught by the hop mark.
-                proxy=proxy.url_with_credentials() if proxy is not None else None,
-                logger=_wire_logger,
-                **ssl_argument(target.ssl),
-            )
-        self._ws = ws
-        if ws.response is not None:
-            keep_handshake_cookies(target.url, ws.response.headers.get_all("set-cookie"))
-        if target.on_handshake is not None and ws.response is not None:
-            target.on_handshake(ws.response.headers)
-        if target.pool is not None:
-            handshake = asyncio.get_running_loop().time() - started
-            target.pool.track(ws, target.url, target.headers, target.ssl, handshake=handshake)
-        logger.debug("WebSocket to %s open", self._where)
+        self._ws = ws = await open_socket(self._target)
         await self._send(ws, may_fail=False)
 
     async def _send(self, ws: ClientConnection, *, may_fail: bool, probe: bool = False) -> bool:
