@@ -7,6 +7,7 @@ the only place that imports `websockets`, and `errors.upstream_errors` is the on
 exceptions (and the socket layer's) become the project's `UpstreamError` tree.
 
 - `stream.py`: one response's events on one socket (`open_response_stream`);
+- `connect.py`: a fresh socket's handshake (`open_socket`);
 - `pool.py`: idle sockets kept for the next response (`WebSocketPool`);
 - `errors.py`: websockets' failures as the project's errors, and closing a socket in bounded time;
 - `receive.py`: the next message with silence bounded, and a reused socket's first sign of life;
