@@ -16,6 +16,7 @@ from chat2responses.glue.catalogs import load_catalog
 from chat2responses.transports.catalog_fetch import CatalogFetcher, models_url
 from chat2responses.upstream.catalog_layers import embedded_catalog
 from chat2responses.upstream.identity import CODEX_CLI_VERSION, user_agent
+from tests.aiohttp_helpers import served
 from tests.emulator_helpers import emulator_in_process
 
 LIVE = {"models": [{"slug": "gpt-7-live", "prefer_websockets": True}]}
@@ -49,13 +50,8 @@ async def catalog_server(state: dict[str, Any]) -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/backend-api/codex/models", models)
     app.router.add_get("/backend-api/codex/moved/models", models)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/backend-api/codex"
-    finally:
-        await runner.cleanup()
+    async with served(app) as port:
+        yield f"http://127.0.0.1:{port}/backend-api/codex"
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from chat2responses.transports import login_refresh
 from chat2responses.transports.login_refresh import CodexLogin
 from chat2responses.upstream.identity import CODEX_CLI_VERSION, user_agent
 from chat2responses.upstream.login import AUTH_CLAIM, CLIENT_ID, REFRESH_SCOPE, bearer_of
+from tests.aiohttp_helpers import served
 
 ACCOUNT = "acct-123"
 
@@ -87,14 +88,9 @@ async def server() -> AsyncIterator[TokenServer]:
     state = TokenServer()
     app = web.Application()
     app.router.add_post("/oauth/token", state.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}/oauth/token"
-    try:
+    async with served(app) as port:
+        state.url = f"http://127.0.0.1:{port}/oauth/token"
         yield state
-    finally:
-        await runner.cleanup()
 
 
 def write_login(path: Path, access: str, refresh: str, **extra: Any) -> None:

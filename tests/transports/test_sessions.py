@@ -21,6 +21,7 @@ from chat2responses.transports.sessions import (
     upstream_session,
 )
 from chat2responses.upstream import cookies
+from tests.aiohttp_helpers import served
 
 CODEX = URL("https://chatgpt.com/backend-api/codex/responses")
 ANSWER = [
@@ -49,13 +50,8 @@ async def upstream() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/set", set_cookie)
     app.router.add_post("/echo", echo)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://localhost:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with served(app) as port:
+        yield f"http://localhost:{port}"
 
 
 async def cookies_sent_after_some_were_set(session: ClientSession, base: str) -> str:
