@@ -37,6 +37,7 @@ from chat2responses.cli.commands import (
     mitmproxy_command,
     resolve_upstream,
 )
+from chat2responses.cli.flags import add_upstream
 from chat2responses.cli.processes import (
     claim_port,
     free_port,
@@ -92,11 +93,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="start a Redis on 127.0.0.1 and keep the instances' conversation state in it "
         "(responses_state_url), so that a moved conversation keeps its prompt cache",
     )
-    parser.add_argument(
-        "--upstream",
-        default=env("C2R_UPSTREAM", "emulator"),
-        metavar="codex|openai|emulator|URL",
-        help="the Responses upstream, as for chat2responses run (default: the bundled emulator)",
+    add_upstream(
+        parser, "the Responses upstream, as for chat2responses run (default: the bundled emulator)"
     )
     parser.add_argument(
         "--haproxy", default=env("C2R_HAPROXY", "haproxy"), help="the haproxy binary to run"

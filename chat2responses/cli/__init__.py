@@ -31,7 +31,7 @@ from pathlib import Path
 
 from chat2responses.cli import intercept
 from chat2responses.cli import report as report_command
-from chat2responses.cli.arguments import RunSettings, build_parser, port_number, settings_from
+from chat2responses.cli.arguments import RunSettings, build_parser, settings_from
 from chat2responses.cli.commands import (
     EMULATOR_NAMES,
     ENTRY_SCRIPT,
@@ -43,6 +43,7 @@ from chat2responses.cli.commands import (
     mitmproxy_command,
     resolve_upstream,
 )
+from chat2responses.cli.flags import port_number
 from chat2responses.cli.keys import run_keys_add
 from chat2responses.cli.processes import (
     claim_port,

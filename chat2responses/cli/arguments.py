@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from chat2responses.cli import intercept
 from chat2responses.cli import report as report_command
 from chat2responses.cli.commands import version_text
+from chat2responses.cli.flags import add_upstream, port_number
 
 DEFAULT_WEB_PORT = 8081
 
@@ -52,17 +53,6 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def port_number(value: str) -> int:
-    """A port flag's or variable's value (0 to 65535), or argparse's error."""
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number: {value!r}")
-    return port
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chat2responses",
@@ -83,12 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     env = os.environ.get
-    run.add_argument(
-        "--upstream",
-        default=env("C2R_UPSTREAM", "emulator"),
-        metavar="codex|openai|emulator|URL",
-        help="the Responses upstream (default: emulator, the bundled one)",
-    )
+    add_upstream(run, "the Responses upstream (default: emulator, the bundled one)")
     run.add_argument(
         "--port",
         type=port_number,

@@ -43,6 +43,7 @@ from chat2responses.cli.commands import (
     options_set_by,
     resolve_upstream,
 )
+from chat2responses.cli.flags import add_upstream
 from chat2responses.cli.intercept_modes import MODES, Options, Plan, plan
 from chat2responses.cli.processes import (
     claim_port,
@@ -72,14 +73,8 @@ def add_parser(
         epilog=(__doc__ or "").split("\n\n")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    env = os.environ.get
     parser.add_argument("mode", choices=MODES, help="how the tool's traffic reaches the proxy")
-    parser.add_argument(
-        "--upstream",
-        default=env("C2R_UPSTREAM", "emulator"),
-        metavar="codex|openai|emulator|URL",
-        help="as for run",
-    )
+    add_upstream(parser, "as for run")
     parser.add_argument(
         "--port",
         type=int,
