@@ -43,7 +43,7 @@ from chat2responses.cli.commands import (
     options_set_by,
     resolve_upstream,
 )
-from chat2responses.cli.flags import add_upstream
+from chat2responses.cli.flags import add_upstream, port_number
 from chat2responses.cli.intercept_modes import MODES, Options, Plan, plan
 from chat2responses.cli.processes import (
     claim_port,
@@ -77,12 +77,12 @@ def add_parser(
     add_upstream(parser, "as for run")
     parser.add_argument(
         "--port",
-        type=int,
+        type=port_number,
         default=None,
         help="the proxy's port (default 8080; wireguard: UDP 51820)",
     )
     parser.add_argument("--web", action="store_true", help="mitmweb instead of mitmdump")
-    parser.add_argument("--web-port", type=int, default=8081, help="mitmweb's UI port")
+    parser.add_argument("--web-port", type=port_number, default=8081, help="mitmweb's UI port")
     parser.add_argument("--auth", choices=("client", "codex"), default=None, help="as for run")
     parser.add_argument("--rewrite", choices=("catalog", "all"), default=None, help="as for run")
     parser.add_argument("-v", "--verbose", action="store_true", help="mitmproxy's own lines too")

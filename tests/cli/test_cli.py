@@ -118,6 +118,16 @@ def test_a_bad_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
     assert "not a port number: 'eighty'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["--port", "--web-port"])
+def test_intercept_checks_its_ports_as_run_does(
+    flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["intercept", "proxy", flag, "70000"])  # starts nothing
+    assert exited.value.code == 2
+    assert "not a port number: '70000'" in capsys.readouterr().err
+
+
 def test_script_prints_the_installed_entry_script(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["script"]) == 0
     path = Path(capsys.readouterr().out.strip())
