@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
+from itertools import islice
 
 from chat2responses.call.digests import Digests
 from chat2responses.call.misses import explain
@@ -103,7 +104,7 @@ class Ledger:
         number = self._by_key.get(where)
         if number is not None and number in self._conversations:
             return self._conversations[number]
-        for candidate in list(reversed(self._conversations.values()))[:RECENT]:
+        for candidate in islice(reversed(self._conversations.values()), RECENT):
             last = candidate.turns[-1] if candidate.turns else None
             if last is not None and _continues(last, record):
                 return candidate

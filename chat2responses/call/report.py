@@ -64,10 +64,10 @@ def summary(record: CallRecord) -> str:
     return " · ".join(parts)
 
 
-def details(record: CallRecord) -> str:
-    """The flow comment: the summary, then each attempt (when there was more than one) and the
-    parameters dropped."""
-    lines = [summary(record)]
+def details(record: CallRecord, line: str | None = None) -> str:
+    """The flow comment: the summary (`line`, when the caller has it already), then each attempt
+    (when there was more than one) and the parameters dropped."""
+    lines = [summary(record) if line is None else line]
     if record.attempts:
         lines.append("attempts: " + "; ".join(record.attempts))
     if record.dropped:

@@ -74,8 +74,11 @@ def seen(
 def annotate(flow: http.HTTPFlow, job: CallJob, record: CallRecord) -> None:
     """The flow's comment and summary from its record, and the streamed answer (a bounded
     copy) stored in the flow, for display."""
-    flow.comment = details(record)
-    flow.metadata.setdefault(META, {}).update({"summary": summary(record), "route": record.route})
+    meta = flow.metadata.setdefault(META, {})
+    line = meta.get("summary")  # the line glue/insight.py just logged for this record
+    line = line if isinstance(line, str) else summary(record)
+    flow.comment = details(record, line)
+    meta.update({"summary": line, "route": record.route})
     if flow.response is not None and job.outcome.client:
         flow.response.content = job.outcome.client
 

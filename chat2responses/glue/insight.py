@@ -117,16 +117,18 @@ class Insight:
             began = job.times.received if job.times.received is not None else end
             seen = replace(seen, flow_id=call_id, at=time.time() - (end - began), status=None)
         record = self.ledger.add(record_of(job, seen))
+        line = summary(record)
         meta = flow.metadata.setdefault(META, {})
         if not call_id:
             meta["record"] = record.as_dict()
+            meta["summary"] = line  # what the flow list shows (glue/display.py)
         elif len(kept := meta.setdefault("records", [])) < MAX_SOCKET_RECORDS:
             kept.append(record.as_dict())
         if self.metrics is not None:
             self.metrics.observe(record, websockets_open=websockets_open())
         if self.calls_log is not None:
             self.calls_log.write(record)
-        logger.info(summary(record))
+        logger.info(line)
         self.legs.show(flow, job, record)
         return record
 

@@ -125,6 +125,8 @@ class Egress:
 
     def proxy_for(self, url: str) -> Proxy | None:
         """The proxy a call to `url` goes through; None: straight to it."""
+        if self.upstream is None and self.http is None and self.https is None:
+            return None  # no proxy configured: nothing to bypass, nor to parse `url` for
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         if bypassed(host, self.no_proxy):
