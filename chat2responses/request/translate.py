@@ -117,9 +117,10 @@ def translate_request(
         raise ClientError("'model' must not be empty.", param="model", code="invalid_value")
     if match is None:
         match = catalog.match(model)
-    stream, include_usage = _stream_flags(body)
+    responses_shaped = "messages" not in body and ("input" in body or responses_api)
+    stream, include_usage = _stream_flags(body, chat=not responses_shaped)
     stop = _stop(body.get("stop"))
-    if "messages" not in body and ("input" in body or responses_api):
+    if responses_shaped:
         out, dropped, renamed = from_responses_shape(body, match, profile)
     else:
         if "input" in body:
@@ -175,7 +176,7 @@ def _stop(value: object) -> tuple[str, ...]:
     return tuple(s for i, s in enumerate(sequences) if as_str(s, f"stop[{i}]"))
 
 
-def _stream_flags(body: dict[str, Any]) -> tuple[bool, bool]:
+def _stream_flags(body: dict[str, Any], *, chat: bool) -> tuple[bool, bool]:
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise invalid_type("stream", "a boolean", stream)
@@ -185,6 +186,11 @@ def _stream_flags(body: dict[str, Any]) -> tuple[bool, bool]:
     usage = as_object(options, "stream_options").get("include_usage")
     if usage is not None and not isinstance(usage, bool):
         raise invalid_type("stream_options.include_usage", "a boolean", usage)
+    if chat and not stream:  # OpenAI's Chat Completions refuses them on an answer in one piece
+        raise ClientError(
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            param="stream_options",
+        )
     return bool(stream), bool(usage)
 
 

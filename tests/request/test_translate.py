@@ -761,6 +761,7 @@ PARAMETERS = [
             "logprobs": True,
             "top_logprobs": 3,
             "n": 1,
+            "stream": True,
             "stream_options": {"include_usage": True},
             "store": True,
             "logit_bias": {},
@@ -835,6 +836,9 @@ PARAMETER_ERRORS = [
     ({"user": ["u"]}, "user", "invalid_type", "a string"),
     ({"stream": "yes"}, "stream", "invalid_type", "a boolean"),
     ({"stream_options": 1}, "stream_options", "invalid_type", "an object"),
+    # OpenAI's own refusal, word for word: options for a stream that is not one
+    ({"stream_options": {"include_usage": True}}, "stream_options", None, "only allowed when"),
+    ({"stream": False, "stream_options": {}}, "stream_options", None, "'stream' is enabled"),
     (
         {"stream_options": {"include_usage": "yes"}},
         "stream_options.include_usage",
@@ -940,6 +944,7 @@ def test_model_errors(model: object, code: str, message: str) -> None:
         ({"stream": False}, False, False),
         ({"stream": True}, True, False),
         ({"stream": True, "stream_options": None}, True, False),
+        ({"stream": False, "stream_options": None}, False, False),  # null: as if absent
         ({"stream": True, "stream_options": {}}, True, False),
         ({"stream": True, "stream_options": {"include_usage": True}}, True, True),
         ({"stream": True, "stream_options": {"include_usage": False}}, True, False),
@@ -952,6 +957,12 @@ def test_stream_flags_report_the_client_and_upstream_always_streams(
     assert (result.stream, result.include_usage) == (stream, include_usage)
     assert result.body["stream"] is True
     assert "stream_options" not in result.body
+
+
+def test_stream_options_without_a_stream_pass_on_a_responses_shaped_body() -> None:
+    # Only Chat Completions refuses them (above); a Responses-shaped body keeps its leniency.
+    result = translate({"model": "gpt-5.5", "input": "hi", "stream_options": {}})
+    assert (result.stream, result.include_usage) == (False, False)
 
 
 # --- tools -------------------------------------------------------------------------------------
