@@ -6,6 +6,10 @@ Rule 1: the flow keeps the client's Host and authority (mitmweb shows what the c
         upstream-proxy mode, with an empty body (the client's is put back when the flow ends).
 Rule 2: nothing written into a flow is a credential: the metadata holds model, route and the
         upstream's URL without userinfo or query.
+Rule 3: a flow the addon answers itself (rewritten, refused, or one of its own endpoints) loses
+        the Basic credentials mitmproxy's `upstream_auth` put on it for the next hop
+        (`Proxy-Authorization` in upstream mode, `Authorization` in reverse mode): it never
+        takes that hop, and a saved flow, an export or mitmweb would show them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mitmproxy import connection, ctx, http
+from mitmproxy.addons.upstream_auth import parse_upstream_auth
+from mitmproxy.proxy import mode_specs
 
 from chat2responses.call.job import CallJob
 from chat2responses.call.plan import ClientRequest
@@ -87,8 +93,35 @@ def origin_of(req: http.Request) -> str:
     return f"{req.scheme}://{req.pretty_host}{port}"
 
 
+def forget_upstream_auth(flow: http.HTTPFlow) -> None:
+    """Rule 3: take off the header mitmproxy's `upstream_auth` added, when it holds just that."""
+    try:
+        auth = ctx.options.upstream_auth
+    except (AttributeError, KeyError):  # no master, or no such option (a test of the glue)
+        return
+    if not auth:
+        return
+    mode = flow.client_conn.proxy_mode
+    if isinstance(mode, mode_specs.UpstreamMode):
+        name = "proxy-authorization"
+    elif isinstance(mode, mode_specs.ReverseMode):
+        name = "authorization"
+    else:
+        return
+    headers = flow.request.headers
+    if headers.get(name, "").encode() == parse_upstream_auth(auth):
+        del headers[name]
+
+
+def original_of(flow: http.HTTPFlow) -> display.Original:
+    """The client's request as the flow will show it again when its call ends (rule 3)."""
+    forget_upstream_auth(flow)
+    return display.Original.of(flow)
+
+
 def refuse(flow: http.HTTPFlow, err: ProxyError) -> None:
     """Answer `flow` with `err` at once (nothing goes upstream), and say so in mitmweb."""
+    forget_upstream_auth(flow)
     if err.status < 500:
         logger.info("request refused (%d): %s", err.status, err.message)
     flow.response = http.Response.make(

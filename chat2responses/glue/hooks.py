@@ -40,6 +40,7 @@ from chat2responses.glue.flows import (
     decodes_slowly,
     holder,
     let_go,
+    original_of,
     point_at_driver,
     refuse,
 )
@@ -114,7 +115,6 @@ class Chat2Responses:
                 bool(ctx.options.ssl_insecure), ctx.options.ssl_verify_upstream_trusted_ca
             )
         if "stream_large_bodies" in updated and ctx.options.stream_large_bodies:
-            # Such a chat request reaches the upstream before the addon sees it whole.
             logger.warning(
                 "stream_large_bodies is set: chat requests larger than %s reach the upstream "
                 "before chat2responses sees them, so they cannot be rewritten",
@@ -237,7 +237,7 @@ class Chat2Responses:
             return None  # not ours: the upstream's own endpoint serves it
         job.relayed = Relayed()
         token = self.driver.register(job, held=holder(flow), received=started)
-        call = Call(token, job, started, display.Original.of(flow))
+        call = Call(token, job, started, original_of(flow))
         point_at_driver(flow, call, self.driver.port)
         match = job.translation.match
         if match.alias_of:

@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 from mitmproxy import http
 
-from chat2responses.glue.flows import refuse
+from chat2responses.glue.flows import forget_upstream_auth, refuse
 from chat2responses.protocol.errors import ClientError
 from chat2responses.upstream.catalog import Catalog
 from chat2responses.upstream.models_list import model_list, models_path, one_model
@@ -26,5 +26,6 @@ def answer_models(flow: http.HTTPFlow, catalog: Catalog) -> None:
     except ClientError as err:
         refuse(flow, err)
         return
+    forget_upstream_auth(flow)
     flow.response = http.Response.make(200, body, {"content-type": "application/json"})
     flow.comment = "chat2responses answered it from the model catalog"

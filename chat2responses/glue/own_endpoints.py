@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from mitmproxy import http
 
-from chat2responses.glue.flows import refuse
+from chat2responses.glue.flows import forget_upstream_auth, refuse
 from chat2responses.protocol.errors import ClientError
 
 if TYPE_CHECKING:
@@ -83,6 +83,7 @@ def answer(flow: http.HTTPFlow, main: Chat2Responses) -> bool:
     else:
         status, content_type, body = endpoint.answer(main)
         headers = {"content-type": content_type, "cache-control": "no-store"}
+        forget_upstream_auth(flow)
         flow.response = http.Response.make(status, body, headers)
         flow.comment = f"chat2responses answered {PREFIX}{name} itself"
     return True

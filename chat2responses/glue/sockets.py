@@ -27,7 +27,7 @@ from chat2responses.call.plan import ClientRequest
 from chat2responses.call.record import CallRecord
 from chat2responses.call.report import summary
 from chat2responses.glue import display
-from chat2responses.glue.flows import client_request, redirect
+from chat2responses.glue.flows import client_request, original_of, redirect
 from chat2responses.protocol.client_frames import Create
 from chat2responses.transports.client_socket import SocketSession
 from chat2responses.transports.driver import SOCKET_PATH_PREFIX, Driver
@@ -63,7 +63,7 @@ def take_over(
     """Register `flow`'s socket with the driver and re-point the upgrade at it (rule 2);
     `person` is the caller's name from responses_client_keys, checked at the upgrade."""
     handshake = client_request(flow.request, CallKind.RESPONSES, person=person)
-    original = display.Original.of(flow)
+    original = original_of(flow)
     socket = SocketCall("", original)
 
     def planned(frame: Create) -> CallJob | None:

@@ -7,9 +7,11 @@ id); the addon relays its error texts, so each is passed through `redact` where 
 `<redacted>`. It is a net, not a parser: it errs towards redacting.
 
 Rule 1: a value after `Bearer`/`Basic`, a JWT (`eyJ….….…`), an OpenAI key (`sk-…`), a refresh
-        token (`rt_…`), a UUID (ChatGPT account ids are UUIDs), and the value of a field named
+        token (`rt_…`), a UUID (ChatGPT account ids are UUIDs), the value of a field named
         like a credential (`access_token`, `refresh_token`, `id_token`, `account_id`,
-        `chatgpt-account-id`, `authorization`, `api_key`, `password`, `secret`) are replaced.
+        `chatgpt-account-id`, `authorization`, `api_key`, `password`, `secret`,
+        `openai-organization`, `openai-project`), also as JSON quoted inside a JSON string
+        (`\"api-key\": \"…\"`), and a `Cookie`/`Set-Cookie` field's whole value are replaced.
 Rule 2: the text around them is kept, so the message still says what went wrong.
 
 Pure: no I/O.
@@ -23,14 +25,23 @@ REDACTED = "<redacted>"
 
 _FIELD = (
     r"access[_-]?token|refresh[_-]?token|id[_-]?token|(?:chatgpt[_-])?account[_-]?id|"
-    r"authorization|api[_-]?key|x-api-key|password|secret|client[_-]?secret"
+    r"authorization|api[_-]?key|x-api-key|password|secret|client[_-]?secret|"
+    r"openai-organization|openai-project"
 )
+_QUOTE = r"""(?:\\*["'])?"""  # a quote, perhaps escaped (JSON text inside a JSON string)
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # A named field: "refresh_token": "…", refresh_token=…, Authorization: …
+    # A named field: "refresh_token": "…", refresh_token=…, Authorization: …, \"api-key\": \"…\"
     (
         re.compile(
-            rf"""(?i)(["']?\b(?:{_FIELD})\b["']?\s*[:=]\s*["']?)(?!{REDACTED})"""
-            r"""(?:(?:bearer|basic)\s+)?[^\s"',;&}\]]+"""
+            rf"""(?i)({_QUOTE}\b(?:{_FIELD})\b{_QUOTE}\s*[:=]\s*{_QUOTE})(?!{REDACTED})"""
+            r"""(?:(?:bearer|basic)\s+)?[^\s"',;&}\]\\]+"""
+        ),
+        rf"\g<1>{REDACTED}",
+    ),
+    # A cookie header's whole value: Cookie: a=1; b=2, "set-cookie": "…"
+    (
+        re.compile(
+            rf"""(?i)({_QUOTE}\b(?:set-)?cookie\b{_QUOTE}\s*[:=]\s*{_QUOTE})(?!{REDACTED})[^\s"\\][^"\r\n\\]*"""
         ),
         rf"\g<1>{REDACTED}",
     ),

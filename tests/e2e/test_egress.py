@@ -5,11 +5,15 @@ emulator, and a logging forward proxy (tests/forward_proxy.py), all on 127.0.0.1
   catalog fetch, the login refresh), each with the hop mark; `NO_PROXY` exempts the upstream;
 - `--mode upstream:URL` carries them too;
 - an upstream whose certificate is not trusted is a 502 naming it, on both routes, not retried;
-- a loop (the addon's own call sent back into the same mitmproxy) is one 508 in bounded time.
+- a loop (the addon's own call sent back into the same mitmproxy) is one 508 in bounded time;
+- the Basic credentials of mitmproxy's `upstream_auth` never reach a saved flow the addon
+  answered (rewritten, refused, or its model list), in upstream mode or in reverse mode.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import ssl
 import time
@@ -19,6 +23,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from mitmproxy.io import FlowReader
 
 from tests.e2e.test_http import GREETING, ask
 from tests.emulator_helpers import token_url, write_auth_json
@@ -110,6 +115,48 @@ def test_the_upstream_mode_carries_the_rewritten_calls(
     targets = {(method, target.partition("?")[0]) for method, target, _ in proxy.seen}
     assert ("POST", f"{emulator_url}/responses") in targets
     assert ("CONNECT", origin(emulator_url).removeprefix("http://")) in targets
+
+
+@pytest.mark.parametrize("mode", ["upstream", "reverse"])
+def test_saved_flows_the_addon_answered_hold_no_upstream_auth(
+    emulator_url: str, proxy: ForwardProxy, tmp_path: Path, mode: str
+) -> None:
+    # mitmproxy puts upstream_auth on each request for the next hop (Proxy-Authorization for the
+    # upstream proxy, Authorization for the reverse target); the flows the addon answers take
+    # no such hop, and neither the saved file nor mitmdump's own view of it may show them.
+    secret = "UPSTREAM-AUTH-s3cret-7"
+    basic = base64.b64encode(f"user:{secret}".encode())
+    saved = tmp_path / "flows.mitm"
+    options = {
+        "responses_url": emulator_url,
+        "responses_rewrite": "all",
+        "responses_catalog_refresh": "0",
+        "upstream_auth": f"user:{secret}",
+        "connection_strategy": "lazy",
+    }
+    spec = f"upstream:{proxy.url}" if mode == "upstream" else f"reverse:{origin(emulator_url)}"
+    with run_mitmdump(spec, tmp_path, options, "-w", str(saved)) as mitm:
+        if mode == "upstream":  # a client that only knows api.openai.com, through mitmproxy
+            http_client = httpx.Client(proxy=f"http://127.0.0.1:{mitm.port}")
+            base = "http://api.openai.com/v1"
+        else:
+            http_client = httpx.Client()
+            base = mitm.base_url
+        with http_client:
+            headers = {"authorization": "Bearer sk-local"}
+            for model in MODELS:
+                chat = {"model": model, "messages": ask("hi")}
+                answer = http_client.post(f"{base}/chat/completions", json=chat, headers=headers)
+                assert answer.json()["choices"][0]["message"]["content"] == GREETING + "hi"
+            assert http_client.get(f"{base}/models", headers=headers).status_code == 200
+            assert http_client.get(f"{base}/chat/completions").status_code == 405  # refused
+    data = saved.read_bytes()
+    flows = list(FlowReader(io.BytesIO(data)).stream())
+    assert len(flows) == 4
+    assert basic not in data and secret.encode() not in data
+    for flow in flows:
+        assert "proxy-authorization" not in flow.request.headers
+        assert not flow.request.headers.get("authorization", "").startswith("Basic")
 
 
 def test_a_proxy_that_is_this_very_mitmproxy_is_one_508(

@@ -30,6 +30,15 @@ ACCOUNT = "3f2a9c1e-7b4d-4e8a-9c2f-1a2b3c4d5e6f"
         ('{"chatgpt-account-id":"acct-9"}', '{"chatgpt-account-id":"<redacted>"}'),
         ("account_id: acct-9, plan: plus", "account_id: <redacted>, plan: plus"),
         ("x-api-key=abc123 rejected", "x-api-key=<redacted> rejected"),
+        # JSON text quoted inside a JSON string (an upstream echoing the headers it got)
+        (r'{"message": "{\"api-key\": \"KEY-1\", \"x-api-key\": \"KEY-2\"}"}', r'{"message": "{\"api-key\": \"<redacted>\", \"x-api-key\": \"<redacted>\"}"}'),
+        (r'got {\"chatgpt-account-id\": \"acct-9q7z\"}', r'got {\"chatgpt-account-id\": \"<redacted>\"}'),
+        ("openai-organization: org-abc123, openai-project: proj_xyz", "openai-organization: <redacted>, openai-project: <redacted>"),
+        # a cookie header, whole: every cookie in it
+        ("cookie: __cf_bm=CFBM-1; __cflb=LB-2\nnext line", "cookie: <redacted>\nnext line"),
+        ('{"set-cookie": "__cf_bm=CFBM-1; path=/", "ok": 1}', '{"set-cookie": "<redacted>", "ok": 1}'),
+        (r'{\"Cookie\": \"a=1; b=2\"}', r'{\"Cookie\": \"<redacted>\"}'),
+        ("the cookie jar is full", "the cookie jar is full"),
         ("", ""),
     ],
 )  # fmt: skip
@@ -38,10 +47,14 @@ def test_redact(text: str, expected: str) -> None:
 
 
 def test_redacting_twice_changes_nothing_more() -> None:
-    text = f"Authorization: Bearer {JWT}; refresh_token=rt_abcdefghij account {ACCOUNT}"
+    text = (
+        f"Authorization: Bearer {JWT}; refresh_token=rt_abcdefghij account {ACCOUNT}"
+        r" {\"api-key\": \"KEY-1\"} cookie: a=1; b=2"
+    )
     once = redact(text)
     assert redact(once) == once
     assert JWT not in once and "rt_abcdefghij" not in once and ACCOUNT not in once
+    assert "KEY-1" not in once and "a=1" not in once and "b=2" not in once
 
 
 def test_every_upstream_error_is_built_redacted() -> None:
