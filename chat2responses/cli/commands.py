@@ -37,6 +37,9 @@ class Upstream:
     label: str
     auth: str
     rewrite: str
+    # The login's token endpoint, when not the real one: the emulator's own, so that a real
+    # login tried against it is never refreshed at auth.openai.com (nor anything else sent out).
+    refresh_url: str = ""
 
 
 # name → (URL, label, default auth, default rewrite); the emulator's URL is known once it listens
@@ -71,7 +74,8 @@ def resolve_upstream(name: str, emulator_url: str | None, auth: str, rewrite: st
         url = name.rstrip("/")
         label, default_auth = url, "client"
         default_rewrite = "all" if "/backend-api/codex" in url else "catalog"
-    return Upstream(url, label, auth or default_auth, rewrite or default_rewrite)
+    refresh_url = origin(url) + "/oauth/token" if name in EMULATOR_NAMES else ""
+    return Upstream(url, label, auth or default_auth, rewrite or default_rewrite, refresh_url)
 
 
 def origin(url: str) -> str:
@@ -128,6 +132,9 @@ def mitmproxy_command(
         ("responses_auth", ["--set", f"responses_auth={upstream.auth}"]),
         ("responses_rewrite", ["--set", f"responses_rewrite={upstream.rewrite}"]),
     ]
+    if upstream.refresh_url:
+        refresh = f"responses_codex_refresh_url={upstream.refresh_url}"
+        ours.append(("responses_codex_refresh_url", ["--set", refresh]))
     if web_port is not None:
         command += ["--web-host", "127.0.0.1", "--web-port", str(web_port)]
         ours.append(("web_open_browser", ["--set", "web_open_browser=false"]))

@@ -24,6 +24,7 @@ from chat2responses.cli.commands import (
     mitmproxy_command,
     option_values,
     options_set_by,
+    origin,
     resolve_upstream,
 )
 from chat2responses.cli.processes import claim_port, port_is_free
@@ -56,6 +57,22 @@ def test_upstream_names_and_their_defaults(
     name, auth, rewrite = given
     upstream = resolve_upstream(name, EMU, auth, rewrite)
     assert (upstream.url, upstream.auth, upstream.rewrite) == want
+
+
+def test_the_emulator_upstream_refreshes_a_login_at_the_emulator_only() -> None:
+    # A real ~/.codex login tried on the emulator (`--auth codex`) must never be refreshed at
+    # auth.openai.com: the emulator has its own token endpoint, on its own port.
+    emulator = resolve_upstream("emulator", EMU, "codex", "")
+    assert emulator.refresh_url == origin(EMU) + "/oauth/token"
+    command = mitmproxy_command("mitmdump", emulator, port=1, web_port=None, verbose=False)
+    assert f"responses_codex_refresh_url={emulator.refresh_url}" in _after(command, "--set")
+    for name in ("codex", "openai", "https://h.test/backend-api/codex"):
+        upstream = resolve_upstream(name, EMU, "codex", "")
+        assert upstream.refresh_url == ""
+        command = mitmproxy_command("mitmdump", upstream, port=1, web_port=None, verbose=False)
+        assert not any(
+            s.startswith("responses_codex_refresh_url") for s in _after(command, "--set")
+        )
 
 
 def test_an_unknown_upstream_is_refused_with_the_choices() -> None:
