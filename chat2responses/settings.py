@@ -130,11 +130,7 @@ class Settings:
     ) -> Settings:
         url = responses_url.strip().rstrip("/")
         if url:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(
-                    f"responses_url must be an http:// or https:// URL, not {responses_url!r}"
-                )
+            _http_url("responses_url", url)
         auth = _choice(AuthMode, "responses_auth", responses_auth)
         if auth is AuthMode.CODEX and not url:
             # The ChatGPT login is for the Codex backend only: never send it to whatever origin
@@ -187,6 +183,11 @@ def _positive(name: str, value: int) -> int:
 def _http_url(name: str, value: str) -> str:
     url = value.strip()
     parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:  # never echoed: a secret
+        raise ValueError(
+            f"{name} must not hold a user name or password (user:password@host); the "
+            "upstream's credential comes from responses_auth: the client's key or the Codex login"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{name} must be an http:// or https:// URL, not {value!r}")
     return url

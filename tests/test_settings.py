@@ -57,6 +57,10 @@ def test_values_as_set_spells_them(values: dict[str, str], field: str, expected:
         ({"responses_retries": "99"}, "responses_retries must be a whole number from 0 to 10"),
         ({"responses_idle_timeout": "0"}, "responses_idle_timeout must be a whole number of"),
         ({"responses_url": "ftp://h"}, "responses_url must be an http:// or https:// URL"),
+        # userinfo: aiohttp would refuse it beside the Authorization header at every call
+        ({"responses_url": "https://u:p@h/v1"}, "responses_url must not hold a user name or"),
+        ({"responses_url": "https://u@h/v1"}, "responses_url must not hold a user name or"),
+        ({"responses_codex_refresh_url": "https://u:p@h/t"}, "responses_codex_refresh_url must"),
         ({"responses_retry": "1"}, "there is no option responses_retry; did you mean "),
         ({"responses_metrics": "localhost"}, "responses_metrics must be host:port"),
         ({"responses_metrics": "h:0"}, "responses_metrics must be host:port"),
@@ -74,3 +78,9 @@ def test_a_bad_value_or_name_is_a_value_error_naming_it(
 ) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         Settings.from_strings(values)
+
+
+def test_a_refused_url_never_echoes_its_password() -> None:
+    with pytest.raises(ValueError) as caught:
+        Settings.from_strings({"responses_url": "ftp://user:PASS-123@h/v1"})
+    assert "PASS-123" not in str(caught.value)

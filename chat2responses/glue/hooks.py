@@ -239,16 +239,15 @@ class Chat2Responses:
         token = self.driver.register(job, held=holder(flow), received=started)
         call = Call(token, job, started, original_of(flow))
         point_at_driver(flow, call, self.driver.port)
-        match = job.translation.match
-        if match.alias_of:
-            logger.info(
-                "%s is retired; sent as %s (a catalog alias)", match.alias_of, match.upstream_name
-            )
+        if (m := job.translation.match).alias_of:
+            logger.info("%s is retired; sent as %s (a catalog alias)", m.alias_of, m.upstream_name)
         return call
 
     def _login(self) -> CodexLogin | None:
         """With `responses_auth=codex`, the login the driver asks for headers at send time."""
-        self.codex_login = current_login(self.settings, self.codex_login, self.driver.egress)
+        self.codex_login = current_login(
+            self.settings, self.codex_login, self.driver.egress, self.ssl_context
+        )
         return self.codex_login
 
     # ---- response --------------------------------------------------------------------------

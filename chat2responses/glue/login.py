@@ -19,26 +19,26 @@ from chat2responses.upstream.proxies import DIRECT, Egress
 
 
 def current_login(
-    settings: Settings, login: CodexLogin | None, egress: Egress = DIRECT
+    settings: Settings,
+    login: CodexLogin | None,
+    egress: Egress = DIRECT,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> CodexLogin | None:
     """The login `settings` ask for, reusing `login` when it is the same file, token endpoint
     and client version (the refresh names it), closing it when it is not; its refresh leaves
-    through `egress`."""
+    through `egress`, with the calls' TLS settings (`ssl_context`)."""
     if settings.auth is not AuthMode.CODEX:
         return None
     wanted = Path(settings.codex_auth_file).expanduser()
     same = (wanted, settings.refresh_url, settings.client_version)
-    if login is not None and (login.path, login.refresh_url, login.client_version) == same:
-        login.egress = egress
-        return login
-    if login is not None:
-        close_soon(login)
-    return CodexLogin(
-        settings.codex_auth_file,
-        settings.refresh_url,
-        client_version=settings.client_version,
-        egress=egress,
-    )
+    if login is None or (login.path, login.refresh_url, login.client_version) != same:
+        if login is not None:
+            close_soon(login)
+        login = CodexLogin(
+            settings.codex_auth_file, settings.refresh_url, client_version=settings.client_version
+        )
+    login.egress, login.ssl = egress, ssl_context
+    return login
 
 
 def account_for(login: CodexLogin | None) -> Callable[[dict[str, str]], str]:

@@ -31,6 +31,7 @@ import fcntl
 import json
 import logging
 import os
+import ssl as ssl_module
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -91,6 +92,8 @@ class CodexLogin:
     ) -> None:
         self.file = LoginFile(path)
         self.egress = egress  # the proxy for the token endpoint, and the hop mark
+        # TLS as for the calls (mitmproxy's ssl_insecure, ssl_verify_upstream_trusted_ca)
+        self.ssl: ssl_module.SSLContext | None = None
         self.refresh_url = refresh_url
         self.client_version = client_version
         self._timeout = timeout
@@ -240,6 +243,7 @@ class CodexLogin:
                 egress=self.egress,
                 json=refresh_request_body(refresh),
                 headers=headers,
+                ssl=self.ssl or True,
             ) as answer,
         ):
             return answer.status, await _read_capped(answer.content.iter_chunked(1 << 16))

@@ -22,9 +22,11 @@ from aiohttp import web
 from chat2responses.protocol.errors import ClientError
 from chat2responses.transports import login_refresh
 from chat2responses.transports.login_refresh import CodexLogin
+from chat2responses.transports.websocket import websocket_ssl_context
 from chat2responses.upstream.identity import CODEX_CLI_VERSION, user_agent
 from chat2responses.upstream.login import AUTH_CLAIM, CLIENT_ID, REFRESH_SCOPE, bearer_of
 from tests.aiohttp_helpers import served
+from tests.transports.test_tls_failures import self_signed
 
 ACCOUNT = "acct-123"
 
@@ -310,6 +312,31 @@ async def test_an_unreachable_endpoint_is_a_clear_401(tmp_path: Path) -> None:
         await login.aclose()
     assert caught.value.status == 401 and caught.value.code == "codex_refresh_unreachable"
     assert "could not be reached" in caught.value.message and "rt-x" not in caught.value.message
+
+
+@pytest.mark.parametrize("insecure", [False, True])
+async def test_the_refresh_takes_the_calls_tls_settings(tmp_path: Path, insecure: bool) -> None:
+    # A token endpoint behind a certificate the machine does not trust (a TLS-inspecting
+    # corporate proxy, say): with mitmproxy's ssl_insecure the calls go through, and the
+    # refresh must too; without it, both are refused.
+    state = TokenServer()
+    app = web.Application()
+    app.router.add_post("/oauth/token", state.handle)
+    path = tmp_path / "auth.json"
+    write_login(path, access_token(-60), state.grant())
+    async with served(app, self_signed(tmp_path)) as port:
+        login = CodexLogin(str(path), f"https://127.0.0.1:{port}/oauth/token", timeout=5.0)
+        login.ssl = websocket_ssl_context(insecure, None)
+        try:
+            if insecure:
+                assert (await login.headers())["authorization"].startswith("Bearer ")
+                assert len(state.posts) == 1
+            else:
+                with pytest.raises(ClientError) as caught:
+                    await login.headers()
+                assert caught.value.status == 401 and state.posts == []
+        finally:
+            await login.aclose()
 
 
 async def test_a_failed_refresh_before_expiry_keeps_the_old_token(
