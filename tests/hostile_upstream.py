@@ -29,6 +29,7 @@ answer). Every fault is deterministic:
 | late_error    | created + PARTIAL_DELTAS, an `error` event | the same, a wrapped error frame  |
 | advisory      | (normal)                                   | amid the deltas, an unknown error |
 | big           | created, 3 deltas of 11 MiB, the end       | the same                         |
+| surrogate     | 500 whose message holds a lone surrogate   | an `error` event (500), the same |
 
 A "huge" answer that is accepted anyway ends with `response.completed`, so a proxy that lets it
 through is seen succeeding. `refused_port()` holds a port bound but not listening: connecting to
@@ -77,6 +78,7 @@ class Fault(StrEnum):
     LATE_ERROR = "late_error"
     ADVISORY = "advisory"
     BIG = "big"
+    SURROGATE = "surrogate"
 
 
 BIG_DELTA = "x" * (11 << 20)
@@ -247,6 +249,8 @@ GARBAGE_SSE = (
     + b"\x00" * 512
 )
 GARBAGE_FRAME = "\x00\x01 <html><body>502 Bad Gateway</body></html> {not json"
+# A lone surrogate, as JSON's escape carries it: the message can be parsed but not printed.
+SURROGATE_BODY = {"error": {"message": "bad \ud800 thing", "type": "server_error", "code": None}}
 ERROR_BODY = {
     "error": {
         "message": "the hostile upstream failed on purpose",
@@ -283,6 +287,8 @@ async def _http(upstream: HostileUpstream, request: web.Request) -> web.StreamRe
     script = _Script(body if isinstance(body, dict) else {})
     if fault is Fault.ERROR_STATUS:
         return web.json_response(ERROR_BODY, status=500)
+    if fault is Fault.SURROGATE:
+        return web.json_response(SURROGATE_BODY, status=500)
     if fault is Fault.NO_HEAD:
         await asyncio.sleep(STALL_SECONDS)
     if fault is Fault.REDIRECT:
@@ -396,8 +402,9 @@ async def _ws_script(
         await ws.send_str(GARBAGE_FRAME)
         await _silence(ws)
         return False
-    if fault is Fault.ERROR_STATUS:
-        error = {"type": "error", "status": 500, "error": ERROR_BODY["error"]}
+    if fault in (Fault.ERROR_STATUS, Fault.SURROGATE):
+        shown = ERROR_BODY if fault is Fault.ERROR_STATUS else SURROGATE_BODY
+        error = {"type": "error", "status": 500, "error": shown["error"]}
         await ws.send_str(_json(error))
         await _silence(ws)
         return False

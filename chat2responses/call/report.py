@@ -21,6 +21,7 @@ from typing import Any
 
 from chat2responses.call.policy import Reason
 from chat2responses.call.record import CallRecord, usage_of
+from chat2responses.protocol.wire import printable
 
 _REASONS = {
     Reason.FORCED: "forced by responses_transport",
@@ -61,7 +62,7 @@ def summary(record: CallRecord) -> str:
         parts.append(record.quota)
     if record.error:
         parts.append(f"error: {record.error}")
-    return " · ".join(parts)
+    return printable(" · ".join(parts))  # it is logged: upstream text in it must not break that
 
 
 def details(record: CallRecord, line: str | None = None) -> str:

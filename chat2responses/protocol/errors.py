@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from chat2responses.protocol.redact import redact
-from chat2responses.protocol.wire import utf8
+from chat2responses.protocol.wire import printable, utf8
 
 
 class ProxyError(Exception):
@@ -36,6 +36,7 @@ class ProxyError(Exception):
         param: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        message = printable(message)  # it is logged, and may quote an upstream's text
         super().__init__(message)
         self.message = message
         if status is not None:
@@ -174,7 +175,12 @@ def upstream_error(
     kind: type[UpstreamError] = UpstreamError,
 ) -> UpstreamError:
     """The one constructor of upstream errors: the type from the status when the upstream gave
-    none, and only the headers worth passing on (retry-after, …)."""
+    none, and only the headers worth passing on (retry-after, …). A status that is no error
+    (a 204, a 999, a 200 to a WebSocket upgrade) is a 502: the client is owed an error."""
+    if not 400 <= status <= 599:
+        if not message.startswith(f"upstream answered HTTP {status}"):
+            message = f"upstream answered HTTP {status}: {message}"
+        status, code = 502, code or "upstream_protocol_error"
     kept = {k: v for k, v in (headers or {}).items() if k.lower() in _KEPT_HEADERS}
     return kind(
         message,

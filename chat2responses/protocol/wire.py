@@ -26,7 +26,22 @@ def utf8(text: str) -> bytes:
     try:
         return text.encode()
     except UnicodeEncodeError:
-        return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode()
+        return _escaped(text).encode()
+
+
+def printable(text: str) -> str:
+    """`text` with each lone surrogate written as its `\\uXXXX` escape: what a message quoting
+    an upstream's text must be before a log line or a terminal takes it (mitmproxy's console
+    refuses a lone surrogate, and the call that logged it would fail)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return _escaped(text)
+    return text
+
+
+def _escaped(text: str) -> str:
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class ReasoningMode(StrEnum):

@@ -233,19 +233,26 @@ def _stop_prefix(text: str, stops: tuple[str, ...]) -> int:
 
 
 def chat_usage(usage: dict[str, Any]) -> ChatUsage:
-    """Responses `usage` → chat `usage` (§3.7); details only where the upstream gave them."""
-    prompt = usage.get("input_tokens") or 0
-    completion = usage.get("output_tokens") or 0
+    """Responses `usage` → chat `usage` (§3.7); details only where the upstream gave them. A
+    count that is not a whole number of at least 0 (an upstream that lies) counts as 0."""
+    prompt = _count(usage.get("input_tokens"))
+    completion = _count(usage.get("output_tokens"))
     out: ChatUsage = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
-        "total_tokens": usage.get("total_tokens") or prompt + completion,
+        "total_tokens": _count(usage.get("total_tokens")) or prompt + completion,
     }
     inputs = usage.get("input_tokens_details")
     if isinstance(inputs, dict):
-        kept = {k: inputs[k] for k in ("cached_tokens", "cache_write_tokens") if k in inputs}
+        kept = {
+            k: _count(inputs[k]) for k in ("cached_tokens", "cache_write_tokens") if k in inputs
+        }
         out["prompt_tokens_details"] = kept
     outputs = usage.get("output_tokens_details")
     if isinstance(outputs, dict) and "reasoning_tokens" in outputs:
-        out["completion_tokens_details"] = {"reasoning_tokens": outputs["reasoning_tokens"]}
+        out["completion_tokens_details"] = {"reasoning_tokens": _count(outputs["reasoning_tokens"])}
     return out
+
+
+def _count(value: object) -> int:
+    return value if type(value) is int and value >= 0 else 0

@@ -93,6 +93,14 @@ def reasoning_text(payload: dict[str, Any]) -> str:
     return "\n\n".join(part.get("text") or "" for part in parts)
 
 
+def text_field(event: Event, key: str) -> str:
+    """`event[key]`, which must be text: a TypeError (a malformed event) otherwise."""
+    value = event[key]
+    if type(value) is not str:
+        raise TypeError(f"{key} is {type(value).__name__}, not a string")
+    return value
+
+
 def call_arguments(payload: dict[str, Any]) -> str:
     # function_call items carry `arguments`; custom_tool_call items carry free-form `input`.
     value = payload.get("arguments", payload.get("input"))

@@ -61,6 +61,7 @@ from chat2responses.response.items import (
     call_arguments,
     message_texts,
     reasoning_text,
+    text_field,
 )
 
 Handler = Callable[["StreamTranslator", Event], list[ChatChunk]]
@@ -210,7 +211,7 @@ class StreamTranslator:
         return self._out.content(text)
 
     def _on_refusal_delta(self, event: Event) -> list[ChatChunk]:
-        text: str = event["delta"]
+        text = text_field(event, "delta")
         item = self._table.open(event)[1]
         if item.phase is ItemPhase.DONE or not text:
             return []
@@ -218,7 +219,7 @@ class StreamTranslator:
         return self._out.refusal(text)
 
     def _on_arguments_delta(self, event: Event) -> list[ChatChunk]:
-        text: str = event["delta"]
+        text = text_field(event, "delta")
         item = self._items.get(self._table.key(event))
         # A delta for a call never announced is left to output_item.done (rule 3).
         if item is None or item.tool_index < 0 or item.phase is ItemPhase.DONE or not text:
@@ -234,7 +235,7 @@ class StreamTranslator:
         return self._missing_arguments(item, full if isinstance(full, str) else "")
 
     def _on_reasoning_delta(self, event: Event) -> list[ChatChunk]:
-        text: str = event["delta"]
+        text = text_field(event, "delta")
         key, item = self._table.open(event)
         if item.phase is ItemPhase.DONE or not text or self._reasoning is ReasoningMode.NONE:
             return []
@@ -246,7 +247,7 @@ class StreamTranslator:
 
     def _on_summary_done(self, event: Event) -> list[ChatChunk]:
         """Rule 10: a summary part's whole text, sent only when no delta of it came."""
-        text: str = event["text"]
+        text = text_field(event, "text")
         key, item = self._table.open(event)
         index = event.get("summary_index")
         if item.phase is ItemPhase.DONE or not text or self._reasoning is ReasoningMode.NONE:
@@ -333,11 +334,15 @@ class StreamTranslator:
             self._custom.add(item.tool_index)
         arguments = call_arguments(payload)
         item.sent = len(arguments)
+        call_id = payload.get("call_id") or payload.get("id") or f"call_{item.tool_index}"
+        name = payload.get("name") or ""
+        if type(call_id) is not str or type(name) is not str:
+            raise TypeError("a tool call's call_id and name must be strings")
         call: ToolCallDelta = {
             "index": item.tool_index,
-            "id": payload.get("call_id") or payload.get("id") or f"call_{item.tool_index}",
+            "id": call_id,
             "type": "function",
-            "function": {"name": payload.get("name") or "", "arguments": arguments},
+            "function": {"name": name, "arguments": arguments},
         }
         return self._out.tool_call(call)
 

@@ -32,6 +32,11 @@ DEFAULT_LIMIT = "codex"
 _NAMED_WINDOWS = {10080: "weekly"}
 _EVENT_TYPE = "codex.rate_limits"
 _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
+# The most a reading may say, past which it is not believed (an upstream that lies must not
+# overflow a date, nor fill a status line): a window or a reset a year away, 1000 % used.
+MAX_SECONDS = 366 * 86400.0
+MAX_MINUTES = MAX_SECONDS / 60
+MAX_PERCENT = 1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +136,10 @@ def snapshot_from_error_frame(frame: Mapping[str, Any], now: datetime) -> QuotaS
 
 
 def _header_window(h: dict[str, str], stem: str, slot: str, now: datetime) -> QuotaWindow | None:
-    used = _float(h.get(f"{stem}-used-percent"))
+    used = _percent(_float(h.get(f"{stem}-used-percent")))
     if used is None:
         return None
-    minutes = _int(h.get(f"{stem}-window-minutes"))
+    minutes = _minutes(_float(h.get(f"{stem}-window-minutes")))
     resets = epoch(_float(h.get(f"{stem}-reset-at"))) or later(
         now, h.get(f"{stem}-reset-after-seconds")
     )
@@ -144,14 +149,14 @@ def _header_window(h: dict[str, str], stem: str, slot: str, now: datetime) -> Qu
 
 
 def _event_window(raw: dict[str, Any], slot: str, now: datetime) -> QuotaWindow | None:
-    used = number(raw.get("used_percent"))
+    used = _percent(number(raw.get("used_percent")))
     if used is None:
         return None
-    minutes = number(raw.get("window_minutes"))
+    minutes = _minutes(number(raw.get("window_minutes")))
     resets = epoch(number(raw.get("reset_at"))) or later(
         now, raw.get("reset_after_seconds", raw.get("resets_in_seconds"))
     )
-    return QuotaWindow(slot, used, int(minutes) if minutes is not None else None, resets)
+    return QuotaWindow(slot, used, minutes, resets)
 
 
 def _has_family(h: dict[str, str], limit: str) -> bool:
@@ -178,8 +183,21 @@ def _limit_id(raw: str | None) -> str | None:
 
 
 def later(now: datetime, seconds: object) -> datetime | None:
+    """`now` plus `seconds` (a number, or its text); None past MAX_SECONDS or below 0."""
     value = number(seconds) if not isinstance(seconds, str) else _float(seconds)
-    return now + timedelta(seconds=value) if value is not None and value >= 0 else None
+    if value is None or not 0 <= value <= MAX_SECONDS:
+        return None
+    return now + timedelta(seconds=value)
+
+
+def _percent(value: float | None) -> float | None:
+    return value if value is not None and 0 <= value <= MAX_PERCENT else None
+
+
+def _minutes(value: float | None) -> int | None:
+    if value is None or not 0 < value <= MAX_MINUTES or value != int(value):
+        return None
+    return int(value)
 
 
 def epoch(value: float | None) -> datetime | None:
@@ -197,11 +215,6 @@ def _float(raw: str | None) -> float | None:
     except ValueError:
         return None
     return value if value is not None and math.isfinite(value) else None
-
-
-def _int(raw: str | None) -> int | None:
-    value = _float(raw)
-    return int(value) if value is not None and value == int(value) else None
 
 
 def number(value: object) -> float | None:

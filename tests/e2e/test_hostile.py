@@ -537,6 +537,22 @@ def test_a_number_json_cannot_carry_is_a_400(setup: Setup, number: str) -> None:
     assert setup.upstream.containing(token) == []
 
 
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("client", CLIENTS)
+def test_an_upstream_error_quoting_a_lone_surrogate_is_answered(
+    setup: Setup, route: str, client: str
+) -> None:
+    # The message goes into log lines (the retry's, the call's), and mitmproxy's console
+    # refuses a lone surrogate: that once failed the call, leaving the client mitmproxy's HTML
+    # 502 page or no answer at all.
+    proxy = setup.proxies[route]
+    text = f"{marker(Fault.SURROGATE)} {route} {client} {uuid.uuid4().hex}"
+    answer = call(proxy.port, chat(text, stream=client == "stream"), timeout=BOUND * 2)
+    error = error_of(answer, 500)
+    assert error["message"] == "bad \\ud800 thing", answer.show()
+    assert "\\ud800" in proxy.log  # logged as its escape, the call's line included
+
+
 def test_the_log_has_no_traceback(setup: Setup) -> None:
     # Runs last in this file (pytest keeps definition order): by now every case above ran.
     for name, proxy in setup.proxies.items():

@@ -148,6 +148,22 @@ USAGES = [
         },
     ),
     ({}, {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}),
+    (  # an upstream that lies: a count that is not a whole number of at least 0 counts as 0
+        {
+            "input_tokens": {"a": 1},
+            "output_tokens": [1],
+            "total_tokens": True,
+            "input_tokens_details": {"cached_tokens": "5"},
+            "output_tokens_details": {"reasoning_tokens": -2},
+        },
+        {
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "total_tokens": 0,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0},
+        },
+    ),
 ]
 
 

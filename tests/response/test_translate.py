@@ -788,8 +788,36 @@ def test_a_stream_without_a_terminal_event_is_an_error(events: list[Event]) -> N
         ev("response.output_item.added", output_index=0),
         ev("response.output_item.added", output_index=0, item="message"),
         ev("response.output_text.delta", output_index=0, delta=5),
+        # every text an event carries, not only the answer's (an upstream that lies)
+        ev("response.function_call_arguments.delta", output_index=0, delta={"a": 1}),
+        ev("response.custom_tool_call_input.delta", output_index=0, delta=["x"]),
+        ev("response.refusal.delta", output_index=0, delta={"x": 1}),
+        ev("response.reasoning_summary_text.delta", output_index=0, delta={"x": 1}),
+        ev("response.reasoning_summary_text.done", output_index=0, text=["x"]),
+        ev(
+            "response.output_item.added",
+            output_index=0,
+            item={"type": "function_call", "call_id": 12, "name": "f", "arguments": ""},
+        ),
+        ev(
+            "response.output_item.done",
+            output_index=0,
+            item={"type": "function_call", "call_id": "c", "name": {"n": 1}, "arguments": ""},
+        ),
     ],
-    ids=["no delta", "no item", "item not an object", "delta not a string"],
+    ids=[
+        "no delta",
+        "no item",
+        "item not an object",
+        "delta not a string",
+        "arguments delta an object",
+        "custom input delta a list",
+        "refusal delta an object",
+        "summary delta an object",
+        "summary done text a list",
+        "call id a number",
+        "name an object",
+    ],
 )
 def test_malformed_events_are_protocol_errors(event: Event) -> None:
     with pytest.raises(UpstreamProtocolError, match="malformed"):

@@ -101,6 +101,23 @@ FULL_HEADERS = {
         ),
         ({"content-type": "application/json", "x-request-id": "r1"}, None),
         ({"x-codex-primary-used-percent": "nan"}, None),
+        (  # an upstream that lies: past a year, or 1000 %, a value is not believed
+            {
+                "x-codex-primary-used-percent": "5",
+                "x-codex-primary-window-minutes": "1e308",
+                "x-codex-primary-reset-after-seconds": "1e300",
+                "x-codex-secondary-used-percent": "1e308",
+            },
+            QuotaSnapshot(NOW, (QuotaWindow("primary", 5.0),)),
+        ),
+        (  # a year is still believed; a negative reset is not
+            {
+                "x-codex-primary-used-percent": "5",
+                "x-codex-primary-reset-after-seconds": str(366 * 86400),
+                "x-codex-secondary-used-percent": "-1",
+            },
+            QuotaSnapshot(NOW, (QuotaWindow("primary", 5.0, None, at(days=366)),)),
+        ),
     ],
 )
 def test_headers_give_a_snapshot(headers: dict[str, str], expected: QuotaSnapshot | None) -> None:
@@ -153,6 +170,19 @@ RATE_LIMITS_EVENT = {
             ),
         ),
         ({"type": "codex.rate_limits"}, QuotaSnapshot(NOW)),
+        (  # an upstream that lies: a reset or a window past a year is not believed
+            {
+                "type": "codex.rate_limits",
+                "rate_limits": {
+                    "primary": {
+                        "used_percent": 5,
+                        "window_minutes": 1e300,
+                        "reset_after_seconds": 1e300,
+                    }
+                },
+            },
+            QuotaSnapshot(NOW, (QuotaWindow("primary", 5.0),)),
+        ),
         ({"type": "response.created", "rate_limits": RATE_LIMITS_EVENT["rate_limits"]}, None),
     ],
 )

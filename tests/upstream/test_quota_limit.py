@@ -54,6 +54,13 @@ from tests.quota_helpers import FRAME_SNAPSHOT, NOW, USAGE_FRAME, T, at, reading
             "The ChatGPT usage limit is reached (plan free): a usage window is used up. "
             "Retry then, or sign in with another account (`codex login`).",
         ),
+        (  # a reset no one can mean (an upstream that lies): no Retry-After, no overflow
+            {"error": {"type": "usage_limit_reached", "resets_in_seconds": 1e300}},
+            None,
+            None,
+            "The ChatGPT usage limit is reached: a usage window is used up. "
+            "Retry then, or sign in with another account (`codex login`).",
+        ),
         (  # a reset already past still asks for a second's wait
             {"error": {"type": "usage_limit_reached", "resets_at": T - 30}},
             None,
