@@ -21,7 +21,9 @@ Rule 2: the chain's budget is spent when the call's transient failures used up i
         the answer says `x-should-retry: false`; so does a usage limit without a known reset.
 Rule 3: the Codex CLI's spent Responses stream is answered 200 with one `response.failed` event
         (code `server_is_overloaded`), the one transient failure it does not retry.
-Rule 4: anything else keeps the headers it has (an upstream's own `x-should-retry` included).
+Rule 4: anything else keeps the headers it has (an upstream's own `x-should-retry` included),
+        but a `Retry-After` (or `retry-after-ms`) that is not a number of at least 0 (`banana`,
+        `-5`, a date: an upstream that lies) is not passed on.
 
 Pure: no I/O.
 """
@@ -71,7 +73,7 @@ class GivingUp:
 def giving_up(err: ProxyError, *, spent: bool, client: Client, responses_stream: bool) -> GivingUp:
     """Rules 1-4 for `err`; `spent`: transient failures used up the call's retries;
     `responses_stream`: the client reads a Responses stream (SSE or WebSocket frames)."""
-    headers = dict(err.headers)
+    headers = {k: v for k, v in err.headers.items() if k.lower() not in _RETRY_AFTER or _wait(v)}
     wait = retry_after(err)
     refuse = spent or (err.code == USAGE_LIMIT and wait is None)
     if wait is not None and wait > MAX_CLIENT_WAIT:
@@ -82,3 +84,11 @@ def giving_up(err: ProxyError, *, spent: bool, client: Client, responses_stream:
         headers[SHOULD_RETRY] = "false"
     codex = spent and client is Client.CODEX and responses_stream
     return GivingUp(headers, overloaded_stream=codex)
+
+
+def _wait(value: str) -> bool:
+    """Rule 4: whether a Retry-After value says a wait a client can read."""
+    try:
+        return float(value) >= 0
+    except ValueError:
+        return False
