@@ -72,3 +72,17 @@ def test_the_launcher_runs_mitmdump_with_its_arguments() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Mitmproxy: 12." in done.stdout
+
+
+def test_a_late_ctrl_c_ends_the_launcher_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A Ctrl-C that lands while mitmproxy stops, once its own handlers are gone, is raised in
+    # whatever runs then: the user's stop all the same, never a traceback on the console.
+    from mitmproxy.tools import main as tools
+
+    from chat2responses.glue import launch
+
+    def interrupted(args: list[str]) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tools, "mitmdump", interrupted)
+    assert launch.main(["mitmdump", "--version"]) == 130

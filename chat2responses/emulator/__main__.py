@@ -266,6 +266,8 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> None:
         asyncio.run(run(args))
     except OSError as exc:  # the address is taken or cannot be bound
         raise SystemExit(f"emulator: cannot listen on {args.host}:{args.port}: {exc}") from None
+    except KeyboardInterrupt:  # a second Ctrl-C while it stops: stopped, quietly
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

@@ -29,7 +29,12 @@ def main(argv: Sequence[str]) -> int:
     quiet_loggers()
     from mitmproxy.tools import main as tools  # noqa: PLC0415  (after the levels are set)
 
-    getattr(tools, argv[0])(list(argv[1:]))
+    try:
+        getattr(tools, argv[0])(list(argv[1:]))
+    except KeyboardInterrupt:
+        # A Ctrl-C that lands while mitmproxy stops (its signal handlers already gone): the
+        # user's stop all the same, not a traceback on their console.
+        return 130
     return 0
 
 

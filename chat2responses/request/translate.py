@@ -271,6 +271,12 @@ def _from_chat(
         # The legacy shape answers with one `function_call`: ask for one.
         out["parallel_tool_calls"] = False
     choice = translate_tool_choice(body, dropped)
+    if body.get("tool_choice") is not None and not body.get("tools") and not body.get("functions"):
+        raise ClientError(  # OpenAI's own refusal, as its chat API words it
+            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are "
+            "specified.",
+            param="tool_choice",
+        )
     if choice is not None:
         out["tool_choice"] = choice
     renamed: dict[str, str] = {}

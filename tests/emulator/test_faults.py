@@ -319,3 +319,16 @@ def test_the_subprocess_prints_the_latency_line() -> None:
     assert second.strip() == (
         "emulator: latency rtt=5 ms upload=unlimited prefill=0 us/token cached=0 us/token"
     )
+
+
+def test_a_late_ctrl_c_stops_the_emulator_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chat2responses.emulator import __main__ as emulator_main
+
+    def interrupted(coroutine: Any) -> None:
+        coroutine.close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(asyncio, "run", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        emulator_main.main(["--port", "0"])
+    assert stopped.value.code == 130

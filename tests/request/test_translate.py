@@ -836,7 +836,10 @@ PARAMETER_ERRORS = [
     ({"user": ["u"]}, "user", "invalid_type", "a string"),
     ({"stream": "yes"}, "stream", "invalid_type", "a boolean"),
     ({"stream_options": 1}, "stream_options", "invalid_type", "an object"),
-    # OpenAI's own refusal, word for word: options for a stream that is not one
+    # OpenAI's own refusals, word for word: a tool choice with no tools to choose from, ...
+    ({"tool_choice": "auto"}, "tool_choice", None, "only allowed when 'tools' are specified"),
+    ({"tools": [], "tool_choice": "none"}, "tool_choice", None, "'tools' are specified"),
+    # ... and options for a stream that is not one
     ({"stream_options": {"include_usage": True}}, "stream_options", None, "only allowed when"),
     ({"stream": False, "stream_options": {}}, "stream_options", None, "'stream' is enabled"),
     (
