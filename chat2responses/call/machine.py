@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from chat2responses.call.attempt_request import open_attempt
 from chat2responses.call.commands import LINGER, Command, Fail, Finish, Linger, Open, Write
 from chat2responses.call.giving_up import giving_up, retries_spent
 from chat2responses.call.job import CallJob, redacted
@@ -59,9 +60,7 @@ from chat2responses.protocol.errors import ProxyError, UpstreamError
 from chat2responses.protocol.events import Event, is_advisory_error
 from chat2responses.protocol.redact import redact
 from chat2responses.protocol.transcript import Transcript
-from chat2responses.protocol.wire import dumps
 from chat2responses.response.responses_sinks import ResponsesStreamSink
-from chat2responses.upstream.profiles import response_create_frame
 
 logger = logging.getLogger(__name__)
 
@@ -260,30 +259,8 @@ class CallMachine:
     # ---- inside ----------------------------------------------------------------------------
 
     def _open(self, attempt: Attempt) -> Open:
-        job, outcome = self.job, self.outcome
         self._attempt = attempt
-        full = body_for(attempt, job.body)
-        body, socket = full, None
-        if job.turn is not None:
-            turn = job.turn
-            body, socket = turn.body(attempt, full)
-            outcome.sent_items, outcome.full_items = turn.sent_items, turn.full_items
-            outcome.replayed, outcome.continued = turn.replayed, socket is not None
-            outcome.full_size = job.request_size if socket is not None else 0
-        extra = dict(job.session_headers)  # the conversation's, over a login's per-process one
-        if attempt.route is Route.HTTP:
-            drops = job.upstream.profile.http_drops
-            body = {key: value for key, value in body.items() if key not in drops}
-            payload = dumps(body)
-            extra.update(job.translation.http_headers)
-            outcome.upstream = Transcript()
-        else:
-            frame = response_create_frame(job.upstream.profile, body, job.translation.ws_extra)
-            payload = dumps(frame)
-            extra.update(job.upstream.profile.ws_headers)
-            outcome.frames, outcome.frames_size = [], 0
-        outcome.sent, outcome.upstream_status = payload, None
-        return Open(attempt, payload, job.headers, extra, socket)
+        return open_attempt(self.job, attempt)
 
     def _classify(self, attempt: Attempt, err: ProxyError) -> Failure:
         """The policy's view of `err`, told what this call knows of its conversation (rule 3)."""

@@ -31,6 +31,7 @@ Rules, each enforced in one place (1, 4 and 5 by chunks.ChunkWriter, the others 
    call whose `arguments` is the raw input; `custom_calls` lists them so the aggregator can give
    the non-streamed reply OpenAI's own `{"type": "custom", "custom": {...}}` shape. A request
    with legacy `functions` gets `function_call` deltas (one call) and finish `function_call`.
+   (Rules 2 and 9, and rule 3 for a call's arguments, are response/tool_calls.py's.)
 10. A reasoning summary part whose text comes only in `reasoning_summary_text.done` (the Codex
    backend's `reasoning_summary_delivery: "sequential_cutoff"`) is sent from it; a part whose
    deltas came is not sent again.
@@ -50,7 +51,6 @@ from chat2responses.protocol.wire import (
     ChatUsage,
     FinishReason,
     ReasoningMode,
-    ToolCallDelta,
 )
 from chat2responses.response.chunks import ChunkContext, ChunkWriter, chat_usage
 from chat2responses.response.endings import ENDS, ending, response_of
@@ -63,6 +63,7 @@ from chat2responses.response.items import (
     reasoning_text,
     text_field,
 )
+from chat2responses.response.tool_calls import TOOL_CALL_TYPES, ToolCalls
 
 Handler = Callable[["StreamTranslator", Event], list[ChatChunk]]
 
@@ -111,8 +112,8 @@ class StreamTranslator:
 
     def __init__(self, ctx: ChunkContext, *, include_usage: bool = False) -> None:
         self._reasoning = ctx.reasoning
-        self._legacy = ctx.legacy_functions
         self._out = ChunkWriter(ctx, include_usage=include_usage)
+        self._calls = ToolCalls(self._out, legacy=ctx.legacy_functions)  # rules 2, 9
         self._terminal: str | None = None
         # What the answer ended with, for the flow's summary (not part of the chunks).
         self.finish_reason: FinishReason | None = None
@@ -120,8 +121,6 @@ class StreamTranslator:
         self._table = Items()  # rule 7
         self._items = self._table.by_key  # read directly on the hot path
         self._answer_item: object = None  # key of the message item that sent text last (rule 8)
-        self._tool_count = 0
-        self._custom: set[int] = set()
         # (item key, event type, part index) of the last reasoning delta: a new part gets a
         # "\n\n" separator.
         self._reasoning_part: tuple[object, str, object] | None = None
@@ -146,7 +145,7 @@ class StreamTranslator:
     @property
     def custom_calls(self) -> frozenset[int]:
         """Chat tool-call indexes that are custom tool calls (streamed as `function`, rule 9)."""
-        return frozenset(self._custom)
+        return frozenset(self._calls.custom)
 
     def feed(self, event: Event) -> list[ChatChunk]:
         """The chunks this event produces, in order (often one, possibly none)."""
@@ -224,15 +223,14 @@ class StreamTranslator:
         # A delta for a call never announced is left to output_item.done (rule 3).
         if item is None or item.tool_index < 0 or item.phase is ItemPhase.DONE or not text:
             return []
-        item.sent += len(text)
-        return self._out.arguments(item.tool_index, text)
+        return self._calls.arguments(item, text)
 
     def _on_arguments_done(self, event: Event) -> list[ChatChunk]:
         item = self._items.get(self._table.key(event))
         if item is None or item.tool_index < 0 or item.phase is ItemPhase.DONE:
             return []
         full = event.get("arguments", event.get("input", ""))
-        return self._missing_arguments(item, full if isinstance(full, str) else "")
+        return self._calls.rest(item, full if isinstance(full, str) else "")
 
     def _on_reasoning_delta(self, event: Event) -> list[ChatChunk]:
         text = text_field(event, "delta")
@@ -271,8 +269,8 @@ class StreamTranslator:
         payload: dict[str, Any] = event["item"]
         payload.get("type")  # an item that is not an object is malformed
         item = self._table.open(event, added=True)[1]
-        if payload.get("type") in _TOOL_CALL_TYPES and item.tool_index < 0:
-            return self._announce(item, payload)
+        if payload.get("type") in TOOL_CALL_TYPES and item.tool_index < 0:
+            return self._calls.announce(item, payload)
         return []
 
     def _on_item_done(self, event: Event) -> list[ChatChunk]:
@@ -290,10 +288,10 @@ class StreamTranslator:
         kind = payload.get("type")
         if kind == ItemType.MESSAGE:
             return self._message_rest(key, item, payload)
-        if kind in _TOOL_CALL_TYPES:
+        if kind in TOOL_CALL_TYPES:
             if item.tool_index < 0:
-                return self._announce(item, payload)
-            return self._missing_arguments(item, call_arguments(payload))
+                return self._calls.announce(item, payload)
+            return self._calls.rest(item, call_arguments(payload))
         if kind == ItemType.REASONING and item.sent == 0:
             return self._reasoning_rest(key, item, payload)
         return []
@@ -324,35 +322,6 @@ class StreamTranslator:
         self._reasoning_part = (key, "done", None)
         return self._out.reasoning(text, separate=separate)
 
-    def _announce(self, item: Item, payload: dict[str, Any]) -> list[ChatChunk]:
-        """The first delta of a tool call: index, id, type and name, sent once (rule 2)."""
-        if self._legacy and self._tool_count:
-            return []  # the legacy shape holds one call: later ones cannot be said (rule 9)
-        item.tool_index = self._tool_count
-        self._tool_count += 1
-        if payload.get("type") == ItemType.CUSTOM_TOOL_CALL:
-            self._custom.add(item.tool_index)
-        arguments = call_arguments(payload)
-        item.sent = len(arguments)
-        call_id = payload.get("call_id") or payload.get("id") or f"call_{item.tool_index}"
-        name = payload.get("name") or ""
-        if type(call_id) is not str or type(name) is not str:
-            raise TypeError("a tool call's call_id and name must be strings")
-        call: ToolCallDelta = {
-            "index": item.tool_index,
-            "id": call_id,
-            "type": "function",
-            "function": {"name": name, "arguments": arguments},
-        }
-        return self._out.tool_call(call)
-
-    def _missing_arguments(self, item: Item, full: str) -> list[ChatChunk]:
-        rest = full[item.sent :]
-        if not rest:
-            return []
-        item.sent += len(rest)
-        return self._out.arguments(item.tool_index, rest)
-
     # -- terminal events ---------------------------------------------------------------------
 
     def _on_end(self, event: Event) -> list[ChatChunk]:
@@ -364,8 +333,8 @@ class StreamTranslator:
         response = response_of(event)
         out = self._backfill(response)
         reason = ended or FinishReason.STOP
-        if ended is None and self._tool_count:
-            reason = FinishReason.FUNCTION_CALL if self._legacy else FinishReason.TOOL_CALLS
+        if ended is None:
+            reason = self._calls.finish_reason() or reason
         return out + self._finish_chunks(reason, response)
 
     def _backfill(self, response: dict[str, Any]) -> list[ChatChunk]:
@@ -396,5 +365,4 @@ class StreamTranslator:
 # reference cycle that only the garbage collector frees.
 _METHODS: dict[str, Handler] = {kind: getattr(StreamTranslator, n) for kind, n in _HANDLERS.items()}
 
-_TOOL_CALL_TYPES = frozenset({ItemType.FUNCTION_CALL.value, ItemType.CUSTOM_TOOL_CALL.value})
 _SUMMARY_DELTA = EventType.REASONING_SUMMARY_TEXT_DELTA.value
