@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chat2responses.call.policy import Failure, Plan, Tried, retry_after
+from chat2responses.call.policy import Failure, Plan, Tried, retry_after, wait_of
 from chat2responses.protocol.errors import ProxyError
 
 MAX_CLIENT_WAIT = 60.0  # seconds: the longest Retry-After passed on (openai-python's own cap)
@@ -73,7 +73,11 @@ class GivingUp:
 def giving_up(err: ProxyError, *, spent: bool, client: Client, responses_stream: bool) -> GivingUp:
     """Rules 1-4 for `err`; `spent`: transient failures used up the call's retries;
     `responses_stream`: the client reads a Responses stream (SSE or WebSocket frames)."""
-    headers = {k: v for k, v in err.headers.items() if k.lower() not in _RETRY_AFTER or _wait(v)}
+    headers = {
+        k: v
+        for k, v in err.headers.items()
+        if k.lower() not in _RETRY_AFTER or wait_of(v) is not None
+    }
     wait = retry_after(err)
     refuse = spent or (err.code == USAGE_LIMIT and wait is None)
     if wait is not None and wait > MAX_CLIENT_WAIT:
@@ -84,11 +88,3 @@ def giving_up(err: ProxyError, *, spent: bool, client: Client, responses_stream:
         headers[SHOULD_RETRY] = "false"
     codex = spent and client is Client.CODEX and responses_stream
     return GivingUp(headers, overloaded_stream=codex)
-
-
-def _wait(value: str) -> bool:
-    """Rule 4: whether a Retry-After value says a wait a client can read."""
-    try:
-        return float(value) >= 0
-    except ValueError:
-        return False

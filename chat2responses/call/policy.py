@@ -319,13 +319,19 @@ def retry_after(err: ProxyError) -> float | None:
     """The seconds an error's `retry-after` / `retry-after-ms` header asks for, if any."""
     headers = {k.lower(): v for k, v in err.headers.items()}
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        try:
-            value = float(headers[name]) * scale
-        except (KeyError, ValueError):
-            continue
-        if value >= 0:
-            return value
+        value = wait_of(headers.get(name))
+        if value is not None:
+            return value * scale
     return None
+
+
+def wait_of(value: str | None) -> float | None:
+    """A retry-after header's number, when it is one of at least 0 (a date is not read)."""
+    try:
+        wait = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return wait if wait is not None and wait >= 0 else None
 
 
 def body_for(attempt: Attempt, body: dict[str, Any]) -> dict[str, Any]:

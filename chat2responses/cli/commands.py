@@ -13,9 +13,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from chat2responses.settings import Settings
 from chat2responses.upstream.catalog import Catalog
+from chat2responses.upstream.login import REFRESH_URL
 from chat2responses.upstream.profiles import profile_for_url
 from chat2responses.upstream.routing import ours_under_catalog
 
@@ -74,7 +76,8 @@ def resolve_upstream(name: str, emulator_url: str | None, auth: str, rewrite: st
         url = name.rstrip("/")
         label, default_auth = url, "client"
         default_rewrite = "all" if "/backend-api/codex" in url else "catalog"
-    refresh_url = origin(url) + "/oauth/token" if name in EMULATOR_NAMES else ""
+    # The emulator serves the token endpoint at the real one's path, on its own origin.
+    refresh_url = origin(url) + urlsplit(REFRESH_URL).path if name in EMULATOR_NAMES else ""
     return Upstream(url, label, auth or default_auth, rewrite or default_rewrite, refresh_url)
 
 
