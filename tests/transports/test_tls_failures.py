@@ -21,6 +21,8 @@ from chat2responses.protocol.errors import UpstreamError
 from chat2responses.protocol.transcript import Transcript
 from chat2responses.transports.http import open_http_events
 from chat2responses.transports.websocket import open_response_stream
+from chat2responses.upstream.proxies import Egress, Proxy
+from tests.forward_proxy import forward_proxy
 
 
 def self_signed(directory: Path) -> ssl.SSLContext:
@@ -100,3 +102,31 @@ async def test_the_websocket_route_answers_502(untrusted: int) -> None:
         ):
             pass
     assert_names_the_certificate(caught.value, untrusted)
+
+
+async def test_the_websocket_route_through_a_proxy_answers_502_and_nothing_else(
+    untrusted: int,
+) -> None:
+    """websockets' connection was told of a loss it was never made for (TLS failing after the
+    proxy's CONNECT): an AttributeError in the loop's handler, a traceback per call."""
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    try:
+        with forward_proxy() as proxy:
+            with pytest.raises(UpstreamError) as caught:
+                async with open_response_stream(
+                    f"wss://127.0.0.1:{untrusted}/v1/responses",
+                    headers={},
+                    frame="{}",
+                    connect_timeout=5,
+                    idle_timeout=5,
+                    egress=Egress(https=Proxy(proxy.url)),
+                ):
+                    pass
+            await asyncio.sleep(0.1)  # what the loss leaves to the loop
+        assert [method for method, _, _ in proxy.seen] == ["CONNECT"]
+    finally:
+        loop.set_exception_handler(None)
+    assert_names_the_certificate(caught.value, untrusted)
+    assert unhandled == []

@@ -65,6 +65,17 @@ class SameOriginConnect(connect):
 _REDIRECTS: Final = frozenset({300, 301, 302, 303, 307, 308})
 
 
+class _Connection(ClientConnection):
+    """websockets' connection, surviving a TLS handshake that fails through an HTTP proxy:
+    asyncio then reports the loss to a connection that was never made, and websockets' own
+    `connection_lost` raised AttributeError there (a traceback on the console per call; the
+    call itself already had its 502)."""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if hasattr(self, "recv_messages"):  # set by connection_made
+            super().connection_lost(exc)
+
+
 # websockets logs every handshake header (Authorization included) when its logger is at DEBUG, so
 # it gets a logger of its own that never goes below INFO, whatever the root level.
 _wire_logger = logging.getLogger("chat2responses.transports.websocket.wire")
@@ -128,6 +139,7 @@ async def open_socket(target: Target) -> ClientConnection:
             # environment); a loop back into this mitmproxy is caught by the hop mark.
             proxy=proxy.url_with_credentials() if proxy is not None else None,
             logger=_wire_logger,
+            create_connection=_Connection,
             **ssl_argument(target.ssl),
         )
     if ws.response is not None:
