@@ -19,13 +19,13 @@ class Ready:
     upstream: str  # the upstream, in words
     ca_file: str
     where: str  # where it listens or what it intercepts, in words
+    hosts: str  # responses_hosts: the only hosts intercepted
     proxy_url: str = ""  # proxy mode: what HTTPS_PROXY must say
     rules: str = ""  # transparent: the rules installed
     wireguard_file: str = ""
     wireguard_config: str = ""
     program: str = ""  # local: the process name
     web_port: int | None = None
-    hosts: str = "api.openai.com,chatgpt.com"  # responses_hosts
 
 
 def ready_text(r: Ready) -> str:
@@ -47,8 +47,8 @@ def ready_text(r: Ready) -> str:
         "  the system store (Debian, Ubuntu):",
         f"    sudo cp {r.ca_file} /usr/local/share/ca-certificates/mitmproxy.crt",
         "    sudo update-ca-certificates",
-        f"Only calls to {r.hosts.replace(',', ', ')} (responses_hosts) are rewritten; other "
-        "hosts pass through untouched.",
+        f"Only {r.hosts.replace(',', ', ')} (responses_hosts) are intercepted; connections to "
+        "other hosts pass through as they are (TLS and all, never decrypted or recorded).",
         "Press Ctrl-C to stop" + (" and remove the rules." if r.rules else "."),
         "",
     ]

@@ -159,6 +159,8 @@ _FLAGS = {
     "--web-open-browser": "web_open_browser",
     "--no-web-open-browser": "web_open_browser",
     "--flow-detail": "flow_detail",
+    "--allow-hosts": "allow_hosts",
+    "--ignore-hosts": "ignore_hosts",
 }
 
 

@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from chat2responses.cli import local_mode, orphans, redirect
 from chat2responses.cli.client_help import Ready, ready_text
@@ -44,10 +43,12 @@ from chat2responses.cli.commands import (
     resolve_upstream,
 )
 from chat2responses.cli.flags import add_upstream, port_number
+from chat2responses.cli.intercept_env import child_environment, hosts_of, only_their_hosts
 from chat2responses.cli.intercept_modes import MODES, Options, Plan, plan
 from chat2responses.cli.processes import (
     claim_port,
     die_with_parent,
+    port_is_free,
     start_emulator,
     stop,
     wait_for,
@@ -56,10 +57,7 @@ from chat2responses.cli.wireguard import DEFAULT_PORT
 from chat2responses.glue.ready import READY_VARIABLE
 
 SETTLE = 0.5  # seconds the proxy must keep intercepting before it is called ready
-_PROXY_VARIABLES = (
-    *("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"),
-    *("ALL_PROXY", "all_proxy"),
-)
+UNDO_WAIT = 5.0  # seconds --undo waits for the port to be let go
 
 
 def add_parser(
@@ -118,6 +116,7 @@ def main(args: argparse.Namespace, extra: list[str]) -> int:
     )
     if args.undo:
         return _undo(options)
+    extra = only_their_hosts(extra)
     if args.mode not in ("wireguard", "local"):
         host = "127.0.0.1" if args.mode != "proxy" else (args.listen_host or "127.0.0.1")
         if host in ("127.0.0.1", "localhost", "0.0.0.0", "::", ""):
@@ -134,6 +133,15 @@ def _undo(options: Options) -> int:
     p = plan(options, Path(tempfile.gettempdir()))
     if p.redirect is None:
         raise CliError("--undo is for transparent mode, which is the one that installs rules")
+    deadline = time.monotonic() + UNDO_WAIT  # a crashed run's mitmdump may still be stopping
+    while not port_is_free(options.port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not port_is_free(options.port):
+        raise CliError(
+            f"port {options.port} is in use: a run on it is still going (its rules go when it "
+            "stops: Ctrl-C), or something else holds the port. --undo is for the rules a run "
+            "that is gone left behind."
+        )
     redirect.remove(p.redirect, p.rule_tool)
     print(f"chat2responses: the redirect rules of port {options.port} are removed.")
     return 0
@@ -147,6 +155,7 @@ def _run(args: argparse.Namespace, extra: list[str], options: Options, p: Plan, 
     left: list[orphans.Process] = []  # what the children started (orphans.py)
     try:
         if p.redirect is not None:  # what a crashed run on this port left (redirect_rules rule 1)
+            redirect.check_alone(p.redirect, p.rule_tool)
             redirect.remove(p.redirect, p.rule_tool)
         emulator_url = None
         if args.upstream in EMULATOR_NAMES:
@@ -195,6 +204,7 @@ def _run(args: argparse.Namespace, extra: list[str], options: Options, p: Plan, 
             wireguard_config=p.wireguard_config,
             program=options.program or "",
             web_port=args.web_port if args.web else None,
+            hosts=hosts_of(extra),
         )
         print(ready_text(ready), flush=True)
         while all(child.poll() is None for child in children):
@@ -241,31 +251,3 @@ def _settle(proxy: subprocess.Popen[str], tool: str, p: Plan) -> None:
                 stop(proxy)
             raise CliError(f"{tool} exited (status {proxy.returncode}); see its output above")
         time.sleep(0.05)
-
-
-def child_environment(
-    environ: dict[str, str] | os._Environ[str], p: Plan, emulator_url: str | None, port: int
-) -> dict[str, str]:
-    """mitmdump's environment: the mode's additions; the bundled emulator exempt from any proxy
-    (it is on this machine's loopback); no proxy variable that names this very proxy (its
-    calls would come back to it: a loop, which the addon would refuse with a 508)."""
-    env = {**environ, **p.env}
-    for name in _PROXY_VARIABLES:
-        value = env.get(name, "")
-        parts = urlsplit(value if "://" in value else f"http://{value}")
-        try:
-            named = parts.port
-        except ValueError:
-            continue
-        if value and named == port and parts.hostname in ("127.0.0.1", "localhost", "::1"):
-            print(
-                f"chat2responses: {name}={value} names this proxy itself: left out of "
-                "mitmdump's environment.",
-                file=sys.stderr,
-            )
-            del env[name]
-    if emulator_url is not None:
-        host = urlsplit(emulator_url).hostname or "127.0.0.1"
-        for name in ("NO_PROXY", "no_proxy"):
-            env[name] = ",".join(part for part in (env.get(name, ""), host) if part)
-    return env

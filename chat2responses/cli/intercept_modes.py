@@ -13,11 +13,16 @@ Owns the per-mode facts of `chat2responses intercept` (cli/intercept.py runs the
 Rule 1: the same host's redirect excludes the proxy's own connections by a group of its own:
         mitmdump runs with `PROXY_GID_BASE + port` as its group (redirect_rules.py rule 2).
 Rule 2: what a mode needs from the environment is checked before anything starts.
+Rule 3: only the hosts of `responses_hosts` are intercepted: mitmproxy's `allow_hosts` lets every
+        other connection through as it is, TLS and all (a tool that does not trust mitmproxy's
+        CA keeps working, another provider's key is never seen), and DNS (port 53) as before.
+        A user's own `allow_hosts` or `ignore_hosts` takes its place.
 """
 
 from __future__ import annotations
 
 import pwd
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,9 +69,32 @@ class Plan:
 
 def plan(o: Options, state: Path) -> Plan:
     """The plan for `o.mode`, its preconditions checked (rule 2)."""
+    check_flags(o)
     return {"proxy": _proxy, "transparent": _transparent, "local": _local, "wireguard": _wg}[
         o.mode
     ](o, state)
+
+
+# Each mode's own flags: given to another mode, one would be ignored without a word.
+_FLAGS_OF = {
+    "listen_host": ("--listen-host", "proxy"),
+    "interface": ("--interface", "transparent"),
+    "user": ("--user", "transparent"),
+    "program": ("--program", "local"),
+    "endpoint": ("--endpoint", "wireguard"),
+}
+
+
+def check_flags(o: Options) -> None:
+    """Refuse a flag that `o.mode` does not take, and --interface with --user."""
+    for field_name, (flag, mode) in _FLAGS_OF.items():
+        if getattr(o, field_name) is not None and o.mode != mode:
+            raise CliError(f"{flag} is for {mode} mode, not {o.mode}")
+    if o.interface is not None and o.user is not None:
+        raise CliError(
+            "--interface and --user do not go together: a gateway redirects what arrives on the "
+            "interface, whoever sent it; --user narrows this host's own connections"
+        )
 
 
 def _proxy(o: Options, state: Path) -> Plan:
@@ -134,6 +162,14 @@ def _wg(o: Options, state: Path) -> Plan:
         wireguard_file=str(path),
         wireguard_config=text,
     )
+
+
+def only_hosts(hosts: str) -> str:
+    """mitmproxy's `allow_hosts` pattern for `hosts` (`responses_hosts`: names separated by
+    commas) and DNS (rule 3). mitmproxy matches it against `host:port` of the TLS server name,
+    the CONNECT target and the destination address."""
+    names = sorted({h.strip().lower().rstrip(".") for h in hosts.split(",") if h.strip()})
+    return "^(?:" + "|".join(re.escape(name) for name in names) + "):|:53$"
 
 
 def udp_port_is_free(port: int) -> bool:

@@ -18,6 +18,7 @@ from chat2responses.cli.redirect_rules import (
     nft_install,
     nft_remove,
     nft_table,
+    ports_in,
 )
 
 TIMEOUT = 20.0
@@ -63,6 +64,23 @@ def remove(r: Redirect, tool: str) -> None:
         return
     for command in iptables_remove(r):
         subprocess.run(command, capture_output=True, timeout=TIMEOUT, check=False)
+
+
+def check_alone(r: Redirect, tool: str) -> None:
+    """Refuse when another port's rules are in place: two runs would redirect each other's
+    own connections (each exempts only its own group), and every pass-through host fails."""
+    listing = ["nft", "list", "tables"] if tool == "nft" else ["iptables", "-w", "-t", "nat", "-S"]
+    try:
+        run = subprocess.run(listing, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+        shown = run.stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    if others := sorted(ports_in(shown) - {r.port}):
+        raise CliError(
+            f"transparent interception on port {others[0]} has its redirect rules in place: two "
+            "at once would catch each other's connections. Stop that run (Ctrl-C), or remove "
+            f"what it left: intercept transparent --port {others[0]} --undo"
+        )
 
 
 def _run(command: list[str], stdin: str | None = None) -> None:

@@ -12,6 +12,10 @@ Rule 2: the proxy's own connections are never redirected: mitmdump runs with a g
 Rule 3: only TCP port 443 is redirected: on the same host, locally made connections (narrowed to
         one user's with `uid`), loopback destinations excepted; as a gateway, what arrives on
         `interface`. Nothing else changes: no forwarding, no DNS.
+Rule 4: as a gateway the proxy listens on every address (the redirect sends each connection to
+        the address of the interface it came in on), so a connection made to its port directly,
+        not redirected, is refused unless it comes over loopback: only the clients on
+        `interface` reach it, and only through the redirect.
 """
 
 from __future__ import annotations
@@ -54,6 +58,12 @@ def nft_table(r: Redirect) -> str:
             "\t\ttype nat hook prerouting priority dstnat; policy accept;",
             f'\t\tiifname "{r.interface}" tcp dport {HTTPS_PORT} redirect to :{r.port}',
             "\t}",
+            "\tchain input {",
+            "\t\ttype filter hook input priority 0; policy accept;",
+            f"\t\ttcp dport {r.port} ct status dnat accept",
+            '\t\tiifname "lo" accept',
+            f"\t\ttcp dport {r.port} reject with tcp reset",
+            "\t}",
         ]
     else:
         who = f"meta skuid {r.uid} " if r.uid is not None else ""
@@ -68,6 +78,17 @@ def nft_table(r: Redirect) -> str:
         ]
     lines.append("}")
     return "\n".join(lines)
+
+
+def ports_in(listing: str) -> set[int]:
+    """The ports whose rules (rule 1) `nft list tables` or `iptables -t nat -S` shows."""
+    found = set()
+    for word in listing.split():
+        for prefix, suffix in (("chat2responses_", ""), ("C2R_", "_OUT"), ("C2R_", "_PRE")):
+            number = word.removeprefix(prefix).removesuffix(suffix)
+            if word.startswith(prefix) and word.endswith(suffix) and number.isdigit():
+                found.add(int(number))
+    return found
 
 
 def iptables_install(r: Redirect) -> list[list[str]]:
@@ -90,7 +111,45 @@ def iptables_install(r: Redirect) -> list[list[str]]:
             [*nat, "-A", chain, *match, "-p", "tcp", "--dport", str(HTTPS_PORT), *redirect]
         )
         commands.append([*nat, "-I", hook, "-j", chain])
+        if r.interface is not None:  # rule 4
+            commands += _direct_refused(tool, r.port)
     return commands
+
+
+def _direct_refused(tool: str, port: int) -> list[list[str]]:
+    """Rule 4 for iptables: a filter chain that refuses the port unless redirected or local."""
+    chain, flt, tcp = f"C2R_{port}_IN", [tool, "-w", "-t", "filter"], ["-p", "tcp"]
+    return [
+        [*flt, "-N", chain],
+        [
+            *flt,
+            "-A",
+            chain,
+            *tcp,
+            "--dport",
+            str(port),
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "DNAT",
+            "-j",
+            "RETURN",
+        ],
+        [*flt, "-A", chain, "-i", "lo", "-j", "RETURN"],
+        [
+            *flt,
+            "-A",
+            chain,
+            *tcp,
+            "--dport",
+            str(port),
+            "-j",
+            "REJECT",
+            "--reject-with",
+            "tcp-reset",
+        ],
+        [*flt, "-I", "INPUT", "-j", chain],
+    ]
 
 
 def iptables_remove(r: Redirect) -> list[list[str]]:
@@ -102,6 +161,10 @@ def iptables_remove(r: Redirect) -> list[list[str]]:
         nat = [tool, "-w", "-t", "nat"]
         commands += [[*nat, "-D", hook, "-j", chain]] * 4  # a crash may have left several
         commands += [[*nat, "-F", chain], [*nat, "-X", chain]]
+        if r.interface is not None:  # rule 4's chain
+            flt, guard = [tool, "-w", "-t", "filter"], f"C2R_{r.port}_IN"
+            commands += [[*flt, "-D", "INPUT", "-j", guard]] * 4
+            commands += [[*flt, "-F", guard], [*flt, "-X", guard]]
     return commands
 
 

@@ -54,7 +54,9 @@ def keys(path: Path) -> tuple[str, str]:
 
 
 def client_config(server_key: str, client_key: str, endpoint: str) -> str:
-    """The client's configuration: every IPv4 destination through the tunnel, no DNS line."""
+    """The client's configuration: every destination through the tunnel, IPv6 too (or a
+    dual-stack client's IPv6 connections would go around it, to the real host, with the key),
+    and no DNS line."""
     return "\n".join(
         [
             "[Interface]",
@@ -63,7 +65,7 @@ def client_config(server_key: str, client_key: str, endpoint: str) -> str:
             "",
             "[Peer]",
             f"PublicKey = {pubkey(server_key)}",
-            "AllowedIPs = 0.0.0.0/0",
+            "AllowedIPs = 0.0.0.0/0, ::/0",
             f"Endpoint = {endpoint}",
             "",
         ]
@@ -82,12 +84,11 @@ def endpoint(given: str | None, port: int) -> str:
     """`HOST:PORT` for the client: `given` (a host, or host:port), else this machine's address
     towards the internet (a UDP socket's route lookup: nothing is sent)."""
     if given:
-        host = given
-        if given.count(":") == 1:
-            return given
-        if ":" in given and not given.startswith("["):
-            host = f"[{given}]"
-        return f"{host}:{port}"
+        if given.count(":") == 1 or (given.startswith("[") and "]:" in given):
+            return given  # host:port, [IPv6]:port
+        if given.startswith("["):
+            return f"{given}:{port}"  # [IPv6]
+        return f"[{given}]:{port}" if ":" in given else f"{given}:{port}"
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
             probe.connect(("192.0.2.1", 9))  # TEST-NET-1: a route lookup, no packet

@@ -4,6 +4,8 @@ WireGuard configuration, the ready text, and mitmdump's environment, as tables."
 from __future__ import annotations
 
 import base64
+import re
+import socket
 import subprocess
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 from chat2responses.cli import wireguard
 from chat2responses.cli.client_help import Ready, ready_text
 from chat2responses.cli.commands import CliError, Upstream, mitmproxy_command
-from chat2responses.cli.intercept import child_environment
+from chat2responses.cli.intercept_env import child_environment, only_their_hosts
 from chat2responses.cli.intercept_modes import Options, Plan, plan
 from chat2responses.cli.local_mode import cgroup2_mounted, shim_script
 from chat2responses.cli.redirect_rules import (
@@ -21,6 +23,7 @@ from chat2responses.cli.redirect_rules import (
     iptables_remove,
     nft_install,
     nft_table,
+    ports_in,
 )
 
 SAME_HOST = Redirect(port=8080, proxy_gid=1700008080)
@@ -41,7 +44,7 @@ GATEWAY = Redirect(port=9000, proxy_gid=1700009000, interface="eth1")
                 "ip6 daddr ::1 return",
                 "\t\ttcp dport 443 redirect to :8080",
             ],
-            ["prerouting", "skuid", "iifname"],
+            ["prerouting", "skuid", "iifname", "hook input"],
         ),
         (ONE_USER, ["meta skuid 1000 tcp dport 443 redirect to :8080"], ["prerouting"]),
         (
@@ -50,6 +53,11 @@ GATEWAY = Redirect(port=9000, proxy_gid=1700009000, interface="eth1")
                 "table inet chat2responses_9000 {",
                 "type nat hook prerouting priority dstnat; policy accept;",
                 'iifname "eth1" tcp dport 443 redirect to :9000',
+                # rule 4: the port itself only through the redirect, or over loopback
+                "type filter hook input priority 0; policy accept;",
+                "tcp dport 9000 ct status dnat accept",
+                'iifname "lo" accept',
+                "tcp dport 9000 reject with tcp reset",
             ],
             ["hook output", "skgid"],
         ),
@@ -88,6 +96,20 @@ def test_iptables_rules_cover_both_families_and_are_removed_whole() -> None:
         in gateway
     )
     assert not any("owner" in c for c in gateway)  # owner matches exist only in OUTPUT
+    for tool in ("iptables", "ip6tables"):  # rule 4, and its removal
+        flt = f"{tool} -w -t filter"
+        assert (
+            f"{flt} -A C2R_9000_IN -p tcp --dport 9000 -m conntrack --ctstate DNAT -j RETURN"
+            in gateway
+        )
+        assert f"{flt} -A C2R_9000_IN -i lo -j RETURN" in gateway
+        assert (
+            f"{flt} -A C2R_9000_IN -p tcp --dport 9000 -j REJECT --reject-with tcp-reset" in gateway
+        )
+        assert f"{flt} -I INPUT -j C2R_9000_IN" in gateway
+        gone = [" ".join(c) for c in iptables_remove(GATEWAY)]
+        assert f"{flt} -D INPUT -j C2R_9000_IN" in gone and f"{flt} -X C2R_9000_IN" in gone
+    assert not any("C2R_8080_IN" in c for c in commands + removal)
     user = [" ".join(c) for c in iptables_install(ONE_USER)]
     assert any("-m owner --uid-owner 1000 -p tcp --dport 443" in c for c in user)
 
@@ -136,7 +158,7 @@ def test_wireguard_keys_and_a_config_that_works_unedited(tmp_path: Path) -> None
     text = wireguard.client_config(server, client, "203.0.113.5:51820")
     assert f"PrivateKey = {client}" in text and f"PublicKey = {wireguard.pubkey(server)}" in text
     assert "Endpoint = 203.0.113.5:51820" in text and "DNS" not in text
-    assert "AllowedIPs = 0.0.0.0/0" in text
+    assert "AllowedIPs = 0.0.0.0/0, ::/0" in text  # IPv6 too: never around the tunnel
     # A known pair (RFC 7748 §6.1, Alice): the public key comes out as WireGuard derives it.
     alice = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
     public = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"
@@ -149,6 +171,8 @@ def test_wireguard_keys_and_a_config_that_works_unedited(tmp_path: Path) -> None
         ("10.1.2.3", "10.1.2.3:51820"),
         ("vpn.example:4000", "vpn.example:4000"),
         ("fd00::1", "[fd00::1]:51820"),
+        ("[fd00::1]", "[fd00::1]:51820"),
+        ("[fd00::1]:18206", "[fd00::1]:18206"),
     ],
 )
 def test_the_endpoint_given(given: str, expected: str) -> None:
@@ -201,6 +225,20 @@ def test_mitmdumps_environment_leaves_out_a_proxy_that_is_itself() -> None:
     assert env["NO_PROXY"] == "a,127.0.0.1" and env["no_proxy"] == "127.0.0.1"
 
 
+def test_a_proxy_variable_naming_this_machine_by_another_address_is_left_out_too() -> None:
+    """`--listen-host 0.0.0.0` with HTTPS_PROXY naming this machine's LAN address: the calls
+    would come back to this very proxy (a loop), which only looked like a TLS failure."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # a route lookup: no packet is sent
+        mine = probe.getsockname()[0]
+    assert not mine.startswith("127.")
+    p = Plan(modes=[], where="", listening=lambda pid: True)
+    environ = {"HTTPS_PROXY": f"http://{mine}:8080", "HTTP_PROXY": "http://192.0.2.55:8080"}
+    env = child_environment(environ, p, None, 8080)
+    assert "HTTPS_PROXY" not in env  # this machine
+    assert env["HTTP_PROXY"] == "http://192.0.2.55:8080"  # another one, same port
+
+
 @pytest.mark.parametrize(
     ("mode", "needles"),
     [
@@ -218,6 +256,7 @@ def test_the_ready_text_says_what_the_client_must_do(mode: str, needles: list[st
             upstream="the bundled emulator",
             ca_file="/c/ca.pem",
             where="somewhere",
+            hosts="api.openai.com,example.org",
             proxy_url="http://127.0.0.1:8080",
             rules="table inet x" if mode == "transparent" else "",
             wireguard_file="/c/c2r.conf",
@@ -229,3 +268,79 @@ def test_the_ready_text_says_what_the_client_must_do(mode: str, needles: list[st
     for needle in [*needles, "SSL_CERT_FILE=/c/ca.pem", "NODE_EXTRA_CA_CERTS=/c/ca.pem"]:
         assert needle in text
     assert "update-ca-certificates" in text
+    assert "Only api.openai.com, example.org (responses_hosts) are intercepted" in text
+
+
+@pytest.mark.parametrize(
+    ("extra", "hosts"),
+    [
+        ([], "api.openai.com,chatgpt.com"),
+        (
+            ["--set", "responses_hosts=Gateway.example.,api.openai.com"],
+            "api.openai.com,gateway.example",
+        ),
+    ],
+)
+def test_only_the_rewritten_hosts_are_intercepted(extra: list[str], hosts: str) -> None:
+    """mitmproxy's allow_hosts, matched against host:port of the server name, the CONNECT
+    target and the destination address: every other connection passes through, TLS and all."""
+    args = only_their_hosts(extra)
+    assert args[: len(extra)] == extra and args[len(extra) : -1] == ["--set"]
+    name, _, pattern = args[-1].partition("=")
+    assert name == "allow_hosts"
+    allowed = {
+        host: bool(re.search(pattern, host, re.IGNORECASE))
+        for host in (
+            *(f"{h}:443" for h in hosts.split(",")),
+            "API.OPENAI.COM:443",
+            "10.0.0.53:53",
+            "api.openai.com.evil.example:443",
+            "xapi.openai.com:443",
+            "api-openai.com:443",
+            "openrouter.ai:443",
+            "162.159.140.245:443",
+        )
+    }
+    assert allowed == {
+        **{f"{h}:443": True for h in hosts.split(",")},
+        "API.OPENAI.COM:443": "api.openai.com" in hosts,
+        "10.0.0.53:53": True,
+        "api.openai.com.evil.example:443": False,
+        "xapi.openai.com:443": False,
+        "api-openai.com:443": False,
+        "openrouter.ai:443": False,
+        "162.159.140.245:443": False,
+    }
+
+
+@pytest.mark.parametrize("theirs", [["--set", "allow_hosts=x"], ["--ignore-hosts", "y"]])
+def test_a_users_own_host_filter_is_kept(theirs: list[str]) -> None:
+    assert only_their_hosts(theirs) == theirs
+
+
+def test_the_ports_whose_rules_are_in_place() -> None:
+    """What `nft list tables` and `iptables -t nat -S` show of other runs (redirect.check_alone)."""
+    nft = "table inet chat2responses_8080\ntable inet c2rtest\ntable ip nat\n"
+    ipt = "-N C2R_9000_OUT\n-N C2R_9001_PRE\n-A OUTPUT -j C2R_9000_OUT\n-N C2R_x_OUT\n-N DOCKER\n"
+    assert ports_in(nft) == {8080}
+    assert ports_in(ipt) == {9000, 9001}
+    assert ports_in("") == set()
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (Options(mode="proxy", port=1, interface="eth0"), "--interface is for transparent mode"),
+        (Options(mode="proxy", port=1, user="nobody"), "--user is for transparent mode"),
+        (Options(mode="transparent", port=1, listen_host="0.0.0.0"), "--listen-host is for proxy"),
+        (Options(mode="wireguard", port=1, program="x"), "--program is for local mode"),
+        (Options(mode="local", port=1, program="x", endpoint="h"), "--endpoint is for wireguard"),
+        (
+            Options(mode="transparent", port=1, interface="eth0", user="nobody"),
+            "--interface and --user do not go together",
+        ),
+    ],
+)
+def test_a_flag_another_mode_takes_is_refused(options: Options, said: str) -> None:
+    with pytest.raises(CliError, match=said):
+        plan(options, Path("/nonexistent"))

@@ -27,6 +27,7 @@ import pytest
 from chat2responses.cli import local_mode, orphans
 from tests.e2e.test_http import GREETING
 from tests.netns_helpers import (
+    HOSTS,
     RUN,
     Running,
     blackhole_route,
@@ -141,6 +142,8 @@ def test_transparent_mode_on_the_same_host_and_a_crash(confdir: Path, node: str)
 
 
 def test_transparent_mode_as_a_gateway(confdir: Path, node: str) -> None:
+    """The proxy listens on every address there, yet only the redirect reaches it: a connection
+    to its port itself (from the LAN, as from anywhere) is refused."""
     with namespace("gw") as gw, namespace("lan") as lan:
         inside, _ = link(gw, lan, "10.213.0.1/24", "10.213.0.2/24")
         ip("-n", lan, "route", "add", "default", "via", "10.213.0.1")
@@ -149,7 +152,83 @@ def test_transparent_mode_as_a_gateway(confdir: Path, node: str) -> None:
             proxy.wait_for("chat2responses is ready:", 60)
             assert f'iifname "{inside}" tcp dport 443 redirect to :8080' in proxy.output
             assert_intercepted(proxy, *clients(lan, confdir, node), calls=8)
+            direct = "import socket; socket.create_connection(('10.213.0.1', 8080), timeout=10)"
+            tried = subprocess.run(
+                in_namespace(lan, sys.executable, "-c", direct),
+                capture_output=True,
+                check=False,
+                text=True,
+            )
+            assert "ConnectionRefusedError" in tried.stderr, tried.stderr
         assert b"chat2responses" not in nft_tables(gw)  # removed at the stop (SIGTERM)
+
+
+TLS_SERVER = """
+import http.server, ssl, sys
+class Answer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b'{"data": []}'
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+server = http.server.HTTPServer((sys.argv[1], 443), Answer)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[2], sys.argv[3])
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print("serving", flush=True)
+server.serve_forever()
+"""
+
+
+def test_other_hosts_pass_through_with_their_own_tls(confdir: Path, tmp_path: Path) -> None:
+    """Another provider's host, with a certificate mitmproxy does not trust and the client does
+    (not mitmproxy's): the call works, so its TLS went through unopened, and nothing of it is
+    recorded. Before, it was decrypted: such a client failed, and the key was in the flows."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from mitmproxy.certs import CertStore
+
+    store = CertStore.from_store(tmp_path / "ca", "other", 2048)
+    cert = store.get_cert("api.anthropic.com", [x509.DNSName("api.anthropic.com")])
+    (tmp_path / "cert.pem").write_bytes(cert.cert.to_pem())
+    key = cert.privatekey.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    (tmp_path / "key.pem").write_bytes(key)
+    address = HOSTS["api.anthropic.com"][0]
+    with namespace("pass") as ns:
+        blackhole_route(ns)
+        ip("-n", ns, "addr", "add", f"{address}/32", "dev", "lo")  # the other host, here
+        server = in_namespace(ns, sys.executable, "-c", TLS_SERVER, address)
+        server += [str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")]
+        with running(server) as other, intercept(ns, "transparent", confdir) as proxy:
+            other.wait_for("serving", 30)
+            proxy.wait_for("chat2responses is ready:", 60)
+            assert "other hosts pass through as they are" in proxy.output
+            ask = (
+                "import httpx; ipv4 = httpx.HTTPTransport(local_address='0.0.0.0', "
+                "verify=sys.argv[1]); print(httpx.Client(transport=ipv4).get("
+                "'https://api.anthropic.com/v1/models', headers={'x-api-key': 'sk-ant-secret'}, "
+                "timeout=20).status_code)"
+            )
+            done = subprocess.run(
+                in_namespace(
+                    ns,
+                    sys.executable,
+                    "-c",
+                    "import sys; " + ask,
+                    str(tmp_path / "ca" / "other-ca-cert.pem"),
+                ),
+                capture_output=True,
+                check=False,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0 and done.stdout.strip() == "200", (
+                proxy.output[-3000:] + other.output[-1000:]
+            )
+        assert "sk-ant-secret" not in proxy.output and "/v1/models" not in proxy.output
 
 
 def nft_tables(ns: str) -> bytes:
