@@ -21,6 +21,7 @@ Rule 3: only the hosts of `responses_hosts` are intercepted: mitmproxy's `allow_
 
 from __future__ import annotations
 
+import os
 import pwd
 import re
 import socket
@@ -141,6 +142,8 @@ def _local(o: Options, state: Path) -> Plan:
             "(as ps shows it, e.g. node or code); every other process is left alone"
         )
     env = local_mode.prepare(state)
+    if "RUST_LOG" not in os.environ:  # the eBPF loader's ~90 lines of notes on each start
+        env["RUST_LOG"] = "aya=error"  # (BTF a newer kernel reads differently): its errors only
     return Plan(
         modes=[f"local:{o.program}"],
         where=f"the connections of processes named {o.program}",
