@@ -16,7 +16,8 @@ Rule 3: a request too big for the WebSocket (close 1009) teaches nothing about t
 Rule 4: a WebSocket that closed before the response ended twice within UNSTABLE_WINDOW seconds
         (in one call or across calls) makes the model's calls go over HTTP for the next
         UNSTABLE_WINDOW seconds (`auto` only), then the WebSocket is tried again; an HTTP answer
-        after such drops teaches no route of its own (the WebSocket may heal).
+        after such drops teaches no route of its own (the WebSocket may heal). A model learned
+        to need the WebSocket (its HTTP refused) stays there: HTTP would only be refused again.
 Rule 5: what it learns is told to its `Backing` (shared.py: Redis when responses_state_url is
         set), and what another instance learned comes back through `absorb`, so every instance
         plans a model's first attempt alike.
@@ -88,7 +89,8 @@ class Memory:
         if learned is not None and learned is not route:
             route, reason = learned, Reason.LEARNED
         until = self.http_until.get(key)
-        if route is Route.WEBSOCKET and until is not None and now < until:  # rule 4
+        needs_websocket = learned is Route.WEBSOCKET  # its HTTP was refused: no fallback there
+        if route is Route.WEBSOCKET and not needs_websocket and until is not None and now < until:
             return Route.HTTP, Reason.UNSTABLE, until
         return route, reason, None
 

@@ -178,6 +178,28 @@ def test_an_unstable_websocket_does_not_override_a_forced_transport_or_another_m
     )
 
 
+def test_a_model_that_needs_the_websocket_stays_there_when_it_is_unstable() -> None:
+    """HTTP refused (it answered over the WebSocket only): falling back to HTTP would cost a
+    refused request and a round trip on every call for the whole window, and lose continuation."""
+    memory = Memory()
+    memory.learn(UP, GPT55, Lesson(dropped=2), now=T0)
+    refused = (
+        Tried(Attempt(H, True, "over http (websocket unstable)"), Failure.NEEDS_WEBSOCKET, 400),
+        Tried(Attempt(W, True, "over websocket"), None, 200),
+    )
+    lesson = lesson_of(plan(H), refused)
+    assert lesson == Lesson(route=W)
+    memory.learn(UP, GPT55, lesson, now=T0 + 1)
+    for at in (T0 + 2, T0 + 599):
+        plan_now = memory.plan(AUTO, UP, GPT55, summaries=True, login=False, retries=0, now=at)
+        assert (plan_now.route, plan_now.reason) == (W, Reason.CATALOG)
+    codex = CATALOG.match("gpt-5-codex")  # HTTP by default, learned to need the WebSocket
+    memory.learn(UP, codex, Lesson(route=W), now=T0)
+    memory.learn(UP, codex, Lesson(dropped=2), now=T0 + 1)
+    plan_now = memory.plan(AUTO, UP, codex, summaries=True, login=False, retries=0, now=T0 + 2)
+    assert (plan_now.route, plan_now.reason) == (W, Reason.LEARNED)
+
+
 def test_an_http_answer_after_drops_teaches_no_route() -> None:
     history = [
         Tried(Attempt(W, True, "first"), Failure.DROPPED, 502),
