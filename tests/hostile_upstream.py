@@ -16,6 +16,7 @@ answer). Every fault is deterministic:
 | garbage       | 200 text/event-stream, binary junk, EOF    | a text frame that is not JSON    |
 | reset         | created + PARTIAL_DELTAS, then a TCP RST   | the same                         |
 | stall_start   | created, then silence (connection open)    | the same                         |
+| reset_start   | created, then a TCP RST (no output yet)    | the same                         |
 | stall_delta   | created + PARTIAL_DELTAS, then silence     | the same                         |
 | huge          | created, one 20 MB output_text.delta event | the same, as one 20 MB frame     |
 | binary        | (normal)                                   | created, then a binary frame     |
@@ -65,6 +66,7 @@ class Fault(StrEnum):
     GARBAGE = "garbage"
     RESET = "reset"
     STALL_START = "stall_start"
+    RESET_START = "reset_start"
     STALL_DELTA = "stall_delta"
     HUGE = "huge"
     BINARY = "binary"
@@ -319,6 +321,11 @@ async def _http_script(
         await response.write(_sse(start[0]))
         await asyncio.sleep(STALL_SECONDS)
         return
+    if fault is Fault.RESET_START:
+        await response.write(_sse(start[0]))
+        await asyncio.sleep(RESET_AFTER)
+        _reset(transport)
+        return
     if fault is Fault.DRIP:
         await response.write(_sse(start[0]) + b"data: ")
         for _ in range(int(STALL_SECONDS / 0.2)):
@@ -412,6 +419,10 @@ async def _ws_script(
     await ws.send_str(_json(start[0]))
     if fault is Fault.STALL_START:
         await _silence(ws)
+        return False
+    if fault is Fault.RESET_START:
+        await asyncio.sleep(RESET_AFTER)
+        _reset(transport)
         return False
     if fault is Fault.BINARY:
         await ws.send_bytes(b"\x00\x01\x02binary\xff")

@@ -38,6 +38,7 @@ from enum import StrEnum
 from typing import Any
 
 from chat2responses.protocol.errors import (
+    ConnectionBroken,
     HandshakeRefused,
     ProxyError,
     UpstreamError,
@@ -295,6 +296,8 @@ def _classify(route: Route, err: ProxyError) -> Failure:
         return Failure.REPLAY_REFUSED
     if isinstance(err, WebSocketClosed):
         return Failure.TOO_BIG if err.close_code == _MESSAGE_TOO_BIG else Failure.DROPPED
+    if isinstance(err, ConnectionBroken):
+        return Failure.TRANSIENT  # the HTTP route's dropped socket
     if route is Route.HTTP and refused_for_websocket(err):
         return Failure.NEEDS_WEBSOCKET
     if (

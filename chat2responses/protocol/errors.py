@@ -98,6 +98,11 @@ class UpstreamProtocolError(UpstreamError):
         super().__init__(message, code="upstream_protocol_error")
 
 
+class ConnectionBroken(UpstreamProtocolError):
+    """The upstream's HTTP connection ended (reset, cut) before the answer's terminal event: the
+    HTTP route's dropped WebSocket, retried like it before any byte reached the client."""
+
+
 class WebSocketClosed(UpstreamProtocolError):
     """The upstream's WebSocket closed before the response's terminal event.
 

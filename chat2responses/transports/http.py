@@ -44,6 +44,7 @@ from aiohttp import (
 )
 
 from chat2responses.protocol.errors import (
+    ConnectionBroken,
     UpstreamError,
     UpstreamProtocolError,
     tls_error,
@@ -301,4 +302,4 @@ def _upstream_errors(where: str, timeout: float, *, connecting: bool = False) ->
             raise UpstreamError(
                 f"cannot reach upstream {where}: {reason}", status=502, code="upstream_unreachable"
             ) from None
-        raise UpstreamProtocolError(f"upstream {where} broke off the answer: {reason}") from None
+        raise ConnectionBroken(f"upstream {where} broke off the answer: {reason}") from None

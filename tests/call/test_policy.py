@@ -23,6 +23,7 @@ from chat2responses.call.policy import (
 )
 from chat2responses.protocol.errors import (
     ClientError,
+    ConnectionBroken,
     HandshakeRefused,
     ProxyError,
     UpstreamError,
@@ -125,6 +126,7 @@ def refused(status: int) -> HandshakeRefused:
         (W, UpstreamError("elsewhere", status=502, code="upstream_redirect"), Failure.FATAL),
         (H, UpstreamError("too large", status=502, code="answer_too_large"), Failure.FATAL),
         (H, UpstreamProtocolError("garbage"), Failure.FATAL),
+        (H, ConnectionBroken("broke off the answer: ClientPayloadError"), Failure.TRANSIENT),
         (W, WebSocketClosed("dropped", 1006), Failure.DROPPED),
         (W, WebSocketClosed("going away", 1001), Failure.DROPPED),
         (W, WebSocketClosed("too big", 1009), Failure.TOO_BIG),

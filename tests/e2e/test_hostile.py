@@ -242,6 +242,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 EXPECTED: dict[Fault | str, tuple[int, bool]] = {
     Fault.GARBAGE: (502, False),
     Fault.RESET: (502, True),
+    Fault.RESET_START: (502, False),
     Fault.STALL_START: (504, False),
     Fault.STALL_DELTA: (504, True),
     Fault.HUGE: (502, False),
@@ -400,6 +401,8 @@ def test_each_fault_went_upstream_on_its_own_transport_a_bounded_number_of_times
         assert {r.transport for r in calls} == {route}, (route, fault, client)
         if fault is Fault.NORMAL or (client == "stream" and EXPECTED[fault][1]):
             assert len(calls) == 1, (route, fault, client)  # output began: never retried
+        elif fault is Fault.RESET_START:  # a connection cut before any output: retried, both routes
+            assert len(calls) == 1 + DEFAULT_RETRIES, (route, fault, client, len(calls))
 
 
 def test_an_eager_connection_to_a_dead_reverse_target_still_gets_an_openai_502(
