@@ -2,7 +2,8 @@
 
 - `Open`: make this attempt, after `attempt.delay` seconds: send `payload` over `attempt.route`,
   with `headers`, then the login's (fetched at send time), then `extra`; on `socket` when the
-  attempt continues a conversation there.
+  attempt continues a conversation there. With `here`, nothing is sent: those are its events
+  (a warm-up over HTTP, attempt_request.py rule 4).
 - `Write`: these bytes to the client.
 - `Linger`: these bytes to the client; a stop sequence ended the answer's text: keep reading for
   at most `seconds` more, only for the usage the terminal event carries, then say `lingered`.
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from chat2responses.call.policy import Attempt
 from chat2responses.protocol.errors import ProxyError
+from chat2responses.protocol.events import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,7 @@ class Open:
     headers: Mapping[str, str]  # before the login's
     extra: Mapping[str, str]  # after the login's: the conversation's and the route's
     socket: object | None = None  # the conversation's socket this attempt continues on
+    here: tuple[Event, ...] | None = None  # the answer, made without the upstream
 
 
 @dataclass(frozen=True, slots=True)

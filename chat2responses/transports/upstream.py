@@ -60,10 +60,18 @@ class Connector(Protocol):
 def connect_upstream(
     call: Attempting, command: Open, headers: dict[str, str]
 ) -> AbstractAsyncContextManager[AttemptEvents]:
-    """The real upstream, over the attempt's route."""
+    """The real upstream, over the attempt's route; none for an answer made here."""
+    if command.here is not None:
+        return _here(call, command.here)
     if command.attempt.route is Route.HTTP:
         return _http(call, command, headers)
     return _websocket(call, command, headers)
+
+
+@asynccontextmanager
+async def _here(call: Attempting, events: tuple[Event, ...]) -> AsyncIterator[AttemptEvents]:
+    call.machine.opened(200)
+    yield JsonEvents(list(events))
 
 
 @asynccontextmanager

@@ -62,6 +62,39 @@ def test_three_turns_chained_on_one_socket(proxy: Mitmdump, model: str) -> None:
     assert "refused (405)" not in "\n".join(proxy.lines[since:])
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_a_warm_up_stays_a_warm_up_and_the_next_turn_chains_from_it(
+    proxy: Mitmdump, model: str
+) -> None:
+    """The Codex CLI's prewarm (`generate: false`): on the WebSocket route the upstream's own; on
+    the HTTP route, where it would be a whole generation, answered by the proxy. Either way no
+    output, and the next turn continues from its id with the warm-up's input."""
+    api = openai.OpenAI(base_url=proxy.base_url, api_key="sk-test", max_retries=0)
+    tag = f"warm {model} {time.monotonic_ns()}"
+    with api.responses.connect() as connection:
+        warm = answer(connection, model=model, input=f"{tag} context", generate=False)
+        assert warm.type == "response.completed", warm
+        assert warm.response.output == []
+        done = answer(
+            connection,
+            model=model,
+            input=f"{tag} [scenario:echo_request] go",
+            previous_response_id=warm.response.id,
+        )
+    assert done.type == "response.completed", done
+    upstream = json.loads(done.response.output[0].content[0].text)
+    assert "generate" not in upstream
+    said = [
+        item["content"] if isinstance(item["content"], str) else item["content"][0]["text"]
+        for item in upstream["input"]
+        if item.get("role") == "user"
+    ]
+    assert [text for text in said if tag in text][-2:] == [
+        f"{tag} context",
+        f"{tag} [scenario:echo_request] go",
+    ] or upstream.get("previous_response_id") == warm.response.id
+
+
 def test_a_frame_it_cannot_serve_is_an_error_frame_and_the_socket_stays(proxy: Mitmdump) -> None:
     with connect(ws_url(proxy), additional_headers={"authorization": "Bearer sk-test"}) as ws:
         ws.send(json.dumps({"type": "response.cancel"}))
