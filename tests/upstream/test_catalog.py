@@ -77,6 +77,7 @@ EMBEDDED_FACTS = {
 ALIASES = {
     "gpt-5.4": "gpt-5.6-terra",
     "gpt-5.4-mini": "gpt-5.6-luna",
+    "gpt-5.4-nano": "gpt-5.6-luna",
     "gpt-5.3-codex": "gpt-5.5",
     "gpt-5.2": "gpt-5.5",
 }
