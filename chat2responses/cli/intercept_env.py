@@ -71,7 +71,7 @@ def _is_this_machine(host: str) -> bool:
         return True
     try:
         addresses = {
-            info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_UDP)
+            str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_UDP)
         }
     except (OSError, UnicodeError):
         return False
