@@ -119,6 +119,8 @@ class Team:
         try:
             person = self.keys.current().person(flow.request.headers.fields)
         except ClientError as err:
+            for name in _KEY_HEADERS:  # rule 1: a refused key is kept nowhere either
+                flow.request.headers.pop(name, None)
             refuse(flow, err)
             return None
         if settings.auth is AuthMode.CODEX:  # rule 1

@@ -48,6 +48,10 @@ def test_a_request_without_a_listed_key_is_a_401_and_nothing_is_planned(
         error = json.loads(flow.response.content or b"")["error"]
         assert error["code"] == "invalid_api_key" and "sk-" not in error["message"][:60]
         assert not addon.calls and addon.driver.pending() == 0
+        # A refused key (a mistyped or an old real one) is not kept in the flow to be saved.
+        for name in ("authorization", "api-key", "x-api-key"):
+            assert name not in flow.request.headers
+        assert "sk-" not in repr(flow.get_state())
 
 
 def test_a_listed_key_names_its_person_everywhere_but_never_the_key(keys: Path) -> None:
