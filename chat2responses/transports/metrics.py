@@ -4,8 +4,9 @@ Owns the metric objects (made with the official `prometheus_client`, in a regist
 so that nothing else in the process adds to them), what a finished call adds to them (`observe`,
 from its `CallRecord`), and the HTTP server that exposes them (prometheus_client's own, in a
 daemon thread: scraping never runs on mitmproxy's event loop). Must not label anything with a
-credential, a prompt or an answer; label values come from bounded sets (MAX_MODELS model names,
-then "other"), so a client sending many model names cannot grow the series without bound.
+credential, a prompt or an answer; label values come from bounded sets (MAX_MODELS model names
+and MAX_ACCOUNTS account digests, then "other"), so a client sending many model names or many
+keys cannot grow the series without bound.
 
 Rule 1: nothing is counted while the option is off: the glue makes no `Metrics` then.
 Rule 2: the gauges (WebSocket connections open, quota used) are set when a call ends.
@@ -32,6 +33,7 @@ from chat2responses.call.record import CallRecord
 logger = logging.getLogger(__name__)
 
 MAX_MODELS = 50
+MAX_ACCOUNTS = 50
 # Seconds: from a local emulator's few milliseconds to a long reasoning model's minutes.
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _OWN = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1)
@@ -122,6 +124,7 @@ class Metrics:
             registry=registry,
         )
         self._models: set[str] = set()
+        self._accounts: set[str] = set()
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._server: WSGIServer | None = None
 
@@ -159,7 +162,8 @@ class Metrics:
         if websockets_open is not None:
             self.websockets.set(websockets_open)
         for window, percent in record.quota_used.items():
-            child(self.quota, record.account or "unknown", window).set(percent)
+            account = _bounded(self._accounts, record.account or "unknown", MAX_ACCOUNTS)
+            child(self.quota, account, window).set(percent)
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """`metric.labels(*labels)`, kept: prometheus_client checks and locks on each call."""
@@ -170,12 +174,7 @@ class Metrics:
         return found
 
     def _model(self, model: str) -> str:
-        if model in self._models:
-            return model
-        if len(self._models) >= MAX_MODELS:
-            return "other"
-        self._models.add(model)
-        return model
+        return _bounded(self._models, model, MAX_MODELS)
 
     # ---- the endpoint -------------------------------------------------------------------
 
@@ -194,3 +193,13 @@ class Metrics:
         if server is not None:
             server.shutdown()
             server.server_close()
+
+
+def _bounded(seen: set[str], value: str, cap: int) -> str:
+    """`value` as a label: itself while fewer than `cap` values were seen, else "other"."""
+    if value in seen:
+        return value
+    if len(seen) >= cap:
+        return "other"
+    seen.add(value)
+    return value

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from chat2responses.transports.metrics import MAX_MODELS, Metrics
+from chat2responses.transports.metrics import MAX_ACCOUNTS, MAX_MODELS, Metrics
 from tests.records_helpers import record
 
 
@@ -72,6 +72,16 @@ def test_model_names_are_bounded() -> None:
     models = {s.labels["model"] for s in found["chat2responses_calls_total"]}
     assert len(models) == MAX_MODELS + 1 and "other" in models
     assert value(found, "chat2responses_calls_total", model="other") == 5
+
+
+def test_accounts_are_bounded() -> None:
+    """Each client key its own account digest: random keys must not grow the series."""
+    metrics = Metrics()
+    for n in range(MAX_ACCOUNTS + 5):
+        metrics.observe(record(id=str(n), account=f"digest-{n}", quota_used={"5 h": 1.0}))
+    found = samples(generate_latest(metrics.registry).decode())
+    accounts = {s.labels["account"] for s in found["chat2responses_quota_used_percent"]}
+    assert len(accounts) == MAX_ACCOUNTS + 1 and "other" in accounts
 
 
 def test_served_at_metrics_and_stopped() -> None:
