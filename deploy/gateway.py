@@ -10,8 +10,9 @@ everything on Ctrl-C.
 
 Its children and the supervisor that keeps the instances running: deploy/children.py.
 
-Rule 1: the children are stopped in order on Ctrl-C or SIGTERM (HAProxy first), each once; a
-        second Ctrl-C does not cut that short.
+Rule 1: the children are stopped in order on Ctrl-C or SIGTERM, each once: HAProxy takes no
+        new connection, the instances end their answers in flight with their stopping error
+        (relayed), then HAProxy and the rest stop; a second Ctrl-C does not cut that short.
 Rule 2: the gateway is ready when every instance and the standby answer their health check.
 Rule 3: what the keys file says reaches HAProxy as a map of digests to names (policy.keys_map),
         written beside the gateway's other temporary files, readable by its owner only.
@@ -157,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     port = claim_port(args.port, "the gateway (HAProxy)", "--port", "C2R_GATEWAY_PORT")
     children: list[subprocess.Popen[str]] = []
     supervisor: Supervisor | None = None
+    haproxy: subprocess.Popen[str] | None = None
     temp = Path(tempfile.mkdtemp(prefix="c2r-gateway-"))
     try:
         keys_map_path = write_keys_map(args.keys, temp) if args.keys else None
@@ -201,15 +203,23 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut it short
             signal.signal(signum, signal.SIG_IGN)
-        _stop_all(children, supervisor)
+        _stop_all(children, supervisor, haproxy)
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def _stop_all(children: list[subprocess.Popen[str]], supervisor: Supervisor | None) -> None:
-    """HAProxy first (started last), then the instances and the standby, then the rest."""
+def _stop_all(
+    children: list[subprocess.Popen[str]],
+    supervisor: Supervisor | None,
+    haproxy: subprocess.Popen[str] | None,
+) -> None:
+    """HAProxy stops taking connections first (its soft stop: those it has go on), then the
+    instances and the standby stop, each ending the answers in flight with its own stopping
+    error, which HAProxy still relays; then HAProxy and the rest."""
+    if haproxy is not None and haproxy.poll() is None:
+        haproxy.send_signal(signal.SIGUSR1)
     mine = [] if supervisor is None else [*supervisor.instances, supervisor.standby]
     instances = [i.child for i in mine if i is not None and i.child is not None]
-    for child in [*children[-1:], *instances, *children[:-1]]:
+    for child in [*instances, *children[::-1]]:
         stop(child)
 
 

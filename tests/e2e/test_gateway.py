@@ -352,10 +352,31 @@ def test_with_no_instance_left_every_answer_is_json(gateway: Gateway) -> None:
 
 
 def test_ctrl_c_stops_haproxy_redis_and_every_instance(gateway: Gateway) -> None:
+    """An answer streaming at the stop ends with the instance's own stopping error, not a cut
+    connection (HAProxy stopped first, hard, cut every stream)."""
     assert _listens(gateway.port)
     assert all(_listens(gateway.port_now(name)) for name in gateway.ports)
     ports = gateway.every_port()
+    client = OpenAI(base_url=gateway.base_url, api_key=gateway.keys[PEOPLE[0]], max_retries=0)
+    ended: list[BaseException | None] = []
+
+    def stream() -> None:
+        messages: Any = [{"role": "user", "content": "[scenario:slow:300] at the stop"}]
+        try:
+            for _ in client.chat.completions.create(model=MODEL, messages=messages, stream=True):
+                pass
+            ended.append(None)
+        except BaseException as exc:  # the test reads how it ended
+            ended.append(exc)
+
+    streaming = threading.Thread(target=stream)
+    streaming.start()
+    time.sleep(2)  # the answer is under way
     gateway.process.send_signal(signal.SIGINT)
+    streaming.join(30)
+    assert len(ended) == 1 and isinstance(ended[0], openai.APIError), repr(ended)
+    assert not isinstance(ended[0], openai.APIConnectionError), repr(ended[0])
+    assert "is stopping" in ended[0].message
     assert gateway.process.wait(timeout=20) == 130
     assert not _listens(gateway.port)
     assert not any(_listens(port) for port in ports)
