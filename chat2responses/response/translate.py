@@ -31,7 +31,9 @@ Rules, each enforced in one place (1, 4 and 5 by chunks.ChunkWriter, the others 
    call whose `arguments` is the raw input; `custom_calls` lists them so the aggregator can give
    the non-streamed reply OpenAI's own `{"type": "custom", "custom": {...}}` shape. A request
    with legacy `functions` gets `function_call` deltas (one call) and finish `function_call`.
-   (Rules 2 and 9, and rule 3 for a call's arguments, are response/tool_calls.py's.)
+   (Rules 2 and 9, and rule 3 for a call's arguments, are response/tool_calls.py's; rule 10,
+   and rule 3 for a reasoning item, are response/reasoning_parts.py's, as is the blank line
+   between two reasoning parts.)
 10. A reasoning summary part whose text comes only in `reasoning_summary_text.done` (the Codex
    backend's `reasoning_summary_delivery: "sequential_cutoff"`) is sent from it; a part whose
    deltas came is not sent again.
@@ -50,7 +52,6 @@ from chat2responses.protocol.wire import (
     ChatChunk,
     ChatUsage,
     FinishReason,
-    ReasoningMode,
 )
 from chat2responses.response.chunks import ChunkContext, ChunkWriter, chat_usage
 from chat2responses.response.endings import ENDS, ending, response_of
@@ -60,9 +61,9 @@ from chat2responses.response.items import (
     Items,
     call_arguments,
     message_texts,
-    reasoning_text,
     text_field,
 )
+from chat2responses.response.reasoning_parts import ReasoningParts
 from chat2responses.response.tool_calls import TOOL_CALL_TYPES, ToolCalls
 
 Handler = Callable[["StreamTranslator", Event], list[ChatChunk]]
@@ -111,9 +112,9 @@ class StreamTranslator:
     stream. Either may raise `UpstreamError`: render it, send nothing more."""
 
     def __init__(self, ctx: ChunkContext, *, include_usage: bool = False) -> None:
-        self._reasoning = ctx.reasoning
         self._out = ChunkWriter(ctx, include_usage=include_usage)
         self._calls = ToolCalls(self._out, legacy=ctx.legacy_functions)  # rules 2, 9
+        self._reasoning = ReasoningParts(self._out, ctx.reasoning)  # rule 10
         self._terminal: str | None = None
         # What the answer ended with, for the flow's summary (not part of the chunks).
         self.finish_reason: FinishReason | None = None
@@ -121,11 +122,6 @@ class StreamTranslator:
         self._table = Items()  # rule 7
         self._items = self._table.by_key  # read directly on the hot path
         self._answer_item: object = None  # key of the message item that sent text last (rule 8)
-        # (item key, event type, part index) of the last reasoning delta: a new part gets a
-        # "\n\n" separator.
-        self._reasoning_part: tuple[object, str, object] | None = None
-        # (item key, summary index) of the summary parts whose text came as deltas (rule 10).
-        self._streamed_summaries: set[tuple[object, object]] = set()
 
     @property
     def started(self) -> bool:
@@ -235,33 +231,18 @@ class StreamTranslator:
     def _on_reasoning_delta(self, event: Event) -> list[ChatChunk]:
         text = text_field(event, "delta")
         key, item = self._table.open(event)
-        if item.phase is ItemPhase.DONE or not text or self._reasoning is ReasoningMode.NONE:
+        if item.phase is ItemPhase.DONE or not text or not self._reasoning.wanted:
             return []
-        item.sent += len(text)
         index = event.get("summary_index", event.get("content_index"))
-        if event["type"] == _SUMMARY_DELTA:
-            self._streamed_summaries.add((key, index))
-        return self._reasoning_text(text, (key, event["type"], index))
+        return self._reasoning.delta(key, item, text, event["type"], index)
 
     def _on_summary_done(self, event: Event) -> list[ChatChunk]:
         """Rule 10: a summary part's whole text, sent only when no delta of it came."""
         text = text_field(event, "text")
         key, item = self._table.open(event)
-        index = event.get("summary_index")
-        if item.phase is ItemPhase.DONE or not text or self._reasoning is ReasoningMode.NONE:
+        if item.phase is ItemPhase.DONE or not text or not self._reasoning.wanted:
             return []
-        if (key, index) in self._streamed_summaries:
-            return []  # its deltas said it already
-        self._streamed_summaries.add((key, index))
-        item.sent += len(text)
-        return self._reasoning_text(text, (key, _SUMMARY_DELTA, index))
-
-    def _reasoning_text(self, text: str, part: tuple[object, str, object]) -> list[ChatChunk]:
-        """Reasoning text of `part` (item key, event type, part index): a new part is separated
-        from the one before by a blank line."""
-        new_part = self._reasoning_part is not None and part != self._reasoning_part
-        self._reasoning_part = part
-        return self._out.reasoning(text, separate=new_part)
+        return self._reasoning.summary_done(key, item, text, event.get("summary_index"))
 
     # -- output items ------------------------------------------------------------------------
 
@@ -292,8 +273,8 @@ class StreamTranslator:
             if item.tool_index < 0:
                 return self._calls.announce(item, payload)
             return self._calls.rest(item, call_arguments(payload))
-        if kind == ItemType.REASONING and item.sent == 0:
-            return self._reasoning_rest(key, item, payload)
+        if kind == ItemType.REASONING:
+            return self._reasoning.rest(key, item, payload)
         return []
 
     def _message_rest(self, key: object, item: Item, payload: dict[str, Any]) -> list[ChatChunk]:
@@ -308,19 +289,6 @@ class StreamTranslator:
             item.refusal_sent += len(rest)
             out += self._out.refusal(rest)
         return out
-
-    def _reasoning_rest(self, key: object, item: Item, payload: dict[str, Any]) -> list[ChatChunk]:
-        # Only for a reasoning item none of whose text streamed: a partly streamed one cannot
-        # be completed without guessing where its part separators went.
-        if self._reasoning is ReasoningMode.NONE:
-            return []
-        text = reasoning_text(payload)
-        if not text:
-            return []
-        item.sent = len(text)
-        separate = self._reasoning_part is not None
-        self._reasoning_part = (key, "done", None)
-        return self._out.reasoning(text, separate=separate)
 
     # -- terminal events ---------------------------------------------------------------------
 
@@ -364,5 +332,3 @@ class StreamTranslator:
 # Plain functions, not bound methods kept per translator: those would tie each translator into a
 # reference cycle that only the garbage collector frees.
 _METHODS: dict[str, Handler] = {kind: getattr(StreamTranslator, n) for kind, n in _HANDLERS.items()}
-
-_SUMMARY_DELTA = EventType.REASONING_SUMMARY_TEXT_DELTA.value

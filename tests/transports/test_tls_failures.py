@@ -21,7 +21,7 @@ from chat2responses.protocol.errors import UpstreamError
 from chat2responses.protocol.transcript import Transcript
 from chat2responses.transports.http import open_http_events
 from chat2responses.transports.websocket import open_response_stream
-from chat2responses.upstream.proxies import Egress, Proxy
+from chat2responses.upstream.proxies import DIRECT, Egress, Proxy
 from tests.forward_proxy import forward_proxy
 
 
@@ -91,17 +91,23 @@ async def test_the_http_route_answers_502(untrusted: int) -> None:
     assert_names_the_certificate(caught.value, untrusted)
 
 
-async def test_the_websocket_route_answers_502(untrusted: int) -> None:
+async def websocket_error(port: int, egress: Egress = DIRECT) -> UpstreamError:
+    """What opening a response stream to the untrusted server on `port` raises."""
     with pytest.raises(UpstreamError) as caught:
         async with open_response_stream(
-            f"wss://127.0.0.1:{untrusted}/v1/responses",
+            f"wss://127.0.0.1:{port}/v1/responses",
             headers={},
             frame="{}",
             connect_timeout=5,
             idle_timeout=5,
+            egress=egress,
         ):
             pass
-    assert_names_the_certificate(caught.value, untrusted)
+    return caught.value
+
+
+async def test_the_websocket_route_answers_502(untrusted: int) -> None:
+    assert_names_the_certificate(await websocket_error(untrusted), untrusted)
 
 
 async def test_the_websocket_route_through_a_proxy_answers_502_and_nothing_else(
@@ -114,19 +120,10 @@ async def test_the_websocket_route_through_a_proxy_answers_502_and_nothing_else(
     loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
     try:
         with forward_proxy() as proxy:
-            with pytest.raises(UpstreamError) as caught:
-                async with open_response_stream(
-                    f"wss://127.0.0.1:{untrusted}/v1/responses",
-                    headers={},
-                    frame="{}",
-                    connect_timeout=5,
-                    idle_timeout=5,
-                    egress=Egress(https=Proxy(proxy.url)),
-                ):
-                    pass
+            err = await websocket_error(untrusted, Egress(https=Proxy(proxy.url)))
             await asyncio.sleep(0.1)  # what the loss leaves to the loop
         assert [method for method, _, _ in proxy.seen] == ["CONNECT"]
     finally:
         loop.set_exception_handler(None)
-    assert_names_the_certificate(caught.value, untrusted)
+    assert_names_the_certificate(err, untrusted)
     assert unhandled == []
